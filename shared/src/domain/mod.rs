@@ -1,0 +1,16 @@
+//! Pure domain logic: no I/O, no clocks, no randomness beyond ids and nonces.
+
+pub mod audit;
+pub mod chunking;
+pub mod coaching;
+pub mod conversation;
+pub mod goal;
+pub mod ids;
+pub mod message;
+pub mod phase;
+pub mod privacy;
+pub mod prompts;
+pub mod resume_token;
+pub mod scoring;
+pub mod session;
+pub mod tenant;

@@ -1,0 +1,248 @@
+//! Tenants and their configuration.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::phase::Phase;
+use super::scoring::Rubric;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub domain: String,
+    pub status: TenantStatus,
+    pub contact_email: String,
+    pub contact_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The tenant's prompts; `{company}` is replaced with the tenant's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prompts {
+    pub system_prompt: String,
+    pub g4_future_prompt: String,
+    pub g6_values_prompt: String,
+    pub g8_actions_prompt: String,
+}
+
+impl Prompts {
+    pub fn for_phase(&self, phase: Phase) -> &str {
+        match phase {
+            Phase::G4Future => &self.g4_future_prompt,
+            Phase::G6Values => &self.g6_values_prompt,
+            Phase::G8Actions => &self.g8_actions_prompt,
+            Phase::G2Basic | Phase::Completed => &self.system_prompt,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiFlags {
+    pub show_age_field: bool,
+    pub show_years_of_service: bool,
+    pub show_grade: bool,
+}
+
+/// Everything a tenant can tune about the coach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantConfig {
+    pub prompts: Prompts,
+    /// One rubric per conversational phase, keyed by phase name.
+    pub scoring_rubrics: BTreeMap<String, Rubric>,
+    pub threshold: f64,
+    pub ui_flags: UiFlags,
+    pub rag_enabled: bool,
+    pub session_expiration_days: u32,
+    pub llm_model: String,
+    pub max_collect_turns: u32,
+    /// The document categories each phase retrieves from.
+    pub rag_categories: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid tenant configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl TenantConfig {
+    /// The configuration a new tenant starts with.
+    pub fn defaults() -> Self {
+        let prompts = Prompts {
+            system_prompt: "You are a goal-setting assistant for {company} employees. Guide them through creating \
+                SMART goals (Specific, Measurable, Achievable, Relevant, Time-bound) for their professional \
+                development. Be encouraging, specific and actionable."
+                .into(),
+            g4_future_prompt: "Help employees envision their role in 2 years: the position they want, the skills \
+                they want to develop and the impact they want to make."
+                .into(),
+            g6_values_prompt: "Guide employees to identify 3-5 core values that matter most to them at work and \
+                what each means in practice."
+                .into(),
+            g8_actions_prompt: "Help create specific, actionable steps for the next 6 months, each with a \
+                measurable outcome and a deadline."
+                .into(),
+        };
+        let mut rubrics = BTreeMap::new();
+        rubrics.insert(
+            Phase::G4Future.as_str().to_string(),
+            Rubric::new([
+                ("specificity", 30.0, "Goal must be specific about role and responsibilities"),
+                ("measurability", 25.0, "Must have clear, quantifiable metrics"),
+                ("time_bound", 20.0, "Must have an explicit timeline"),
+                ("alignment", 25.0, "Aligns with the company's career progression"),
+            ]),
+        );
+        rubrics.insert(
+            Phase::G6Values.as_str().to_string(),
+            Rubric::new([
+                ("clarity", 30.0, "Names 3-5 distinct values"),
+                ("specificity", 25.0, "Says what each value means in practice"),
+                ("alignment", 30.0, "Connects to the company's values"),
+                ("authenticity", 15.0, "Stays in the employee's own words"),
+            ]),
+        );
+        rubrics.insert(
+            Phase::G8Actions.as_str().to_string(),
+            Rubric::new([
+                ("specificity", 25.0, "Each action is concrete"),
+                ("measurability", 25.0, "Actions have measurable outcomes"),
+                ("time_bound", 30.0, "Actions have deadlines within 6 months"),
+                ("alignment", 20.0, "Actions support the 2-year vision and company guidelines"),
+            ]),
+        );
+        let mut categories = BTreeMap::new();
+        categories.insert(Phase::G4Future.as_str().into(), vec!["career_framework".into(), "values".into()]);
+        categories.insert(Phase::G6Values.as_str().into(), vec!["values".into()]);
+        categories.insert(
+            Phase::G8Actions.as_str().into(),
+            vec!["performance_guidelines".into(), "career_framework".into(), "engineering_guidelines".into()],
+        );
+        TenantConfig {
+            prompts,
+            scoring_rubrics: rubrics,
+            threshold: 7.0,
+            ui_flags: UiFlags { show_age_field: true, show_years_of_service: true, show_grade: true },
+            rag_enabled: true,
+            session_expiration_days: 14,
+            llm_model: "gpt-4o-mini".into(),
+            max_collect_turns: 3,
+            rag_categories: categories,
+        }
+    }
+
+    pub fn rubric(&self, phase: Phase) -> Option<&Rubric> {
+        self.scoring_rubrics.get(phase.as_str())
+    }
+
+    pub fn categories(&self, phase: Phase) -> &[String] {
+        self.rag_categories.get(phase.as_str()).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.threshold.is_finite() && (0.0..=10.0).contains(&self.threshold)) {
+            return Err(ConfigError("threshold must be within 0-10".into()));
+        }
+        if !(1..=365).contains(&self.session_expiration_days) {
+            return Err(ConfigError("session_expiration_days must be within 1-365".into()));
+        }
+        if !(1..=10).contains(&self.max_collect_turns) {
+            return Err(ConfigError("max_collect_turns must be within 1-10".into()));
+        }
+        for phase in Phase::CONVERSATIONAL {
+            let rubric = self
+                .rubric(phase)
+                .ok_or_else(|| ConfigError(format!("no scoring rubric for {phase}")))?;
+            rubric.validate().map_err(|e| ConfigError(format!("{phase} rubric: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// A tenant as the request path needs it: identity, config and the hash of
+/// its admin key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub tenant: Tenant,
+    pub config: TenantConfig,
+    pub admin_key_hash: String,
+}
+
+/// Slugs and domains are lowercase and DNS-safe.
+pub fn validate_slug(slug: &str) -> Result<(), ConfigError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    ok.then_some(()).ok_or_else(|| ConfigError(format!("slug '{slug}' must be 1-63 of a-z, 0-9 and '-'")))
+}
+
+pub fn validate_domain(domain: &str) -> Result<(), ConfigError> {
+    let ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        });
+    ok.then_some(()).ok_or_else(|| ConfigError(format!("domain '{domain}' is not a lowercase host name")))
+}
+
+pub fn validate_email(email: &str) -> Result<(), ConfigError> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, host)| !local.is_empty() && host.contains('.'))
+        && !email.chars().any(char::is_whitespace);
+    ok.then_some(()).ok_or_else(|| ConfigError(format!("'{email}' is not an email address")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_cover_every_phase_and_validate() {
+        let cfg = TenantConfig::defaults();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.threshold, 7.0);
+        assert_eq!(cfg.session_expiration_days, 14);
+        assert_eq!(cfg.max_collect_turns, 3);
+        for phase in Phase::CONVERSATIONAL {
+            assert!(cfg.rubric(phase).is_some());
+            assert!(!cfg.categories(phase).is_empty());
+        }
+        assert_eq!(cfg.categories(Phase::G6Values), ["values".to_string()]);
+    }
+
+    #[test]
+    fn bad_configs_are_rejected() {
+        let mut cfg = TenantConfig::defaults();
+        cfg.threshold = 11.0;
+        assert!(cfg.validate().is_err());
+        let mut cfg = TenantConfig::defaults();
+        cfg.scoring_rubrics.remove("g6_values");
+        assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn slugs_domains_and_emails_are_checked() {
+        assert!(validate_slug("sunrise-corp").is_ok());
+        assert!(validate_slug("Sunrise").is_err());
+        assert!(validate_slug("-x").is_err());
+        assert!(validate_domain("sunrise.petraf.com").is_ok());
+        assert!(validate_domain("sunrise..com").is_err());
+        assert!(validate_domain("Sunrise.com").is_err());
+        assert!(validate_email("john.davis@sunrisecorp.com").is_ok());
+        assert!(validate_email("john").is_err());
+    }
+}
