@@ -1,1 +1,10 @@
-fn main() {}
+//! The admin Lambda: serves the core's admin router through lambda_http.
+
+use petraf_core::config::{self, ProcessEnv};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    petraf_core::telemetry::init();
+    let app = config::from_env(&ProcessEnv)?;
+    lambda_http::run(petraf_core::http::admin_api(app)).await
+}

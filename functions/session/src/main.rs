@@ -1,1 +1,10 @@
-fn main() {}
+//! The session Lambda: serves the core's session router through lambda_http.
+
+use petraf_core::config::{self, ProcessEnv};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    petraf_core::telemetry::init();
+    let app = config::from_env(&ProcessEnv)?;
+    lambda_http::run(petraf_core::http::session_api(app)).await
+}

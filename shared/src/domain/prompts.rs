@@ -125,16 +125,19 @@ fn conversation(ctx: &PhaseContext) -> Vec<PromptMessage> {
 }
 
 /// The coach's streamed reply during collect.
-pub fn coach_messages(ctx: &PhaseContext) -> Vec<PromptMessage> {
+pub fn coach_messages(ctx: &PhaseContext, ready: bool) -> Vec<PromptMessage> {
     let mut messages = vec![
         PromptMessage::system(system_prompt(ctx, Step::Collect)),
         PromptMessage::system(format!("Context from the company knowledge base:\n{}", context_block(&ctx.documents))),
     ];
     messages.extend(earlier_goals(ctx));
-    messages.push(PromptMessage::system(
+    messages.push(PromptMessage::system(if ready {
+        "Reply in at most 120 words: acknowledge what the employee said, connect it to the company context where it \
+         fits, summarise the goal you heard and say you will now refine it into a SMART goal. Ask no question."
+    } else {
         "Reply in at most 150 words: acknowledge what the employee said, connect it to the company context where it \
-         fits, and ask for the one or two details still missing for a SMART goal (numbers, scope, deadline).",
-    ));
+         fits, and ask for the one or two details still missing for a SMART goal (numbers, scope, deadline)."
+    }));
     messages.extend(conversation(ctx));
     messages
 }
@@ -255,7 +258,7 @@ mod tests {
 
     #[test]
     fn coach_prompt_carries_company_profile_phase_context_and_user_message() {
-        let messages = coach_messages(&ctx("L5 requires mentoring."));
+        let messages = coach_messages(&ctx("L5 requires mentoring."), false);
         let system = &messages[0].content;
         assert!(system.contains("Sunrise Corporation"));
         assert!(system.contains("Software Engineer"));

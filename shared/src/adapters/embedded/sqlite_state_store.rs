@@ -1,0 +1,400 @@
+//! The embedded state store: one SQLite file under the data directory.
+//!
+//! SQLite in WAL mode lets `petraf tenant create` write while `petraf serve`
+//! runs; every session change is one IMMEDIATE transaction.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::audit::AuditEntry;
+use crate::domain::conversation::ConversationState;
+use crate::domain::goal::{Goal, GoalLink};
+use crate::domain::message::Message;
+use crate::domain::session::Session;
+use crate::domain::tenant::{Tenant, TenantRecord, TenantStatus};
+use crate::ports::state_store::{
+    AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError, TENANTS_ACTIVE, TENANTS_TOTAL,
+    UsageCounters, tenant_scope,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, domain TEXT NOT NULL UNIQUE,
+    admin_key_hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    tenant_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id));
+CREATE TABLE IF NOT EXISTS conversations (
+    tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, session_id));
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages (tenant_id, session_id, seq);
+CREATE TABLE IF NOT EXISTS goals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS goals_by_session ON goals (tenant_id, session_id, seq);
+CREATE TABLE IF NOT EXISTS goal_links (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS links_by_session ON goal_links (tenant_id, session_id, seq);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL, session_id TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit_log (tenant_id, seq);
+CREATE INDEX IF NOT EXISTS audit_by_session ON audit_log (tenant_id, session_id, seq);
+CREATE TABLE IF NOT EXISTS counters (
+    scope TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (scope, name));
+";
+
+#[derive(Clone)]
+pub struct SqliteStateStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Maps SQLite errors, turning unique-key violations into conflicts.
+fn db_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(e.to_string())
+        }
+        _ => unavailable(e),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(unavailable)
+}
+
+fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| unavailable(format!("corrupt record: {e}")))
+}
+
+fn bump_counter(tx: &Connection, scope: &str, name: &str, by: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO counters (scope, name, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (scope, name) DO UPDATE SET value = value + excluded.value",
+        params![scope, name, by],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Writes a versioned row under its guard; false when the guard fails.
+fn write_guarded(
+    tx: &Connection,
+    table: &str,
+    key_column: &str,
+    tenant_id: &str,
+    id: &str,
+    version: u64,
+    body: &str,
+    expect: Expect,
+) -> Result<bool, StoreError> {
+    let changed = match expect {
+        Expect::Absent => tx.execute(
+            &format!("INSERT OR IGNORE INTO {table} (tenant_id, {key_column}, version, body) VALUES (?1, ?2, ?3, ?4)"),
+            params![tenant_id, id, version as i64, body],
+        ),
+        Expect::Version(previous) => tx.execute(
+            &format!("UPDATE {table} SET version = ?3, body = ?4 WHERE tenant_id = ?1 AND {key_column} = ?2 AND version = ?5"),
+            params![tenant_id, id, version as i64, body, previous as i64],
+        ),
+    }
+    .map_err(db_error)?;
+    Ok(changed == 1)
+}
+
+impl SqliteStateStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(unavailable)?;
+        }
+        let conn = Connection::open(path).map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(SqliteStateStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| unavailable("state store lock poisoned"))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+
+    async fn tenant_where(&self, column: &'static str, value: &str) -> Result<Option<TenantRecord>, StoreError> {
+        let value = value.to_string();
+        self.run(move |conn| {
+            let body: Option<String> = conn
+                .query_row(&format!("SELECT body FROM tenants WHERE {column} = ?1"), [value], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?;
+            body.map(|b| from_json(&b)).transpose()
+        })
+        .await
+    }
+
+    async fn session_rows<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: &'static str,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(&format!("SELECT body FROM {table} WHERE tenant_id = ?1 AND session_id = ?2 ORDER BY seq"))
+                .map_err(db_error)?;
+            let rows = stmt.query_map([tenant_id, session_id], |r| r.get::<_, String>(0)).map_err(db_error)?;
+            rows.map(|r| r.map_err(db_error).and_then(|b| from_json(&b))).collect()
+        })
+        .await
+    }
+}
+
+fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO audit_log (id, tenant_id, session_id, body) VALUES (?1, ?2, ?3, ?4)",
+        params![entry.id, entry.tenant_id, entry.session_id, to_json(entry)?],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl StateStore for SqliteStateStore {
+    fn name(&self) -> &'static str {
+        "embedded-sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error)).await
+    }
+
+    async fn create_tenant(&self, record: &TenantRecord, audit: &AuditEntry) -> Result<(), StoreError> {
+        let (record, audit) = (record.clone(), audit.clone());
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let t = &record.tenant;
+            tx.execute(
+                "INSERT INTO tenants (id, slug, domain, admin_key_hash, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.id, t.slug, t.domain, record.admin_key_hash, to_json(&record)?],
+            )
+            .map_err(db_error)?;
+            bump_counter(&tx, GLOBAL_SCOPE, TENANTS_TOTAL, 1)?;
+            if t.status == TenantStatus::Active {
+                bump_counter(&tx, GLOBAL_SCOPE, TENANTS_ACTIVE, 1)?;
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError> {
+        let (tenant, audit) = (tenant.clone(), audit.clone());
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let body: Option<String> = tx
+                .query_row("SELECT body FROM tenants WHERE id = ?1", [&tenant.id], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?;
+            let mut record: TenantRecord =
+                from_json(&body.ok_or_else(|| StoreError::Conflict(format!("no tenant {}", tenant.id)))?)?;
+            let was_active = record.tenant.status == TenantStatus::Active;
+            let is_active = tenant.status == TenantStatus::Active;
+            record.tenant = tenant;
+            tx.execute(
+                "UPDATE tenants SET slug = ?2, domain = ?3, body = ?4 WHERE id = ?1",
+                params![record.tenant.id, record.tenant.slug, record.tenant.domain, to_json(&record)?],
+            )
+            .map_err(db_error)?;
+            if was_active != is_active {
+                bump_counter(&tx, GLOBAL_SCOPE, TENANTS_ACTIVE, if is_active { 1 } else { -1 })?;
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        self.tenant_where("id", tenant_id).await
+    }
+
+    async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError> {
+        self.tenant_where("domain", domain).await
+    }
+
+    async fn tenant_by_admin_key_hash(&self, key_hash: &str) -> Result<Option<TenantRecord>, StoreError> {
+        self.tenant_where("admin_key_hash", key_hash).await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.run(|conn| {
+            let mut stmt = conn.prepare("SELECT body FROM tenants ORDER BY slug").map_err(db_error)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_error)?;
+            rows.map(|r| r.map_err(db_error).and_then(|b| from_json::<TenantRecord>(&b)).map(|t| t.tenant))
+                .collect()
+        })
+        .await
+    }
+
+    async fn apply(&self, change: SessionChange) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let (tenant_id, session_id) = (&change.tenant_id, &change.session_id);
+            if let Some(g) = &change.session {
+                let ok = write_guarded(&tx, "sessions", "id", tenant_id, session_id, g.value.version, &to_json(&g.value)?, g.expect)?;
+                if !ok {
+                    return Err(StoreError::Conflict(format!("session {session_id} changed meanwhile")));
+                }
+            }
+            if let Some(g) = &change.state {
+                let ok = write_guarded(
+                    &tx, "conversations", "session_id", tenant_id, session_id, g.value.version, &to_json(&g.value)?, g.expect,
+                )?;
+                if !ok {
+                    return Err(StoreError::Conflict(format!("conversation {session_id} changed meanwhile")));
+                }
+            }
+            for (table, id, body) in change
+                .messages
+                .iter()
+                .map(|m| ("messages", &m.id, to_json(m)))
+                .chain(change.goals.iter().map(|g| ("goals", &g.id, to_json(g))))
+                .chain(change.links.iter().map(|l| ("goal_links", &l.id, to_json(l))))
+            {
+                tx.execute(
+                    &format!("INSERT INTO {table} (id, tenant_id, session_id, body) VALUES (?1, ?2, ?3, ?4)"),
+                    params![id, tenant_id, session_id, body?],
+                )
+                .map_err(db_error)?;
+            }
+            for entry in &change.audit {
+                insert_audit(&tx, entry)?;
+            }
+            let scope = tenant_scope(tenant_id);
+            for (name, by) in change.counters.increments() {
+                bump_counter(&tx, &scope, &name, by)?;
+                bump_counter(&tx, GLOBAL_SCOPE, &name, by)?;
+            }
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<Session>, StoreError> {
+        let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
+        self.run(move |conn| {
+            let body: Option<String> = conn
+                .query_row("SELECT body FROM sessions WHERE tenant_id = ?1 AND id = ?2", [tenant_id, session_id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db_error)?;
+            body.map(|b| from_json(&b)).transpose()
+        })
+        .await
+    }
+
+    async fn conversation(&self, tenant_id: &str, session_id: &str) -> Result<Option<ConversationState>, StoreError> {
+        let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
+        self.run(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM conversations WHERE tenant_id = ?1 AND session_id = ?2",
+                    [tenant_id, session_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_error)?;
+            body.map(|b| from_json(&b)).transpose()
+        })
+        .await
+    }
+
+    async fn messages(&self, tenant_id: &str, session_id: &str) -> Result<Vec<Message>, StoreError> {
+        self.session_rows("messages", tenant_id, session_id).await
+    }
+
+    async fn goals(&self, tenant_id: &str, session_id: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
+        let goals = self.session_rows("goals", tenant_id, session_id).await?;
+        let links = self.session_rows("goal_links", tenant_id, session_id).await?;
+        Ok((goals, links))
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.run(move |conn| insert_audit(conn, &entry)).await
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let query = query.clone();
+        self.run(move |conn| {
+            let mut clauses = vec![];
+            let mut args: Vec<String> = vec![];
+            if let Some(t) = &query.tenant_id {
+                args.push(t.clone());
+                clauses.push(format!("tenant_id = ?{}", args.len()));
+            }
+            if let Some(s) = &query.session_id {
+                args.push(s.clone());
+                clauses.push(format!("session_id = ?{}", args.len()));
+            }
+            let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+            let total: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM audit_log {filter}"), rusqlite::params_from_iter(&args), |r| {
+                    r.get(0)
+                })
+                .map_err(db_error)?;
+            let per_page = query.per_page.max(1) as i64;
+            let offset = (query.page.max(1) as i64 - 1) * per_page;
+            let mut stmt = conn
+                .prepare(&format!("SELECT body FROM audit_log {filter} ORDER BY seq LIMIT {per_page} OFFSET {offset}"))
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(&args), |r| r.get::<_, String>(0))
+                .map_err(db_error)?;
+            let entries = rows.map(|r| r.map_err(db_error).and_then(|b| from_json(&b))).collect::<Result<_, _>>()?;
+            Ok(AuditPage { entries, total: total as u64 })
+        })
+        .await
+    }
+
+    async fn usage(&self, tenant_id: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError> {
+        let scope = tenant_id.map(tenant_scope).unwrap_or_else(|| GLOBAL_SCOPE.to_string());
+        self.run(move |conn| {
+            let mut stmt = conn.prepare("SELECT name, value FROM counters WHERE scope = ?1").map_err(db_error)?;
+            let rows = stmt.query_map([scope], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db_error)?;
+            let mut usage = UsageCounters::default();
+            for row in rows {
+                let (name, value) = row.map_err(db_error)?;
+                usage.absorb(&name, value, today);
+            }
+            Ok(usage)
+        })
+        .await
+    }
+}

@@ -1,0 +1,283 @@
+//! Plain-text signals the offline model reads: words, numbers, time frames,
+//! value names and action items. Transparent on purpose: every score the
+//! offline model gives can be explained from these.
+
+use std::collections::BTreeSet;
+
+const STOPWORDS: &[&str] = &[
+    "a", "about", "also", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "do",
+    "does", "for", "from", "get", "has", "have", "how", "i", "i'd", "i'll", "i'm", "if", "in", "into", "is", "it",
+    "its", "just", "me", "my", "myself", "of", "on", "or", "our", "so", "that", "the", "their", "them", "then",
+    "there", "these", "this", "those", "to", "up", "us", "was", "we", "were", "what", "when", "where", "which",
+    "while", "who", "will", "with", "would", "you", "your", "want", "like", "within", "next", "through", "each",
+    "per", "than", "important",
+];
+
+/// Words that sound like a goal but say nothing measurable or specific.
+const VAGUE: &[&str] = &[
+    "better", "more", "good", "great", "stuff", "things", "thing", "maybe", "somehow", "some", "really", "very",
+    "kind", "sort", "try", "hopefully", "generally", "well",
+];
+
+const TIME_UNITS: &[&str] = &[
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters", "yr", "yrs",
+];
+
+const MONTHS: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+];
+
+const NUMBER_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty", "dozen",
+    "half", "double", "twice",
+];
+
+/// Lowercase words (letters, digits, apostrophes and inner hyphens).
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '-').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// A crude stem so that "mentoring" and "mentor" meet.
+pub fn stem(word: &str) -> String {
+    for suffix in ["ing", "ers", "er", "ed", "es", "s"] {
+        if word.len() > suffix.len() + 3 {
+            if let Some(base) = word.strip_suffix(suffix) {
+                return base.to_string();
+            }
+        }
+    }
+    word.to_string()
+}
+
+pub fn is_vague(word: &str) -> bool {
+    VAGUE.contains(&word)
+}
+
+fn is_number(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&word)
+}
+
+/// Distinct stems that carry meaning: no stop words, vague words, numbers or time units.
+pub fn content_stems(text: &str) -> BTreeSet<String> {
+    words(text)
+        .iter()
+        .flat_map(|w| w.split('-').map(str::to_string).collect::<Vec<_>>())
+        .filter(|w| w.len() >= 3 && !STOPWORDS.contains(&w.as_str()) && !is_vague(w))
+        .filter(|w| !is_number(w) && !TIME_UNITS.contains(&w.as_str()) && !MONTHS.contains(&w.as_str()))
+        .map(|w| stem(&w))
+        .collect()
+}
+
+pub fn vague_count(text: &str) -> usize {
+    words(text).iter().filter(|w| is_vague(w)).count()
+}
+
+/// Quantities that are not time frames: "3-4 developers", "2 projects", "50%".
+pub fn quantities(text: &str) -> usize {
+    let tokens = words(&text.replace('%', " percent "));
+    let mut found = BTreeSet::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
+        for part in token.split('-') {
+            let unit_inside = token.split('-').any(|p| TIME_UNITS.contains(&p));
+            if is_number(part) && !TIME_UNITS.contains(&next) && !unit_inside && !looks_like_year(part) {
+                found.insert(format!("{part}@{i}"));
+            }
+        }
+    }
+    found.len()
+}
+
+fn looks_like_year(word: &str) -> bool {
+    word.len() == 4 && word.starts_with("20") && word.chars().all(|c| c.is_ascii_digit())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFrame {
+    Explicit,
+    Vague,
+    Missing,
+}
+
+/// Whether the text says by when: "within 24 months", "6-month", "by March",
+/// "by Q2", "in 2026".
+pub fn time_frame(text: &str) -> TimeFrame {
+    let tokens = words(text);
+    for (i, token) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
+        let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
+        let number_then_unit = is_number(token) && TIME_UNITS.contains(&next);
+        let hyphenated = token.split('-').any(|p| TIME_UNITS.contains(&p)) && token.split('-').any(is_number);
+        let deadline = matches!(prev, "by" | "before" | "until" | "in" | "end")
+            && (MONTHS.contains(&token.as_str()) || looks_like_year(token) || is_quarter(token));
+        let cadence = matches!(token.as_str(), "monthly" | "weekly" | "quarterly" | "annually" | "biweekly");
+        if number_then_unit || hyphenated || deadline || cadence {
+            return TimeFrame::Explicit;
+        }
+    }
+    let vague = ["soon", "someday", "eventually", "future", "later", "year", "years"];
+    if tokens.iter().any(|t| vague.contains(&t.as_str())) { TimeFrame::Vague } else { TimeFrame::Missing }
+}
+
+fn is_quarter(token: &str) -> bool {
+    token.len() == 2 && token.starts_with('q') && token[1..].chars().all(|c| ('1'..='4').contains(&c))
+}
+
+const VALUE_LEAD_INS: &[&str] = &[
+    "i really value", "i value", "i care about", "what matters to me is", "for me it's", "i believe in", "also",
+    "and", "i want to", "i'd like to", "i think",
+];
+
+const VALUE_TAILS: &[&str] = &["is important to me", "are important to me", "is important", "matters to me", "too"];
+
+/// The values someone names: "continuous learning, collaboration with my
+/// team, and work-life balance" gives three.
+pub fn named_values(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let normalised = text.replace(" and ", ",").replace('\n', ",").replace(['.', ';', '•'], ",");
+    for part in normalised.split(',') {
+        let mut phrase = part.trim().trim_start_matches(|c: char| c == '-' || c == '*' || c.is_ascii_digit() || c == ')').trim().to_string();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            let lower = phrase.to_lowercase();
+            for lead in VALUE_LEAD_INS {
+                if lower.starts_with(&format!("{lead} ")) {
+                    phrase = phrase[lead.len()..].trim().to_string();
+                    changed = true;
+                }
+            }
+            let lower = phrase.to_lowercase();
+            for tail in VALUE_TAILS {
+                if lower.ends_with(tail) {
+                    phrase = phrase[..phrase.len() - tail.len()].trim().to_string();
+                    changed = true;
+                }
+            }
+        }
+        if !phrase.is_empty() && phrase.split_whitespace().count() <= 8 && !content_stems(&phrase).is_empty() {
+            out.push(phrase);
+        }
+    }
+    out
+}
+
+const ACTION_LEAD_INS: &[&str] = &["i will", "i'll", "i plan to", "i want to", "i'd like to", "i would like to"];
+
+/// Action items: numbered or bulleted lines, else sentences.
+pub fn action_items(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let listed: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '*' || c == '•'))
+        .collect();
+    let raw: Vec<String> = if listed.len() >= 2 {
+        listed.iter().map(|l| l.to_string()).collect()
+    } else {
+        text.split(['.', ';', '\n']).map(str::to_string).collect()
+    };
+    raw.iter()
+        .map(|item| {
+            let mut item = item
+                .trim()
+                .trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | ')' | '-' | '*' | '•'))
+                .trim()
+                .to_string();
+            for lead in ACTION_LEAD_INS {
+                if item.to_lowercase().starts_with(&format!("{lead} ")) {
+                    item = item[lead.len()..].trim().to_string();
+                }
+            }
+            item
+        })
+        .filter(|item| !item.ends_with(':') && content_stems(item).len() >= 2)
+        .collect()
+}
+
+/// Share of `stems` that also appear in `reference` (0 when `stems` is empty).
+pub fn overlap(stems: &BTreeSet<String>, reference: &BTreeSet<String>) -> f64 {
+    if stems.is_empty() {
+        return 0.0;
+    }
+    stems.intersection(reference).count() as f64 / stems.len() as f64
+}
+
+/// Capitalises each word: "continuous learning" → "Continuous Learning".
+pub fn title_case(phrase: &str) -> String {
+    phrase
+        .split_whitespace()
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_ignore_time_frames_and_years() {
+        assert_eq!(quantities("lead a team of 3-4 developers"), 2);
+        assert_eq!(quantities("within 24 months"), 0);
+        assert_eq!(quantities("a 6-month plan by 2026"), 0);
+        assert_eq!(quantities("mentor two juniors and cut downtime by 50%"), 2);
+        assert_eq!(quantities("I want to do better"), 0);
+    }
+
+    #[test]
+    fn time_frames_are_recognised() {
+        assert_eq!(time_frame("Within 24 months, advance to L5"), TimeFrame::Explicit);
+        assert_eq!(time_frame("6-Month Action Plan"), TimeFrame::Explicit);
+        assert_eq!(time_frame("deliver by March"), TimeFrame::Explicit);
+        assert_eq!(time_frame("ship by Q2"), TimeFrame::Explicit);
+        assert_eq!(time_frame("present monthly tech talks"), TimeFrame::Explicit);
+        assert_eq!(time_frame("someday I will lead"), TimeFrame::Vague);
+        assert_eq!(time_frame("I want to do better"), TimeFrame::Missing);
+    }
+
+    #[test]
+    fn sarahs_values_are_named() {
+        let values = named_values(
+            "I really value continuous learning, collaboration with my team, technical excellence, and making an \
+             impact through good code. Also work-life balance is important to me.",
+        );
+        assert_eq!(
+            values,
+            vec![
+                "continuous learning",
+                "collaboration with my team",
+                "technical excellence",
+                "making an impact through good code",
+                "work-life balance"
+            ]
+        );
+        assert!(named_values("I want to do better").is_empty());
+    }
+
+    #[test]
+    fn numbered_lines_are_action_items() {
+        let items = action_items(
+            "In the next 6 months I will:\n1. Complete AWS Solutions Architect certification\n2. Lead the payment \
+             gateway migration project\n3. Mentor 2 junior developers (Mike and Jenny)",
+        );
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0], "Complete AWS Solutions Architect certification");
+        assert_eq!(action_items("I want to do better").len(), 0);
+    }
+
+    #[test]
+    fn content_stems_drop_filler_and_vague_words() {
+        assert!(content_stems("I want to do better").is_empty());
+        let stems = content_stems("mentor junior developers on the payment platform");
+        assert!(stems.contains("mentor") && stems.contains("develop") && stems.contains("payment"));
+        assert_eq!(vague_count("maybe do better stuff"), 3);
+    }
+}

@@ -1,0 +1,68 @@
+//! Errors the application services report, with the HTTP status each maps to.
+
+use crate::ports::chat_model::ModelError;
+use crate::ports::state_store::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unavailable,
+    Internal,
+}
+
+/// An error with a stable machine-readable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AppError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub message: String,
+}
+
+macro_rules! constructors {
+    ($($name:ident => $kind:ident),* $(,)?) => {
+        $(pub fn $name(code: &'static str, message: impl Into<String>) -> Self {
+            AppError { kind: ErrorKind::$kind, code, message: message.into() }
+        })*
+    };
+}
+
+impl AppError {
+    constructors! {
+        bad_request => BadRequest,
+        unauthorized => Unauthorized,
+        forbidden => Forbidden,
+        not_found => NotFound,
+        conflict => Conflict,
+        too_large => PayloadTooLarge,
+        unsupported => UnsupportedMediaType,
+        unavailable => Unavailable,
+        internal => Internal,
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => AppError::conflict("conflict", m),
+            StoreError::Unavailable(m) => {
+                tracing::error!(error = %m, "state store unavailable");
+                AppError::unavailable("storage_unavailable", "storage is unavailable, try again shortly")
+            }
+        }
+    }
+}
+
+impl From<ModelError> for AppError {
+    fn from(e: ModelError) -> Self {
+        AppError::unavailable(e.code(), e.to_string())
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,275 @@
+//! Sessions: creation, the profile, completion, resume and token checks.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{App, AppError, AppResult};
+use crate::domain::audit::{AuditEntry, RequestOrigin, action};
+use crate::domain::conversation::ConversationState;
+use crate::domain::ids::{is_ulid, new_id};
+use crate::domain::phase::{Phase, Step};
+use crate::domain::privacy::keyed_hash;
+use crate::domain::resume_token::{TokenError, hash_token};
+use crate::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
+use crate::domain::tenant::TenantRecord;
+use crate::ports::state_store::{CounterDelta, Guarded, SessionChange};
+use crate::app::tenants::digests_match;
+
+/// The largest `metadata` object a session may carry, serialised.
+const MAX_METADATA_BYTES: usize = 2048;
+
+/// A session as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub tenant_id: String,
+    pub status: SessionStatus,
+    #[serde(flatten)]
+    pub profile: EmployeeProfile,
+    pub completion_percentage: u8,
+    pub current_phase: Phase,
+    pub current_step: Step,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_accessed_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl SessionView {
+    pub fn new(session: &Session, state: &ConversationState) -> Self {
+        SessionView {
+            id: session.id.clone(),
+            tenant_id: session.tenant_id.clone(),
+            status: session.status,
+            profile: session.profile.clone(),
+            completion_percentage: session.completion_percentage,
+            current_phase: state.phase,
+            current_step: state.step,
+            expires_at: session.expires_at,
+            created_at: session.created_at,
+            updated_at: session.updated_at,
+            last_accessed_at: session.last_accessed_at,
+            completed_at: session.completed_at,
+        }
+    }
+}
+
+/// A new session and the token that resumes it.
+#[derive(Debug, Clone)]
+pub struct CreatedSession {
+    pub session: Session,
+    pub resume_token: String,
+}
+
+fn hash_opt(app: &App, value: Option<&str>) -> Option<String> {
+    value.map(|v| keyed_hash(&app.secrets.hash_key, v))
+}
+
+pub async fn create(app: &App, tenant: &TenantRecord, metadata: Value, origin: &RequestOrigin) -> AppResult<CreatedSession> {
+    if !(metadata.is_object() || metadata.is_null()) {
+        return Err(AppError::bad_request("invalid_metadata", "metadata must be a JSON object"));
+    }
+    if metadata.to_string().len() > MAX_METADATA_BYTES {
+        return Err(AppError::bad_request("invalid_metadata", format!("metadata must be at most {MAX_METADATA_BYTES} bytes")));
+    }
+    let metadata = if metadata.is_null() { json!({}) } else { metadata };
+    let now = app.clock.now();
+    let id = new_id();
+    let valid_for = Duration::days(tenant.config.session_expiration_days as i64);
+    let issued = app.secrets.signer.issue(&id, &tenant.tenant.id, now, valid_for);
+    let session = Session {
+        id: id.clone(),
+        tenant_id: tenant.tenant.id.clone(),
+        status: SessionStatus::Active,
+        profile: EmployeeProfile::default(),
+        completion_percentage: 0,
+        user_agent_hash: hash_opt(app, origin.user_agent.as_deref()),
+        ip_hash: hash_opt(app, origin.ip.as_deref()),
+        resume_token_hash: issued.hash.clone(),
+        metadata: metadata.clone(),
+        expires_at: issued.expires_at,
+        created_at: now,
+        updated_at: now,
+        last_accessed_at: now,
+        completed_at: None,
+        version: 1,
+    };
+    let mut change = SessionChange::new(&tenant.tenant.id, &id);
+    change.session = Some(Guarded::create(session.clone()));
+    change.state = Some(Guarded::create(ConversationState::new(&id, &tenant.tenant.id, now)));
+    change.audit.push(AuditEntry::new(
+        new_id(),
+        &tenant.tenant.id,
+        Some(&id),
+        "anonymous",
+        action::SESSION_CREATED,
+        ("session", &id),
+        metadata,
+        origin,
+        now,
+    ));
+    change.counters = CounterDelta { sessions_created: 1, ..Default::default() };
+    app.store.apply(change).await?;
+    Ok(CreatedSession { session, resume_token: issued.token })
+}
+
+fn token_error(e: TokenError) -> AppError {
+    match e {
+        TokenError::Expired => AppError::unauthorized("token_expired", "the resume token has expired"),
+        other => AppError::unauthorized("invalid_token", other.to_string()),
+    }
+}
+
+/// Checks that `token` is the resume token of `session_id` in this tenant
+/// and returns the session. Every session-scoped call goes through here.
+pub async fn authorize(app: &App, tenant: &TenantRecord, session_id: &str, token: Option<&str>) -> AppResult<Session> {
+    let token = token.ok_or_else(|| {
+        AppError::unauthorized("missing_token", "send the session's resume token as the resume_token cookie or a Bearer token")
+    })?;
+    if !is_ulid(session_id) {
+        return Err(AppError::bad_request("invalid_session_id", "session ids are ULIDs"));
+    }
+    let now = app.clock.now();
+    let claims = app.secrets.signer.verify(token, now).map_err(token_error)?;
+    if claims.tenant_id != tenant.tenant.id || claims.session_id != session_id {
+        return Err(AppError::forbidden("forbidden_session", "this token belongs to another session"));
+    }
+    let session = app
+        .store
+        .session(&tenant.tenant.id, session_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("session_not_found", "no such session"))?;
+    if !digests_match(&session.resume_token_hash, &hash_token(token)) {
+        return Err(AppError::unauthorized("invalid_token", "the resume token is not valid for this session"));
+    }
+    if session.is_expired(now) {
+        return Err(AppError::unauthorized("token_expired", "the session has expired"));
+    }
+    Ok(session)
+}
+
+pub async fn conversation(app: &App, session: &Session) -> AppResult<ConversationState> {
+    app.store
+        .conversation(&session.tenant_id, &session.id)
+        .await?
+        .ok_or_else(|| AppError::internal("state_missing", "the session has no conversation state"))
+}
+
+pub async fn update_info(
+    app: &App,
+    session: Session,
+    input: ProfileInput,
+    origin: &RequestOrigin,
+) -> AppResult<SessionView> {
+    if session.status == SessionStatus::Completed {
+        return Err(AppError::conflict("session_completed", "a completed session's profile cannot change"));
+    }
+    let profile = input.into_profile().map_err(|e| AppError::bad_request("invalid_profile", e.to_string()))?;
+    let state = conversation(app, &session).await?;
+    let now = app.clock.now();
+    let mut updated = session.clone();
+    updated.profile = profile;
+    if updated.completion_percentage < Phase::G2Basic.completion_when_done() {
+        updated.completion_percentage = Phase::G2Basic.completion_when_done();
+    }
+    updated.updated_at = now;
+    updated.last_accessed_at = now;
+    updated.version += 1;
+    let fields = updated.profile.filled_fields();
+    let p = &updated.profile;
+    let mut change = SessionChange::new(&session.tenant_id, &session.id);
+    change.audit.push(
+        AuditEntry::new(
+            new_id(),
+            &session.tenant_id,
+            Some(&session.id),
+            updated.actor(),
+            action::SESSION_INFO_UPDATED,
+            ("session", &session.id),
+            json!({"employee_code": p.employee_code, "department": p.department, "position": p.position}),
+            origin,
+            now,
+        )
+        .with_changes(json!({"fields_updated": fields})),
+    );
+    change.counters.completion_points = updated.completion_percentage as i64 - session.completion_percentage as i64;
+    let mut next_state = state.clone();
+    if state.phase == Phase::G2Basic {
+        if state.turn_in_progress(now) {
+            return Err(AppError::conflict("turn_in_progress", "another request for this session is in progress"));
+        }
+        next_state.complete_profile(now);
+        next_state.version += 1;
+        change.state = Some(Guarded::replacing(state.version, next_state.clone()));
+    }
+    change.session = Some(Guarded::replacing(session.version, updated.clone()));
+    app.store.apply(change).await.map_err(concurrent)?;
+    Ok(SessionView::new(&updated, &next_state))
+}
+
+/// A guarded write lost a race with another request on the same session.
+pub fn concurrent(e: crate::ports::state_store::StoreError) -> AppError {
+    match e {
+        crate::ports::state_store::StoreError::Conflict(_) => {
+            AppError::conflict("concurrent_update", "the session changed meanwhile; fetch it and try again")
+        }
+        other => other.into(),
+    }
+}
+
+/// Confirms completion. The conversation completes the session itself when
+/// the last goal passes, so this only succeeds once every phase is done.
+pub async fn complete(app: &App, session: &Session) -> AppResult<()> {
+    let state = conversation(app, session).await?;
+    if state.phase != Phase::Completed || session.status != SessionStatus::Completed {
+        return Err(AppError::conflict(
+            "session_incomplete",
+            format!("the session is still in phase {}; every phase needs a final goal first", state.phase),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn resume(app: &App, tenant: &TenantRecord, token: Option<&str>, origin: &RequestOrigin) -> AppResult<(SessionView, String)> {
+    let token = token.ok_or_else(|| {
+        AppError::unauthorized("missing_token", "send resume_token in the body or as the resume_token cookie")
+    })?;
+    let now = app.clock.now();
+    let claims = app.secrets.signer.verify(token, now).map_err(token_error)?;
+    if claims.tenant_id != tenant.tenant.id {
+        return Err(AppError::forbidden("forbidden_session", "this token belongs to another tenant"));
+    }
+    let session = match app.store.session(&tenant.tenant.id, &claims.session_id).await? {
+        Some(s) if digests_match(&s.resume_token_hash, &hash_token(token)) => s,
+        _ => return Err(AppError::unauthorized("invalid_token", "the resume token is not valid")),
+    };
+    if session.is_expired(now) {
+        return Err(AppError::unauthorized("token_expired", "the session has expired"));
+    }
+    let state = conversation(app, &session).await?;
+    let mut updated = session.clone();
+    let since = |t: DateTime<Utc>| (now - t).num_days();
+    let payload = match session.completed_at {
+        Some(done) => json!({"days_since_completion": since(done)}),
+        None => json!({"days_since_last_access": since(session.last_accessed_at)}),
+    };
+    updated.last_accessed_at = now;
+    updated.version += 1;
+    let mut change = SessionChange::new(&session.tenant_id, &session.id);
+    change.audit.push(AuditEntry::new(
+        new_id(),
+        &session.tenant_id,
+        Some(&session.id),
+        session.actor(),
+        action::SESSION_RESUMED,
+        ("session", &session.id),
+        payload,
+        origin,
+        now,
+    ));
+    change.session = Some(Guarded::replacing(session.version, updated.clone()));
+    app.store.apply(change).await.map_err(concurrent)?;
+    Ok((SessionView::new(&updated, &state), token.to_string()))
+}

@@ -1,0 +1,42 @@
+//! Errors as JSON responses: `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::app::{AppError, ErrorKind};
+
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.kind);
+        if status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        (status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+/// The answer to a path no route serves.
+pub async fn not_found() -> AppError {
+    AppError::not_found("route_not_found", "no such endpoint")
+}
+
+pub async fn method_not_allowed() -> Response {
+    let body = Json(json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method"}}));
+    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}

@@ -1,0 +1,75 @@
+//! The HTTP layer: one axum router per route group, served alike by the
+//! Lambda functions and by `petraf serve`.
+
+pub mod admin_routes;
+pub mod chat_routes;
+pub mod error;
+pub mod extract;
+pub mod goals_routes;
+pub mod session_routes;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+
+use crate::app::App;
+
+/// JSON bodies are small; uploads set their own limit.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// A route group and the layers every group shares.
+fn finish(routes: Router<App>, app: App) -> Router {
+    routes
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(access_log))
+        .with_state(app)
+}
+
+/// Sessions and health (the session function).
+pub fn session_api(app: App) -> Router {
+    finish(session_routes::router(), app)
+}
+
+/// The streaming chat (the chat-stream function).
+pub fn chat_api(app: App) -> Router {
+    finish(chat_routes::router(), app)
+}
+
+pub fn goals_api(app: App) -> Router {
+    finish(goals_routes::router(), app)
+}
+
+pub fn admin_api(app: App) -> Router {
+    finish(admin_routes::router(), app)
+}
+
+/// Every route group in one router (`petraf serve`).
+pub fn full_api(app: App) -> Router {
+    let routes = session_routes::router()
+        .merge(chat_routes::router())
+        .merge(goals_routes::router())
+        .merge(admin_routes::router());
+    finish(routes, app)
+}
+
+/// One JSON log line a request, naming the route template, never the path
+/// (paths carry session ids).
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let response = next.run(request).await;
+    tracing::info!(
+        method = %method,
+        route = route.as_deref().unwrap_or("unmatched"),
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}

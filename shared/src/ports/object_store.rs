@@ -1,0 +1,71 @@
+//! The object store: uploaded documents as they were sent.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::state_store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+    /// Small string metadata (title, JSON metadata), as S3 user metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn put(&self, key: &str, object: StoredObject) -> Result<(), StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Where an uploaded document lives: `uploads/{tenant}/{category}/{document}/{filename}`.
+pub fn document_key(tenant_id: &str, category: &str, document_id: &str, filename: &str) -> String {
+    format!("uploads/{tenant_id}/{category}/{document_id}/{filename}")
+}
+
+/// The parts of a document key, if `key` is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentKey {
+    pub tenant_id: String,
+    pub category: String,
+    pub document_id: String,
+    pub filename: String,
+}
+
+pub fn parse_document_key(key: &str) -> Option<DocumentKey> {
+    let mut parts = key.splitn(5, '/');
+    if parts.next()? != "uploads" {
+        return None;
+    }
+    let key = DocumentKey {
+        tenant_id: parts.next()?.to_string(),
+        category: parts.next()?.to_string(),
+        document_id: parts.next()?.to_string(),
+        filename: parts.next()?.to_string(),
+    };
+    let valid = [&key.tenant_id, &key.category, &key.document_id, &key.filename]
+        .iter()
+        .all(|p| !p.is_empty() && !p.contains('/') && *p != "." && *p != "..");
+    valid.then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_keys_round_trip_and_reject_traversal() {
+        let key = document_key("t", "values", "d", "values.md");
+        assert_eq!(key, "uploads/t/values/d/values.md");
+        let parsed = parse_document_key(&key).unwrap();
+        assert_eq!(parsed.filename, "values.md");
+        assert!(parse_document_key("uploads/t/values/d").is_none());
+        assert!(parse_document_key("other/t/values/d/f").is_none());
+        assert!(parse_document_key("uploads/t/../d/f").is_none());
+        assert!(parse_document_key("uploads/t/c/d/a/b").is_none());
+    }
+}

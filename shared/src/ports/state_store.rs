@@ -1,0 +1,243 @@
+//! The state store: tenants, sessions, conversation state, messages, goals,
+//! audit entries and usage counters.
+//!
+//! Writes about a session go through [`StateStore::apply`], one atomic change
+//! guarded by optimistic versions, so that an adapter can map it onto a
+//! single transaction (SQLite) or TransactWriteItems (DynamoDB).
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::audit::AuditEntry;
+use crate::domain::conversation::ConversationState;
+use crate::domain::goal::{Goal, GoalLink};
+use crate::domain::message::Message;
+use crate::domain::phase::GoalType;
+use crate::domain::session::Session;
+use crate::domain::tenant::{Tenant, TenantRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A guarded write found another version, or a unique key taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What a guarded write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The item must not exist yet.
+    Absent,
+    /// The stored item must have this version.
+    Version(u64),
+}
+
+/// A value to write and the condition it is written under. The value
+/// already carries its new version.
+#[derive(Debug, Clone)]
+pub struct Guarded<T> {
+    pub value: T,
+    pub expect: Expect,
+}
+
+impl<T> Guarded<T> {
+    pub fn create(value: T) -> Self {
+        Guarded { value, expect: Expect::Absent }
+    }
+    pub fn replacing(previous_version: u64, value: T) -> Self {
+        Guarded { value, expect: Expect::Version(previous_version) }
+    }
+}
+
+/// Increments of the usage counters that a change brings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterDelta {
+    pub sessions_created: i64,
+    pub sessions_completed: i64,
+    pub sessions_abandoned: i64,
+    /// Sum of completion percentage changes across sessions.
+    pub completion_points: i64,
+    pub session_minutes: i64,
+    /// Messages, counted on the day (UTC) they were stored.
+    pub messages: i64,
+    pub messages_day: Option<NaiveDate>,
+    pub final_goals: Vec<GoalType>,
+    /// Sum of final goal scores in hundredths (integers keep counters exact).
+    pub score_hundredths: i64,
+}
+
+impl CounterDelta {
+    pub fn is_empty(&self) -> bool {
+        *self == CounterDelta::default()
+    }
+
+    /// The named counter increments this delta makes. Every adapter stores
+    /// counters under these names, once per tenant and once globally.
+    pub fn increments(&self) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = [
+            ("sessions_created", self.sessions_created),
+            ("sessions_completed", self.sessions_completed),
+            ("sessions_abandoned", self.sessions_abandoned),
+            ("completion_points", self.completion_points),
+            ("session_minutes", self.session_minutes),
+            ("score_hundredths", self.score_hundredths),
+        ]
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let (Some(day), true) = (self.messages_day, self.messages != 0) {
+            out.push((messages_counter(day), self.messages));
+        }
+        for goal_type in &self.final_goals {
+            out.push((format!("goals_{goal_type}"), 1));
+        }
+        out
+    }
+}
+
+/// The counter name of one day's messages.
+pub fn messages_counter(day: NaiveDate) -> String {
+    format!("messages#{day}")
+}
+
+/// Scope names under which counters are kept.
+pub const GLOBAL_SCOPE: &str = "global";
+
+pub fn tenant_scope(tenant_id: &str) -> String {
+    format!("tenant#{tenant_id}")
+}
+
+/// Counter names of the platform's tenant totals (global scope only).
+pub const TENANTS_TOTAL: &str = "tenants_total";
+pub const TENANTS_ACTIVE: &str = "tenants_active";
+
+/// Everything one session-scoped request changes, written atomically.
+#[derive(Debug, Clone, Default)]
+pub struct SessionChange {
+    pub tenant_id: String,
+    pub session_id: String,
+    pub session: Option<Guarded<Session>>,
+    pub state: Option<Guarded<ConversationState>>,
+    pub messages: Vec<Message>,
+    pub goals: Vec<Goal>,
+    pub links: Vec<GoalLink>,
+    pub audit: Vec<AuditEntry>,
+    pub counters: CounterDelta,
+}
+
+impl SessionChange {
+    pub fn new(tenant_id: &str, session_id: &str) -> Self {
+        SessionChange { tenant_id: tenant_id.into(), session_id: session_id.into(), ..Default::default() }
+    }
+}
+
+/// Usage counters for one tenant or, summed, for the platform.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageCounters {
+    pub total_tenants: i64,
+    pub active_tenants: i64,
+    pub sessions_created: i64,
+    pub sessions_completed: i64,
+    pub sessions_abandoned: i64,
+    pub completion_points: i64,
+    pub session_minutes: i64,
+    pub messages_today: i64,
+    pub goals_future: i64,
+    pub goals_values: i64,
+    pub goals_actions: i64,
+    pub score_hundredths: i64,
+}
+
+impl UsageCounters {
+    /// Folds one stored counter into the totals; unknown names are ignored.
+    pub fn absorb(&mut self, name: &str, value: i64, today: NaiveDate) {
+        match name {
+            TENANTS_TOTAL => self.total_tenants += value,
+            TENANTS_ACTIVE => self.active_tenants += value,
+            "sessions_created" => self.sessions_created += value,
+            "sessions_completed" => self.sessions_completed += value,
+            "sessions_abandoned" => self.sessions_abandoned += value,
+            "completion_points" => self.completion_points += value,
+            "session_minutes" => self.session_minutes += value,
+            "score_hundredths" => self.score_hundredths += value,
+            "goals_future" => self.goals_future += value,
+            "goals_values" => self.goals_values += value,
+            "goals_actions" => self.goals_actions += value,
+            other if other == messages_counter(today) => self.messages_today += value,
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    /// `None` only for the platform admin: every tenant.
+    pub tenant_id: Option<String>,
+    pub session_id: Option<String>,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub total: u64,
+}
+
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The adapter's name, as `/api/health` reports it.
+    fn name(&self) -> &'static str;
+
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a tenant; `Conflict` when its id, slug, domain or key hash is taken.
+    async fn create_tenant(&self, record: &TenantRecord, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Replaces a tenant's identity fields (status, name, contact).
+    async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError>;
+    async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError>;
+    async fn tenant_by_admin_key_hash(&self, key_hash: &str) -> Result<Option<TenantRecord>, StoreError>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Applies a session change atomically; `Conflict` if any guard fails,
+    /// in which case nothing is written.
+    async fn apply(&self, change: SessionChange) -> Result<(), StoreError>;
+
+    async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<Session>, StoreError>;
+    async fn conversation(&self, tenant_id: &str, session_id: &str) -> Result<Option<ConversationState>, StoreError>;
+    /// A session's messages, oldest first.
+    async fn messages(&self, tenant_id: &str, session_id: &str) -> Result<Vec<Message>, StoreError>;
+    /// A session's goals, oldest first, and the links among them.
+    async fn goals(&self, tenant_id: &str, session_id: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError>;
+
+    /// Records an audit entry that belongs to no session change (admin actions).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Audit entries oldest first, paged.
+    async fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+
+    /// Usage counters of one tenant, or of every tenant; `today` picks the
+    /// message counter.
+    async fn usage(&self, tenant_id: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError>;
+}
+
+/// The time source; tests move it forward.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
