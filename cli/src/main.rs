@@ -9,7 +9,11 @@ use petraf_core::config::{self, DEFAULT_ADDR, ProcessEnv};
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 
 #[derive(Parser)]
-#[command(name = "petraf", version, about = "Petraf: the AI goal-setting assistant backend")]
+#[command(
+    name = "petraf",
+    version,
+    about = "Petraf: the AI goal-setting assistant backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,7 +57,10 @@ enum TenantCommand {
     /// List tenants.
     List,
     /// Activate or deactivate a tenant.
-    SetStatus { tenant_id: String, status: StatusArg },
+    SetStatus {
+        tenant_id: String,
+        status: StatusArg,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -64,7 +71,9 @@ enum StatusArg {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Serve => serve().await,
@@ -73,31 +82,41 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-fn app() -> anyhow::Result<App> {
-    config::from_env(&ProcessEnv).context("configuration")
+async fn app() -> anyhow::Result<App> {
+    config::from_env(&ProcessEnv).await.context("configuration")
 }
 
 async fn serve() -> anyhow::Result<()> {
     petraf_core::telemetry::init();
-    let app = app()?;
+    let app = app().await?;
     let addr = std::env::var("PETRAF_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("PETRAF_ADDR: cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("PETRAF_ADDR: cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    let seeded = demo::seed_if_empty(&app).await.map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
+    let seeded = demo::seed_if_empty(&app)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
     print_banner(&app, local, seeded.as_ref());
     let router = petraf_core::http::full_api(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 
 fn print_banner(app: &App, addr: SocketAddr, seeded: Option<&tenants::CreatedTenant>) {
     let data_dir = config::data_dir(&ProcessEnv);
     eprintln!();
-    eprintln!("Petraf {} is listening on http://{addr}", app.settings.version);
+    eprintln!(
+        "Petraf {} is listening on http://{addr}",
+        app.settings.version
+    );
     eprintln!(
         "  adapters: state={} vectors={} objects={} model={} embedder={}",
         app.store.name(),
@@ -110,8 +129,14 @@ fn print_banner(app: &App, addr: SocketAddr, seeded: Option<&tenants::CreatedTen
     match seeded {
         Some(created) => {
             let t = &created.record.tenant;
-            eprintln!("  created the demo tenant {} ({}) with three documents", t.name, t.id);
-            eprintln!("  its admin key (shown once, keep it): {}", created.admin_key);
+            eprintln!(
+                "  created the demo tenant {} ({}) with three documents",
+                t.name, t.id
+            );
+            eprintln!(
+                "  its admin key (shown once, keep it): {}",
+                created.admin_key
+            );
         }
         None => eprintln!("  tenants: kept from earlier runs (petraf tenant list)"),
     }
@@ -120,28 +145,55 @@ fn print_banner(app: &App, addr: SocketAddr, seeded: Option<&tenants::CreatedTen
     eprintln!("  curl -s http://{addr}/api/health");
     eprintln!(
         "  curl -s -X POST http://{addr}/api/session/create -H 'X-Tenant-ID: {}'",
-        seeded.map(|c| c.record.tenant.id.as_str()).unwrap_or(tenants::DEMO_TENANT_ID)
+        seeded
+            .map(|c| c.record.tenant.id.as_str())
+            .unwrap_or(tenants::DEMO_TENANT_ID)
     );
     eprintln!("The README walks through a whole session.");
     eprintln!();
 }
 
 async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
-    let app = app()?;
+    let app = app().await?;
     match command {
-        TenantCommand::Create { slug, name, domain, admin_email, contact_name, id, threshold, json } => {
+        TenantCommand::Create {
+            slug,
+            name,
+            domain,
+            admin_email,
+            contact_name,
+            id,
+            threshold,
+            json,
+        } => {
             let mut config = TenantConfig::defaults();
             if let Some(t) = threshold {
                 config.threshold = t;
             }
-            let new = tenants::NewTenant { id, slug, name, domain, admin_email, contact_name, config };
-            let created = tenants::create_tenant(&app, new).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let new = tenants::NewTenant {
+                id,
+                slug,
+                name,
+                domain,
+                admin_email,
+                contact_name,
+                config,
+            };
+            let created = tenants::create_tenant(&app, new)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             let t = &created.record.tenant;
             if json {
-                println!("{}", serde_json::json!({"tenant_id": t.id, "admin_key": created.admin_key}));
+                println!(
+                    "{}",
+                    serde_json::json!({"tenant_id": t.id, "admin_key": created.admin_key})
+                );
             } else {
                 println!("Created tenant {} ({}) for {}", t.name, t.id, t.domain);
-                println!("Admin key (shown once; only its hash is kept): {}", created.admin_key);
+                println!(
+                    "Admin key (shown once; only its hash is kept): {}",
+                    created.admin_key
+                );
             }
         }
         TenantCommand::List => {
@@ -154,7 +206,9 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                 StatusArg::Active => TenantStatus::Active,
                 StatusArg::Inactive => TenantStatus::Inactive,
             };
-            let t = tenants::set_status(&app, &tenant_id, status).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let t = tenants::set_status(&app, &tenant_id, status)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{} is now {:?}", t.id, t.status);
         }
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use crate::adapters::embedded::{HashingEmbedder, LocalObjectStore, MemoryVectorStore, OfflineModel, SqliteStateStore};
+use crate::adapters::embedded::{
+    HashingEmbedder, LocalObjectStore, MemoryVectorStore, OfflineModel, SqliteStateStore,
+};
 use crate::app::{App, Secrets, Services, Settings};
 use crate::domain::privacy::keyed_hash;
 use crate::domain::resume_token::{TokenSigner, hash_token};
@@ -27,7 +29,10 @@ pub struct ConfigError {
 }
 
 fn config_error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable, problem: problem.into() }
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
 }
 
 /// Reads variables; tests pass a map instead of the process environment.
@@ -50,23 +55,37 @@ impl Env for std::collections::HashMap<&'static str, String> {
 }
 
 pub fn data_dir(env: &dyn Env) -> PathBuf {
-    env.get("PETRAF_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    env.get("PETRAF_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
 }
 
 /// The choice of `variable`, one of `allowed` (the first is the default).
-fn choice(env: &dyn Env, variable: &'static str, allowed: &[&'static str]) -> Result<&'static str, ConfigError> {
+fn choice(
+    env: &dyn Env,
+    variable: &'static str,
+    allowed: &[&'static str],
+) -> Result<&'static str, ConfigError> {
     match env.get(variable) {
         None => Ok(allowed[0]),
         Some(v) => allowed
             .iter()
             .find(|a| a.eq_ignore_ascii_case(v.trim()))
             .copied()
-            .ok_or_else(|| config_error(variable, format!("'{v}' is not one of {}", allowed.join(", ")))),
+            .ok_or_else(|| {
+                config_error(
+                    variable,
+                    format!("'{v}' is not one of {}", allowed.join(", ")),
+                )
+            }),
     }
 }
 
 fn not_in_this_build(variable: &'static str, value: &str) -> ConfigError {
-    config_error(variable, format!("the '{value}' adapter is not part of this build yet; use the embedded default"))
+    config_error(
+        variable,
+        format!("the '{value}' adapter is not part of this build yet; use the embedded default"),
+    )
 }
 
 /// The JWT secret: `PETRAF_JWT_SECRET`, else one generated once and kept
@@ -74,7 +93,10 @@ fn not_in_this_build(variable: &'static str, value: &str) -> ConfigError {
 fn jwt_secret(env: &dyn Env, dir: &Path) -> Result<Vec<u8>, ConfigError> {
     if let Some(secret) = env.get("PETRAF_JWT_SECRET") {
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(config_error("PETRAF_JWT_SECRET", format!("must be at least {MIN_SECRET_BYTES} bytes")));
+            return Err(config_error(
+                "PETRAF_JWT_SECRET",
+                format!("must be at least {MIN_SECRET_BYTES} bytes"),
+            ));
         }
         return Ok(secret.into_bytes());
     }
@@ -113,7 +135,10 @@ pub fn secrets(env: &dyn Env, dir: &Path) -> Result<Secrets, ConfigError> {
     let secret = jwt_secret(env, dir)?;
     let platform_admin_key_hash = match env.get("PETRAF_PLATFORM_ADMIN_KEY") {
         Some(key) if key.trim().len() < MIN_PLATFORM_KEY_CHARS => {
-            return Err(config_error("PETRAF_PLATFORM_ADMIN_KEY", format!("must be at least {MIN_PLATFORM_KEY_CHARS} characters")));
+            return Err(config_error(
+                "PETRAF_PLATFORM_ADMIN_KEY",
+                format!("must be at least {MIN_PLATFORM_KEY_CHARS} characters"),
+            ));
         }
         Some(key) => Some(hash_token(key.trim())),
         None => None,
@@ -136,35 +161,73 @@ pub struct Ports {
 
 /// Embedded adapters under `dir`.
 pub fn embedded_ports(dir: &Path) -> Result<Ports, ConfigError> {
-    let store = SqliteStateStore::open(&dir.join("state.db")).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
-    let vectors =
-        MemoryVectorStore::persistent(dir.join("vectors.jsonl")).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
     Ok(Ports {
-        store: Arc::new(store),
-        vectors: Arc::new(vectors),
+        store: Arc::new(embedded_state_store(dir)?),
+        vectors: Arc::new(embedded_vector_store(dir)?),
         objects: Arc::new(LocalObjectStore::new(dir.join("objects"))),
         model: Arc::new(OfflineModel),
         embedder: Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
     })
 }
 
-pub fn ports(env: &dyn Env, dir: &Path) -> Result<Ports, ConfigError> {
-    let state = choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])?;
-    let vector = choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])?;
-    let model = choice(env, "PETRAF_MODEL_PROVIDER", &["offline", "openai", "bedrock"])?;
-    if state != "embedded" {
-        return Err(not_in_this_build("PETRAF_STATE_STORE", state));
+fn embedded_state_store(dir: &Path) -> Result<SqliteStateStore, ConfigError> {
+    SqliteStateStore::open(&dir.join("state.db"))
+        .map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))
+}
+
+fn embedded_vector_store(dir: &Path) -> Result<MemoryVectorStore, ConfigError> {
+    MemoryVectorStore::persistent(dir.join("vectors.jsonl"))
+        .map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))
+}
+
+/// `PETRAF_STATE_STORE=embedded|dynamodb`.
+async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, ConfigError> {
+    match choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])? {
+        "embedded" => Ok(Arc::new(embedded_state_store(dir)?)),
+        other => Err(not_in_this_build("PETRAF_STATE_STORE", other)),
     }
-    if vector != "embedded" {
-        return Err(not_in_this_build("PETRAF_VECTOR_STORE", vector));
+}
+
+/// `PETRAF_VECTOR_STORE=embedded|pgvector`.
+async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>, ConfigError> {
+    match choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? {
+        "embedded" => Ok(Arc::new(embedded_vector_store(dir)?)),
+        other => Err(not_in_this_build("PETRAF_VECTOR_STORE", other)),
     }
-    if model != "offline" {
-        return Err(not_in_this_build("PETRAF_MODEL_PROVIDER", model));
+}
+
+/// `PETRAF_DOCUMENT_BUCKET` set means S3; otherwise files under the data directory.
+async fn object_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn ObjectStore>, ConfigError> {
+    match env.get("PETRAF_DOCUMENT_BUCKET") {
+        None => Ok(Arc::new(LocalObjectStore::new(dir.join("objects")))),
+        Some(_) => Err(not_in_this_build("PETRAF_DOCUMENT_BUCKET", "s3")),
     }
-    if env.get("PETRAF_DOCUMENT_BUCKET").is_some() {
-        return Err(not_in_this_build("PETRAF_DOCUMENT_BUCKET", "s3"));
+}
+
+/// `PETRAF_MODEL_PROVIDER=offline|openai|bedrock`: the chat model and the embedder.
+async fn models(env: &dyn Env) -> Result<(Arc<dyn ChatModel>, Arc<dyn Embedder>), ConfigError> {
+    match choice(
+        env,
+        "PETRAF_MODEL_PROVIDER",
+        &["offline", "openai", "bedrock"],
+    )? {
+        "offline" => Ok((
+            Arc::new(OfflineModel),
+            Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
+        )),
+        other => Err(not_in_this_build("PETRAF_MODEL_PROVIDER", other)),
     }
-    embedded_ports(dir)
+}
+
+pub async fn ports(env: &dyn Env, dir: &Path) -> Result<Ports, ConfigError> {
+    let (model, embedder) = models(env).await?;
+    Ok(Ports {
+        store: state_store(env, dir).await?,
+        vectors: vector_store(env, dir).await?,
+        objects: object_store(env, dir).await?,
+        model,
+        embedder,
+    })
 }
 
 pub fn services(ports: Ports, secrets: Secrets, clock: Arc<dyn Clock>) -> App {
@@ -181,9 +244,9 @@ pub fn services(ports: Ports, secrets: Secrets, clock: Arc<dyn Clock>) -> App {
 }
 
 /// The application as the environment configures it.
-pub fn from_env(env: &dyn Env) -> Result<App, ConfigError> {
+pub async fn from_env(env: &dyn Env) -> Result<App, ConfigError> {
     let dir = data_dir(env);
-    let ports = ports(env, &dir)?;
+    let ports = ports(env, &dir).await?;
     let secrets = secrets(env, &dir)?;
     Ok(services(ports, secrets, Arc::new(SystemClock)))
 }
@@ -198,30 +261,49 @@ mod tests {
         pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
     }
 
-    #[test]
-    fn no_configuration_means_every_port_embedded_and_a_kept_secret() {
+    #[tokio::test]
+    async fn no_configuration_means_every_port_embedded_and_a_kept_secret() {
         let dir = tempfile::tempdir().unwrap();
         let e = env(&[("PETRAF_DATA_DIR", dir.path().to_str().unwrap())]);
-        let app = from_env(&e).unwrap();
+        let app = from_env(&e).await.unwrap();
         assert_eq!(app.store.name(), "embedded-sqlite");
         assert_eq!(app.model.provider(), "offline");
         let secret = std::fs::read_to_string(dir.path().join("jwt-secret")).unwrap();
         let again = jwt_secret(&e, dir.path()).unwrap();
-        assert_eq!(secret.as_bytes(), again.as_slice(), "the generated secret survives restarts");
+        assert_eq!(
+            secret.as_bytes(),
+            again.as_slice(),
+            "the generated secret survives restarts"
+        );
     }
 
-    #[test]
-    fn misconfigurations_name_the_variable() {
+    #[tokio::test]
+    async fn misconfigurations_name_the_variable() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         let cases = [
-            (env(&[("PETRAF_DATA_DIR", d), ("PETRAF_STATE_STORE", "mongo")]), "PETRAF_STATE_STORE"),
-            (env(&[("PETRAF_DATA_DIR", d), ("PETRAF_MODEL_PROVIDER", "hal9000")]), "PETRAF_MODEL_PROVIDER"),
-            (env(&[("PETRAF_DATA_DIR", d), ("PETRAF_JWT_SECRET", "short")]), "PETRAF_JWT_SECRET"),
-            (env(&[("PETRAF_DATA_DIR", d), ("PETRAF_PLATFORM_ADMIN_KEY", "short")]), "PETRAF_PLATFORM_ADMIN_KEY"),
+            (
+                env(&[("PETRAF_DATA_DIR", d), ("PETRAF_STATE_STORE", "mongo")]),
+                "PETRAF_STATE_STORE",
+            ),
+            (
+                env(&[("PETRAF_DATA_DIR", d), ("PETRAF_MODEL_PROVIDER", "hal9000")]),
+                "PETRAF_MODEL_PROVIDER",
+            ),
+            (
+                env(&[("PETRAF_DATA_DIR", d), ("PETRAF_JWT_SECRET", "short")]),
+                "PETRAF_JWT_SECRET",
+            ),
+            (
+                env(&[
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_PLATFORM_ADMIN_KEY", "short"),
+                ]),
+                "PETRAF_PLATFORM_ADMIN_KEY",
+            ),
         ];
         for (e, variable) in cases {
-            match from_env(&e) {
+            match from_env(&e).await {
                 Err(err) => assert_eq!(err.variable, variable),
                 Ok(_) => panic!("{variable} should have been refused"),
             }

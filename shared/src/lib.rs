@@ -2,9 +2,11 @@
 //! the application services and one axum router per route group.
 
 pub mod adapters;
-pub mod domain;
-pub mod ports;
 pub mod app;
-pub mod http;
 pub mod config;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod domain;
+pub mod http;
+pub mod ports;
 pub mod telemetry;

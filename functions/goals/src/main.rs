@@ -5,6 +5,6 @@ use petraf_core::config::{self, ProcessEnv};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     petraf_core::telemetry::init();
-    let app = config::from_env(&ProcessEnv)?;
+    let app = config::from_env(&ProcessEnv).await?;
     lambda_http::run(petraf_core::http::goals_api(app)).await
 }

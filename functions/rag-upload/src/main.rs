@@ -9,12 +9,19 @@ use petraf_core::config::{self, ProcessEnv};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     petraf_core::telemetry::init();
-    let app = config::from_env(&ProcessEnv)?;
+    let app = config::from_env(&ProcessEnv).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let app = app.clone();
         async move {
-            let keys: Vec<String> = event.payload.records.iter().filter_map(|r| r.s3.object.key.clone()).collect();
-            let reports = ingestion::ingest_event_keys(&app, &keys).await.map_err(|e| e.to_string())?;
+            let keys: Vec<String> = event
+                .payload
+                .records
+                .iter()
+                .filter_map(|r| r.s3.object.key.clone())
+                .collect();
+            let reports = ingestion::ingest_event_keys(&app, &keys)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok::<_, String>(serde_json::json!({"indexed": reports}))
         }
     }))

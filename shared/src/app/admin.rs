@@ -36,37 +36,53 @@ pub struct StatsOverview {
 }
 
 fn ratio(numerator: f64, denominator: i64) -> f64 {
-    if denominator <= 0 { 0.0 } else { (numerator / denominator as f64 * 100.0).round() / 100.0 }
+    if denominator <= 0 {
+        0.0
+    } else {
+        (numerator / denominator as f64 * 100.0).round() / 100.0
+    }
 }
 
-pub async fn stats(app: &App, admin: &Admin, requested_tenant: Option<&str>) -> AppResult<StatsOverview> {
+pub async fn stats(
+    app: &App,
+    admin: &Admin,
+    requested_tenant: Option<&str>,
+) -> AppResult<StatsOverview> {
     let scope = admin.scope(requested_tenant)?;
     let now = app.clock.now();
     let usage = app.store.usage(scope.as_deref(), now.date_naive()).await?;
     let (total_tenants, active_tenants) = match &scope {
         None => (usage.total_tenants, usage.active_tenants),
         Some(id) => {
-            let record = app
-                .store
-                .tenant(id)
-                .await?
-                .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {id}")))?;
+            let record = app.store.tenant(id).await?.ok_or_else(|| {
+                AppError::not_found("tenant_not_found", format!("no tenant {id}"))
+            })?;
             (1, i64::from(record.tenant.status == TenantStatus::Active))
         }
     };
     let goals = usage.goals_future + usage.goals_values + usage.goals_actions;
     Ok(StatsOverview {
-        scope: if scope.is_some() { "tenant" } else { "platform" },
+        scope: if scope.is_some() {
+            "tenant"
+        } else {
+            "platform"
+        },
         tenant_id: scope,
         total_tenants,
         active_tenants,
         total_sessions: usage.sessions_created,
-        active_sessions: usage.sessions_created - usage.sessions_completed - usage.sessions_abandoned,
+        active_sessions: usage.sessions_created
+            - usage.sessions_completed
+            - usage.sessions_abandoned,
         completed_sessions: usage.sessions_completed,
         abandoned_sessions: usage.sessions_abandoned,
         total_messages_today: usage.messages_today,
         total_goals_created: goals,
-        goals_by_type: GoalsByType { future: usage.goals_future, values: usage.goals_values, actions: usage.goals_actions },
+        goals_by_type: GoalsByType {
+            future: usage.goals_future,
+            values: usage.goals_values,
+            actions: usage.goals_actions,
+        },
         avg_completion_rate: ratio(usage.completion_points as f64, usage.sessions_created),
         avg_session_duration_minutes: ratio(usage.session_minutes as f64, usage.sessions_completed),
         avg_score: ratio(usage.score_hundredths as f64 / 100.0, goals),
@@ -96,12 +112,27 @@ pub async fn audit_logs(
         return Err(AppError::bad_request("invalid_page", "page starts at 1"));
     }
     if per_page == 0 || per_page > MAX_PER_PAGE {
-        return Err(AppError::bad_request("invalid_limit", format!("limit must be within 1-{MAX_PER_PAGE}")));
+        return Err(AppError::bad_request(
+            "invalid_limit",
+            format!("limit must be within 1-{MAX_PER_PAGE}"),
+        ));
     }
     let tenant_id = admin.scope(requested_tenant)?;
-    let found = app.store.audit_log(&AuditQuery { tenant_id, session_id, page, per_page }).await?;
+    let found = app
+        .store
+        .audit_log(&AuditQuery {
+            tenant_id,
+            session_id,
+            page,
+            per_page,
+        })
+        .await?;
     Ok(AuditListing {
-        logs: found.entries.into_iter().map(AuditEntry::masked_for_listing).collect(),
+        logs: found
+            .entries
+            .into_iter()
+            .map(AuditEntry::masked_for_listing)
+            .collect(),
         total: found.total,
         page,
         per_page,
@@ -111,6 +142,9 @@ pub async fn audit_logs(
 pub async fn tenants(app: &App, admin: &Admin) -> AppResult<Vec<Tenant>> {
     match admin {
         Admin::Platform => Ok(app.store.list_tenants().await?),
-        Admin::Tenant(_) => Err(AppError::forbidden("platform_admin_only", "only the platform admin key lists tenants")),
+        Admin::Tenant(_) => Err(AppError::forbidden(
+            "platform_admin_only",
+            "only the platform admin key lists tenants",
+        )),
     }
 }

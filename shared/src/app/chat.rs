@@ -53,20 +53,57 @@ pub struct TokensUsed {
 
 impl From<Usage> for TokensUsed {
     fn from(u: Usage) -> Self {
-        TokensUsed { input: u.input, output: u.output, total: u.total() }
+        TokensUsed {
+            input: u.input,
+            output: u.output,
+            total: u.total(),
+        }
     }
 }
 
 /// The events a turn streams, in the order a client sees them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
-    Start { phase: Phase, step: Step, timestamp: DateTime<Utc> },
-    Message { content: String, phase: Phase, step: Step, chunk_index: u32 },
-    State { phase: Phase, step: Step, completion_percentage: u8 },
-    Refined { goal: String, phase: Phase, characters: usize, version: u32 },
-    Score { goal_id: String, phase: Phase, card: ScoreCard },
-    Complete { phase: Phase, step: Step, full_response: String, chunks: u32, tokens_used: Usage, latency_ms: u64, timestamp: DateTime<Utc> },
-    Error { code: String, message: String },
+    Start {
+        phase: Phase,
+        step: Step,
+        timestamp: DateTime<Utc>,
+    },
+    Message {
+        content: String,
+        phase: Phase,
+        step: Step,
+        chunk_index: u32,
+    },
+    State {
+        phase: Phase,
+        step: Step,
+        completion_percentage: u8,
+    },
+    Refined {
+        goal: String,
+        phase: Phase,
+        characters: usize,
+        version: u32,
+    },
+    Score {
+        goal_id: String,
+        phase: Phase,
+        card: ScoreCard,
+    },
+    Complete {
+        phase: Phase,
+        step: Step,
+        full_response: String,
+        chunks: u32,
+        tokens_used: Usage,
+        latency_ms: u64,
+        timestamp: DateTime<Utc>,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 impl ChatEvent {
@@ -84,17 +121,39 @@ impl ChatEvent {
 
     pub fn data(&self) -> Value {
         match self {
-            ChatEvent::Start { phase, step, timestamp } => json!({"phase": phase, "step": step, "timestamp": timestamp}),
-            ChatEvent::Message { content, phase, step, chunk_index } => {
+            ChatEvent::Start {
+                phase,
+                step,
+                timestamp,
+            } => json!({"phase": phase, "step": step, "timestamp": timestamp}),
+            ChatEvent::Message {
+                content,
+                phase,
+                step,
+                chunk_index,
+            } => {
                 json!({"content": content, "phase": phase, "step": step, "chunk_index": chunk_index})
             }
-            ChatEvent::State { phase, step, completion_percentage } => {
+            ChatEvent::State {
+                phase,
+                step,
+                completion_percentage,
+            } => {
                 json!({"phase": phase, "step": step, "completion_percentage": completion_percentage})
             }
-            ChatEvent::Refined { goal, phase, characters, version } => {
+            ChatEvent::Refined {
+                goal,
+                phase,
+                characters,
+                version,
+            } => {
                 json!({"goal": goal, "phase": phase, "characters": characters, "version": version})
             }
-            ChatEvent::Score { goal_id, phase, card } => {
+            ChatEvent::Score {
+                goal_id,
+                phase,
+                card,
+            } => {
                 let criteria: Vec<&CriterionScore> = card.criteria.iter().collect();
                 json!({
                     "goal_id": goal_id, "phase": phase, "overall": card.overall, "criteria": criteria,
@@ -102,7 +161,15 @@ impl ChatEvent {
                     "meets_threshold": card.meets_threshold, "threshold": card.threshold,
                 })
             }
-            ChatEvent::Complete { phase, step, full_response, chunks, tokens_used, latency_ms, timestamp } => json!({
+            ChatEvent::Complete {
+                phase,
+                step,
+                full_response,
+                chunks,
+                tokens_used,
+                latency_ms,
+                timestamp,
+            } => json!({
                 "phase": phase, "step": step, "full_response": full_response, "chunks": chunks,
                 "tokens_used": TokensUsed::from(*tokens_used), "latency_ms": latency_ms, "timestamp": timestamp,
             }),
@@ -131,19 +198,29 @@ pub async fn start_turn(
     token: Option<&str>,
     origin: RequestOrigin,
 ) -> AppResult<mpsc::Receiver<ChatEvent>> {
-    let phase: Phase = phase.parse().map_err(|e: crate::domain::phase::UnknownName| {
-        AppError::bad_request("unknown_phase", e.to_string())
-    })?;
+    let phase: Phase = phase
+        .parse()
+        .map_err(|e: crate::domain::phase::UnknownName| {
+            AppError::bad_request("unknown_phase", e.to_string())
+        })?;
     if !phase.is_conversational() {
-        return Err(AppError::bad_request("unknown_phase", format!("{phase} is not a conversation phase")));
+        return Err(AppError::bad_request(
+            "unknown_phase",
+            format!("{phase} is not a conversation phase"),
+        ));
     }
-    let step: Step = request.step.parse().map_err(|e: crate::domain::phase::UnknownName| {
-        AppError::bad_request("unknown_step", e.to_string())
-    })?;
+    let step: Step = request
+        .step
+        .parse()
+        .map_err(|e: crate::domain::phase::UnknownName| {
+            AppError::bad_request("unknown_step", e.to_string())
+        })?;
     let session = sessions::authorize(&app, &tenant, &request.session_id, token).await?;
     let state = sessions::conversation(&app, &session).await?;
     let now = app.clock.now();
-    let kind = state.plan_turn(phase, step, &request.message, now).map_err(turn_error)?;
+    let kind = state
+        .plan_turn(phase, step, &request.message, now)
+        .map_err(turn_error)?;
 
     let mut leased = state.clone();
     leased.begin_turn(new_id(), now);
@@ -165,14 +242,29 @@ pub async fn start_turn(
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
     change.state = Some(Guarded::replacing(state.version, leased.clone()));
     change.messages.push(user_message);
-    change.counters = CounterDelta { messages: 1, messages_day: Some(now.date_naive()), ..Default::default() };
+    change.counters = CounterDelta {
+        messages: 1,
+        messages_day: Some(now.date_naive()),
+        ..Default::default()
+    };
     app.store.apply(change).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AppError::conflict("turn_in_progress", "another message for this session is being processed"),
+        StoreError::Conflict(_) => AppError::conflict(
+            "turn_in_progress",
+            "another message for this session is being processed",
+        ),
         other => other.into(),
     })?;
 
     let (tx, rx) = mpsc::channel(64);
-    let turn = Turn { app, tenant, session, state: leased, kind, origin, out: Outbox::new(tx, phase, step) };
+    let turn = Turn {
+        app,
+        tenant,
+        session,
+        state: leased,
+        kind,
+        origin,
+        out: Outbox::new(tx, phase, step),
+    };
     tokio::spawn(turn.run());
     Ok(rx)
 }
@@ -190,7 +282,15 @@ struct Outbox {
 
 impl Outbox {
     fn new(tx: mpsc::Sender<ChatEvent>, phase: Phase, step: Step) -> Self {
-        Outbox { tx, phase, step, chunk_index: 0, full_response: String::new(), usage: Usage::default(), disconnected: false }
+        Outbox {
+            tx,
+            phase,
+            step,
+            chunk_index: 0,
+            full_response: String::new(),
+            usage: Usage::default(),
+            disconnected: false,
+        }
     }
 
     async fn send(&mut self, event: ChatEvent) {
@@ -202,7 +302,12 @@ impl Outbox {
     async fn text(&mut self, content: String, step: Step) {
         self.chunk_index += 1;
         self.full_response.push_str(&content);
-        let event = ChatEvent::Message { content, phase: self.phase, step, chunk_index: self.chunk_index };
+        let event = ChatEvent::Message {
+            content,
+            phase: self.phase,
+            step,
+            chunk_index: self.chunk_index,
+        };
         self.send(event).await;
     }
 }
@@ -248,7 +353,13 @@ impl Turn {
         let started = Instant::now();
         let leased_version = self.state.version;
         let timestamp = self.app.clock.now();
-        self.out.send(ChatEvent::Start { phase: self.out.phase, step: self.out.step, timestamp }).await;
+        self.out
+            .send(ChatEvent::Start {
+                phase: self.out.phase,
+                step: self.out.step,
+                timestamp,
+            })
+            .await;
 
         let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
         let outcome = self.drive(&mut change).await;
@@ -262,10 +373,20 @@ impl Turn {
             match halt {
                 Halt::Model(e) => {
                     tracing::warn!(session = %crate::domain::privacy::mask(&self.session.id), error = %e, "chat turn stopped by the model");
-                    self.out.send(ChatEvent::Error { code: e.code().into(), message: e.to_string() }).await;
+                    self.out
+                        .send(ChatEvent::Error {
+                            code: e.code().into(),
+                            message: e.to_string(),
+                        })
+                        .await;
                 }
                 Halt::Storage(e) => {
-                    self.out.send(ChatEvent::Error { code: e.code.into(), message: e.message.clone() }).await;
+                    self.out
+                        .send(ChatEvent::Error {
+                            code: e.code.into(),
+                            message: e.message.clone(),
+                        })
+                        .await;
                 }
                 Halt::Disconnected => tracing::info!("client disconnected; turn cancelled"),
             }
@@ -295,7 +416,12 @@ impl Turn {
         if let Err(e) = self.app.store.apply(change).await {
             tracing::error!(error = %e, "could not commit a chat turn");
             let e: AppError = e.into();
-            self.out.send(ChatEvent::Error { code: "commit_failed".into(), message: e.message }).await;
+            self.out
+                .send(ChatEvent::Error {
+                    code: "commit_failed".into(),
+                    message: e.message,
+                })
+                .await;
             return;
         }
         if outcome.is_ok() {
@@ -347,23 +473,41 @@ impl Turn {
         let app = self.app.clone();
         let (tenant_id, session_id) = (self.session.tenant_id.clone(), self.session.id.clone());
         let phase = self.out.phase;
-        let messages = app.store.messages(&tenant_id, &session_id).await.map_err(AppError::from)?;
-        let (goals, _) = app.store.goals(&tenant_id, &session_id).await.map_err(AppError::from)?;
+        let messages = app
+            .store
+            .messages(&tenant_id, &session_id)
+            .await
+            .map_err(AppError::from)?;
+        let (goals, _) = app
+            .store
+            .goals(&tenant_id, &session_id)
+            .await
+            .map_err(AppError::from)?;
         let mut ctx = self.context_stub();
         ctx.history = messages
             .iter()
             .filter(|m| m.phase == phase)
-            .map(|m| HistoryTurn { role: m.role, content: m.content.clone() })
+            .map(|m| HistoryTurn {
+                role: m.role,
+                content: m.content.clone(),
+            })
             .collect();
-        ctx.earlier_goals = goals.iter().filter(|g| g.is_final).map(|g| (g.goal_type, g.content.clone())).collect();
+        ctx.earlier_goals = goals
+            .iter()
+            .filter(|g| g.is_final)
+            .map(|g| (g.goal_type, g.content.clone()))
+            .collect();
         ctx.documents = self.retrieve(&ctx).await?;
 
         let goal_text = match self.kind {
             TurnKind::Collect => {
                 let judged = app.model.judge_readiness(&ctx).await?;
                 self.out.usage += judged.usage;
-                let refine = self.state.record_collect(judged.value, self.tenant.config.max_collect_turns);
-                self.stream_coach(&ctx, CoachPurpose::Collect { ready: refine }, Step::Collect).await?;
+                let refine = self
+                    .state
+                    .record_collect(judged.value, self.tenant.config.max_collect_turns);
+                self.stream_coach(&ctx, CoachPurpose::Collect { ready: refine }, Step::Collect)
+                    .await?;
                 if !refine {
                     return Ok(());
                 }
@@ -373,7 +517,9 @@ impl Turn {
                 self.out.usage += refined.usage;
                 let goal = fit_goal_text(&refined.value);
                 if goal.is_empty() {
-                    return Err(Halt::Model(ModelError::Malformed("the refined goal is empty".into())));
+                    return Err(Halt::Model(ModelError::Malformed(
+                        "the refined goal is empty".into(),
+                    )));
                 }
                 goal
             }
@@ -385,13 +531,24 @@ impl Turn {
         };
         let version = self.state.attempts + 1;
         self.out
-            .send(ChatEvent::Refined { goal: goal_text.clone(), phase, characters: goal_text.chars().count(), version })
+            .send(ChatEvent::Refined {
+                goal: goal_text.clone(),
+                phase,
+                characters: goal_text.chars().count(),
+                version,
+            })
             .await;
         self.state.start_scoring();
         self.announce_state().await;
 
         let scored = self.score(&ctx, &goal_text, version).await?;
-        self.out.send(ChatEvent::Score { goal_id: scored.goal.id.clone(), phase, card: scored.goal.score_details.clone() }).await;
+        self.out
+            .send(ChatEvent::Score {
+                goal_id: scored.goal.id.clone(),
+                phase,
+                card: scored.goal.score_details.clone(),
+            })
+            .await;
         self.commit_score(change, &goals, scored, &ctx).await
     }
 
@@ -401,18 +558,31 @@ impl Turn {
         }
         let query = ctx.user_text();
         let vectors = self.app.embedder.embed(&[query]).await?;
-        let Some(vector) = vectors.into_iter().next() else { return Ok(vec![]) };
+        let Some(vector) = vectors.into_iter().next() else {
+            return Ok(vec![]);
+        };
         let found = self
             .app
             .vectors
-            .search(&self.tenant.tenant.id, self.tenant.config.categories(ctx.phase), &vector, self.app.settings.rag_top_k)
+            .search(
+                &self.tenant.tenant.id,
+                self.tenant.config.categories(ctx.phase),
+                &vector,
+                self.app.settings.rag_top_k,
+            )
             .await
             .map_err(AppError::from)?;
         Ok(found
             .into_iter()
             .filter(|f| f.similarity > 0.0)
             .map(|f| ContextDoc {
-                source: f.chunk.metadata.get("title").and_then(Value::as_str).unwrap_or("company document").to_string(),
+                source: f
+                    .chunk
+                    .metadata
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("company document")
+                    .to_string(),
                 category: f.chunk.category,
                 content: f.chunk.content,
                 relevance: f.similarity,
@@ -420,7 +590,12 @@ impl Turn {
             .collect())
     }
 
-    async fn stream_coach(&mut self, ctx: &PhaseContext, purpose: CoachPurpose, step: Step) -> Result<(), Halt> {
+    async fn stream_coach(
+        &mut self,
+        ctx: &PhaseContext,
+        purpose: CoachPurpose,
+        step: Step,
+    ) -> Result<(), Halt> {
         let mut stream = self.app.model.coach(ctx, purpose).await?;
         while let Some(piece) = stream.next().await {
             match piece? {
@@ -440,18 +615,29 @@ impl Turn {
 
     async fn announce_state(&mut self) {
         let completion = self.session.completion_percentage;
-        self.out.send(ChatEvent::State { phase: self.state.phase, step: self.state.step, completion_percentage: completion }).await;
+        self.out
+            .send(ChatEvent::State {
+                phase: self.state.phase,
+                step: self.state.step,
+                completion_percentage: completion,
+            })
+            .await;
     }
 
     /// Scores an attempt, asking the model once more if its answer is unusable.
-    async fn score(&mut self, ctx: &PhaseContext, goal: &str, version: u32) -> Result<Scored, Halt> {
+    async fn score(
+        &mut self,
+        ctx: &PhaseContext,
+        goal: &str,
+        version: u32,
+    ) -> Result<Scored, Halt> {
         let phase = ctx.phase;
-        let rubric = self
-            .tenant
-            .config
-            .rubric(phase)
-            .cloned()
-            .ok_or_else(|| Halt::Storage(AppError::internal("rubric_missing", format!("no rubric for {phase}"))))?;
+        let rubric = self.tenant.config.rubric(phase).cloned().ok_or_else(|| {
+            Halt::Storage(AppError::internal(
+                "rubric_missing",
+                format!("no rubric for {phase}"),
+            ))
+        })?;
         let mut last_problem = String::new();
         for _attempt in 0..2 {
             let judged = match self.app.model.score(ctx, goal, &rubric).await {
@@ -485,7 +671,9 @@ impl Turn {
                 Err(e) => last_problem = e.to_string(),
             }
         }
-        Err(Halt::Model(ModelError::Malformed(format!("the score could not be used: {last_problem}"))))
+        Err(Halt::Model(ModelError::Malformed(format!(
+            "the score could not be used: {last_problem}"
+        ))))
     }
 
     async fn commit_score(
@@ -520,7 +708,9 @@ impl Turn {
                     .map_err(AppError::from)?
                     .unwrap_or_else(|| self.session.clone());
                 let mut updated = session.clone();
-                updated.completion_percentage = updated.completion_percentage.max(phase.completion_when_done());
+                updated.completion_percentage = updated
+                    .completion_percentage
+                    .max(phase.completion_when_done());
                 updated.updated_at = now;
                 updated.last_accessed_at = now;
                 updated.version += 1;
@@ -529,9 +719,19 @@ impl Turn {
                 change.counters.completion_points +=
                     updated.completion_percentage as i64 - session.completion_percentage as i64;
                 if next == Phase::Completed {
-                    let find = |t: GoalType| earlier.iter().rev().find(|g| g.is_final && g.goal_type == t);
-                    change.links =
-                        links_for_actions(&goal, find(GoalType::Future), find(GoalType::Values), new_id, now);
+                    let find = |t: GoalType| {
+                        earlier
+                            .iter()
+                            .rev()
+                            .find(|g| g.is_final && g.goal_type == t)
+                    };
+                    change.links = links_for_actions(
+                        &goal,
+                        find(GoalType::Future),
+                        find(GoalType::Values),
+                        new_id,
+                        now,
+                    );
                     let finals: Vec<f64> = earlier
                         .iter()
                         .filter(|g| g.is_final)
@@ -563,7 +763,15 @@ impl Turn {
             }
             Verdict::Failed { .. } => {
                 change.goals.push(goal.clone());
-                self.stream_coach(ctx, CoachPurpose::Improve { goal: goal.content.clone(), card }, Step::Score).await?;
+                self.stream_coach(
+                    ctx,
+                    CoachPurpose::Improve {
+                        goal: goal.content.clone(),
+                        card,
+                    },
+                    Step::Score,
+                )
+                .await?;
                 self.announce_state().await;
             }
         }

@@ -9,8 +9,18 @@ use super::{App, AppResult};
 use crate::domain::audit::RequestOrigin;
 
 const DOCUMENTS: [(&str, &str, &str, &str); 3] = [
-    ("career_framework", "career_framework.md", "Engineering Career Framework 2025", include_str!("../../demo/career_framework.md")),
-    ("values", "values_and_culture.md", "Company Values", include_str!("../../demo/values.md")),
+    (
+        "career_framework",
+        "career_framework.md",
+        "Engineering Career Framework 2025",
+        include_str!("../../demo/career_framework.md"),
+    ),
+    (
+        "values",
+        "values_and_culture.md",
+        "Company Values",
+        include_str!("../../demo/values.md"),
+    ),
     (
         "performance_guidelines",
         "performance_guidelines.md",

@@ -53,7 +53,10 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(m) => AppError::conflict("conflict", m),
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "state store unavailable");
-                AppError::unavailable("storage_unavailable", "storage is unavailable, try again shortly")
+                AppError::unavailable(
+                    "storage_unavailable",
+                    "storage is unavailable, try again shortly",
+                )
             }
         }
     }

@@ -61,13 +61,25 @@ fn links_of(goal_id: &str, links: &[GoalLink]) -> Vec<LinkView> {
     links
         .iter()
         .filter(|l| l.goal_id == goal_id)
-        .map(|l| LinkView { parent_goal_id: l.parent_goal_id.clone(), link_type: l.link_type, strength: l.strength })
+        .map(|l| LinkView {
+            parent_goal_id: l.parent_goal_id.clone(),
+            link_type: l.link_type,
+            strength: l.strength,
+        })
         .collect()
 }
 
-pub async fn session_goals(app: &App, session: &Session, final_only: bool) -> AppResult<SessionGoals> {
+pub async fn session_goals(
+    app: &App,
+    session: &Session,
+    final_only: bool,
+) -> AppResult<SessionGoals> {
     let (goals, links) = app.store.goals(&session.tenant_id, &session.id).await?;
-    let message_count = app.store.messages(&session.tenant_id, &session.id).await?.len();
+    let message_count = app
+        .store
+        .messages(&session.tenant_id, &session.id)
+        .await?
+        .len();
     let now = app.clock.now();
     let finals: Vec<_> = goals.iter().filter(|g| g.is_final).collect();
     let avg_score = if finals.is_empty() {
@@ -105,7 +117,9 @@ pub async fn session_goals(app: &App, session: &Session, final_only: bool) -> Ap
         goals: views,
         summary: Summary {
             avg_score,
-            duration_minutes: (session.completed_at.unwrap_or(now) - session.created_at).num_minutes().max(0),
+            duration_minutes: (session.completed_at.unwrap_or(now) - session.created_at)
+                .num_minutes()
+                .max(0),
             message_count,
             phases_completed: finals.iter().map(|g| g.phase).collect(),
         },

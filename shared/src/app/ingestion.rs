@@ -39,9 +39,15 @@ pub struct IngestReport {
 pub fn validate_category(category: &str) -> AppResult<()> {
     let ok = !category.is_empty()
         && category.len() <= 64
-        && category.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    ok.then_some(())
-        .ok_or_else(|| AppError::bad_request("invalid_category", "category must be 1-64 of a-z, 0-9 and '_'"))
+        && category
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    ok.then_some(()).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_category",
+            "category must be 1-64 of a-z, 0-9 and '_'",
+        )
+    })
 }
 
 /// A safe file name: the last path component, printable, at most 200 characters.
@@ -52,13 +58,20 @@ pub fn clean_filename(name: &str) -> AppResult<String> {
         && base != ".."
         && base.chars().count() <= 200
         && !base.chars().any(|c| c.is_control());
-    ok.then(|| base.to_string())
-        .ok_or_else(|| AppError::bad_request("invalid_filename", "the file needs a plain name of at most 200 characters"))
+    ok.then(|| base.to_string()).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_filename",
+            "the file needs a plain name of at most 200 characters",
+        )
+    })
 }
 
 /// The text of a document, by its extension.
 pub fn extract_text(filename: &str, bytes: &[u8]) -> AppResult<String> {
-    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "txt" | "md" | "markdown" => String::from_utf8(bytes.to_vec())
             .map(|t| t.trim_start_matches('\u{feff}').to_string())
@@ -67,65 +80,131 @@ pub fn extract_text(filename: &str, bytes: &[u8]) -> AppResult<String> {
             "unsupported_document_type",
             "PDF and DOCX extraction is not available yet; upload .txt or .md",
         )),
-        _ => Err(AppError::unsupported("unsupported_document_type", "upload a .txt or .md document")),
+        _ => Err(AppError::unsupported(
+            "unsupported_document_type",
+            "upload a .txt or .md document",
+        )),
     }
 }
 
 fn title_of(metadata: &Value, filename: &str) -> String {
-    metadata.get("title").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| filename.to_string())
+    metadata
+        .get("title")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| filename.to_string())
 }
 
 /// Validates and stores an upload, then indexes it.
-pub async fn ingest_upload(app: &App, upload: DocumentUpload, actor: &str, origin: &RequestOrigin) -> AppResult<IngestReport> {
+pub async fn ingest_upload(
+    app: &App,
+    upload: DocumentUpload,
+    actor: &str,
+    origin: &RequestOrigin,
+) -> AppResult<IngestReport> {
     validate_category(&upload.category)?;
     let filename = clean_filename(&upload.filename)?;
     if upload.bytes.is_empty() {
         return Err(AppError::bad_request("empty_document", "the file is empty"));
     }
     if upload.bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(AppError::too_large("document_too_large", "documents must be at most 10 MiB"));
+        return Err(AppError::too_large(
+            "document_too_large",
+            "documents must be at most 10 MiB",
+        ));
     }
     if !upload.metadata.is_object() {
-        return Err(AppError::bad_request("invalid_metadata", "metadata must be a JSON object"));
+        return Err(AppError::bad_request(
+            "invalid_metadata",
+            "metadata must be a JSON object",
+        ));
     }
     if upload.metadata.to_string().len() > MAX_METADATA_BYTES {
-        return Err(AppError::bad_request("invalid_metadata", "metadata must be at most 2048 bytes"));
+        return Err(AppError::bad_request(
+            "invalid_metadata",
+            "metadata must be at most 2048 bytes",
+        ));
     }
     let text = extract_text(&filename, &upload.bytes)?;
     if chunk_text(&text).is_empty() {
-        return Err(AppError::bad_request("empty_document", "the document has no text"));
+        return Err(AppError::bad_request(
+            "empty_document",
+            "the document has no text",
+        ));
     }
     let document_id = new_id();
     let key = document_key(&upload.tenant_id, &upload.category, &document_id, &filename);
     let mut object_metadata = BTreeMap::new();
     object_metadata.insert("title".to_string(), title_of(&upload.metadata, &filename));
     object_metadata.insert("metadata".to_string(), upload.metadata.to_string());
-    let content_type = if filename.ends_with(".txt") { "text/plain" } else { "text/markdown" };
+    let content_type = if filename.ends_with(".txt") {
+        "text/plain"
+    } else {
+        "text/markdown"
+    };
     app.objects
-        .put(&key, StoredObject { bytes: upload.bytes, content_type: content_type.into(), metadata: object_metadata })
+        .put(
+            &key,
+            StoredObject {
+                bytes: upload.bytes,
+                content_type: content_type.into(),
+                metadata: object_metadata,
+            },
+        )
         .await?;
-    let chunks = index_text(app, &upload.tenant_id, &upload.category, &document_id, &filename, &text, &upload.metadata).await?;
-    audit_upload(app, &upload.tenant_id, &document_id, &upload.category, &filename, chunks, actor, origin).await?;
+    let chunks = index_text(
+        app,
+        &upload.tenant_id,
+        &upload.category,
+        &document_id,
+        &filename,
+        &text,
+        &upload.metadata,
+    )
+    .await?;
+    audit_upload(
+        app,
+        &upload.tenant_id,
+        &document_id,
+        &upload.category,
+        &filename,
+        chunks,
+        actor,
+        origin,
+    )
+    .await?;
     Ok(report(document_id, upload.category, chunks))
 }
 
 fn report(document_id: String, category: String, chunks: usize) -> IngestReport {
-    IngestReport { success: true, message: "Document processed successfully".into(), chunks_created: chunks, document_id, category }
+    IngestReport {
+        success: true,
+        message: "Document processed successfully".into(),
+        chunks_created: chunks,
+        document_id,
+        category,
+    }
 }
 
 /// Indexes a document that arrived in the object store's drop folder.
 pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestReport> {
-    let parts = parse_document_key(key)
-        .ok_or_else(|| AppError::bad_request("invalid_key", format!("'{key}' is not uploads/{{tenant}}/{{category}}/{{document}}/{{file}}")))?;
+    let parts = parse_document_key(key).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_key",
+            format!("'{key}' is not uploads/{{tenant}}/{{category}}/{{document}}/{{file}}"),
+        )
+    })?;
     validate_category(&parts.category)?;
     if app.store.tenant(&parts.tenant_id).await?.is_none() {
-        return Err(AppError::not_found("tenant_not_found", format!("no tenant {}", parts.tenant_id)));
+        return Err(AppError::not_found(
+            "tenant_not_found",
+            format!("no tenant {}", parts.tenant_id),
+        ));
     }
-    let object = app
-        .objects
-        .get(key)
-        .await?
-        .ok_or_else(|| AppError::not_found("object_not_found", format!("no object at {key}")))?;
+    let object =
+        app.objects.get(key).await?.ok_or_else(|| {
+            AppError::not_found("object_not_found", format!("no object at {key}"))
+        })?;
     let text = extract_text(&parts.filename, &object.bytes)?;
     let metadata: Value = object
         .metadata
@@ -137,9 +216,27 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
     if let Some(title) = object.metadata.get("title") {
         metadata["title"] = json!(title);
     }
-    let chunks = index_text(app, &parts.tenant_id, &parts.category, &parts.document_id, &parts.filename, &text, &metadata).await?;
-    audit_upload(app, &parts.tenant_id, &parts.document_id, &parts.category, &parts.filename, chunks, "s3_drop_folder", &RequestOrigin::default())
-        .await?;
+    let chunks = index_text(
+        app,
+        &parts.tenant_id,
+        &parts.category,
+        &parts.document_id,
+        &parts.filename,
+        &text,
+        &metadata,
+    )
+    .await?;
+    audit_upload(
+        app,
+        &parts.tenant_id,
+        &parts.document_id,
+        &parts.category,
+        &parts.filename,
+        chunks,
+        "s3_drop_folder",
+        &RequestOrigin::default(),
+    )
+    .await?;
     Ok(report(parts.document_id, parts.category, chunks))
 }
 
@@ -155,14 +252,20 @@ pub async fn index_text(
 ) -> AppResult<usize> {
     let pieces = chunk_text(text);
     if pieces.is_empty() {
-        return Err(AppError::bad_request("empty_document", "the document has no text"));
+        return Err(AppError::bad_request(
+            "empty_document",
+            "the document has no text",
+        ));
     }
     let mut embeddings = Vec::with_capacity(pieces.len());
     for batch in pieces.chunks(EMBED_BATCH) {
         embeddings.extend(app.embedder.embed(batch).await?);
     }
     if embeddings.len() != pieces.len() {
-        return Err(AppError::unavailable("embedding_failed", "the embedder returned the wrong number of vectors"));
+        return Err(AppError::unavailable(
+            "embedding_failed",
+            "the embedder returned the wrong number of vectors",
+        ));
     }
     let now = app.clock.now();
     let title = title_of(metadata, filename);
@@ -189,7 +292,9 @@ pub async fn index_text(
         })
         .collect();
     let count = records.len();
-    app.vectors.upsert_document(tenant_id, document_id, records).await?;
+    app.vectors
+        .upsert_document(tenant_id, document_id, records)
+        .await?;
     Ok(count)
 }
 
@@ -228,7 +333,10 @@ pub fn decode_event_key(raw: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -270,7 +378,10 @@ mod tests {
 
     #[test]
     fn event_keys_are_url_decoded() {
-        assert_eq!(decode_event_key("uploads/t/values/d/Our+Values%20%282025%29.md"), "uploads/t/values/d/Our Values (2025).md");
+        assert_eq!(
+            decode_event_key("uploads/t/values/d/Our+Values%20%282025%29.md"),
+            "uploads/t/values/d/Our Values (2025).md"
+        );
         assert_eq!(decode_event_key("100%"), "100%");
         assert_eq!(decode_event_key("%zz"), "%zz");
     }
@@ -278,8 +389,14 @@ mod tests {
     #[test]
     fn only_text_documents_are_extracted_and_names_are_cleaned() {
         assert_eq!(extract_text("a.md", "# Hi".as_bytes()).unwrap(), "# Hi");
-        assert_eq!(extract_text("a.pdf", b"%PDF").unwrap_err().code, "unsupported_document_type");
-        assert_eq!(extract_text("a.txt", &[0xff, 0xfe]).unwrap_err().code, "invalid_encoding");
+        assert_eq!(
+            extract_text("a.pdf", b"%PDF").unwrap_err().code,
+            "unsupported_document_type"
+        );
+        assert_eq!(
+            extract_text("a.txt", &[0xff, 0xfe]).unwrap_err().code,
+            "invalid_encoding"
+        );
         assert_eq!(clean_filename("../../etc/passwd").unwrap(), "passwd");
         assert!(clean_filename("..").is_err());
         assert!(validate_category("career_framework").is_ok());

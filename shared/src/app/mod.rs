@@ -36,7 +36,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { version: env!("CARGO_PKG_VERSION").to_string(), rag_top_k: 3 }
+        Settings {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            rag_top_k: 3,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{App, AppError, AppResult};
+use crate::app::tenants::digests_match;
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
 use crate::domain::ids::{is_ulid, new_id};
@@ -14,7 +15,6 @@ use crate::domain::resume_token::{TokenError, hash_token};
 use crate::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
 use crate::ports::state_store::{CounterDelta, Guarded, SessionChange};
-use crate::app::tenants::digests_match;
 
 /// The largest `metadata` object a session may carry, serialised.
 const MAX_METADATA_BYTES: usize = 2048;
@@ -67,18 +67,36 @@ fn hash_opt(app: &App, value: Option<&str>) -> Option<String> {
     value.map(|v| keyed_hash(&app.secrets.hash_key, v))
 }
 
-pub async fn create(app: &App, tenant: &TenantRecord, metadata: Value, origin: &RequestOrigin) -> AppResult<CreatedSession> {
+pub async fn create(
+    app: &App,
+    tenant: &TenantRecord,
+    metadata: Value,
+    origin: &RequestOrigin,
+) -> AppResult<CreatedSession> {
     if !(metadata.is_object() || metadata.is_null()) {
-        return Err(AppError::bad_request("invalid_metadata", "metadata must be a JSON object"));
+        return Err(AppError::bad_request(
+            "invalid_metadata",
+            "metadata must be a JSON object",
+        ));
     }
     if metadata.to_string().len() > MAX_METADATA_BYTES {
-        return Err(AppError::bad_request("invalid_metadata", format!("metadata must be at most {MAX_METADATA_BYTES} bytes")));
+        return Err(AppError::bad_request(
+            "invalid_metadata",
+            format!("metadata must be at most {MAX_METADATA_BYTES} bytes"),
+        ));
     }
-    let metadata = if metadata.is_null() { json!({}) } else { metadata };
+    let metadata = if metadata.is_null() {
+        json!({})
+    } else {
+        metadata
+    };
     let now = app.clock.now();
     let id = new_id();
     let valid_for = Duration::days(tenant.config.session_expiration_days as i64);
-    let issued = app.secrets.signer.issue(&id, &tenant.tenant.id, now, valid_for);
+    let issued = app
+        .secrets
+        .signer
+        .issue(&id, &tenant.tenant.id, now, valid_for);
     let session = Session {
         id: id.clone(),
         tenant_id: tenant.tenant.id.clone(),
@@ -98,7 +116,11 @@ pub async fn create(app: &App, tenant: &TenantRecord, metadata: Value, origin: &
     };
     let mut change = SessionChange::new(&tenant.tenant.id, &id);
     change.session = Some(Guarded::create(session.clone()));
-    change.state = Some(Guarded::create(ConversationState::new(&id, &tenant.tenant.id, now)));
+    change.state = Some(Guarded::create(ConversationState::new(
+        &id,
+        &tenant.tenant.id,
+        now,
+    )));
     change.audit.push(AuditEntry::new(
         new_id(),
         &tenant.tenant.id,
@@ -110,31 +132,53 @@ pub async fn create(app: &App, tenant: &TenantRecord, metadata: Value, origin: &
         origin,
         now,
     ));
-    change.counters = CounterDelta { sessions_created: 1, ..Default::default() };
+    change.counters = CounterDelta {
+        sessions_created: 1,
+        ..Default::default()
+    };
     app.store.apply(change).await?;
-    Ok(CreatedSession { session, resume_token: issued.token })
+    Ok(CreatedSession {
+        session,
+        resume_token: issued.token,
+    })
 }
 
 fn token_error(e: TokenError) -> AppError {
     match e {
-        TokenError::Expired => AppError::unauthorized("token_expired", "the resume token has expired"),
+        TokenError::Expired => {
+            AppError::unauthorized("token_expired", "the resume token has expired")
+        }
         other => AppError::unauthorized("invalid_token", other.to_string()),
     }
 }
 
 /// Checks that `token` is the resume token of `session_id` in this tenant
 /// and returns the session. Every session-scoped call goes through here.
-pub async fn authorize(app: &App, tenant: &TenantRecord, session_id: &str, token: Option<&str>) -> AppResult<Session> {
+pub async fn authorize(
+    app: &App,
+    tenant: &TenantRecord,
+    session_id: &str,
+    token: Option<&str>,
+) -> AppResult<Session> {
     let token = token.ok_or_else(|| {
-        AppError::unauthorized("missing_token", "send the session's resume token as the resume_token cookie or a Bearer token")
+        AppError::unauthorized(
+            "missing_token",
+            "send the session's resume token as the resume_token cookie or a Bearer token",
+        )
     })?;
     if !is_ulid(session_id) {
-        return Err(AppError::bad_request("invalid_session_id", "session ids are ULIDs"));
+        return Err(AppError::bad_request(
+            "invalid_session_id",
+            "session ids are ULIDs",
+        ));
     }
     let now = app.clock.now();
     let claims = app.secrets.signer.verify(token, now).map_err(token_error)?;
     if claims.tenant_id != tenant.tenant.id || claims.session_id != session_id {
-        return Err(AppError::forbidden("forbidden_session", "this token belongs to another session"));
+        return Err(AppError::forbidden(
+            "forbidden_session",
+            "this token belongs to another session",
+        ));
     }
     let session = app
         .store
@@ -142,10 +186,16 @@ pub async fn authorize(app: &App, tenant: &TenantRecord, session_id: &str, token
         .await?
         .ok_or_else(|| AppError::not_found("session_not_found", "no such session"))?;
     if !digests_match(&session.resume_token_hash, &hash_token(token)) {
-        return Err(AppError::unauthorized("invalid_token", "the resume token is not valid for this session"));
+        return Err(AppError::unauthorized(
+            "invalid_token",
+            "the resume token is not valid for this session",
+        ));
     }
     if session.is_expired(now) {
-        return Err(AppError::unauthorized("token_expired", "the session has expired"));
+        return Err(AppError::unauthorized(
+            "token_expired",
+            "the session has expired",
+        ));
     }
     Ok(session)
 }
@@ -164,9 +214,14 @@ pub async fn update_info(
     origin: &RequestOrigin,
 ) -> AppResult<SessionView> {
     if session.status == SessionStatus::Completed {
-        return Err(AppError::conflict("session_completed", "a completed session's profile cannot change"));
+        return Err(AppError::conflict(
+            "session_completed",
+            "a completed session's profile cannot change",
+        ));
     }
-    let profile = input.into_profile().map_err(|e| AppError::bad_request("invalid_profile", e.to_string()))?;
+    let profile = input
+        .into_profile()
+        .map_err(|e| AppError::bad_request("invalid_profile", e.to_string()))?;
     let state = conversation(app, &session).await?;
     let now = app.clock.now();
     let mut updated = session.clone();
@@ -194,11 +249,15 @@ pub async fn update_info(
         )
         .with_changes(json!({"fields_updated": fields})),
     );
-    change.counters.completion_points = updated.completion_percentage as i64 - session.completion_percentage as i64;
+    change.counters.completion_points =
+        updated.completion_percentage as i64 - session.completion_percentage as i64;
     let mut next_state = state.clone();
     if state.phase == Phase::G2Basic {
         if state.turn_in_progress(now) {
-            return Err(AppError::conflict("turn_in_progress", "another request for this session is in progress"));
+            return Err(AppError::conflict(
+                "turn_in_progress",
+                "another request for this session is in progress",
+            ));
         }
         next_state.complete_profile(now);
         next_state.version += 1;
@@ -212,9 +271,10 @@ pub async fn update_info(
 /// A guarded write lost a race with another request on the same session.
 pub fn concurrent(e: crate::ports::state_store::StoreError) -> AppError {
     match e {
-        crate::ports::state_store::StoreError::Conflict(_) => {
-            AppError::conflict("concurrent_update", "the session changed meanwhile; fetch it and try again")
-        }
+        crate::ports::state_store::StoreError::Conflict(_) => AppError::conflict(
+            "concurrent_update",
+            "the session changed meanwhile; fetch it and try again",
+        ),
         other => other.into(),
     }
 }
@@ -226,27 +286,53 @@ pub async fn complete(app: &App, session: &Session) -> AppResult<()> {
     if state.phase != Phase::Completed || session.status != SessionStatus::Completed {
         return Err(AppError::conflict(
             "session_incomplete",
-            format!("the session is still in phase {}; every phase needs a final goal first", state.phase),
+            format!(
+                "the session is still in phase {}; every phase needs a final goal first",
+                state.phase
+            ),
         ));
     }
     Ok(())
 }
 
-pub async fn resume(app: &App, tenant: &TenantRecord, token: Option<&str>, origin: &RequestOrigin) -> AppResult<(SessionView, String)> {
+pub async fn resume(
+    app: &App,
+    tenant: &TenantRecord,
+    token: Option<&str>,
+    origin: &RequestOrigin,
+) -> AppResult<(SessionView, String)> {
     let token = token.ok_or_else(|| {
-        AppError::unauthorized("missing_token", "send resume_token in the body or as the resume_token cookie")
+        AppError::unauthorized(
+            "missing_token",
+            "send resume_token in the body or as the resume_token cookie",
+        )
     })?;
     let now = app.clock.now();
     let claims = app.secrets.signer.verify(token, now).map_err(token_error)?;
     if claims.tenant_id != tenant.tenant.id {
-        return Err(AppError::forbidden("forbidden_session", "this token belongs to another tenant"));
+        return Err(AppError::forbidden(
+            "forbidden_session",
+            "this token belongs to another tenant",
+        ));
     }
-    let session = match app.store.session(&tenant.tenant.id, &claims.session_id).await? {
+    let session = match app
+        .store
+        .session(&tenant.tenant.id, &claims.session_id)
+        .await?
+    {
         Some(s) if digests_match(&s.resume_token_hash, &hash_token(token)) => s,
-        _ => return Err(AppError::unauthorized("invalid_token", "the resume token is not valid")),
+        _ => {
+            return Err(AppError::unauthorized(
+                "invalid_token",
+                "the resume token is not valid",
+            ));
+        }
     };
     if session.is_expired(now) {
-        return Err(AppError::unauthorized("token_expired", "the session has expired"));
+        return Err(AppError::unauthorized(
+            "token_expired",
+            "the session has expired",
+        ));
     }
     let state = conversation(app, &session).await?;
     let mut updated = session.clone();

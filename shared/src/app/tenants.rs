@@ -10,7 +10,8 @@ use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::ids::new_id;
 use crate::domain::resume_token::hash_token;
 use crate::domain::tenant::{
-    Tenant, TenantConfig, TenantRecord, TenantStatus, validate_domain, validate_email, validate_slug,
+    Tenant, TenantConfig, TenantRecord, TenantStatus, validate_domain, validate_email,
+    validate_slug,
 };
 
 /// What `petraf tenant create` asks for.
@@ -35,7 +36,11 @@ pub struct CreatedTenant {
 /// A new admin key: `admin_sk_{slug prefix}_{40 random characters}`.
 pub fn generate_admin_key(slug: &str) -> String {
     let prefix: String = slug.chars().take_while(|c| *c != '-').take(16).collect();
-    let random: String = rand::thread_rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
     format!("admin_sk_{prefix}_{random}")
 }
 
@@ -45,18 +50,26 @@ pub fn digests_match(a: &str, b: &str) -> bool {
 }
 
 pub async fn create_tenant(app: &App, new: NewTenant) -> AppResult<CreatedTenant> {
-    let invalid = |e: crate::domain::tenant::ConfigError| AppError::bad_request("invalid_tenant", e.0);
+    let invalid =
+        |e: crate::domain::tenant::ConfigError| AppError::bad_request("invalid_tenant", e.0);
     validate_slug(&new.slug).map_err(invalid)?;
     validate_domain(&new.domain).map_err(invalid)?;
     validate_email(&new.admin_email).map_err(invalid)?;
     new.config.validate().map_err(invalid)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_request("invalid_tenant", "name must be 1-200 characters"));
+        return Err(AppError::bad_request(
+            "invalid_tenant",
+            "name must be 1-200 characters",
+        ));
     }
     let id = new.id.unwrap_or_else(new_id);
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(AppError::bad_request("invalid_tenant", "id must be 1-64 letters, digits or '-'"));
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(AppError::bad_request(
+            "invalid_tenant",
+            "id must be 1-64 letters, digits or '-'",
+        ));
     }
     let now = app.clock.now();
     let admin_key = generate_admin_key(&new.slug);
@@ -71,7 +84,11 @@ pub async fn create_tenant(app: &App, new: NewTenant) -> AppResult<CreatedTenant
         created_at: now,
         updated_at: now,
     };
-    let record = TenantRecord { tenant, config: new.config, admin_key_hash: hash_token(&admin_key) };
+    let record = TenantRecord {
+        tenant,
+        config: new.config,
+        admin_key_hash: hash_token(&admin_key),
+    };
     let audit = AuditEntry::new(
         new_id(),
         &id,
@@ -83,21 +100,24 @@ pub async fn create_tenant(app: &App, new: NewTenant) -> AppResult<CreatedTenant
         &RequestOrigin::default(),
         now,
     );
-    app.store.create_tenant(&record, &audit).await.map_err(|e| match e {
-        crate::ports::state_store::StoreError::Conflict(_) => {
-            AppError::conflict("tenant_exists", "a tenant with this id, slug or domain already exists")
-        }
-        other => other.into(),
-    })?;
+    app.store
+        .create_tenant(&record, &audit)
+        .await
+        .map_err(|e| match e {
+            crate::ports::state_store::StoreError::Conflict(_) => AppError::conflict(
+                "tenant_exists",
+                "a tenant with this id, slug or domain already exists",
+            ),
+            other => other.into(),
+        })?;
     Ok(CreatedTenant { record, admin_key })
 }
 
 pub async fn set_status(app: &App, tenant_id: &str, status: TenantStatus) -> AppResult<Tenant> {
-    let record = app
-        .store
-        .tenant(tenant_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))?;
+    let record =
+        app.store.tenant(tenant_id).await?.ok_or_else(|| {
+            AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}"))
+        })?;
     let mut tenant = record.tenant;
     let before = tenant.status;
     tenant.status = status;
@@ -119,20 +139,35 @@ pub async fn set_status(app: &App, tenant_id: &str, status: TenantStatus) -> App
 }
 
 /// Finds the tenant a request is for: `X-Tenant-ID` first, else the host.
-pub async fn resolve(app: &App, tenant_header: Option<&str>, host: Option<&str>) -> AppResult<TenantRecord> {
+pub async fn resolve(
+    app: &App,
+    tenant_header: Option<&str>,
+    host: Option<&str>,
+) -> AppResult<TenantRecord> {
     let record = match (tenant_header, host) {
         (Some(id), _) => app.store.tenant(id.trim()).await?,
         (None, Some(host)) => {
-            let domain = host.trim().rsplit_once(':').map(|(h, _)| h).unwrap_or(host.trim()).to_ascii_lowercase();
+            let domain = host
+                .trim()
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or(host.trim())
+                .to_ascii_lowercase();
             app.store.tenant_by_domain(&domain).await?
         }
         (None, None) => None,
     };
     let record = record.ok_or_else(|| {
-        AppError::not_found("tenant_not_found", "no tenant matches X-Tenant-ID or the Host header")
+        AppError::not_found(
+            "tenant_not_found",
+            "no tenant matches X-Tenant-ID or the Host header",
+        )
     })?;
     if record.tenant.status != TenantStatus::Active {
-        return Err(AppError::forbidden("tenant_inactive", "this tenant is not active"));
+        return Err(AppError::forbidden(
+            "tenant_inactive",
+            "this tenant is not active",
+        ));
     }
     Ok(record)
 }
@@ -157,18 +192,19 @@ impl Admin {
     pub fn scope(&self, requested: Option<&str>) -> AppResult<Option<String>> {
         match (self, requested) {
             (Admin::Platform, requested) => Ok(requested.map(str::to_string)),
-            (Admin::Tenant(r), Some(t)) if t != r.tenant.id => {
-                Err(AppError::forbidden("forbidden_tenant", "this admin key belongs to another tenant"))
-            }
+            (Admin::Tenant(r), Some(t)) if t != r.tenant.id => Err(AppError::forbidden(
+                "forbidden_tenant",
+                "this admin key belongs to another tenant",
+            )),
             (Admin::Tenant(r), _) => Ok(Some(r.tenant.id.clone())),
         }
     }
 }
 
 pub async fn authenticate_admin(app: &App, key: Option<&str>) -> AppResult<Admin> {
-    let key = key
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| AppError::unauthorized("missing_admin_key", "send the admin key in X-Admin-Key"))?;
+    let key = key.filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+        AppError::unauthorized("missing_admin_key", "send the admin key in X-Admin-Key")
+    })?;
     let hash = hash_token(key.trim());
     if let Some(platform) = &app.secrets.platform_admin_key_hash {
         if digests_match(platform, &hash) {
@@ -178,11 +214,17 @@ pub async fn authenticate_admin(app: &App, key: Option<&str>) -> AppResult<Admin
     match app.store.tenant_by_admin_key_hash(&hash).await? {
         Some(record) if digests_match(&record.admin_key_hash, &hash) => {
             if record.tenant.status != TenantStatus::Active {
-                return Err(AppError::forbidden("tenant_inactive", "this tenant is not active"));
+                return Err(AppError::forbidden(
+                    "tenant_inactive",
+                    "this tenant is not active",
+                ));
             }
             Ok(Admin::Tenant(record))
         }
-        _ => Err(AppError::unauthorized("invalid_admin_key", "the admin key is not valid")),
+        _ => Err(AppError::unauthorized(
+            "invalid_admin_key",
+            "the admin key is not valid",
+        )),
     }
 }
 

@@ -105,7 +105,15 @@ mod tests {
             user_agent: Some("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)".into()),
         };
         let entry = AuditEntry::new(
-            "a".into(), "t", None, "x", action::SESSION_CREATED, ("session", "s"), Value::Null, &origin, Utc::now(),
+            "a".into(),
+            "t",
+            None,
+            "x",
+            action::SESSION_CREATED,
+            ("session", "s"),
+            Value::Null,
+            &origin,
+            Utc::now(),
         )
         .masked_for_listing();
         assert_eq!(entry.ip_address.as_deref(), Some("***"));

@@ -15,7 +15,8 @@ fn sentences(paragraph: &str) -> Vec<String> {
     let mut chars = paragraph.chars().peekable();
     while let Some(c) = chars.next() {
         current.push(c);
-        let ends = matches!(c, '.' | '!' | '?' | '\n') && chars.peek().is_none_or(|n| n.is_whitespace());
+        let ends =
+            matches!(c, '.' | '!' | '?' | '\n') && chars.peek().is_none_or(|n| n.is_whitespace());
         if ends {
             let s = current.split_whitespace().collect::<Vec<_>>().join(" ");
             if !s.is_empty() {
@@ -37,10 +38,17 @@ fn split_words(text: &str, max: usize) -> Vec<String> {
     let mut current = String::new();
     let pieces = text.split_whitespace().flat_map(|word| {
         let chars: Vec<char> = word.chars().collect();
-        chars.chunks(max).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>()
+        chars
+            .chunks(max)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
     });
     for word in pieces {
-        let extra = if current.is_empty() { len(&word) } else { len(&word) + 1 };
+        let extra = if current.is_empty() {
+            len(&word)
+        } else {
+            len(&word) + 1
+        };
         if len(&current) + extra > max {
             out.push(std::mem::take(&mut current));
         }
@@ -62,7 +70,11 @@ struct Packer {
 
 impl Packer {
     fn add(&mut self, piece: &str, separator: &str) {
-        let extra = if self.current.is_empty() { len(piece) } else { len(piece) + len(separator) };
+        let extra = if self.current.is_empty() {
+            len(piece)
+        } else {
+            len(piece) + len(separator)
+        };
         if len(&self.current) + extra > MAX_CHUNK_CHARS {
             if len(&self.current) >= MIN_CHUNK_CHARS {
                 self.flush();
@@ -72,7 +84,11 @@ impl Packer {
                 let mut head = String::new();
                 let mut rest = piece;
                 for word in piece.split_whitespace() {
-                    let add = if head.is_empty() { len(word) } else { len(word) + 1 };
+                    let add = if head.is_empty() {
+                        len(word)
+                    } else {
+                        len(word) + 1
+                    };
                     if len(&head) + add > room {
                         break;
                     }
@@ -112,7 +128,10 @@ impl Packer {
 /// the last is at least 500.
 pub fn chunk_text(text: &str) -> Vec<String> {
     let text = text.replace("\r\n", "\n");
-    let mut packer = Packer { chunks: vec![], current: String::new() };
+    let mut packer = Packer {
+        chunks: vec![],
+        current: String::new(),
+    };
     for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
         // Prefer to end a chunk at a paragraph once it is long enough.
         if len(&packer.current) >= MIN_CHUNK_CHARS {
@@ -142,28 +161,44 @@ mod tests {
         for (i, c) in chunks.iter().enumerate() {
             assert!(len(c) <= MAX_CHUNK_CHARS, "chunk {i} has {} chars", len(c));
             if i + 1 < chunks.len() {
-                assert!(len(c) >= MIN_CHUNK_CHARS, "chunk {i} has only {} chars", len(c));
+                assert!(
+                    len(c) >= MIN_CHUNK_CHARS,
+                    "chunk {i} has only {} chars",
+                    len(c)
+                );
             }
         }
     }
 
     #[test]
     fn short_documents_are_one_chunk() {
-        assert_eq!(chunk_text("Be kind.\n\nShip often."), vec!["Be kind.\n\nShip often."]);
+        assert_eq!(
+            chunk_text("Be kind.\n\nShip often."),
+            vec!["Be kind.\n\nShip often."]
+        );
         assert!(chunk_text("  \n\n ").is_empty());
     }
 
     #[test]
     fn long_documents_are_cut_at_sentence_ends_within_bounds() {
-        let paragraphs: Vec<String> =
-            (0..8).map(|p| (0..6).map(|s| sentence(p * 10 + s)).collect::<Vec<_>>().join(" ")).collect();
+        let paragraphs: Vec<String> = (0..8)
+            .map(|p| {
+                (0..6)
+                    .map(|s| sentence(p * 10 + s))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
         let text = paragraphs.join("\n\n");
         let chunks = chunk_text(&text);
         assert!(chunks.len() >= 4);
         check_bounds(&chunks);
         for c in &chunks {
             assert!(c.ends_with('.'), "chunk should end at a sentence: {c:?}");
-            assert!(c.starts_with("Sentence"), "chunk should start at a sentence: {c:?}");
+            assert!(
+                c.starts_with("Sentence"),
+                "chunk should start at a sentence: {c:?}"
+            );
         }
         // Nothing is lost or duplicated.
         let words: usize = chunks.iter().map(|c| c.split_whitespace().count()).sum();
@@ -201,7 +236,10 @@ mod tests {
 
     #[test]
     fn multibyte_text_is_counted_in_characters() {
-        let text = (0..40).map(|_| "Über die Werte: Offenheit, Qualität, Verantwortung.").collect::<Vec<_>>().join(" ");
+        let text = (0..40)
+            .map(|_| "Über die Werte: Offenheit, Qualität, Verantwortung.")
+            .collect::<Vec<_>>()
+            .join(" ");
         check_bounds(&chunk_text(&text));
     }
 }

@@ -50,6 +50,11 @@ impl PhaseContext {
     }
 
     pub fn latest_user_message(&self) -> &str {
-        self.history.iter().rev().find(|t| t.role == Role::User).map(|t| t.content.as_str()).unwrap_or("")
+        self.history
+            .iter()
+            .rev()
+            .find(|t| t.role == Role::User)
+            .map(|t| t.content.as_str())
+            .unwrap_or("")
     }
 }

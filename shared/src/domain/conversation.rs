@@ -129,7 +129,13 @@ impl ConversationState {
     }
 
     /// Checks that a turn for `phase`/`step` fits the current state.
-    pub fn plan_turn(&self, phase: Phase, step: Step, text: &str, now: DateTime<Utc>) -> Result<TurnKind, TurnError> {
+    pub fn plan_turn(
+        &self,
+        phase: Phase,
+        step: Step,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TurnKind, TurnError> {
         if text.trim().is_empty() {
             return Err(TurnError::EmptyMessage);
         }
@@ -142,7 +148,10 @@ impl ConversationState {
             _ => {}
         }
         if phase != self.phase {
-            return Err(TurnError::PhaseMismatch { expected: self.phase, requested: phase });
+            return Err(TurnError::PhaseMismatch {
+                expected: self.phase,
+                requested: phase,
+            });
         }
         if self.turn_in_progress(now) {
             return Err(TurnError::TurnInProgress);
@@ -157,13 +166,19 @@ impl ConversationState {
                 }
             }
             Step::Refine => Err(TurnError::NothingToEdit),
-            Step::Score => Err(TurnError::StepMismatch { expected: self.step, requested: step }),
+            Step::Score => Err(TurnError::StepMismatch {
+                expected: self.step,
+                requested: step,
+            }),
         }
     }
 
     /// Takes the session for one turn.
     pub fn begin_turn(&mut self, lease_id: String, now: DateTime<Utc>) {
-        self.lease = Some(TurnLease { id: lease_id, expires_at: now + Duration::seconds(TURN_LEASE_SECONDS) });
+        self.lease = Some(TurnLease {
+            id: lease_id,
+            expires_at: now + Duration::seconds(TURN_LEASE_SECONDS),
+        });
         self.touch(now);
     }
 
@@ -216,7 +231,10 @@ impl ConversationState {
             self.consecutive_low_scores = 0;
             self.attempts = 0;
             self.draft_goal = None;
-            Verdict::Passed { phase, next: self.phase }
+            Verdict::Passed {
+                phase,
+                next: self.phase,
+            }
         } else {
             self.retry_count += 1;
             self.consecutive_low_scores += 1;
@@ -266,7 +284,10 @@ mod tests {
     fn a_new_session_waits_for_the_profile() {
         let s = ConversationState::new("s", "t", now());
         assert_eq!((s.phase, s.step), (Phase::G2Basic, Step::Collect));
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()), Err(TurnError::ProfileRequired));
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()),
+            Err(TurnError::ProfileRequired)
+        );
     }
 
     #[test]
@@ -276,7 +297,11 @@ mod tests {
         assert_eq!((s.phase, s.step), (Phase::G4Future, Step::Collect));
         s.phase = Phase::G6Values;
         s.complete_profile(now());
-        assert_eq!(s.phase, Phase::G6Values, "a later profile edit must not rewind the conversation");
+        assert_eq!(
+            s.phase,
+            Phase::G6Values,
+            "a later profile edit must not rewind the conversation"
+        );
     }
 
     #[test]
@@ -308,12 +333,21 @@ mod tests {
             assert!(s.record_collect(true, 3));
             s.start_scoring();
             assert_eq!(s.step, Step::Score);
-            assert_eq!(s.record_score(&card(9.2), "goal"), Verdict::Passed { phase, next });
+            assert_eq!(
+                s.record_score(&card(9.2), "goal"),
+                Verdict::Passed { phase, next }
+            );
             assert_eq!((s.phase, s.step), (next, Step::Collect));
-            assert_eq!((s.retry_count, s.consecutive_low_scores, s.attempts), (0, 0, 0));
+            assert_eq!(
+                (s.retry_count, s.consecutive_low_scores, s.attempts),
+                (0, 0, 0)
+            );
             assert_eq!(s.last_score, Some(9.2));
         }
-        assert_eq!(s.plan_turn(Phase::G8Actions, Step::Collect, "more", now()), Err(TurnError::SessionCompleted));
+        assert_eq!(
+            s.plan_turn(Phase::G8Actions, Step::Collect, "more", now()),
+            Err(TurnError::SessionCompleted)
+        );
     }
 
     #[test]
@@ -321,29 +355,54 @@ mod tests {
         let mut s = in_phase(Phase::G4Future);
         s.record_collect(true, 3);
         s.start_scoring();
-        assert_eq!(s.record_score(&card(3.4), "vague"), Verdict::Failed { phase: Phase::G4Future });
+        assert_eq!(
+            s.record_score(&card(3.4), "vague"),
+            Verdict::Failed {
+                phase: Phase::G4Future
+            }
+        );
         assert_eq!((s.phase, s.step), (Phase::G4Future, Step::Collect));
-        assert_eq!((s.retry_count, s.consecutive_low_scores, s.attempts, s.collect_turns), (1, 1, 1, 0));
+        assert_eq!(
+            (
+                s.retry_count,
+                s.consecutive_low_scores,
+                s.attempts,
+                s.collect_turns
+            ),
+            (1, 1, 1, 0)
+        );
         assert_eq!(s.draft_goal.as_deref(), Some("vague"));
         s.record_collect(true, 3);
         s.record_score(&card(5.0), "still vague");
-        assert_eq!((s.retry_count, s.consecutive_low_scores, s.attempts), (2, 2, 2));
+        assert_eq!(
+            (s.retry_count, s.consecutive_low_scores, s.attempts),
+            (2, 2, 2)
+        );
     }
 
     #[test]
     fn an_edit_needs_a_draft_and_is_scored_directly() {
         let mut s = in_phase(Phase::G4Future);
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Refine, "my goal", now()), Err(TurnError::NothingToEdit));
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Refine, "my goal", now()),
+            Err(TurnError::NothingToEdit)
+        );
         s.record_collect(true, 3);
         s.record_score(&card(2.0), "draft");
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Refine, "my goal", now()), Ok(TurnKind::EditGoal));
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Refine, "my goal", now()),
+            Ok(TurnKind::EditGoal)
+        );
         assert_eq!(
             s.plan_turn(Phase::G4Future, Step::Refine, &"x".repeat(301), now()),
             Err(TurnError::GoalTooLong)
         );
         s.start_edit();
         s.start_scoring();
-        assert!(matches!(s.record_score(&card(8.0), "my goal"), Verdict::Passed { .. }));
+        assert!(matches!(
+            s.record_score(&card(8.0), "my goal"),
+            Verdict::Passed { .. }
+        ));
         assert_eq!(s.draft_goal, None);
     }
 
@@ -352,20 +411,34 @@ mod tests {
         let s = in_phase(Phase::G4Future);
         assert_eq!(
             s.plan_turn(Phase::G6Values, Step::Collect, "hi", now()),
-            Err(TurnError::PhaseMismatch { expected: Phase::G4Future, requested: Phase::G6Values })
+            Err(TurnError::PhaseMismatch {
+                expected: Phase::G4Future,
+                requested: Phase::G6Values
+            })
         );
         assert_eq!(
             s.plan_turn(Phase::G4Future, Step::Score, "hi", now()),
-            Err(TurnError::StepMismatch { expected: Step::Collect, requested: Step::Score })
+            Err(TurnError::StepMismatch {
+                expected: Step::Collect,
+                requested: Step::Score
+            })
         );
     }
 
     #[test]
     fn empty_and_oversized_messages_are_refused() {
         let s = in_phase(Phase::G4Future);
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Collect, "  \n", now()), Err(TurnError::EmptyMessage));
         assert_eq!(
-            s.plan_turn(Phase::G4Future, Step::Collect, &"a".repeat(MAX_USER_MESSAGE_CHARS + 1), now()),
+            s.plan_turn(Phase::G4Future, Step::Collect, "  \n", now()),
+            Err(TurnError::EmptyMessage)
+        );
+        assert_eq!(
+            s.plan_turn(
+                Phase::G4Future,
+                Step::Collect,
+                &"a".repeat(MAX_USER_MESSAGE_CHARS + 1),
+                now()
+            ),
             Err(TurnError::MessageTooLong)
         );
     }
@@ -374,11 +447,20 @@ mod tests {
     fn a_lease_blocks_other_turns_until_it_ends_or_expires() {
         let mut s = in_phase(Phase::G4Future);
         s.begin_turn("lease".into(), now());
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()), Err(TurnError::TurnInProgress));
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()),
+            Err(TurnError::TurnInProgress)
+        );
         let later = now() + Duration::seconds(TURN_LEASE_SECONDS + 1);
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Collect, "hi", later), Ok(TurnKind::Collect));
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "hi", later),
+            Ok(TurnKind::Collect)
+        );
         s.end_turn(now());
-        assert_eq!(s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()), Ok(TurnKind::Collect));
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()),
+            Ok(TurnKind::Collect)
+        );
     }
 
     #[test]

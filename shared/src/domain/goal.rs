@@ -69,7 +69,10 @@ pub fn fit_goal_text(text: &str) -> String {
         Some(i) if i > budget / 2 => &cut[..i],
         _ => cut.as_str(),
     };
-    format!("{}…", at_word.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';'))
+    format!(
+        "{}…",
+        at_word.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';')
+    )
 }
 
 /// The links an actions goal gets once all three phases are final.
@@ -113,7 +116,10 @@ mod tests {
     #[test]
     fn short_goals_are_kept_as_written() {
         assert_eq!(fit_goal_text("  \"Ship   it by May.\" "), "Ship it by May.");
-        assert_eq!(fit_goal_text("Plan:\n1.  Lead\n\n2. Learn"), "Plan:\n1. Lead\n2. Learn");
+        assert_eq!(
+            fit_goal_text("Plan:\n1.  Lead\n\n2. Learn"),
+            "Plan:\n1. Lead\n2. Learn"
+        );
     }
 
     #[test]

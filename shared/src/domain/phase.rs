@@ -146,10 +146,19 @@ pub struct UnknownName {
 impl FromStr for Phase {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Phase::G2Basic, Phase::G4Future, Phase::G6Values, Phase::G8Actions, Phase::Completed]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownName { kind: "phase", value: s.to_string() })
+        [
+            Phase::G2Basic,
+            Phase::G4Future,
+            Phase::G6Values,
+            Phase::G8Actions,
+            Phase::Completed,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| UnknownName {
+            kind: "phase",
+            value: s.to_string(),
+        })
     }
 }
 
@@ -159,7 +168,10 @@ impl FromStr for Step {
         [Step::Collect, Step::Refine, Step::Score]
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownName { kind: "step", value: s.to_string() })
+            .ok_or_else(|| UnknownName {
+                kind: "step",
+                value: s.to_string(),
+            })
     }
 }
 
@@ -177,20 +189,34 @@ mod tests {
         }
         assert_eq!(
             seen,
-            vec![("g2_basic", 10), ("g4_future", 33), ("g6_values", 66), ("g8_actions", 100)]
+            vec![
+                ("g2_basic", 10),
+                ("g4_future", 33),
+                ("g6_values", 66),
+                ("g8_actions", 100)
+            ]
         );
         assert_eq!(Phase::Completed.next(), Phase::Completed);
     }
 
     #[test]
     fn names_round_trip_and_unknown_names_are_rejected() {
-        for p in [Phase::G2Basic, Phase::G4Future, Phase::G6Values, Phase::G8Actions, Phase::Completed] {
+        for p in [
+            Phase::G2Basic,
+            Phase::G4Future,
+            Phase::G6Values,
+            Phase::G8Actions,
+            Phase::Completed,
+        ] {
             assert_eq!(p.as_str().parse::<Phase>().unwrap(), p);
         }
         assert_eq!("score".parse::<Step>().unwrap(), Step::Score);
         assert!("g5_other".parse::<Phase>().is_err());
         assert!("write".parse::<Step>().is_err());
-        assert_eq!(serde_json::to_string(&Phase::G4Future).unwrap(), "\"g4_future\"");
+        assert_eq!(
+            serde_json::to_string(&Phase::G4Future).unwrap(),
+            "\"g4_future\""
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ pub fn mask(value: &str) -> String {
     if chars.len() <= 4 {
         return "***".into();
     }
-    format!("{}***{}", chars[..2].iter().collect::<String>(), chars[chars.len() - 2..].iter().collect::<String>())
+    format!(
+        "{}***{}",
+        chars[..2].iter().collect::<String>(),
+        chars[chars.len() - 2..].iter().collect::<String>()
+    )
 }
 
 /// Masks an email for logs: `jo***@sunrisecorp.com`.
@@ -45,6 +49,9 @@ mod tests {
     fn masks_keep_only_the_edges() {
         assert_eq!(mask("EMP12345"), "EM***45");
         assert_eq!(mask("abc"), "***");
-        assert_eq!(mask_email("john.davis@sunrisecorp.com"), "jo***@sunrisecorp.com");
+        assert_eq!(
+            mask_email("john.davis@sunrisecorp.com"),
+            "jo***@sunrisecorp.com"
+        );
     }
 }

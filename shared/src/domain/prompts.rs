@@ -26,10 +26,16 @@ pub struct PromptMessage {
 
 impl PromptMessage {
     fn system(content: impl Into<String>) -> Self {
-        PromptMessage { role: PromptRole::System, content: content.into() }
+        PromptMessage {
+            role: PromptRole::System,
+            content: content.into(),
+        }
     }
     fn user(content: impl Into<String>) -> Self {
-        PromptMessage { role: PromptRole::User, content: content.into() }
+        PromptMessage {
+            role: PromptRole::User,
+            content: content.into(),
+        }
     }
 }
 
@@ -65,13 +71,18 @@ fn profile_line(ctx: &PhaseContext) -> String {
     if let Some(v) = p.years_of_service {
         parts.push(format!("years of service: {v}"));
     }
-    if parts.is_empty() { "Employee profile: not given.".into() } else { format!("Employee profile: {}.", parts.join("; ")) }
+    if parts.is_empty() {
+        "Employee profile: not given.".into()
+    } else {
+        format!("Employee profile: {}.", parts.join("; "))
+    }
 }
 
 /// Document text with our delimiters neutralised, so a document cannot close
 /// the data block and speak as the system.
 fn sanitise(text: &str) -> String {
-    text.replace(CONTEXT_OPEN, "<company-context>").replace(CONTEXT_CLOSE, "</company-context>")
+    text.replace(CONTEXT_OPEN, "<company-context>")
+        .replace(CONTEXT_CLOSE, "</company-context>")
 }
 
 /// The retrieved documents as one delimited block.
@@ -102,15 +113,24 @@ fn system_prompt(ctx: &PhaseContext, step: Step) -> String {
         ctx.phase,
         phase_purpose(ctx.phase),
         step,
-        ctx.prompts.for_phase(ctx.phase).replace("{company}", &ctx.company),
+        ctx.prompts
+            .for_phase(ctx.phase)
+            .replace("{company}", &ctx.company),
         SAFETY_RULES,
     )
 }
 
 fn earlier_goals(ctx: &PhaseContext) -> Option<PromptMessage> {
     (!ctx.earlier_goals.is_empty()).then(|| {
-        let lines: Vec<String> = ctx.earlier_goals.iter().map(|(t, g)| format!("- {t}: {g}")).collect();
-        PromptMessage::system(format!("The employee's final goals so far:\n{}", lines.join("\n")))
+        let lines: Vec<String> = ctx
+            .earlier_goals
+            .iter()
+            .map(|(t, g)| format!("- {t}: {g}"))
+            .collect();
+        PromptMessage::system(format!(
+            "The employee's final goals so far:\n{}",
+            lines.join("\n")
+        ))
     })
 }
 
@@ -118,7 +138,11 @@ fn conversation(ctx: &PhaseContext) -> Vec<PromptMessage> {
     ctx.history
         .iter()
         .map(|t| PromptMessage {
-            role: if t.role == Role::User { PromptRole::User } else { PromptRole::Assistant },
+            role: if t.role == Role::User {
+                PromptRole::User
+            } else {
+                PromptRole::Assistant
+            },
             content: t.content.clone(),
         })
         .collect()
@@ -128,7 +152,10 @@ fn conversation(ctx: &PhaseContext) -> Vec<PromptMessage> {
 pub fn coach_messages(ctx: &PhaseContext, ready: bool) -> Vec<PromptMessage> {
     let mut messages = vec![
         PromptMessage::system(system_prompt(ctx, Step::Collect)),
-        PromptMessage::system(format!("Context from the company knowledge base:\n{}", context_block(&ctx.documents))),
+        PromptMessage::system(format!(
+            "Context from the company knowledge base:\n{}",
+            context_block(&ctx.documents)
+        )),
     ];
     messages.extend(earlier_goals(ctx));
     messages.push(PromptMessage::system(if ready {
@@ -143,7 +170,11 @@ pub fn coach_messages(ctx: &PhaseContext, ready: bool) -> Vec<PromptMessage> {
 }
 
 /// The coach's streamed advice after an attempt scored below the threshold.
-pub fn improvement_messages(ctx: &PhaseContext, goal: &str, card: &ScoreCard) -> Vec<PromptMessage> {
+pub fn improvement_messages(
+    ctx: &PhaseContext,
+    goal: &str,
+    card: &ScoreCard,
+) -> Vec<PromptMessage> {
     let weakest: Vec<String> = card
         .criteria
         .iter()
@@ -152,7 +183,10 @@ pub fn improvement_messages(ctx: &PhaseContext, goal: &str, card: &ScoreCard) ->
         .collect();
     vec![
         PromptMessage::system(system_prompt(ctx, Step::Score)),
-        PromptMessage::system(format!("Context from the company knowledge base:\n{}", context_block(&ctx.documents))),
+        PromptMessage::system(format!(
+            "Context from the company knowledge base:\n{}",
+            context_block(&ctx.documents)
+        )),
         PromptMessage::user(format!(
             "My goal \"{goal}\" scored {:.1}/10; it needs {:.1}. Weak points:\n{}\nIn at most 120 words, tell me \
              concretely what to add or change to raise the score, then ask me for it.",
@@ -172,7 +206,10 @@ pub fn readiness_messages(ctx: &PhaseContext) -> Vec<PromptMessage> {
              Answer with JSON only: {{\"ready\": true|false, \"missing\": [\"...\"]}}",
             phase_purpose(ctx.phase)
         )),
-        PromptMessage::user(format!("Employee answers:\n\"\"\"\n{}\n\"\"\"", ctx.user_text())),
+        PromptMessage::user(format!(
+            "Employee answers:\n\"\"\"\n{}\n\"\"\"",
+            ctx.user_text()
+        )),
     ]
 }
 
@@ -185,7 +222,9 @@ pub fn refine_messages(ctx: &PhaseContext, draft: Option<&str>) -> Vec<PromptMes
     };
     let mut user = format!("Employee answers:\n\"\"\"\n{}\n\"\"\"\n", ctx.user_text());
     if let Some(draft) = draft {
-        user.push_str(&format!("Previous attempt, which scored too low: \"{draft}\"\n"));
+        user.push_str(&format!(
+            "Previous attempt, which scored too low: \"{draft}\"\n"
+        ));
     }
     let mut messages = vec![
         PromptMessage::system(format!(
@@ -195,7 +234,10 @@ pub fn refine_messages(ctx: &PhaseContext, draft: Option<&str>) -> Vec<PromptMes
             system_prompt(ctx, Step::Refine),
             phase_purpose(ctx.phase)
         )),
-        PromptMessage::system(format!("Context from the company knowledge base:\n{}", context_block(&ctx.documents))),
+        PromptMessage::system(format!(
+            "Context from the company knowledge base:\n{}",
+            context_block(&ctx.documents)
+        )),
     ];
     messages.extend(earlier_goals(ctx));
     messages.push(PromptMessage::user(user));
@@ -209,12 +251,24 @@ pub fn score_messages(ctx: &PhaseContext, goal: &str, rubric: &Rubric) -> Vec<Pr
     let criteria: Vec<String> = rubric
         .criteria
         .iter()
-        .map(|c| format!("- {} ({:.0}%): {}", c.name, c.weight * 100.0 / total, c.description))
+        .map(|c| {
+            format!(
+                "- {} ({:.0}%): {}",
+                c.name,
+                c.weight * 100.0 / total,
+                c.description
+            )
+        })
         .collect();
     let names: Vec<String> = rubric
         .criteria
         .iter()
-        .map(|c| format!("{{\"name\": \"{}\", \"score\": <0-10>, \"reasoning\": \"...\"}}", c.name))
+        .map(|c| {
+            format!(
+                "{{\"name\": \"{}\", \"score\": <0-10>, \"reasoning\": \"...\"}}",
+                c.name
+            )
+        })
         .collect();
     vec![
         PromptMessage::system(format!(
@@ -222,7 +276,10 @@ pub fn score_messages(ctx: &PhaseContext, goal: &str, rubric: &Rubric) -> Vec<Pr
              Answer with JSON only: {{\"criteria\": [{}], \"feedback\": \"...\", \"suggestions\": [\"...\"]}}",
             names.join(", ")
         )),
-        PromptMessage::system(format!("Context from the company knowledge base:\n{}", context_block(&ctx.documents))),
+        PromptMessage::system(format!(
+            "Context from the company knowledge base:\n{}",
+            context_block(&ctx.documents)
+        )),
         PromptMessage::user(format!(
             "Score this {} goal.\nGoal: \"\"\"{goal}\"\"\"\nRubric:\n{}",
             ctx.phase,
@@ -242,10 +299,16 @@ mod tests {
         PhaseContext {
             company: "Sunrise Corporation".into(),
             model: "gpt-4o-mini".into(),
-            profile: EmployeeProfile { position: Some("Software Engineer".into()), ..Default::default() },
+            profile: EmployeeProfile {
+                position: Some("Software Engineer".into()),
+                ..Default::default()
+            },
             phase: Phase::G4Future,
             prompts: TenantConfig::defaults().prompts,
-            history: vec![HistoryTurn { role: Role::User, content: "I want to lead a team".into() }],
+            history: vec![HistoryTurn {
+                role: Role::User,
+                content: "I want to lead a team".into(),
+            }],
             documents: vec![ContextDoc {
                 content: doc.into(),
                 source: "Career Framework".into(),
@@ -263,7 +326,11 @@ mod tests {
         assert!(system.contains("Sunrise Corporation"));
         assert!(system.contains("Software Engineer"));
         assert!(system.contains("Current phase: g4_future"));
-        assert!(messages[1].content.contains("<company_context>\n[1] source: Career Framework"));
+        assert!(
+            messages[1]
+                .content
+                .contains("<company_context>\n[1] source: Career Framework")
+        );
         assert_eq!(messages.last().unwrap().role, PromptRole::User);
         assert_eq!(messages.last().unwrap().content, "I want to lead a team");
     }
@@ -277,10 +344,17 @@ mod tests {
 
     #[test]
     fn score_prompt_names_every_criterion_with_normalised_weights() {
-        let rubric = TenantConfig::defaults().rubric(Phase::G4Future).unwrap().clone();
+        let rubric = TenantConfig::defaults()
+            .rubric(Phase::G4Future)
+            .unwrap()
+            .clone();
         let messages = score_messages(&ctx("x"), "Within 24 months…", &rubric);
         for c in &rubric.criteria {
-            assert!(messages[0].content.contains(&format!("\"name\": \"{}\"", c.name)));
+            assert!(
+                messages[0]
+                    .content
+                    .contains(&format!("\"name\": \"{}\"", c.name))
+            );
         }
         assert!(messages[2].content.contains("specificity (30%)"));
     }

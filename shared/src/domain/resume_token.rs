@@ -1,7 +1,9 @@
 //! Resume tokens: HS256 JWTs of which only a SHA-256 hash is stored.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -63,10 +65,19 @@ pub fn hash_token(token: &str) -> String {
 
 impl TokenSigner {
     pub fn new(secret: &[u8]) -> Self {
-        TokenSigner { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        TokenSigner {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
     }
 
-    pub fn issue(&self, session_id: &str, tenant_id: &str, now: DateTime<Utc>, valid_for: Duration) -> IssuedToken {
+    pub fn issue(
+        &self,
+        session_id: &str,
+        tenant_id: &str,
+        now: DateTime<Utc>,
+        valid_for: Duration,
+    ) -> IssuedToken {
         let mut nonce = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut nonce);
         let expires_at = now + valid_for;
@@ -81,7 +92,11 @@ impl TokenSigner {
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of plain claims cannot fail");
-        IssuedToken { hash: hash_token(&token), token, expires_at: Utc.timestamp_opt(claims.exp, 0).unwrap() }
+        IssuedToken {
+            hash: hash_token(&token),
+            token,
+            expires_at: Utc.timestamp_opt(claims.exp, 0).unwrap(),
+        }
     }
 
     /// Checks algorithm, signature, type and expiry (against `now`, not the
@@ -130,12 +145,21 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_every_claim() {
         let issued = signer().issue("S1", "T1", now(), Duration::days(14));
-        assert_eq!(issued.expires_at, "2025-01-24T09:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            issued.expires_at,
+            "2025-01-24T09:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(issued.hash, hash_token(&issued.token));
         assert_eq!(issued.hash.len(), 64);
         let claims = signer().verify(&issued.token, now()).unwrap();
-        assert_eq!((claims.session_id.as_str(), claims.tenant_id.as_str()), ("S1", "T1"));
-        assert_eq!((claims.token_type.as_str(), claims.version.as_str()), ("resume_token", "1.0"));
+        assert_eq!(
+            (claims.session_id.as_str(), claims.tenant_id.as_str()),
+            ("S1", "T1")
+        );
+        assert_eq!(
+            (claims.token_type.as_str(), claims.version.as_str()),
+            ("resume_token", "1.0")
+        );
         assert_eq!(claims.exp - claims.iat, 14 * 86400);
         assert_eq!(claims.nonce.len(), 32);
     }
@@ -150,13 +174,24 @@ mod tests {
     #[test]
     fn expired_tokens_are_rejected() {
         let issued = signer().issue("S1", "T1", now(), Duration::days(14));
-        assert_eq!(signer().verify(&issued.token, now() + Duration::days(14)), Err(TokenError::Expired));
+        assert_eq!(
+            signer().verify(&issued.token, now() + Duration::days(14)),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
     fn another_secret_fails_the_signature() {
-        let issued = TokenSigner::new(b"another secret another secret!!!").issue("S1", "T1", now(), Duration::days(1));
-        assert_eq!(signer().verify(&issued.token, now()), Err(TokenError::BadSignature));
+        let issued = TokenSigner::new(b"another secret another secret!!!").issue(
+            "S1",
+            "T1",
+            now(),
+            Duration::days(1),
+        );
+        assert_eq!(
+            signer().verify(&issued.token, now()),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]
@@ -165,10 +200,16 @@ mod tests {
         let payload = issued.token.split('.').nth(1).unwrap();
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let forged = format!("{none_header}.{payload}.");
-        assert!(matches!(signer().verify(&forged, now()), Err(TokenError::Malformed | TokenError::WrongAlgorithm)));
+        assert!(matches!(
+            signer().verify(&forged, now()),
+            Err(TokenError::Malformed | TokenError::WrongAlgorithm)
+        ));
         let hs512 = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#);
         let forged = format!("{hs512}.{payload}.c2ln");
-        assert_eq!(signer().verify(&forged, now()), Err(TokenError::WrongAlgorithm));
+        assert_eq!(
+            signer().verify(&forged, now()),
+            Err(TokenError::WrongAlgorithm)
+        );
     }
 
     #[test]
@@ -178,7 +219,10 @@ mod tests {
         let other = signer().issue("S2", "T1", now(), Duration::days(1));
         let other_payload = other.token.split('.').nth(1).unwrap();
         let spliced = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
-        assert_eq!(signer().verify(&spliced, now()), Err(TokenError::BadSignature));
+        assert_eq!(
+            signer().verify(&spliced, now()),
+            Err(TokenError::BadSignature)
+        );
 
         let claims = ResumeClaims {
             session_id: "S1".into(),
@@ -196,6 +240,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(signer().verify(&token, now()), Err(TokenError::WrongType));
-        assert_eq!(signer().verify("not a token", now()), Err(TokenError::Malformed));
+        assert_eq!(
+            signer().verify("not a token", now()),
+            Err(TokenError::Malformed)
+        );
     }
 }

@@ -36,7 +36,10 @@ impl Serialize for Rubric {
         for c in &self.criteria {
             map.serialize_entry(
                 &c.name,
-                &CriterionBody { weight: c.weight, description: c.description.clone() },
+                &CriterionBody {
+                    weight: c.weight,
+                    description: c.description.clone(),
+                },
             )?;
         }
         map.end()
@@ -48,8 +51,13 @@ impl<'de> Deserialize<'de> for Rubric {
         let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
         let mut criteria = Vec::with_capacity(map.len());
         for (name, body) in map {
-            let body: CriterionBody = serde_json::from_value(body).map_err(serde::de::Error::custom)?;
-            criteria.push(Criterion { name, weight: body.weight, description: body.description });
+            let body: CriterionBody =
+                serde_json::from_value(body).map_err(serde::de::Error::custom)?;
+            criteria.push(Criterion {
+                name,
+                weight: body.weight,
+                description: body.description,
+            });
         }
         let rubric = Rubric { criteria };
         rubric.validate().map_err(serde::de::Error::custom)?;
@@ -152,7 +160,11 @@ fn round2(x: f64) -> f64 {
 /// Turns a judgement into a score card using only the rubric's weights.
 /// Criteria the rubric does not name are ignored; every rubric criterion
 /// must be judged, with a score in 0–10.
-pub fn score_card(rubric: &Rubric, judgement: &Judgement, threshold: f64) -> Result<ScoreCard, ScoringError> {
+pub fn score_card(
+    rubric: &Rubric,
+    judgement: &Judgement,
+    threshold: f64,
+) -> Result<ScoreCard, ScoringError> {
     rubric.validate()?;
     let total_weight = rubric.total_weight();
     let mut criteria = Vec::with_capacity(rubric.criteria.len());
@@ -164,7 +176,10 @@ pub fn score_card(rubric: &Rubric, judgement: &Judgement, threshold: f64) -> Res
             .find(|j| j.name.eq_ignore_ascii_case(&criterion.name))
             .ok_or_else(|| ScoringError::MissingCriterion(criterion.name.clone()))?;
         if !(judged.score.is_finite() && (0.0..=10.0).contains(&judged.score)) {
-            return Err(ScoringError::OutOfRange { name: criterion.name.clone(), score: judged.score });
+            return Err(ScoringError::OutOfRange {
+                name: criterion.name.clone(),
+                score: judged.score,
+            });
         }
         let contribution = judged.score * criterion.weight / total_weight;
         overall += contribution;
@@ -204,7 +219,11 @@ mod tests {
         Judgement {
             criteria: scores
                 .iter()
-                .map(|(n, s)| CriterionJudgement { name: n.to_string(), score: *s, reasoning: String::new() })
+                .map(|(n, s)| CriterionJudgement {
+                    name: n.to_string(),
+                    score: *s,
+                    reasoning: String::new(),
+                })
                 .collect(),
             feedback: "ok".into(),
             suggestions: vec![],
@@ -215,7 +234,12 @@ mod tests {
     fn walkthrough_scores_give_9_2_whatever_the_model_claims() {
         let card = score_card(
             &walkthrough_rubric(),
-            &judged(&[("specificity", 9.0), ("measurability", 8.5), ("time_bound", 10.0), ("alignment", 9.5)]),
+            &judged(&[
+                ("specificity", 9.0),
+                ("measurability", 8.5),
+                ("time_bound", 10.0),
+                ("alignment", 9.5),
+            ]),
             7.0,
         )
         .unwrap();
@@ -237,8 +261,16 @@ mod tests {
     #[test]
     fn threshold_is_inclusive() {
         let rubric = Rubric::new([("a", 1.0, "")]);
-        assert!(score_card(&rubric, &judged(&[("a", 7.0)]), 7.0).unwrap().meets_threshold);
-        assert!(!score_card(&rubric, &judged(&[("a", 6.99)]), 7.0).unwrap().meets_threshold);
+        assert!(
+            score_card(&rubric, &judged(&[("a", 7.0)]), 7.0)
+                .unwrap()
+                .meets_threshold
+        );
+        assert!(
+            !score_card(&rubric, &judged(&[("a", 6.99)]), 7.0)
+                .unwrap()
+                .meets_threshold
+        );
     }
 
     #[test]
@@ -248,14 +280,24 @@ mod tests {
         assert_eq!(err, ScoringError::MissingCriterion("measurability".into()));
         let err = score_card(
             &rubric,
-            &judged(&[("specificity", 11.0), ("measurability", 1.0), ("time_bound", 1.0), ("alignment", 1.0)]),
+            &judged(&[
+                ("specificity", 11.0),
+                ("measurability", 1.0),
+                ("time_bound", 1.0),
+                ("alignment", 1.0),
+            ]),
             7.0,
         )
         .unwrap_err();
         assert!(matches!(err, ScoringError::OutOfRange { .. }));
         let err = score_card(
             &rubric,
-            &judged(&[("specificity", f64::NAN), ("measurability", 1.0), ("time_bound", 1.0), ("alignment", 1.0)]),
+            &judged(&[
+                ("specificity", f64::NAN),
+                ("measurability", 1.0),
+                ("time_bound", 1.0),
+                ("alignment", 1.0),
+            ]),
             7.0,
         )
         .unwrap_err();
@@ -265,7 +307,12 @@ mod tests {
     #[test]
     fn extra_criteria_from_a_model_are_ignored_and_names_match_case_insensitively() {
         let rubric = Rubric::new([("alignment", 1.0, "")]);
-        let card = score_card(&rubric, &judged(&[("Alignment", 8.0), ("bonus", 10.0)]), 7.0).unwrap();
+        let card = score_card(
+            &rubric,
+            &judged(&[("Alignment", 8.0), ("bonus", 10.0)]),
+            7.0,
+        )
+        .unwrap();
         assert_eq!(card.overall, 8.0);
         assert_eq!(card.criteria.len(), 1);
     }

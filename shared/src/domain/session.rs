@@ -58,16 +58,25 @@ fn clean(field: &'static str, value: &str, required: bool) -> Result<Option<Stri
     let value = value.trim();
     if value.is_empty() {
         return if required {
-            Err(ProfileError { field, problem: "is required".into() })
+            Err(ProfileError {
+                field,
+                problem: "is required".into(),
+            })
         } else {
             Ok(None)
         };
     }
     if value.chars().count() > MAX_FIELD_CHARS {
-        return Err(ProfileError { field, problem: format!("must be at most {MAX_FIELD_CHARS} characters") });
+        return Err(ProfileError {
+            field,
+            problem: format!("must be at most {MAX_FIELD_CHARS} characters"),
+        });
     }
     if value.chars().any(char::is_control) {
-        return Err(ProfileError { field, problem: "must not contain control characters".into() });
+        return Err(ProfileError {
+            field,
+            problem: "must not contain control characters".into(),
+        });
     }
     Ok(Some(value.to_string()))
 }
@@ -77,23 +86,39 @@ impl ProfileInput {
     pub fn into_profile(self) -> Result<EmployeeProfile, ProfileError> {
         if let Some(years) = self.years_of_service {
             if years > 60 {
-                return Err(ProfileError { field: "years_of_service", problem: "must be within 0-60".into() });
+                return Err(ProfileError {
+                    field: "years_of_service",
+                    problem: "must be within 0-60".into(),
+                });
             }
         }
-        let age_range = self.age_range.as_deref().map(|v| clean("age_range", v, false)).transpose()?.flatten();
+        let age_range = self
+            .age_range
+            .as_deref()
+            .map(|v| clean("age_range", v, false))
+            .transpose()?
+            .flatten();
         if let Some(range) = &age_range {
             let ok = range.split_once('-').is_some_and(|(a, b)| {
                 matches!((a.trim().parse::<u32>(), b.trim().parse::<u32>()), (Ok(a), Ok(b)) if a >= 14 && a <= b && b <= 100)
             }) || range.strip_suffix('+').is_some_and(|a| a.trim().parse::<u32>().is_ok_and(|a| (14..=100).contains(&a)));
             if !ok {
-                return Err(ProfileError { field: "age_range", problem: "must look like '28-32' or '60+'".into() });
+                return Err(ProfileError {
+                    field: "age_range",
+                    problem: "must look like '28-32' or '60+'".into(),
+                });
             }
         }
         Ok(EmployeeProfile {
             employee_code: clean("employee_code", &self.employee_code, true)?,
             department: clean("department", &self.department, true)?,
             position: clean("position", &self.position, true)?,
-            grade: self.grade.as_deref().map(|v| clean("grade", v, false)).transpose()?.flatten(),
+            grade: self
+                .grade
+                .as_deref()
+                .map(|v| clean("grade", v, false))
+                .transpose()?
+                .flatten(),
             years_of_service: self.years_of_service,
             age_range,
             job_type: self.job_type,
@@ -150,7 +175,10 @@ impl Session {
 
     /// Who the audit log names as acting for this session.
     pub fn actor(&self) -> String {
-        self.profile.employee_code.clone().unwrap_or_else(|| "anonymous".into())
+        self.profile
+            .employee_code
+            .clone()
+            .unwrap_or_else(|| "anonymous".into())
     }
 }
 
@@ -195,13 +223,17 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_job_types_are_rejected() {
-        assert!(serde_json::from_value::<ProfileInput>(serde_json::json!({
-            "employee_code": "E", "department": "D", "position": "P", "salary": 1
-        }))
-        .is_err());
-        assert!(serde_json::from_value::<ProfileInput>(serde_json::json!({
-            "employee_code": "E", "department": "D", "position": "P", "job_type": "pirate"
-        }))
-        .is_err());
+        assert!(
+            serde_json::from_value::<ProfileInput>(serde_json::json!({
+                "employee_code": "E", "department": "D", "position": "P", "salary": 1
+            }))
+            .is_err()
+        );
+        assert!(
+            serde_json::from_value::<ProfileInput>(serde_json::json!({
+                "employee_code": "E", "department": "D", "position": "P", "job_type": "pirate"
+            }))
+            .is_err()
+        );
     }
 }

@@ -97,17 +97,33 @@ impl TenantConfig {
         rubrics.insert(
             Phase::G4Future.as_str().to_string(),
             Rubric::new([
-                ("specificity", 30.0, "Goal must be specific about role and responsibilities"),
-                ("measurability", 25.0, "Must have clear, quantifiable metrics"),
+                (
+                    "specificity",
+                    30.0,
+                    "Goal must be specific about role and responsibilities",
+                ),
+                (
+                    "measurability",
+                    25.0,
+                    "Must have clear, quantifiable metrics",
+                ),
                 ("time_bound", 20.0, "Must have an explicit timeline"),
-                ("alignment", 25.0, "Aligns with the company's career progression"),
+                (
+                    "alignment",
+                    25.0,
+                    "Aligns with the company's career progression",
+                ),
             ]),
         );
         rubrics.insert(
             Phase::G6Values.as_str().to_string(),
             Rubric::new([
                 ("clarity", 30.0, "Names 3-5 distinct values"),
-                ("specificity", 25.0, "Says what each value means in practice"),
+                (
+                    "specificity",
+                    25.0,
+                    "Says what each value means in practice",
+                ),
                 ("alignment", 30.0, "Connects to the company's values"),
                 ("authenticity", 15.0, "Stays in the employee's own words"),
             ]),
@@ -118,21 +134,36 @@ impl TenantConfig {
                 ("specificity", 25.0, "Each action is concrete"),
                 ("measurability", 25.0, "Actions have measurable outcomes"),
                 ("time_bound", 30.0, "Actions have deadlines within 6 months"),
-                ("alignment", 20.0, "Actions support the 2-year vision and company guidelines"),
+                (
+                    "alignment",
+                    20.0,
+                    "Actions support the 2-year vision and company guidelines",
+                ),
             ]),
         );
         let mut categories = BTreeMap::new();
-        categories.insert(Phase::G4Future.as_str().into(), vec!["career_framework".into(), "values".into()]);
+        categories.insert(
+            Phase::G4Future.as_str().into(),
+            vec!["career_framework".into(), "values".into()],
+        );
         categories.insert(Phase::G6Values.as_str().into(), vec!["values".into()]);
         categories.insert(
             Phase::G8Actions.as_str().into(),
-            vec!["performance_guidelines".into(), "career_framework".into(), "engineering_guidelines".into()],
+            vec![
+                "performance_guidelines".into(),
+                "career_framework".into(),
+                "engineering_guidelines".into(),
+            ],
         );
         TenantConfig {
             prompts,
             scoring_rubrics: rubrics,
             threshold: 7.0,
-            ui_flags: UiFlags { show_age_field: true, show_years_of_service: true, show_grade: true },
+            ui_flags: UiFlags {
+                show_age_field: true,
+                show_years_of_service: true,
+                show_grade: true,
+            },
             rag_enabled: true,
             session_expiration_days: 14,
             llm_model: "gpt-4o-mini".into(),
@@ -146,7 +177,10 @@ impl TenantConfig {
     }
 
     pub fn categories(&self, phase: Phase) -> &[String] {
-        self.rag_categories.get(phase.as_str()).map(Vec::as_slice).unwrap_or(&[])
+        self.rag_categories
+            .get(phase.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -154,7 +188,9 @@ impl TenantConfig {
             return Err(ConfigError("threshold must be within 0-10".into()));
         }
         if !(1..=365).contains(&self.session_expiration_days) {
-            return Err(ConfigError("session_expiration_days must be within 1-365".into()));
+            return Err(ConfigError(
+                "session_expiration_days must be within 1-365".into(),
+            ));
         }
         if !(1..=10).contains(&self.max_collect_turns) {
             return Err(ConfigError("max_collect_turns must be within 1-10".into()));
@@ -163,7 +199,9 @@ impl TenantConfig {
             let rubric = self
                 .rubric(phase)
                 .ok_or_else(|| ConfigError(format!("no scoring rubric for {phase}")))?;
-            rubric.validate().map_err(|e| ConfigError(format!("{phase} rubric: {e}")))?;
+            rubric
+                .validate()
+                .map_err(|e| ConfigError(format!("{phase} rubric: {e}")))?;
         }
         Ok(())
     }
@@ -182,10 +220,13 @@ pub struct TenantRecord {
 pub fn validate_slug(slug: &str) -> Result<(), ConfigError> {
     let ok = !slug.is_empty()
         && slug.len() <= 63
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    ok.then_some(()).ok_or_else(|| ConfigError(format!("slug '{slug}' must be 1-63 of a-z, 0-9 and '-'")))
+    ok.then_some(())
+        .ok_or_else(|| ConfigError(format!("slug '{slug}' must be 1-63 of a-z, 0-9 and '-'")))
 }
 
 pub fn validate_domain(domain: &str) -> Result<(), ConfigError> {
@@ -194,16 +235,22 @@ pub fn validate_domain(domain: &str) -> Result<(), ConfigError> {
         && domain.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         });
-    ok.then_some(()).ok_or_else(|| ConfigError(format!("domain '{domain}' is not a lowercase host name")))
+    ok.then_some(())
+        .ok_or_else(|| ConfigError(format!("domain '{domain}' is not a lowercase host name")))
 }
 
 pub fn validate_email(email: &str) -> Result<(), ConfigError> {
     let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, host)| !local.is_empty() && host.contains('.'))
+        && email
+            .split_once('@')
+            .is_some_and(|(local, host)| !local.is_empty() && host.contains('.'))
         && !email.chars().any(char::is_whitespace);
-    ok.then_some(()).ok_or_else(|| ConfigError(format!("'{email}' is not an email address")))
+    ok.then_some(())
+        .ok_or_else(|| ConfigError(format!("'{email}' is not an email address")))
 }
 
 #[cfg(test)]

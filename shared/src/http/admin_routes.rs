@@ -39,10 +39,17 @@ async fn upload(
 ) -> AppResult<Json<IngestReport>> {
     admin.scope(Some(&tenant_id))?;
     if app.store.tenant(&tenant_id).await?.is_none() {
-        return Err(AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")));
+        return Err(AppError::not_found(
+            "tenant_not_found",
+            format!("no tenant {tenant_id}"),
+        ));
     }
-    let mut multipart =
-        multipart.map_err(|e| AppError::unsupported("unsupported_media_type", format!("send multipart/form-data: {}", e.body_text())))?;
+    let mut multipart = multipart.map_err(|e| {
+        AppError::unsupported(
+            "unsupported_media_type",
+            format!("send multipart/form-data: {}", e.body_text()),
+        )
+    })?;
     let (mut file, mut category, mut metadata) = (None, None, json!({}));
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name().unwrap_or_default() {
@@ -51,23 +58,50 @@ async fn upload(
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 file = Some((name, bytes.to_vec()));
             }
-            "category" => category = Some(field.text().await.map_err(multipart_error)?.trim().to_string()),
+            "category" => {
+                category = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(multipart_error)?
+                        .trim()
+                        .to_string(),
+                )
+            }
             "metadata" => {
                 let text = field.text().await.map_err(multipart_error)?;
                 if !text.trim().is_empty() {
-                    metadata = serde_json::from_str::<Value>(&text)
-                        .map_err(|e| AppError::bad_request("invalid_metadata", format!("metadata is not JSON: {e}")))?;
+                    metadata = serde_json::from_str::<Value>(&text).map_err(|e| {
+                        AppError::bad_request(
+                            "invalid_metadata",
+                            format!("metadata is not JSON: {e}"),
+                        )
+                    })?;
                 }
             }
             other => {
-                return Err(AppError::bad_request("invalid_multipart", format!("unexpected field '{other}'")));
+                return Err(AppError::bad_request(
+                    "invalid_multipart",
+                    format!("unexpected field '{other}'"),
+                ));
             }
         }
     }
-    let (filename, bytes) = file.ok_or_else(|| AppError::bad_request("missing_file", "the form needs a 'file' field"))?;
-    let category = category.ok_or_else(|| AppError::bad_request("missing_category", "the form needs a 'category' field"))?;
-    let upload = DocumentUpload { tenant_id, category, filename, bytes, metadata };
-    Ok(Json(ingestion::ingest_upload(&app, upload, &admin.actor(), &origin).await?))
+    let (filename, bytes) =
+        file.ok_or_else(|| AppError::bad_request("missing_file", "the form needs a 'file' field"))?;
+    let category = category.ok_or_else(|| {
+        AppError::bad_request("missing_category", "the form needs a 'category' field")
+    })?;
+    let upload = DocumentUpload {
+        tenant_id,
+        category,
+        filename,
+        bytes,
+        metadata,
+    };
+    Ok(Json(
+        ingestion::ingest_upload(&app, upload, &admin.actor(), &origin).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,7 +115,9 @@ async fn stats(
     query: Result<Query<ScopeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<admin::StatsOverview>> {
     let Query(query) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
-    Ok(Json(admin::stats(&app, &admin, query.tenant_id.as_deref()).await?))
+    Ok(Json(
+        admin::stats(&app, &admin, query.tenant_id.as_deref()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,7 +19,9 @@ pub fn router() -> Router<App> {
 }
 
 fn to_sse(event: ChatEvent) -> Result<Event, Infallible> {
-    Ok(Event::default().event(event.name()).data(event.data().to_string()))
+    Ok(Event::default()
+        .event(event.name())
+        .data(event.data().to_string()))
 }
 
 async fn stream(

@@ -27,7 +27,11 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        (status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        (
+            status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
     }
 }
 
@@ -37,6 +41,8 @@ pub async fn not_found() -> AppError {
 }
 
 pub async fn method_not_allowed() -> Response {
-    let body = Json(json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method"}}));
+    let body = Json(
+        json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method"}}),
+    );
     (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
 }

@@ -19,7 +19,12 @@ use crate::domain::tenant::TenantRecord;
 pub const RESUME_COOKIE: &str = "resume_token";
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// The tenant the request is for (`X-Tenant-ID`, else the Host's domain).
@@ -29,8 +34,12 @@ impl FromRequestParts<App> for TenantCtx {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let host = header(parts, HOST.as_str()).map(str::to_string).or_else(|| parts.uri.host().map(str::to_string));
-        tenants::resolve(app, header(parts, "x-tenant-id"), host.as_deref()).await.map(TenantCtx)
+        let host = header(parts, HOST.as_str())
+            .map(str::to_string)
+            .or_else(|| parts.uri.host().map(str::to_string));
+        tenants::resolve(app, header(parts, "x-tenant-id"), host.as_deref())
+            .await
+            .map(TenantCtx)
     }
 }
 
@@ -46,9 +55,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
             .and_then(|v| v.rsplit(',').next())
             .map(|ip| ip.trim().to_string())
             .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        let socket = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        let user_agent = header(parts, USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect());
-        Ok(Origin(RequestOrigin { ip: forwarded.or(socket), user_agent }))
+        let socket = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent =
+            header(parts, USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect());
+        Ok(Origin(RequestOrigin {
+            ip: forwarded.or(socket),
+            user_agent,
+        }))
     }
 }
 
@@ -56,10 +72,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 pub struct ResumeToken(pub Option<String>);
 
 pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name && !v.is_empty()).then(|| v.to_string())
-    })
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then(|| v.to_string())
+        })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ResumeToken {
@@ -67,10 +89,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ResumeToken {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let bearer = header(parts, AUTHORIZATION.as_str())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
-        Ok(ResumeToken(bearer.or_else(|| cookie_value(parts, RESUME_COOKIE))))
+        Ok(ResumeToken(
+            bearer.or_else(|| cookie_value(parts, RESUME_COOKIE)),
+        ))
     }
 }
 
@@ -81,7 +108,9 @@ impl FromRequestParts<App> for AdminAuth {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        tenants::authenticate_admin(app, header(parts, "x-admin-key")).await.map(AdminAuth)
+        tenants::authenticate_admin(app, header(parts, "x-admin-key"))
+            .await
+            .map(AdminAuth)
     }
 }
 
@@ -92,9 +121,10 @@ pub fn json_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonDataError(e) => AppError::bad_request("invalid_body", e.body_text()),
         JsonRejection::JsonSyntaxError(e) => AppError::bad_request("invalid_json", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => {
-            AppError::unsupported("unsupported_media_type", "send the body as application/json")
-        }
+        JsonRejection::MissingJsonContentType(_) => AppError::unsupported(
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::too_large("body_too_large", "the request body is too large")
         }
@@ -106,7 +136,10 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
-        axum::Json::<T>::from_request(req, app).await.map(|j| ApiJson(j.0)).map_err(json_rejection)
+        axum::Json::<T>::from_request(req, app)
+            .await
+            .map(|j| ApiJson(j.0))
+            .map_err(json_rejection)
     }
 }
 
@@ -129,6 +162,11 @@ impl<T: DeserializeOwned + Default> FromRequest<App> for OptionalJson<T> {
         }
         serde_json::from_slice(&bytes)
             .map(OptionalJson)
-            .map_err(|e| AppError::bad_request("invalid_json", format!("the body is not valid JSON for this endpoint: {e}")))
+            .map_err(|e| {
+                AppError::bad_request(
+                    "invalid_json",
+                    format!("the body is not valid JSON for this endpoint: {e}"),
+                )
+            })
     }
 }

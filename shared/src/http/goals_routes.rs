@@ -30,9 +30,14 @@ async fn session_goals(
         None | Some("true") => true,
         Some("false") => false,
         Some(other) => {
-            return Err(AppError::bad_request("invalid_query", format!("final_only must be true or false, not '{other}'")));
+            return Err(AppError::bad_request(
+                "invalid_query",
+                format!("final_only must be true or false, not '{other}'"),
+            ));
         }
     };
     let session = crate::app::sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
-    Ok(Json(goals::session_goals(&app, &session, final_only).await?))
+    Ok(Json(
+        goals::session_goals(&app, &session, final_only).await?,
+    ))
 }

@@ -62,7 +62,10 @@ pub fn full_api(app: App) -> Router {
 async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
     let response = next.run(request).await;
     tracing::info!(
         method = %method,

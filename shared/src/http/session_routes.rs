@@ -26,8 +26,10 @@ pub fn router() -> Router<App> {
 /// `resume_token` cookie: HttpOnly, Secure, SameSite=Lax, for the token's life.
 fn resume_cookie(token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> HeaderValue {
     let max_age = (expires_at - now).num_seconds().max(0);
-    HeaderValue::from_str(&format!("{RESUME_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=Lax"))
-        .expect("JWTs and numbers are valid header characters")
+    HeaderValue::from_str(&format!(
+        "{RESUME_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .expect("JWTs and numbers are valid header characters")
 }
 
 async fn health(State(app): State<App>) -> Response {
@@ -54,7 +56,11 @@ async fn health(State(app): State<App>) -> Response {
             "embedder": app.embedder.name(),
         }
     });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
@@ -92,7 +98,9 @@ async fn update_info(
     ApiJson(input): ApiJson<ProfileInput>,
 ) -> AppResult<Json<sessions::SessionView>> {
     let session = sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
-    Ok(Json(sessions::update_info(&app, session, input, &origin).await?))
+    Ok(Json(
+        sessions::update_info(&app, session, input, &origin).await?,
+    ))
 }
 
 async fn complete(
@@ -103,7 +111,9 @@ async fn complete(
 ) -> AppResult<Json<Value>> {
     let session = sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
     sessions::complete(&app, &session).await?;
-    Ok(Json(json!({"success": true, "message": format!("Session {id} completed successfully")})))
+    Ok(Json(
+        json!({"success": true, "message": format!("Session {id} completed successfully")}),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,7 +129,10 @@ async fn resume(
     Origin(origin): Origin,
     OptionalJson(body): OptionalJson<ResumeBody>,
 ) -> AppResult<Response> {
-    let token = body.resume_token.filter(|t| !t.trim().is_empty()).or(cookie_or_bearer);
+    let token = body
+        .resume_token
+        .filter(|t| !t.trim().is_empty())
+        .or(cookie_or_bearer);
     let (view, token) = sessions::resume(&app, &tenant, token.as_deref(), &origin).await?;
     let cookie = resume_cookie(&token, view.expires_at, app.clock.now());
     Ok(([(SET_COOKIE, cookie)], Json(view)).into_response())

@@ -67,14 +67,27 @@ pub trait ChatModel: Send + Sync {
     /// The model id a call with this context uses (stored with messages).
     fn model_for(&self, ctx: &PhaseContext) -> String;
 
-    async fn coach(&self, ctx: &PhaseContext, purpose: CoachPurpose) -> Result<TextStream, ModelError>;
+    async fn coach(
+        &self,
+        ctx: &PhaseContext,
+        purpose: CoachPurpose,
+    ) -> Result<TextStream, ModelError>;
 
     /// Whether the phase's answers hold enough for a SMART goal.
     async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError>;
 
     /// A SMART goal from the phase's answers (the caller enforces the length).
-    async fn refine(&self, ctx: &PhaseContext, draft: Option<&str>) -> Result<Generated<String>, ModelError>;
+    async fn refine(
+        &self,
+        ctx: &PhaseContext,
+        draft: Option<&str>,
+    ) -> Result<Generated<String>, ModelError>;
 
     /// Per-criterion scores; the caller computes the total.
-    async fn score(&self, ctx: &PhaseContext, goal: &str, rubric: &Rubric) -> Result<Generated<Judgement>, ModelError>;
+    async fn score(
+        &self,
+        ctx: &PhaseContext,
+        goal: &str,
+        rubric: &Rubric,
+    ) -> Result<Generated<Judgement>, ModelError>;
 }

@@ -47,9 +47,14 @@ pub fn parse_document_key(key: &str) -> Option<DocumentKey> {
         document_id: parts.next()?.to_string(),
         filename: parts.next()?.to_string(),
     };
-    let valid = [&key.tenant_id, &key.category, &key.document_id, &key.filename]
-        .iter()
-        .all(|p| !p.is_empty() && !p.contains('/') && *p != "." && *p != "..");
+    let valid = [
+        &key.tenant_id,
+        &key.category,
+        &key.document_id,
+        &key.filename,
+    ]
+    .iter()
+    .all(|p| !p.is_empty() && !p.contains('/') && *p != "." && *p != "..");
     valid.then_some(key)
 }
 

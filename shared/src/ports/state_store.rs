@@ -45,10 +45,16 @@ pub struct Guarded<T> {
 
 impl<T> Guarded<T> {
     pub fn create(value: T) -> Self {
-        Guarded { value, expect: Expect::Absent }
+        Guarded {
+            value,
+            expect: Expect::Absent,
+        }
     }
     pub fn replacing(previous_version: u64, value: T) -> Self {
-        Guarded { value, expect: Expect::Version(previous_version) }
+        Guarded {
+            value,
+            expect: Expect::Version(previous_version),
+        }
     }
 }
 
@@ -131,7 +137,11 @@ pub struct SessionChange {
 
 impl SessionChange {
     pub fn new(tenant_id: &str, session_id: &str) -> Self {
-        SessionChange { tenant_id: tenant_id.into(), session_id: session_id.into(), ..Default::default() }
+        SessionChange {
+            tenant_id: tenant_id.into(),
+            session_id: session_id.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -197,26 +207,46 @@ pub trait StateStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Creates a tenant; `Conflict` when its id, slug, domain or key hash is taken.
-    async fn create_tenant(&self, record: &TenantRecord, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn create_tenant(
+        &self,
+        record: &TenantRecord,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     /// Replaces a tenant's identity fields (status, name, contact).
     async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError>;
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError>;
     async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError>;
-    async fn tenant_by_admin_key_hash(&self, key_hash: &str) -> Result<Option<TenantRecord>, StoreError>;
+    async fn tenant_by_admin_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<TenantRecord>, StoreError>;
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
     /// Applies a session change atomically; `Conflict` if any guard fails,
     /// in which case nothing is written.
     async fn apply(&self, change: SessionChange) -> Result<(), StoreError>;
 
-    async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<Session>, StoreError>;
-    async fn conversation(&self, tenant_id: &str, session_id: &str) -> Result<Option<ConversationState>, StoreError>;
+    async fn session(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Session>, StoreError>;
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<ConversationState>, StoreError>;
     /// A session's messages, oldest first.
-    async fn messages(&self, tenant_id: &str, session_id: &str) -> Result<Vec<Message>, StoreError>;
+    async fn messages(&self, tenant_id: &str, session_id: &str)
+    -> Result<Vec<Message>, StoreError>;
     /// A session's goals, oldest first, and the links among them.
-    async fn goals(&self, tenant_id: &str, session_id: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError>;
+    async fn goals(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError>;
 
     /// Records an audit entry that belongs to no session change (admin actions).
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
@@ -225,7 +255,11 @@ pub trait StateStore: Send + Sync {
 
     /// Usage counters of one tenant, or of every tenant; `today` picks the
     /// message counter.
-    async fn usage(&self, tenant_id: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError>;
+    async fn usage(
+        &self,
+        tenant_id: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<UsageCounters, StoreError>;
 }
 
 /// The time source; tests move it forward.

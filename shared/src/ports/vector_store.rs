@@ -31,7 +31,12 @@ pub trait VectorStore: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Replaces every chunk of a document with `chunks` (idempotent).
-    async fn upsert_document(&self, tenant_id: &str, document_id: &str, chunks: Vec<ChunkRecord>) -> Result<(), StoreError>;
+    async fn upsert_document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        chunks: Vec<ChunkRecord>,
+    ) -> Result<(), StoreError>;
 
     async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError>;
 
@@ -54,5 +59,9 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         na += x * x;
         nb += y * y;
     }
-    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na.sqrt() * nb.sqrt()) }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
 }

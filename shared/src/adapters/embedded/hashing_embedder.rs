@@ -16,12 +16,18 @@ impl HashingEmbedder {
     pub const DEFAULT_DIMENSION: usize = 384;
 
     pub fn new(dimension: usize) -> Self {
-        HashingEmbedder { dimension: dimension.max(8) }
+        HashingEmbedder {
+            dimension: dimension.max(8),
+        }
     }
 
     pub fn embed_one(&self, text: &str) -> Vec<f32> {
         let mut v = vec![0f32; self.dimension];
-        let stems: Vec<String> = words(text).iter().map(|w| stem(w)).filter(|w| w.len() > 2).collect();
+        let stems: Vec<String> = words(text)
+            .iter()
+            .map(|w| stem(w))
+            .filter(|w| w.len() > 2)
+            .collect();
         let mut add = |feature: &str, weight: f32| {
             let h = fnv1a(feature.as_bytes());
             let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
@@ -42,7 +48,9 @@ impl HashingEmbedder {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 #[async_trait]
@@ -69,10 +77,16 @@ mod tests {
     fn related_texts_are_closer_than_unrelated_ones() {
         let e = HashingEmbedder::new(384);
         let query = e.embed_one("I want to become a senior engineer and mentor junior developers");
-        let career = e.embed_one("Senior Engineer (L5) requires mentoring junior developers and system design");
-        let holidays = e.embed_one("The office is closed on public holidays and the cafeteria serves lunch");
+        let career = e.embed_one(
+            "Senior Engineer (L5) requires mentoring junior developers and system design",
+        );
+        let holidays =
+            e.embed_one("The office is closed on public holidays and the cafeteria serves lunch");
         assert!(cosine(&query, &career) > cosine(&query, &holidays) + 0.1);
-        assert_eq!(query, e.embed_one("I want to become a senior engineer and mentor junior developers"));
+        assert_eq!(
+            query,
+            e.embed_one("I want to become a senior engineer and mentor junior developers")
+        );
         assert_eq!(query.len(), 384);
         assert!((query.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-4);
     }

@@ -31,7 +31,10 @@ impl LocalObjectStore {
     /// The file behind a key; keys that would leave the root are refused.
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         let relative = Path::new(key);
-        let safe = !key.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_)));
+        let safe = !key.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
         if !safe {
             return Err(StoreError::Conflict(format!("invalid object key '{key}'")));
         }
@@ -56,11 +59,19 @@ impl ObjectStore for LocalObjectStore {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
         }
-        let sidecar = Sidecar { content_type: object.content_type, metadata: object.metadata };
-        tokio::fs::write(Self::sidecar(&path), serde_json::to_vec(&sidecar).map_err(unavailable)?)
+        let sidecar = Sidecar {
+            content_type: object.content_type,
+            metadata: object.metadata,
+        };
+        tokio::fs::write(
+            Self::sidecar(&path),
+            serde_json::to_vec(&sidecar).map_err(unavailable)?,
+        )
+        .await
+        .map_err(unavailable)?;
+        tokio::fs::write(&path, object.bytes)
             .await
-            .map_err(unavailable)?;
-        tokio::fs::write(&path, object.bytes).await.map_err(unavailable)
+            .map_err(unavailable)
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
@@ -72,9 +83,16 @@ impl ObjectStore for LocalObjectStore {
         };
         let sidecar: Sidecar = match tokio::fs::read(Self::sidecar(&path)).await {
             Ok(b) => serde_json::from_slice(&b).map_err(unavailable)?,
-            Err(_) => Sidecar { content_type: "application/octet-stream".into(), metadata: Default::default() },
+            Err(_) => Sidecar {
+                content_type: "application/octet-stream".into(),
+                metadata: Default::default(),
+            },
         };
-        Ok(Some(StoredObject { bytes, content_type: sidecar.content_type, metadata: sidecar.metadata }))
+        Ok(Some(StoredObject {
+            bytes,
+            content_type: sidecar.content_type,
+            metadata: sidecar.metadata,
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -34,15 +34,28 @@ impl MemoryVectorStore {
             let text = std::fs::read_to_string(&file).map_err(unavailable)?;
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let chunk: ChunkRecord = serde_json::from_str(line).map_err(unavailable)?;
-                by_tenant.entry(chunk.tenant_id.clone()).or_default().push(chunk);
+                by_tenant
+                    .entry(chunk.tenant_id.clone())
+                    .or_default()
+                    .push(chunk);
             }
         }
-        Ok(MemoryVectorStore { chunks: Arc::new(RwLock::new(by_tenant)), file: Some(file) })
+        Ok(MemoryVectorStore {
+            chunks: Arc::new(RwLock::new(by_tenant)),
+            file: Some(file),
+        })
+    }
+
+    /// How many chunks the store holds, across tenants.
+    pub async fn chunk_count(&self) -> usize {
+        self.chunks.read().await.values().map(Vec::len).sum()
     }
 
     /// Writes the whole index, atomically (write then rename).
     async fn save(&self, chunks: &HashMap<String, Vec<ChunkRecord>>) -> Result<(), StoreError> {
-        let Some(file) = &self.file else { return Ok(()) };
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
         let mut out = String::new();
         for chunk in chunks.values().flatten() {
             out.push_str(&serde_json::to_string(chunk).map_err(unavailable)?);
@@ -63,9 +76,20 @@ impl VectorStore for MemoryVectorStore {
         "embedded-memory"
     }
 
-    async fn upsert_document(&self, tenant_id: &str, document_id: &str, chunks: Vec<ChunkRecord>) -> Result<(), StoreError> {
-        if let Some(foreign) = chunks.iter().find(|c| c.tenant_id != tenant_id || c.document_id != document_id) {
-            return Err(StoreError::Conflict(format!("chunk {} belongs to another document", foreign.id)));
+    async fn upsert_document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        chunks: Vec<ChunkRecord>,
+    ) -> Result<(), StoreError> {
+        if let Some(foreign) = chunks
+            .iter()
+            .find(|c| c.tenant_id != tenant_id || c.document_id != document_id)
+        {
+            return Err(StoreError::Conflict(format!(
+                "chunk {} belongs to another document",
+                foreign.id
+            )));
         }
         let mut all = self.chunks.write().await;
         let tenant = all.entry(tenant_id.to_string()).or_default();
@@ -90,13 +114,22 @@ impl VectorStore for MemoryVectorStore {
         k: usize,
     ) -> Result<Vec<ScoredChunk>, StoreError> {
         let all = self.chunks.read().await;
-        let Some(tenant) = all.get(tenant_id) else { return Ok(vec![]) };
+        let Some(tenant) = all.get(tenant_id) else {
+            return Ok(vec![]);
+        };
         let mut scored: Vec<ScoredChunk> = tenant
             .iter()
             .filter(|c| categories.is_empty() || categories.contains(&c.category))
-            .map(|c| ScoredChunk { similarity: cosine(&c.embedding, query), chunk: c.clone() })
+            .map(|c| ScoredChunk {
+                similarity: cosine(&c.embedding, query),
+                chunk: c.clone(),
+            })
             .collect();
-        scored.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.chunk.id.cmp(&b.chunk.id)));
+        scored.sort_by(|a, b| {
+            b.similarity
+                .total_cmp(&a.similarity)
+                .then_with(|| a.chunk.id.cmp(&b.chunk.id))
+        });
         scored.truncate(k);
         Ok(scored)
     }

@@ -6,14 +6,17 @@ use async_trait::async_trait;
 use futures::stream;
 
 use super::text::{
-    TimeFrame, action_items, content_stems, named_values, overlap, quantities, time_frame, title_case, vague_count,
+    TimeFrame, action_items, content_stems, named_values, overlap, quantities, time_frame,
+    title_case, vague_count,
 };
 use crate::domain::coaching::PhaseContext;
 use crate::domain::goal::fit_goal_text;
 use crate::domain::message::Usage;
 use crate::domain::phase::Phase;
 use crate::domain::scoring::{CriterionJudgement, Judgement, Rubric};
-use crate::ports::chat_model::{ChatModel, CoachPurpose, Generated, ModelError, StreamPiece, TextStream};
+use crate::ports::chat_model::{
+    ChatModel, CoachPurpose, Generated, ModelError, StreamPiece, TextStream,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct OfflineModel;
@@ -24,18 +27,34 @@ fn tokens(text: &str) -> u32 {
 }
 
 fn usage(input: &str, output: &str) -> Usage {
-    Usage { input: tokens(input), output: tokens(output) }
+    Usage {
+        input: tokens(input),
+        output: tokens(output),
+    }
 }
 
 fn round1(x: f64) -> f64 {
     (x.clamp(0.0, 10.0) * 10.0).round() / 10.0
 }
 
+/// The first sentence of a passage, skipping Markdown headings.
 fn first_sentence(text: &str, max_chars: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let prose: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    let flat = prose
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let end = flat.find(". ").map(|i| i + 1).unwrap_or(flat.len());
     let sentence: String = flat[..end].chars().take(max_chars).collect();
-    if sentence.len() < flat[..end].len() { format!("{sentence}…") } else { sentence }
+    if sentence.len() < flat[..end].len() {
+        format!("{sentence}…")
+    } else {
+        sentence
+    }
 }
 
 /// What the answers of a phase still lack for a SMART goal.
@@ -53,7 +72,8 @@ fn missing_details(ctx: &PhaseContext) -> Vec<&'static str> {
                 missing.push("List at least three concrete actions for the next six months.");
             }
             if quantities(&text) == 0 && time_frame(&text) != TimeFrame::Explicit {
-                missing.push("Give each action a number or a deadline, so progress can be measured.");
+                missing
+                    .push("Give each action a number or a deadline, so progress can be measured.");
             }
         }
         _ => {
@@ -82,7 +102,12 @@ fn advice_for(criterion: &str, ctx: &PhaseContext) -> String {
         "Say by when: a deadline or a time frame such as 'within 6 months'.".into()
     } else if name.contains("align") || name.contains("relev") {
         match ctx.documents.first() {
-            Some(doc) => format!("Connect it to {}'s {}: \"{}\"", ctx.company, doc.source, first_sentence(&doc.content, 140)),
+            Some(doc) => format!(
+                "Connect it to {}'s {}: \"{}\"",
+                ctx.company,
+                doc.source,
+                first_sentence(&doc.content, 140)
+            ),
             None => format!("Connect it to what {} expects in your role.", ctx.company),
         }
     } else if name.contains("clar") {
@@ -146,7 +171,12 @@ fn improve_reply(ctx: &PhaseContext, card: &crate::domain::scoring::ScoreCard) -
     let mut weak: Vec<_> = card.criteria.iter().filter(|c| c.score < 7.0).collect();
     weak.sort_by(|a, b| a.score.total_cmp(&b.score));
     for c in weak {
-        reply.push_str(&format!(" {} ({:.1}/10): {}", c.name, c.score, advice_for(&c.name, ctx)));
+        reply.push_str(&format!(
+            " {} ({:.1}/10): {}",
+            c.name,
+            c.score,
+            advice_for(&c.name, ctx)
+        ));
     }
     reply.push_str(" Tell me more, or edit the goal and send it back with step \"refine\".");
     reply
@@ -162,10 +192,26 @@ fn compact(item: &str) -> String {
 }
 
 const VALUE_MEANINGS: &[(&str, &str, &str)] = &[
-    ("learn", "Continuous Learning", "growing skills every quarter"),
-    ("collaborat", "Team Collaboration", "sharing knowledge openly"),
-    ("excellen", "Technical Excellence", "clean, maintainable, tested code"),
-    ("impact", "Meaningful Impact", "solutions with real business value"),
+    (
+        "learn",
+        "Continuous Learning",
+        "growing skills every quarter",
+    ),
+    (
+        "collaborat",
+        "Team Collaboration",
+        "sharing knowledge openly",
+    ),
+    (
+        "excellen",
+        "Technical Excellence",
+        "clean, maintainable, tested code",
+    ),
+    (
+        "impact",
+        "Meaningful Impact",
+        "solutions with real business value",
+    ),
     ("balance", "Work-Life Balance", "a sustainable pace"),
     ("integrity", "Integrity", "doing what I say"),
     ("innovat", "Innovation", "trying better ways"),
@@ -179,7 +225,10 @@ fn refine_values(text: &str) -> String {
         .iter()
         .map(|v| {
             let lower = v.to_lowercase();
-            match VALUE_MEANINGS.iter().find(|(key, _, _)| lower.contains(key)) {
+            match VALUE_MEANINGS
+                .iter()
+                .find(|(key, _, _)| lower.contains(key))
+            {
                 Some((_, name, meaning)) => format!("{name} ({meaning})"),
                 None => title_case(v),
             }
@@ -190,26 +239,52 @@ fn refine_values(text: &str) -> String {
 
 fn refine_actions(text: &str) -> String {
     let items: Vec<String> = action_items(text).iter().map(|i| compact(i)).collect();
-    let numbered: Vec<String> = items.iter().enumerate().map(|(i, item)| format!("{}) {item}", i + 1)).collect();
-    let horizon = if time_frame(text) == TimeFrame::Explicit { "6-month plan" } else { "Plan for the next 6 months" };
+    let numbered: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| format!("{}) {item}", i + 1))
+        .collect();
+    let horizon = if time_frame(text) == TimeFrame::Explicit {
+        "6-month plan"
+    } else {
+        "Plan for the next 6 months"
+    };
     format!("{horizon}: {}", numbered.join("; "))
 }
 
-const CLAUSE_LEAD_INS: &[&str] =
-    &["i want to", "i'd like to", "i would like to", "i hope to", "i plan to", "i will", "and maybe", "maybe", "also"];
+const CLAUSE_LEAD_INS: &[&str] = &[
+    "i want to",
+    "i'd like to",
+    "i would like to",
+    "i hope to",
+    "i plan to",
+    "i will",
+    "and maybe",
+    "maybe",
+    "also",
+];
 
 fn refine_vision(text: &str) -> String {
     let mut clauses: Vec<String> = vec![];
-    for sentence in text.split(['.', '!', '?', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+    for sentence in text
+        .split(['.', '!', '?', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let mut clause = sentence.to_string();
         loop {
             let lower = clause.to_lowercase();
-            match CLAUSE_LEAD_INS.iter().find(|l| lower.starts_with(&format!("{l} "))) {
+            match CLAUSE_LEAD_INS
+                .iter()
+                .find(|l| lower.starts_with(&format!("{l} ")))
+            {
                 Some(lead) => clause = clause[lead.len()..].trim().to_string(),
                 None => break,
             }
         }
-        let clause = clause.replace(" and maybe ", " and ").replace(" maybe ", " ");
+        let clause = clause
+            .replace(" and maybe ", " and ")
+            .replace(" maybe ", " ");
         if !clause.is_empty() && !clauses.iter().any(|c| c.eq_ignore_ascii_case(&clause)) {
             clauses.push(clause);
         }
@@ -238,7 +313,10 @@ fn refine_vision(text: &str) -> String {
         .map(|&i| {
             let c = &clauses[i];
             let mut chars = c.chars();
-            chars.next().map(|f| f.to_lowercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|f| f.to_lowercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
     format!("{prefix}{}.", body.join("; "))
@@ -264,13 +342,22 @@ fn judge_criterion(name: &str, goal: &str, ctx: &PhaseContext) -> CriterionJudge
             TimeFrame::Missing => (2.0, "no time frame".to_string()),
         }
     } else if key.contains("align") || key.contains("relev") {
-        let reference: std::collections::BTreeSet<String> =
-            ctx.documents.iter().flat_map(|d| content_stems(&d.content)).collect();
+        let reference: std::collections::BTreeSet<String> = ctx
+            .documents
+            .iter()
+            .flat_map(|d| content_stems(&d.content))
+            .collect();
         if reference.is_empty() {
             (5.0, "no company documents to compare against".to_string())
         } else {
             let share = overlap(&stems, &reference);
-            (3.0 + share * 14.0, format!("{:.0}% of the goal's key words appear in company documents", share * 100.0))
+            (
+                3.0 + share * 14.0,
+                format!(
+                    "{:.0}% of the goal's key words appear in company documents",
+                    share * 100.0
+                ),
+            )
         }
     } else if key.contains("clar") {
         let n = named_values(goal).len();
@@ -283,7 +370,13 @@ fn judge_criterion(name: &str, goal: &str, ctx: &PhaseContext) -> CriterionJudge
         (s, format!("{n} distinct value(s) named"))
     } else if key.contains("authentic") {
         let share = overlap(&stems, &content_stems(&ctx.user_text()));
-        (2.0 + share * 10.0, format!("{:.0}% of the goal's key words are the employee's own", share * 100.0))
+        (
+            2.0 + share * 10.0,
+            format!(
+                "{:.0}% of the goal's key words are the employee's own",
+                share * 100.0
+            ),
+        )
     } else if key.contains("achiev") || key.contains("realis") {
         let items = action_items(goal).len();
         if time_frame(goal) == TimeFrame::Explicit && items <= 8 {
@@ -294,9 +387,16 @@ fn judge_criterion(name: &str, goal: &str, ctx: &PhaseContext) -> CriterionJudge
     } else {
         let vague = vague_count(goal);
         let s = 1.0 + stems.len() as f64 * 0.6 - vague as f64;
-        (s, format!("{} specific key words, {vague} vague word(s)", stems.len()))
+        (
+            s,
+            format!("{} specific key words, {vague} vague word(s)", stems.len()),
+        )
     };
-    CriterionJudgement { name: name.to_string(), score: round1(score), reasoning }
+    CriterionJudgement {
+        name: name.to_string(),
+        score: round1(score),
+        reasoning,
+    }
 }
 
 #[async_trait]
@@ -309,7 +409,11 @@ impl ChatModel for OfflineModel {
         "petraf-offline-1".into()
     }
 
-    async fn coach(&self, ctx: &PhaseContext, purpose: CoachPurpose) -> Result<TextStream, ModelError> {
+    async fn coach(
+        &self,
+        ctx: &PhaseContext,
+        purpose: CoachPurpose,
+    ) -> Result<TextStream, ModelError> {
         let reply = match &purpose {
             CoachPurpose::Collect { ready } => collect_reply(ctx, *ready),
             CoachPurpose::Improve { card, .. } => improve_reply(ctx, card),
@@ -324,10 +428,17 @@ impl ChatModel for OfflineModel {
     }
 
     async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        Ok(Generated { value: is_ready(ctx), usage: usage(&ctx.user_text(), "{\"ready\":true}") })
+        Ok(Generated {
+            value: is_ready(ctx),
+            usage: usage(&ctx.user_text(), "{\"ready\":true}"),
+        })
     }
 
-    async fn refine(&self, ctx: &PhaseContext, _draft: Option<&str>) -> Result<Generated<String>, ModelError> {
+    async fn refine(
+        &self,
+        ctx: &PhaseContext,
+        _draft: Option<&str>,
+    ) -> Result<Generated<String>, ModelError> {
         let text = ctx.user_text();
         let goal = match ctx.phase {
             Phase::G6Values => refine_values(&text),
@@ -335,19 +446,44 @@ impl ChatModel for OfflineModel {
             _ => refine_vision(&text),
         };
         let goal = fit_goal_text(&goal);
-        Ok(Generated { usage: usage(&text, &goal), value: goal })
+        Ok(Generated {
+            usage: usage(&text, &goal),
+            value: goal,
+        })
     }
 
-    async fn score(&self, ctx: &PhaseContext, goal: &str, rubric: &Rubric) -> Result<Generated<Judgement>, ModelError> {
-        let criteria: Vec<CriterionJudgement> = rubric.criteria.iter().map(|c| judge_criterion(&c.name, goal, ctx)).collect();
-        let suggestions: Vec<String> =
-            criteria.iter().filter(|c| c.score < 7.0).map(|c| advice_for(&c.name, ctx)).collect();
+    async fn score(
+        &self,
+        ctx: &PhaseContext,
+        goal: &str,
+        rubric: &Rubric,
+    ) -> Result<Generated<Judgement>, ModelError> {
+        let criteria: Vec<CriterionJudgement> = rubric
+            .criteria
+            .iter()
+            .map(|c| judge_criterion(&c.name, goal, ctx))
+            .collect();
+        let suggestions: Vec<String> = criteria
+            .iter()
+            .filter(|c| c.score < 7.0)
+            .map(|c| advice_for(&c.name, ctx))
+            .collect();
         let feedback = if suggestions.is_empty() {
             "Specific, measurable and time-bound; it fits the company context.".to_string()
         } else {
-            format!("Scored by the offline SMART heuristics; {} criterion(s) below 7.", suggestions.len())
+            format!(
+                "Scored by the offline SMART heuristics; {} criterion(s) below 7.",
+                suggestions.len()
+            )
         };
-        let judgement = Judgement { criteria, feedback, suggestions };
-        Ok(Generated { usage: usage(goal, &judgement.feedback), value: judgement })
+        let judgement = Judgement {
+            criteria,
+            feedback,
+            suggestions,
+        };
+        Ok(Generated {
+            usage: usage(goal, &judgement.feedback),
+            value: judgement,
+        })
     }
 }

@@ -19,8 +19,8 @@ use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::domain::tenant::{Tenant, TenantRecord, TenantStatus};
 use crate::ports::state_store::{
-    AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError, TENANTS_ACTIVE, TENANTS_TOTAL,
-    UsageCounters, tenant_scope,
+    AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError,
+    TENANTS_ACTIVE, TENANTS_TOTAL, UsageCounters, tenant_scope,
 };
 
 const SCHEMA: &str = "
@@ -123,11 +123,16 @@ impl SqliteStateStore {
             std::fs::create_dir_all(dir).map_err(unavailable)?;
         }
         let conn = Connection::open(path).map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(SqliteStateStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStateStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -136,18 +141,28 @@ impl SqliteStateStore {
     ) -> Result<T, StoreError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| unavailable("state store lock poisoned"))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| unavailable("state store lock poisoned"))?;
             work(&mut guard)
         })
         .await
         .map_err(unavailable)?
     }
 
-    async fn tenant_where(&self, column: &'static str, value: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn tenant_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<TenantRecord>, StoreError> {
         let value = value.to_string();
         self.run(move |conn| {
             let body: Option<String> = conn
-                .query_row(&format!("SELECT body FROM tenants WHERE {column} = ?1"), [value], |r| r.get(0))
+                .query_row(
+                    &format!("SELECT body FROM tenants WHERE {column} = ?1"),
+                    [value],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_error)?;
             body.map(|b| from_json(&b)).transpose()
@@ -164,10 +179,15 @@ impl SqliteStateStore {
         let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
         self.run(move |conn| {
             let mut stmt = conn
-                .prepare(&format!("SELECT body FROM {table} WHERE tenant_id = ?1 AND session_id = ?2 ORDER BY seq"))
+                .prepare(&format!(
+                    "SELECT body FROM {table} WHERE tenant_id = ?1 AND session_id = ?2 ORDER BY seq"
+                ))
                 .map_err(db_error)?;
-            let rows = stmt.query_map([tenant_id, session_id], |r| r.get::<_, String>(0)).map_err(db_error)?;
-            rows.map(|r| r.map_err(db_error).and_then(|b| from_json(&b))).collect()
+            let rows = stmt
+                .query_map([tenant_id, session_id], |r| r.get::<_, String>(0))
+                .map_err(db_error)?;
+            rows.map(|r| r.map_err(db_error).and_then(|b| from_json(&b)))
+                .collect()
         })
         .await
     }
@@ -189,10 +209,15 @@ impl StateStore for SqliteStateStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error)).await
+        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
+            .await
     }
 
-    async fn create_tenant(&self, record: &TenantRecord, audit: &AuditEntry) -> Result<(), StoreError> {
+    async fn create_tenant(
+        &self,
+        record: &TenantRecord,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let (record, audit) = (record.clone(), audit.clone());
         self.run(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
@@ -215,23 +240,40 @@ impl StateStore for SqliteStateStore {
     async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError> {
         let (tenant, audit) = (tenant.clone(), audit.clone());
         self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
             let body: Option<String> = tx
-                .query_row("SELECT body FROM tenants WHERE id = ?1", [&tenant.id], |r| r.get(0))
+                .query_row(
+                    "SELECT body FROM tenants WHERE id = ?1",
+                    [&tenant.id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_error)?;
-            let mut record: TenantRecord =
-                from_json(&body.ok_or_else(|| StoreError::Conflict(format!("no tenant {}", tenant.id)))?)?;
+            let mut record: TenantRecord = from_json(
+                &body.ok_or_else(|| StoreError::Conflict(format!("no tenant {}", tenant.id)))?,
+            )?;
             let was_active = record.tenant.status == TenantStatus::Active;
             let is_active = tenant.status == TenantStatus::Active;
             record.tenant = tenant;
             tx.execute(
                 "UPDATE tenants SET slug = ?2, domain = ?3, body = ?4 WHERE id = ?1",
-                params![record.tenant.id, record.tenant.slug, record.tenant.domain, to_json(&record)?],
+                params![
+                    record.tenant.id,
+                    record.tenant.slug,
+                    record.tenant.domain,
+                    to_json(&record)?
+                ],
             )
             .map_err(db_error)?;
             if was_active != is_active {
-                bump_counter(&tx, GLOBAL_SCOPE, TENANTS_ACTIVE, if is_active { 1 } else { -1 })?;
+                bump_counter(
+                    &tx,
+                    GLOBAL_SCOPE,
+                    TENANTS_ACTIVE,
+                    if is_active { 1 } else { -1 },
+                )?;
             }
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(db_error)
@@ -247,16 +289,27 @@ impl StateStore for SqliteStateStore {
         self.tenant_where("domain", domain).await
     }
 
-    async fn tenant_by_admin_key_hash(&self, key_hash: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn tenant_by_admin_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<TenantRecord>, StoreError> {
         self.tenant_where("admin_key_hash", key_hash).await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         self.run(|conn| {
-            let mut stmt = conn.prepare("SELECT body FROM tenants ORDER BY slug").map_err(db_error)?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_error)?;
-            rows.map(|r| r.map_err(db_error).and_then(|b| from_json::<TenantRecord>(&b)).map(|t| t.tenant))
-                .collect()
+            let mut stmt = conn
+                .prepare("SELECT body FROM tenants ORDER BY slug")
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(db_error)?;
+            rows.map(|r| {
+                r.map_err(db_error)
+                    .and_then(|b| from_json::<TenantRecord>(&b))
+                    .map(|t| t.tenant)
+            })
+            .collect()
         })
         .await
     }
@@ -305,13 +358,19 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
-    async fn session(&self, tenant_id: &str, session_id: &str) -> Result<Option<Session>, StoreError> {
+    async fn session(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Session>, StoreError> {
         let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
         self.run(move |conn| {
             let body: Option<String> = conn
-                .query_row("SELECT body FROM sessions WHERE tenant_id = ?1 AND id = ?2", [tenant_id, session_id], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT body FROM sessions WHERE tenant_id = ?1 AND id = ?2",
+                    [tenant_id, session_id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_error)?;
             body.map(|b| from_json(&b)).transpose()
@@ -319,7 +378,11 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
-    async fn conversation(&self, tenant_id: &str, session_id: &str) -> Result<Option<ConversationState>, StoreError> {
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<ConversationState>, StoreError> {
         let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
         self.run(move |conn| {
             let body: Option<String> = conn
@@ -335,13 +398,23 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
-    async fn messages(&self, tenant_id: &str, session_id: &str) -> Result<Vec<Message>, StoreError> {
+    async fn messages(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Vec<Message>, StoreError> {
         self.session_rows("messages", tenant_id, session_id).await
     }
 
-    async fn goals(&self, tenant_id: &str, session_id: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
+    async fn goals(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
         let goals = self.session_rows("goals", tenant_id, session_id).await?;
-        let links = self.session_rows("goal_links", tenant_id, session_id).await?;
+        let links = self
+            .session_rows("goal_links", tenant_id, session_id)
+            .await?;
         Ok((goals, links))
     }
 
@@ -383,11 +456,23 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
-    async fn usage(&self, tenant_id: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError> {
-        let scope = tenant_id.map(tenant_scope).unwrap_or_else(|| GLOBAL_SCOPE.to_string());
+    async fn usage(
+        &self,
+        tenant_id: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<UsageCounters, StoreError> {
+        let scope = tenant_id
+            .map(tenant_scope)
+            .unwrap_or_else(|| GLOBAL_SCOPE.to_string());
         self.run(move |conn| {
-            let mut stmt = conn.prepare("SELECT name, value FROM counters WHERE scope = ?1").map_err(db_error)?;
-            let rows = stmt.query_map([scope], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db_error)?;
+            let mut stmt = conn
+                .prepare("SELECT name, value FROM counters WHERE scope = ?1")
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([scope], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .map_err(db_error)?;
             let mut usage = UsageCounters::default();
             for row in rows {
                 let (name, value) = row.map_err(db_error)?;

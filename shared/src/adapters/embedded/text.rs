@@ -5,32 +5,142 @@
 use std::collections::BTreeSet;
 
 const STOPWORDS: &[&str] = &[
-    "a", "about", "also", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "do",
-    "does", "for", "from", "get", "has", "have", "how", "i", "i'd", "i'll", "i'm", "if", "in", "into", "is", "it",
-    "its", "just", "me", "my", "myself", "of", "on", "or", "our", "so", "that", "the", "their", "them", "then",
-    "there", "these", "this", "those", "to", "up", "us", "was", "we", "were", "what", "when", "where", "which",
-    "while", "who", "will", "with", "would", "you", "your", "want", "like", "within", "next", "through", "each",
-    "per", "than", "important",
+    "a",
+    "about",
+    "also",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "being",
+    "but",
+    "by",
+    "can",
+    "could",
+    "do",
+    "does",
+    "for",
+    "from",
+    "get",
+    "has",
+    "have",
+    "how",
+    "i",
+    "i'd",
+    "i'll",
+    "i'm",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "me",
+    "my",
+    "myself",
+    "of",
+    "on",
+    "or",
+    "our",
+    "so",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "this",
+    "those",
+    "to",
+    "up",
+    "us",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "want",
+    "like",
+    "within",
+    "next",
+    "through",
+    "each",
+    "per",
+    "than",
+    "important",
 ];
 
 /// Words that sound like a goal but say nothing measurable or specific.
 const VAGUE: &[&str] = &[
-    "better", "more", "good", "great", "stuff", "things", "thing", "maybe", "somehow", "some", "really", "very",
-    "kind", "sort", "try", "hopefully", "generally", "well",
+    "better",
+    "more",
+    "good",
+    "great",
+    "stuff",
+    "things",
+    "thing",
+    "maybe",
+    "somehow",
+    "some",
+    "really",
+    "very",
+    "kind",
+    "sort",
+    "try",
+    "hopefully",
+    "generally",
+    "well",
 ];
 
 const TIME_UNITS: &[&str] = &[
-    "day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters", "yr", "yrs",
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters",
+    "yr", "yrs",
 ];
 
 const MONTHS: &[&str] = &[
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-    "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 ];
 
 const NUMBER_WORDS: &[&str] = &[
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty", "dozen",
-    "half", "double", "twice",
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve",
+    "twenty", "dozen", "half", "double", "twice",
 ];
 
 /// Lowercase words (letters, digits, apostrophes and inner hyphens).
@@ -67,7 +177,9 @@ pub fn content_stems(text: &str) -> BTreeSet<String> {
         .iter()
         .flat_map(|w| w.split('-').map(str::to_string).collect::<Vec<_>>())
         .filter(|w| w.len() >= 3 && !STOPWORDS.contains(&w.as_str()) && !is_vague(w))
-        .filter(|w| !is_number(w) && !TIME_UNITS.contains(&w.as_str()) && !MONTHS.contains(&w.as_str()))
+        .filter(|w| {
+            !is_number(w) && !TIME_UNITS.contains(&w.as_str()) && !MONTHS.contains(&w.as_str())
+        })
         .map(|w| stem(&w))
         .collect()
 }
@@ -84,7 +196,11 @@ pub fn quantities(text: &str) -> usize {
         let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
         for part in token.split('-') {
             let unit_inside = token.split('-').any(|p| TIME_UNITS.contains(&p));
-            if is_number(part) && !TIME_UNITS.contains(&next) && !unit_inside && !looks_like_year(part) {
+            if is_number(part)
+                && !TIME_UNITS.contains(&next)
+                && !unit_inside
+                && !looks_like_year(part)
+            {
                 found.insert(format!("{part}@{i}"));
             }
         }
@@ -111,36 +227,76 @@ pub fn time_frame(text: &str) -> TimeFrame {
         let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
         let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
         let number_then_unit = is_number(token) && TIME_UNITS.contains(&next);
-        let hyphenated = token.split('-').any(|p| TIME_UNITS.contains(&p)) && token.split('-').any(is_number);
+        let hyphenated =
+            token.split('-').any(|p| TIME_UNITS.contains(&p)) && token.split('-').any(is_number);
         let deadline = matches!(prev, "by" | "before" | "until" | "in" | "end")
             && (MONTHS.contains(&token.as_str()) || looks_like_year(token) || is_quarter(token));
-        let cadence = matches!(token.as_str(), "monthly" | "weekly" | "quarterly" | "annually" | "biweekly");
+        let cadence = matches!(
+            token.as_str(),
+            "monthly" | "weekly" | "quarterly" | "annually" | "biweekly"
+        );
         if number_then_unit || hyphenated || deadline || cadence {
             return TimeFrame::Explicit;
         }
     }
-    let vague = ["soon", "someday", "eventually", "future", "later", "year", "years"];
-    if tokens.iter().any(|t| vague.contains(&t.as_str())) { TimeFrame::Vague } else { TimeFrame::Missing }
+    let vague = [
+        "soon",
+        "someday",
+        "eventually",
+        "future",
+        "later",
+        "year",
+        "years",
+    ];
+    if tokens.iter().any(|t| vague.contains(&t.as_str())) {
+        TimeFrame::Vague
+    } else {
+        TimeFrame::Missing
+    }
 }
 
 fn is_quarter(token: &str) -> bool {
-    token.len() == 2 && token.starts_with('q') && token[1..].chars().all(|c| ('1'..='4').contains(&c))
+    token.len() == 2
+        && token.starts_with('q')
+        && token[1..].chars().all(|c| ('1'..='4').contains(&c))
 }
 
 const VALUE_LEAD_INS: &[&str] = &[
-    "i really value", "i value", "i care about", "what matters to me is", "for me it's", "i believe in", "also",
-    "and", "i want to", "i'd like to", "i think",
+    "i really value",
+    "i value",
+    "i care about",
+    "what matters to me is",
+    "for me it's",
+    "i believe in",
+    "also",
+    "and",
+    "i want to",
+    "i'd like to",
+    "i think",
 ];
 
-const VALUE_TAILS: &[&str] = &["is important to me", "are important to me", "is important", "matters to me", "too"];
+const VALUE_TAILS: &[&str] = &[
+    "is important to me",
+    "are important to me",
+    "is important",
+    "matters to me",
+    "too",
+];
 
 /// The values someone names: "continuous learning, collaboration with my
 /// team, and work-life balance" gives three.
 pub fn named_values(text: &str) -> Vec<String> {
     let mut out = vec![];
-    let normalised = text.replace(" and ", ",").replace('\n', ",").replace(['.', ';', '•'], ",");
+    let normalised = text
+        .replace(" and ", ",")
+        .replace('\n', ",")
+        .replace(['.', ';', '•'], ",");
     for part in normalised.split(',') {
-        let mut phrase = part.trim().trim_start_matches(|c: char| c == '-' || c == '*' || c.is_ascii_digit() || c == ')').trim().to_string();
+        let mut phrase = part
+            .trim()
+            .trim_start_matches(|c: char| c == '-' || c == '*' || c.is_ascii_digit() || c == ')')
+            .trim()
+            .to_string();
         let mut changed = true;
         while changed {
             changed = false;
@@ -159,18 +315,32 @@ pub fn named_values(text: &str) -> Vec<String> {
                 }
             }
         }
-        if !phrase.is_empty() && phrase.split_whitespace().count() <= 8 && !content_stems(&phrase).is_empty() {
+        if !phrase.is_empty()
+            && phrase.split_whitespace().count() <= 8
+            && !content_stems(&phrase).is_empty()
+        {
             out.push(phrase);
         }
     }
     out
 }
 
-const ACTION_LEAD_INS: &[&str] = &["i will", "i'll", "i plan to", "i want to", "i'd like to", "i would like to"];
+const ACTION_LEAD_INS: &[&str] = &[
+    "i will",
+    "i'll",
+    "i plan to",
+    "i want to",
+    "i'd like to",
+    "i would like to",
+];
 
 /// Action items: numbered or bulleted lines, else sentences.
 pub fn action_items(text: &str) -> Vec<String> {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let listed: Vec<&str> = lines
         .iter()
         .copied()
@@ -185,7 +355,9 @@ pub fn action_items(text: &str) -> Vec<String> {
         .map(|item| {
             let mut item = item
                 .trim()
-                .trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | ')' | '-' | '*' | '•'))
+                .trim_start_matches(|c: char| {
+                    c.is_ascii_digit() || matches!(c, '.' | ')' | '-' | '*' | '•')
+                })
                 .trim()
                 .to_string();
             for lead in ACTION_LEAD_INS {
@@ -213,7 +385,9 @@ pub fn title_case(phrase: &str) -> String {
         .split_whitespace()
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -234,11 +408,17 @@ mod tests {
 
     #[test]
     fn time_frames_are_recognised() {
-        assert_eq!(time_frame("Within 24 months, advance to L5"), TimeFrame::Explicit);
+        assert_eq!(
+            time_frame("Within 24 months, advance to L5"),
+            TimeFrame::Explicit
+        );
         assert_eq!(time_frame("6-Month Action Plan"), TimeFrame::Explicit);
         assert_eq!(time_frame("deliver by March"), TimeFrame::Explicit);
         assert_eq!(time_frame("ship by Q2"), TimeFrame::Explicit);
-        assert_eq!(time_frame("present monthly tech talks"), TimeFrame::Explicit);
+        assert_eq!(
+            time_frame("present monthly tech talks"),
+            TimeFrame::Explicit
+        );
         assert_eq!(time_frame("someday I will lead"), TimeFrame::Vague);
         assert_eq!(time_frame("I want to do better"), TimeFrame::Missing);
     }

@@ -1,0 +1,561 @@
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::unique;
+use crate::domain::audit::{AuditEntry, RequestOrigin, action};
+use crate::domain::conversation::ConversationState;
+use crate::domain::goal::{Goal, GoalLink, LinkType};
+use crate::domain::ids::new_id;
+use crate::domain::message::{Message, Role};
+use crate::domain::phase::{GoalType, Phase, Step};
+use crate::domain::scoring::ScoreCard;
+use crate::domain::session::{EmployeeProfile, Session, SessionStatus};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord, TenantStatus};
+use crate::ports::state_store::{
+    AuditQuery, CounterDelta, Guarded, SessionChange, StateStore, StoreError,
+};
+
+fn tenant_record(id: &str) -> TenantRecord {
+    let now = Utc::now();
+    TenantRecord {
+        tenant: Tenant {
+            id: id.into(),
+            slug: id.into(),
+            name: format!("Tenant {id}"),
+            domain: format!("{id}.example.com"),
+            status: TenantStatus::Active,
+            contact_email: "admin@example.com".into(),
+            contact_name: None,
+            created_at: now,
+            updated_at: now,
+        },
+        config: TenantConfig::defaults(),
+        admin_key_hash: format!("hash-{id}"),
+    }
+}
+
+fn audit(tenant: &str, session: Option<&str>, what: &str) -> AuditEntry {
+    AuditEntry::new(
+        new_id(),
+        tenant,
+        session,
+        "suite",
+        what,
+        ("test", "x"),
+        json!({}),
+        &RequestOrigin::default(),
+        Utc::now(),
+    )
+}
+
+fn session(tenant: &str, id: &str) -> Session {
+    let now = Utc::now();
+    Session {
+        id: id.into(),
+        tenant_id: tenant.into(),
+        status: SessionStatus::Active,
+        profile: EmployeeProfile::default(),
+        completion_percentage: 0,
+        user_agent_hash: None,
+        ip_hash: None,
+        resume_token_hash: "h".into(),
+        metadata: json!({}),
+        expires_at: now + Duration::days(14),
+        created_at: now,
+        updated_at: now,
+        last_accessed_at: now,
+        completed_at: None,
+        version: 1,
+    }
+}
+
+fn message(tenant: &str, session: &str, text: &str) -> Message {
+    Message {
+        id: new_id(),
+        session_id: session.into(),
+        tenant_id: tenant.into(),
+        role: Role::User,
+        content: text.into(),
+        phase: Phase::G4Future,
+        step: Step::Collect,
+        tokens_prompt: 1,
+        tokens_completion: 2,
+        latency_ms: 3,
+        model_used: None,
+        created_at: Utc::now(),
+    }
+}
+
+fn goal(tenant: &str, session: &str, goal_type: GoalType, score: f64) -> Goal {
+    Goal {
+        id: new_id(),
+        session_id: session.into(),
+        tenant_id: tenant.into(),
+        goal_type,
+        phase: goal_type.phase(),
+        content: format!("{goal_type} goal"),
+        score,
+        is_final: score >= 7.0,
+        version: 1,
+        score_details: ScoreCard {
+            overall: score,
+            criteria: vec![],
+            feedback: String::new(),
+            suggestions: vec![],
+            meets_threshold: score >= 7.0,
+            threshold: 7.0,
+        },
+        created_at: Utc::now(),
+    }
+}
+
+async fn create_session(store: &dyn StateStore, tenant: &str) -> (Session, ConversationState) {
+    let id = new_id();
+    let s = session(tenant, &id);
+    let state = ConversationState::new(&id, tenant, Utc::now());
+    let mut change = SessionChange::new(tenant, &id);
+    change.session = Some(Guarded::create(s.clone()));
+    change.state = Some(Guarded::create(state.clone()));
+    change
+        .audit
+        .push(audit(tenant, Some(&id), action::SESSION_CREATED));
+    change.counters = CounterDelta {
+        sessions_created: 1,
+        ..Default::default()
+    };
+    store.apply(change).await.expect("create session");
+    (s, state)
+}
+
+/// Runs every state-store promise against `store`.
+pub async fn state_store(store: Arc<dyn StateStore>) {
+    let store = store.as_ref();
+    store.ping().await.expect("ping");
+    tenants(store).await;
+    sessions_and_guards(store).await;
+    history(store).await;
+    audit_log(store).await;
+    counters(store).await;
+    isolation(store).await;
+    one_winner_per_version(store).await;
+}
+
+async fn tenants(store: &dyn StateStore) {
+    let today = Utc::now().date_naive();
+    let before = store.usage(None, today).await.unwrap();
+    let id = unique("t");
+    let record = tenant_record(&id);
+    store
+        .create_tenant(&record, &audit(&id, None, action::TENANT_CREATED))
+        .await
+        .expect("create tenant");
+    assert_eq!(store.tenant(&id).await.unwrap().as_ref(), Some(&record));
+    assert_eq!(
+        store
+            .tenant_by_domain(&record.tenant.domain)
+            .await
+            .unwrap()
+            .unwrap()
+            .tenant
+            .id,
+        id
+    );
+    assert_eq!(
+        store
+            .tenant_by_admin_key_hash(&record.admin_key_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .tenant
+            .id,
+        id
+    );
+    assert!(store.tenant("no-such-tenant").await.unwrap().is_none());
+    assert!(
+        store
+            .tenant_by_domain("no-such.example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .list_tenants()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == id)
+    );
+
+    let mut same_domain = tenant_record(&unique("t"));
+    same_domain.tenant.domain = record.tenant.domain.clone();
+    let dup = store
+        .create_tenant(
+            &same_domain,
+            &audit(&same_domain.tenant.id, None, action::TENANT_CREATED),
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(_))),
+        "a taken domain must conflict: {dup:?}"
+    );
+    let dup = store
+        .create_tenant(&record, &audit(&id, None, action::TENANT_CREATED))
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(_))),
+        "a taken id must conflict"
+    );
+    assert!(
+        store
+            .tenant(&same_domain.tenant.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused tenant leaves nothing"
+    );
+
+    let mut inactive = record.tenant.clone();
+    inactive.status = TenantStatus::Inactive;
+    store
+        .update_tenant(&inactive, &audit(&id, None, action::TENANT_STATUS_CHANGED))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tenant(&id).await.unwrap().unwrap().tenant.status,
+        TenantStatus::Inactive
+    );
+    let after = store.usage(None, today).await.unwrap();
+    assert_eq!(after.total_tenants - before.total_tenants, 1);
+    assert_eq!(after.active_tenants - before.active_tenants, 0);
+}
+
+async fn sessions_and_guards(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (s, state) = create_session(store, &tenant).await;
+    assert_eq!(
+        store.session(&tenant, &s.id).await.unwrap().as_ref(),
+        Some(&s)
+    );
+    assert_eq!(
+        store.conversation(&tenant, &s.id).await.unwrap().as_ref(),
+        Some(&state)
+    );
+
+    // Creating the same session again conflicts and writes nothing.
+    let mut again = SessionChange::new(&tenant, &s.id);
+    again.session = Some(Guarded::create(s.clone()));
+    again.messages.push(message(&tenant, &s.id, "lost"));
+    assert!(matches!(
+        store.apply(again).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.messages(&tenant, &s.id).await.unwrap().is_empty());
+
+    // A write with the right version wins; a stale one changes nothing at all.
+    let mut next = state.clone();
+    next.phase = Phase::G4Future;
+    next.version += 1;
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.state = Some(Guarded::replacing(state.version, next.clone()));
+    change.messages.push(message(&tenant, &s.id, "kept"));
+    store.apply(change).await.expect("versioned update");
+
+    let mut stale = state.clone();
+    stale.phase = Phase::G8Actions;
+    stale.version += 1;
+    let mut updated_session = s.clone();
+    updated_session.completion_percentage = 50;
+    updated_session.version += 1;
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.session = Some(Guarded::replacing(s.version, updated_session));
+    change.state = Some(Guarded::replacing(state.version, stale));
+    change
+        .messages
+        .push(message(&tenant, &s.id, "must not appear"));
+    change
+        .goals
+        .push(goal(&tenant, &s.id, GoalType::Future, 9.0));
+    change
+        .audit
+        .push(audit(&tenant, Some(&s.id), "must.not.appear"));
+    change.counters = CounterDelta {
+        sessions_completed: 1,
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.apply(change).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.conversation(&tenant, &s.id).await.unwrap().unwrap(),
+        next
+    );
+    assert_eq!(
+        store
+            .session(&tenant, &s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .completion_percentage,
+        0,
+        "no partial write"
+    );
+    let texts: Vec<String> = store
+        .messages(&tenant, &s.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(texts, vec!["kept"]);
+    assert!(store.goals(&tenant, &s.id).await.unwrap().0.is_empty());
+    let log = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.clone()),
+            session_id: Some(s.id.clone()),
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
+    assert!(log.entries.iter().all(|e| e.action != "must.not.appear"));
+    let usage = store
+        .usage(Some(&tenant), Utc::now().date_naive())
+        .await
+        .unwrap();
+    assert_eq!(
+        usage.sessions_completed, 0,
+        "counters of a refused change are not applied"
+    );
+}
+
+async fn history(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (s, _) = create_session(store, &tenant).await;
+    for text in ["one", "two", "three"] {
+        let mut change = SessionChange::new(&tenant, &s.id);
+        change.messages.push(message(&tenant, &s.id, text));
+        store.apply(change).await.unwrap();
+    }
+    let texts: Vec<String> = store
+        .messages(&tenant, &s.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["one", "two", "three"],
+        "messages come back oldest first"
+    );
+    let stored = &store.messages(&tenant, &s.id).await.unwrap()[0];
+    assert_eq!(
+        (
+            stored.tokens_prompt,
+            stored.tokens_completion,
+            stored.latency_ms
+        ),
+        (1, 2, 3)
+    );
+
+    let future = goal(&tenant, &s.id, GoalType::Future, 9.2);
+    let draft = goal(&tenant, &s.id, GoalType::Actions, 4.0);
+    let actions = goal(&tenant, &s.id, GoalType::Actions, 9.0);
+    let link = GoalLink {
+        id: new_id(),
+        goal_id: actions.id.clone(),
+        parent_goal_id: future.id.clone(),
+        link_type: LinkType::ContributesTo,
+        strength: 10,
+        notes: "n".into(),
+        created_at: Utc::now(),
+    };
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.goals = vec![future.clone(), draft.clone()];
+    store.apply(change).await.unwrap();
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.goals = vec![actions.clone()];
+    change.links = vec![link.clone()];
+    store.apply(change).await.unwrap();
+    let (goals, links) = store.goals(&tenant, &s.id).await.unwrap();
+    assert_eq!(
+        goals,
+        vec![future, draft, actions],
+        "goals come back oldest first, drafts included"
+    );
+    assert_eq!(links, vec![link]);
+}
+
+async fn audit_log(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (a, _) = create_session(store, &tenant).await;
+    let (b, _) = create_session(store, &tenant).await;
+    for i in 0..3 {
+        store
+            .append_audit(&audit(&tenant, Some(&a.id), &format!("step.{i}")))
+            .await
+            .unwrap();
+    }
+    store
+        .append_audit(&audit(&tenant, None, "tenant.thing"))
+        .await
+        .unwrap();
+    let all = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.clone()),
+            session_id: None,
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.total, 6,
+        "two session creations, three steps, one tenant entry"
+    );
+    let of_a = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.clone()),
+            session_id: Some(a.id.clone()),
+            page: 1,
+            per_page: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(of_a.total, 4);
+    let actions: Vec<&str> = of_a.entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec![action::SESSION_CREATED, "step.0"],
+        "oldest first, paged"
+    );
+    let page2 = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.clone()),
+            session_id: Some(a.id.clone()),
+            page: 2,
+            per_page: 2,
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = page2.entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, vec!["step.1", "step.2"]);
+    let past_end = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.clone()),
+            session_id: Some(a.id.clone()),
+            page: 9,
+            per_page: 2,
+        })
+        .await
+        .unwrap();
+    assert!(past_end.entries.is_empty());
+    let of_b = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.clone()),
+            session_id: Some(b.id.clone()),
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(of_b.total, 1);
+}
+
+async fn counters(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let today = Utc::now().date_naive();
+    let global_before = store.usage(None, today).await.unwrap();
+    let (s, _) = create_session(store, &tenant).await;
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.counters = CounterDelta {
+        sessions_completed: 1,
+        completion_points: 100,
+        session_minutes: 45,
+        messages: 12,
+        messages_day: Some(today),
+        final_goals: vec![GoalType::Future, GoalType::Values, GoalType::Actions],
+        score_hundredths: 2690,
+        ..Default::default()
+    };
+    store.apply(change).await.unwrap();
+    let mut yesterday = SessionChange::new(&tenant, &s.id);
+    yesterday.counters = CounterDelta {
+        messages: 5,
+        messages_day: Some(today - Duration::days(1)),
+        ..Default::default()
+    };
+    store.apply(yesterday).await.unwrap();
+    let usage = store.usage(Some(&tenant), today).await.unwrap();
+    assert_eq!(usage.sessions_created, 1);
+    assert_eq!(usage.sessions_completed, 1);
+    assert_eq!(usage.completion_points, 100);
+    assert_eq!(usage.session_minutes, 45);
+    assert_eq!(usage.messages_today, 12, "only today's messages count");
+    assert_eq!(
+        (usage.goals_future, usage.goals_values, usage.goals_actions),
+        (1, 1, 1)
+    );
+    assert_eq!(usage.score_hundredths, 2690);
+    let global = store.usage(None, today).await.unwrap();
+    assert!(global.sessions_created - global_before.sessions_created >= 1);
+    assert!(global.messages_today - global_before.messages_today >= 12);
+}
+
+async fn isolation(store: &dyn StateStore) {
+    let (a, b) = (unique("t"), unique("t"));
+    let (s, _) = create_session(store, &a).await;
+    assert!(
+        store.session(&b, &s.id).await.unwrap().is_none(),
+        "another tenant cannot read the session"
+    );
+    assert!(store.conversation(&b, &s.id).await.unwrap().is_none());
+    assert!(store.messages(&b, &s.id).await.unwrap().is_empty());
+    let log = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(b.clone()),
+            session_id: None,
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.total, 0);
+}
+
+async fn one_winner_per_version(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (s, state) = create_session(store, &tenant).await;
+    let store_ptr: &dyn StateStore = store;
+    let attempts = (0..8).map(|i| {
+        let mut next = state.clone();
+        next.collect_turns = i + 1;
+        next.version += 1;
+        let mut change = SessionChange::new(&tenant, &s.id);
+        change.state = Some(Guarded::replacing(state.version, next));
+        change
+            .messages
+            .push(message(&tenant, &s.id, &format!("racer {i}")));
+        async move { store_ptr.apply(change).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        winners, 1,
+        "exactly one of the racing writes wins: {results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict(_))))
+    );
+    assert_eq!(
+        store.messages(&tenant, &s.id).await.unwrap().len(),
+        1,
+        "losers write nothing"
+    );
+}

@@ -1,0 +1,178 @@
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::unique;
+use crate::ports::vector_store::{ChunkRecord, VectorStore};
+
+/// A unit vector along `axis`, slightly tilted towards `tilt`.
+fn direction(dimension: usize, axis: usize, tilt: usize, amount: f32) -> Vec<f32> {
+    let mut v = vec![0.0; dimension];
+    v[axis % dimension] = 1.0;
+    v[tilt % dimension] += amount;
+    v
+}
+
+fn chunk(
+    tenant: &str,
+    document: &str,
+    index: u32,
+    category: &str,
+    embedding: Vec<f32>,
+) -> ChunkRecord {
+    ChunkRecord {
+        id: format!("{document}-{index:05}"),
+        tenant_id: tenant.into(),
+        document_id: document.into(),
+        chunk_index: index,
+        category: category.into(),
+        content: format!("{document} chunk {index}"),
+        metadata: json!({"title": document, "chunk_index": index}),
+        embedding,
+        created_at: Utc::now(),
+    }
+}
+
+/// Runs every vector-store promise against `store`, with vectors of `dimension`.
+pub async fn vector_store(store: Arc<dyn VectorStore>, dimension: usize) {
+    let store = store.as_ref();
+    let (a, b) = (unique("t"), unique("t"));
+    let d = dimension;
+    store
+        .upsert_document(
+            &a,
+            "doc1",
+            vec![
+                chunk(&a, "doc1", 0, "values", direction(d, 0, 1, 0.1)),
+                chunk(&a, "doc1", 1, "values", direction(d, 0, 1, 0.5)),
+                chunk(&a, "doc1", 2, "values", direction(d, 1, 0, 0.0)),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_document(
+            &a,
+            "doc2",
+            vec![chunk(
+                &a,
+                "doc2",
+                0,
+                "career_framework",
+                direction(d, 0, 2, 0.05),
+            )],
+        )
+        .await
+        .unwrap();
+    store
+        .upsert_document(
+            &b,
+            "doc3",
+            vec![chunk(&b, "doc3", 0, "values", direction(d, 0, 0, 0.0))],
+        )
+        .await
+        .unwrap();
+
+    let query = direction(d, 0, 0, 0.0);
+    let found = store.search(&a, &[], &query, 3).await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|f| f.chunk.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["doc2-00000", "doc1-00000", "doc1-00001"],
+        "most similar first, within the tenant"
+    );
+    assert!(found.windows(2).all(|w| w[0].similarity >= w[1].similarity));
+    assert!(
+        (found[0].similarity - 0.9988).abs() < 0.01,
+        "cosine similarity: {}",
+        found[0].similarity
+    );
+    assert_eq!(found[1].chunk.metadata["title"], "doc1");
+    assert_eq!(found[1].chunk.content, "doc1 chunk 0");
+
+    let values = store
+        .search(&a, &["values".to_string()], &query, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        values.len(),
+        3,
+        "the category filter keeps only values chunks"
+    );
+    assert!(values.iter().all(|f| f.chunk.category == "values"));
+    let two_categories = store
+        .search(
+            &a,
+            &["values".to_string(), "career_framework".to_string()],
+            &query,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(two_categories.len(), 4);
+    assert!(
+        store
+            .search(&a, &["nothing".to_string()], &query, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let only_b = store.search(&b, &[], &query, 10).await.unwrap();
+    assert_eq!(
+        only_b.len(),
+        1,
+        "another tenant's chunks are never returned"
+    );
+    assert_eq!(only_b[0].chunk.tenant_id, b);
+
+    // Re-upserting a document replaces its chunks; deleting removes them.
+    store
+        .upsert_document(
+            &a,
+            "doc1",
+            vec![chunk(&a, "doc1", 0, "values", direction(d, 3, 3, 0.0))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .search(&a, &["values".to_string()], &query, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .upsert_document(
+            &a,
+            "doc1",
+            vec![chunk(&a, "doc1", 0, "values", direction(d, 3, 3, 0.0))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .search(&a, &["values".to_string()], &query, 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "upsert is idempotent"
+    );
+    store.delete_document(&a, "doc1").await.unwrap();
+    assert!(
+        store
+            .search(&a, &["values".to_string()], &query, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.delete_document(&a, "doc1").await.unwrap();
+    assert_eq!(
+        store.search(&a, &[], &query, 10).await.unwrap().len(),
+        1,
+        "doc2 is untouched"
+    );
+}
