@@ -1,0 +1,248 @@
+//! The audit log: one partition per tenant (`AUDIT#{tenant}`), sorted by
+//! write order, and a sparse GSI1 partition per session.
+//!
+//! DynamoDB has no OFFSET: a page is found by counting (Select=COUNT for
+//! the total) and by skipping keys-only up to the page's start. Both read
+//! the skipped items, so a listing costs read units proportional to the
+//! partition's size, not the page's; admin listings only.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::Select;
+use futures::{StreamExt, TryStreamExt};
+
+use super::items::{Item, decode, get_s, s, sdk_error};
+use super::keys::{BODY, GSI1, GSI1_PK, GSI1_SK, PK, SK, audit_pk, audit_session_pk, next_order};
+use super::tenants;
+use super::transaction::Condition;
+use crate::domain::audit::AuditEntry;
+use crate::ports::state_store::{AuditPage, AuditQuery, StoreError};
+
+/// Concurrent queries of a platform-wide listing.
+const FAN_OUT: usize = 8;
+
+/// The item of an audit entry, keyed by write order.
+pub fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
+    let order = next_order();
+    let mut item = super::items::key(audit_pk(&entry.tenant_id), &order);
+    item.insert(BODY.into(), super::items::json(entry)?);
+    if let Some(session_id) = &entry.session_id {
+        item.insert(
+            GSI1_PK.into(),
+            s(audit_session_pk(&entry.tenant_id, session_id)),
+        );
+        item.insert(GSI1_SK.into(), s(order));
+    }
+    Ok(item)
+}
+
+pub async fn append(client: &Client, table: &str, entry: &AuditEntry) -> Result<(), StoreError> {
+    let condition = Condition::absent();
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(audit_item(entry)?))
+        .condition_expression(condition.expression)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    Ok(())
+}
+
+/// One ordered run of audit entries: a tenant's partition, or one
+/// session's GSI1 partition.
+#[derive(Debug, Clone)]
+struct Source {
+    index: Option<&'static str>,
+    pk_attribute: &'static str,
+    sk_attribute: &'static str,
+    pk: String,
+}
+
+impl Source {
+    fn of(tenant_id: &str, session_id: Option<&str>) -> Self {
+        match session_id {
+            Some(session_id) => Source {
+                index: Some(GSI1),
+                pk_attribute: GSI1_PK,
+                sk_attribute: GSI1_SK,
+                pk: audit_session_pk(tenant_id, session_id),
+            },
+            None => Source {
+                index: None,
+                pk_attribute: PK,
+                sk_attribute: SK,
+                pk: audit_pk(tenant_id),
+            },
+        }
+    }
+
+    fn query(&self, client: &Client, table: &str, start: Option<Item>) -> QueryFluentBuilder {
+        client
+            .query()
+            .table_name(table)
+            .set_index_name(self.index.map(String::from))
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", self.pk_attribute)
+            .expression_attribute_values(":pk", s(&self.pk))
+            // Reads on the table see every committed write; a GSI cannot.
+            .consistent_read(self.index.is_none())
+            .set_exclusive_start_key(start)
+    }
+
+    async fn count(&self, client: &Client, table: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .query(client, table, start.take())
+                .select(Select::Count)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            total += out.count().max(0) as u64;
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// The key to start after so as to skip `skip` entries; `None` when
+    /// the source has no more than that.
+    async fn skip(
+        &self,
+        client: &Client,
+        table: &str,
+        skip: u64,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut remaining = skip;
+        let mut start: Option<Item> = None;
+        while remaining > 0 {
+            let out = self
+                .query(client, table, start.take())
+                .projection_expression("#pk")
+                .limit(remaining.min(i32::MAX as u64) as i32)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            remaining -= out.count().max(0) as u64;
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(None),
+            }
+        }
+        Ok(start)
+    }
+
+    /// Up to `limit` entries after `start`, with their order keys.
+    async fn entries(
+        &self,
+        client: &Client,
+        table: &str,
+        mut start: Option<Item>,
+        limit: u64,
+    ) -> Result<Vec<(String, AuditEntry)>, StoreError> {
+        let mut found = vec![];
+        while (found.len() as u64) < limit {
+            let out = self
+                .query(client, table, start.take())
+                .limit((limit - found.len() as u64).min(i32::MAX as u64) as i32)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                let order = get_s(item, self.sk_attribute)
+                    .unwrap_or_default()
+                    .to_string();
+                found.push((order, decode(item, BODY)?));
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+}
+
+pub async fn list(
+    client: &Client,
+    table: &str,
+    query: &AuditQuery,
+) -> Result<AuditPage, StoreError> {
+    let per_page = u64::from(query.per_page.max(1));
+    let offset = (u64::from(query.page.max(1)) - 1) * per_page;
+    let session_id = query.session_id.as_deref();
+    match &query.tenant_id {
+        Some(tenant_id) => {
+            let source = Source::of(tenant_id, session_id);
+            let total = source.count(client, table).await?;
+            if offset >= total {
+                return Ok(AuditPage {
+                    entries: vec![],
+                    total,
+                });
+            }
+            let start = match offset {
+                0 => None,
+                _ => match source.skip(client, table, offset).await? {
+                    Some(start) => Some(start),
+                    None => {
+                        return Ok(AuditPage {
+                            entries: vec![],
+                            total,
+                        });
+                    }
+                },
+            };
+            let entries = source.entries(client, table, start, per_page).await?;
+            Ok(AuditPage {
+                entries: entries.into_iter().map(|(_, e)| e).collect(),
+                total,
+            })
+        }
+        None => every_tenant(client, table, session_id, offset, per_page).await,
+    }
+}
+
+/// The platform admin's listing: every tenant's partition, merged by
+/// write order. Costs queries per tenant; no single partition is hot.
+async fn every_tenant(
+    client: &Client,
+    table: &str,
+    session_id: Option<&str>,
+    offset: u64,
+    per_page: u64,
+) -> Result<AuditPage, StoreError> {
+    let sources: Vec<Source> = tenants::list(client, table)
+        .await?
+        .iter()
+        .map(|t| Source::of(&t.id, session_id))
+        .collect();
+    let counted: Vec<(Source, u64)> = futures::stream::iter(sources)
+        .map(|source| async move {
+            let count = source.count(client, table).await?;
+            Ok::<_, StoreError>((source, count))
+        })
+        .buffer_unordered(FAN_OUT)
+        .try_collect()
+        .await?;
+    let total = counted.iter().map(|(_, c)| c).sum();
+    // The page's entries are among the first offset + per_page of each tenant.
+    let wanted = offset + per_page;
+    let mut merged: Vec<(String, AuditEntry)> =
+        futures::stream::iter(counted.into_iter().filter(|(_, c)| *c > 0).map(|(s, _)| s))
+            .map(|source| async move { source.entries(client, table, None, wanted).await })
+            .buffer_unordered(FAN_OUT)
+            .try_concat()
+            .await?;
+    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    let entries = merged
+        .into_iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .map(|(_, e)| e)
+        .collect();
+    Ok(AuditPage { entries, total })
+}

@@ -1,0 +1,67 @@
+//! Attribute values in and out, and error mapping.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::keys::{PK, SK, TTL};
+use crate::ports::state_store::StoreError;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// An SDK error with its whole cause chain (the plain Display says little).
+pub fn sdk_error<E: std::error::Error>(e: E) -> StoreError {
+    StoreError::Unavailable(format!("dynamodb: {}", DisplayErrorContext(&e)))
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn json<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value).map(s).map_err(unavailable)
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+pub fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Decodes the JSON held in attribute `name`.
+pub fn decode<T: DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+    let text = get_s(item, name).ok_or_else(|| {
+        unavailable(format!(
+            "corrupt item {:?}: no '{name}'",
+            get_s(item, PK).zip(get_s(item, SK))
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| unavailable(format!("corrupt record: {e}")))
+}
+
+/// Whether the item's TTL has passed. DynamoDB deletes expired items
+/// lazily (up to days later), so reads must skip them themselves.
+pub fn is_expired(item: &Item, now_epoch: i64) -> bool {
+    get_n(item, TTL).is_some_and(|ttl| ttl <= now_epoch)
+}

@@ -1,0 +1,179 @@
+//! The key layout of the single table; `infra/dynamodb-table.md` explains it.
+
+use std::borrow::Cow;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// Attribute names.
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1_PK: &str = "GSI1PK";
+pub const GSI1_SK: &str = "GSI1SK";
+pub const TTL: &str = "ttl";
+/// An entity as JSON: sessions, states, messages, goals, links, audit entries.
+pub const BODY: &str = "body";
+pub const VERSION: &str = "version";
+/// A tenant record as JSON (tenant item and the lookup markers).
+pub const RECORD: &str = "record";
+/// A tenant's identity fields as JSON: what the tenant listing projects.
+pub const SUMMARY: &str = "summary";
+/// Optimistic revision of a tenant item.
+pub const REVISION: &str = "rev";
+pub const TENANT_ID: &str = "tenant_id";
+
+/// Sort keys of fixed items.
+pub const TENANT_SK: &str = "TENANT";
+pub const MARKER_SK: &str = "MARKER";
+pub const SESSION_SK: &str = "SESSION";
+pub const STATE_SK: &str = "STATE";
+pub const TOTALS_SK: &str = "TOTALS";
+
+/// Sort-key prefixes inside a session's partition. Goals and links share
+/// `G#` so one Query reads both.
+pub const MESSAGE_PREFIX: &str = "MSG#";
+pub const GOALS_AND_LINKS_PREFIX: &str = "G#";
+pub const GOAL_PREFIX: &str = "G#GOAL#";
+pub const LINK_PREFIX: &str = "G#LINK#";
+pub const DAY_PREFIX: &str = "DAY#";
+
+/// The GSI1 partition that lists tenants (sorted by slug).
+pub const TENANT_LIST: &str = "TENANTS";
+
+/// Global and tenant counters are spread over this many items each, so
+/// that concurrent transactions rarely touch the same counter item.
+pub const COUNTER_SHARDS: u32 = 8;
+
+/// Sessions and their items outlive `expires_at` by this much before
+/// DynamoDB's TTL may delete them.
+pub const EXPIRY_GRACE: Duration = Duration::days(30);
+/// The longest a session can be valid (`session_expiration_days` is 1-365).
+pub const MAX_SESSION_LIFETIME: Duration = Duration::days(365);
+/// Daily counter items are only read on their day; keep them a while.
+pub const DAY_COUNTER_RETENTION: Duration = Duration::days(400);
+
+/// Escapes the separator so that joined keys stay unambiguous.
+fn part(s: &str) -> Cow<'_, str> {
+    if s.contains(['#', '%']) {
+        Cow::Owned(s.replace('%', "%25").replace('#', "%23"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+pub fn tenant_pk(tenant_id: &str) -> String {
+    format!("TENANT#{}", part(tenant_id))
+}
+
+pub fn slug_pk(slug: &str) -> String {
+    format!("SLUG#{}", part(slug))
+}
+
+pub fn domain_pk(domain: &str) -> String {
+    format!("DOMAIN#{}", part(domain))
+}
+
+pub fn admin_key_pk(key_hash: &str) -> String {
+    format!("ADMINKEY#{}", part(key_hash))
+}
+
+pub fn tenant_list_sk(slug: &str, tenant_id: &str) -> String {
+    format!("{}#{}", part(slug), part(tenant_id))
+}
+
+pub fn session_pk(tenant_id: &str, session_id: &str) -> String {
+    format!("SESSION#{}#{}", part(tenant_id), part(session_id))
+}
+
+pub fn audit_pk(tenant_id: &str) -> String {
+    format!("AUDIT#{}", part(tenant_id))
+}
+
+/// GSI1 partition of one session's audit entries.
+pub fn audit_session_pk(tenant_id: &str, session_id: &str) -> String {
+    format!("AUDIT#{}#{}", part(tenant_id), part(session_id))
+}
+
+pub fn counter_pk(scope: &str, shard: u32) -> String {
+    format!("COUNTER#{}#{shard}", part(scope))
+}
+
+pub fn day_sk(day: &str) -> String {
+    format!("{DAY_PREFIX}{day}")
+}
+
+/// The counter shard of a session (or tenant): stable, so one session's
+/// counters always land on the same items.
+pub fn shard_of(id: &str) -> u32 {
+    // FNV-1a: tiny, deterministic across processes and releases.
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(COUNTER_SHARDS)) as u32
+}
+
+/// A new sort key that orders after every key this process made before.
+/// Entity ids are ULIDs too, but `Ulid::new()` is random within a
+/// millisecond; the monotonic generator keeps insertion order.
+pub fn next_order() -> String {
+    static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    generator
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new())
+        .to_string()
+}
+
+/// TTL of a session item: its expiry plus the grace period.
+pub fn session_ttl(expires_at: DateTime<Utc>) -> i64 {
+    (expires_at + EXPIRY_GRACE).timestamp()
+}
+
+/// TTL of an item in a session whose expiry this write does not know: an
+/// upper bound from the session's creation time (its ULID), so that no
+/// item expires before its session does.
+pub fn session_item_ttl(session_id: &str, now: DateTime<Utc>) -> i64 {
+    let created = ulid::Ulid::from_string(session_id)
+        .ok()
+        .map(|u| DateTime::<Utc>::from(u.datetime()))
+        .filter(|created| *created <= now)
+        .unwrap_or(now);
+    (created + MAX_SESSION_LIFETIME + EXPIRY_GRACE).timestamp()
+}
+
+pub fn day_counter_ttl(day: NaiveDate) -> i64 {
+    (day.and_time(chrono::NaiveTime::MIN).and_utc() + DAY_COUNTER_RETENTION).timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_keys_stay_unambiguous() {
+        assert_ne!(session_pk("a#b", "c"), session_pk("a", "b#c"));
+        assert_eq!(session_pk("t1", "01J"), "SESSION#t1#01J");
+        assert_eq!(tenant_pk("50%#"), "TENANT#50%25%23");
+    }
+
+    #[test]
+    fn order_keys_increase_within_a_millisecond() {
+        let keys: Vec<String> = (0..1000).map(|_| next_order()).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn shards_are_stable_and_in_range() {
+        assert_eq!(shard_of("session-1"), shard_of("session-1"));
+        assert!((0..100).all(|i| shard_of(&i.to_string()) < COUNTER_SHARDS));
+    }
+
+    #[test]
+    fn items_of_a_session_outlive_any_session_expiry() {
+        let now = Utc::now();
+        let id = crate::domain::ids::new_id();
+        let latest_expiry = now + MAX_SESSION_LIFETIME;
+        assert!(session_item_ttl(&id, now) >= session_ttl(latest_expiry) - 1);
+    }
+}

@@ -1,0 +1,209 @@
+//! A session's partition: the session, its conversation state, messages,
+//! goals and links. Every write about a session is one transaction.
+
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use super::audit::audit_item;
+use super::counters::add_increments;
+use super::items::{Item, decode, get_s, is_expired, json, key, n, s, sdk_error};
+use super::keys::{
+    BODY, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, LINK_PREFIX, MESSAGE_PREFIX, PK, SESSION_SK, SK,
+    STATE_SK, TTL, VERSION, next_order, session_item_ttl, session_pk, session_ttl, shard_of,
+};
+use super::transaction::{Condition, TransactError, Transaction};
+use crate::domain::goal::{Goal, GoalLink};
+use crate::domain::message::Message;
+use crate::ports::state_store::{Expect, GLOBAL_SCOPE, SessionChange, StoreError, tenant_scope};
+
+fn guard(expect: Expect) -> Condition {
+    match expect {
+        Expect::Absent => Condition::absent(),
+        Expect::Version(v) => Condition::equals(VERSION, n(v)),
+    }
+}
+
+/// Builds the one transaction of a session change.
+pub fn change_transaction(
+    table: &str,
+    change: &SessionChange,
+    now: DateTime<Utc>,
+) -> Result<Transaction, StoreError> {
+    let pk = session_pk(&change.tenant_id, &change.session_id);
+    // Items whose session expiry is unknown here get an upper bound.
+    let item_ttl = change
+        .session
+        .as_ref()
+        .map(|g| session_ttl(g.value.expires_at))
+        .unwrap_or_else(|| session_item_ttl(&change.session_id, now));
+    let mut tx = Transaction::new(table);
+
+    if let Some(g) = &change.session {
+        let mut item = key(&pk, SESSION_SK);
+        item.insert(BODY.into(), json(&g.value)?);
+        item.insert(VERSION.into(), n(g.value.version));
+        item.insert(TTL.into(), n(session_ttl(g.value.expires_at)));
+        tx.put(item, Some(guard(g.expect)))?;
+    }
+    if let Some(g) = &change.state {
+        // An update, not a put: later writes keep the TTL set at creation.
+        tx.update(
+            key(&pk, STATE_SK),
+            "SET #body = :body, #version = :version, #ttl = if_not_exists(#ttl, :ttl)".into(),
+            vec![
+                ("#body".into(), BODY.into()),
+                ("#version".into(), VERSION.into()),
+                ("#ttl".into(), TTL.into()),
+            ],
+            vec![
+                (":body".into(), json(&g.value)?),
+                (":version".into(), n(g.value.version)),
+                (":ttl".into(), n(item_ttl)),
+            ],
+            Some(guard(g.expect)),
+        )?;
+    }
+    let children = change
+        .messages
+        .iter()
+        .map(|m| (MESSAGE_PREFIX, json(m)))
+        .chain(change.goals.iter().map(|g| (GOAL_PREFIX, json(g))))
+        .chain(change.links.iter().map(|l| (LINK_PREFIX, json(l))));
+    for (prefix, body) in children {
+        let mut item = key(&pk, format!("{prefix}{}", next_order()));
+        item.insert(BODY.into(), body?);
+        item.insert(TTL.into(), n(item_ttl));
+        tx.put(item, None)?;
+    }
+    for entry in &change.audit {
+        tx.put(audit_item(entry)?, None)?;
+    }
+    let increments = change.counters.increments();
+    if !increments.is_empty() {
+        let scopes = [tenant_scope(&change.tenant_id), GLOBAL_SCOPE.to_string()];
+        add_increments(&mut tx, &scopes, shard_of(&change.session_id), &increments)?;
+    }
+    Ok(tx)
+}
+
+pub async fn apply(
+    client: &Client,
+    table: &str,
+    change: SessionChange,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let tx = change_transaction(table, &change, now)?;
+    match tx.commit(client).await {
+        Ok(()) => Ok(()),
+        Err(TransactError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+            "session {} changed meanwhile",
+            change.session_id
+        ))),
+        Err(TransactError::Store(e)) => Err(e),
+    }
+}
+
+/// One item of the session's partition, unless missing or expired.
+pub async fn get_body<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    session_id: &str,
+    sk: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<T>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(session_pk(tenant_id, session_id), sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    match out.item() {
+        Some(item) if !is_expired(item, now.timestamp()) => decode(item, BODY).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The items of the session's partition under `prefix`, in key order.
+async fn query_prefix(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    session_id: &str,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Item>, StoreError> {
+    let now = now.timestamp();
+    let mut items = vec![];
+    let mut start: Option<Item> = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(session_pk(tenant_id, session_id)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        items.extend(
+            out.items()
+                .iter()
+                .filter(|item| !is_expired(item, now))
+                .cloned(),
+        );
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Ok(items),
+        }
+    }
+}
+
+pub async fn messages(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Message>, StoreError> {
+    query_prefix(client, table, tenant_id, session_id, MESSAGE_PREFIX, now)
+        .await?
+        .iter()
+        .map(|item| decode(item, BODY))
+        .collect()
+}
+
+/// Goals and links in one Query: they share the `G#` prefix.
+pub async fn goals(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
+    let items = query_prefix(
+        client,
+        table,
+        tenant_id,
+        session_id,
+        GOALS_AND_LINKS_PREFIX,
+        now,
+    )
+    .await?;
+    let (mut goals, mut links) = (vec![], vec![]);
+    for item in &items {
+        match get_s(item, SK) {
+            Some(sk) if sk.starts_with(GOAL_PREFIX) => goals.push(decode(item, BODY)?),
+            Some(sk) if sk.starts_with(LINK_PREFIX) => links.push(decode(item, BODY)?),
+            _ => {}
+        }
+    }
+    Ok((goals, links))
+}
