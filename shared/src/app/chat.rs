@@ -395,24 +395,25 @@ impl Turn {
         self.state.end_turn(now);
         self.state.version = leased_version + 1;
         change.state = Some(Guarded::replacing(leased_version, self.state.clone()));
-        if !self.out.full_response.is_empty() || outcome.is_ok() {
-            change.messages.push(Message {
-                id: new_id(),
-                session_id: self.session.id.clone(),
-                tenant_id: self.session.tenant_id.clone(),
-                role: Role::Assistant,
-                content: self.out.full_response.clone(),
-                phase: self.out.phase,
-                step: final_step,
-                tokens_prompt: self.out.usage.input,
-                tokens_completion: self.out.usage.output,
-                latency_ms,
-                model_used: Some(self.app.model.model_for(&self.context_stub())),
-                created_at: now,
-            });
-            change.counters.messages += 1;
-            change.counters.messages_day = Some(now.date_naive());
-        }
+        // Every turn stores its assistant row, failed ones too (then with
+        // whatever text streamed, maybe none): it carries the tokens and
+        // latency the turn cost.
+        change.messages.push(Message {
+            id: new_id(),
+            session_id: self.session.id.clone(),
+            tenant_id: self.session.tenant_id.clone(),
+            role: Role::Assistant,
+            content: self.out.full_response.clone(),
+            phase: self.out.phase,
+            step: final_step,
+            tokens_prompt: self.out.usage.input,
+            tokens_completion: self.out.usage.output,
+            latency_ms,
+            model_used: Some(self.app.model.model_for(&self.context_stub())),
+            created_at: now,
+        });
+        change.counters.messages += 1;
+        change.counters.messages_day = Some(now.date_naive());
         if let Err(e) = self.app.store.apply(change).await {
             tracing::error!(error = %e, "could not commit a chat turn");
             let e: AppError = e.into();

@@ -1,0 +1,708 @@
+//! The OpenAI adapters against a wire-level fake of the API: the real
+//! async-openai client, real SSE, real HTTP — retries, timeouts, cut
+//! streams, disconnects, the conformance suites and a whole chat session
+//! through the HTTP router.
+
+#[path = "openai_fake/server.rs"]
+mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use futures::StreamExt;
+use petraf_core::adapters::embedded::HashingEmbedder;
+use petraf_core::adapters::openai::{OpenAiEmbedder, OpenAiModel, OpenAiSettings};
+use petraf_core::adapters::resilience::Resilience;
+use petraf_core::app::{App, Services, Settings, demo, tenants};
+use petraf_core::conformance::{self, sarah_context};
+use petraf_core::domain::message::{Role, Usage};
+use petraf_core::domain::phase::Phase;
+use petraf_core::domain::tenant::TenantConfig;
+use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, ModelError, StreamPiece};
+use petraf_core::ports::{Embedder, SystemClock};
+use serde_json::{Value, json};
+use server::{DEFAULT_PIECES, FakeOpenAi, Op, Reply};
+use tower::ServiceExt;
+
+const KEY: &str = "sk-test-fake-key-0123456789";
+
+fn quick() -> Resilience {
+    Resilience {
+        connect_timeout: Duration::from_secs(2),
+        first_token_timeout: Duration::from_millis(400),
+        call_timeout: Duration::from_secs(10),
+        max_retries: 2,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    }
+}
+
+fn settings(fake: &FakeOpenAi) -> OpenAiSettings {
+    let mut s = OpenAiSettings::new(KEY);
+    s.base_url = fake.base_url.clone();
+    s.resilience = quick();
+    s
+}
+
+fn adapters(fake: &FakeOpenAi) -> (OpenAiModel, OpenAiEmbedder) {
+    settings(fake).models().unwrap()
+}
+
+/// Drains a coach stream into its text, its usage and its error, if any.
+async fn drain(model: &OpenAiModel) -> (String, Usage, Option<ModelError>) {
+    let mut stream = model
+        .coach(&sarah_context(), CoachPurpose::Collect { ready: false })
+        .await
+        .expect("the stream opens");
+    let (mut text, mut usage, mut error) = (String::new(), Usage::default(), None);
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(StreamPiece::Text(t)) => text.push_str(&t),
+            Ok(StreamPiece::Usage(u)) => usage += u,
+            Err(e) => error = Some(e),
+        }
+    }
+    (text, usage, error)
+}
+
+#[tokio::test]
+async fn openai_on_the_fake_conforms() {
+    let fake = FakeOpenAi::start().await;
+    let (model, embedder) = adapters(&fake);
+    conformance::chat_model(Arc::new(model)).await;
+    conformance::embedder(Arc::new(embedder)).await;
+    assert!(fake.count(Op::Coach) == 1 && fake.count(Op::Score) == 1);
+}
+
+#[tokio::test]
+async fn the_coach_streams_text_and_usage_with_the_tenants_model_and_key() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    let (text, usage, error) = drain(&model).await;
+    assert_eq!(error, None);
+    assert_eq!(text, DEFAULT_PIECES.concat());
+    assert_eq!(
+        usage,
+        Usage {
+            input: 250,
+            output: 4
+        }
+    );
+    let request = &fake.requests()[0];
+    assert_eq!(request.body["model"], "gpt-4o-mini");
+    assert_eq!(request.body["stream"], true);
+    assert_eq!(request.body["stream_options"]["include_usage"], true);
+    assert_eq!(
+        request.authorization.as_deref(),
+        Some(&*format!("Bearer {KEY}"))
+    );
+    let messages = request.body["messages"].as_array().unwrap();
+    assert!(
+        messages[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("<company_context>")
+    );
+    assert_eq!(messages.last().unwrap()["role"], "user");
+}
+
+#[tokio::test]
+async fn json_calls_use_json_mode_and_report_usage() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    fake.script(
+        Op::Readiness,
+        [Reply::content(
+            json!({"ready": false, "missing": ["numbers"]}),
+        )],
+    );
+    let ready = model.judge_readiness(&sarah_context()).await.unwrap();
+    assert!(!ready.value);
+    assert_eq!(
+        ready.usage,
+        Usage {
+            input: 120,
+            output: 40
+        }
+    );
+    assert_eq!(
+        fake.requests()[0].body["response_format"]["type"],
+        "json_object"
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_its_retry_after_then_succeeds() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    fake.script(Op::Coach, [Reply::rate_limited("0.3")]);
+    let started = std::time::Instant::now();
+    let (text, _, error) = drain(&model).await;
+    assert_eq!(error, None);
+    assert_eq!(text, DEFAULT_PIECES.concat());
+    assert_eq!(fake.count(Op::Coach), 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "Retry-After is honoured"
+    );
+
+    fake.script(Op::Score, [Reply::server_error()]);
+    let rubric = TenantConfig::defaults()
+        .rubric(Phase::G4Future)
+        .unwrap()
+        .clone();
+    model
+        .score(&sarah_context(), "A goal", &rubric)
+        .await
+        .expect("a 500 is retried");
+    assert_eq!(fake.count(Op::Score), 2);
+}
+
+#[tokio::test]
+async fn retries_are_bounded() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    fake.script(Op::Readiness, (0..3).map(|_| Reply::rate_limited("0")));
+    let err = model.judge_readiness(&sarah_context()).await.unwrap_err();
+    assert_eq!(err, ModelError::RateLimited);
+    assert_eq!(fake.count(Op::Readiness), 3, "one try and two retries");
+
+    fake.script(
+        Op::Refine,
+        [Reply::Status {
+            status: 400,
+            retry_after: None,
+            body: json!({"error": {"message": "bad model"}}).to_string(),
+        }],
+    );
+    let err = model.refine(&sarah_context(), None).await.unwrap_err();
+    assert_eq!(err, ModelError::Upstream("HTTP 400: bad model".into()));
+    assert_eq!(fake.count(Op::Refine), 1, "a 400 is not retried");
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_text_is_an_error_and_not_retried() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    fake.script(
+        Op::Coach,
+        [Reply::Stream {
+            pieces: DEFAULT_PIECES.iter().map(|p| p.to_string()).collect(),
+            first_delay: Duration::ZERO,
+            chunk_delay: Duration::from_millis(5),
+            cut_after: Some(2),
+        }],
+    );
+    let (text, usage, error) = drain(&model).await;
+    assert_eq!(text, DEFAULT_PIECES[..2].concat());
+    assert!(matches!(error, Some(ModelError::Upstream(_))), "{error:?}");
+    assert_eq!(usage, Usage::default(), "a cut stream never sent its usage");
+    assert_eq!(fake.count(Op::Coach), 1, "no retry once text has streamed");
+}
+
+#[tokio::test]
+async fn a_slow_first_token_times_out() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    fake.script(
+        Op::Coach,
+        [Reply::Stream {
+            pieces: vec!["late".into()],
+            first_delay: Duration::from_secs(3),
+            chunk_delay: Duration::ZERO,
+            cut_after: None,
+        }],
+    );
+    let started = std::time::Instant::now();
+    let (text, _, error) = drain(&model).await;
+    assert_eq!(error, Some(ModelError::Timeout));
+    assert!(text.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn an_unusable_score_is_malformed() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    let rubric = TenantConfig::defaults()
+        .rubric(Phase::G4Future)
+        .unwrap()
+        .clone();
+    for reply in [
+        Reply::Content(r#"{"criteria": [{"name": "specificity", "score": 9"#.into()),
+        Reply::Content("I would rather not say.".into()),
+        Reply::content(json!({"criteria": [{"name": "specificity", "score": 12}]})),
+    ] {
+        fake.script(Op::Score, [reply]);
+        let err = model
+            .score(&sarah_context(), "goal", &rubric)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ModelError::Malformed(_)), "{err:?}");
+    }
+    assert_eq!(
+        fake.count(Op::Score),
+        3,
+        "the adapter never retries a malformed answer"
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_stream_closes_the_upstream_connection() {
+    let fake = FakeOpenAi::start().await;
+    let (model, _) = adapters(&fake);
+    fake.script(
+        Op::Coach,
+        [Reply::Stream {
+            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
+            first_delay: Duration::ZERO,
+            chunk_delay: Duration::from_millis(50),
+            cut_after: None,
+        }],
+    );
+    let mut stream = model
+        .coach(&sarah_context(), CoachPurpose::Collect { ready: false })
+        .await
+        .unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first, StreamPiece::Text("word0 ".into()));
+    drop(stream);
+    assert!(
+        fake.wait_closed(1, Duration::from_secs(2)).await,
+        "the fake saw the connection close"
+    );
+    let sent = fake.timings()[0].sent.len();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        fake.timings()[0].sent.len(),
+        sent,
+        "nothing is sent after the close"
+    );
+    assert!(sent < 10, "the reply stopped early: {sent} chunks");
+}
+
+#[tokio::test]
+async fn embeddings_batch_many_inputs_and_keep_their_order() {
+    let fake = FakeOpenAi::start().await;
+    let (_, embedder) = adapters(&fake);
+    let texts: Vec<String> = (0..300)
+        .map(|i| format!("passage number {i} about mentoring"))
+        .collect();
+    let vectors = embedder.embed(&texts).await.unwrap();
+    assert_eq!(fake.count(Op::Embed), 2, "256 inputs a request");
+    let reference = HashingEmbedder::new(1536);
+    assert_eq!(vectors[0], reference.embed_one(&texts[0]));
+    assert_eq!(vectors[299], reference.embed_one(&texts[299]));
+    assert_eq!(fake.requests()[0].body["model"], "text-embedding-3-small");
+
+    let mut shorter = settings(&fake);
+    shorter.embed_dimension = 256;
+    shorter.request_dimension = true;
+    let (_, embedder) = shorter.models().unwrap();
+    assert_eq!(embedder.embed(&texts[..1]).await.unwrap()[0].len(), 256);
+    assert_eq!(fake.requests().last().unwrap().body["dimensions"], 256);
+
+    let mut wrong = settings(&fake);
+    wrong.embed_dimension = 768;
+    let (_, embedder) = wrong.models().unwrap();
+    assert!(matches!(
+        embedder.embed(&texts[..1]).await,
+        Err(ModelError::Malformed(_))
+    ));
+}
+
+fn env(pairs: &[(&'static str, &str)]) -> std::collections::HashMap<&'static str, String> {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn configuration_needs_the_key_and_never_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let missing = petraf_core::config::from_env(&env(&[
+        ("PETRAF_DATA_DIR", d),
+        ("PETRAF_MODEL_PROVIDER", "openai"),
+    ]))
+    .await
+    .err()
+    .expect("a key is required");
+    assert_eq!(missing.variable, "OPENAI_API_KEY");
+
+    let unknown_size = petraf_core::config::from_env(&env(&[
+        ("PETRAF_DATA_DIR", d),
+        ("PETRAF_MODEL_PROVIDER", "openai"),
+        ("OPENAI_API_KEY", KEY),
+        ("PETRAF_OPENAI_EMBED_MODEL", "nomic-embed-text"),
+    ]))
+    .await
+    .err()
+    .expect("an unknown embed model needs its size");
+    assert_eq!(unknown_size.variable, "PETRAF_OPENAI_EMBED_DIMENSIONS");
+
+    let fake = FakeOpenAi::start().await;
+    let app = petraf_core::config::from_env(&env(&[
+        ("PETRAF_DATA_DIR", d),
+        ("PETRAF_MODEL_PROVIDER", "openai"),
+        ("OPENAI_API_KEY", KEY),
+        ("OPENAI_BASE_URL", &fake.base_url),
+        ("PETRAF_MODEL_MAX_RETRIES", "1"),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(app.model.provider(), "openai");
+    assert_eq!(app.embedder.dimension(), 1536);
+    app.embedder.embed(&["hello".into()]).await.unwrap();
+    assert_eq!(fake.count(Op::Embed), 1, "OPENAI_BASE_URL is used");
+    let health = petraf_core::http::full_api(app)
+        .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(health.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(body.contains("\"chat_model\":\"openai\""), "{body}");
+    assert!(!body.contains(KEY) && !body.contains("sk-"), "{body}");
+}
+
+// ---- The whole chat flow through the HTTP router ----
+
+async fn app_on(fake: &FakeOpenAi, dir: &std::path::Path) -> App {
+    let mut ports = petraf_core::config::embedded_ports(dir).unwrap();
+    let (model, embedder) = adapters(fake);
+    ports.model = Arc::new(model);
+    ports.embedder = Arc::new(embedder);
+    let secrets = petraf_core::config::secrets(
+        &env(&[(
+            "PETRAF_JWT_SECRET",
+            "test-secret-test-secret-test-secret-0123",
+        )]),
+        dir,
+    )
+    .unwrap();
+    Arc::new(Services {
+        store: ports.store,
+        vectors: ports.vectors,
+        objects: ports.objects,
+        model: ports.model,
+        embedder: ports.embedder,
+        clock: Arc::new(SystemClock),
+        secrets,
+        settings: Settings::default(),
+    })
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = petraf_core::http::full_api(app.clone())
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// A session with Sarah's profile, in g4: (session id, resume token).
+async fn sarahs_session(app: &App) -> (String, String) {
+    let (status, body) = call(app, "POST", "/api/session/create", None, json!({})).await;
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let (id, token) = (
+        created["session_id"].as_str().unwrap().to_string(),
+        created["resume_token"].as_str().unwrap().to_string(),
+    );
+    let profile = json!({"employee_code": "EMP12345", "department": "Engineering", "position": "Software Engineer", "grade": "L4", "years_of_service": 3});
+    let (status, body) = call(
+        app,
+        "PUT",
+        &format!("/api/session/{id}/info"),
+        Some(&token),
+        profile,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    (id, token)
+}
+
+/// A turn's SSE events as (name, data).
+async fn turn(app: &App, session: &(String, String), message: &str) -> Vec<(String, Value)> {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/chat/g4_future/stream",
+        Some(&session.1),
+        json!({"session_id": session.0, "message": message}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty() && !block.starts_with(':'))
+        .map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            (name, serde_json::from_str(&data).unwrap())
+        })
+        .collect()
+}
+
+fn names(events: &[(String, Value)]) -> Vec<&str> {
+    let mut out: Vec<&str> = vec![];
+    for (name, _) in events {
+        if !(name == "message" && out.last() == Some(&"message")) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_whole_session_runs_on_the_fake_through_the_router() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    demo::seed_if_empty(&app)
+        .await
+        .unwrap()
+        .expect("the demo tenant and its documents");
+    assert!(
+        fake.count(Op::Embed) >= 1,
+        "documents are embedded through the fake"
+    );
+    let session = sarahs_session(&app).await;
+
+    fake.script(
+        Op::Readiness,
+        [
+            Reply::content(json!({"ready": false, "missing": ["team size"]})),
+            Reply::content(json!({"ready": true, "missing": []})),
+        ],
+    );
+    let first = turn(
+        &app,
+        &session,
+        "I want to become a senior engineer and maybe start leading a small team.",
+    )
+    .await;
+    assert_eq!(names(&first), ["start", "message", "complete"]);
+    let complete = &first.last().unwrap().1;
+    assert_eq!(complete["full_response"], DEFAULT_PIECES.concat());
+    assert_eq!(
+        complete["tokens_used"]["input"],
+        120 + 250,
+        "readiness + coach"
+    );
+
+    let second = turn(
+        &app,
+        &session,
+        "I'd like to lead a team of 3-4 developers on our payment processing platform.",
+    )
+    .await;
+    assert_eq!(
+        names(&second),
+        [
+            "start", "message", "state", "refined", "state", "score", "state", "complete"
+        ]
+    );
+    let score = &second.iter().find(|(n, _)| n == "score").unwrap().1;
+    assert_eq!(score["overall"], 8.5);
+    assert_eq!(score["meets_threshold"], true);
+    let refined = &second.iter().find(|(n, _)| n == "refined").unwrap().1;
+    assert!(
+        refined["goal"]
+            .as_str()
+            .unwrap()
+            .starts_with("Within 24 months")
+    );
+    let last_state = &second.iter().rev().find(|(n, _)| n == "state").unwrap().1;
+    assert_eq!(last_state["phase"], "g6_values");
+
+    // The coach saw the retrieved company context and the earlier turn.
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    let prompt = coach.body["messages"].to_string();
+    assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
+    assert!(prompt.contains("start leading a small team"));
+
+    let tenant = tenants::DEMO_TENANT_ID;
+    let (goals, _) = app.store.goals(tenant, &session.0).await.unwrap();
+    assert_eq!(goals.len(), 1);
+    assert!(goals[0].is_final);
+}
+
+#[tokio::test]
+async fn a_malformed_score_is_asked_once_more_then_ends_the_turn_with_an_error() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    demo::seed_if_empty(&app).await.unwrap();
+    let session = sarahs_session(&app).await;
+    fake.script(
+        Op::Score,
+        [
+            Reply::Content(r#"{"criteria": [{"name": "specificity", "score": 9"#.into()),
+            Reply::Content("Sorry, I can't score that.".into()),
+        ],
+    );
+    let message = "I'd like to lead a team of 3-4 developers on our payment processing platform within 2 years.";
+    let events = turn(&app, &session, message).await;
+    let (name, error) = events.last().unwrap();
+    assert_eq!(name, "error");
+    assert_eq!(error["code"], "model_malformed_output");
+    assert!(!events.iter().any(|(n, _)| n == "score" || n == "complete"));
+    assert_eq!(fake.count(Op::Score), 2, "asked once more");
+
+    let tenant = tenants::DEMO_TENANT_ID;
+    let (goals, _) = app.store.goals(tenant, &session.0).await.unwrap();
+    assert!(goals.is_empty(), "no goal is saved");
+    let messages = app.store.messages(tenant, &session.0).await.unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.role == Role::User && m.content == message)
+    );
+    let assistant = messages
+        .iter()
+        .rfind(|m| m.role == Role::Assistant)
+        .unwrap();
+    assert_eq!(
+        assistant.content,
+        DEFAULT_PIECES.concat(),
+        "what streamed is kept"
+    );
+    assert_eq!(
+        (assistant.tokens_prompt, assistant.tokens_completion),
+        (120 + 250 + 120, 40 + 4 + 40),
+        "the failed turn records readiness, coach and refine tokens"
+    );
+}
+
+#[tokio::test]
+async fn a_turn_that_fails_before_any_text_still_records_its_cost() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    demo::seed_if_empty(&app).await.unwrap();
+    let session = sarahs_session(&app).await;
+    fake.script(Op::Coach, (0..3).map(|_| Reply::server_error()));
+    let events = turn(&app, &session, "I want to lead a team.").await;
+    assert_eq!(events.last().unwrap().1["code"], "model_unavailable");
+    let messages = app
+        .store
+        .messages(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap();
+    let assistant = messages
+        .iter()
+        .rfind(|m| m.role == Role::Assistant)
+        .expect("an assistant row");
+    assert!(assistant.content.is_empty());
+    assert_eq!(assistant.tokens_prompt, 120, "the readiness call's tokens");
+    assert!(assistant.latency_ms > 0, "its latency");
+    assert_eq!(assistant.model_used.as_deref(), Some("gpt-4o-mini"));
+
+    // The next turn works, and its prompt leaves the empty row out.
+    let events = turn(&app, &session, "I want to lead a team of four.").await;
+    assert_eq!(events.last().unwrap().0, "complete");
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    let empty_turns = coach.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"] == "")
+        .count();
+    assert_eq!(empty_turns, 0);
+}
+
+#[tokio::test]
+async fn a_client_leaving_mid_reply_cancels_the_upstream_call() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    demo::seed_if_empty(&app).await.unwrap();
+    let session = sarahs_session(&app).await;
+    fake.script(Op::Readiness, [Reply::content(json!({"ready": false}))]);
+    fake.script(
+        Op::Coach,
+        [Reply::Stream {
+            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
+            first_delay: Duration::ZERO,
+            chunk_delay: Duration::from_millis(50),
+            cut_after: None,
+        }],
+    );
+    let request = Request::post("/api/chat/g4_future/stream")
+        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
+        .header("authorization", format!("Bearer {}", session.1))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"session_id": session.0, "message": "I want to lead a team."}).to_string(),
+        ))
+        .unwrap();
+    let response = petraf_core::http::full_api(app.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let mut body = response.into_body().into_data_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: message") {
+        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+    }
+    drop(body);
+    assert!(
+        fake.wait_closed(1, Duration::from_secs(3)).await,
+        "the fake saw the upstream connection close"
+    );
+    assert!(fake.timings()[0].sent.len() < 10);
+
+    // The turn committed what streamed and released the session.
+    let mut events = vec![];
+    for _ in 0..50 {
+        events = turn(&app, &session, "I want to lead a team of four.").await;
+        if events.last().map(|(n, _)| n.as_str()) != Some("error") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(events.last().unwrap().0, "complete");
+    let messages = app
+        .store
+        .messages(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap();
+    let cancelled = messages.iter().find(|m| m.role == Role::Assistant).unwrap();
+    assert!(cancelled.content.starts_with("word0 "));
+    assert_eq!(cancelled.tokens_prompt, 120, "the readiness call's tokens");
+}
