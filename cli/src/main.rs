@@ -23,6 +23,9 @@ struct Cli {
 enum Command {
     /// Serve every route group on one local server (PETRAF_ADDR, default 127.0.0.1:8080).
     Serve,
+    /// Create what the configured stores need (the DynamoDB table with
+    /// PETRAF_STATE_STORE=dynamodb); safe to run again.
+    Migrate,
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -77,6 +80,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Serve => serve().await,
+            Command::Migrate => migrate().await,
             Command::Tenant { command } => tenant(command).await,
         }
     })
@@ -84,6 +88,13 @@ fn main() -> anyhow::Result<()> {
 
 async fn app() -> anyhow::Result<App> {
     config::from_env(&ProcessEnv).await.context("configuration")
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    for line in config::migrate(&ProcessEnv).await.context("migrate")? {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {

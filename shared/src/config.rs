@@ -184,7 +184,100 @@ fn embedded_vector_store(dir: &Path) -> Result<MemoryVectorStore, ConfigError> {
 async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, ConfigError> {
     match choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])? {
         "embedded" => Ok(Arc::new(embedded_state_store(dir)?)),
+        #[cfg(feature = "dynamodb")]
+        "dynamodb" => Ok(Arc::new(dynamodb_state_store(env).await?)),
         other => Err(not_in_this_build("PETRAF_STATE_STORE", other)),
+    }
+}
+
+/// The AWS SDK configuration, loaded once per process from the standard
+/// variables (region, credentials, `AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...) and shared by
+/// the AWS adapters.
+#[cfg(any(feature = "dynamodb", feature = "s3", feature = "pgvector"))]
+pub async fn aws_sdk_config() -> &'static aws_config::SdkConfig {
+    static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
+        tokio::sync::OnceCell::const_new();
+    CONFIG
+        .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+        .await
+}
+
+/// `PETRAF_TABLE_NAME`: the single table of the DynamoDB state store.
+#[cfg(feature = "dynamodb")]
+fn table_name(env: &dyn Env) -> Result<String, ConfigError> {
+    env.get("PETRAF_TABLE_NAME").ok_or_else(|| {
+        config_error(
+            "PETRAF_TABLE_NAME",
+            "required with PETRAF_STATE_STORE=dynamodb: the DynamoDB table's name",
+        )
+    })
+}
+
+#[cfg(feature = "dynamodb")]
+async fn dynamodb_state_store(
+    env: &dyn Env,
+) -> Result<crate::adapters::dynamodb::DynamoStateStore, ConfigError> {
+    let table = table_name(env)?;
+    let client = aws_sdk_dynamodb::Client::new(aws_sdk_config().await);
+    Ok(crate::adapters::dynamodb::DynamoStateStore::new(
+        client, table,
+    ))
+}
+
+/// Creates what the configured stores need and says what it did, one line
+/// per store: the DynamoDB table (with its index and TTL) when
+/// `PETRAF_STATE_STORE=dynamodb`. Safe to run again.
+pub async fn migrate(env: &dyn Env) -> Result<Vec<String>, ConfigError> {
+    let mut done = vec![];
+    match choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])? {
+        "embedded" => done.push("state store: embedded SQLite, created on first open".to_string()),
+        #[cfg(feature = "dynamodb")]
+        "dynamodb" => {
+            use crate::adapters::dynamodb::{TableOutcome, create_table};
+            let table = table_name(env)?;
+            let client = aws_sdk_dynamodb::Client::new(aws_sdk_config().await);
+            let outcome = create_table(&client, &table)
+                .await
+                .map_err(|e| config_error("PETRAF_TABLE_NAME", format!("table {table}: {e}")))?;
+            done.push(match outcome {
+                TableOutcome::Created => format!("state store: created DynamoDB table {table}"),
+                TableOutcome::AlreadyExisted => {
+                    format!("state store: DynamoDB table {table} already exists (TTL checked)")
+                }
+            });
+        }
+        other => return Err(not_in_this_build("PETRAF_STATE_STORE", other)),
+    }
+    done.push(migrate_vector_store(env).await?);
+    Ok(done)
+}
+
+/// The pgvector schema (extension, table, indexes) when
+/// `PETRAF_VECTOR_STORE=pgvector`.
+async fn migrate_vector_store(env: &dyn Env) -> Result<String, ConfigError> {
+    match choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? {
+        "embedded" => Ok("vector store: embedded, created on first write".to_string()),
+        #[cfg(feature = "pgvector")]
+        "pgvector" => {
+            use crate::ports::state_store::StoreError;
+            let store = pgvector_store(env).await?;
+            let connection = if env.get("DATABASE_URL").is_some() {
+                "DATABASE_URL"
+            } else {
+                "PETRAF_DB_CLUSTER_ARN"
+            };
+            store.migrate().await.map_err(|e| match e {
+                // The only conflict a migration reports: a table of another dimension.
+                StoreError::Conflict(m) => config_error("PETRAF_EMBEDDING_DIMENSION", m),
+                StoreError::Unavailable(m) => config_error(connection, m),
+            })?;
+            Ok(format!(
+                "vector store: pgvector schema up to date (rag_chunks, vector({}), HNSW cosine index)",
+                store.dimension()
+            ))
+        }
+        other => Err(not_in_this_build("PETRAF_VECTOR_STORE", other)),
     }
 }
 
@@ -192,7 +285,82 @@ async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, C
 async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>, ConfigError> {
     match choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? {
         "embedded" => Ok(Arc::new(embedded_vector_store(dir)?)),
+        #[cfg(feature = "pgvector")]
+        "pgvector" => Ok(Arc::new(pgvector_store(env).await?)),
         other => Err(not_in_this_build("PETRAF_VECTOR_STORE", other)),
+    }
+}
+
+/// `PETRAF_EMBEDDING_DIMENSION`, 1536 by default.
+#[cfg(feature = "pgvector")]
+fn embedding_dimension(env: &dyn Env) -> Result<usize, ConfigError> {
+    use crate::adapters::pgvector::{DEFAULT_DIMENSION, MAX_INDEXED_DIMENSION};
+    let Some(value) = env.get("PETRAF_EMBEDDING_DIMENSION") else {
+        return Ok(DEFAULT_DIMENSION);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_INDEXED_DIMENSION).contains(&n) => Ok(n),
+        _ => Err(config_error(
+            "PETRAF_EMBEDDING_DIMENSION",
+            format!(
+                "'{value}' is not a whole number from 1 to {MAX_INDEXED_DIMENSION} (pgvector's HNSW limit)"
+            ),
+        )),
+    }
+}
+
+/// `PETRAF_DB_CLUSTER_ARN` and `PETRAF_DB_SECRET_ARN`, checked to be ARNs.
+#[cfg(feature = "pgvector")]
+fn arn(env: &dyn Env, variable: &'static str) -> Result<String, ConfigError> {
+    match env.get(variable) {
+        Some(value) if value.trim().starts_with("arn:") => Ok(value.trim().to_string()),
+        Some(value) => Err(config_error(variable, format!("'{value}' is not an ARN"))),
+        None => Err(config_error(
+            variable,
+            "required with PETRAF_DB_CLUSTER_ARN for the RDS Data API",
+        )),
+    }
+}
+
+#[cfg(feature = "pgvector")]
+fn data_api_target(env: &dyn Env) -> Result<crate::adapters::pgvector::DataApiTarget, ConfigError> {
+    Ok(crate::adapters::pgvector::DataApiTarget {
+        cluster_arn: arn(env, "PETRAF_DB_CLUSTER_ARN")?,
+        secret_arn: arn(env, "PETRAF_DB_SECRET_ARN")?,
+        database: env
+            .get("PETRAF_DB_NAME")
+            .unwrap_or_else(|| "postgres".to_string()),
+    })
+}
+
+/// The pgvector store: `DATABASE_URL` for a direct connection, or
+/// `PETRAF_DB_CLUSTER_ARN` + `PETRAF_DB_SECRET_ARN` (+ `PETRAF_DB_NAME`,
+/// default `postgres`) for the RDS Data API.
+#[cfg(feature = "pgvector")]
+pub async fn pgvector_store(
+    env: &dyn Env,
+) -> Result<crate::adapters::pgvector::PgVectorStore, ConfigError> {
+    use crate::adapters::pgvector::{PgVectorStore, parse_database_url};
+    let dimension = embedding_dimension(env)?;
+    match (env.get("DATABASE_URL"), env.get("PETRAF_DB_CLUSTER_ARN")) {
+        (Some(_), Some(_)) => Err(config_error(
+            "DATABASE_URL",
+            "set either DATABASE_URL or PETRAF_DB_CLUSTER_ARN, not both",
+        )),
+        (Some(url), None) => {
+            let options = parse_database_url(&url)
+                .map_err(|e| config_error("DATABASE_URL", e.to_string()))?;
+            Ok(PgVectorStore::connect_lazy(options, dimension))
+        }
+        (None, Some(_)) => {
+            let target = data_api_target(env)?;
+            let client = aws_sdk_rdsdata::Client::new(aws_sdk_config().await);
+            Ok(PgVectorStore::data_api(client, target, dimension))
+        }
+        (None, None) => Err(config_error(
+            "DATABASE_URL",
+            "PETRAF_VECTOR_STORE=pgvector needs DATABASE_URL, or PETRAF_DB_CLUSTER_ARN and PETRAF_DB_SECRET_ARN for the RDS Data API",
+        )),
     }
 }
 
@@ -200,8 +368,21 @@ async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>,
 async fn object_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn ObjectStore>, ConfigError> {
     match env.get("PETRAF_DOCUMENT_BUCKET") {
         None => Ok(Arc::new(LocalObjectStore::new(dir.join("objects")))),
+        #[cfg(feature = "s3")]
+        Some(bucket) => Ok(Arc::new(s3_object_store(env, bucket).await)),
+        #[cfg(not(feature = "s3"))]
         Some(_) => Err(not_in_this_build("PETRAF_DOCUMENT_BUCKET", "s3")),
     }
+}
+
+/// The S3 store on `bucket`; path-style addressing when an endpoint is
+/// overridden (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`, e.g. moto).
+#[cfg(feature = "s3")]
+pub async fn s3_object_store(env: &dyn Env, bucket: String) -> crate::adapters::s3::S3ObjectStore {
+    let path_style =
+        env.get("AWS_ENDPOINT_URL").is_some() || env.get("AWS_ENDPOINT_URL_S3").is_some();
+    let client = crate::adapters::s3::client(aws_sdk_config().await, path_style);
+    crate::adapters::s3::S3ObjectStore::new(client, bucket)
 }
 
 /// `PETRAF_MODEL_PROVIDER=offline|openai|bedrock`: the chat model and the embedder.
@@ -215,8 +396,112 @@ async fn models(env: &dyn Env) -> Result<(Arc<dyn ChatModel>, Arc<dyn Embedder>)
             Arc::new(OfflineModel),
             Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
         )),
+        #[cfg(feature = "openai")]
+        "openai" => openai_models(env),
+        #[cfg(feature = "bedrock")]
+        "bedrock" => bedrock_models(env).await,
         other => Err(not_in_this_build("PETRAF_MODEL_PROVIDER", other)),
     }
+}
+
+/// A chat model and an embedder.
+#[cfg(any(feature = "openai", feature = "bedrock"))]
+type ModelPair = (Arc<dyn ChatModel>, Arc<dyn Embedder>);
+
+/// A positive whole number from `variable`, if set.
+#[cfg(any(feature = "openai", feature = "bedrock"))]
+fn positive(env: &dyn Env, variable: &'static str) -> Result<Option<usize>, ConfigError> {
+    env.get(variable)
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| config_error(variable, format!("'{v}' is not a positive number")))
+        })
+        .transpose()
+}
+
+/// `OPENAI_API_KEY` (required), `OPENAI_BASE_URL` (any OpenAI-compatible
+/// server), `PETRAF_OPENAI_EMBED_MODEL`, `PETRAF_OPENAI_EMBED_DIMENSIONS`.
+/// The key goes to the client only; errors never quote it.
+#[cfg(feature = "openai")]
+fn openai_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
+    use crate::adapters::openai::{DEFAULT_EMBED_DIMENSION, DEFAULT_EMBED_MODEL, OpenAiSettings};
+    let api_key = env.get("OPENAI_API_KEY").ok_or_else(|| {
+        config_error(
+            "OPENAI_API_KEY",
+            "required with PETRAF_MODEL_PROVIDER=openai",
+        )
+    })?;
+    let mut settings = OpenAiSettings::new(api_key.trim());
+    if let Some(base) = env.get("OPENAI_BASE_URL") {
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(config_error("OPENAI_BASE_URL", "must be an http(s) URL"));
+        }
+        settings.base_url = base.trim().to_string();
+    }
+    if let Some(model) = env.get("PETRAF_OPENAI_EMBED_MODEL") {
+        settings.embed_model = model.trim().to_string();
+    }
+    let dimensions = positive(env, "PETRAF_OPENAI_EMBED_DIMENSIONS")?;
+    settings.embed_dimension = match (dimensions, settings.embed_model.as_str()) {
+        (Some(n), _) => n,
+        (None, DEFAULT_EMBED_MODEL) => DEFAULT_EMBED_DIMENSION,
+        (None, "text-embedding-3-large") => 3072,
+        (None, "text-embedding-ada-002") => 1536,
+        (None, other) => {
+            return Err(config_error(
+                "PETRAF_OPENAI_EMBED_DIMENSIONS",
+                format!("required for the embed model '{other}': the size of its vectors"),
+            ));
+        }
+    };
+    // Only text-embedding-3 models can be asked for a shorter vector.
+    settings.request_dimension =
+        dimensions.is_some() && settings.embed_model.starts_with("text-embedding-3");
+    settings.resilience = crate::adapters::resilience::Resilience::from_env(env)?;
+    let (model, embedder) = settings
+        .models()
+        .map_err(|e| config_error("OPENAI_BASE_URL", format!("no HTTP client: {e}")))?;
+    Ok((Arc::new(model), Arc::new(embedder)))
+}
+
+/// The AWS SDK configuration (region, credentials) with
+/// `PETRAF_BEDROCK_CHAT_MODEL` (for tenants whose `llm_model` is no Bedrock
+/// id), `PETRAF_BEDROCK_EMBED_MODEL`, `PETRAF_BEDROCK_EMBED_DIMENSIONS`.
+#[cfg(feature = "bedrock")]
+async fn bedrock_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
+    use crate::adapters::bedrock::BedrockSettings;
+    let mut settings = BedrockSettings::default();
+    if let Some(model) = env.get("PETRAF_BEDROCK_CHAT_MODEL") {
+        settings.chat_model = model.trim().to_string();
+    }
+    if let Some(model) = env.get("PETRAF_BEDROCK_EMBED_MODEL") {
+        settings.embed_model = model.trim().to_string();
+    }
+    if let Some(n) = positive(env, "PETRAF_BEDROCK_EMBED_DIMENSIONS")? {
+        if ![256, 512, 1024].contains(&n) {
+            return Err(config_error(
+                "PETRAF_BEDROCK_EMBED_DIMENSIONS",
+                "Titan v2 gives 256, 512 or 1024 dimensions",
+            ));
+        }
+        settings.embed_dimension = n;
+    }
+    settings.resilience = crate::adapters::resilience::Resilience::from_env(env)?;
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    if sdk_config.region().is_none() {
+        return Err(config_error(
+            "AWS_REGION",
+            "required with PETRAF_MODEL_PROVIDER=bedrock",
+        ));
+    }
+    let client = aws_sdk_bedrockruntime::Client::new(&sdk_config);
+    let (model, embedder) = settings.models(&client);
+    Ok((Arc::new(model), Arc::new(embedder)))
 }
 
 pub async fn ports(env: &dyn Env, dir: &Path) -> Result<Ports, ConfigError> {
@@ -306,6 +591,98 @@ mod tests {
             match from_env(&e).await {
                 Err(err) => assert_eq!(err.variable, variable),
                 Ok(_) => panic!("{variable} should have been refused"),
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "pgvector"))]
+mod pgvector_config_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    }
+
+    #[tokio::test]
+    async fn pgvector_takes_a_database_url_or_the_data_api_arns() {
+        let direct = pgvector_store(&env(&[(
+            "DATABASE_URL",
+            "postgres://petraf@127.0.0.1:5432/petraf",
+        )]))
+        .await
+        .unwrap();
+        assert_eq!(direct.dimension(), 1536);
+        let sized = pgvector_store(&env(&[
+            ("DATABASE_URL", "postgres://petraf@127.0.0.1:5432/petraf"),
+            ("PETRAF_EMBEDDING_DIMENSION", "1024"),
+        ]))
+        .await
+        .unwrap();
+        assert_eq!(sized.dimension(), 1024);
+        // The client itself is not built here: loading the AWS configuration
+        // outside AWS would probe the instance metadata endpoint.
+        let target = data_api_target(&env(&[
+            (
+                "PETRAF_DB_CLUSTER_ARN",
+                "arn:aws:rds:eu-west-1:123456789012:cluster:petraf",
+            ),
+            (
+                "PETRAF_DB_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(target.database, "postgres");
+        assert_eq!(
+            target.cluster_arn,
+            "arn:aws:rds:eu-west-1:123456789012:cluster:petraf"
+        );
+    }
+
+    #[tokio::test]
+    async fn pgvector_misconfigurations_name_the_variable() {
+        let cluster = ("PETRAF_DB_CLUSTER_ARN", "arn:aws:rds:eu-west-1:1:cluster:c");
+        let cases = [
+            (env(&[]), "DATABASE_URL"),
+            (env(&[("DATABASE_URL", "mysql://nope")]), "DATABASE_URL"),
+            (
+                env(&[("DATABASE_URL", "postgres://h/db"), cluster]),
+                "DATABASE_URL",
+            ),
+            (env(&[cluster]), "PETRAF_DB_SECRET_ARN"),
+            (
+                env(&[cluster, ("PETRAF_DB_SECRET_ARN", "my-secret")]),
+                "PETRAF_DB_SECRET_ARN",
+            ),
+            (
+                env(&[
+                    ("PETRAF_DB_CLUSTER_ARN", "petraf"),
+                    ("PETRAF_DB_SECRET_ARN", "arn:x"),
+                ]),
+                "PETRAF_DB_CLUSTER_ARN",
+            ),
+            (
+                env(&[
+                    ("DATABASE_URL", "postgres://h/db"),
+                    ("PETRAF_EMBEDDING_DIMENSION", "big"),
+                ]),
+                "PETRAF_EMBEDDING_DIMENSION",
+            ),
+            (
+                env(&[
+                    ("DATABASE_URL", "postgres://h/db"),
+                    ("PETRAF_EMBEDDING_DIMENSION", "3072"),
+                ]),
+                "PETRAF_EMBEDDING_DIMENSION",
+            ),
+        ];
+        for (e, variable) in cases {
+            match pgvector_store(&e).await {
+                Err(err) => assert_eq!(err.variable, variable, "{e:?}"),
+                Ok(_) => panic!("{variable} should have been refused: {e:?}"),
             }
         }
     }

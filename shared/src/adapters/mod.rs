@@ -1,3 +1,17 @@
 //! Adapters: the ports' implementations.
 
+#[cfg(feature = "bedrock")]
+pub mod bedrock;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod embedded;
+#[cfg(feature = "openai")]
+pub mod openai;
+#[cfg(feature = "pgvector")]
+pub mod pgvector;
+#[cfg(any(feature = "openai", feature = "bedrock"))]
+pub mod resilience;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(any(feature = "openai", feature = "bedrock"))]
+pub mod structured_reply;
