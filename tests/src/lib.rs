@@ -62,7 +62,10 @@ impl TestServer {
     /// Serves `ports` (tests of other adapters replace some of them).
     pub async fn with_ports(ports: Ports, data_dir: tempfile::TempDir) -> Self {
         let mut env = std::collections::HashMap::new();
-        env.insert("PETRAF_JWT_SECRET", "test-secret-test-secret-test-secret-0123".to_string());
+        env.insert(
+            "PETRAF_JWT_SECRET",
+            "test-secret-test-secret-test-secret-0123".to_string(),
+        );
         env.insert("PETRAF_PLATFORM_ADMIN_KEY", PLATFORM_KEY.to_string());
         let secrets = config::secrets(&env, data_dir.path()).expect("secrets");
         let clock = Arc::new(ManualClock::new("2025-01-10T09:00:00Z".parse().unwrap()));
@@ -76,21 +79,44 @@ impl TestServer {
             secrets,
             settings: Settings::default(),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         let router = petraf_core::http::full_api(app.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
-        TestServer { base: format!("http://{addr}"), app, clock, data_dir, server }
+        TestServer {
+            base: format!("http://{addr}"),
+            app,
+            clock,
+            data_dir,
+            server,
+        }
     }
 
     pub async fn create_tenant(&self, new: NewTenant) -> CreatedTenant {
-        tenants::create_tenant(&self.app, new).await.expect("create tenant")
+        tenants::create_tenant(&self.app, new)
+            .await
+            .expect("create tenant")
+    }
+
+    /// Today on the test clock.
+    pub fn clock_today(&self) -> chrono::NaiveDate {
+        self.clock.now().date_naive()
     }
 
     pub fn client(&self) -> Client {
-        Client { http: reqwest::Client::new(), base: self.base.clone() }
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+        }
     }
 }
 
@@ -109,7 +135,10 @@ impl Reply {
 
     /// The error code of a JSON error body.
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The SSE events of a streamed body, as (event, data).
@@ -131,7 +160,11 @@ pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
             }
         }
         if !data.is_empty() {
-            events.push((name, serde_json::from_str(&data).unwrap_or_else(|e| panic!("bad SSE data ({e}): {data}"))));
+            events.push((
+                name,
+                serde_json::from_str(&data)
+                    .unwrap_or_else(|e| panic!("bad SSE data ({e}): {data}")),
+            ));
         }
     }
     events
@@ -149,7 +182,9 @@ pub struct Call {
 
 impl Client {
     pub fn request(&self, method: Method, path: &str) -> Call {
-        Call { builder: self.http.request(method, format!("{}{path}", self.base)) }
+        Call {
+            builder: self.http.request(method, format!("{}{path}", self.base)),
+        }
     }
 
     pub fn get(&self, path: &str) -> Call {
@@ -203,6 +238,10 @@ impl Call {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
-        Reply { status, headers, text }
+        Reply {
+            status,
+            headers,
+            text,
+        }
     }
 }
