@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub enum SessionStatus {
     Active,
     Completed,
+    /// Expired before completion (counted as abandoned).
+    Expired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
