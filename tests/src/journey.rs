@@ -177,7 +177,7 @@ fn check_pass(events: &[(String, Value)], phase: &str, next: &str, completion: u
     assert_eq!(score["meets_threshold"], true, "{score}");
     assert_eq!(score["threshold"], 7.0);
     let overall = score["overall"].as_f64().unwrap();
-    assert!(overall >= 7.0 && overall <= 10.0);
+    assert!((7.0..=10.0).contains(&overall));
     let criteria = score["criteria"].as_array().unwrap();
     assert_eq!(criteria.len(), 4);
     let total_weight: f64 = criteria.iter().map(|c| c["weight"].as_f64().unwrap()).sum();

@@ -154,10 +154,10 @@ pub fn words(text: &str) -> Vec<String> {
 /// A crude stem so that "mentoring" and "mentor" meet.
 pub fn stem(word: &str) -> String {
     for suffix in ["ing", "ers", "er", "ed", "es", "s"] {
-        if word.len() > suffix.len() + 3 {
-            if let Some(base) = word.strip_suffix(suffix) {
-                return base.to_string();
-            }
+        if word.len() > suffix.len() + 3
+            && let Some(base) = word.strip_suffix(suffix)
+        {
+            return base.to_string();
         }
     }
     word.to_string()
