@@ -101,10 +101,10 @@ fn jwt_secret(env: &dyn Env, dir: &Path) -> Result<Vec<u8>, ConfigError> {
         return Ok(secret.into_bytes());
     }
     let path = dir.join("jwt-secret");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        if existing.trim().len() >= MIN_SECRET_BYTES {
-            return Ok(existing.trim().as_bytes().to_vec());
-        }
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= MIN_SECRET_BYTES
+    {
+        return Ok(existing.trim().as_bytes().to_vec());
     }
     std::fs::create_dir_all(dir).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
     let mut bytes = [0u8; 48];

@@ -1,1 +1,247 @@
+//! Test harness: Petraf served over real HTTP on the embedded adapters, a
+//! clock the tests move, and a small client that reads SSE.
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use petraf_core::app::tenants::{self, CreatedTenant, NewTenant};
+use petraf_core::app::{App, Services, Settings};
+use petraf_core::config::{self, Ports};
+use petraf_core::ports::Clock;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub mod journey;
+
+pub const PLATFORM_KEY: &str = "platform-admin-key-for-tests-0123456789";
+
+/// A clock that stands still until a test moves it.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock(Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Petraf listening on a free loopback port.
+pub struct TestServer {
+    pub base: String,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub data_dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestServer {
+    /// Every port embedded, in a fresh data directory.
+    pub async fn embedded() -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let ports = config::embedded_ports(data_dir.path()).expect("embedded ports");
+        Self::with_ports(ports, data_dir).await
+    }
+
+    /// Serves `ports` (tests of other adapters replace some of them).
+    pub async fn with_ports(ports: Ports, data_dir: tempfile::TempDir) -> Self {
+        let mut env = std::collections::HashMap::new();
+        env.insert(
+            "PETRAF_JWT_SECRET",
+            "test-secret-test-secret-test-secret-0123".to_string(),
+        );
+        env.insert("PETRAF_PLATFORM_ADMIN_KEY", PLATFORM_KEY.to_string());
+        let secrets = config::secrets(&env, data_dir.path()).expect("secrets");
+        let clock = Arc::new(ManualClock::new("2025-01-10T09:00:00Z".parse().unwrap()));
+        let app: App = Arc::new(Services {
+            store: ports.store,
+            vectors: ports.vectors,
+            objects: ports.objects,
+            model: ports.model,
+            embedder: ports.embedder,
+            clock: clock.clone(),
+            secrets,
+            settings: Settings::default(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let router = petraf_core::http::full_api(app.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            app,
+            clock,
+            data_dir,
+            server,
+        }
+    }
+
+    pub async fn create_tenant(&self, new: NewTenant) -> CreatedTenant {
+        tenants::create_tenant(&self.app, new)
+            .await
+            .expect("create tenant")
+    }
+
+    /// Today on the test clock.
+    pub fn clock_today(&self) -> chrono::NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+        }
+    }
+}
+
+/// One response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The error code of a JSON error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The SSE events of a streamed body, as (event, data).
+    pub fn events(&self) -> Vec<(String, Value)> {
+        parse_sse(&self.text)
+    }
+}
+
+pub fn parse_sse(text: &str) -> Vec<(String, Value)> {
+    let mut events = vec![];
+    for block in text.split("\n\n") {
+        let mut name = String::from("message");
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                name = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+        if !data.is_empty() {
+            events.push((
+                name,
+                serde_json::from_str(&data)
+                    .unwrap_or_else(|e| panic!("bad SSE data ({e}): {data}")),
+            ));
+        }
+    }
+    events
+}
+
+/// A request builder with the headers tests need.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Call {
+    builder: reqwest::RequestBuilder,
+}
+
+impl Client {
+    pub fn request(&self, method: Method, path: &str) -> Call {
+        Call {
+            builder: self.http.request(method, format!("{}{path}", self.base)),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call {
+        self.request(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> Call {
+        self.request(Method::PUT, path)
+    }
+}
+
+impl Call {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn tenant(self, tenant_id: &str) -> Self {
+        self.header("X-Tenant-ID", tenant_id)
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn admin(self, key: &str) -> Self {
+        self.header("X-Admin-Key", key)
+    }
+
+    pub fn json(mut self, body: &Value) -> Self {
+        self.builder = self.builder.json(body);
+        self
+    }
+
+    pub fn body(mut self, content_type: &str, body: impl Into<reqwest::Body>) -> Self {
+        self.builder = self.builder.header("Content-Type", content_type).body(body);
+        self
+    }
+
+    pub fn multipart(mut self, form: reqwest::multipart::Form) -> Self {
+        self.builder = self.builder.multipart(form);
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let response = self.builder.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+}

@@ -176,7 +176,7 @@ pub async fn resolve(
 #[derive(Debug, Clone)]
 pub enum Admin {
     Platform,
-    Tenant(TenantRecord),
+    Tenant(Box<TenantRecord>),
 }
 
 impl Admin {
@@ -206,10 +206,10 @@ pub async fn authenticate_admin(app: &App, key: Option<&str>) -> AppResult<Admin
         AppError::unauthorized("missing_admin_key", "send the admin key in X-Admin-Key")
     })?;
     let hash = hash_token(key.trim());
-    if let Some(platform) = &app.secrets.platform_admin_key_hash {
-        if digests_match(platform, &hash) {
-            return Ok(Admin::Platform);
-        }
+    if let Some(platform) = &app.secrets.platform_admin_key_hash
+        && digests_match(platform, &hash)
+    {
+        return Ok(Admin::Platform);
     }
     match app.store.tenant_by_admin_key_hash(&hash).await? {
         Some(record) if digests_match(&record.admin_key_hash, &hash) => {
@@ -219,7 +219,7 @@ pub async fn authenticate_admin(app: &App, key: Option<&str>) -> AppResult<Admin
                     "this tenant is not active",
                 ));
             }
-            Ok(Admin::Tenant(record))
+            Ok(Admin::Tenant(Box::new(record)))
         }
         _ => Err(AppError::unauthorized(
             "invalid_admin_key",

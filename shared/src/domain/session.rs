@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub enum SessionStatus {
     Active,
     Completed,
+    /// Expired before completion (counted as abandoned).
+    Expired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,13 +86,13 @@ fn clean(field: &'static str, value: &str, required: bool) -> Result<Option<Stri
 impl ProfileInput {
     /// Validates and normalises the input into a profile.
     pub fn into_profile(self) -> Result<EmployeeProfile, ProfileError> {
-        if let Some(years) = self.years_of_service {
-            if years > 60 {
-                return Err(ProfileError {
-                    field: "years_of_service",
-                    problem: "must be within 0-60".into(),
-                });
-            }
+        if let Some(years) = self.years_of_service
+            && years > 60
+        {
+            return Err(ProfileError {
+                field: "years_of_service",
+                problem: "must be within 0-60".into(),
+            });
         }
         let age_range = self
             .age_range

@@ -238,7 +238,10 @@ fn refine_values(text: &str) -> String {
 }
 
 fn refine_actions(text: &str) -> String {
-    let items: Vec<String> = action_items(text).iter().map(|i| compact(i)).collect();
+    let mut items: Vec<String> = action_items(text).iter().map(|i| compact(i)).collect();
+    if items.is_empty() {
+        items.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
     let numbered: Vec<String> = items
         .iter()
         .enumerate()

@@ -92,6 +92,7 @@ fn bump_counter(tx: &Connection, scope: &str, name: &str, by: i64) -> Result<(),
 }
 
 /// Writes a versioned row under its guard; false when the guard fails.
+#[allow(clippy::too_many_arguments)]
 fn write_guarded(
     tx: &Connection,
     table: &str,

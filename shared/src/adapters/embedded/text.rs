@@ -154,10 +154,10 @@ pub fn words(text: &str) -> Vec<String> {
 /// A crude stem so that "mentoring" and "mentor" meet.
 pub fn stem(word: &str) -> String {
     for suffix in ["ing", "ers", "er", "ed", "es", "s"] {
-        if word.len() > suffix.len() + 3 {
-            if let Some(base) = word.strip_suffix(suffix) {
-                return base.to_string();
-            }
+        if word.len() > suffix.len() + 3
+            && let Some(base) = word.strip_suffix(suffix)
+        {
+            return base.to_string();
         }
     }
     word.to_string()
@@ -188,9 +188,40 @@ pub fn vague_count(text: &str) -> usize {
     words(text).iter().filter(|w| is_vague(w)).count()
 }
 
+/// The text without list markers ("1.", "2)") so they don't count as numbers.
+fn without_list_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at_item_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if at_item_start && c.is_ascii_digit() {
+            let mut digits = String::from(c);
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            if matches!(chars.peek(), Some('.' | ')')) {
+                chars.next();
+                out.push(' ');
+            } else {
+                out.push_str(&digits);
+            }
+            at_item_start = false;
+            continue;
+        }
+        out.push(c);
+        if matches!(c, '\n' | ';' | ':') {
+            at_item_start = true;
+        } else if !c.is_whitespace() {
+            at_item_start = false;
+        }
+    }
+    out
+}
+
 /// Quantities that are not time frames: "3-4 developers", "2 projects", "50%".
 pub fn quantities(text: &str) -> usize {
-    let tokens = words(&text.replace('%', " percent "));
+    let tokens = words(&without_list_markers(text).replace('%', " percent "));
     let mut found = BTreeSet::new();
     for (i, token) in tokens.iter().enumerate() {
         let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
@@ -287,7 +318,26 @@ const VALUE_TAILS: &[&str] = &[
 /// team, and work-life balance" gives three.
 pub fn named_values(text: &str) -> Vec<String> {
     let mut out = vec![];
-    let normalised = text
+    // Descriptions in parentheses and a "Core values:" heading are not values.
+    let mut plain = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let plain = plain
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((head, rest)) if head.split_whitespace().count() <= 3 => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let normalised = plain
         .replace(" and ", ",")
         .replace('\n', ",")
         .replace(['.', ';', '•'], ",");
@@ -404,6 +454,11 @@ mod tests {
         assert_eq!(quantities("a 6-month plan by 2026"), 0);
         assert_eq!(quantities("mentor two juniors and cut downtime by 50%"), 2);
         assert_eq!(quantities("I want to do better"), 0);
+        assert_eq!(
+            quantities("Plan: 1) Mentor 2 juniors; 2) Read 3 books\n3. Ship"),
+            2,
+            "list markers are not quantities"
+        );
     }
 
     #[test]
@@ -440,6 +495,11 @@ mod tests {
             ]
         );
         assert!(named_values("I want to do better").is_empty());
+        let refined = "Core values: Continuous Learning (growing skills, every quarter); Team Collaboration (sharing knowledge); Respect.";
+        assert_eq!(
+            named_values(refined),
+            vec!["Continuous Learning", "Team Collaboration", "Respect"]
+        );
     }
 
     #[test]
