@@ -194,7 +194,12 @@ async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, C
 /// variables (region, credentials, `AWS_ENDPOINT_URL`,
 /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...) and shared by
 /// the AWS adapters.
-#[cfg(any(feature = "dynamodb", feature = "s3", feature = "pgvector"))]
+#[cfg(any(
+    feature = "dynamodb",
+    feature = "s3",
+    feature = "pgvector",
+    feature = "bedrock"
+))]
 pub async fn aws_sdk_config() -> &'static aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();
@@ -490,16 +495,14 @@ async fn bedrock_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
         settings.embed_dimension = n;
     }
     settings.resilience = crate::adapters::resilience::Resilience::from_env(env)?;
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk_config = aws_sdk_config().await;
     if sdk_config.region().is_none() {
         return Err(config_error(
             "AWS_REGION",
             "required with PETRAF_MODEL_PROVIDER=bedrock",
         ));
     }
-    let client = aws_sdk_bedrockruntime::Client::new(&sdk_config);
+    let client = aws_sdk_bedrockruntime::Client::new(sdk_config);
     let (model, embedder) = settings.models(&client);
     Ok((Arc::new(model), Arc::new(embedder)))
 }
