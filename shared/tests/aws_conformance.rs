@@ -24,14 +24,11 @@ use petraf_core::adapters::s3::{self, S3ObjectStore};
 use petraf_core::app::{self, App, chat, sessions, tenants};
 use petraf_core::config::{self, Ports};
 use petraf_core::conformance;
-use petraf_core::domain::audit::{AuditEntry, RequestOrigin, action};
-use petraf_core::domain::conversation::ConversationState;
+use petraf_core::domain::audit::{RequestOrigin, action};
 use petraf_core::domain::goal::{Goal, GoalLink, LinkType};
 use petraf_core::domain::ids::new_id;
-use petraf_core::domain::message::{Message, Role};
-use petraf_core::domain::phase::{GoalType, Phase, Step};
-use petraf_core::domain::scoring::ScoreCard;
-use petraf_core::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
+use petraf_core::domain::phase::{GoalType, Phase};
+use petraf_core::domain::session::ProfileInput;
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 use petraf_core::ports::object_store::{ObjectStore, StoredObject, document_key};
 use petraf_core::ports::state_store::{
@@ -146,94 +143,11 @@ impl Clock for FixedClock {
 
 // ---------------------------------------------------------------- fixtures
 
-fn session(tenant: &str, id: &str) -> Session {
-    let now = Utc::now();
-    Session {
-        id: id.into(),
-        tenant_id: tenant.into(),
-        status: SessionStatus::Active,
-        profile: EmployeeProfile::default(),
-        completion_percentage: 0,
-        user_agent_hash: None,
-        ip_hash: None,
-        resume_token_hash: "h".into(),
-        metadata: json!({}),
-        expires_at: now + Duration::days(14),
-        created_at: now,
-        updated_at: now,
-        last_accessed_at: now,
-        completed_at: None,
-        version: 1,
-    }
-}
+use petraf_core::conformance::fixtures::{audit, create_session, message};
 
-fn message(tenant: &str, session: &str, text: &str) -> Message {
-    Message {
-        id: new_id(),
-        session_id: session.into(),
-        tenant_id: tenant.into(),
-        role: Role::User,
-        content: text.into(),
-        phase: Phase::G4Future,
-        step: Step::Collect,
-        tokens_prompt: 0,
-        tokens_completion: 0,
-        latency_ms: 0,
-        model_used: None,
-        created_at: Utc::now(),
-    }
-}
-
+/// A final future goal.
 fn goal(tenant: &str, session: &str) -> Goal {
-    Goal {
-        id: new_id(),
-        session_id: session.into(),
-        tenant_id: tenant.into(),
-        goal_type: GoalType::Future,
-        phase: Phase::G4Future,
-        content: "goal".into(),
-        score: 8.0,
-        is_final: true,
-        version: 1,
-        score_details: ScoreCard {
-            overall: 8.0,
-            criteria: vec![],
-            feedback: String::new(),
-            suggestions: vec![],
-            meets_threshold: true,
-            threshold: 7.0,
-        },
-        created_at: Utc::now(),
-    }
-}
-
-fn audit(tenant: &str, session: Option<&str>, what: &str) -> AuditEntry {
-    AuditEntry::new(
-        new_id(),
-        tenant,
-        session,
-        "test",
-        what,
-        ("test", "x"),
-        json!({}),
-        &RequestOrigin::default(),
-        Utc::now(),
-    )
-}
-
-async fn create_session(store: &dyn StateStore, tenant: &str) -> (Session, ConversationState) {
-    let id = new_id();
-    let s = session(tenant, &id);
-    let state = ConversationState::new(&id, tenant, Utc::now());
-    let mut change = SessionChange::new(tenant, &id);
-    change.session = Some(Guarded::create(s.clone()));
-    change.state = Some(Guarded::create(state.clone()));
-    change
-        .audit
-        .push(audit(tenant, Some(&id), action::SESSION_CREATED));
-    change.counters.sessions_created = 1;
-    store.apply(change).await.unwrap();
-    (s, state)
+    petraf_core::conformance::fixtures::goal(tenant, session, GoalType::Future, 8.0)
 }
 
 async fn session_audit_total(store: &dyn StateStore, tenant: &str, session: &str) -> u64 {

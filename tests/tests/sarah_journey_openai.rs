@@ -3,7 +3,6 @@
 //! client) talking to the wire-level fake OpenAI server of the core's tests.
 
 #[path = "../../shared/tests/openai_fake/server.rs"]
-#[allow(dead_code)]
 mod fake_openai;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! uniquely named tenants, so they can share a table or bucket with other
 //! runs.
 
+pub mod fixtures;
 mod models;
 mod object_store;
 mod state_store;

@@ -151,19 +151,15 @@ impl SqliteStateStore {
         .map_err(unavailable)?
     }
 
-    async fn tenant_where(
+    /// The JSON body of the one row `sql` selects, if any.
+    async fn one_body<T: DeserializeOwned + Send + 'static>(
         &self,
-        column: &'static str,
-        value: &str,
-    ) -> Result<Option<TenantRecord>, StoreError> {
-        let value = value.to_string();
+        sql: &'static str,
+        args: Vec<String>,
+    ) -> Result<Option<T>, StoreError> {
         self.run(move |conn| {
             let body: Option<String> = conn
-                .query_row(
-                    &format!("SELECT body FROM tenants WHERE {column} = ?1"),
-                    [value],
-                    |r| r.get(0),
-                )
+                .query_row(sql, rusqlite::params_from_iter(&args), |r| r.get(0))
                 .optional()
                 .map_err(db_error)?;
             body.map(|b| from_json(&b)).transpose()
@@ -283,18 +279,30 @@ impl StateStore for SqliteStateStore {
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.tenant_where("id", tenant_id).await
+        self.one_body(
+            "SELECT body FROM tenants WHERE id = ?1",
+            vec![tenant_id.to_string()],
+        )
+        .await
     }
 
     async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.tenant_where("domain", domain).await
+        self.one_body(
+            "SELECT body FROM tenants WHERE domain = ?1",
+            vec![domain.to_string()],
+        )
+        .await
     }
 
     async fn tenant_by_admin_key_hash(
         &self,
         key_hash: &str,
     ) -> Result<Option<TenantRecord>, StoreError> {
-        self.tenant_where("admin_key_hash", key_hash).await
+        self.one_body(
+            "SELECT body FROM tenants WHERE admin_key_hash = ?1",
+            vec![key_hash.to_string()],
+        )
+        .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -364,18 +372,10 @@ impl StateStore for SqliteStateStore {
         tenant_id: &str,
         session_id: &str,
     ) -> Result<Option<Session>, StoreError> {
-        let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
-        self.run(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM sessions WHERE tenant_id = ?1 AND id = ?2",
-                    [tenant_id, session_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_error)?;
-            body.map(|b| from_json(&b)).transpose()
-        })
+        self.one_body(
+            "SELECT body FROM sessions WHERE tenant_id = ?1 AND id = ?2",
+            vec![tenant_id.to_string(), session_id.to_string()],
+        )
         .await
     }
 
@@ -384,18 +384,10 @@ impl StateStore for SqliteStateStore {
         tenant_id: &str,
         session_id: &str,
     ) -> Result<Option<ConversationState>, StoreError> {
-        let (tenant_id, session_id) = (tenant_id.to_string(), session_id.to_string());
-        self.run(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM conversations WHERE tenant_id = ?1 AND session_id = ?2",
-                    [tenant_id, session_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_error)?;
-            body.map(|b| from_json(&b)).transpose()
-        })
+        self.one_body(
+            "SELECT body FROM conversations WHERE tenant_id = ?1 AND session_id = ?2",
+            vec![tenant_id.to_string(), session_id.to_string()],
+        )
         .await
     }
 
