@@ -13,7 +13,7 @@ use petraf_core::domain::coaching::PhaseContext;
 use petraf_core::domain::scoring::{Judgement, Rubric};
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, Generated, ModelError, TextStream};
-use petraf_tests::journey::{G4_FIRST, G4_SECOND, chat};
+use petraf_tests::journey::{G4_FIRST, chat};
 use petraf_tests::{Client, TestServer};
 use serde_json::{Value, json};
 
@@ -971,7 +971,7 @@ async fn of_two_concurrent_turns_exactly_one_proceeds() {
     let s = with_profile(&client, &tenant).await;
     let (a, b) = tokio::join!(
         chat(&client, &tenant, &s.token, "g4_future", &s.id, G4_FIRST),
-        chat(&client, &tenant, &s.token, "g4_future", &s.id, G4_SECOND),
+        chat(&client, &tenant, &s.token, "g4_future", &s.id, G4_FIRST),
     );
     let mut statuses = vec![a.status.as_u16(), b.status.as_u16()];
     statuses.sort();
