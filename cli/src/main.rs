@@ -23,8 +23,8 @@ struct Cli {
 enum Command {
     /// Serve every route group on one local server (PETRAF_ADDR, default 127.0.0.1:8080).
     Serve,
-    /// Create what the configured stores need (the DynamoDB table with
-    /// PETRAF_STATE_STORE=dynamodb); safe to run again.
+    /// Create what the configured stores need (the DynamoDB table, the
+    /// pgvector schema); safe to run again.
     Migrate,
     /// Manage tenants.
     Tenant {
