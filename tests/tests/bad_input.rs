@@ -756,6 +756,46 @@ async fn admin_keys_see_only_their_own_tenant() {
         .unwrap();
     assert!(found.is_empty());
 
+    // Presigned drop-folder URLs need S3; the embedded store says so.
+    let url_path = format!("/api/admin/rag/upload-url/{tenant}");
+    let r = client
+        .post(&url_path)
+        .admin(&key)
+        .json(&json!({"category": "values", "filename": "v.md"}))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (501, "presigned_uploads_unavailable".into())
+    );
+    let r = client
+        .post(&url_path)
+        .admin(&key)
+        .json(&json!({"category": "values", "filename": "v.pdf"}))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (415, "unsupported_document_type".into())
+    );
+    let r = client
+        .post(&url_path)
+        .admin(&acme.admin_key)
+        .json(&json!({"category": "values", "filename": "v.md"}))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "forbidden_tenant".into())
+    );
+    let r = client
+        .post(&url_path)
+        .admin(&key)
+        .json(&json!({"category": "values"}))
+        .send()
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_body".into()));
+
     // The good upload works.
     let r = client
         .post(&path)

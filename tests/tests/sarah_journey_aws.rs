@@ -114,4 +114,57 @@ async fn sarahs_whole_journey_on_dynamodb_s3_and_pgvector() {
     upload_documents(&server.client(), &tenant_id, &created.admin_key).await;
     let journey = sarah(&server, &tenant_id).await;
     admin_views(&server, &tenant_id, &created.admin_key, &journey).await;
+
+    // The S3 drop folder: John asks for an upload URL, PUTs a document to
+    // it, and the object-created event runs the same ingestion (what the
+    // rag-upload function does with the event's URL-encoded key).
+    let client = server.client();
+    let reply = client
+        .post(&format!("/api/admin/rag/upload-url/{tenant_id}"))
+        .admin(&created.admin_key)
+        .json(&serde_json::json!({"category": "engineering_guidelines", "filename": "on call guide.md"}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let url = reply.json();
+    let document_id = url["document_id"].as_str().unwrap().to_string();
+    let key = url["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        key,
+        format!("uploads/{tenant_id}/engineering_guidelines/{document_id}/on call guide.md")
+    );
+    assert_eq!(url["method"], "PUT");
+    let put = reqwest::Client::new()
+        .put(url["upload_url"].as_str().unwrap())
+        .body("# On-call\n\nEvery service has an owner and a runbook; incidents get a blameless review within 5 days.")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        put.status().is_success(),
+        "PUT to the presigned URL: {}",
+        put.status()
+    );
+    let event_key = key.replace(' ', "+");
+    let reports = petraf_core::app::ingestion::ingest_event_keys(&server.app, &[event_key])
+        .await
+        .expect("drop-folder ingestion");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].document_id, document_id);
+    assert!(reports[0].chunks_created >= 1);
+    let audit = client
+        .get("/api/admin/audit-logs?limit=200")
+        .admin(&created.admin_key)
+        .send()
+        .await
+        .json();
+    let dropped = audit["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["actor"] == "s3_drop_folder")
+        .expect("audited")
+        .clone();
+    assert_eq!(dropped["action"], "rag.document_uploaded");
+    assert_eq!(dropped["payload"]["filename"], "on call guide.md");
 }

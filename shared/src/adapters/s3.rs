@@ -118,6 +118,16 @@ impl ObjectStore for S3ObjectStore {
         "s3"
     }
 
+    async fn presign_put(
+        &self,
+        key: &str,
+        expires: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        S3ObjectStore::presign_put(self, key, expires)
+            .await
+            .map(Some)
+    }
+
     async fn put(&self, key: &str, object: StoredObject) -> Result<(), StoreError> {
         let mut metadata = HashMap::new();
         for (name, value) in &object.metadata {

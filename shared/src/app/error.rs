@@ -13,6 +13,7 @@ pub enum ErrorKind {
     PayloadTooLarge,
     UnsupportedMediaType,
     Unavailable,
+    NotImplemented,
     Internal,
 }
 
@@ -43,6 +44,7 @@ impl AppError {
         too_large => PayloadTooLarge,
         unsupported => UnsupportedMediaType,
         unavailable => Unavailable,
+        not_implemented => NotImplemented,
         internal => Internal,
     }
 }

@@ -95,6 +95,53 @@ fn title_of(metadata: &Value, filename: &str) -> String {
         .unwrap_or_else(|| filename.to_string())
 }
 
+/// How long a presigned drop-folder URL stays valid.
+pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
+
+/// Where a client may PUT a document directly; the object-created event
+/// then runs the same ingestion (the rag-upload function).
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadUrl {
+    pub document_id: String,
+    pub key: String,
+    pub upload_url: String,
+    pub method: &'static str,
+    pub expires_in: u64,
+    pub category: String,
+}
+
+pub async fn upload_url(
+    app: &App,
+    tenant_id: &str,
+    category: &str,
+    filename: &str,
+) -> AppResult<UploadUrl> {
+    validate_category(category)?;
+    let filename = clean_filename(filename)?;
+    // Refuse now what ingestion would refuse later.
+    extract_text(&filename, b"")?;
+    let document_id = new_id();
+    let key = document_key(tenant_id, category, &document_id, &filename);
+    let url = app
+        .objects
+        .presign_put(&key, std::time::Duration::from_secs(UPLOAD_URL_SECONDS))
+        .await?
+        .ok_or_else(|| {
+            AppError::not_implemented(
+                "presigned_uploads_unavailable",
+                "this deployment keeps documents locally; upload through POST /api/admin/rag/upload/{tenant_id}",
+            )
+        })?;
+    Ok(UploadUrl {
+        document_id,
+        key,
+        upload_url: url,
+        method: "PUT",
+        expires_in: UPLOAD_URL_SECONDS,
+        category: category.to_string(),
+    })
+}
+
 /// Validates and stores an upload, then indexes it.
 pub async fn ingest_upload(
     app: &App,

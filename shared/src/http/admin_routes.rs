@@ -7,8 +7,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::extract::{AdminAuth, Origin};
+use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
+use crate::app::tenants::Admin;
 use crate::app::{App, AppError, AppResult, admin};
 
 pub fn router() -> Router<App> {
@@ -17,9 +18,22 @@ pub fn router() -> Router<App> {
             "/api/admin/rag/upload/{tenant_id}",
             post(upload).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
         )
+        .route("/api/admin/rag/upload-url/{tenant_id}", post(upload_url))
         .route("/api/admin/stats/overview", get(stats))
         .route("/api/admin/audit-logs", get(audit_logs))
         .route("/api/admin/tenants", get(tenants))
+}
+
+/// The admin may act on `tenant_id`, and it exists.
+async fn admin_of_tenant(app: &App, admin: &Admin, tenant_id: &str) -> AppResult<()> {
+    admin.scope(Some(tenant_id))?;
+    match app.store.tenant(tenant_id).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::not_found(
+            "tenant_not_found",
+            format!("no tenant {tenant_id}"),
+        )),
+    }
 }
 
 fn multipart_error(e: MultipartError) -> AppError {
@@ -37,13 +51,7 @@ async fn upload(
     Path(tenant_id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<Json<IngestReport>> {
-    admin.scope(Some(&tenant_id))?;
-    if app.store.tenant(&tenant_id).await?.is_none() {
-        return Err(AppError::not_found(
-            "tenant_not_found",
-            format!("no tenant {tenant_id}"),
-        ));
-    }
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
     let mut multipart = multipart.map_err(|e| {
         AppError::unsupported(
             "unsupported_media_type",
@@ -101,6 +109,25 @@ async fn upload(
     };
     Ok(Json(
         ingestion::ingest_upload(&app, upload, &admin.actor(), &origin).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadUrlRequest {
+    category: String,
+    filename: String,
+}
+
+async fn upload_url(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path(tenant_id): Path<String>,
+    ApiJson(request): ApiJson<UploadUrlRequest>,
+) -> AppResult<Json<ingestion::UploadUrl>> {
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
+    Ok(Json(
+        ingestion::upload_url(&app, &tenant_id, &request.category, &request.filename).await?,
     ))
 }
 

@@ -20,6 +20,16 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, object: StoredObject) -> Result<(), StoreError>;
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// A URL a client can PUT the object to directly, valid for `expires`;
+    /// `None` when the store cannot hand such URLs out (local files).
+    async fn presign_put(
+        &self,
+        _key: &str,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Where an uploaded document lives: `uploads/{tenant}/{category}/{document}/{filename}`.
