@@ -697,8 +697,8 @@ async fn round_trips_per_session_create_and_chat_turn() {
         "one transaction creates a session"
     );
     assert_eq!((resolve_by_id.len(), resolve_by_host.len()), (1, 1));
-    assert!(collect_turn.len() <= 6, "{collect_turn:?}");
-    assert!(scored_turn.len() <= 7, "{scored_turn:?}");
+    assert!(collect_turn.len() <= 3, "{collect_turn:?}");
+    assert!(scored_turn.len() <= 4, "{scored_turn:?}");
 }
 
 // ---------------------------------------------------------------- S3

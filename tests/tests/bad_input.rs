@@ -248,6 +248,38 @@ async fn expired_tokens_and_unknown_sessions_are_refused() {
         .send()
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (401, "token_expired".into()));
+    // An expired, unfinished session counts as abandoned, once.
+    let stored = server
+        .app
+        .store
+        .session(&tenant, &s.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        petraf_core::domain::session::SessionStatus::Expired
+    );
+    let usage = server
+        .app
+        .store
+        .usage(Some(&tenant), server.clock_today())
+        .await
+        .unwrap();
+    assert_eq!(usage.sessions_abandoned, 1);
+    let stats = client
+        .get("/api/admin/stats/overview")
+        .admin(petraf_tests::PLATFORM_KEY)
+        .send()
+        .await
+        .json();
+    assert_eq!(
+        (
+            stats["abandoned_sessions"].as_i64(),
+            stats["active_sessions"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
     let r = client
         .get("/api/goals/session/not-a-ulid")
         .tenant(&tenant)

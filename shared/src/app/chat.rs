@@ -25,7 +25,9 @@ use crate::domain::scoring::{CriterionScore, ScoreCard, score_card};
 use crate::domain::session::{Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
 use crate::ports::chat_model::{CoachPurpose, ModelError, StreamPiece};
-use crate::ports::state_store::{CounterDelta, Guarded, SessionChange, StoreError};
+use crate::ports::state_store::{
+    CounterDelta, Guarded, SessionChange, SessionSnapshot, StoreError,
+};
 
 /// The body of `POST /api/chat/{phase}/stream`.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -215,8 +217,13 @@ pub async fn start_turn(
         .map_err(|e: crate::domain::phase::UnknownName| {
             AppError::bad_request("unknown_step", e.to_string())
         })?;
-    let session = sessions::authorize(&app, &tenant, &request.session_id, token).await?;
-    let state = sessions::conversation(&app, &session).await?;
+    let SessionSnapshot {
+        session,
+        state,
+        messages: mut history,
+        goals,
+        ..
+    } = sessions::authorize_snapshot(&app, &tenant, &request.session_id, token).await?;
     let now = app.clock.now();
     let kind = state
         .plan_turn(phase, step, &request.message, now)
@@ -241,7 +248,7 @@ pub async fn start_turn(
     };
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
     change.state = Some(Guarded::replacing(state.version, leased.clone()));
-    change.messages.push(user_message);
+    change.messages.push(user_message.clone());
     change.counters = CounterDelta {
         messages: 1,
         messages_day: Some(now.date_naive()),
@@ -255,11 +262,15 @@ pub async fn start_turn(
         other => other.into(),
     })?;
 
+    history.push(user_message);
+
     let (tx, rx) = mpsc::channel(64);
     let turn = Turn {
         app,
         tenant,
         session,
+        history,
+        goals,
         state: leased,
         kind,
         origin,
@@ -336,6 +347,10 @@ struct Turn {
     app: App,
     tenant: TenantRecord,
     session: Session,
+    /// The session's messages, the user's new one last.
+    history: Vec<Message>,
+    /// The session's goals before this turn.
+    goals: Vec<Goal>,
     state: ConversationState,
     kind: TurnKind,
     origin: RequestOrigin,
@@ -472,20 +487,11 @@ impl Turn {
 
     async fn drive_inner(&mut self, change: &mut SessionChange) -> Result<(), Halt> {
         let app = self.app.clone();
-        let (tenant_id, session_id) = (self.session.tenant_id.clone(), self.session.id.clone());
         let phase = self.out.phase;
-        let messages = app
-            .store
-            .messages(&tenant_id, &session_id)
-            .await
-            .map_err(AppError::from)?;
-        let (goals, _) = app
-            .store
-            .goals(&tenant_id, &session_id)
-            .await
-            .map_err(AppError::from)?;
+        let goals = self.goals.clone();
         let mut ctx = self.context_stub();
-        ctx.history = messages
+        ctx.history = self
+            .history
             .iter()
             .filter(|m| m.phase == phase)
             .map(|m| HistoryTurn {

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{App, AppResult};
+use super::App;
 use crate::domain::goal::{GoalLink, LinkType};
 use crate::domain::phase::{GoalType, Phase};
-use crate::domain::session::Session;
+use crate::ports::state_store::SessionSnapshot;
 
 #[derive(Debug, Serialize)]
 pub struct EmployeeView {
@@ -69,17 +69,16 @@ fn links_of(goal_id: &str, links: &[GoalLink]) -> Vec<LinkView> {
         .collect()
 }
 
-pub async fn session_goals(
-    app: &App,
-    session: &Session,
-    final_only: bool,
-) -> AppResult<SessionGoals> {
-    let (goals, links) = app.store.goals(&session.tenant_id, &session.id).await?;
-    let message_count = app
-        .store
-        .messages(&session.tenant_id, &session.id)
-        .await?
-        .len();
+/// A session's goals (final ones only, or every version), from one read.
+pub fn session_goals(app: &App, snapshot: &SessionSnapshot, final_only: bool) -> SessionGoals {
+    let SessionSnapshot {
+        session,
+        goals,
+        links,
+        messages,
+        ..
+    } = snapshot;
+    let message_count = messages.len();
     let now = app.clock.now();
     let finals: Vec<_> = goals.iter().filter(|g| g.is_final).collect();
     let avg_score = if finals.is_empty() {
@@ -104,7 +103,7 @@ pub async fn session_goals(
         })
         .collect();
     let p = &session.profile;
-    Ok(SessionGoals {
+    SessionGoals {
         session_id: session.id.clone(),
         employee: EmployeeView {
             code: p.employee_code.clone(),
@@ -124,5 +123,5 @@ pub async fn session_goals(
             phases_completed: finals.iter().map(|g| g.phase).collect(),
         },
         timestamp: now,
-    })
+    }
 }

@@ -11,10 +11,10 @@ use crate::domain::conversation::ConversationState;
 use crate::domain::ids::{is_ulid, new_id};
 use crate::domain::phase::{Phase, Step};
 use crate::domain::privacy::keyed_hash;
-use crate::domain::resume_token::{TokenError, hash_token};
+use crate::domain::resume_token::{ResumeClaims, TokenError, hash_token};
 use crate::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
-use crate::ports::state_store::{CounterDelta, Guarded, SessionChange};
+use crate::ports::state_store::{CounterDelta, Guarded, SessionChange, SessionSnapshot};
 
 /// The largest `metadata` object a session may carry, serialised.
 const MAX_METADATA_BYTES: usize = 2048;
@@ -160,6 +160,43 @@ pub async fn authorize(
     session_id: &str,
     token: Option<&str>,
 ) -> AppResult<Session> {
+    let token = claim_session(app, tenant, session_id, token).await?;
+    let session = app
+        .store
+        .session(&tenant.tenant.id, session_id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    check_token_hash(token, &session)?;
+    Ok(session)
+}
+
+/// Like [`authorize`], reading everything stored about the session at once
+/// (a chat turn's one read).
+pub async fn authorize_snapshot(
+    app: &App,
+    tenant: &TenantRecord,
+    session_id: &str,
+    token: Option<&str>,
+) -> AppResult<SessionSnapshot> {
+    let token = claim_session(app, tenant, session_id, token).await?;
+    let snapshot = app
+        .store
+        .session_snapshot(&tenant.tenant.id, session_id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    check_token_hash(token, &snapshot.session)?;
+    Ok(snapshot)
+}
+
+/// The checks a token passes before anything is read: present, for a
+/// well-formed session id, signed with HS256 by us, a resume token, not
+/// expired, and for this tenant and session.
+async fn claim_session<'t>(
+    app: &App,
+    tenant: &TenantRecord,
+    session_id: &str,
+    token: Option<&'t str>,
+) -> AppResult<&'t str> {
     let token = token.ok_or_else(|| {
         AppError::unauthorized(
             "missing_token",
@@ -172,32 +209,75 @@ pub async fn authorize(
             "session ids are ULIDs",
         ));
     }
-    let now = app.clock.now();
-    let claims = app.secrets.signer.verify(token, now).map_err(token_error)?;
+    let claims = verify(app, tenant, token).await?;
     if claims.tenant_id != tenant.tenant.id || claims.session_id != session_id {
         return Err(AppError::forbidden(
             "forbidden_session",
             "this token belongs to another session",
         ));
     }
-    let session = app
-        .store
-        .session(&tenant.tenant.id, session_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("session_not_found", "no such session"))?;
-    if !digests_match(&session.resume_token_hash, &hash_token(token)) {
-        return Err(AppError::unauthorized(
+    Ok(token)
+}
+
+/// Verifies a token; an expired one marks its session abandoned first.
+async fn verify(app: &App, tenant: &TenantRecord, token: &str) -> AppResult<ResumeClaims> {
+    match app.secrets.signer.verify(token, app.clock.now()) {
+        Err(TokenError::Expired) => {
+            mark_abandoned(app, tenant, token).await;
+            Err(token_error(TokenError::Expired))
+        }
+        other => other.map_err(token_error),
+    }
+}
+
+fn session_not_found() -> AppError {
+    AppError::not_found("session_not_found", "no such session")
+}
+
+/// The stored session must hold this token's hash.
+fn check_token_hash(token: &str, session: &Session) -> AppResult<()> {
+    if digests_match(&session.resume_token_hash, &hash_token(token)) {
+        Ok(())
+    } else {
+        Err(AppError::unauthorized(
             "invalid_token",
             "the resume token is not valid for this session",
-        ));
+        ))
     }
-    if session.is_expired(now) {
-        return Err(AppError::unauthorized(
-            "token_expired",
-            "the session has expired",
-        ));
+}
+
+/// A session whose token expired before it was completed counts as
+/// abandoned, once: the write is guarded by the session's version. Best
+/// effort — the caller reports the expiry whatever happens here.
+async fn mark_abandoned(app: &App, tenant: &TenantRecord, token: &str) {
+    let Ok(claims) = app.secrets.signer.verify_ignoring_expiry(token) else {
+        return;
+    };
+    if claims.tenant_id != tenant.tenant.id {
+        return;
     }
-    Ok(session)
+    let Ok(Some(session)) = app
+        .store
+        .session(&claims.tenant_id, &claims.session_id)
+        .await
+    else {
+        return;
+    };
+    if session.status != SessionStatus::Active
+        || !digests_match(&session.resume_token_hash, &hash_token(token))
+    {
+        return;
+    }
+    let mut expired = session.clone();
+    expired.status = SessionStatus::Expired;
+    expired.updated_at = app.clock.now();
+    expired.version += 1;
+    let mut change = SessionChange::new(&session.tenant_id, &session.id);
+    change.session = Some(Guarded::replacing(session.version, expired));
+    change.counters.sessions_abandoned = 1;
+    if let Err(e) = app.store.apply(change).await {
+        tracing::debug!(error = %e, "an expired session was marked meanwhile");
+    }
 }
 
 pub async fn conversation(app: &App, session: &Session) -> AppResult<ConversationState> {
@@ -308,7 +388,7 @@ pub async fn resume(
         )
     })?;
     let now = app.clock.now();
-    let claims = app.secrets.signer.verify(token, now).map_err(token_error)?;
+    let claims = verify(app, tenant, token).await?;
     if claims.tenant_id != tenant.tenant.id {
         return Err(AppError::forbidden(
             "forbidden_session",
@@ -328,12 +408,6 @@ pub async fn resume(
             ));
         }
     };
-    if session.is_expired(now) {
-        return Err(AppError::unauthorized(
-            "token_expired",
-            "the session has expired",
-        ));
-    }
     let state = conversation(app, &session).await?;
     let mut updated = session.clone();
     let since = |t: DateTime<Utc>| (now - t).num_days();

@@ -265,6 +265,34 @@ async fn history(store: &dyn StateStore) {
     change.goals = vec![actions.clone()];
     change.links = vec![link.clone()];
     store.apply(change).await.unwrap();
+    let snapshot = store
+        .session_snapshot(&tenant, &s.id)
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    assert_eq!(
+        snapshot.session,
+        store.session(&tenant, &s.id).await.unwrap().unwrap()
+    );
+    assert_eq!(
+        snapshot.state,
+        store.conversation(&tenant, &s.id).await.unwrap().unwrap()
+    );
+    assert_eq!(
+        snapshot.messages,
+        store.messages(&tenant, &s.id).await.unwrap()
+    );
+    assert_eq!(
+        (snapshot.goals.clone(), snapshot.links.clone()),
+        store.goals(&tenant, &s.id).await.unwrap()
+    );
+    assert!(
+        store
+            .session_snapshot(&tenant, "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (goals, links) = store.goals(&tenant, &s.id).await.unwrap();
     assert_eq!(
         goals,

@@ -36,8 +36,7 @@ async fn session_goals(
             ));
         }
     };
-    let session = crate::app::sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
-    Ok(Json(
-        goals::session_goals(&app, &session, final_only).await?,
-    ))
+    let snapshot =
+        crate::app::sessions::authorize_snapshot(&app, &tenant, &id, token.as_deref()).await?;
+    Ok(Json(goals::session_goals(&app, &snapshot, final_only)))
 }

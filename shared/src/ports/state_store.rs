@@ -183,6 +183,18 @@ impl UsageCounters {
     }
 }
 
+/// Everything stored about one session, read together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSnapshot {
+    pub session: Session,
+    pub state: ConversationState,
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Oldest first.
+    pub goals: Vec<Goal>,
+    pub links: Vec<GoalLink>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditQuery {
     /// `None` only for the platform admin: every tenant.
@@ -247,6 +259,34 @@ pub trait StateStore: Send + Sync {
         tenant_id: &str,
         session_id: &str,
     ) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError>;
+
+    /// The session with its state, messages, goals and links. The default
+    /// composes the single reads; a store that keeps a session together
+    /// answers with one read.
+    async fn session_snapshot(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<SessionSnapshot>, StoreError> {
+        let Some(session) = self.session(tenant_id, session_id).await? else {
+            return Ok(None);
+        };
+        let state = self
+            .conversation(tenant_id, session_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!("session {session_id} has no conversation state"))
+            })?;
+        let messages = self.messages(tenant_id, session_id).await?;
+        let (goals, links) = self.goals(tenant_id, session_id).await?;
+        Ok(Some(SessionSnapshot {
+            session,
+            state,
+            messages,
+            goals,
+            links,
+        }))
+    }
 
     /// Records an audit entry that belongs to no session change (admin actions).
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

@@ -30,8 +30,8 @@ use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::domain::tenant::{Tenant, TenantRecord};
 use crate::ports::state_store::{
-    AuditPage, AuditQuery, Clock, GLOBAL_SCOPE, SessionChange, StateStore, StoreError, SystemClock,
-    UsageCounters, tenant_scope,
+    AuditPage, AuditQuery, Clock, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StateStore,
+    StoreError, SystemClock, UsageCounters, tenant_scope,
 };
 
 #[derive(Clone)]
@@ -175,6 +175,21 @@ impl StateStore for DynamoStateStore {
         session_id: &str,
     ) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
         sessions::goals(
+            &self.client,
+            &self.table,
+            tenant_id,
+            session_id,
+            self.clock.now(),
+        )
+        .await
+    }
+
+    async fn session_snapshot(
+        &self,
+        tenant_id: &str,
+        session_id: &str,
+    ) -> Result<Option<SessionSnapshot>, StoreError> {
+        sessions::snapshot(
             &self.client,
             &self.table,
             tenant_id,

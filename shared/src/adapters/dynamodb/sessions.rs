@@ -13,9 +13,13 @@ use super::keys::{
     STATE_SK, TTL, VERSION, next_order, session_item_ttl, session_pk, session_ttl, shard_of,
 };
 use super::transaction::{Condition, TransactError, Transaction};
+use crate::domain::conversation::ConversationState;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
-use crate::ports::state_store::{Expect, GLOBAL_SCOPE, SessionChange, StoreError, tenant_scope};
+use crate::domain::session::Session;
+use crate::ports::state_store::{
+    Expect, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StoreError, tenant_scope,
+};
 
 fn guard(expect: Expect) -> Condition {
     match expect {
@@ -127,32 +131,35 @@ pub async fn get_body<T: DeserializeOwned>(
     }
 }
 
-/// The items of the session's partition under `prefix`, in key order.
+/// The items of the session's partition under `prefix` (all of them
+/// without one), in key order.
 async fn query_prefix(
     client: &Client,
     table: &str,
     tenant_id: &str,
     session_id: &str,
-    prefix: &str,
+    prefix: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Item>, StoreError> {
     let now = now.timestamp();
     let mut items = vec![];
     let mut start: Option<Item> = None;
     loop {
-        let out = client
+        let mut query = client
             .query()
             .table_name(table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
             .expression_attribute_values(":pk", s(session_pk(tenant_id, session_id)))
-            .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(sdk_error)?;
+            .set_exclusive_start_key(start.take());
+        query = match prefix {
+            Some(prefix) => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":prefix", s(prefix)),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
         items.extend(
             out.items()
                 .iter()
@@ -173,11 +180,18 @@ pub async fn messages(
     session_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Message>, StoreError> {
-    query_prefix(client, table, tenant_id, session_id, MESSAGE_PREFIX, now)
-        .await?
-        .iter()
-        .map(|item| decode(item, BODY))
-        .collect()
+    query_prefix(
+        client,
+        table,
+        tenant_id,
+        session_id,
+        Some(MESSAGE_PREFIX),
+        now,
+    )
+    .await?
+    .iter()
+    .map(|item| decode(item, BODY))
+    .collect()
 }
 
 /// Goals and links in one Query: they share the `G#` prefix.
@@ -193,7 +207,7 @@ pub async fn goals(
         table,
         tenant_id,
         session_id,
-        GOALS_AND_LINKS_PREFIX,
+        Some(GOALS_AND_LINKS_PREFIX),
         now,
     )
     .await?;
@@ -206,4 +220,41 @@ pub async fn goals(
         }
     }
     Ok((goals, links))
+}
+
+/// The whole session partition in one Query: the session, its state,
+/// messages, goals and links (the chat turn's one read).
+pub async fn snapshot(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionSnapshot>, StoreError> {
+    let items = query_prefix(client, table, tenant_id, session_id, None, now).await?;
+    let (mut session, mut state) = (None, None);
+    let (mut messages, mut goals, mut links) = (vec![], vec![], vec![]);
+    for item in &items {
+        match get_s(item, SK) {
+            Some(SESSION_SK) => session = Some(decode::<Session>(item, BODY)?),
+            Some(STATE_SK) => state = Some(decode::<ConversationState>(item, BODY)?),
+            Some(sk) if sk.starts_with(MESSAGE_PREFIX) => messages.push(decode(item, BODY)?),
+            Some(sk) if sk.starts_with(GOAL_PREFIX) => goals.push(decode(item, BODY)?),
+            Some(sk) if sk.starts_with(LINK_PREFIX) => links.push(decode(item, BODY)?),
+            _ => {}
+        }
+    }
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    let state = state.ok_or_else(|| {
+        StoreError::Unavailable(format!("session {session_id} has no conversation state"))
+    })?;
+    Ok(Some(SessionSnapshot {
+        session,
+        state,
+        messages,
+        goals,
+        links,
+    }))
 }
