@@ -99,7 +99,7 @@ pub fn session_goals(app: &App, snapshot: &SessionSnapshot, final_only: bool) ->
             version: g.version,
             score_details: g.score_details.clone(),
             created_at: g.created_at,
-            links: links_of(&g.id, &links),
+            links: links_of(&g.id, links),
         })
         .collect();
     let p = &session.profile;
