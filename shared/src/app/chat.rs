@@ -376,6 +376,7 @@ impl Turn {
             })
             .await;
 
+        let leased = self.state.clone();
         let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
         let outcome = self.drive(&mut change).await;
         let now = self.app.clock.now();
@@ -383,7 +384,7 @@ impl Turn {
         if let Err(halt) = &outcome {
             // Whatever was produced is dropped; the user's message stays stored.
             change = SessionChange::new(&self.session.tenant_id, &self.session.id);
-            self.state = self.state_at_rest_before(leased_version);
+            self.state = leased.clone();
             self.state.abandon_step();
             match halt {
                 Halt::Model(e) => {
@@ -413,7 +414,7 @@ impl Turn {
         // Every turn stores its assistant row, failed ones too (then with
         // whatever text streamed, maybe none): it carries the tokens and
         // latency the turn cost.
-        change.messages.push(Message {
+        let reply = Message {
             id: new_id(),
             session_id: self.session.id.clone(),
             tenant_id: self.session.tenant_id.clone(),
@@ -426,11 +427,13 @@ impl Turn {
             latency_ms,
             model_used: Some(self.app.model.model_for(&self.context_stub())),
             created_at: now,
-        });
+        };
+        change.messages.push(reply.clone());
         change.counters.messages += 1;
         change.counters.messages_day = Some(now.date_naive());
         if let Err(e) = self.app.store.apply(change).await {
             tracing::error!(error = %e, "could not commit a chat turn");
+            self.release_after_failed_commit(&leased, reply, now).await;
             let e: AppError = e.into();
             self.out
                 .send(ChatEvent::Error {
@@ -455,12 +458,28 @@ impl Turn {
         }
     }
 
-    /// The state as it was when the turn took its lease (before any step
-    /// changes this turn made).
-    fn state_at_rest_before(&self, leased_version: u64) -> ConversationState {
-        let mut s = self.state.clone();
-        s.version = leased_version;
-        s
+    /// When the turn's commit fails (storage fault, or the session changed
+    /// meanwhile), releases the session as it was before the turn and keeps
+    /// the reply row, so the next message is not refused until the lease
+    /// expires. The turn's goal, if any, is lost; the user's message is not.
+    async fn release_after_failed_commit(
+        &self,
+        leased: &ConversationState,
+        reply: Message,
+        now: DateTime<Utc>,
+    ) {
+        let mut released = leased.clone();
+        released.abandon_step();
+        released.end_turn(now);
+        released.version = leased.version + 1;
+        let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
+        change.state = Some(Guarded::replacing(leased.version, released));
+        change.messages.push(reply);
+        change.counters.messages = 1;
+        change.counters.messages_day = Some(now.date_naive());
+        if let Err(e) = self.app.store.apply(change).await {
+            tracing::error!(error = %e, "could not release the session after a failed commit; its lease will expire");
+        }
     }
 
     fn context_stub(&self) -> PhaseContext {

@@ -160,13 +160,15 @@ impl Transaction {
             .into());
         }
         let mut backoff = Duration::from_millis(10);
+        let mut token = new_id();
         for attempt in 1..=ATTEMPTS {
-            // One token per attempt: the SDK's own retries of this attempt
-            // reuse it, so a commit whose answer was lost is not re-applied.
+            // The SDK's own retries of an attempt reuse its token, so a commit
+            // whose answer was lost is not re-applied. A cancelled attempt
+            // gets a new token; one still in progress keeps it.
             let sent = client
                 .transact_write_items()
                 .set_transact_items(Some(self.items.clone()))
-                .client_request_token(new_id())
+                .client_request_token(&token)
                 .send()
                 .await;
             let error = match sent {
@@ -177,13 +179,19 @@ impl Transaction {
                 Outcome::ConditionFailed(failed) => {
                     return Err(TransactError::ConditionFailed { failed });
                 }
-                Outcome::Contention if attempt < ATTEMPTS => {
+                outcome @ (Outcome::Contention | Outcome::InProgress) if attempt < ATTEMPTS => {
+                    if matches!(outcome, Outcome::Contention) {
+                        token = new_id();
+                    }
                     tokio::time::sleep(backoff + jitter(backoff)).await;
                     backoff *= 2;
                 }
-                Outcome::Contention => {
-                    return Err(StoreError::Conflict(
-                        "the transaction kept colliding with concurrent writes".into(),
+                Outcome::Contention | Outcome::InProgress => {
+                    // Throttling or contention that outlasted the retries is
+                    // a transient fault, not the caller's conflict.
+                    return Err(StoreError::Unavailable(
+                        "DynamoDB kept cancelling the transaction (contention or throttling)"
+                            .into(),
                     )
                     .into());
                 }
@@ -198,6 +206,8 @@ enum Outcome {
     ConditionFailed(Vec<usize>),
     /// Cancelled by concurrent transactions or throttling: safe to retry.
     Contention,
+    /// The same token is still being processed (a lost answer): retry it.
+    InProgress,
     Other,
 }
 
@@ -232,7 +242,7 @@ fn classify(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) 
                 Outcome::Other
             }
         }
-        Some(TransactWriteItemsError::TransactionInProgressException(_)) => Outcome::Contention,
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => Outcome::InProgress,
         _ => Outcome::Other,
     }
 }
