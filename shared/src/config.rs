@@ -509,6 +509,21 @@ async fn bedrock_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
 
 pub async fn ports(env: &dyn Env, dir: &Path) -> Result<Ports, ConfigError> {
     let (model, embedder) = models(env).await?;
+    #[cfg(feature = "pgvector")]
+    if choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? == "pgvector" {
+        // Caught here rather than as a failing search on the first message.
+        let dimension = embedding_dimension(env)?;
+        if dimension != embedder.dimension() {
+            return Err(config_error(
+                "PETRAF_EMBEDDING_DIMENSION",
+                format!(
+                    "is {dimension} but the {} embedder gives {} dimensions",
+                    embedder.name(),
+                    embedder.dimension()
+                ),
+            ));
+        }
+    }
     Ok(Ports {
         store: state_store(env, dir).await?,
         vectors: vector_store(env, dir).await?,
@@ -687,6 +702,35 @@ mod pgvector_config_tests {
                 Err(err) => assert_eq!(err.variable, variable, "{e:?}"),
                 Ok(_) => panic!("{variable} should have been refused: {e:?}"),
             }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "pgvector"))]
+mod dimension_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_embedder_of_another_dimension_than_the_vector_column_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: HashMap<&'static str, String> = [
+            ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
+            (
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/postgres".to_string(),
+            ),
+            ("PETRAF_EMBEDDING_DIMENSION", "1536".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        match ports(&env, dir.path()).await {
+            Err(e) => {
+                assert_eq!(e.variable, "PETRAF_EMBEDDING_DIMENSION");
+                assert!(e.problem.contains("384"), "{}", e.problem);
+            }
+            Ok(_) => panic!("the offline embedder's 384 dimensions must not meet a 1536 column"),
         }
     }
 }

@@ -546,6 +546,16 @@ async fn unknown_and_inactive_tenants_are_refused_and_the_host_resolves_tenants(
     let client = server.client();
     let r = client
         .post("/api/session/create")
+        .tenant(&"x".repeat(3000))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (404, "tenant_not_found".into()),
+        "an oversized id is no tenant's"
+    );
+    let r = client
+        .post("/api/session/create")
         .tenant("no-such-tenant")
         .send()
         .await;
@@ -675,6 +685,16 @@ async fn admin_keys_see_only_their_own_tenant() {
             .all(|l| l["tenant_id"] == acme.record.tenant.id.as_str())
     );
 
+    let r = client
+        .get("/api/admin/audit-logs?limit=200&page=4000000")
+        .admin(&key)
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "invalid_page".into()),
+        "offset paging is bounded"
+    );
     for (limit, page, code) in [
         ("0", "1", "invalid_limit"),
         ("201", "1", "invalid_limit"),

@@ -154,6 +154,21 @@ impl ObjectStore for S3ObjectStore {
     /// A missing key is `Ok(None)`. S3 reports one as NoSuchKey only to
     /// callers allowed `s3:ListBucket`; without it S3 answers AccessDenied,
     /// which surfaces as `Unavailable`: grant the role ListBucket.
+    async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(e) => Err(s3_error(e)),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let out = match self
             .client

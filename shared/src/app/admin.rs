@@ -99,6 +99,8 @@ pub struct AuditListing {
 }
 
 pub const MAX_PER_PAGE: u32 = 200;
+/// How far back paging reaches (offset pages cost a read of what they skip).
+pub const MAX_AUDIT_OFFSET: u64 = 100_000;
 
 pub async fn audit_logs(
     app: &App,
@@ -115,6 +117,12 @@ pub async fn audit_logs(
         return Err(AppError::bad_request(
             "invalid_limit",
             format!("limit must be within 1-{MAX_PER_PAGE}"),
+        ));
+    }
+    if (page as u64 - 1) * per_page as u64 >= MAX_AUDIT_OFFSET {
+        return Err(AppError::bad_request(
+            "invalid_page",
+            format!("pages reach back {MAX_AUDIT_OFFSET} entries; filter by session or tenant"),
         ));
     }
     let tenant_id = admin.scope(requested_tenant)?;

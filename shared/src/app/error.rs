@@ -52,7 +52,13 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => AppError::conflict("conflict", m),
+            StoreError::Conflict(m) => {
+                tracing::debug!(detail = %m, "storage conflict");
+                AppError::conflict(
+                    "conflict",
+                    "the data changed meanwhile; fetch it and try again",
+                )
+            }
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "state store unavailable");
                 AppError::unavailable(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{App, AppError, AppResult};
+use super::{App, AppError, AppResult, ErrorKind};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::chunking::chunk_text;
 use crate::domain::ids::new_id;
@@ -248,6 +248,21 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
             format!("no tenant {}", parts.tenant_id),
         ));
     }
+    match app.objects.size(key).await? {
+        None => {
+            return Err(AppError::not_found(
+                "object_not_found",
+                format!("no object at {key}"),
+            ));
+        }
+        Some(size) if size as usize > MAX_DOCUMENT_BYTES => {
+            return Err(AppError::too_large(
+                "document_too_large",
+                "documents must be at most 10 MiB",
+            ));
+        }
+        Some(_) => {}
+    }
     let object =
         app.objects.get(key).await?.ok_or_else(|| {
             AppError::not_found("object_not_found", format!("no object at {key}"))
@@ -399,7 +414,9 @@ pub fn decode_event_key(raw: &str) -> String {
 }
 
 /// Indexes every object an S3 event names; one failure does not stop the
-/// others, and the first failure is returned so the event is retried.
+/// others. A document that can never be indexed (bad key, unknown tenant,
+/// wrong type, too large) is logged and skipped; the first transient
+/// failure is returned so the event is retried.
 pub async fn ingest_event_keys(app: &App, raw_keys: &[String]) -> AppResult<Vec<IngestReport>> {
     let mut reports = vec![];
     let mut first_error = None;
@@ -407,9 +424,12 @@ pub async fn ingest_event_keys(app: &App, raw_keys: &[String]) -> AppResult<Vec<
         let key = decode_event_key(raw);
         match ingest_stored_object(app, &key).await {
             Ok(report) => reports.push(report),
-            Err(e) => {
-                tracing::error!(code = e.code, message = %e.message, "drop-folder ingestion failed");
+            Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal) => {
+                tracing::error!(code = e.code, message = %e.message, "drop-folder ingestion failed; the event will be retried");
                 first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                tracing::error!(code = e.code, message = %e.message, "drop-folder document rejected for good");
             }
         }
     }

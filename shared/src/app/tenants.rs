@@ -44,6 +44,11 @@ pub fn generate_admin_key(slug: &str) -> String {
     format!("admin_sk_{prefix}_{random}")
 }
 
+/// Tenant ids are 1-64 letters, digits or '-' (ULIDs and UUIDs fit).
+pub fn valid_tenant_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Constant-time comparison of two hex digests.
 pub fn digests_match(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
@@ -64,8 +69,7 @@ pub async fn create_tenant(app: &App, new: NewTenant) -> AppResult<CreatedTenant
         ));
     }
     let id = new.id.unwrap_or_else(new_id);
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    if !valid_tenant_id(&id) {
         return Err(AppError::bad_request(
             "invalid_tenant",
             "id must be 1-64 letters, digits or '-'",
@@ -145,7 +149,8 @@ pub async fn resolve(
     host: Option<&str>,
 ) -> AppResult<TenantRecord> {
     let record = match (tenant_header, host) {
-        (Some(id), _) => app.store.tenant(id.trim()).await?,
+        (Some(id), _) if valid_tenant_id(id.trim()) => app.store.tenant(id.trim()).await?,
+        (Some(_), _) => None,
         (None, Some(host)) => {
             let domain = host
                 .trim()

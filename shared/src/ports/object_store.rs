@@ -21,6 +21,11 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// The object's size in bytes, without reading it (`None` if absent).
+    async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.get(key).await?.map(|o| o.bytes.len() as u64))
+    }
+
     /// A URL a client can PUT the object to directly, valid for `expires`;
     /// `None` when the store cannot hand such URLs out (local files).
     async fn presign_put(

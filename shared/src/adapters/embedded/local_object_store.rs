@@ -74,6 +74,14 @@ impl ObjectStore for LocalObjectStore {
             .map_err(unavailable)
     }
 
+    async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        match tokio::fs::metadata(self.path(key)?).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let path = self.path(key)?;
         let bytes = match tokio::fs::read(&path).await {
