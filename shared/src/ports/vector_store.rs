@@ -51,6 +51,24 @@ pub trait VectorStore: Send + Sync {
     ) -> Result<Vec<ScoredChunk>, StoreError>;
 }
 
+/// An upsert's chunks must all belong to the document it names.
+pub fn ensure_chunks_of(
+    tenant_id: &str,
+    document_id: &str,
+    chunks: &[ChunkRecord],
+) -> Result<(), StoreError> {
+    match chunks
+        .iter()
+        .find(|c| c.tenant_id != tenant_id || c.document_id != document_id)
+    {
+        Some(foreign) => Err(StoreError::Conflict(format!(
+            "chunk {} belongs to another document",
+            foreign.id
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Cosine similarity; 0 when either vector is all zeros.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::RwLock;
 
 use crate::ports::state_store::StoreError;
-use crate::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore, cosine};
+use crate::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore, cosine, ensure_chunks_of};
 
 #[derive(Clone, Default)]
 pub struct MemoryVectorStore {
@@ -82,15 +82,7 @@ impl VectorStore for MemoryVectorStore {
         document_id: &str,
         chunks: Vec<ChunkRecord>,
     ) -> Result<(), StoreError> {
-        if let Some(foreign) = chunks
-            .iter()
-            .find(|c| c.tenant_id != tenant_id || c.document_id != document_id)
-        {
-            return Err(StoreError::Conflict(format!(
-                "chunk {} belongs to another document",
-                foreign.id
-            )));
-        }
+        ensure_chunks_of(tenant_id, document_id, &chunks)?;
         let mut all = self.chunks.write().await;
         let tenant = all.entry(tenant_id.to_string()).or_default();
         tenant.retain(|c| c.document_id != document_id);

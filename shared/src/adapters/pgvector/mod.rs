@@ -25,7 +25,7 @@ use direct::{DirectTransport, store_error};
 use transport::Transport;
 
 use crate::ports::state_store::StoreError;
-use crate::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore};
+use crate::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore, ensure_chunks_of};
 
 /// The dimension of OpenAI's text-embedding-3-small and Titan v2 at 1536.
 pub const DEFAULT_DIMENSION: usize = 1536;
@@ -114,15 +114,7 @@ impl VectorStore for PgVectorStore {
         document_id: &str,
         chunks: Vec<ChunkRecord>,
     ) -> Result<(), StoreError> {
-        if let Some(foreign) = chunks
-            .iter()
-            .find(|c| c.tenant_id != tenant_id || c.document_id != document_id)
-        {
-            return Err(StoreError::Conflict(format!(
-                "chunk {} belongs to another document",
-                foreign.id
-            )));
-        }
+        ensure_chunks_of(tenant_id, document_id, &chunks)?;
         for chunk in &chunks {
             self.check_dimension(&chunk.embedding, &format!("chunk {}", chunk.id))?;
         }
