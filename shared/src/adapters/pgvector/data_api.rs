@@ -176,7 +176,10 @@ impl Transport for DataApiTransport {
                 StoreError::Unavailable("pgvector (Data API): no transaction id".into())
             })?
             .to_string();
-        match self.run_in(&statements, &transaction_id).await {
+        let mut open = OpenTransaction::new(self, &transaction_id);
+        let result = self.run_in(&statements, &transaction_id).await;
+        open.settle();
+        match result {
             Ok(rows) => {
                 self.client
                     .commit_transaction()
@@ -191,16 +194,72 @@ impl Transport for DataApiTransport {
             Err(e) => {
                 // The original error matters more than a failed rollback;
                 // an abandoned transaction also ends by itself after 3 minutes.
-                let _ = self
-                    .client
-                    .rollback_transaction()
-                    .resource_arn(&self.target.cluster_arn)
-                    .secret_arn(&self.target.secret_arn)
-                    .transaction_id(&transaction_id)
-                    .send()
-                    .await;
+                let _ = rollback(&self.client, &self.target, &transaction_id).await;
                 Err(e)
             }
+        }
+    }
+}
+
+async fn rollback(
+    client: &Client,
+    target: &DataApiTarget,
+    transaction_id: &str,
+) -> Result<(), StoreError> {
+    client
+        .rollback_transaction()
+        .resource_arn(&target.cluster_arn)
+        .secret_arn(&target.secret_arn)
+        .transaction_id(transaction_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// A transaction whose statements are still running. If the caller's
+/// future is dropped there (a timeout, a disconnect), the transaction is
+/// rolled back in the background rather than holding its locks until the
+/// Data API's 3-minute timeout.
+struct OpenTransaction {
+    client: Client,
+    target: DataApiTarget,
+    transaction_id: String,
+    settled: bool,
+}
+
+impl OpenTransaction {
+    fn new(transport: &DataApiTransport, transaction_id: &str) -> Self {
+        OpenTransaction {
+            client: transport.client.clone(),
+            target: transport.target.clone(),
+            transaction_id: transaction_id.to_string(),
+            settled: false,
+        }
+    }
+
+    /// The statements finished; commit or rollback is the caller's now.
+    fn settle(&mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (client, target, id) = (
+                self.client.clone(),
+                self.target.clone(),
+                std::mem::take(&mut self.transaction_id),
+            );
+            runtime.spawn(async move {
+                if let Err(e) = rollback(&client, &target, &id).await {
+                    tracing::warn!(error = %e, "could not roll back an abandoned Data API transaction");
+                }
+            });
         }
     }
 }
@@ -518,6 +577,34 @@ mod tests {
             Some("tx-failing")
         );
         assert!(calls.commit.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_transaction_is_rolled_back_and_a_settled_one_is_not() {
+        let calls = Calls::default();
+        let client = mock_client!(aws_sdk_rdsdata, RuleMode::Sequential, &[calls.rollback()]);
+        let transport = DataApiTransport {
+            client,
+            target: target(),
+        };
+        drop(OpenTransaction::new(&transport, "tx-abandoned"));
+        let mut settled = OpenTransaction::new(&transport, "tx-settled");
+        settled.settle();
+        drop(settled);
+        for _ in 0..100 {
+            if !calls.rollback.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let rolled_back: Vec<Option<String>> = calls
+            .rollback
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| i.transaction_id().map(str::to_string))
+            .collect();
+        assert_eq!(rolled_back, vec![Some("tx-abandoned".to_string())]);
     }
 
     #[tokio::test]
