@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use futures::stream;
 
 use super::text::{
-    TimeFrame, action_items, content_stems, named_values, overlap, quantities, time_frame,
-    title_case, vague_count,
+    TimeFrame, action_items, content_stems, named_values, overlap, quantities, strip_lead,
+    time_frame, title_case, vague_count,
 };
 use crate::domain::coaching::PhaseContext;
 use crate::domain::goal::fit_goal_text;
@@ -275,15 +275,11 @@ fn refine_vision(text: &str) -> String {
         .filter(|s| !s.is_empty())
     {
         let mut clause = sentence.to_string();
-        loop {
-            let lower = clause.to_lowercase();
-            match CLAUSE_LEAD_INS
-                .iter()
-                .find(|l| lower.starts_with(&format!("{l} ")))
-            {
-                Some(lead) => clause = clause[lead.len()..].trim().to_string(),
-                None => break,
-            }
+        while let Some(rest) = CLAUSE_LEAD_INS
+            .iter()
+            .find_map(|lead| strip_lead(&clause, lead))
+        {
+            clause = rest.to_string();
         }
         let clause = clause
             .replace(" and maybe ", " and ")

@@ -347,22 +347,18 @@ pub fn named_values(text: &str) -> Vec<String> {
             .trim_start_matches(|c: char| c == '-' || c == '*' || c.is_ascii_digit() || c == ')')
             .trim()
             .to_string();
-        let mut changed = true;
-        while changed {
-            changed = false;
-            let lower = phrase.to_lowercase();
-            for lead in VALUE_LEAD_INS {
-                if lower.starts_with(&format!("{lead} ")) {
-                    phrase = phrase[lead.len()..].trim().to_string();
-                    changed = true;
-                }
-            }
-            let lower = phrase.to_lowercase();
-            for tail in VALUE_TAILS {
-                if lower.ends_with(tail) {
-                    phrase = phrase[..phrase.len() - tail.len()].trim().to_string();
-                    changed = true;
-                }
+        loop {
+            let stripped = VALUE_LEAD_INS
+                .iter()
+                .find_map(|lead| strip_lead(&phrase, lead))
+                .or_else(|| {
+                    VALUE_TAILS
+                        .iter()
+                        .find_map(|tail| strip_tail(&phrase, tail))
+                });
+            match stripped {
+                Some(rest) => phrase = rest.to_string(),
+                None => break,
             }
         }
         if !phrase.is_empty()
@@ -410,15 +406,32 @@ pub fn action_items(text: &str) -> Vec<String> {
                 })
                 .trim()
                 .to_string();
-            for lead in ACTION_LEAD_INS {
-                if item.to_lowercase().starts_with(&format!("{lead} ")) {
-                    item = item[lead.len()..].trim().to_string();
-                }
+            if let Some(rest) = ACTION_LEAD_INS
+                .iter()
+                .find_map(|lead| strip_lead(&item, lead))
+            {
+                item = rest.to_string();
             }
             item
         })
         .filter(|item| !item.ends_with(':') && content_stems(item).len() >= 2)
         .collect()
+}
+
+/// `text` after a leading `lead` and a space, ignoring ASCII case; `None`
+/// when it does not start so. Works on bytes that are checked to be
+/// character boundaries, so no input can make it panic.
+pub fn strip_lead<'a>(text: &'a str, lead: &str) -> Option<&'a str> {
+    let head = text.get(..lead.len())?;
+    let rest = text.get(lead.len()..)?;
+    (head.eq_ignore_ascii_case(lead) && rest.starts_with(' ')).then(|| rest.trim())
+}
+
+/// `text` before a trailing `tail`, ignoring ASCII case.
+pub fn strip_tail<'a>(text: &'a str, tail: &str) -> Option<&'a str> {
+    let cut = text.len().checked_sub(tail.len())?;
+    let (head, end) = (text.get(..cut)?, text.get(cut..)?);
+    end.eq_ignore_ascii_case(tail).then(|| head.trim())
 }
 
 /// Share of `stems` that also appear in `reference` (0 when `stems` is empty).
@@ -446,6 +459,29 @@ pub fn title_case(phrase: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leads_and_tails_are_stripped_without_slicing_inside_a_character() {
+        assert_eq!(strip_lead("I Will lead", "i will"), Some("lead"));
+        assert_eq!(strip_lead("I willow", "i will"), None);
+        assert_eq!(strip_lead("İİİ value", "i value"), None);
+        assert_eq!(
+            strip_tail("Balance is important to me", "is important to me"),
+            Some("Balance")
+        );
+        assert_eq!(strip_tail("é", "too"), None);
+        for tricky in [
+            "İ really value x",
+            "ǅ",
+            "éé too",
+            "I will",
+            "Kİ will go",
+            "\u{212A}\u{212A} too",
+        ] {
+            let _ = named_values(tricky);
+            let _ = action_items(tricky);
+        }
+    }
 
     #[test]
     fn quantities_ignore_time_frames_and_years() {
