@@ -182,3 +182,107 @@ async fn a_failed_commit_releases_the_session_and_keeps_the_users_message() {
     );
     assert_eq!(events.last().unwrap().0, "complete");
 }
+
+/// The offline model, except that judging readiness panics (a bug).
+struct PanickingModel(petraf_core::adapters::embedded::OfflineModel);
+
+#[async_trait]
+impl petraf_core::ports::ChatModel for PanickingModel {
+    fn provider(&self) -> &'static str {
+        "offline-panicking"
+    }
+    fn model_for(&self, ctx: &petraf_core::domain::coaching::PhaseContext) -> String {
+        self.0.model_for(ctx)
+    }
+    async fn coach(
+        &self,
+        ctx: &petraf_core::domain::coaching::PhaseContext,
+        purpose: petraf_core::ports::chat_model::CoachPurpose,
+    ) -> Result<
+        petraf_core::ports::chat_model::TextStream,
+        petraf_core::ports::chat_model::ModelError,
+    > {
+        self.0.coach(ctx, purpose).await
+    }
+    async fn judge_readiness(
+        &self,
+        _ctx: &petraf_core::domain::coaching::PhaseContext,
+    ) -> Result<
+        petraf_core::ports::chat_model::Generated<bool>,
+        petraf_core::ports::chat_model::ModelError,
+    > {
+        panic!("a bug in the model adapter")
+    }
+    async fn refine(
+        &self,
+        ctx: &petraf_core::domain::coaching::PhaseContext,
+        draft: Option<&str>,
+    ) -> Result<
+        petraf_core::ports::chat_model::Generated<String>,
+        petraf_core::ports::chat_model::ModelError,
+    > {
+        self.0.refine(ctx, draft).await
+    }
+    async fn score(
+        &self,
+        ctx: &petraf_core::domain::coaching::PhaseContext,
+        goal: &str,
+        rubric: &petraf_core::domain::scoring::Rubric,
+    ) -> Result<
+        petraf_core::ports::chat_model::Generated<petraf_core::domain::scoring::Judgement>,
+        petraf_core::ports::chat_model::ModelError,
+    > {
+        self.0.score(ctx, goal, rubric).await
+    }
+}
+
+#[tokio::test]
+async fn a_turn_that_panics_reports_an_error_and_releases_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ports = config::embedded_ports(dir.path()).unwrap();
+    ports.model = Arc::new(PanickingModel(
+        petraf_core::adapters::embedded::OfflineModel,
+    ));
+    let server = TestServer::with_ports(ports, dir).await;
+    let tenant = server.create_tenant(demo_tenant()).await.record.tenant.id;
+    let client = server.client();
+    let created = client
+        .post("/api/session/create")
+        .tenant(&tenant)
+        .send()
+        .await
+        .json();
+    let (id, token) = (
+        created["session_id"].as_str().unwrap().to_string(),
+        created["resume_token"].as_str().unwrap().to_string(),
+    );
+    let r = client
+        .put(&format!("/api/session/{id}/info"))
+        .tenant(&tenant)
+        .bearer(&token)
+        .json(&json!({"employee_code": "EMP1", "department": "Engineering", "position": "Software Engineer"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let events = chat(&client, &tenant, &token, "g4_future", &id, G4_FIRST)
+        .await
+        .events();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1["code"].as_str()),
+        ("error", Some("internal_error"))
+    );
+    let state = server
+        .app
+        .store
+        .conversation(&tenant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(state.lease.is_none(), "the session is released");
+    let messages = server.app.store.messages(&tenant, &id).await.unwrap();
+    assert_eq!(messages[0].content, G4_FIRST, "the user's message is kept");
+    // The next message is not refused as a turn in progress.
+    let r = chat(&client, &tenant, &token, "g4_future", &id, G4_FIRST).await;
+    assert_eq!(r.status, 200);
+}

@@ -5,10 +5,11 @@
 //! model calls in a task that feeds a channel, and commits everything it
 //! produced in one atomic change that releases the lease.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -378,7 +379,20 @@ impl Turn {
 
         let leased = self.state.clone();
         let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
-        let outcome = self.drive(&mut change).await;
+        // A bug that panics mid-turn must still release the session.
+        let outcome = match AssertUnwindSafe(self.drive(&mut change))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!("a chat turn panicked");
+                Err(Halt::Storage(AppError::internal(
+                    "internal_error",
+                    "the turn failed; please send the message again",
+                )))
+            }
+        };
         let now = self.app.clock.now();
         let latency_ms = started.elapsed().as_millis() as u64;
         if let Err(halt) = &outcome {
@@ -496,15 +510,6 @@ impl Turn {
     }
 
     async fn drive(&mut self, change: &mut SessionChange) -> Result<(), Halt> {
-        let snapshot = self.state.clone();
-        let result = self.drive_inner(change).await;
-        if result.is_err() {
-            self.state = snapshot;
-        }
-        result
-    }
-
-    async fn drive_inner(&mut self, change: &mut SessionChange) -> Result<(), Halt> {
         let app = self.app.clone();
         let phase = self.out.phase;
         let goals = self.goals.clone();
