@@ -161,13 +161,26 @@ pub struct Ports {
 
 /// Embedded adapters under `dir`.
 pub fn embedded_ports(dir: &Path) -> Result<Ports, ConfigError> {
+    let (model, embedder) = offline_models();
     Ok(Ports {
         store: Arc::new(embedded_state_store(dir)?),
         vectors: Arc::new(embedded_vector_store(dir)?),
-        objects: Arc::new(LocalObjectStore::new(dir.join("objects"))),
-        model: Arc::new(OfflineModel),
-        embedder: Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
+        objects: Arc::new(local_object_store(dir)),
+        model,
+        embedder,
     })
+}
+
+/// The offline chat model and the hashing embedder: no key, no network.
+fn offline_models() -> ModelPair {
+    (
+        Arc::new(OfflineModel),
+        Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
+    )
+}
+
+fn local_object_store(dir: &Path) -> LocalObjectStore {
+    LocalObjectStore::new(dir.join("objects"))
 }
 
 fn embedded_state_store(dir: &Path) -> Result<SqliteStateStore, ConfigError> {
@@ -372,7 +385,7 @@ pub async fn pgvector_store(
 /// `PETRAF_DOCUMENT_BUCKET` set means S3; otherwise files under the data directory.
 async fn object_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn ObjectStore>, ConfigError> {
     match env.get("PETRAF_DOCUMENT_BUCKET") {
-        None => Ok(Arc::new(LocalObjectStore::new(dir.join("objects")))),
+        None => Ok(Arc::new(local_object_store(dir))),
         #[cfg(feature = "s3")]
         Some(bucket) => Ok(Arc::new(s3_object_store(env, bucket).await)),
         #[cfg(not(feature = "s3"))]
@@ -391,16 +404,13 @@ pub async fn s3_object_store(env: &dyn Env, bucket: String) -> crate::adapters::
 }
 
 /// `PETRAF_MODEL_PROVIDER=offline|openai|bedrock`: the chat model and the embedder.
-async fn models(env: &dyn Env) -> Result<(Arc<dyn ChatModel>, Arc<dyn Embedder>), ConfigError> {
+async fn models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
     match choice(
         env,
         "PETRAF_MODEL_PROVIDER",
         &["offline", "openai", "bedrock"],
     )? {
-        "offline" => Ok((
-            Arc::new(OfflineModel),
-            Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
-        )),
+        "offline" => Ok(offline_models()),
         #[cfg(feature = "openai")]
         "openai" => openai_models(env),
         #[cfg(feature = "bedrock")]
@@ -410,7 +420,7 @@ async fn models(env: &dyn Env) -> Result<(Arc<dyn ChatModel>, Arc<dyn Embedder>)
 }
 
 /// A chat model and an embedder.
-#[cfg(any(feature = "openai", feature = "bedrock"))]
+/// A chat model and the embedder that goes with it.
 type ModelPair = (Arc<dyn ChatModel>, Arc<dyn Embedder>);
 
 /// A positive whole number from `variable`, if set.
