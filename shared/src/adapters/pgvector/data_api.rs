@@ -15,6 +15,15 @@ use crate::ports::state_store::StoreError;
 /// 15 KB of text, so 25 rows keep a request well under the API's limits.
 const BATCH_ROWS: usize = 25;
 
+/// An auto-paused Aurora cluster answers DatabaseResumingException while it
+/// wakes (about 15 s); the first call after a pause waits this long for it.
+const RESUME_PATIENCE: std::time::Duration = std::time::Duration::from_secs(40);
+const RESUME_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn is_resuming(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(m) if m.contains("DatabaseResumingException"))
+}
+
 /// Which database the Data API reaches, and with which credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataApiTarget {
@@ -158,7 +167,23 @@ impl DataApiTransport {
 #[async_trait]
 impl Transport for DataApiTransport {
     async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<Row>, StoreError> {
-        if let [only] = statements.as_slice() {
+        let started = std::time::Instant::now();
+        loop {
+            match self.transaction_once(&statements).await {
+                // Refused before anything ran: the cluster is waking up.
+                Err(e) if is_resuming(&e) && started.elapsed() < RESUME_PATIENCE => {
+                    tracing::info!("the vector database is resuming from auto-pause; waiting");
+                    tokio::time::sleep(RESUME_POLL).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl DataApiTransport {
+    async fn transaction_once(&self, statements: &[Statement]) -> Result<Vec<Row>, StoreError> {
+        if let [only] = statements {
             return self.execute(only, None).await;
         }
         let begun = self
@@ -177,7 +202,7 @@ impl Transport for DataApiTransport {
             })?
             .to_string();
         let mut open = OpenTransaction::new(self, &transaction_id);
-        let result = self.run_in(&statements, &transaction_id).await;
+        let result = self.run_in(statements, &transaction_id).await;
         open.settle();
         match result {
             Ok(rows) => {
@@ -645,6 +670,21 @@ mod tests {
         );
         assert!(execute[10..].iter().all(|e| e.transaction_id().is_none()));
         assert_eq!(calls.commit.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_resuming_cluster_is_waited_for() {
+        let calls = Calls::default();
+        let resuming = mock!(Client::execute_statement).then_error(|| {
+            aws_sdk_rdsdata::operation::execute_statement::ExecuteStatementError::DatabaseResumingException(
+                aws_sdk_rdsdata::types::error::DatabaseResumingException::builder()
+                    .message("The database is resuming")
+                    .build(),
+            )
+        });
+        let store = store(&[resuming, calls.execute(vec![])]);
+        store.delete_document("tenant-a", "doc-1").await.unwrap();
+        assert_eq!(calls.execute.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
