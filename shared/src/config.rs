@@ -10,6 +10,7 @@ use rand::RngCore;
 use crate::adapters::embedded::{
     HashingEmbedder, LocalObjectStore, MemoryVectorStore, OfflineModel, SqliteStateStore,
 };
+use crate::adapters::unwired::Unwired;
 use crate::app::{App, Secrets, Services, Settings};
 use crate::domain::privacy::keyed_hash;
 use crate::domain::resume_token::{TokenSigner, hash_token};
@@ -81,6 +82,95 @@ fn choice(
     }
 }
 
+/// Which ports and secrets a process uses. A Lambda function wires only
+/// these (the others are [`Unwired`]), so it is built, granted and started
+/// with nothing it never calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uses {
+    pub vectors: bool,
+    pub objects: bool,
+    pub chat_model: bool,
+    pub embedder: bool,
+    /// Resume tokens and keyed origin hashes: the JWT secret.
+    pub tokens: bool,
+    /// The platform admin key.
+    pub platform_key: bool,
+}
+
+impl Uses {
+    /// `petraf serve` and the tests: every route group.
+    pub const EVERYTHING: Uses = Uses {
+        vectors: true,
+        objects: true,
+        chat_model: true,
+        embedder: true,
+        tokens: true,
+        platform_key: true,
+    };
+    /// The session function (sessions, resume, health).
+    pub const SESSIONS: Uses = Uses {
+        vectors: false,
+        objects: false,
+        chat_model: false,
+        embedder: false,
+        tokens: true,
+        platform_key: false,
+    };
+    /// The goals function.
+    pub const GOALS: Uses = Uses::SESSIONS;
+    /// The chat-stream function: retrieval and the model.
+    pub const CHAT: Uses = Uses {
+        vectors: true,
+        objects: false,
+        chat_model: true,
+        embedder: true,
+        tokens: true,
+        platform_key: false,
+    };
+    /// The admin function: uploads, stats, audit, tenants.
+    pub const ADMIN: Uses = Uses {
+        vectors: true,
+        objects: true,
+        chat_model: false,
+        embedder: true,
+        tokens: true,
+        platform_key: true,
+    };
+    /// The rag-upload function: drop-folder ingestion.
+    pub const DROP_FOLDER: Uses = Uses {
+        vectors: true,
+        objects: true,
+        chat_model: false,
+        embedder: true,
+        tokens: false,
+        platform_key: false,
+    };
+}
+
+/// Inside AWS Lambda nothing falls back to the embedded default: its file
+/// system is read-only and its instances do not share files.
+fn in_lambda(env: &dyn Env) -> bool {
+    env.get("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+/// [`choice`], except that inside Lambda the variable must be set.
+fn deployed_choice(
+    env: &dyn Env,
+    variable: &'static str,
+    allowed: &[&'static str],
+) -> Result<&'static str, ConfigError> {
+    if in_lambda(env) && env.get(variable).is_none() {
+        return Err(config_error(
+            variable,
+            format!(
+                "must be set in AWS Lambda (one of {}); there is no embedded fallback there",
+                allowed[1..].join(", ")
+            ),
+        ));
+    }
+    choice(env, variable, allowed)
+}
+
 fn not_in_this_build(variable: &'static str, value: &str) -> ConfigError {
     config_error(
         variable,
@@ -88,17 +178,22 @@ fn not_in_this_build(variable: &'static str, value: &str) -> ConfigError {
     )
 }
 
+/// A JWT secret given in the environment, checked for length.
+fn checked_jwt_secret(variable: &'static str, secret: String) -> Result<Vec<u8>, ConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(config_error(
+            variable,
+            format!("must be at least {MIN_SECRET_BYTES} bytes"),
+        ));
+    }
+    Ok(secret.into_bytes())
+}
+
 /// The JWT secret: `PETRAF_JWT_SECRET`, else one generated once and kept
 /// in the data directory (mode 0600).
 fn jwt_secret(env: &dyn Env, dir: &Path) -> Result<Vec<u8>, ConfigError> {
     if let Some(secret) = env.get("PETRAF_JWT_SECRET") {
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(config_error(
-                "PETRAF_JWT_SECRET",
-                format!("must be at least {MIN_SECRET_BYTES} bytes"),
-            ));
-        }
-        return Ok(secret.into_bytes());
+        return checked_jwt_secret("PETRAF_JWT_SECRET", secret);
     }
     let path = dir.join("jwt-secret");
     if let Ok(existing) = std::fs::read_to_string(&path)
@@ -107,11 +202,15 @@ fn jwt_secret(env: &dyn Env, dir: &Path) -> Result<Vec<u8>, ConfigError> {
         return Ok(existing.trim().as_bytes().to_vec());
     }
     std::fs::create_dir_all(dir).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
-    let mut bytes = [0u8; 48];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let secret = random_secret();
     write_private(&path, &secret).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
     Ok(secret.into_bytes())
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -131,23 +230,126 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
 }
 
+/// The platform admin key's hash, from a key given in `variable`.
+fn platform_key_hash(
+    variable: &'static str,
+    key: Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    match key {
+        Some(key) if key.trim().len() < MIN_PLATFORM_KEY_CHARS => Err(config_error(
+            variable,
+            format!("must be at least {MIN_PLATFORM_KEY_CHARS} characters"),
+        )),
+        Some(key) => Ok(Some(hash_token(key.trim()))),
+        None => Ok(None),
+    }
+}
+
+fn secrets_from(jwt_secret: &[u8], platform_admin_key_hash: Option<String>) -> Secrets {
+    Secrets {
+        signer: TokenSigner::new(jwt_secret),
+        hash_key: keyed_hash(jwt_secret, "petraf origin hashes").into_bytes(),
+        platform_admin_key_hash,
+    }
+}
+
+/// The secrets as plain variables (`PETRAF_JWT_SECRET`,
+/// `PETRAF_PLATFORM_ADMIN_KEY`), the JWT secret generated into the data
+/// directory when unset: `petraf serve` and the tests.
 pub fn secrets(env: &dyn Env, dir: &Path) -> Result<Secrets, ConfigError> {
     let secret = jwt_secret(env, dir)?;
-    let platform_admin_key_hash = match env.get("PETRAF_PLATFORM_ADMIN_KEY") {
-        Some(key) if key.trim().len() < MIN_PLATFORM_KEY_CHARS => {
-            return Err(config_error(
-                "PETRAF_PLATFORM_ADMIN_KEY",
-                format!("must be at least {MIN_PLATFORM_KEY_CHARS} characters"),
-            ));
+    let platform = platform_key_hash(
+        "PETRAF_PLATFORM_ADMIN_KEY",
+        env.get("PETRAF_PLATFORM_ADMIN_KEY"),
+    )?;
+    Ok(secrets_from(&secret, platform))
+}
+
+/// A secret's value from `variable`, or from Secrets Manager when
+/// `arn_variable` names a secret (read once, at start). Returns the
+/// variable to blame for a bad value with it.
+async fn secret_value(
+    env: &dyn Env,
+    variable: &'static str,
+    arn_variable: &'static str,
+) -> Result<Option<(&'static str, String)>, ConfigError> {
+    match (env.get(variable), env.get(arn_variable)) {
+        (Some(_), Some(_)) => Err(config_error(
+            variable,
+            format!("set either {variable} or {arn_variable}, not both"),
+        )),
+        (Some(value), None) => Ok(Some((variable, value))),
+        (None, None) => Ok(None),
+        #[cfg(feature = "secrets-manager")]
+        (None, Some(arn)) => Ok(Some((
+            arn_variable,
+            fetch_secret(arn_variable, &arn).await?,
+        ))),
+        #[cfg(not(feature = "secrets-manager"))]
+        (None, Some(_)) => Err(not_in_this_build(arn_variable, "secrets-manager")),
+    }
+}
+
+#[cfg(feature = "secrets-manager")]
+async fn fetch_secret(arn_variable: &'static str, arn: &str) -> Result<String, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(aws_sdk_config().await);
+    let answer = client
+        .get_secret_value()
+        .secret_id(arn.trim())
+        .send()
+        .await
+        .map_err(|e| {
+            config_error(
+                arn_variable,
+                format!(
+                    "could not read the secret: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ),
+            )
+        })?;
+    answer
+        .secret_string()
+        .map(str::to_string)
+        .ok_or_else(|| config_error(arn_variable, "the secret has no string value"))
+}
+
+/// The secrets a process `uses`: each from its variable or its `_ARN`
+/// twin (Secrets Manager). Inside Lambda a needed secret must be given; a
+/// process that signs no tokens gets a throwaway key it never shows.
+pub async fn deployed_secrets(
+    env: &dyn Env,
+    dir: &Path,
+    uses: Uses,
+) -> Result<Secrets, ConfigError> {
+    let jwt = if uses.tokens {
+        match secret_value(env, "PETRAF_JWT_SECRET", "PETRAF_JWT_SECRET_ARN").await? {
+            Some((variable, value)) => checked_jwt_secret(variable, value)?,
+            None if in_lambda(env) => {
+                return Err(config_error(
+                    "PETRAF_JWT_SECRET_ARN",
+                    "required in AWS Lambda (or PETRAF_JWT_SECRET): the HS256 key of resume tokens",
+                ));
+            }
+            None => jwt_secret(env, dir)?,
         }
-        Some(key) => Some(hash_token(key.trim())),
-        None => None,
+    } else {
+        random_secret().into_bytes()
     };
-    Ok(Secrets {
-        signer: TokenSigner::new(&secret),
-        hash_key: keyed_hash(&secret, "petraf origin hashes").into_bytes(),
-        platform_admin_key_hash,
-    })
+    let platform = if uses.platform_key {
+        match secret_value(
+            env,
+            "PETRAF_PLATFORM_ADMIN_KEY",
+            "PETRAF_PLATFORM_ADMIN_KEY_ARN",
+        )
+        .await?
+        {
+            Some((variable, key)) => platform_key_hash(variable, Some(key))?,
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(secrets_from(&jwt, platform))
 }
 
 /// The ports chosen by the environment.
@@ -173,9 +375,13 @@ pub fn embedded_ports(dir: &Path) -> Result<Ports, ConfigError> {
 
 /// The offline chat model and the hashing embedder: no key, no network.
 fn offline_models() -> ModelPair {
+    offline_models_of(HashingEmbedder::DEFAULT_DIMENSION)
+}
+
+fn offline_models_of(dimension: usize) -> ModelPair {
     (
         Arc::new(OfflineModel),
-        Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),
+        Arc::new(HashingEmbedder::new(dimension)),
     )
 }
 
@@ -195,7 +401,7 @@ fn embedded_vector_store(dir: &Path) -> Result<MemoryVectorStore, ConfigError> {
 
 /// `PETRAF_STATE_STORE=embedded|dynamodb`.
 async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, ConfigError> {
-    match choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])? {
+    match deployed_choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])? {
         "embedded" => Ok(Arc::new(embedded_state_store(dir)?)),
         #[cfg(feature = "dynamodb")]
         "dynamodb" => Ok(Arc::new(dynamodb_state_store(env).await?)),
@@ -211,7 +417,8 @@ async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, C
     feature = "dynamodb",
     feature = "s3",
     feature = "pgvector",
-    feature = "bedrock"
+    feature = "bedrock",
+    feature = "secrets-manager"
 ))]
 pub async fn aws_sdk_config() -> &'static aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
@@ -301,7 +508,7 @@ async fn migrate_vector_store(env: &dyn Env) -> Result<String, ConfigError> {
 
 /// `PETRAF_VECTOR_STORE=embedded|pgvector`.
 async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>, ConfigError> {
-    match choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? {
+    match deployed_choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? {
         "embedded" => Ok(Arc::new(embedded_vector_store(dir)?)),
         #[cfg(feature = "pgvector")]
         "pgvector" => Ok(Arc::new(pgvector_store(env).await?)),
@@ -309,21 +516,103 @@ async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>,
     }
 }
 
-/// `PETRAF_EMBEDDING_DIMENSION`, 1536 by default.
-#[cfg(feature = "pgvector")]
-fn embedding_dimension(env: &dyn Env) -> Result<usize, ConfigError> {
-    use crate::adapters::pgvector::{DEFAULT_DIMENSION, MAX_INDEXED_DIMENSION};
+/// The largest vector pgvector's HNSW index takes.
+const MAX_INDEXED_DIMENSION: usize = 2000;
+
+/// `PETRAF_EMBEDDING_DIMENSION`, if set: the one size asked of every part.
+fn requested_dimension(env: &dyn Env) -> Result<Option<usize>, ConfigError> {
     let Some(value) = env.get("PETRAF_EMBEDDING_DIMENSION") else {
-        return Ok(DEFAULT_DIMENSION);
+        return Ok(None);
     };
     match value.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_INDEXED_DIMENSION).contains(&n) => Ok(n),
+        Ok(n) if n >= 8 => Ok(Some(n)),
         _ => Err(config_error(
             "PETRAF_EMBEDDING_DIMENSION",
-            format!(
-                "'{value}' is not a whole number from 1 to {MAX_INDEXED_DIMENSION} (pgvector's HNSW limit)"
-            ),
+            format!("'{value}' is not a whole number of at least 8"),
         )),
+    }
+}
+
+/// A provider's own dimension variable, which must agree with
+/// `PETRAF_EMBEDDING_DIMENSION` when both are set.
+fn agreed_dimension(
+    env: &dyn Env,
+    requested: Option<usize>,
+    provider_variable: &'static str,
+) -> Result<Option<usize>, ConfigError> {
+    let own = env
+        .get(provider_variable)
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    config_error(provider_variable, format!("'{v}' is not a positive number"))
+                })
+        })
+        .transpose()?;
+    match (own, requested) {
+        (Some(a), Some(b)) if a != b => Err(config_error(
+            "PETRAF_EMBEDDING_DIMENSION",
+            format!("is {b} but {provider_variable} is {a}; set one of them"),
+        )),
+        (own, requested) => Ok(own.or(requested)),
+    }
+}
+
+/// The OpenAI embed model's dimension: asked for, or the model's own.
+fn openai_dimension(
+    env: &dyn Env,
+    requested: Option<usize>,
+    model: &str,
+) -> Result<usize, ConfigError> {
+    let asked = agreed_dimension(env, requested, "PETRAF_OPENAI_EMBED_DIMENSIONS")?;
+    match (asked, model) {
+        (Some(n), _) => Ok(n),
+        (None, "text-embedding-3-small" | "text-embedding-ada-002") => Ok(1536),
+        (None, "text-embedding-3-large") => Ok(3072),
+        (None, other) => Err(config_error(
+            "PETRAF_EMBEDDING_DIMENSION",
+            format!("required for the embed model '{other}': the size of its vectors"),
+        )),
+    }
+}
+
+/// Titan Text Embeddings v2 gives 256, 512 or 1024 (the default) dimensions.
+fn bedrock_dimension(env: &dyn Env, requested: Option<usize>) -> Result<usize, ConfigError> {
+    match agreed_dimension(env, requested, "PETRAF_BEDROCK_EMBED_DIMENSIONS")? {
+        None => Ok(1024),
+        Some(n) if [256, 512, 1024].contains(&n) => Ok(n),
+        Some(n) => Err(config_error(
+            "PETRAF_EMBEDDING_DIMENSION",
+            format!("is {n}, but Titan v2 gives 256, 512 or 1024 dimensions"),
+        )),
+    }
+}
+
+/// The size of the vectors the configured embedder gives, which is also
+/// the size of the pgvector column: `petraf serve`, the functions and
+/// `petraf migrate` all derive it here from the same variables.
+/// `PETRAF_EMBEDDING_DIMENSION` asks the embedder for that size; without it
+/// the model's own size is used.
+pub fn embedding_dimension(env: &dyn Env) -> Result<usize, ConfigError> {
+    let requested = requested_dimension(env)?;
+    match choice(
+        env,
+        "PETRAF_MODEL_PROVIDER",
+        &["offline", "openai", "bedrock"],
+    )? {
+        "openai" => openai_dimension(
+            env,
+            requested,
+            env.get("PETRAF_OPENAI_EMBED_MODEL")
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or("text-embedding-3-small"),
+        ),
+        "bedrock" => bedrock_dimension(env, requested),
+        _ => Ok(requested.unwrap_or(HashingEmbedder::DEFAULT_DIMENSION)),
     }
 }
 
@@ -360,6 +649,14 @@ pub async fn pgvector_store(
 ) -> Result<crate::adapters::pgvector::PgVectorStore, ConfigError> {
     use crate::adapters::pgvector::{PgVectorStore, parse_database_url};
     let dimension = embedding_dimension(env)?;
+    if dimension > MAX_INDEXED_DIMENSION {
+        return Err(config_error(
+            "PETRAF_EMBEDDING_DIMENSION",
+            format!(
+                "the embedder gives {dimension} dimensions; pgvector's HNSW index takes at most {MAX_INDEXED_DIMENSION}"
+            ),
+        ));
+    }
     match (env.get("DATABASE_URL"), env.get("PETRAF_DB_CLUSTER_ARN")) {
         (Some(_), Some(_)) => Err(config_error(
             "DATABASE_URL",
@@ -385,6 +682,10 @@ pub async fn pgvector_store(
 /// `PETRAF_DOCUMENT_BUCKET` set means S3; otherwise files under the data directory.
 async fn object_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn ObjectStore>, ConfigError> {
     match env.get("PETRAF_DOCUMENT_BUCKET") {
+        None if in_lambda(env) => Err(config_error(
+            "PETRAF_DOCUMENT_BUCKET",
+            "must be set in AWS Lambda: the S3 bucket of uploaded documents",
+        )),
         None => Ok(Arc::new(local_object_store(dir))),
         #[cfg(feature = "s3")]
         Some(bucket) => Ok(Arc::new(s3_object_store(env, bucket).await)),
@@ -405,14 +706,14 @@ pub async fn s3_object_store(env: &dyn Env, bucket: String) -> crate::adapters::
 
 /// `PETRAF_MODEL_PROVIDER=offline|openai|bedrock`: the chat model and the embedder.
 async fn models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
-    match choice(
+    match deployed_choice(
         env,
         "PETRAF_MODEL_PROVIDER",
         &["offline", "openai", "bedrock"],
     )? {
-        "offline" => Ok(offline_models()),
+        "offline" => Ok(offline_models_of(embedding_dimension(env)?)),
         #[cfg(feature = "openai")]
-        "openai" => openai_models(env),
+        "openai" => openai_models(env).await,
         #[cfg(feature = "bedrock")]
         "bedrock" => bedrock_models(env).await,
         other => Err(not_in_this_build("PETRAF_MODEL_PROVIDER", other)),
@@ -423,32 +724,20 @@ async fn models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
 /// A chat model and the embedder that goes with it.
 type ModelPair = (Arc<dyn ChatModel>, Arc<dyn Embedder>);
 
-/// A positive whole number from `variable`, if set.
-#[cfg(any(feature = "openai", feature = "bedrock"))]
-fn positive(env: &dyn Env, variable: &'static str) -> Result<Option<usize>, ConfigError> {
-    env.get(variable)
-        .map(|v| {
-            v.trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| config_error(variable, format!("'{v}' is not a positive number")))
-        })
-        .transpose()
-}
-
 /// `OPENAI_API_KEY` (required), `OPENAI_BASE_URL` (any OpenAI-compatible
 /// server), `PETRAF_OPENAI_EMBED_MODEL`, `PETRAF_OPENAI_EMBED_DIMENSIONS`.
 /// The key goes to the client only; errors never quote it.
 #[cfg(feature = "openai")]
-fn openai_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
-    use crate::adapters::openai::{DEFAULT_EMBED_DIMENSION, DEFAULT_EMBED_MODEL, OpenAiSettings};
-    let api_key = env.get("OPENAI_API_KEY").ok_or_else(|| {
-        config_error(
-            "OPENAI_API_KEY",
-            "required with PETRAF_MODEL_PROVIDER=openai",
-        )
-    })?;
+async fn openai_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
+    use crate::adapters::openai::OpenAiSettings;
+    let (_, api_key) = secret_value(env, "OPENAI_API_KEY", "OPENAI_API_KEY_ARN")
+        .await?
+        .ok_or_else(|| {
+            config_error(
+                "OPENAI_API_KEY",
+                "required with PETRAF_MODEL_PROVIDER=openai (or OPENAI_API_KEY_ARN: a Secrets Manager secret)",
+            )
+        })?;
     let mut settings = OpenAiSettings::new(api_key.trim());
     if let Some(base) = env.get("OPENAI_BASE_URL") {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -459,22 +748,12 @@ fn openai_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
     if let Some(model) = env.get("PETRAF_OPENAI_EMBED_MODEL") {
         settings.embed_model = model.trim().to_string();
     }
-    let dimensions = positive(env, "PETRAF_OPENAI_EMBED_DIMENSIONS")?;
-    settings.embed_dimension = match (dimensions, settings.embed_model.as_str()) {
-        (Some(n), _) => n,
-        (None, DEFAULT_EMBED_MODEL) => DEFAULT_EMBED_DIMENSION,
-        (None, "text-embedding-3-large") => 3072,
-        (None, "text-embedding-ada-002") => 1536,
-        (None, other) => {
-            return Err(config_error(
-                "PETRAF_OPENAI_EMBED_DIMENSIONS",
-                format!("required for the embed model '{other}': the size of its vectors"),
-            ));
-        }
-    };
+    let requested = requested_dimension(env)?;
+    settings.embed_dimension = openai_dimension(env, requested, &settings.embed_model)?;
     // Only text-embedding-3 models can be asked for a shorter vector.
+    let asked = agreed_dimension(env, requested, "PETRAF_OPENAI_EMBED_DIMENSIONS")?;
     settings.request_dimension =
-        dimensions.is_some() && settings.embed_model.starts_with("text-embedding-3");
+        asked.is_some() && settings.embed_model.starts_with("text-embedding-3");
     settings.resilience = crate::adapters::resilience::Resilience::from_env(env)?;
     let (model, embedder) = settings
         .models()
@@ -495,15 +774,7 @@ async fn bedrock_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
     if let Some(model) = env.get("PETRAF_BEDROCK_EMBED_MODEL") {
         settings.embed_model = model.trim().to_string();
     }
-    if let Some(n) = positive(env, "PETRAF_BEDROCK_EMBED_DIMENSIONS")? {
-        if ![256, 512, 1024].contains(&n) {
-            return Err(config_error(
-                "PETRAF_BEDROCK_EMBED_DIMENSIONS",
-                "Titan v2 gives 256, 512 or 1024 dimensions",
-            ));
-        }
-        settings.embed_dimension = n;
-    }
+    settings.embed_dimension = bedrock_dimension(env, requested_dimension(env)?)?;
     settings.resilience = crate::adapters::resilience::Resilience::from_env(env)?;
     let sdk_config = aws_sdk_config().await;
     if sdk_config.region().is_none() {
@@ -517,11 +788,17 @@ async fn bedrock_models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
     Ok((Arc::new(model), Arc::new(embedder)))
 }
 
+/// Every port as the environment configures it (`petraf serve`, `migrate`).
 pub async fn ports(env: &dyn Env, dir: &Path) -> Result<Ports, ConfigError> {
-    let (model, embedder) = models(env).await?;
-    #[cfg(feature = "pgvector")]
-    if choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? == "pgvector" {
-        // Caught here rather than as a failing search on the first message.
+    ports_for(env, dir, Uses::EVERYTHING).await
+}
+
+/// The ports a process `uses`, as the environment configures them; the
+/// others are [`Unwired`] under the name of the adapter configured for them.
+pub async fn ports_for(env: &dyn Env, dir: &Path, uses: Uses) -> Result<Ports, ConfigError> {
+    let (model, embedder): ModelPair = if uses.chat_model || uses.embedder {
+        let (model, embedder) = models(env).await?;
+        // Both derive from one setting; a difference is a bug in an adapter.
         let dimension = embedding_dimension(env)?;
         if dimension != embedder.dimension() {
             return Err(config_error(
@@ -533,17 +810,65 @@ pub async fn ports(env: &dyn Env, dir: &Path) -> Result<Ports, ConfigError> {
                 ),
             ));
         }
-    }
+        (model, embedder)
+    } else {
+        let provider = choice(
+            env,
+            "PETRAF_MODEL_PROVIDER",
+            &["offline", "openai", "bedrock"],
+        )?;
+        (
+            Arc::new(Unwired::named(provider)),
+            Arc::new(Unwired::named(provider)),
+        )
+    };
+    let vectors: Arc<dyn VectorStore> = if uses.vectors {
+        vector_store(env, dir).await?
+    } else {
+        Arc::new(Unwired::named(choice(
+            env,
+            "PETRAF_VECTOR_STORE",
+            &["embedded", "pgvector"],
+        )?))
+    };
+    let objects: Arc<dyn ObjectStore> = if uses.objects {
+        object_store(env, dir).await?
+    } else {
+        Arc::new(Unwired::named(
+            if env.get("PETRAF_DOCUMENT_BUCKET").is_some() {
+                "s3"
+            } else {
+                "local-files"
+            },
+        ))
+    };
     Ok(Ports {
         store: state_store(env, dir).await?,
-        vectors: vector_store(env, dir).await?,
-        objects: object_store(env, dir).await?,
-        model,
-        embedder,
+        vectors,
+        objects,
+        model: if uses.chat_model {
+            model
+        } else {
+            Arc::new(Unwired::named(model.provider()))
+        },
+        embedder: if uses.embedder {
+            embedder
+        } else {
+            Arc::new(Unwired::named(embedder.name()))
+        },
     })
 }
 
 pub fn services(ports: Ports, secrets: Secrets, clock: Arc<dyn Clock>) -> App {
+    services_with(ports, secrets, clock, Settings::default())
+}
+
+pub fn services_with(
+    ports: Ports,
+    secrets: Secrets,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> App {
     Arc::new(Services {
         store: ports.store,
         vectors: ports.vectors,
@@ -552,16 +877,58 @@ pub fn services(ports: Ports, secrets: Secrets, clock: Arc<dyn Clock>) -> App {
         embedder: ports.embedder,
         clock,
         secrets,
-        settings: Settings::default(),
+        settings,
+        cors_cache: Default::default(),
     })
 }
 
-/// The application as the environment configures it.
+/// The application as the environment configures it, every port wired.
 pub async fn from_env(env: &dyn Env) -> Result<App, ConfigError> {
+    from_env_for(env, Uses::EVERYTHING).await
+}
+
+/// The application with only the ports and secrets a process `uses` (each
+/// Lambda function names its own).
+pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError> {
     let dir = data_dir(env);
-    let ports = ports(env, &dir).await?;
-    let secrets = secrets(env, &dir)?;
-    Ok(services(ports, secrets, Arc::new(SystemClock)))
+    let ports = ports_for(env, &dir, uses).await?;
+    let secrets = deployed_secrets(env, &dir, uses).await?;
+    let settings = Settings {
+        allowed_origins: allowed_origins(env)?,
+        ..Settings::default()
+    };
+    Ok(services_with(
+        ports,
+        secrets,
+        Arc::new(SystemClock),
+        settings,
+    ))
+}
+
+/// `PETRAF_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]` origins
+/// CORS allows besides the tenants' own domains.
+fn allowed_origins(env: &dyn Env) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = env.get("PETRAF_ALLOWED_ORIGINS") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let origin = origin.trim_end_matches('/');
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if host.is_some_and(|h| !h.is_empty() && !h.contains(['/', ' '])) {
+                Ok(origin.to_string())
+            } else {
+                Err(config_error(
+                    "PETRAF_ALLOWED_ORIGINS",
+                    format!("'{origin}' is not an origin like https://app.example.com"),
+                ))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -624,6 +991,179 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod deployment_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-jwt";
+
+    #[tokio::test]
+    async fn inside_lambda_a_missing_setting_is_named_instead_of_falling_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "petraf-session");
+        let cases = [
+            (
+                env(&[lambda, ("PETRAF_DATA_DIR", d)]),
+                Uses::SESSIONS,
+                "PETRAF_STATE_STORE",
+            ),
+            (
+                env(&[
+                    lambda,
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_STATE_STORE", "embedded"),
+                ]),
+                Uses::SESSIONS,
+                "PETRAF_JWT_SECRET_ARN",
+            ),
+            (
+                env(&[
+                    lambda,
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_STATE_STORE", "embedded"),
+                    ("PETRAF_JWT_SECRET", SECRET),
+                ]),
+                Uses::CHAT,
+                "PETRAF_MODEL_PROVIDER",
+            ),
+            (
+                env(&[
+                    lambda,
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_STATE_STORE", "embedded"),
+                    ("PETRAF_MODEL_PROVIDER", "offline"),
+                    ("PETRAF_JWT_SECRET", SECRET),
+                ]),
+                Uses::CHAT,
+                "PETRAF_VECTOR_STORE",
+            ),
+            (
+                env(&[
+                    lambda,
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_STATE_STORE", "embedded"),
+                    ("PETRAF_VECTOR_STORE", "embedded"),
+                    ("PETRAF_MODEL_PROVIDER", "offline"),
+                ]),
+                Uses::DROP_FOLDER,
+                "PETRAF_DOCUMENT_BUCKET",
+            ),
+            (
+                env(&[
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_JWT_SECRET", SECRET),
+                    (
+                        "PETRAF_JWT_SECRET_ARN",
+                        "arn:aws:secretsmanager:us-east-1:1:secret:j",
+                    ),
+                ]),
+                Uses::SESSIONS,
+                "PETRAF_JWT_SECRET",
+            ),
+        ];
+        for (e, uses, variable) in cases {
+            match from_env_for(&e, uses).await {
+                Err(err) => assert_eq!(err.variable, variable, "{e:?}"),
+                Ok(_) => panic!("{variable} should have been required: {e:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_function_wires_only_what_it_uses_and_names_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = env(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "petraf-session"),
+            ("PETRAF_DATA_DIR", dir.path().to_str().unwrap()),
+            ("PETRAF_STATE_STORE", "embedded"),
+            ("PETRAF_VECTOR_STORE", "pgvector"),
+            ("PETRAF_MODEL_PROVIDER", "bedrock"),
+            ("PETRAF_DOCUMENT_BUCKET", "documents"),
+            ("PETRAF_JWT_SECRET", SECRET),
+        ]);
+        let app = from_env_for(&e, Uses::SESSIONS).await.unwrap();
+        assert_eq!(app.store.name(), "embedded-sqlite");
+        assert_eq!(app.vectors.name(), "pgvector");
+        assert_eq!(app.objects.name(), "s3");
+        assert_eq!(app.model.provider(), "bedrock");
+        assert!(app.embedder.embed(&["x".into()]).await.is_err());
+        assert!(
+            app.secrets.platform_admin_key_hash.is_none(),
+            "only the admin function holds the platform key"
+        );
+    }
+
+    #[test]
+    fn one_embedding_dimension_is_derived_for_every_part() {
+        let dim = |pairs: &[(&'static str, &str)]| embedding_dimension(&env(pairs));
+        assert_eq!(dim(&[]).unwrap(), HashingEmbedder::DEFAULT_DIMENSION);
+        assert_eq!(
+            dim(&[("PETRAF_EMBEDDING_DIMENSION", "1024")]).unwrap(),
+            1024
+        );
+        assert_eq!(dim(&[("PETRAF_MODEL_PROVIDER", "bedrock")]).unwrap(), 1024);
+        assert_eq!(
+            dim(&[
+                ("PETRAF_MODEL_PROVIDER", "bedrock"),
+                ("PETRAF_EMBEDDING_DIMENSION", "512")
+            ])
+            .unwrap(),
+            512
+        );
+        assert_eq!(dim(&[("PETRAF_MODEL_PROVIDER", "openai")]).unwrap(), 1536);
+        assert_eq!(
+            dim(&[
+                ("PETRAF_MODEL_PROVIDER", "openai"),
+                ("PETRAF_EMBEDDING_DIMENSION", "1024")
+            ])
+            .unwrap(),
+            1024
+        );
+        let refused = [
+            vec![
+                ("PETRAF_MODEL_PROVIDER", "bedrock"),
+                ("PETRAF_EMBEDDING_DIMENSION", "1536"),
+            ],
+            vec![
+                ("PETRAF_MODEL_PROVIDER", "openai"),
+                ("PETRAF_OPENAI_EMBED_MODEL", "nomic-embed-text"),
+            ],
+            vec![
+                ("PETRAF_MODEL_PROVIDER", "openai"),
+                ("PETRAF_OPENAI_EMBED_DIMENSIONS", "256"),
+                ("PETRAF_EMBEDDING_DIMENSION", "512"),
+            ],
+            vec![("PETRAF_EMBEDDING_DIMENSION", "many")],
+        ];
+        for pairs in refused {
+            let err = dim(&pairs).expect_err("refused");
+            assert_eq!(err.variable, "PETRAF_EMBEDDING_DIMENSION", "{pairs:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_offline_embedder_takes_the_configured_dimension() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = env(&[
+            ("PETRAF_DATA_DIR", dir.path().to_str().unwrap()),
+            ("PETRAF_EMBEDDING_DIMENSION", "1024"),
+        ]);
+        let app = from_env(&e).await.unwrap();
+        assert_eq!(app.embedder.dimension(), 1024);
+        assert_eq!(
+            app.embedder.embed(&["values".into()]).await.unwrap()[0].len(),
+            1024
+        );
+    }
+}
+
 #[cfg(all(test, feature = "pgvector"))]
 mod pgvector_config_tests {
     use std::collections::HashMap;
@@ -642,7 +1182,7 @@ mod pgvector_config_tests {
         )]))
         .await
         .unwrap();
-        assert_eq!(direct.dimension(), 1536);
+        assert_eq!(direct.dimension(), HashingEmbedder::DEFAULT_DIMENSION);
         let sized = pgvector_store(&env(&[
             ("DATABASE_URL", "postgres://petraf@127.0.0.1:5432/petraf"),
             ("PETRAF_EMBEDDING_DIMENSION", "1024"),
@@ -723,24 +1263,26 @@ mod dimension_tests {
     use super::*;
 
     #[tokio::test]
-    async fn an_embedder_of_another_dimension_than_the_vector_column_is_refused_at_start() {
+    async fn the_vector_column_takes_the_embedders_dimension_on_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        let env: HashMap<&'static str, String> = [
-            ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
-            (
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:1/postgres".to_string(),
-            ),
-            ("PETRAF_EMBEDDING_DIMENSION", "1536".to_string()),
-        ]
-        .into_iter()
-        .collect();
-        match ports(&env, dir.path()).await {
-            Err(e) => {
-                assert_eq!(e.variable, "PETRAF_EMBEDDING_DIMENSION");
-                assert!(e.problem.contains("384"), "{}", e.problem);
+        let d = dir.path().to_str().unwrap();
+        for (requested, expected) in [(None, 384), (Some("1536"), 1536)] {
+            let mut env: HashMap<&'static str, String> = [
+                ("PETRAF_DATA_DIR", d.to_string()),
+                ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
+                (
+                    "DATABASE_URL",
+                    "postgres://postgres@127.0.0.1:1/postgres".to_string(),
+                ),
+            ]
+            .into_iter()
+            .collect();
+            if let Some(n) = requested {
+                env.insert("PETRAF_EMBEDDING_DIMENSION", n.to_string());
             }
-            Ok(_) => panic!("the offline embedder's 384 dimensions must not meet a 1536 column"),
+            let ports = ports(&env, dir.path()).await.expect("starts");
+            assert_eq!(ports.embedder.dimension(), expected);
+            assert_eq!(pgvector_store(&env).await.unwrap().dimension(), expected);
         }
     }
 }

@@ -339,7 +339,7 @@ async fn configuration_needs_the_key_and_never_reports_it() {
     .await
     .err()
     .expect("an unknown embed model needs its size");
-    assert_eq!(unknown_size.variable, "PETRAF_OPENAI_EMBED_DIMENSIONS");
+    assert_eq!(unknown_size.variable, "PETRAF_EMBEDDING_DIMENSION");
 
     let fake = FakeOpenAi::start().await;
     let app = petraf_core::config::from_env(&env(&[
@@ -391,6 +391,7 @@ async fn app_on(fake: &FakeOpenAi, dir: &std::path::Path) -> App {
         clock: Arc::new(SystemClock),
         secrets,
         settings: Settings::default(),
+        cors_cache: Default::default(),
     })
 }
 

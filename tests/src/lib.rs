@@ -91,6 +91,7 @@ impl TestServer {
             clock: clock.clone(),
             secrets,
             settings: Settings::default(),
+            cors_cache: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -4,12 +4,12 @@
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{LambdaEvent, service_fn};
 use petraf_core::app::ingestion;
-use petraf_core::config::{self, ProcessEnv};
+use petraf_core::config::{self, ProcessEnv, Uses};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     petraf_core::telemetry::init();
-    let app = config::from_env(&ProcessEnv).await?;
+    let app = config::from_env_for(&ProcessEnv, Uses::DROP_FOLDER).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
         let app = app.clone();
         async move {

@@ -15,3 +15,4 @@ pub mod resilience;
 pub mod s3;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub mod structured_reply;
+pub mod unwired;

@@ -32,6 +32,9 @@ pub struct Settings {
     pub version: String,
     /// How many passages retrieval adds to a prompt.
     pub rag_top_k: usize,
+    /// Origins allowed besides the tenants' own domains
+    /// (`PETRAF_ALLOWED_ORIGINS`, exact `scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
         Settings {
             version: env!("CARGO_PKG_VERSION").to_string(),
             rag_top_k: 3,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub secrets: Secrets,
     pub settings: Settings,
+    /// Which origins CORS allowed lately.
+    pub cors_cache: crate::http::cors::OriginCache,
 }
 
 /// The shared handle every router and worker holds.

@@ -3,6 +3,7 @@
 
 pub mod admin_routes;
 pub mod chat_routes;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod goals_routes;
@@ -27,6 +28,7 @@ fn finish(routes: Router<App>, app: App) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn_with_state(app.clone(), cors::cors))
         .with_state(app)
 }
 

@@ -15,7 +15,11 @@ pub use embedder::BedrockEmbedder;
 
 use super::resilience::Resilience;
 
-pub const DEFAULT_CHAT_MODEL: &str = "anthropic.claude-3-5-haiku-20241022-v1:0";
+/// Claude Haiku 4.5 through its US cross-Region inference profile: an
+/// Active model in Bedrock's lifecycle, and on-demand calls to Claude 4
+/// models need a profile id rather than the bare model id. Elsewhere use the
+/// `eu.`, `apac.` or `global.` profile (`PETRAF_BEDROCK_CHAT_MODEL`).
+pub const DEFAULT_CHAT_MODEL: &str = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
 pub const DEFAULT_EMBED_MODEL: &str = "amazon.titan-embed-text-v2:0";
 /// Titan v2 gives 256, 512 or 1024 dimensions.
 pub const DEFAULT_EMBED_DIMENSION: usize = 1024;
@@ -117,6 +121,8 @@ mod tests {
         for id in [
             "anthropic.claude-3-5-haiku-20241022-v1:0",
             "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+            super::DEFAULT_CHAT_MODEL,
+            "global.anthropic.claude-haiku-4-5-20251001-v1:0",
             "amazon.nova-lite-v1:0",
             "meta.llama3-1-70b-instruct-v1:0",
             "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-2-1b-instruct-v1:0",
