@@ -534,12 +534,13 @@ fn requested_dimension(env: &dyn Env) -> Result<Option<usize>, ConfigError> {
 }
 
 /// A provider's own dimension variable, which must agree with
-/// `PETRAF_EMBEDDING_DIMENSION` when both are set.
+/// `PETRAF_EMBEDDING_DIMENSION` when both are set; with the variable that
+/// gave it, to blame for a value the model cannot give.
 fn agreed_dimension(
     env: &dyn Env,
     requested: Option<usize>,
     provider_variable: &'static str,
-) -> Result<Option<usize>, ConfigError> {
+) -> Result<Option<(usize, &'static str)>, ConfigError> {
     let own = env
         .get(provider_variable)
         .map(|v| {
@@ -557,7 +558,8 @@ fn agreed_dimension(
             "PETRAF_EMBEDDING_DIMENSION",
             format!("is {b} but {provider_variable} is {a}; set one of them"),
         )),
-        (own, requested) => Ok(own.or(requested)),
+        (Some(a), _) => Ok(Some((a, provider_variable))),
+        (None, requested) => Ok(requested.map(|n| (n, "PETRAF_EMBEDDING_DIMENSION"))),
     }
 }
 
@@ -569,7 +571,7 @@ fn openai_dimension(
 ) -> Result<usize, ConfigError> {
     let asked = agreed_dimension(env, requested, "PETRAF_OPENAI_EMBED_DIMENSIONS")?;
     match (asked, model) {
-        (Some(n), _) => Ok(n),
+        (Some((n, _)), _) => Ok(n),
         (None, "text-embedding-3-small" | "text-embedding-ada-002") => Ok(1536),
         (None, "text-embedding-3-large") => Ok(3072),
         (None, other) => Err(config_error(
@@ -583,9 +585,9 @@ fn openai_dimension(
 fn bedrock_dimension(env: &dyn Env, requested: Option<usize>) -> Result<usize, ConfigError> {
     match agreed_dimension(env, requested, "PETRAF_BEDROCK_EMBED_DIMENSIONS")? {
         None => Ok(1024),
-        Some(n) if [256, 512, 1024].contains(&n) => Ok(n),
-        Some(n) => Err(config_error(
-            "PETRAF_EMBEDDING_DIMENSION",
+        Some((n, _)) if [256, 512, 1024].contains(&n) => Ok(n),
+        Some((n, variable)) => Err(config_error(
+            variable,
             format!("is {n}, but Titan v2 gives 256, 512 or 1024 dimensions"),
         )),
     }
