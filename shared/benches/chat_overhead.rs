@@ -177,6 +177,7 @@ async fn bench_turns(
         clock: Arc::new(SystemClock),
         secrets: petraf_core::config::secrets(&env, dir).unwrap(),
         settings: Settings::default(),
+        turns: Default::default(),
     });
     demo::seed_if_empty(&app).await.unwrap();
     let mut samples = Samples::default();

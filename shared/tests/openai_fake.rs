@@ -391,6 +391,7 @@ async fn app_on(fake: &FakeOpenAi, dir: &std::path::Path) -> App {
         clock: Arc::new(SystemClock),
         secrets,
         settings: Settings::default(),
+        turns: Default::default(),
     })
 }
 

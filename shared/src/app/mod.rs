@@ -8,6 +8,7 @@ pub mod goals;
 pub mod ingestion;
 pub mod sessions;
 pub mod tenants;
+pub mod turns;
 
 use std::sync::Arc;
 
@@ -32,14 +33,37 @@ pub struct Settings {
     pub version: String,
     /// How many passages retrieval adds to a prompt.
     pub rag_top_k: usize,
+    /// How long a chat turn's lease lasts unless renewed: the longest a
+    /// session stays locked after its process died.
+    pub turn_lease: std::time::Duration,
+    /// How often a running turn renews its lease (well under `turn_lease`).
+    pub lease_renewal: std::time::Duration,
+    /// Proxies in front of the server that append the address they saw to
+    /// `X-Forwarded-For`; 0 means the header is ignored.
+    pub trusted_proxies: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
+        let lease = std::time::Duration::from_secs(
+            crate::domain::conversation::DEFAULT_TURN_LEASE_SECONDS as u64,
+        );
         Settings {
             version: env!("CARGO_PKG_VERSION").to_string(),
             rag_top_k: 3,
+            turn_lease: lease,
+            lease_renewal: lease / 4,
+            trusted_proxies: 0,
         }
+    }
+}
+
+impl Settings {
+    /// A lease of `lease`, renewed four times per term.
+    pub fn with_turn_lease(mut self, lease: std::time::Duration) -> Self {
+        self.turn_lease = lease;
+        self.lease_renewal = lease / 4;
+        self
     }
 }
 
@@ -53,6 +77,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub secrets: Secrets,
     pub settings: Settings,
+    pub turns: turns::TurnRegistry,
 }
 
 /// The shared handle every router and worker holds.
