@@ -148,7 +148,7 @@ def journey(server, stats, rng, crash):
         while True:
             try:
                 return request(server.port, method, path, body, token)
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 time.sleep(0.1)
 
     status, text = call("POST", "/api/session/create", {"metadata": {"source": "soak"}})
