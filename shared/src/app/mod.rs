@@ -6,6 +6,7 @@ pub mod demo;
 pub mod error;
 pub mod goals;
 pub mod ingestion;
+pub mod lease;
 pub mod sessions;
 pub mod tenants;
 pub mod turns;
