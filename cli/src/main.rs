@@ -1,11 +1,11 @@
 //! `petraf`: run the whole product locally, and manage tenants.
 
-use std::net::SocketAddr;
+mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use petraf_core::app::{App, demo, tenants};
-use petraf_core::config::{self, DEFAULT_ADDR, ProcessEnv};
+use petraf_core::app::{App, tenants};
+use petraf_core::config::{self, ProcessEnv};
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 
 #[derive(Parser)]
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
-            Command::Serve => serve().await,
+            Command::Serve => serve::serve().await,
             Command::Migrate => migrate().await,
             Command::Tenant { command } => tenant(command).await,
         }
@@ -95,73 +95,6 @@ async fn migrate() -> anyhow::Result<()> {
         println!("{line}");
     }
     Ok(())
-}
-
-async fn serve() -> anyhow::Result<()> {
-    petraf_core::telemetry::init();
-    let app = app().await?;
-    let addr = std::env::var("PETRAF_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("PETRAF_ADDR: cannot listen on {addr}"))?;
-    let local = listener.local_addr()?;
-    let seeded = demo::seed_if_empty(&app)
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
-    print_banner(&app, local, seeded.as_ref());
-    let router = petraf_core::http::full_api(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(())
-}
-
-fn print_banner(app: &App, addr: SocketAddr, seeded: Option<&tenants::CreatedTenant>) {
-    let data_dir = config::data_dir(&ProcessEnv);
-    eprintln!();
-    eprintln!(
-        "Petraf {} is listening on http://{addr}",
-        app.settings.version
-    );
-    eprintln!(
-        "  adapters: state={} vectors={} objects={} model={} embedder={}",
-        app.store.name(),
-        app.vectors.name(),
-        app.objects.name(),
-        app.model.provider(),
-        app.embedder.name()
-    );
-    eprintln!("  data directory: {}", data_dir.display());
-    match seeded {
-        Some(created) => {
-            let t = &created.record.tenant;
-            eprintln!(
-                "  created the demo tenant {} ({}) with three documents",
-                t.name, t.id
-            );
-            eprintln!(
-                "  its admin key (shown once, keep it): {}",
-                created.admin_key
-            );
-        }
-        None => eprintln!("  tenants: kept from earlier runs (petraf tenant list)"),
-    }
-    eprintln!();
-    eprintln!("Try it:");
-    eprintln!("  curl -s http://{addr}/api/health");
-    eprintln!(
-        "  curl -s -X POST http://{addr}/api/session/create -H 'X-Tenant-ID: {}'",
-        seeded
-            .map(|c| c.record.tenant.id.as_str())
-            .unwrap_or(tenants::DEMO_TENANT_ID)
-    );
-    eprintln!("The README walks through a whole session.");
-    eprintln!();
 }
 
 async fn tenant(command: TenantCommand) -> anyhow::Result<()> {

@@ -232,3 +232,57 @@ fn a_misconfiguration_fails_at_start_naming_the_variable() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PETRAF_STATE_STORE"));
 }
+
+/// Every file under `dir` is its owner's alone (0600, directories 0700).
+#[cfg(unix)]
+fn shared_with_others(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut open = vec![];
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode();
+            if mode & 0o077 != 0 {
+                open.push(format!("{} {:o}", entry.path().display(), mode & 0o777));
+            }
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    open
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_serve_cleanly_and_the_data_stays_private() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let mut served = serve(&dir);
+    let (status, _) = http("GET", &format!("{}/api/health", served.base), &[]);
+    assert_eq!(status, 200);
+    let open = shared_with_others(&dir);
+    assert!(open.is_empty(), "readable by others: {open:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the data directory itself");
+
+    let started = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "a clean exit: {status:?}");
+}

@@ -178,6 +178,7 @@ async fn bench_turns(
         secrets: petraf_core::config::secrets(&env, dir).unwrap(),
         settings: Settings::default(),
         cors_cache: Default::default(),
+        turns: Default::default(),
     });
     demo::seed_if_empty(&app).await.unwrap();
     let mut samples = Samples::default();

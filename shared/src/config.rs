@@ -256,6 +256,31 @@ fn secrets_from(jwt_secret: &[u8], platform_admin_key_hash: Option<String>) -> S
 /// The secrets as plain variables (`PETRAF_JWT_SECRET`,
 /// `PETRAF_PLATFORM_ADMIN_KEY`), the JWT secret generated into the data
 /// directory when unset: `petraf serve` and the tests.
+/// Makes the data directory its owner's alone: the directory and every
+/// directory under it 0700, every file 0600 (a data directory from an
+/// earlier version may have been created world-readable).
+pub fn keep_private(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(next) = pending.pop() {
+            std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o700))?;
+            for entry in std::fs::read_dir(&next)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    pending.push(entry.path());
+                } else if kind.is_file() {
+                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn secrets(env: &dyn Env, dir: &Path) -> Result<Secrets, ConfigError> {
     let secret = jwt_secret(env, dir)?;
     let platform = platform_key_hash(
@@ -390,6 +415,7 @@ fn local_object_store(dir: &Path) -> LocalObjectStore {
 }
 
 fn embedded_state_store(dir: &Path) -> Result<SqliteStateStore, ConfigError> {
+    keep_private(dir).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
     SqliteStateStore::open(&dir.join("state.db"))
         .map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))
 }
@@ -881,7 +907,46 @@ pub fn services_with(
         secrets,
         settings,
         cors_cache: Default::default(),
+        turns: Default::default(),
     })
+}
+
+/// An integer within `range`, if set.
+pub fn bounded(
+    env: &dyn Env,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(value) = env.get(variable) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(config_error(
+            variable,
+            format!(
+                "'{value}' is not a whole number within {}-{}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// `PETRAF_TURN_LEASE_SECONDS` (default 20, 2-300): how long a session
+/// stays locked after the process running its turn died.
+/// `PETRAF_TRUSTED_PROXIES` (default 0): how many proxies in front append
+/// to `X-Forwarded-For`. `PETRAF_ALLOWED_ORIGINS`: see [`allowed_origins`].
+pub fn settings(env: &dyn Env) -> Result<Settings, ConfigError> {
+    let mut settings = Settings::default();
+    if let Some(seconds) = bounded(env, "PETRAF_TURN_LEASE_SECONDS", 2..=300)? {
+        settings = settings.with_turn_lease(std::time::Duration::from_secs(seconds));
+    }
+    if let Some(proxies) = bounded(env, "PETRAF_TRUSTED_PROXIES", 0..=10)? {
+        settings.trusted_proxies = proxies as usize;
+    }
+    settings.allowed_origins = allowed_origins(env)?;
+    Ok(settings)
 }
 
 /// The application as the environment configures it, every port wired.
@@ -895,10 +960,7 @@ pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError>
     let dir = data_dir(env);
     let ports = ports_for(env, &dir, uses).await?;
     let secrets = deployed_secrets(env, &dir, uses).await?;
-    let settings = Settings {
-        allowed_origins: allowed_origins(env)?,
-        ..Settings::default()
-    };
+    let settings = settings(env)?;
     Ok(services_with(
         ports,
         secrets,
@@ -982,6 +1044,10 @@ mod tests {
                     ("PETRAF_PLATFORM_ADMIN_KEY", "short"),
                 ]),
                 "PETRAF_PLATFORM_ADMIN_KEY",
+            ),
+            (
+                env(&[("PETRAF_DATA_DIR", d), ("PETRAF_TURN_LEASE_SECONDS", "0")]),
+                "PETRAF_TURN_LEASE_SECONDS",
             ),
         ];
         for (e, variable) in cases {

@@ -392,6 +392,7 @@ async fn app_on(fake: &FakeOpenAi, dir: &std::path::Path) -> App {
         secrets,
         settings: Settings::default(),
         cors_cache: Default::default(),
+        turns: Default::default(),
     })
 }
 

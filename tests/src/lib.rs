@@ -8,11 +8,13 @@ use chrono::{DateTime, Duration, Utc};
 use petraf_core::app::tenants::{self, CreatedTenant, NewTenant};
 use petraf_core::app::{App, Services, Settings};
 use petraf_core::config::{self, Ports};
+use petraf_core::http::server::{self, ServerLimits};
 use petraf_core::ports::Clock;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+pub mod gate;
 pub mod journey;
 
 pub const PLATFORM_KEY: &str = "platform-admin-key-for-tests-0123456789";
@@ -48,6 +50,7 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub data_dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for TestServer {
@@ -75,6 +78,31 @@ impl TestServer {
         data_dir: tempfile::TempDir,
         clock: Arc<ManualClock>,
     ) -> Self {
+        Self::configured(
+            ports,
+            data_dir,
+            clock,
+            Settings::default(),
+            ServerLimits::default(),
+        )
+        .await
+    }
+
+    /// Every port embedded, with these settings and server limits.
+    pub async fn embedded_with(settings: Settings, limits: ServerLimits) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let ports = config::embedded_ports(data_dir.path()).expect("embedded ports");
+        Self::configured(ports, data_dir, walkthrough_clock(), settings, limits).await
+    }
+
+    /// Serves through `petraf serve`'s server (its limits, its shutdown).
+    pub async fn configured(
+        ports: Ports,
+        data_dir: tempfile::TempDir,
+        clock: Arc<ManualClock>,
+        settings: Settings,
+        limits: ServerLimits,
+    ) -> Self {
         let mut env = std::collections::HashMap::new();
         env.insert(
             "PETRAF_JWT_SECRET",
@@ -90,21 +118,21 @@ impl TestServer {
             embedder: ports.embedder,
             clock: clock.clone(),
             secrets,
-            settings: Settings::default(),
+            settings,
             cors_cache: Default::default(),
+            turns: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().unwrap();
-        let router = petraf_core::http::full_api(app.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = app.clone();
         let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            server::serve(listener, served, limits, async {
+                let _ = stopped.await;
+            })
+            .await;
         });
         TestServer {
             base: format!("http://{addr}"),
@@ -112,6 +140,7 @@ impl TestServer {
             clock,
             data_dir,
             server,
+            stop: Some(stop),
         }
     }
 
@@ -119,6 +148,21 @@ impl TestServer {
         tenants::create_tenant(&self.app, new)
             .await
             .expect("create tenant")
+    }
+
+    /// Shuts the server down as SIGTERM does and waits until it stopped.
+    pub async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address")
     }
 
     /// Today on the test clock.

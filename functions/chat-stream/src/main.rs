@@ -7,5 +7,8 @@ use petraf_core::config::{self, ProcessEnv, Uses};
 async fn main() -> Result<(), lambda_http::Error> {
     petraf_core::telemetry::init();
     let app = config::from_env_for(&ProcessEnv, Uses::CHAT).await?;
-    lambda_http::run_with_streaming_response(petraf_core::http::chat_api(app)).await
+    lambda_http::run_with_streaming_response(petraf_core::http::lambda::with_source_ip(
+        petraf_core::http::chat_api(app),
+    ))
+    .await
 }

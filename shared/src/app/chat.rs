@@ -4,6 +4,11 @@
 //! stores the user's message, so nothing the user sent is lost), runs the
 //! model calls in a task that feeds a channel, and commits everything it
 //! produced in one atomic change that releases the lease.
+//!
+//! Taking the lease and running the turn happen in one task detached from
+//! the client's request, so a disconnect cannot leave a lease with nothing
+//! running. The lease is short and renewed while the turn runs, so a crash
+//! locks a session for at most one lease term.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -12,13 +17,16 @@ use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use super::lease::{LeaseKeeper, lease_term};
+use super::turns::TurnTicket;
 use super::{App, AppError, AppResult, sessions};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
+use crate::domain::hygiene::normalize_newlines;
 use crate::domain::ids::new_id;
 use crate::domain::message::{Message, Role, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
@@ -218,6 +226,62 @@ pub async fn start_turn(
         .map_err(|e: crate::domain::phase::UnknownName| {
             AppError::bad_request("unknown_step", e.to_string())
         })?;
+    let ticket = app.turns.enter().ok_or_else(|| {
+        AppError::unavailable(
+            "shutting_down",
+            "the server is restarting; send the message again in a moment",
+        )
+    })?;
+    let token = token.map(str::to_string);
+    let (ready_tx, ready_rx) = oneshot::channel();
+    // Detached from this request: if the client goes away while the lease
+    // is being taken, the turn still starts, finds nobody listening and
+    // releases the session at once.
+    tokio::spawn(async move {
+        let (tx, rx) = mpsc::channel(64);
+        let leased = lease_turn(
+            app,
+            tenant,
+            phase,
+            step,
+            request,
+            token.as_deref(),
+            origin,
+            tx,
+        )
+        .await;
+        match leased {
+            Ok(turn) => {
+                // A failed send drops `rx`: the turn sees the client gone.
+                let _ = ready_tx.send(Ok(rx));
+                turn.run(ticket).await;
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        }
+    });
+    ready_rx.await.unwrap_or_else(|_| {
+        Err(AppError::internal(
+            "internal_error",
+            "the turn could not start; please send the message again",
+        ))
+    })
+}
+
+/// Authorizes the turn, then takes the lease with the user's message in one
+/// guarded write.
+#[allow(clippy::too_many_arguments)]
+async fn lease_turn(
+    app: App,
+    tenant: TenantRecord,
+    phase: Phase,
+    step: Step,
+    request: TurnRequest,
+    token: Option<&str>,
+    origin: RequestOrigin,
+    events: mpsc::Sender<ChatEvent>,
+) -> AppResult<Turn> {
     let SessionSnapshot {
         session,
         state,
@@ -226,19 +290,20 @@ pub async fn start_turn(
         ..
     } = sessions::authorize_snapshot(&app, &tenant, &request.session_id, token).await?;
     let now = app.clock.now();
+    let text = normalize_newlines(&request.message);
     let kind = state
-        .plan_turn(phase, step, &request.message, now)
+        .plan_turn(phase, step, &text, now)
         .map_err(turn_error)?;
 
     let mut leased = state.clone();
-    leased.begin_turn(new_id(), now);
+    leased.begin_turn(new_id(), now, lease_term(&app));
     leased.version += 1;
     let user_message = Message {
         id: new_id(),
         session_id: session.id.clone(),
         tenant_id: session.tenant_id.clone(),
         role: Role::User,
-        content: request.message.trim().to_string(),
+        content: text.trim().to_string(),
         phase,
         step,
         tokens_prompt: 0,
@@ -264,9 +329,7 @@ pub async fn start_turn(
     })?;
 
     history.push(user_message);
-
-    let (tx, rx) = mpsc::channel(64);
-    let turn = Turn {
+    Ok(Turn {
         app,
         tenant,
         session,
@@ -275,11 +338,23 @@ pub async fn start_turn(
         state: leased,
         kind,
         origin,
-        out: Outbox::new(tx, phase, step),
-    };
-    tokio::spawn(turn.run());
-    Ok(rx)
+        out: Outbox::new(events, phase, step),
+        progress: None,
+    })
 }
+
+/// How a passing goal moves the session on; applied to the session as
+/// stored at commit time, so requests that changed it meanwhile (a resume,
+/// a profile edit) do not make the turn fail.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    completion: u8,
+    completes: bool,
+    at: DateTime<Utc>,
+}
+
+/// Attempts at a turn's commit when only the session changed meanwhile.
+const COMMIT_ATTEMPTS: u32 = 4;
 
 /// Sends events and keeps what the turn streamed.
 struct Outbox {
@@ -290,6 +365,7 @@ struct Outbox {
     full_response: String,
     usage: Usage,
     disconnected: bool,
+    held: Option<Vec<ChatEvent>>,
 }
 
 impl Outbox {
@@ -302,13 +378,34 @@ impl Outbox {
             full_response: String::new(),
             usage: Usage::default(),
             disconnected: false,
+            held: None,
         }
     }
 
     async fn send(&mut self, event: ChatEvent) {
+        if let Some(held) = &mut self.held {
+            held.push(event);
+            return;
+        }
         if !self.disconnected && self.tx.send(event).await.is_err() {
             self.disconnected = true;
         }
+    }
+
+    /// Holds back every later event until [`Outbox::release_held`]: what
+    /// follows is a result the client may only see once it is stored.
+    fn hold(&mut self) {
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    async fn release_held(&mut self) {
+        for event in self.held.take().unwrap_or_default() {
+            self.send(event).await;
+        }
+    }
+
+    fn discard_held(&mut self) {
+        self.held = None;
     }
 
     async fn text(&mut self, content: String, step: Step) {
@@ -329,6 +426,7 @@ impl Outbox {
 enum Halt {
     Model(ModelError),
     Disconnected,
+    ShuttingDown,
     Storage(AppError),
 }
 
@@ -356,6 +454,8 @@ struct Turn {
     kind: TurnKind,
     origin: RequestOrigin,
     out: Outbox,
+    /// Set when the turn's goal passed.
+    progress: Option<Progress>,
 }
 
 /// What a scored attempt adds to the commit.
@@ -365,9 +465,9 @@ struct Scored {
 }
 
 impl Turn {
-    async fn run(mut self) {
+    async fn run(mut self, mut ticket: TurnTicket) {
         let started = Instant::now();
-        let leased_version = self.state.version;
+        let keeper = LeaseKeeper::start(&self.app, self.state.clone());
         let timestamp = self.app.clock.now();
         self.out
             .send(ChatEvent::Start {
@@ -379,25 +479,33 @@ impl Turn {
 
         let leased = self.state.clone();
         let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
-        // A bug that panics mid-turn must still release the session.
-        let outcome = match AssertUnwindSafe(self.drive(&mut change))
-            .catch_unwind()
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                tracing::error!("a chat turn panicked");
-                Err(Halt::Storage(AppError::internal(
-                    "internal_error",
-                    "the turn failed; please send the message again",
-                )))
-            }
+        let listener = self.out.tx.clone();
+        let outcome = tokio::select! {
+            // A bug that panics mid-turn must still release the session.
+            driven = AssertUnwindSafe(self.drive(&mut change)).catch_unwind() => match driven {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::error!("a chat turn panicked");
+                    Err(Halt::Storage(AppError::internal(
+                        "internal_error",
+                        "the turn failed; please send the message again",
+                    )))
+                }
+            },
+            // Nobody listens any more: stop now (dropping the model calls)
+            // rather than at the next streamed piece.
+            _ = listener.closed() => Err(Halt::Disconnected),
+            _ = ticket.stop_requested() => Err(Halt::ShuttingDown),
         };
+        drop(listener);
+        let stored = keeper.stop().await;
         let now = self.app.clock.now();
         let latency_ms = started.elapsed().as_millis() as u64;
         if let Err(halt) = &outcome {
             // Whatever was produced is dropped; the user's message stays stored.
             change = SessionChange::new(&self.session.tenant_id, &self.session.id);
+            self.progress = None;
+            self.out.discard_held();
             self.state = leased.clone();
             self.state.abandon_step();
             match halt {
@@ -418,13 +526,22 @@ impl Turn {
                         })
                         .await;
                 }
+                Halt::ShuttingDown => {
+                    self.out
+                        .send(ChatEvent::Error {
+                            code: "shutting_down".into(),
+                            message: "the server is restarting; send the message again in a moment"
+                                .into(),
+                        })
+                        .await;
+                }
                 Halt::Disconnected => tracing::info!("client disconnected; turn cancelled"),
             }
         }
         let final_step = self.state.step;
         self.state.end_turn(now);
-        self.state.version = leased_version + 1;
-        change.state = Some(Guarded::replacing(leased_version, self.state.clone()));
+        self.state.version = stored.version + 1;
+        change.state = Some(Guarded::replacing(stored.version, self.state.clone()));
         // Every turn stores its assistant row, failed ones too (then with
         // whatever text streamed, maybe none): it carries the tokens and
         // latency the turn cost.
@@ -445,9 +562,10 @@ impl Turn {
         change.messages.push(reply.clone());
         change.counters.messages += 1;
         change.counters.messages_day = Some(now.date_naive());
-        if let Err(e) = self.app.store.apply(change).await {
+        if let Err(e) = self.commit(change).await {
             tracing::error!(error = %e, "could not commit a chat turn");
-            self.release_after_failed_commit(&leased, reply, now).await;
+            self.release_after_failed_commit(&stored, reply, now).await;
+            self.out.discard_held();
             let e: AppError = e.into();
             self.out
                 .send(ChatEvent::Error {
@@ -457,6 +575,7 @@ impl Turn {
                 .await;
             return;
         }
+        self.out.release_held().await;
         if outcome.is_ok() {
             self.out
                 .send(ChatEvent::Complete {
@@ -472,22 +591,89 @@ impl Turn {
         }
     }
 
-    /// When the turn's commit fails (storage fault, or the session changed
-    /// meanwhile), releases the session as it was before the turn and keeps
-    /// the reply row, so the next message is not refused until the lease
-    /// expires. The turn's goal, if any, is lost; the user's message is not.
+    /// Applies the turn's change. The conversation is guarded by the turn's
+    /// own lease, so a conflict there means the lease was lost. The session
+    /// is written only when the goal passed, on top of the session as stored
+    /// now; a conflict there means another request changed the session
+    /// (a resume, a profile edit) — nothing the turn's result depends on —
+    /// so it is read again and the commit retried.
+    async fn commit(&mut self, mut change: SessionChange) -> Result<(), StoreError> {
+        let mut attempt = 1;
+        loop {
+            if let Some(progress) = self.progress {
+                self.move_session_on(&mut change, progress).await?;
+            }
+            match self.app.store.apply(change.clone()).await {
+                Err(StoreError::Conflict(why))
+                    if attempt < COMMIT_ATTEMPTS
+                        && self.progress.is_some()
+                        && self.lease_still_held(&change).await =>
+                {
+                    tracing::debug!(%why, attempt, "the session changed during a turn; committing again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn lease_still_held(&self, change: &SessionChange) -> bool {
+        let Some(Guarded {
+            expect: crate::ports::state_store::Expect::Version(expected),
+            ..
+        }) = &change.state
+        else {
+            return false;
+        };
+        matches!(
+            self.app.store.conversation(&self.session.tenant_id, &self.session.id).await,
+            Ok(Some(stored)) if stored.version == *expected
+        )
+    }
+
+    /// Writes the passing goal's progress onto the session as stored now.
+    async fn move_session_on(
+        &self,
+        change: &mut SessionChange,
+        progress: Progress,
+    ) -> Result<(), StoreError> {
+        let session = self
+            .app
+            .store
+            .session(&self.session.tenant_id, &self.session.id)
+            .await?
+            .ok_or_else(|| StoreError::Conflict("the session is gone".into()))?;
+        let mut updated = session.clone();
+        updated.completion_percentage = updated.completion_percentage.max(progress.completion);
+        updated.updated_at = progress.at;
+        updated.last_accessed_at = progress.at;
+        if progress.completes {
+            updated.status = SessionStatus::Completed;
+            updated.completed_at = Some(progress.at);
+        }
+        updated.version += 1;
+        change.counters.completion_points =
+            updated.completion_percentage as i64 - session.completion_percentage as i64;
+        change.session = Some(Guarded::replacing(session.version, updated));
+        Ok(())
+    }
+
+    /// When the turn's commit fails (storage fault, or the lease was lost),
+    /// releases the session as it was before the turn and keeps the reply
+    /// row, so the next message is not refused until the lease expires. The
+    /// turn's goal, if any, is lost; the user's message is not.
     async fn release_after_failed_commit(
         &self,
-        leased: &ConversationState,
+        stored: &ConversationState,
         reply: Message,
         now: DateTime<Utc>,
     ) {
-        let mut released = leased.clone();
+        let mut released = stored.clone();
         released.abandon_step();
         released.end_turn(now);
-        released.version = leased.version + 1;
+        released.version = stored.version + 1;
         let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
-        change.state = Some(Guarded::replacing(leased.version, released));
+        change.state = Some(Guarded::replacing(stored.version, released));
         change.messages.push(reply);
         change.counters.messages = 1;
         change.counters.messages_day = Some(now.date_naive());
@@ -573,6 +759,10 @@ impl Turn {
         self.announce_state().await;
 
         let scored = self.score(&ctx, &goal_text, version).await?;
+        if matches!(scored.verdict, Verdict::Passed { .. }) {
+            // A final goal is announced only once it is stored.
+            self.out.hold();
+        }
         self.out
             .send(ChatEvent::Score {
                 goal_id: scored.goal.id.clone(),
@@ -730,26 +920,14 @@ impl Turn {
         ));
         match scored.verdict {
             Verdict::Passed { phase, next } => {
-                // Re-read the session so the commit guards the freshest version.
-                let session = self
-                    .app
-                    .store
-                    .session(&self.session.tenant_id, &self.session.id)
-                    .await
-                    .map_err(AppError::from)?
-                    .unwrap_or_else(|| self.session.clone());
-                let mut updated = session.clone();
-                updated.completion_percentage = updated
+                let session = &self.session;
+                let completion = session
                     .completion_percentage
                     .max(phase.completion_when_done());
-                updated.updated_at = now;
-                updated.last_accessed_at = now;
-                updated.version += 1;
                 change.counters.final_goals.push(goal.goal_type);
                 change.counters.score_hundredths += (goal.score * 100.0).round() as i64;
-                change.counters.completion_points +=
-                    updated.completion_percentage as i64 - session.completion_percentage as i64;
-                if next == Phase::Completed {
+                let completes = next == Phase::Completed;
+                if completes {
                     let find = |t: GoalType| {
                         earlier
                             .iter()
@@ -771,24 +949,26 @@ impl Turn {
                         .collect();
                     let avg = finals.iter().sum::<f64>() / finals.len() as f64;
                     let minutes = (now - session.created_at).num_minutes().max(0);
-                    updated.status = SessionStatus::Completed;
-                    updated.completed_at = Some(now);
                     change.counters.sessions_completed += 1;
                     change.counters.session_minutes += minutes;
                     change.audit.push(AuditEntry::new(
                         new_id(),
-                        &self.session.tenant_id,
-                        Some(&self.session.id),
-                        self.session.actor(),
+                        &session.tenant_id,
+                        Some(&session.id),
+                        session.actor(),
                         action::SESSION_COMPLETED,
-                        ("session", &self.session.id),
+                        ("session", &session.id),
                         json!({"goals_created": finals.len(), "duration_minutes": minutes, "avg_score": (avg * 100.0).round() / 100.0}),
                         &self.origin,
                         now,
                     ));
                 }
-                change.session = Some(Guarded::replacing(session.version, updated.clone()));
-                self.session = updated;
+                self.progress = Some(Progress {
+                    completion,
+                    completes,
+                    at: now,
+                });
+                self.session.completion_percentage = completion;
                 change.goals.push(goal);
                 self.announce_state().await;
             }

@@ -6,8 +6,10 @@ pub mod demo;
 pub mod error;
 pub mod goals;
 pub mod ingestion;
+pub mod lease;
 pub mod sessions;
 pub mod tenants;
+pub mod turns;
 
 use std::sync::Arc;
 
@@ -35,15 +37,38 @@ pub struct Settings {
     /// Origins allowed besides the tenants' own domains
     /// (`PETRAF_ALLOWED_ORIGINS`, exact `scheme://host[:port]`).
     pub allowed_origins: Vec<String>,
+    /// How long a chat turn's lease lasts unless renewed: the longest a
+    /// session stays locked after its process died.
+    pub turn_lease: std::time::Duration,
+    /// How often a running turn renews its lease (well under `turn_lease`).
+    pub lease_renewal: std::time::Duration,
+    /// Proxies in front of the server that append the address they saw to
+    /// `X-Forwarded-For`; 0 means the header is ignored.
+    pub trusted_proxies: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
+        let lease = std::time::Duration::from_secs(
+            crate::domain::conversation::DEFAULT_TURN_LEASE_SECONDS as u64,
+        );
         Settings {
             version: env!("CARGO_PKG_VERSION").to_string(),
             rag_top_k: 3,
             allowed_origins: Vec::new(),
+            turn_lease: lease,
+            lease_renewal: lease / 4,
+            trusted_proxies: 0,
         }
+    }
+}
+
+impl Settings {
+    /// A lease of `lease`, renewed four times per term.
+    pub fn with_turn_lease(mut self, lease: std::time::Duration) -> Self {
+        self.turn_lease = lease;
+        self.lease_renewal = lease / 4;
+        self
     }
 }
 
@@ -59,6 +84,7 @@ pub struct Services {
     pub settings: Settings,
     /// Which origins CORS allowed lately.
     pub cors_cache: crate::http::cors::OriginCache,
+    pub turns: turns::TurnRegistry,
 }
 
 /// The shared handle every router and worker holds.

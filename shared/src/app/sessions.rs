@@ -10,7 +10,6 @@ use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
 use crate::domain::ids::{is_ulid, new_id};
 use crate::domain::phase::{Phase, Step};
-use crate::domain::privacy::keyed_hash;
 use crate::domain::resume_token::{ResumeClaims, TokenError, hash_token};
 use crate::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
@@ -63,10 +62,6 @@ pub struct CreatedSession {
     pub resume_token: String,
 }
 
-fn hash_opt(app: &App, value: Option<&str>) -> Option<String> {
-    value.map(|v| keyed_hash(&app.secrets.hash_key, v))
-}
-
 pub async fn create(
     app: &App,
     tenant: &TenantRecord,
@@ -103,8 +98,8 @@ pub async fn create(
         status: SessionStatus::Active,
         profile: EmployeeProfile::default(),
         completion_percentage: 0,
-        user_agent_hash: hash_opt(app, origin.user_agent.as_deref()),
-        ip_hash: hash_opt(app, origin.ip.as_deref()),
+        user_agent_hash: origin.user_agent_hash.clone(),
+        ip_hash: origin.ip_hash.clone(),
         resume_token_hash: issued.hash.clone(),
         metadata: metadata.clone(),
         expires_at: issued.expires_at,
@@ -287,22 +282,58 @@ pub async fn conversation(app: &App, session: &Session) -> AppResult<Conversatio
         .ok_or_else(|| AppError::internal("state_missing", "the session has no conversation state"))
 }
 
+/// Attempts at a profile update when the session changed meanwhile (a chat
+/// turn's commit, another tab's update): the last update wins. Each lost
+/// race means another write won, so this bounds a burst, not a deadlock.
+const PROFILE_ATTEMPTS: u32 = 16;
+
 pub async fn update_info(
     app: &App,
     session: Session,
     input: ProfileInput,
     origin: &RequestOrigin,
 ) -> AppResult<SessionView> {
+    let profile = input
+        .into_profile()
+        .map_err(|e| AppError::bad_request("invalid_profile", e.to_string()))?;
+    let mut session = session;
+    let mut attempt = 1;
+    loop {
+        let (change, view) = profile_change(app, &session, profile.clone(), origin).await?;
+        match app.store.apply(change).await {
+            Err(crate::ports::state_store::StoreError::Conflict(_))
+                if attempt < PROFILE_ATTEMPTS =>
+            {
+                attempt += 1;
+                // A little jitter so a burst of updates does not collide in lockstep.
+                let pause = rand::random::<u64>() % (2 * attempt as u64) + 1;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                session = app
+                    .store
+                    .session(&session.tenant_id, &session.id)
+                    .await?
+                    .ok_or_else(session_not_found)?;
+            }
+            Err(e) => return Err(concurrent(e)),
+            Ok(()) => return Ok(view),
+        }
+    }
+}
+
+/// The change a profile update makes to `session` as read.
+async fn profile_change(
+    app: &App,
+    session: &Session,
+    profile: EmployeeProfile,
+    origin: &RequestOrigin,
+) -> AppResult<(SessionChange, SessionView)> {
     if session.status == SessionStatus::Completed {
         return Err(AppError::conflict(
             "session_completed",
             "a completed session's profile cannot change",
         ));
     }
-    let profile = input
-        .into_profile()
-        .map_err(|e| AppError::bad_request("invalid_profile", e.to_string()))?;
-    let state = conversation(app, &session).await?;
+    let state = conversation(app, session).await?;
     let now = app.clock.now();
     let mut updated = session.clone();
     updated.profile = profile;
@@ -344,8 +375,7 @@ pub async fn update_info(
         change.state = Some(Guarded::replacing(state.version, next_state.clone()));
     }
     change.session = Some(Guarded::replacing(session.version, updated.clone()));
-    app.store.apply(change).await.map_err(concurrent)?;
-    Ok(SessionView::new(&updated, &next_state))
+    Ok((change, SessionView::new(&updated, &next_state)))
 }
 
 /// A guarded write lost a race with another request on the same session.
@@ -416,7 +446,6 @@ pub async fn resume(
         None => json!({"days_since_last_access": since(session.last_accessed_at)}),
     };
     updated.last_accessed_at = now;
-    updated.version += 1;
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
     change.audit.push(AuditEntry::new(
         new_id(),
@@ -429,7 +458,9 @@ pub async fn resume(
         origin,
         now,
     ));
-    change.session = Some(Guarded::replacing(session.version, updated.clone()));
-    app.store.apply(change).await.map_err(concurrent)?;
+    // Bookkeeping only: several tabs resuming at once, or a resume beside a
+    // running turn, never conflict.
+    change.touched_at = Some(now);
+    app.store.apply(change).await?;
     Ok((SessionView::new(&updated, &state), token.to_string()))
 }

@@ -24,6 +24,7 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     counters(store).await;
     isolation(store).await;
     one_winner_per_version(store).await;
+    touches_never_conflict(store).await;
 }
 
 async fn tenants(store: &dyn StateStore) {
@@ -469,5 +470,68 @@ async fn one_winner_per_version(store: &dyn StateStore) {
         store.messages(&tenant, &s.id).await.unwrap().len(),
         1,
         "losers write nothing"
+    );
+}
+
+/// The last-access bookkeeping (`touched_at`) is written without a guard:
+/// concurrent touches all succeed, none changes the session's version, and
+/// a guarded change prepared before them still commits.
+async fn touches_never_conflict(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (s, _) = create_session(store, &tenant).await;
+    let base = s.last_accessed_at + Duration::seconds(60);
+    let store_ptr: &dyn StateStore = store;
+    let touches = (1..=6).map(|i| {
+        let mut change = SessionChange::new(&tenant, &s.id);
+        change.touched_at = Some(base + Duration::seconds(i));
+        change
+            .audit
+            .push(audit(&tenant, Some(&s.id), action::SESSION_RESUMED));
+        async move { store_ptr.apply(change).await }
+    });
+    let results = futures::future::join_all(touches).await;
+    assert!(
+        results.iter().all(Result::is_ok),
+        "every touch succeeds: {results:?}"
+    );
+    let touched = store.session(&tenant, &s.id).await.unwrap().unwrap();
+    assert_eq!(touched.version, s.version, "a touch keeps the version");
+    assert!(touched.last_accessed_at > base, "the last access moved on");
+    assert_eq!(
+        (touched.profile.clone(), touched.completion_percentage),
+        (s.profile.clone(), s.completion_percentage),
+        "a touch changes nothing else"
+    );
+    let resumed = AuditQuery {
+        tenant_id: Some(tenant.clone()),
+        session_id: Some(s.id.clone()),
+        page: 1,
+        per_page: 50,
+    };
+    let entries = store.audit_log(&resumed).await.unwrap().entries;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == action::SESSION_RESUMED)
+            .count(),
+        6,
+        "each touch's audit entry is kept"
+    );
+
+    let mut progressed = s.clone();
+    progressed.completion_percentage = 33;
+    progressed.version += 1;
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.session = Some(Guarded::replacing(s.version, progressed));
+    store
+        .apply(change)
+        .await
+        .expect("a guarded change read before the touches still commits");
+
+    let mut nobody = SessionChange::new(&tenant, &new_id());
+    nobody.touched_at = Some(base);
+    assert!(
+        matches!(store.apply(nobody).await, Err(StoreError::Conflict(_))),
+        "touching a missing session is refused"
     );
 }

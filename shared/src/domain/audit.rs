@@ -35,16 +35,43 @@ pub struct AuditEntry {
     pub payload: Value,
     pub changes: Option<Value>,
     pub status: AuditStatus,
+    /// The caller's IP with the host part masked (never the raw address).
     pub ip_address: Option<String>,
+    /// The user agent's product token only.
     pub user_agent: Option<String>,
+    /// Keyed hashes of the full IP and user agent: equal callers match,
+    /// nobody can read them back.
+    #[serde(default)]
+    pub ip_hash: Option<String>,
+    #[serde(default)]
+    pub user_agent_hash: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-/// Who did something, from where; attached to every audit entry a request makes.
+/// Who did something, from where, as it may be stored: attached to every
+/// audit entry a request makes. Built from a trusted client address by
+/// the HTTP layer; holds no raw IP or user agent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestOrigin {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
+    /// The masked IP (`203.0.113.0`).
+    pub ip_masked: Option<String>,
+    pub ip_hash: Option<String>,
+    /// The user agent's product token (`Mozilla/5.0...`).
+    pub user_agent_product: Option<String>,
+    pub user_agent_hash: Option<String>,
+}
+
+impl RequestOrigin {
+    /// Masks and hashes (with the deployment's `hash_key`) what a caller sent.
+    pub fn new(ip: Option<std::net::IpAddr>, user_agent: Option<&str>, hash_key: &[u8]) -> Self {
+        use super::privacy::{keyed_hash, mask_ip, user_agent_product};
+        RequestOrigin {
+            ip_masked: ip.map(mask_ip),
+            ip_hash: ip.map(|ip| keyed_hash(hash_key, &ip.to_string())),
+            user_agent_product: user_agent.map(user_agent_product),
+            user_agent_hash: user_agent.map(|ua| keyed_hash(hash_key, ua)),
+        }
+    }
 }
 
 impl AuditEntry {
@@ -71,8 +98,10 @@ impl AuditEntry {
             payload,
             changes: None,
             status: AuditStatus::Success,
-            ip_address: origin.ip.clone(),
-            user_agent: origin.user_agent.clone(),
+            ip_address: origin.ip_masked.clone(),
+            user_agent: origin.user_agent_product.clone(),
+            ip_hash: origin.ip_hash.clone(),
+            user_agent_hash: origin.user_agent_hash.clone(),
             created_at: now,
         }
     }
@@ -82,14 +111,20 @@ impl AuditEntry {
         self
     }
 
-    /// The entry as an admin listing shows it: the IP masked and the user
-    /// agent shortened to its product token.
+    /// The entry as an admin listing shows it: no IP at all, the user
+    /// agent's product token (entries stored before masking are shortened
+    /// here), no hashes.
     pub fn masked_for_listing(mut self) -> Self {
         self.ip_address = self.ip_address.map(|_| "***".to_string());
-        self.user_agent = self.user_agent.map(|ua| match ua.split_once(' ') {
-            Some((product, _)) => format!("{product}..."),
-            None => ua,
+        self.user_agent = self.user_agent.map(|ua| {
+            if ua.ends_with("...") {
+                ua
+            } else {
+                super::privacy::user_agent_product(&ua)
+            }
         });
+        self.ip_hash = None;
+        self.user_agent_hash = None;
         self
     }
 }
@@ -100,10 +135,11 @@ mod tests {
 
     #[test]
     fn listings_mask_the_ip_and_shorten_the_user_agent() {
-        let origin = RequestOrigin {
-            ip: Some("203.0.113.45".into()),
-            user_agent: Some("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)".into()),
-        };
+        let origin = RequestOrigin::new(
+            Some("203.0.113.45".parse().unwrap()),
+            Some("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"),
+            b"key",
+        );
         let entry = AuditEntry::new(
             "a".into(),
             "t",
@@ -114,9 +150,17 @@ mod tests {
             Value::Null,
             &origin,
             Utc::now(),
-        )
-        .masked_for_listing();
-        assert_eq!(entry.ip_address.as_deref(), Some("***"));
-        assert_eq!(entry.user_agent.as_deref(), Some("Mozilla/5.0..."));
+        );
+        let stored = serde_json::to_string(&entry).unwrap();
+        assert!(
+            !stored.contains("203.0.113.45") && !stored.contains("Macintosh"),
+            "no raw IP or user agent is stored: {stored}"
+        );
+        assert_eq!(entry.ip_address.as_deref(), Some("203.0.113.0"));
+        assert_eq!(entry.ip_hash.as_ref().map(String::len), Some(64));
+        let listed = entry.masked_for_listing();
+        assert_eq!(listed.ip_address.as_deref(), Some("***"));
+        assert_eq!(listed.user_agent.as_deref(), Some("Mozilla/5.0..."));
+        assert_eq!((listed.ip_hash, listed.user_agent_hash), (None, None));
     }
 }

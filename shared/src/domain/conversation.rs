@@ -15,9 +15,10 @@ use super::message::MAX_USER_MESSAGE_CHARS;
 use super::phase::{Phase, Step};
 use super::scoring::ScoreCard;
 
-/// How long one turn may hold a session before another may take over
-/// (covers a crashed function; longer than any chat function's timeout).
-pub const TURN_LEASE_SECONDS: i64 = 300;
+/// How long a turn's lease lasts unless renewed: a running turn renews it
+/// (a heartbeat), so this bounds how long a crashed process keeps a
+/// session locked.
+pub const DEFAULT_TURN_LEASE_SECONDS: i64 = 20;
 
 /// Marks a turn in progress so a concurrent one is refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +73,10 @@ pub enum TurnError {
     TurnInProgress,
     #[error("the message is empty")]
     EmptyMessage,
+    #[error(
+        "the message contains {0:?}: control characters (other than newline and tab) and bidirectional overrides are not accepted"
+    )]
+    ForbiddenCharacter(char),
     #[error("the message is longer than {MAX_USER_MESSAGE_CHARS} characters")]
     MessageTooLong,
     #[error("an edited goal must be at most {MAX_GOAL_CHARS} characters")]
@@ -89,6 +94,7 @@ impl TurnError {
             TurnError::NothingToEdit => "nothing_to_edit",
             TurnError::TurnInProgress => "turn_in_progress",
             TurnError::EmptyMessage => "empty_message",
+            TurnError::ForbiddenCharacter(_) => "invalid_characters",
             TurnError::MessageTooLong => "message_too_long",
             TurnError::GoalTooLong => "goal_too_long",
         }
@@ -142,6 +148,9 @@ impl ConversationState {
         if text.chars().count() > MAX_USER_MESSAGE_CHARS {
             return Err(TurnError::MessageTooLong);
         }
+        if let Some(c) = super::hygiene::forbidden_in_message(text) {
+            return Err(TurnError::ForbiddenCharacter(c));
+        }
         match self.phase {
             Phase::G2Basic => return Err(TurnError::ProfileRequired),
             Phase::Completed => return Err(TurnError::SessionCompleted),
@@ -173,13 +182,25 @@ impl ConversationState {
         }
     }
 
-    /// Takes the session for one turn.
-    pub fn begin_turn(&mut self, lease_id: String, now: DateTime<Utc>) {
+    /// Takes the session for one turn, for `lease` unless renewed.
+    pub fn begin_turn(&mut self, lease_id: String, now: DateTime<Utc>, lease: Duration) {
         self.lease = Some(TurnLease {
             id: lease_id,
-            expires_at: now + Duration::seconds(TURN_LEASE_SECONDS),
+            expires_at: now + lease,
         });
         self.touch(now);
+    }
+
+    /// Extends the running turn's lease to `now + lease`; false when no
+    /// lease is held (nothing to renew).
+    pub fn renew_lease(&mut self, now: DateTime<Utc>, lease: Duration) -> bool {
+        match &mut self.lease {
+            Some(l) => {
+                l.expires_at = now + lease;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Releases the session at the end of a turn, whatever happened in it.
@@ -441,17 +462,26 @@ mod tests {
             ),
             Err(TurnError::MessageTooLong)
         );
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "goal\u{202E}txet", now()),
+            Err(TurnError::ForbiddenCharacter('\u{202E}'))
+        );
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "a\0b", now()),
+            Err(TurnError::ForbiddenCharacter('\0'))
+        );
     }
 
     #[test]
     fn a_lease_blocks_other_turns_until_it_ends_or_expires() {
         let mut s = in_phase(Phase::G4Future);
-        s.begin_turn("lease".into(), now());
+        let lease = Duration::seconds(DEFAULT_TURN_LEASE_SECONDS);
+        s.begin_turn("lease".into(), now(), lease);
         assert_eq!(
             s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()),
             Err(TurnError::TurnInProgress)
         );
-        let later = now() + Duration::seconds(TURN_LEASE_SECONDS + 1);
+        let later = now() + lease + Duration::seconds(1);
         assert_eq!(
             s.plan_turn(Phase::G4Future, Step::Collect, "hi", later),
             Ok(TurnKind::Collect)
@@ -461,6 +491,18 @@ mod tests {
             s.plan_turn(Phase::G4Future, Step::Collect, "hi", now()),
             Ok(TurnKind::Collect)
         );
+    }
+
+    #[test]
+    fn a_renewed_lease_outlives_its_first_term() {
+        let mut s = in_phase(Phase::G4Future);
+        let lease = Duration::seconds(10);
+        assert!(!s.renew_lease(now(), lease), "no lease, nothing to renew");
+        s.begin_turn("lease".into(), now(), lease);
+        let renewed_at = now() + Duration::seconds(8);
+        assert!(s.renew_lease(renewed_at, lease));
+        assert!(s.turn_in_progress(now() + Duration::seconds(15)));
+        assert!(!s.turn_in_progress(renewed_at + lease));
     }
 
     #[test]

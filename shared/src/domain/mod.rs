@@ -5,6 +5,7 @@ pub mod chunking;
 pub mod coaching;
 pub mod conversation;
 pub mod goal;
+pub mod hygiene;
 pub mod ids;
 pub mod message;
 pub mod phase;

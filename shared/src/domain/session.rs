@@ -74,10 +74,10 @@ fn clean(field: &'static str, value: &str, required: bool) -> Result<Option<Stri
             problem: format!("must be at most {MAX_FIELD_CHARS} characters"),
         });
     }
-    if value.chars().any(char::is_control) {
+    if super::hygiene::forbidden_in_field(value).is_some() {
         return Err(ProfileError {
             field,
-            problem: "must not contain control characters".into(),
+            problem: "must not contain control characters or bidirectional overrides".into(),
         });
     }
     Ok(Some(value.to_string()))

@@ -59,7 +59,17 @@ async fn upload(
         )
     })?;
     let (mut file, mut category, mut metadata) = (None, None, json!({}));
+    let mut seen: Vec<String> = vec![];
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        // Two parts of one name would leave which one counts to chance.
+        if seen.contains(&name) {
+            return Err(AppError::bad_request(
+                "duplicate_field",
+                format!("the form has more than one '{name}' field"),
+            ));
+        }
+        seen.push(name);
         match field.name().unwrap_or_default() {
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_string();

@@ -1,7 +1,7 @@
 //! Extractors: the tenant, the caller's origin, the resume token, the admin
 //! key and JSON bodies with clear errors.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -43,28 +43,77 @@ impl FromRequestParts<App> for TenantCtx {
     }
 }
 
-/// Where the request came from: the client IP (the last `X-Forwarded-For`
-/// hop, which the AWS edge appends, else the socket) and the user agent.
-pub struct Origin(pub RequestOrigin);
+/// The address of the peer that sent the request, as its transport knows
+/// it: set by an entry point that is not a socket server (a Lambda
+/// function sets the request context's source IP). `petraf serve` uses
+/// the socket's peer ([`ConnectInfo`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddress(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for Origin {
+/// The client's IP from a trusted source only: the peer address, or, with
+/// `trusted_proxies` = n > 0 configured, the n-th `X-Forwarded-For` entry
+/// from the right (each trusted proxy appends the address it saw; whatever
+/// is further left came from the client and proves nothing). `None` when
+/// unknown. One extractor for every use (audit origin, rate limits).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl ClientIp {
+    pub fn of(parts: &Parts, trusted_proxies: usize) -> Option<IpAddr> {
+        let peer = parts
+            .extensions
+            .get::<PeerAddress>()
+            .map(|p| p.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            });
+        if trusted_proxies == 0 {
+            return peer;
+        }
+        let hops: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        match hops.iter().rev().nth(trusted_proxies - 1) {
+            Some(hop) => hop.parse().ok(),
+            // Fewer hops than trusted proxies: the request did not come
+            // through them, so nothing in the header can be trusted.
+            None => peer,
+        }
+    }
+}
+
+impl FromRequestParts<App> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let forwarded = header(parts, "x-forwarded-for")
-            .and_then(|v| v.rsplit(',').next())
-            .map(|ip| ip.trim().to_string())
-            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        let socket = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        let user_agent =
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(ClientIp::of(parts, app.settings.trusted_proxies)))
+    }
+}
+
+/// Where the request came from, as it may be stored: the trusted client IP
+/// and the user agent, masked and keyed-hashed.
+pub struct Origin(pub RequestOrigin);
+
+impl FromRequestParts<App> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let ip = ClientIp::of(parts, app.settings.trusted_proxies);
+        let user_agent: Option<String> =
             header(parts, USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect());
-        Ok(Origin(RequestOrigin {
-            ip: forwarded.or(socket),
-            user_agent,
-        }))
+        Ok(Origin(RequestOrigin::new(
+            ip,
+            user_agent.as_deref(),
+            &app.secrets.hash_key,
+        )))
     }
 }
 

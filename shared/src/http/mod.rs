@@ -7,6 +7,9 @@ pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod goals_routes;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod server;
 pub mod session_routes;
 
 use std::time::Instant;

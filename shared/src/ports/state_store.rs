@@ -133,6 +133,11 @@ pub struct SessionChange {
     pub links: Vec<GoalLink>,
     pub audit: Vec<AuditEntry>,
     pub counters: CounterDelta,
+    /// Bookkeeping: the session's last access, written without a guard and
+    /// without a new version, so it never conflicts with (nor fails) a
+    /// guarded change. Only when `session` is `None` (a change that
+    /// replaces the session carries its own `last_accessed_at`).
+    pub touched_at: Option<DateTime<Utc>>,
 }
 
 impl SessionChange {

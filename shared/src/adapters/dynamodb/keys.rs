@@ -15,6 +15,8 @@ pub const TTL: &str = "ttl";
 /// An entity as JSON: sessions, states, messages, goals, links, audit entries.
 pub const BODY: &str = "body";
 pub const VERSION: &str = "version";
+/// The session's last access, kept beside its body (written unguarded).
+pub const TOUCHED_AT: &str = "touched_at";
 /// A tenant record as JSON (tenant item and the lookup markers).
 pub const RECORD: &str = "record";
 /// A tenant's identity fields as JSON: what the tenant listing projects.

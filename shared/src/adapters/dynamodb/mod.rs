@@ -127,12 +127,11 @@ impl StateStore for DynamoStateStore {
         tenant_id: &str,
         session_id: &str,
     ) -> Result<Option<Session>, StoreError> {
-        sessions::get_body(
+        sessions::get_session(
             &self.client,
             &self.table,
             tenant_id,
             session_id,
-            keys::SESSION_SK,
             self.clock.now(),
         )
         .await

@@ -10,7 +10,8 @@ use super::counters::add_increments;
 use super::items::{Item, decode, get_s, is_expired, json, key, n, s, sdk_error};
 use super::keys::{
     BODY, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, LINK_PREFIX, MESSAGE_PREFIX, PK, SESSION_SK, SK,
-    STATE_SK, TTL, VERSION, next_order, session_item_ttl, session_pk, session_ttl, shard_of,
+    STATE_SK, TOUCHED_AT, TTL, VERSION, next_order, session_item_ttl, session_pk, session_ttl,
+    shard_of,
 };
 use super::transaction::{Condition, TransactError, Transaction};
 use crate::domain::conversation::ConversationState;
@@ -49,6 +50,19 @@ pub fn change_transaction(
         item.insert(VERSION.into(), n(g.value.version));
         item.insert(TTL.into(), n(session_ttl(g.value.expires_at)));
         tx.put(item, Some(guard(g.expect)))?;
+    }
+    if let (Some(at), None) = (change.touched_at, &change.session) {
+        // A separate attribute: the body (and its version) stay as they are.
+        tx.update(
+            key(&pk, SESSION_SK),
+            "SET #touched = :touched".into(),
+            vec![("#touched".into(), TOUCHED_AT.into())],
+            vec![(":touched".into(), s(at.to_rfc3339()))],
+            Some(Condition {
+                expression: format!("attribute_exists({PK})"),
+                ..Default::default()
+            }),
+        )?;
     }
     if let Some(g) = &change.state {
         // An update, not a put: later writes keep the TTL set at creation.
@@ -105,6 +119,41 @@ pub async fn apply(
             change.session_id
         ))),
         Err(TransactError::Store(e)) => Err(e),
+    }
+}
+
+/// The session item: its body, with the last access a touch recorded
+/// beside it when that is later.
+pub fn decode_session(item: &Item) -> Result<Session, StoreError> {
+    let mut session: Session = decode(item, BODY)?;
+    let touched = get_s(item, TOUCHED_AT).and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+    if let Some(at) = touched.map(|t| t.with_timezone(&Utc))
+        && at > session.last_accessed_at
+    {
+        session.last_accessed_at = at;
+    }
+    Ok(session)
+}
+
+/// The session, unless missing or expired.
+pub async fn get_session(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(session_pk(tenant_id, session_id), SESSION_SK)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    match out.item() {
+        Some(item) if !is_expired(item, now.timestamp()) => decode_session(item).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -236,7 +285,7 @@ pub async fn snapshot(
     let (mut messages, mut goals, mut links) = (vec![], vec![], vec![]);
     for item in &items {
         match get_s(item, SK) {
-            Some(SESSION_SK) => session = Some(decode::<Session>(item, BODY)?),
+            Some(SESSION_SK) => session = Some(decode_session(item)?),
             Some(STATE_SK) => state = Some(decode::<ConversationState>(item, BODY)?),
             Some(sk) if sk.starts_with(MESSAGE_PREFIX) => messages.push(decode(item, BODY)?),
             Some(sk) if sk.starts_with(GOAL_PREFIX) => goals.push(decode(item, BODY)?),

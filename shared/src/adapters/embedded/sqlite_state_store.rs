@@ -123,6 +123,7 @@ impl SqliteStateStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(unavailable)?;
         }
+        create_private(path).map_err(unavailable)?;
         let conn = Connection::open(path).map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(unavailable)?;
@@ -188,6 +189,19 @@ impl SqliteStateStore {
         })
         .await
     }
+}
+
+/// Creates the database file readable by its owner only, before SQLite
+/// opens it (SQLite gives its WAL and shared-memory files the same mode).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
 }
 
 fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -331,6 +345,17 @@ impl StateStore for SqliteStateStore {
                 let ok = write_guarded(&tx, "sessions", "id", tenant_id, session_id, g.value.version, &to_json(&g.value)?, g.expect)?;
                 if !ok {
                     return Err(StoreError::Conflict(format!("session {session_id} changed meanwhile")));
+                }
+            }
+            if let (Some(at), None) = (change.touched_at, &change.session) {
+                let touched = tx
+                    .execute(
+                        "UPDATE sessions SET body = json_set(body, '$.last_accessed_at', ?3) WHERE tenant_id = ?1 AND id = ?2",
+                        params![tenant_id, session_id, to_json(&at)?.trim_matches('"')],
+                    )
+                    .map_err(db_error)?;
+                if touched != 1 {
+                    return Err(StoreError::Conflict(format!("session {session_id} does not exist")));
                 }
             }
             if let Some(g) = &change.state {
