@@ -4,8 +4,10 @@ pub mod admin;
 pub mod chat;
 pub mod demo;
 pub mod error;
+pub mod eval;
 pub mod goals;
 pub mod ingestion;
+pub mod judging;
 pub mod sessions;
 pub mod tenants;
 

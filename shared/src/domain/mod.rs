@@ -6,6 +6,7 @@ pub mod coaching;
 pub mod conversation;
 pub mod goal;
 pub mod ids;
+pub mod injection;
 pub mod message;
 pub mod phase;
 pub mod privacy;

@@ -1,0 +1,1114 @@
+//! A close reading of a goal draft for the offline scorer: what it claims,
+//! not which words it uses. Words about goals ("specific", "measurable",
+//! "aligned", "SMART") and numbers or dates attached to nothing are not
+//! evidence; repeated words are counted once; markup is text; sentences
+//! addressed to the scorer are set aside (and reported) before anything is
+//! read. Deterministic and explainable: every count keeps its examples.
+
+use std::collections::BTreeSet;
+
+use crate::domain::injection::{Finding, find_instructions, without_instructions};
+
+const STOPWORDS: &[&str] = &[
+    "a", "about", "across", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
+    "at", "be", "been", "before", "being", "both", "but", "by", "can", "could", "did", "do",
+    "does", "doing", "done", "each", "end", "for", "from", "further", "had", "has", "have",
+    "having", "he", "her", "here", "him", "his", "how", "i", "i'd", "i'll", "i'm", "i've", "if",
+    "in", "into", "is", "it", "it's", "its", "just", "least", "me", "mine", "more", "most", "much",
+    "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
+    "our", "ours", "out", "over", "own", "per", "same", "she", "should", "so", "some", "such",
+    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those",
+    "through", "to", "too", "under", "until", "up", "upon", "us", "very", "was", "we", "were",
+    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "within",
+    "would", "you", "your", "want", "like", "next", "each", "every", "via", "toward", "towards",
+    "into", "onto", "whenever", "during", "before", "between", "among", "new", "able",
+    // a few function words of the languages drafts arrive in
+    "de", "la", "el", "los", "las", "en", "y", "un", "una", "del", "por", "para", "con", "le",
+    "les", "des", "du", "et", "une", "dans", "pour", "avec", "der", "die", "das", "den", "dem",
+    "und", "ein", "eine", "einen", "mit", "für", "auf", "von", "zu", "im", "ich", "il", "di",
+    "per", "e", "che",
+];
+
+/// Words about goals: they describe a good goal instead of being one.
+const GOAL_WORDS: &[&str] = &[
+    "specific",
+    "specifically",
+    "measurable",
+    "measurably",
+    "achievable",
+    "attainable",
+    "relevant",
+    "time-bound",
+    "timebound",
+    "time-based",
+    "smart",
+    "aligned",
+    "alignment",
+    "align",
+    "outcome",
+    "outcomes",
+    "milestone",
+    "milestones",
+    "kpi",
+    "kpis",
+    "objective",
+    "objectives",
+    "deliverable",
+    "deliverables",
+    "commitment",
+    "committed",
+    "goal",
+    "goals",
+    "value",
+    "values",
+    "core",
+    "authentic",
+    "authentically",
+    "concrete",
+    "clear",
+    "clearly",
+    "framework",
+    "result",
+    "results",
+    "key",
+    "success",
+    "successful",
+    "successfully",
+    "excellent",
+    "on-time",
+    "meaning",
+    "meaningfully",
+    "practice",
+    "everyday",
+    "fully",
+];
+
+/// Words too general to make a goal specific, though not empty talk.
+const GENERIC: &[&str] = &[
+    "become",
+    "achieve",
+    "grow",
+    "lot",
+    "lots",
+    "job",
+    "role",
+    "career",
+    "company",
+    "corporation",
+    "work",
+    "works",
+    "working",
+    "level",
+    "progress",
+    "development",
+    "professional",
+    "guideline",
+    "guidelines",
+    "policy",
+    "culture",
+    "performance",
+    "something",
+    "anything",
+    "everything",
+    "everyone",
+    "someone",
+    "people",
+    "person",
+    "make",
+    "making",
+    "get",
+    "getting",
+    "go",
+    "take",
+    "being",
+    "best",
+    "part",
+    "way",
+    "ways",
+    "project",
+    "projects",
+    "thing",
+    "hard",
+    "always",
+    "all",
+    "everything",
+    "help",
+    "helping",
+    "time",
+    "one's",
+    "day",
+    "daily",
+    "manner",
+    "daily",
+    "mention",
+    "mentions",
+    "overall",
+    "percent",
+    "generally",
+    "future",
+    "person's",
+    "lead's",
+];
+
+/// General words that still count things: "lead 2 projects", "mentor 3 people".
+const COUNTABLE: &[&str] = &["project", "projects", "people", "person", "persons"];
+
+/// Words that sound like a goal but say nothing measurable or specific.
+const VAGUE: &[&str] = &[
+    "better",
+    "more",
+    "good",
+    "great",
+    "stuff",
+    "things",
+    "thing",
+    "maybe",
+    "somehow",
+    "some",
+    "really",
+    "very",
+    "kind",
+    "sort",
+    "try",
+    "trying",
+    "hopefully",
+    "generally",
+    "well",
+    "harder",
+    "few",
+    "lot",
+    "best",
+    "improve",
+    "proactive",
+];
+
+const TIME_UNITS: &[&str] = &[
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters",
+    "yr", "yrs", "meses", "mes", "años", "año", "semanas", "monaten", "monate", "monat", "jahren",
+    "jahre", "jahr", "wochen", "mois", "ans", "années", "semaines", "mesi", "anni", "maanden",
+    "jaar",
+];
+
+/// Units that measure effort rather than say by when ("saving 8 hours").
+const DURATION_UNITS: &[&str] = &[
+    "hour", "hours", "minute", "minutes", "min", "mins", "seconds",
+];
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "januar",
+    "februar",
+    "märz",
+    "juni",
+    "juli",
+    "oktober",
+    "dezember",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+const NUMBER_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "twenty", "dozen", "half", "double", "twice", "dos", "tres", "cuatro", "cinco",
+    "zwei", "drei", "vier", "fünf", "deux", "trois", "quatre", "cinq",
+];
+
+const DEADLINE_WORDS: &[&str] = &[
+    "by", "before", "until", "end", "bis", "hasta", "avant", "entro", "antes", "vor",
+];
+const FRAME_WORDS: &[&str] = &[
+    "within",
+    "in",
+    "over",
+    "next",
+    "for",
+    "after",
+    "en",
+    "dans",
+    "innerhalb",
+    "in",
+    "durante",
+    "nächsten",
+    "próximos",
+    "prochains",
+];
+const CADENCES: &[&str] = &[
+    "monthly",
+    "weekly",
+    "quarterly",
+    "annually",
+    "biweekly",
+    "yearly",
+    "daily",
+    "mensual",
+    "monatlich",
+    "wöchentlich",
+    "mensuel",
+];
+const VAGUE_TIMES: &[&str] = &[
+    "soon",
+    "someday",
+    "eventually",
+    "future",
+    "later",
+    "zukunft",
+    "futuro",
+    "avenir",
+    "pronto",
+    "bald",
+];
+const FROM_WORDS: &[&str] = &["from", "de", "desde", "von"];
+
+/// Verbs whose object is done or not by a date: a verifiable completion.
+const COMPLETIONS: &[&str] = &[
+    "pass", "complet", "finish", "ship", "launch", "releas", "publish", "migrat", "automat",
+    "document", "deliver", "present", "retir", "certif", "earn", "deploy", "onboard", "hir",
+    "writ", "build", "giv", "close", "obtain", "run",
+];
+
+/// Aims outside the company's progression.
+const LEAVING: &[&str] = &[
+    "different company",
+    "another company",
+    "other company",
+    "new company",
+    "leave the company",
+    "leave sunrise",
+    "leave engineering",
+    "leave this company",
+    "quit",
+    "resign",
+    "my own business",
+    "my own company",
+    "my own bakery",
+    "my own startup",
+    "own bakery",
+    "new employer",
+    "another employer",
+    "start my own",
+    "open my own",
+    "a startup",
+    "another startup",
+    "join a competitor",
+    "leave sunrise corporation",
+];
+
+/// A crude stem so that "mentoring"/"mentor" and "migration"/"migrate" meet.
+pub fn stem(word: &str) -> String {
+    const SUFFIXES: &[(&str, &str)] = &[
+        ("ations", "at"),
+        ("ation", "at"),
+        ("ings", ""),
+        ("ing", ""),
+        ("ions", ""),
+        ("ion", ""),
+        ("ers", ""),
+        ("er", ""),
+        ("ies", "y"),
+        ("ied", "y"),
+        ("es", ""),
+        ("ed", ""),
+        ("ly", ""),
+        ("s", ""),
+        ("e", ""),
+    ];
+    for (suffix, replacement) in SUFFIXES {
+        if let Some(base) = word.strip_suffix(suffix)
+            && base.chars().count() >= 3
+        {
+            return format!("{base}{replacement}");
+        }
+    }
+    word.to_string()
+}
+
+/// A word as read: lowercase, with whether it looked like an acronym ("CI").
+#[derive(Debug, Clone)]
+struct Word {
+    lower: String,
+    acronym: bool,
+}
+
+fn words(text: &str) -> Vec<Word> {
+    text.replace('%', " percent ")
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-' || c == '/' || c == '.'))
+        .map(|w| w.trim_matches(|c: char| matches!(c, '\'' | '-' | '/' | '.')))
+        .filter(|w| !w.is_empty())
+        .map(|w| Word {
+            lower: w.to_lowercase(),
+            acronym: w.chars().count() >= 2 && w.chars().all(|c| c.is_ascii_uppercase()),
+        })
+        .collect()
+}
+
+fn is_number(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&word)
+}
+
+fn looks_like_year(word: &str) -> bool {
+    word.len() == 4 && word.starts_with("20") && word.chars().all(|c| c.is_ascii_digit())
+}
+
+fn is_quarter(word: &str) -> bool {
+    word.len() == 2 && word.starts_with('q') && matches!(word.as_bytes()[1], b'1'..=b'4')
+}
+
+pub fn is_goal_word(word: &str) -> bool {
+    GOAL_WORDS.contains(&word)
+}
+
+/// A stem that can carry meaning, or `None` for filler, goal words, vague
+/// words, numbers and time words.
+fn concrete_stem(word: &Word, company: &[String]) -> Option<String> {
+    let w = word.lower.as_str();
+    let has_digit = w.chars().any(|c| c.is_ascii_digit());
+    let has_letter = w.chars().any(char::is_alphabetic);
+    let long_enough = w.chars().count() >= 3 || word.acronym || (has_digit && has_letter);
+    if !long_enough
+        || !has_letter
+        || STOPWORDS.contains(&w)
+        || GOAL_WORDS.contains(&w)
+        || GENERIC.contains(&w)
+        || VAGUE.contains(&w)
+        || NUMBER_WORDS.contains(&w)
+        || TIME_UNITS.contains(&w)
+        || DURATION_UNITS.contains(&w)
+        || MONTHS.contains(&w)
+        || CADENCES.contains(&w)
+        || VAGUE_TIMES.contains(&w)
+        || is_quarter(w)
+        || company.iter().any(|c| c == w)
+    {
+        return None;
+    }
+    // "payment-platform" counts as its parts.
+    Some(stem(w.split('-').next_back().unwrap_or(w)))
+}
+
+/// Stems of `text` that carry meaning, without the company's own name.
+pub fn concrete_stems(text: &str, company: &str) -> BTreeSet<String> {
+    let company = company_words(company);
+    let mut out = BTreeSet::new();
+    for w in words(&strip_markup(text)) {
+        for part in w.lower.split('-') {
+            let part = Word {
+                lower: part.to_string(),
+                acronym: w.acronym,
+            };
+            if let Some(s) = concrete_stem(&part, &company) {
+                out.insert(s);
+            }
+        }
+    }
+    out
+}
+
+fn company_words(company: &str) -> Vec<String> {
+    words(company)
+        .into_iter()
+        .map(|w| w.lower.trim_end_matches("'s").to_string())
+        .flat_map(|w| [w.clone(), format!("{w}'s")])
+        .collect()
+}
+
+/// The text without HTML or XML tags, so markup is read as the words it holds.
+pub fn strip_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let tag_like = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match after.find('>') {
+            Some(close) if tag_like => {
+                out.push(' ');
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFrame {
+    Explicit,
+    Vague,
+    Missing,
+}
+
+/// One clause: a list item or a comma-separated part.
+#[derive(Debug, Clone, Default)]
+pub struct Clause {
+    pub text: String,
+    pub stems: BTreeSet<String>,
+    /// Numbers attached to something countable: "2 developers", "from 6 to 2".
+    pub quantities: Vec<String>,
+    /// Numbers attached to nothing countable.
+    pub bare_numbers: Vec<String>,
+    pub dated: bool,
+    pub first_person: bool,
+}
+
+impl Clause {
+    /// Names something real: two meaningful words, or one with a count.
+    pub fn is_concrete(&self) -> bool {
+        self.stems.len() >= 2 || (self.stems.len() == 1 && !self.quantities.is_empty())
+    }
+
+    /// "Pass the AWS exam", "migrate the billing service": done or not.
+    pub fn is_completion(&self) -> bool {
+        self.stems.len() >= 2
+            && self
+                .stems
+                .iter()
+                .any(|s| COMPLETIONS.iter().any(|c| s.starts_with(c)))
+    }
+}
+
+/// Everything the offline scorer reads from a draft.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    pub clauses: Vec<Clause>,
+    /// Sentences addressed to the scorer, set aside before reading.
+    pub instructions: Vec<Finding>,
+    pub goal_words: Vec<String>,
+    pub vague_words: Vec<String>,
+    pub stems: BTreeSet<String>,
+    pub time: Option<TimeFrame>,
+    /// Distinct time expressions ("by 2027", "in 24 months").
+    pub time_expressions: usize,
+    /// Why the draft reads as a keyword list rather than a goal.
+    pub stuffing: Option<String>,
+    /// The aim points outside the company ("a different company").
+    pub leaving: Option<&'static str>,
+    pub first_person: bool,
+}
+
+impl Reading {
+    pub fn concrete_clauses(&self) -> Vec<&Clause> {
+        let mut seen: Vec<&BTreeSet<String>> = vec![];
+        let mut out = vec![];
+        for c in self.clauses.iter().filter(|c| c.is_concrete()) {
+            if !seen.contains(&&c.stems) {
+                seen.push(&c.stems);
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Distinct attached quantities ("2 developers" counted once).
+    pub fn quantities(&self) -> Vec<String> {
+        let mut out: Vec<String> = vec![];
+        for q in self.clauses.iter().flat_map(|c| c.quantities.iter()) {
+            if !out.contains(q) {
+                out.push(q.clone());
+            }
+        }
+        out
+    }
+
+    pub fn bare_numbers(&self) -> Vec<String> {
+        self.clauses
+            .iter()
+            .flat_map(|c| c.bare_numbers.iter().cloned())
+            .collect()
+    }
+
+    pub fn completions(&self) -> usize {
+        self.concrete_clauses()
+            .iter()
+            .filter(|c| c.quantities.is_empty() && c.is_completion())
+            .count()
+    }
+}
+
+/// Splits at `, ; : .` and line breaks outside parentheses, and at list
+/// markers ("1)", "2.", "- ").
+fn split_clauses(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut current = String::new();
+    let mut depth = 0usize;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match c {
+            '(' | '[' => {
+                depth += 1;
+                current.push(c);
+            }
+            ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                current.push(c);
+            }
+            ';' | '\n' | '•' | '—' | '–' => {
+                if depth == 0 {
+                    out.push(std::mem::take(&mut current));
+                } else {
+                    current.push(c);
+                }
+            }
+            ',' | ':' | '.' | '!' | '?' => {
+                let boundary = next.is_none_or(char::is_whitespace);
+                if depth == 0 && boundary {
+                    out.push(std::mem::take(&mut current));
+                } else {
+                    current.push(c);
+                }
+            }
+            _ => current.push(c),
+        }
+        i += 1;
+    }
+    out.push(current);
+    out.into_iter()
+        .map(|c| {
+            c.trim()
+                .trim_start_matches(|c: char| {
+                    c.is_ascii_digit() || matches!(c, ')' | '.' | '-' | '*')
+                })
+                .trim()
+                .to_string()
+        })
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// Reads one clause's words: meaningful stems, attached and bare numbers,
+/// dates.
+fn read_clause(text: &str, company: &[String]) -> Clause {
+    let ws = words(text);
+    let mut clause = Clause {
+        text: text.to_string(),
+        ..Default::default()
+    };
+    for w in &ws {
+        for part in w.lower.split('-') {
+            let part = Word {
+                lower: part.to_string(),
+                acronym: w.acronym,
+            };
+            if let Some(s) = concrete_stem(&part, company) {
+                clause.stems.insert(s);
+            }
+        }
+    }
+    clause.first_person = ws
+        .iter()
+        .any(|w| matches!(w.lower.as_str(), "i" | "i'm" | "i'll" | "my" | "me"));
+    let lower: Vec<&str> = ws.iter().map(|w| w.lower.as_str()).collect();
+    let mut i = 0;
+    while i < lower.len() {
+        let w = lower[i];
+        let prev = if i > 0 { lower[i - 1] } else { "" };
+        let next = lower.get(i + 1).copied().unwrap_or("");
+        if MONTHS.contains(&w)
+            && (is_number(next) || is_number(prev) || DEADLINE_WORDS.contains(&prev))
+        {
+            clause.dated = true;
+        }
+        if (looks_like_year(w) || is_quarter(w))
+            && (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev))
+        {
+            clause.dated = true;
+        }
+        let numeric = is_number(w) && !looks_like_year(w) && !w.chars().any(char::is_alphabetic)
+            || NUMBER_WORDS.contains(&w);
+        if !numeric {
+            i += 1;
+            continue;
+        }
+        if MONTHS.contains(&next) || MONTHS.contains(&prev) {
+            clause.dated = true;
+            i += 1;
+            continue;
+        }
+        let unit_next = TIME_UNITS.contains(&next) || w.split('-').any(|p| TIME_UNITS.contains(&p));
+        let measured = matches!(
+            prev,
+            "saving" | "save" | "cut" | "reduce" | "under" | "to" | "from" | "below" | "about"
+        ) || prev.starts_with('~');
+        if unit_next && !measured {
+            // "in 24 months", "6-month": a time frame, not a count.
+            clause.dated = true;
+            i += 2;
+            continue;
+        }
+        if FROM_WORDS.contains(&prev) {
+            // "from 6 hours to under 2": one change, counted once.
+            clause.quantities.push(format!("from {w}"));
+            let skip_to = (i + 1..lower.len().min(i + 5)).find(|&j| is_number(lower[j]));
+            i = skip_to.map(|j| j + 1).unwrap_or(i + 1);
+            continue;
+        }
+        if next == "percent" {
+            if clause_has_meaning(&lower, company) {
+                clause.quantities.push(format!("{w}%"));
+            } else {
+                clause.bare_numbers.push(format!("{w}%"));
+            }
+            i += 2;
+            continue;
+        }
+        let mut attached = None;
+        for look in lower.iter().skip(i + 1).take(3) {
+            if is_number(look) && !look.chars().any(char::is_alphabetic) {
+                break;
+            }
+            if DURATION_UNITS.contains(look) || TIME_UNITS.contains(look) {
+                attached = Some(look.to_string());
+                break;
+            }
+            let word = Word {
+                lower: look.to_string(),
+                acronym: false,
+            };
+            if let Some(s) = concrete_stem(&word, company) {
+                attached = Some(s);
+                break;
+            }
+            if COUNTABLE.contains(look) {
+                attached = Some(look.to_string());
+                break;
+            }
+            if GOAL_WORDS.contains(look) {
+                break;
+            }
+        }
+        match attached {
+            Some(noun) => clause.quantities.push(format!("{w} {noun}")),
+            None => clause.bare_numbers.push(w.to_string()),
+        }
+        i += 1;
+    }
+    clause
+}
+
+fn clause_has_meaning(lower: &[&str], company: &[String]) -> bool {
+    lower.iter().any(|w| {
+        concrete_stem(
+            &Word {
+                lower: w.to_string(),
+                acronym: false,
+            },
+            company,
+        )
+        .is_some()
+    })
+}
+
+fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
+    let ws: Vec<String> = words(text).into_iter().map(|w| w.lower).collect();
+    let mut expressions = BTreeSet::new();
+    for (i, w) in ws.iter().enumerate() {
+        let prev = if i > 0 { ws[i - 1].as_str() } else { "" };
+        let next = ws.get(i + 1).map(String::as_str).unwrap_or("");
+        let number_then_unit = is_number(w) && TIME_UNITS.contains(&next);
+        let hyphenated =
+            w.split('-').any(|p| TIME_UNITS.contains(&p)) && w.split('-').any(is_number);
+        let deadline = (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev))
+            && (MONTHS.contains(&w.as_str()) || looks_like_year(w) || is_quarter(w));
+        let date = MONTHS.contains(&w.as_str()) && (is_number(prev) || is_number(next));
+        let cadence = CADENCES.contains(&w.as_str());
+        let quarter_heading = is_quarter(w);
+        if number_then_unit || hyphenated || deadline || date || cadence || quarter_heading {
+            expressions.insert(format!("{prev} {w} {next}"));
+        }
+    }
+    let time = if !expressions.is_empty() {
+        Some(TimeFrame::Explicit)
+    } else if ws
+        .iter()
+        .any(|w| VAGUE_TIMES.contains(&w.as_str()) || TIME_UNITS.contains(&w.as_str()))
+    {
+        Some(TimeFrame::Vague)
+    } else {
+        Some(TimeFrame::Missing)
+    };
+    (time, expressions.len())
+}
+
+/// Why a text reads as a keyword list: words repeated back to back, one
+/// word over and over, or several time frames at once.
+fn stuffing_of(
+    text: &str,
+    time_expressions: usize,
+    concrete_clauses: usize,
+    repeated_claims: usize,
+    company: &[String],
+) -> Option<String> {
+    let ws: Vec<String> = words(text).into_iter().map(|w| w.lower).collect();
+    let doubled: Vec<&String> = ws
+        .windows(2)
+        .filter(|p| p[0] == p[1] && !STOPWORDS.contains(&p[0].as_str()))
+        .map(|p| &p[0])
+        .collect();
+    if doubled.len() >= 2 {
+        let mut shown: Vec<&str> = doubled.iter().map(|s| s.as_str()).collect();
+        shown.dedup();
+        return Some(format!(
+            "words repeated back to back ({})",
+            shown.join(", ")
+        ));
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for w in &ws {
+        if let Some(s) = concrete_stem(
+            &Word {
+                lower: w.clone(),
+                acronym: false,
+            },
+            company,
+        ) {
+            *counts.entry(s).or_insert(0usize) += 1;
+        }
+    }
+    if let Some((word, n)) = counts.iter().find(|(_, n)| **n >= 4) {
+        return Some(format!("\"{word}\" {n} times"));
+    }
+    if repeated_claims >= 2 {
+        return Some(format!("the same claim {} times", repeated_claims + 1));
+    }
+    // A plan may date each action; more dates than actions is padding.
+    if time_expressions >= 4 && time_expressions >= concrete_clauses + 2 {
+        return Some(format!(
+            "{time_expressions} time frames for {concrete_clauses} concrete claim(s)"
+        ));
+    }
+    let function_words = ws
+        .iter()
+        .filter(|w| STOPWORDS.contains(&w.as_str()))
+        .count();
+    if ws.len() >= 14 && function_words * 20 < ws.len() {
+        return Some("a list of keywords rather than sentences".into());
+    }
+    None
+}
+
+/// Reads a draft for the company `company` (whose name is not evidence).
+pub fn read(draft: &str, company: &str) -> Reading {
+    let instructions = find_instructions(draft);
+    let text = strip_markup(&without_instructions(draft));
+    let company = company_words(company);
+    let ws: Vec<String> = words(&text).into_iter().map(|w| w.lower).collect();
+    let goal_words: Vec<String> = ws.iter().filter(|w| is_goal_word(w)).cloned().collect();
+    let vague_words: Vec<String> = ws
+        .iter()
+        .filter(|w| VAGUE.contains(&w.as_str()))
+        .cloned()
+        .collect();
+    let clauses: Vec<Clause> = split_clauses(&text)
+        .iter()
+        .map(|c| read_clause(c, &company))
+        .collect();
+    let stems = clauses
+        .iter()
+        .flat_map(|c| c.stems.iter().cloned())
+        .collect();
+    let (time, time_expressions) = time_of(&text);
+    let concrete: Vec<&BTreeSet<String>> = clauses
+        .iter()
+        .filter(|c| c.is_concrete())
+        .map(|c| &c.stems)
+        .collect();
+    let distinct: BTreeSet<&BTreeSet<String>> = concrete.iter().copied().collect();
+    let repeated = concrete.len() - distinct.len();
+    let stuffing = stuffing_of(&text, time_expressions, distinct.len(), repeated, &company);
+    let lower = format!(" {} ", ws.join(" "));
+    let leaving = LEAVING
+        .iter()
+        .find(|p| lower.contains(&format!(" {p} ")))
+        .copied();
+    Reading {
+        first_person: clauses.iter().any(|c| c.first_person),
+        clauses,
+        instructions,
+        goal_words,
+        vague_words,
+        stems,
+        time,
+        time_expressions,
+        stuffing,
+        leaving,
+    }
+}
+
+/// One value a draft names, and whether it says what it means in practice.
+#[derive(Debug, Clone)]
+pub struct NamedValue {
+    pub name: String,
+    pub stems: BTreeSet<String>,
+    pub described: bool,
+}
+
+/// The values of a values draft and the practices it describes.
+#[derive(Debug, Clone, Default)]
+pub struct ValuesReading {
+    pub values: Vec<NamedValue>,
+    /// Parts that repeated a value already named.
+    pub repeats: usize,
+    /// First-person practices ("I pair at least weekly").
+    pub practices: usize,
+}
+
+/// Reads a list of values: "Learning (one new technology a quarter),
+/// collaboration across teams, and balance: I protect my evenings."
+pub fn read_values(draft: &str, company: &str) -> ValuesReading {
+    let text = strip_markup(&without_instructions(draft));
+    let company = company_words(company);
+    let mut out = ValuesReading::default();
+    let mut in_practices = false;
+    for part in split_value_parts(&text) {
+        let (head, described_inside) = split_parenthetical(&part);
+        let head_words: Vec<String> = words(&head).into_iter().map(|w| w.lower).collect();
+        let starts_first_person = head_words
+            .first()
+            .is_some_and(|w| matches!(w.as_str(), "i" | "i'm" | "i'll" | "my" | "we"));
+        if starts_first_person {
+            in_practices = true;
+        }
+        let stems: BTreeSet<String> = head_words
+            .iter()
+            .filter_map(|w| {
+                concrete_stem(
+                    &Word {
+                        lower: w.clone(),
+                        acronym: false,
+                    },
+                    &company,
+                )
+            })
+            .collect();
+        if in_practices {
+            if !stems.is_empty() {
+                out.practices += 1;
+            }
+            continue;
+        }
+        if stems.is_empty() {
+            continue;
+        }
+        let name_stem: BTreeSet<String> = stems.iter().take(1).cloned().collect();
+        let description = concrete_stems(&described_inside, "").len();
+        let counted = words(&described_inside).iter().any(|w| {
+            is_number(&w.lower)
+                || TIME_UNITS.contains(&w.lower.as_str())
+                || CADENCES.contains(&w.lower.as_str())
+        });
+        let qualified = head_words.len() >= 3
+            && head_words.iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "through" | "across" | "in" | "by" | "with" | "for" | "of" | "to" | "over"
+                )
+            })
+            && stems.len() >= 2;
+        if out.values.iter().any(|v| {
+            v.stems == stems || v.stems.iter().next() == name_stem.iter().next() && stems.len() == 1
+        }) {
+            out.repeats += 1;
+            continue;
+        }
+        out.values.push(NamedValue {
+            name: head.trim().to_string(),
+            stems,
+            described: description >= 2 || (description == 1 && counted) || qualified,
+        });
+    }
+    out
+}
+
+/// Value list parts: split at `, ; : .`, line breaks and "and" outside
+/// parentheses.
+fn split_value_parts(text: &str) -> Vec<String> {
+    let mut parts = vec![];
+    for clause in split_clauses(text) {
+        let mut depth = 0usize;
+        let mut current = String::new();
+        let tokens: Vec<&str> = clause.split(' ').collect();
+        for token in tokens {
+            let lower = token.to_lowercase();
+            if depth == 0 && matches!(lower.as_str(), "and" | "et" | "y" | "und" | "e") {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            depth += token.matches('(').count();
+            depth = depth.saturating_sub(token.matches(')').count());
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(token);
+        }
+        parts.push(current);
+    }
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// "Learning (one technology a quarter)" → ("Learning", "one technology a quarter").
+fn split_parenthetical(part: &str) -> (String, String) {
+    let mut head = String::new();
+    let mut inside = String::new();
+    let mut depth = 0usize;
+    for c in part.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => inside.push(c),
+            _ => head.push(c),
+        }
+    }
+    (head, inside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_need_something_to_count() {
+        let r = read(
+            "Within 24 months I will achieve 5 specific, measurable and relevant outcomes aligned with Sunrise Corporation's career framework and values, with 100% commitment and 3 milestones",
+            "Sunrise Corporation",
+        );
+        assert_eq!(r.quantities(), Vec::<String>::new());
+        assert!(
+            r.concrete_clauses().is_empty(),
+            "{:?}",
+            r.concrete_clauses()
+        );
+        assert!(r.goal_words.len() >= 6);
+        let r = read(
+            "Within 2 years, become our data platform's tech lead: cut nightly pipeline runtime from 6 hours to under 2, onboard 3 product teams to the platform, and mentor 2 engineers to L4.",
+            "Sunrise Corporation",
+        );
+        assert_eq!(r.quantities(), vec!["from 6", "3 product", "2 engine"]);
+        assert_eq!(r.time, Some(TimeFrame::Explicit));
+    }
+
+    #[test]
+    fn repeated_claims_are_padding() {
+        let r = read(
+            "Migrate 2 billing services, migrate 2 billing services, migrate 2 billing services by June.",
+            "Sunrise",
+        );
+        assert!(r.stuffing.is_some());
+        let r = read(
+            "1) Pass the CKA exam by March; 2) migrate billing by May; 3) retire 2 VMs by June; 4) present the migration monthly.",
+            "Sunrise",
+        );
+        assert_eq!(r.stuffing, None);
+    }
+
+    #[test]
+    fn keyword_lists_and_repeated_dates_are_noticed() {
+        let r = read(
+            "By 2027 by 2028 in 24 months 2 years 12 months: senior senior engineer L5 L5 mentoring 2 2 2 projects distributed systems system design leadership.",
+            "Sunrise",
+        );
+        assert!(r.stuffing.is_some());
+        assert_eq!(r.quantities().len(), 1, "{:?}", r.quantities());
+        let r = read(
+            "1) do 2) do 3) do 4) do 5) do 6) do — by 30 June, 31 May, 30 April, 31 March, 28 Feb, 31 Jan.",
+            "Sunrise",
+        );
+        assert!(r.concrete_clauses().is_empty());
+        assert!(r.quantities().is_empty());
+    }
+
+    #[test]
+    fn repeated_values_count_once_and_practices_describe_them() {
+        let v = read_values(
+            "Hard work, hard work, hard work, and more hard work.",
+            "Sunrise",
+        );
+        assert!(v.values.len() <= 1, "{:?}", v.values);
+        let v = read_values(
+            "Learning, teamwork, quality, customer impact and balance: I learn in public, review generously, test before I merge, talk to users monthly and protect my evenings.",
+            "Sunrise",
+        );
+        assert_eq!(v.values.len(), 5, "{:?}", v.values);
+        assert!(v.practices >= 4, "{v:?}");
+        let v = read_values(
+            "Continuous learning (one new technology a quarter), collaboration (pairing and open code reviews), technical excellence (clean, tested code), meaningful impact (features customers use) and work-life balance (a sustainable pace).",
+            "Sunrise",
+        );
+        assert_eq!(v.values.len(), 5, "{:?}", v.values);
+        assert!(v.values.iter().all(|x| x.described), "{:?}", v.values);
+        let v = read_values(
+            "Five clear values: value one, value two, value three.",
+            "Sunrise",
+        );
+        assert!(v.values.is_empty(), "{:?}", v.values);
+    }
+
+    #[test]
+    fn markup_is_text_and_stems_meet() {
+        assert_eq!(
+            strip_markup("<script>alert(1)</script> By 30 June"),
+            " alert(1)  By 30 June"
+        );
+        assert_eq!(strip_markup("a < b and c > d"), "a < b and c > d");
+        assert_eq!(stem("migration"), stem("migrate"));
+        assert_eq!(stem("mentoring"), stem("mentor"));
+        assert_eq!(stem("services"), stem("service"));
+    }
+}
