@@ -148,6 +148,26 @@ const GENERIC: &[&str] = &[
     "future",
     "person's",
     "lead's",
+    "task",
+    "tasks",
+    "item",
+    "items",
+    "step",
+    "steps",
+    "action",
+    "actions",
+    "activity",
+    "activities",
+    "initiative",
+    "initiatives",
+    "area",
+    "areas",
+    "skill",
+    "skills",
+    "aspect",
+    "aspects",
+    "opportunity",
+    "opportunities",
 ];
 
 /// General words that still count things: "lead 2 projects", "mentor 3 people".
@@ -191,7 +211,8 @@ const TIME_UNITS: &[&str] = &[
 
 /// Units that measure effort rather than say by when ("saving 8 hours").
 const DURATION_UNITS: &[&str] = &[
-    "hour", "hours", "minute", "minutes", "min", "mins", "seconds",
+    "hour", "hours", "minute", "minutes", "min", "mins", "seconds", "horas", "minutos", "stunden",
+    "minuten", "heures",
 ];
 
 const MONTHS: &[&str] = &[
@@ -657,8 +678,12 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
         let w = lower[i];
         let prev = if i > 0 { lower[i - 1] } else { "" };
         let next = lower.get(i + 1).copied().unwrap_or("");
+        let before = if i > 1 { lower[i - 2] } else { "" };
         if MONTHS.contains(&w)
-            && (is_number(next) || is_number(prev) || DEADLINE_WORDS.contains(&prev))
+            && (is_number(next)
+                || is_number(prev)
+                || DEADLINE_WORDS.contains(&prev)
+                || (prev == "de" && is_number(before)))
         {
             clause.dated = true;
         }
@@ -673,7 +698,11 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             i += 1;
             continue;
         }
-        if MONTHS.contains(&next) || MONTHS.contains(&prev) {
+        let after_next = lower.get(i + 2).copied().unwrap_or("");
+        if MONTHS.contains(&next)
+            || MONTHS.contains(&prev)
+            || (next == "de" && MONTHS.contains(&after_next))
+        {
             clause.dated = true;
             i += 1;
             continue;
@@ -761,9 +790,14 @@ fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
         let number_then_unit = is_number(w) && TIME_UNITS.contains(&next);
         let hyphenated =
             w.split('-').any(|p| TIME_UNITS.contains(&p)) && w.split('-').any(is_number);
-        let deadline = (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev))
-            && (MONTHS.contains(&w.as_str()) || looks_like_year(w) || is_quarter(w));
-        let date = MONTHS.contains(&w.as_str()) && (is_number(prev) || is_number(next));
+        let year = w.split('-').any(looks_like_year);
+        let deadline =
+            (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev) || prev == "of")
+                && (MONTHS.contains(&w.as_str()) || year || is_quarter(w));
+        // "30 June", "June 30", "30 de junio"
+        let before = if i > 1 { ws[i - 2].as_str() } else { "" };
+        let date = MONTHS.contains(&w.as_str())
+            && (is_number(prev) || is_number(next) || (prev == "de" && is_number(before)));
         let cadence = CADENCES.contains(&w.as_str());
         let quarter_heading = is_quarter(w);
         if number_then_unit || hyphenated || deadline || date || cadence || quarter_heading {
@@ -1098,6 +1132,28 @@ mod tests {
             "Sunrise",
         );
         assert!(v.values.is_empty(), "{:?}", v.values);
+    }
+
+    #[test]
+    fn dates_in_other_forms_and_languages_are_time_frames_not_counts() {
+        for text in [
+            "By mid-2027, lead the checkout rewrite",
+            "Antes del 30 de junio: migrar 3 servicios",
+            "Bis 30. Juni: 2 Tech Talks halten",
+        ] {
+            assert_eq!(
+                read(text, "Sunrise").time,
+                Some(TimeFrame::Explicit),
+                "{text}"
+            );
+        }
+        let r = read("Antes del 30 de junio: migrar 3 servicios", "Sunrise");
+        assert_eq!(r.quantities(), vec!["3 servicio"]);
+        let r = read(
+            "Complete 5 tasks, 3 items and 10 activities within 6 months.",
+            "Sunrise",
+        );
+        assert!(r.quantities().is_empty(), "{:?}", r.quantities());
     }
 
     #[test]
