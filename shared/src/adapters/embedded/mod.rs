@@ -1,6 +1,7 @@
 //! Embedded adapters: everything runs in one process with no configuration.
 
 pub mod hashing_embedder;
+pub mod lexicon;
 pub mod local_object_store;
 pub mod memory_vector_store;
 pub mod offline_model;
