@@ -23,6 +23,7 @@ use crate::domain::ids::new_id;
 use crate::domain::injection::find_instructions;
 use crate::domain::message::{Role, Usage};
 use crate::domain::phase::Phase;
+use crate::domain::scoring::CriterionScore;
 use crate::domain::session::EmployeeProfile;
 use crate::domain::tenant::TenantRecord;
 
@@ -95,8 +96,8 @@ pub fn parse_cases(text: &str) -> Result<Vec<EvalCase>, String> {
 pub struct RunResult {
     pub overall: Option<f64>,
     pub passed: bool,
-    /// Each criterion's score and reasoning.
-    pub criteria: Vec<(String, f64, String)>,
+    /// Each rubric criterion's score, weight and reasoning.
+    pub criteria: Vec<CriterionScore>,
     pub error: Option<String>,
 }
 
@@ -326,11 +327,7 @@ async fn run_case(
             Ok(card) => RunResult {
                 overall: Some(card.overall),
                 passed: card.meets_threshold,
-                criteria: card
-                    .criteria
-                    .into_iter()
-                    .map(|c| (c.name, c.score, c.reasoning))
-                    .collect(),
+                criteria: card.criteria,
                 error: None,
             },
             // A goal the turn could not score is not kept: it did not pass.
@@ -423,8 +420,8 @@ pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
                 r.runs.first().and_then(|run| {
                     run.criteria
                         .iter()
-                        .min_by(|a, b| a.1.total_cmp(&b.1))
-                        .map(|(name, score, why)| format!("{name} {score:.1}: {why}"))
+                        .min_by(|a, b| a.score.total_cmp(&b.score))
+                        .map(|c| format!("{} {:.1}: {}", c.name, c.score, c.reasoning))
                 })
             })
             .unwrap_or_default();
@@ -519,8 +516,8 @@ fn correlations(
                     .runs
                     .iter()
                     .flat_map(|r| r.criteria.iter())
-                    .filter(|(name, _, _)| name == &criterion.name)
-                    .map(|(_, s, _)| *s)
+                    .filter(|c| c.name == criterion.name)
+                    .map(|c| c.score)
                     .collect();
                 if case.phase == phase && !scores.is_empty() {
                     rated.push(*rating);
