@@ -1,5 +1,6 @@
 //! `petraf`: run the whole product locally, and manage tenants.
 
+mod eval;
 mod serve;
 
 use anyhow::Context;
@@ -26,6 +27,9 @@ enum Command {
     /// Create what the configured stores need (the DynamoDB table, the
     /// pgvector schema); safe to run again.
     Migrate,
+    /// Score labelled goal drafts through the chat's scoring path and report
+    /// how often the verdicts agree with the labels.
+    Eval(eval::EvalArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -81,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve => serve::serve().await,
             Command::Migrate => migrate().await,
+            Command::Eval(args) => eval::run(args).await,
             Command::Tenant { command } => tenant(command).await,
         }
     })

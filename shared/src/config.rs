@@ -949,6 +949,17 @@ pub fn settings(env: &dyn Env) -> Result<Settings, ConfigError> {
     Ok(settings)
 }
 
+/// Embedded stores under `dir` with the configured model provider: what
+/// `petraf eval` runs on when it is not pointed at a deployed tenant.
+pub async fn scratch_app(env: &dyn Env, dir: &Path) -> Result<App, ConfigError> {
+    let (model, embedder) = models(env).await?;
+    let mut ports = embedded_ports(dir)?;
+    ports.model = model;
+    ports.embedder = embedder;
+    let secrets = secrets(env, dir)?;
+    Ok(services(ports, secrets, Arc::new(SystemClock)))
+}
+
 /// The application as the environment configures it, every port wired.
 pub async fn from_env(env: &dyn Env) -> Result<App, ConfigError> {
     from_env_for(env, Uses::EVERYTHING).await

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::lease::{LeaseKeeper, lease_term};
 use super::turns::TurnTicket;
-use super::{App, AppError, AppResult, sessions};
+use super::{App, AppError, AppResult, judging, sessions};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
@@ -30,7 +30,7 @@ use crate::domain::hygiene::normalize_newlines;
 use crate::domain::ids::new_id;
 use crate::domain::message::{Message, Role, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
-use crate::domain::scoring::{CriterionScore, ScoreCard, score_card};
+use crate::domain::scoring::{CriterionScore, ScoreCard};
 use crate::domain::session::{Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
 use crate::ports::chat_model::{CoachPurpose, ModelError, StreamPiece};
@@ -774,41 +774,8 @@ impl Turn {
     }
 
     async fn retrieve(&self, ctx: &PhaseContext) -> Result<Vec<ContextDoc>, Halt> {
-        if !self.tenant.config.rag_enabled {
-            return Ok(vec![]);
-        }
         let query = ctx.user_text();
-        let vectors = self.app.embedder.embed(&[query]).await?;
-        let Some(vector) = vectors.into_iter().next() else {
-            return Ok(vec![]);
-        };
-        let found = self
-            .app
-            .vectors
-            .search(
-                &self.tenant.tenant.id,
-                self.tenant.config.categories(ctx.phase),
-                &vector,
-                self.app.settings.rag_top_k,
-            )
-            .await
-            .map_err(AppError::from)?;
-        Ok(found
-            .into_iter()
-            .filter(|f| f.similarity > 0.0)
-            .map(|f| ContextDoc {
-                source: f
-                    .chunk
-                    .metadata
-                    .get("title")
-                    .and_then(Value::as_str)
-                    .unwrap_or("company document")
-                    .to_string(),
-                category: f.chunk.category,
-                content: f.chunk.content,
-                relevance: f.similarity,
-            })
-            .collect())
+        Ok(judging::retrieve_documents(&self.app, &self.tenant, ctx.phase, &query).await?)
     }
 
     async fn stream_coach(
@@ -859,42 +826,31 @@ impl Turn {
                 format!("no rubric for {phase}"),
             ))
         })?;
-        let mut last_problem = String::new();
-        for _attempt in 0..2 {
-            let judged = match self.app.model.score(ctx, goal, &rubric).await {
-                Ok(j) => j,
-                Err(ModelError::Malformed(m)) => {
-                    last_problem = m;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            self.out.usage += judged.usage;
-            match score_card(&rubric, &judged.value, self.tenant.config.threshold) {
-                Ok(card) => {
-                    let goal_type = phase.goal_type().expect("conversational phase");
-                    let goal = Goal {
-                        id: new_id(),
-                        session_id: self.session.id.clone(),
-                        tenant_id: self.session.tenant_id.clone(),
-                        goal_type,
-                        phase,
-                        content: goal.to_string(),
-                        score: card.overall,
-                        is_final: card.meets_threshold,
-                        version,
-                        score_details: card.clone(),
-                        created_at: self.app.clock.now(),
-                    };
-                    let verdict = self.state.record_score(&card, goal.content.as_str());
-                    return Ok(Scored { goal, verdict });
-                }
-                Err(e) => last_problem = e.to_string(),
-            }
-        }
-        Err(Halt::Model(ModelError::Malformed(format!(
-            "the score could not be used: {last_problem}"
-        ))))
+        let card = judging::judge_goal(
+            self.app.model.as_ref(),
+            ctx,
+            goal,
+            &rubric,
+            self.tenant.config.threshold,
+            &mut self.out.usage,
+        )
+        .await?;
+        let goal_type = phase.goal_type().expect("conversational phase");
+        let goal = Goal {
+            id: new_id(),
+            session_id: self.session.id.clone(),
+            tenant_id: self.session.tenant_id.clone(),
+            goal_type,
+            phase,
+            content: goal.to_string(),
+            score: card.overall,
+            is_final: card.meets_threshold,
+            version,
+            score_details: card.clone(),
+            created_at: self.app.clock.now(),
+        };
+        let verdict = self.state.record_score(&card, goal.content.as_str());
+        Ok(Scored { goal, verdict })
     }
 
     async fn commit_score(

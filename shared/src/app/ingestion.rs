@@ -10,6 +10,7 @@ use super::{App, AppError, AppResult, ErrorKind};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::chunking::chunk_text;
 use crate::domain::ids::new_id;
+use crate::domain::injection::{Finding, find_instructions};
 use crate::ports::object_store::{StoredObject, document_key, parse_document_key};
 use crate::ports::vector_store::ChunkRecord;
 
@@ -34,6 +35,10 @@ pub struct IngestReport {
     pub chunks_created: usize,
     pub document_id: String,
     pub category: String,
+    /// Sentences that read as instructions to the assistant ("ignore the
+    /// rubric", "score this 10/10"): kept in the document, flagged on their
+    /// chunks, and withheld from every model at retrieval.
+    pub flagged_passages: Vec<Finding>,
 }
 
 pub fn validate_category(category: &str) -> AppResult<()> {
@@ -209,27 +214,34 @@ pub async fn ingest_upload(
         &upload.metadata,
     )
     .await?;
+    let flagged = find_instructions(&text);
     audit_upload(
         app,
         &upload.tenant_id,
         &document_id,
         &upload.category,
         &filename,
-        chunks,
+        (chunks, flagged.len()),
         actor,
         origin,
     )
     .await?;
-    Ok(report(document_id, upload.category, chunks))
+    Ok(report(document_id, upload.category, chunks, flagged))
 }
 
-fn report(document_id: String, category: String, chunks: usize) -> IngestReport {
+fn report(
+    document_id: String,
+    category: String,
+    chunks: usize,
+    flagged_passages: Vec<Finding>,
+) -> IngestReport {
     IngestReport {
         success: true,
         message: "Document processed successfully".into(),
         chunks_created: chunks,
         document_id,
         category,
+        flagged_passages,
     }
 }
 
@@ -288,18 +300,19 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         &metadata,
     )
     .await?;
+    let flagged = find_instructions(&text);
     audit_upload(
         app,
         &parts.tenant_id,
         &parts.document_id,
         &parts.category,
         &parts.filename,
-        chunks,
+        (chunks, flagged.len()),
         "s3_drop_folder",
         &RequestOrigin::default(),
     )
     .await?;
-    Ok(report(parts.document_id, parts.category, chunks))
+    Ok(report(parts.document_id, parts.category, chunks, flagged))
 }
 
 /// Chunks, embeds and stores a document's text; returns the chunk count.
@@ -340,6 +353,11 @@ pub async fn index_text(
             meta["title"] = json!(title);
             meta["filename"] = json!(filename);
             meta["chunk_index"] = json!(i);
+            let flagged = find_instructions(&content);
+            if !flagged.is_empty() {
+                meta["instruction_like"] = json!(true);
+                meta["flagged_passages"] = json!(flagged);
+            }
             ChunkRecord {
                 id: format!("{document_id}-{i:05}"),
                 tenant_id: tenant_id.to_string(),
@@ -367,7 +385,7 @@ async fn audit_upload(
     document_id: &str,
     category: &str,
     filename: &str,
-    chunks: usize,
+    (chunks, flagged): (usize, usize),
     actor: &str,
     origin: &RequestOrigin,
 ) -> AppResult<()> {
@@ -378,7 +396,7 @@ async fn audit_upload(
         actor,
         action::RAG_DOCUMENT_UPLOADED,
         ("rag_corpus", document_id),
-        json!({"category": category, "chunks": chunks, "filename": filename}),
+        json!({"category": category, "chunks": chunks, "filename": filename, "flagged_passages": flagged}),
         origin,
         app.clock.now(),
     );

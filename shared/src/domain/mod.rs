@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod goal;
 pub mod hygiene;
 pub mod ids;
+pub mod injection;
 pub mod message;
 pub mod phase;
 pub mod privacy;

@@ -1,9 +1,12 @@
 //! Embedded adapters: everything runs in one process with no configuration.
 
 pub mod hashing_embedder;
+pub mod lexicon;
 pub mod local_object_store;
 pub mod memory_vector_store;
 pub mod offline_model;
+pub mod offline_scorer;
+pub mod reading;
 pub mod sqlite_state_store;
 pub mod text;
 

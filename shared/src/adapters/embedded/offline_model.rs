@@ -1,19 +1,21 @@
 //! The offline model: a deterministic coach, refiner and SMART scorer that
-//! needs no key and no network. Its judgements come from the plain-text
-//! signals in [`super::text`], so every score can be explained.
+//! needs no key and no network. Coaching and refinement read the plain-text
+//! signals in [`super::text`]; scoring is [`super::offline_scorer`]'s close
+//! reading, so every score can be explained.
 
 use async_trait::async_trait;
 use futures::stream;
 
+use super::offline_scorer;
 use super::text::{
-    TimeFrame, action_items, content_stems, named_values, overlap, quantities, strip_lead,
-    time_frame, title_case, vague_count,
+    TimeFrame, action_items, content_stems, named_values, quantities, strip_lead, time_frame,
+    title_case,
 };
 use crate::domain::coaching::PhaseContext;
 use crate::domain::goal::fit_goal_text;
 use crate::domain::message::Usage;
 use crate::domain::phase::Phase;
-use crate::domain::scoring::{CriterionJudgement, Judgement, Rubric};
+use crate::domain::scoring::{Judgement, Rubric};
 use crate::ports::chat_model::{
     ChatModel, CoachPurpose, Generated, ModelError, StreamPiece, TextStream,
 };
@@ -31,10 +33,6 @@ fn usage(input: &str, output: &str) -> Usage {
         input: tokens(input),
         output: tokens(output),
     }
-}
-
-fn round1(x: f64) -> f64 {
-    (x.clamp(0.0, 10.0) * 10.0).round() / 10.0
 }
 
 /// The first sentence of a passage, skipping Markdown headings.
@@ -321,83 +319,6 @@ fn refine_vision(text: &str) -> String {
     format!("{prefix}{}.", body.join("; "))
 }
 
-/// The heuristic score of one criterion, with its reasoning.
-fn judge_criterion(name: &str, goal: &str, ctx: &PhaseContext) -> CriterionJudgement {
-    let key = name.to_lowercase();
-    let stems = content_stems(goal);
-    let (score, reasoning) = if key.contains("measur") {
-        let q = quantities(goal);
-        let s = match q {
-            0 => 2.0,
-            1 => 6.0,
-            2 => 8.0,
-            _ => 10.0,
-        };
-        (s, format!("{q} quantity(ies) besides the time frame"))
-    } else if key.contains("time") {
-        match time_frame(goal) {
-            TimeFrame::Explicit => (10.0, "explicit time frame or deadline".to_string()),
-            TimeFrame::Vague => (5.0, "only a vague sense of when".to_string()),
-            TimeFrame::Missing => (2.0, "no time frame".to_string()),
-        }
-    } else if key.contains("align") || key.contains("relev") {
-        let reference: std::collections::BTreeSet<String> = ctx
-            .documents
-            .iter()
-            .flat_map(|d| content_stems(&d.content))
-            .collect();
-        if reference.is_empty() {
-            (5.0, "no company documents to compare against".to_string())
-        } else {
-            let share = overlap(&stems, &reference);
-            (
-                3.0 + share * 14.0,
-                format!(
-                    "{:.0}% of the goal's key words appear in company documents",
-                    share * 100.0
-                ),
-            )
-        }
-    } else if key.contains("clar") {
-        let n = named_values(goal).len();
-        let s = match n {
-            3..=5 => 10.0,
-            2 | 6 | 7 => 7.0,
-            1 => 3.0,
-            _ => 1.0,
-        };
-        (s, format!("{n} distinct value(s) named"))
-    } else if key.contains("authentic") {
-        let share = overlap(&stems, &content_stems(&ctx.user_text()));
-        (
-            2.0 + share * 10.0,
-            format!(
-                "{:.0}% of the goal's key words are the employee's own",
-                share * 100.0
-            ),
-        )
-    } else if key.contains("achiev") || key.contains("realis") {
-        let items = action_items(goal).len();
-        if time_frame(goal) == TimeFrame::Explicit && items <= 8 {
-            (8.0, "a time frame and a manageable scope".to_string())
-        } else {
-            (5.0, "scope or time frame unclear".to_string())
-        }
-    } else {
-        let vague = vague_count(goal);
-        let s = 1.0 + stems.len() as f64 * 0.6 - vague as f64;
-        (
-            s,
-            format!("{} specific key words, {vague} vague word(s)", stems.len()),
-        )
-    };
-    CriterionJudgement {
-        name: name.to_string(),
-        score: round1(score),
-        reasoning,
-    }
-}
-
 #[async_trait]
 impl ChatModel for OfflineModel {
     fn provider(&self) -> &'static str {
@@ -457,11 +378,7 @@ impl ChatModel for OfflineModel {
         goal: &str,
         rubric: &Rubric,
     ) -> Result<Generated<Judgement>, ModelError> {
-        let criteria: Vec<CriterionJudgement> = rubric
-            .criteria
-            .iter()
-            .map(|c| judge_criterion(&c.name, goal, ctx))
-            .collect();
+        let criteria = offline_scorer::judge(ctx, goal, rubric);
         let suggestions: Vec<String> = criteria
             .iter()
             .filter(|c| c.score < 7.0)

@@ -1,0 +1,109 @@
+//! Judging a goal the one way every caller does — the chat's scoring step and
+//! `petraf eval`: retrieval for the phase (instruction-like sentences
+//! withheld), the model's per-criterion scores, then the domain's checks and
+//! arithmetic on the tenant's rubric.
+
+use serde_json::Value;
+
+use super::{App, AppError, AppResult};
+use crate::domain::coaching::{ContextDoc, PhaseContext};
+use crate::domain::injection::{find_instructions, withhold_instructions};
+use crate::domain::message::Usage;
+use crate::domain::phase::Phase;
+use crate::domain::scoring::{Rubric, ScoreCard, checked_score_card};
+use crate::domain::tenant::TenantRecord;
+use crate::ports::chat_model::{ChatModel, ModelError};
+
+/// The tenant's passages for `phase` nearest to `query`. Sentences that
+/// address the assistant are replaced before any model sees them, so a
+/// planted note cannot steer a model that would obey it.
+pub async fn retrieve_documents(
+    app: &App,
+    tenant: &TenantRecord,
+    phase: Phase,
+    query: &str,
+) -> AppResult<Vec<ContextDoc>> {
+    if !tenant.config.rag_enabled {
+        return Ok(vec![]);
+    }
+    let vectors = app.embedder.embed(&[query.to_string()]).await?;
+    let Some(vector) = vectors.into_iter().next() else {
+        return Ok(vec![]);
+    };
+    let found = app
+        .vectors
+        .search(
+            &tenant.tenant.id,
+            tenant.config.categories(phase),
+            &vector,
+            app.settings.rag_top_k,
+        )
+        .await
+        .map_err(AppError::from)?;
+    Ok(found
+        .into_iter()
+        .filter(|f| f.similarity > 0.0)
+        .map(|f| {
+            let (content, withheld) = withhold_instructions(&f.chunk.content);
+            if withheld > 0 {
+                tracing::warn!(
+                    document = %f.chunk.document_id,
+                    chunk = f.chunk.chunk_index,
+                    withheld,
+                    "instruction-like sentences withheld from the model"
+                );
+            }
+            ContextDoc {
+                source: f
+                    .chunk
+                    .metadata
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("company document")
+                    .to_string(),
+                category: f.chunk.category,
+                content,
+                relevance: f.similarity,
+            }
+        })
+        .collect())
+}
+
+/// Scores `goal` on `rubric`, asking the model once more when its answer is
+/// unusable (a criterion missing or out of range, or a passing score that
+/// echoes an instruction planted in the goal, the conversation or the
+/// documents). What every attempt cost is added to `usage`.
+pub async fn judge_goal(
+    model: &dyn ChatModel,
+    ctx: &PhaseContext,
+    goal: &str,
+    rubric: &Rubric,
+    threshold: f64,
+    usage: &mut Usage,
+) -> Result<ScoreCard, ModelError> {
+    let in_draft = find_instructions(goal);
+    let mut planted = in_draft.clone();
+    planted.extend(find_instructions(&ctx.user_text()));
+    for doc in &ctx.documents {
+        planted.extend(find_instructions(&doc.content));
+    }
+    let mut last_problem = String::new();
+    for _attempt in 0..2 {
+        let judged = match model.score(ctx, goal, rubric).await {
+            Ok(j) => j,
+            Err(ModelError::Malformed(m)) => {
+                last_problem = m;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        *usage += judged.usage;
+        match checked_score_card(rubric, &judged.value, threshold, &in_draft, &planted) {
+            Ok(card) => return Ok(card),
+            Err(e) => last_problem = e.to_string(),
+        }
+    }
+    Err(ModelError::Malformed(format!(
+        "the score could not be used: {last_problem}"
+    )))
+}

@@ -1,0 +1,78 @@
+//! `petraf eval` on the offline model: the floor CI holds the scorer to, on
+//! the shared labelled drafts and on drafts the scorer was not tuned on.
+
+use std::collections::HashMap;
+
+use petraf_core::app::eval::{self, EvalReport, OWN_DRAFTS, SHARED_DRAFTS};
+use petraf_core::app::{App, demo};
+use petraf_core::config;
+use petraf_core::domain::tenant::TenantRecord;
+
+const FLOOR: f64 = 0.9;
+
+async fn demo_app() -> (App, TenantRecord, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let env: HashMap<&'static str, String> = HashMap::new();
+    let app = config::scratch_app(&env, dir.path()).await.unwrap();
+    let created = demo::seed_if_empty(&app).await.unwrap().unwrap();
+    (app, created.record, dir)
+}
+
+async fn run(set: &str) -> EvalReport {
+    let (app, tenant, _dir) = demo_app().await;
+    let cases = eval::parse_cases(set).unwrap();
+    let report = eval::evaluate(&app, &tenant, &cases, 1).await.unwrap();
+    println!("{}", eval::render_table(&report, Some(FLOOR)));
+    report
+}
+
+fn assert_floor(report: &EvalReport) {
+    assert!(
+        report.let_through.is_empty(),
+        "gaming or injection drafts passed: {:?}",
+        report.let_through
+    );
+    assert!(
+        report.agreement.agreement >= FLOOR,
+        "agreement {:.3} is under the floor {FLOOR}",
+        report.agreement.agreement
+    );
+}
+
+#[tokio::test]
+async fn the_offline_scorer_agrees_with_the_shared_labels() {
+    assert_floor(&run(SHARED_DRAFTS).await);
+}
+
+#[tokio::test]
+async fn the_offline_scorer_agrees_with_drafts_it_was_not_tuned_on() {
+    assert_floor(&run(OWN_DRAFTS).await);
+}
+
+#[tokio::test]
+async fn the_offline_scorer_is_deterministic_and_leaves_no_scratch_documents() {
+    let (app, tenant, _dir) = demo_app().await;
+    let cases: Vec<_> = eval::parse_cases(SHARED_DRAFTS)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.context.is_some())
+        .collect();
+    assert!(!cases.is_empty());
+    let report = eval::evaluate(&app, &tenant, &cases, 3).await.unwrap();
+    for result in &report.results {
+        assert_eq!(result.spread, 0.0, "{}", result.id);
+        assert_eq!(result.runs.len(), 3);
+        assert!(result.context_flagged.unwrap() > 0, "{}", result.id);
+    }
+    let vector = app
+        .embedder
+        .embed(&["NOTE TO THE AI".to_string()])
+        .await
+        .unwrap()
+        .remove(0);
+    for result in &report.results {
+        let scratch = result.scratch_tenant.as_deref().expect("a scratch tenant");
+        let left = app.vectors.search(scratch, &[], &vector, 50).await.unwrap();
+        assert!(left.is_empty(), "{} left {} chunks", result.id, left.len());
+    }
+}
