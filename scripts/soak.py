@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -143,12 +144,15 @@ class Stats:
 
 def journey(server, stats, rng, crash):
     """One employee, start to confirmed completion; returns when done."""
+    cut_at = [None]  # when the server last went away under this journey
+
     def call(method, path, body=None, token=None):
         # Rides out the restart: connection errors are retried.
         while True:
             try:
                 return request(server.port, method, path, body, token)
             except (OSError, http.client.HTTPException):
+                cut_at[0] = cut_at[0] or time.time()
                 time.sleep(0.1)
 
     status, text = call("POST", "/api/session/create", {"metadata": {"source": "soak"}})
@@ -169,14 +173,13 @@ def journey(server, stats, rng, crash):
             stats.resume_failures += status != 200
 
     for phase, message in SCRIPT:
+        locked_since, reason = None, None
         if rng.random() < 0.3:
             try:
                 reset_after_send(server.port, token, session, phase, message, rng.uniform(0, 0.004))
             except OSError:
                 pass
-            locked_since = time.time()
-        else:
-            locked_since = None
+            locked_since, reason = time.time(), "disconnect_waits"
         while True:
             tab = threading.Thread(target=second_tab)
             tab.start()
@@ -184,8 +187,15 @@ def journey(server, stats, rng, crash):
             status, text = call("POST", f"/api/chat/{phase}/stream",
                                 {"session_id": session, "message": message, "step": "collect"}, token)
             tab.join()
+            if cut_at[0] is not None:
+                # This turn (or an earlier one) was cut by the kill.
+                locked_since, reason, cut_at[0] = cut_at[0], "crash_waits", None
+            if status == 409 and '"session_completed"' in text:
+                # The reset turn ran to completion after all.
+                break
             if status == 409:
                 locked_since = locked_since or started
+                reason = reason or "crash_waits"
                 if time.time() - locked_since > server.lease + 30:
                     stats.add("errors", f"session {session} locked for good")
                     return
@@ -201,13 +211,12 @@ def journey(server, stats, rng, crash):
             if not events or events[-1][0] != "complete":
                 # Cut by the kill (or a model fault): send the message again.
                 if crash.is_set() or (events and events[-1][0] == "error"):
-                    locked_since = time.time()
+                    locked_since, reason = locked_since or time.time(), "crash_waits"
                     continue
                 stats.add("errors", f"turn ended with {events[-1:]}")
                 return
             if locked_since is not None:
-                wait = started - locked_since
-                stats.add("crash_waits" if crash.is_set() else "disconnect_waits", wait)
+                stats.add(reason, started - locked_since)
             final = next((d["goal_id"] for n, d in events if n == "score" and d["meets_threshold"]), None)
             with stats.lock:
                 stats.turns += 1
@@ -268,6 +277,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "petraf"))
     parser.add_argument("--no-kill", action="store_true", help="skip the kill -9 and restart")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="petraf-soak-")
@@ -315,14 +325,18 @@ def main():
         print(f"locked after a reset: {len(w)} times, median {w[len(w) // 2] * 1000:.0f} ms, max {w[-1] * 1000:.0f} ms")
     if restart_seconds is not None:
         worst = max(stats.crash_waits, default=0.0)
-        print(f"kill -9: restart took {restart_seconds:.2f} s; sessions locked by it: {len(stats.crash_waits)}, "
-              f"longest {worst:.2f} s (bound: lease {args.lease} s + restart)")
+        print(f"kill -9: restart took {restart_seconds:.2f} s; journeys cut by it: {len(stats.crash_waits)}, "
+              f"longest from the cut to the next accepted turn {worst:.2f} s (bound: lease {args.lease} s + restart)")
         if worst > args.lease + restart_seconds + 2:
             problems.append(f"a session stayed locked {worst:.2f} s after the kill")
     print(f"unexpected answers: {len(stats.errors)}")
     for p in problems:
         print("FAIL:", p)
     print("all invariants hold" if not problems else f"{len(problems)} problems")
+    if problems or args.keep:
+        print(f"data directory kept: {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
     sys.exit(1 if problems else 0)
 
 

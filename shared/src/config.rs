@@ -230,6 +230,16 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
 }
 
+/// What Petraf keeps in its data directory, tightened at start.
+const DATA_ENTRIES: [&str; 6] = [
+    "state.db",
+    "state.db-wal",
+    "state.db-shm",
+    "jwt-secret",
+    "vectors.jsonl",
+    "objects",
+];
+
 /// The platform admin key's hash, from a key given in `variable`.
 fn platform_key_hash(
     variable: &'static str,
@@ -253,34 +263,38 @@ fn secrets_from(jwt_secret: &[u8], platform_admin_key_hash: Option<String>) -> S
     }
 }
 
-/// The secrets as plain variables (`PETRAF_JWT_SECRET`,
-/// `PETRAF_PLATFORM_ADMIN_KEY`), the JWT secret generated into the data
-/// directory when unset: `petraf serve` and the tests.
-/// Makes the data directory its owner's alone: the directory and every
-/// directory under it 0700, every file 0600 (a data directory from an
-/// earlier version may have been created world-readable).
+/// Makes the data directory its owner's alone: the directory 0700 and what
+/// Petraf keeps in it (directories 0700, files 0600), since a data
+/// directory from an earlier version may be world-readable. Nothing else
+/// in the directory is touched.
 pub fn keep_private(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mut pending = vec![dir.to_path_buf()];
-        while let Some(next) = pending.pop() {
-            std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o700))?;
-            for entry in std::fs::read_dir(&next)? {
-                let entry = entry?;
-                let kind = entry.file_type()?;
-                if kind.is_dir() {
-                    pending.push(entry.path());
-                } else if kind.is_file() {
-                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        let mode = |m| std::fs::Permissions::from_mode(m);
+        std::fs::set_permissions(dir, mode(0o700))?;
+        let mut pending: Vec<PathBuf> = DATA_ENTRIES.iter().map(|e| dir.join(e)).collect();
+        while let Some(path) = pending.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                std::fs::set_permissions(&path, mode(0o700))?;
+                for entry in std::fs::read_dir(&path)? {
+                    pending.push(entry?.path());
                 }
+            } else if meta.is_file() {
+                std::fs::set_permissions(&path, mode(0o600))?;
             }
         }
     }
     Ok(())
 }
 
+/// The secrets as plain variables (`PETRAF_JWT_SECRET`,
+/// `PETRAF_PLATFORM_ADMIN_KEY`), the JWT secret generated into the data
+/// directory when unset: `petraf serve` and the tests.
 pub fn secrets(env: &dyn Env, dir: &Path) -> Result<Secrets, ConfigError> {
     let secret = jwt_secret(env, dir)?;
     let platform = platform_key_hash(
@@ -1030,6 +1044,27 @@ mod tests {
             again.as_slice(),
             "the generated secret survives restarts"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_made_private_and_nothing_else_is_touched() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        std::fs::create_dir_all(dir.join("objects/t1")).unwrap();
+        for file in ["state.db", "objects/t1/doc.md", "notes.txt"] {
+            std::fs::write(dir.join(file), "x").unwrap();
+            std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+        keep_private(&dir).unwrap();
+        let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(""), 0o700);
+        assert_eq!(mode("objects/t1"), 0o700);
+        assert_eq!(mode("state.db"), 0o600);
+        assert_eq!(mode("objects/t1/doc.md"), 0o600);
+        assert_eq!(mode("notes.txt"), 0o644, "not ours: left alone");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use petraf_core::domain::audit::AuditEntry;
 use petraf_core::domain::conversation::ConversationState;
 use petraf_core::domain::goal::{Goal, GoalLink};
-use petraf_core::domain::message::Message;
+use petraf_core::domain::message::{Message, Role};
 use petraf_core::domain::session::Session;
 use petraf_core::domain::tenant::{Tenant, TenantRecord};
 use petraf_core::ports::StateStore;
@@ -96,7 +96,7 @@ async fn a_connection_reset_right_after_a_turn_never_locks_the_session() {
     let (id, token) = ready_session(&client, &tenant).await;
     for attempt in 0..20u64 {
         // From "before the server read the body" to "while it streams".
-        let pause = Duration::from_micros(attempt * 150);
+        let pause = Duration::from_micros(attempt * 700);
         send_and_reset(&server, &tenant, &token, &id, pause).await;
         let waited = time_until_usable(&client, &tenant, &token, &id).await;
         assert!(
@@ -112,6 +112,31 @@ async fn a_connection_reset_right_after_a_turn_never_locks_the_session() {
         .unwrap()
         .unwrap();
     assert!(state.lease.is_none(), "no lease left behind");
+}
+
+/// The client goes away while the lease is being written: the lease is
+/// stored, and the turn must still run (and release it), not be dropped
+/// with the request.
+#[tokio::test]
+async fn a_disconnect_while_the_lease_is_written_never_locks_the_session() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut ports = config::embedded_ports(data_dir.path()).unwrap();
+    ports.store = slow_lease_write(ports.store, Duration::from_millis(300));
+    let server = TestServer::with_ports(ports, data_dir).await;
+    let tenant = server.create_tenant(demo_tenant()).await.record.tenant.id;
+    let client = server.client();
+    let (id, token) = ready_session(&client, &tenant).await;
+    send_and_reset(&server, &tenant, &token, &id, Duration::from_millis(100)).await;
+    // The lease write has returned by now; the turn runs and finds nobody.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let waited = time_until_usable(&client, &tenant, &token, &id).await;
+    assert!(waited < Duration::from_secs(1), "locked for {waited:?}");
+    let messages = server.app.store.messages(&tenant, &id).await.unwrap();
+    assert_eq!(
+        messages.iter().filter(|m| m.role == Role::User).count(),
+        2,
+        "the reset turn's message and the next one are both kept"
+    );
 }
 
 #[test]
@@ -282,7 +307,7 @@ async fn a_shutdown_stops_running_turns_and_releases_their_sessions() {
 async fn resumes_and_profile_updates_racing_a_scored_turn_lose_nothing() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut ports = config::embedded_ports(data_dir.path()).unwrap();
-    let (store, commit_pending, go) = PausedGoalCommit::wrap(ports.store);
+    let (store, commit_pending, go) = pause_goal_commit(ports.store);
     ports.store = store;
     let server = TestServer::with_ports(ports, data_dir).await;
     let tenant = server.create_tenant(demo_tenant()).await.record.tenant.id;
@@ -402,35 +427,72 @@ async fn a_final_score_is_announced_only_once_stored() {
     assert!(goals.is_empty());
 }
 
-/// The embedded store, pausing the first change that saves a goal until
-/// the test says go.
-struct PausedGoalCommit {
+type Hook = Box<dyn Fn(&SessionChange) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// The embedded store with a hook run before, or after, every change.
+struct Interposed {
     inner: Arc<dyn StateStore>,
-    pending: std::sync::Mutex<Option<oneshot::Sender<()>>>,
-    go: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+    before: Option<Hook>,
+    after: Option<Hook>,
 }
 
-impl PausedGoalCommit {
-    fn wrap(
-        inner: Arc<dyn StateStore>,
-    ) -> (
-        Arc<dyn StateStore>,
-        oneshot::Receiver<()>,
-        oneshot::Sender<()>,
-    ) {
-        let (pending, commit_pending) = oneshot::channel();
-        let (go, wait) = oneshot::channel();
-        let store = Arc::new(PausedGoalCommit {
-            inner,
-            pending: std::sync::Mutex::new(Some(pending)),
-            go: tokio::sync::Mutex::new(Some(wait)),
-        });
-        (store, commit_pending, go)
-    }
+/// Pauses the first change that saves a goal (a turn's commit) until the
+/// test says go; the receiver learns when the commit is waiting.
+fn pause_goal_commit(
+    inner: Arc<dyn StateStore>,
+) -> (
+    Arc<dyn StateStore>,
+    oneshot::Receiver<()>,
+    oneshot::Sender<()>,
+) {
+    let (pending, commit_pending) = oneshot::channel();
+    let (go, wait) = oneshot::channel();
+    let once = Arc::new(std::sync::Mutex::new(Some((pending, wait))));
+    let before: Hook = Box::new(move |change: &SessionChange| {
+        let first = if change.goals.is_empty() {
+            None
+        } else {
+            once.lock().unwrap().take()
+        };
+        Box::pin(async move {
+            if let Some((pending, wait)) = first {
+                let _ = pending.send(());
+                let _ = wait.await;
+            }
+        })
+    });
+    let store = Arc::new(Interposed {
+        inner,
+        before: Some(before),
+        after: None,
+    });
+    (store, commit_pending, go)
+}
+
+/// Makes the write that takes a turn's lease return late (after it is
+/// stored), so a client can go away in between.
+fn slow_lease_write(inner: Arc<dyn StateStore>, by: Duration) -> Arc<dyn StateStore> {
+    let after: Hook = Box::new(move |change: &SessionChange| {
+        let takes_lease = change
+            .state
+            .as_ref()
+            .is_some_and(|g| g.value.lease.is_some())
+            && change.messages.iter().any(|m| m.role == Role::User);
+        Box::pin(async move {
+            if takes_lease {
+                tokio::time::sleep(by).await;
+            }
+        })
+    });
+    Arc::new(Interposed {
+        inner,
+        before: None,
+        after: Some(after),
+    })
 }
 
 #[async_trait]
-impl StateStore for PausedGoalCommit {
+impl StateStore for Interposed {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
@@ -456,16 +518,15 @@ impl StateStore for PausedGoalCommit {
         self.inner.list_tenants().await
     }
     async fn apply(&self, change: SessionChange) -> Result<(), StoreError> {
-        if !change.goals.is_empty() {
-            let pending = self.pending.lock().unwrap().take();
-            if let Some(pending) = pending {
-                let _ = pending.send(());
-                if let Some(go) = self.go.lock().await.take() {
-                    let _ = go.await;
-                }
-            }
+        if let Some(before) = &self.before {
+            before(&change).await;
         }
-        self.inner.apply(change).await
+        let after = self.after.as_ref().map(|after| after(&change));
+        let result = self.inner.apply(change).await;
+        if let Some(after) = after {
+            after.await;
+        }
+        result
     }
     async fn session(&self, t: &str, s: &str) -> Result<Option<Session>, StoreError> {
         self.inner.session(t, s).await
