@@ -95,6 +95,16 @@ pub struct Recorded {
     pub authorization: Option<String>,
 }
 
+/// How long the fake takes, like a real model service: applied to every
+/// embedding and JSON answer, and to default (unscripted) streamed replies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delays {
+    pub embed: Duration,
+    pub json: Duration,
+    pub first_token: Duration,
+    pub chunk: Duration,
+}
+
 /// Server-side timing of one streamed reply.
 #[derive(Debug, Clone)]
 pub struct StreamTiming {
@@ -112,6 +122,11 @@ struct Shared {
     closed: Notify,
     /// Default coach reply pieces.
     default_pieces: Mutex<Vec<String>>,
+    delays: Mutex<Delays>,
+    /// The default readiness answer.
+    not_ready: Mutex<bool>,
+    /// The default score of every criterion (8.5 unless set).
+    default_score: Mutex<Option<f64>>,
 }
 
 pub struct FakeOpenAi {
@@ -174,6 +189,20 @@ impl FakeOpenAi {
         *self.shared.default_pieces.lock().unwrap() = pieces;
     }
 
+    pub fn set_delays(&self, delays: Delays) {
+        *self.shared.delays.lock().unwrap() = delays;
+    }
+
+    /// What unscripted readiness answers say.
+    pub fn set_ready(&self, ready: bool) {
+        *self.shared.not_ready.lock().unwrap() = !ready;
+    }
+
+    /// What unscripted scores give every criterion.
+    pub fn set_default_score(&self, score: f64) {
+        *self.shared.default_score.lock().unwrap() = Some(score);
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
     }
@@ -234,25 +263,26 @@ fn next_reply(shared: &Shared, op: Op) -> Option<Reply> {
         .and_then(VecDeque::pop_front)
 }
 
-/// Scores of 8.5 for every criterion the prompt names.
-fn default_score(body: &Value) -> Value {
+/// Scores of 8.5 (or the set default) for every criterion the prompt names.
+fn default_score(shared: &Shared, body: &Value) -> Value {
+    let score = shared.default_score.lock().unwrap().unwrap_or(8.5);
     let system = body["messages"][0]["content"].as_str().unwrap_or_default();
     let criteria: Vec<Value> = system
         .split("{\"name\": \"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .map(|name| json!({"name": name, "score": 8.5, "reasoning": "clear and measurable"}))
+        .map(|name| json!({"name": name, "score": score, "reasoning": "clear and measurable"}))
         .collect();
     json!({"criteria": criteria, "feedback": "A strong goal.", "suggestions": []})
 }
 
-fn default_content(op: Op, body: &Value) -> Value {
+fn default_content(shared: &Shared, op: Op, body: &Value) -> Value {
     match op {
-        Op::Readiness => json!({"ready": true, "missing": []}),
+        Op::Readiness => json!({"ready": !*shared.not_ready.lock().unwrap(), "missing": []}),
         Op::Refine => {
             json!({"goal": "Within 24 months, I will become a Senior Engineer (L5) leading a team of 3-4 developers on our payment processing platform."})
         }
-        _ => default_score(body),
+        _ => default_score(shared, body),
     }
 }
 
@@ -288,6 +318,10 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     let op = op_of(&body);
     record(&shared, op, &headers, &body);
     let model = body["model"].as_str().unwrap_or("gpt-4o-mini").to_string();
+    let delays = *shared.delays.lock().unwrap();
+    if op != Op::Coach && !delays.json.is_zero() {
+        tokio::time::sleep(delays.json).await;
+    }
     match (op, next_reply(&shared, op)) {
         (
             _,
@@ -300,15 +334,15 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         (Op::Coach, scripted) => {
             let reply = scripted.unwrap_or_else(|| Reply::Stream {
                 pieces: shared.default_pieces.lock().unwrap().clone(),
-                first_delay: Duration::ZERO,
-                chunk_delay: Duration::ZERO,
+                first_delay: delays.first_token,
+                chunk_delay: delays.chunk,
                 cut_after: None,
             });
             let include_usage = body["stream_options"]["include_usage"] == json!(true);
             stream_response(shared, reply, &model, include_usage, received)
         }
         (_, Some(Reply::Content(text))) => completion(&model, &text),
-        (op, _) => completion(&model, &default_content(op, &body).to_string()),
+        (op, _) => completion(&model, &default_content(&shared, op, &body).to_string()),
     }
 }
 
@@ -461,6 +495,10 @@ async fn embeddings(
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap();
     record(&shared, Op::Embed, &headers, &body);
+    let delay = shared.delays.lock().unwrap().embed;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     if let Some(Reply::Status {
         status,
         retry_after,
