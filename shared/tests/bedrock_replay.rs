@@ -3,6 +3,9 @@
 //! writer and the headers Bedrock sends), Converse and InvokeModel with
 //! canned JSON and error responses.
 
+#[path = "support/router.rs"]
+mod router;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -539,4 +542,85 @@ async fn configuration_builds_bedrock_from_the_sdk_config() {
         "amazon.nova-lite-v1:0"
     );
     assert_eq!(app.embedder.dimension(), 512);
+}
+
+/// Bedrock answering a whole turn by path: Titan embeddings, a coach
+/// stream (leading with `READY: yes` when asked for a verdict), refine and
+/// score through Converse. Records which call each request was.
+fn bedrock_service(calls: Arc<Mutex<Vec<&'static str>>>) -> Client {
+    client(infallible_client_fn(
+        move |request: http::Request<SdkBody>| {
+            let path = request.uri().path().to_string();
+            let body: Value =
+                serde_json::from_slice(request.body().bytes().unwrap_or_default()).unwrap();
+            let system = body["system"].to_string();
+            let call = if path.ends_with("/invoke") {
+                "embed"
+            } else if path.ends_with("/converse-stream") {
+                "coach"
+            } else if system.contains("goal scoring expert") {
+                "score"
+            } else {
+                "refine"
+            };
+            calls.lock().unwrap().push(call);
+            match call {
+                "embed" => {
+                    let text = body["inputText"].as_str().unwrap();
+                    let reply = json!({"embedding": HashingEmbedder::new(1024).embed_one(text), "inputTextTokenCount": 7});
+                    json_reply(reply)
+                }
+                "coach" if system.contains("`READY: yes` or `READY: no`") => {
+                    stream_reply(stream_body(&["READY: yes\n\n", PIECES[0], PIECES[1]], true))
+                }
+                "coach" => stream_reply(stream_body(PIECES, true)),
+                "score" => converse_reply(&score_json()),
+                _ => converse_reply(
+                    r#"{"goal": "Within 24 months, I will lead a team of 3-4 developers."}"#,
+                ),
+            }
+        },
+    ))
+}
+
+fn json_reply(body: Value) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(SdkBody::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ready_turn_on_bedrock_makes_no_call_in_front_of_the_coach() {
+    let calls = Arc::new(Mutex::new(vec![]));
+    let (model, embedder) = settings().models(&bedrock_service(calls.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let app = router::app_with(Arc::new(model), Arc::new(embedder), dir.path());
+    petraf_core::app::demo::seed_if_empty(&app).await.unwrap();
+    let session = router::sarahs_session(&app).await;
+    calls.lock().unwrap().clear();
+    let events = router::turn(&app, &session, "I want to lead a team of 3-4 developers.").await;
+    assert_eq!(
+        router::names(&events),
+        [
+            "start", "message", "state", "refined", "state", "score", "state", "complete"
+        ]
+    );
+    let complete = &events.last().unwrap().1;
+    assert_eq!(
+        complete["full_response"],
+        PIECES[..2].concat(),
+        "the verdict is never shown"
+    );
+    assert_eq!(
+        complete["tokens_used"]["input"],
+        250 + 100 + 100,
+        "coach, refine and score"
+    );
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["embed", "coach", "refine", "score"],
+        "no readiness call; the goal is drafted once the verdict is in"
+    );
 }
