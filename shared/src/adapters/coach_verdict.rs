@@ -46,7 +46,11 @@ fn read_lead(reply: &str, ended: bool) -> Lead {
             Lead::Absent
         };
     }
-    if !body[..VERDICT_KEY.len()].eq_ignore_ascii_case(VERDICT_KEY) {
+    // `get`: the reply may start with any character, not only ASCII.
+    if !body
+        .get(..VERDICT_KEY.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(VERDICT_KEY))
+    {
         return Lead::Absent;
     }
     let after_key = &body[VERDICT_KEY.len()..];
@@ -222,12 +226,15 @@ mod tests {
         for reply in [
             "That's a clear direction.",
             "Ready to lead? Tell me more.",
+            "Привет, отличная цель.",
             "Re",
             "",
         ] {
             assert_eq!(read_lead(reply, true), Lead::Absent, "{reply:?}");
         }
         assert_eq!(read_lead("That", false), Lead::Absent, "decided at once");
+        assert_eq!(read_lead("Пр", false), Lead::Absent);
+        assert_eq!(read_lead("😀 Great", false), Lead::Absent);
     }
 
     #[test]
