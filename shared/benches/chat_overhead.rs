@@ -7,9 +7,9 @@
 //!   chunk; per chunk, the fake's write to our stream yielding it.
 //! - turn: a whole `POST /api/chat/g4_future/stream` through the router —
 //!   time to the first SSE `message` event minus the fake's time to its
-//!   first coach chunk (so it includes retrieval's embedding call, the
-//!   readiness call and the store); per chunk, the fake's write to the
-//!   client reading the SSE event.
+//!   first text chunk (the one after the verdict chunk), so it includes
+//!   retrieval's embedding call and the store; per chunk, the fake's write
+//!   to the client reading the SSE event.
 //!
 //! Run: `cargo bench -p petraf-core --features openai --bench chat_overhead`
 
@@ -23,10 +23,10 @@ use axum::body::Body;
 use axum::http::Request;
 use futures::StreamExt;
 use petraf_core::adapters::openai::OpenAiSettings;
-use petraf_core::app::{App, Services, Settings, demo, tenants};
+use petraf_core::app::{App, demo, tenants};
 use petraf_core::conformance::sarah_context;
 use petraf_core::ports::SystemClock;
-use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, StreamPiece};
+use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, Readiness, StreamPiece};
 use serde_json::{Value, json};
 use server::{FakeOpenAi, Op, Reply};
 use tokio::time::Instant;
@@ -90,7 +90,12 @@ async fn bench_adapter(fake: &FakeOpenAi, settings: &OpenAiSettings) -> Samples 
         fake.script(Op::Coach, [stream_reply()]);
         let started = Instant::now();
         let mut stream = model
-            .coach(&ctx, CoachPurpose::Collect { ready: false })
+            .coach(
+                &ctx,
+                CoachPurpose::Collect {
+                    readiness: Readiness::Forced,
+                },
+            )
             .await
             .unwrap();
         let mut arrived = vec![];
@@ -168,30 +173,18 @@ async fn bench_turns(
         "bench-secret-bench-secret-bench-secret-01".to_string(),
     )]
     .into();
-    let app: App = Arc::new(Services {
-        store: ports.store,
-        vectors: ports.vectors,
-        objects: ports.objects,
-        model: ports.model,
-        embedder: ports.embedder,
-        clock: Arc::new(SystemClock),
-        secrets: petraf_core::config::secrets(&env, dir).unwrap(),
-        settings: Settings::default(),
-        cors_cache: Default::default(),
-        turns: Default::default(),
-    });
+    let app: App = petraf_core::config::services(
+        ports,
+        petraf_core::config::secrets(&env, dir).unwrap(),
+        Arc::new(SystemClock),
+    );
     demo::seed_if_empty(&app).await.unwrap();
     let mut samples = Samples::default();
     for run in 0..WARMUP + TURN_RUNS {
-        // A fresh session a turn, each answer judged not ready: one
-        // readiness call, then the coach streams.
+        // A fresh session a turn, each answer judged not ready: the coach
+        // streams its verdict, then its reply.
         let (id, token) = new_session(&app).await;
-        fake.script(
-            Op::Readiness,
-            [Reply::content(
-                json!({"ready": false, "missing": ["numbers"]}),
-            )],
-        );
+        fake.script_verdicts(["READY: no\n\n"]);
         fake.script(Op::Coach, [stream_reply()]);
         let started = Instant::now();
         let body = call(
@@ -220,11 +213,13 @@ async fn bench_turns(
         if run < WARMUP {
             continue;
         }
+        // The fake's first chunk is the verdict, which is never shown.
+        let text_sent = &timing.sent[1..];
         samples.first_byte.push(overhead(
             arrived[0] - started,
-            timing.sent[0] - timing.received,
+            text_sent[0] - timing.received,
         ));
-        for (got, sent) in arrived.iter().zip(&timing.sent) {
+        for (got, sent) in arrived.iter().zip(text_sent) {
             samples.per_chunk.push(got.saturating_duration_since(*sent));
         }
     }

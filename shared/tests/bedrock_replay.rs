@@ -3,6 +3,9 @@
 //! writer and the headers Bedrock sends), Converse and InvokeModel with
 //! canned JSON and error responses.
 
+#[path = "support/router.rs"]
+mod router;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +24,7 @@ use petraf_core::domain::message::Usage;
 use petraf_core::domain::phase::Phase;
 use petraf_core::domain::tenant::TenantConfig;
 use petraf_core::ports::Embedder;
-use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, ModelError, StreamPiece};
+use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, ModelError, Readiness, StreamPiece};
 use serde_json::{Value, json};
 
 fn settings() -> BedrockSettings {
@@ -120,6 +123,12 @@ fn stream_body(pieces: &[&str], finish: bool) -> Vec<u8> {
         ));
     }
     body
+}
+
+fn forced() -> CoachPurpose {
+    CoachPurpose::Collect {
+        readiness: Readiness::Forced,
+    }
 }
 
 fn request(path: &str) -> http::Request<SdkBody> {
@@ -231,14 +240,17 @@ fn model_path(op: &str) -> String {
 
 #[tokio::test]
 async fn bedrock_on_replayed_responses_conforms() {
+    let judged: Vec<&str> = std::iter::once("READY: no\n\n")
+        .chain(PIECES.iter().copied())
+        .collect();
     let replay = StaticReplayClient::new(vec![
         event(
             &model_path("converse-stream"),
-            stream_reply(stream_body(PIECES, true)),
+            stream_reply(stream_body(&judged, true)),
         ),
         event(
-            &model_path("converse"),
-            converse_reply(r#"{"ready": true, "missing": []}"#),
+            &model_path("converse-stream"),
+            stream_reply(stream_body(PIECES, true)),
         ),
         event(
             &model_path("converse"),
@@ -254,7 +266,7 @@ async fn bedrock_on_replayed_responses_conforms() {
         &replay,
         &[
             model_path("converse-stream"),
-            model_path("converse"),
+            model_path("converse-stream"),
             model_path("converse"),
             model_path("converse"),
         ],
@@ -271,10 +283,7 @@ async fn the_coach_streams_frames_into_text_and_usage() {
         stream_reply(stream_body(PIECES, true)),
     )]);
     let (model, _) = settings().models(&client(replay.clone()));
-    let mut stream = model
-        .coach(&sarah_context(), CoachPurpose::Collect { ready: false })
-        .await
-        .unwrap();
+    let mut stream = model.coach(&sarah_context(), forced()).await.unwrap();
     let mut pieces = vec![];
     while let Some(piece) = stream.next().await {
         pieces.push(piece.unwrap());
@@ -312,17 +321,51 @@ async fn the_coach_streams_frames_into_text_and_usage() {
 }
 
 #[tokio::test]
+async fn a_verdict_split_over_frames_is_read_and_stripped() {
+    let frames = ["REA", "DY: y", "es\n", "\nThat's a clear ", "goal."];
+    let replay = StaticReplayClient::new(vec![event(
+        &model_path("converse-stream"),
+        stream_reply(stream_body(&frames, true)),
+    )]);
+    let (model, _) = settings().models(&client(replay.clone()));
+    let judge = CoachPurpose::Collect {
+        readiness: Readiness::Judge,
+    };
+    let stream = model.coach(&sarah_context(), judge).await.unwrap();
+    let pieces: Vec<StreamPiece> = stream.map(|p| p.unwrap()).collect().await;
+    assert_eq!(
+        pieces,
+        vec![
+            StreamPiece::Verdict { ready: true },
+            StreamPiece::Text("That's a clear ".into()),
+            StreamPiece::Text("goal.".into()),
+            StreamPiece::Usage(Usage {
+                input: 250,
+                output: 12
+            }),
+        ]
+    );
+    let sent = replay.actual_requests().next().unwrap();
+    let body: Value = serde_json::from_slice(sent.body().bytes().unwrap()).unwrap();
+    assert!(
+        body["system"]
+            .to_string()
+            .contains("`READY: yes` or `READY: no`")
+    );
+}
+
+#[tokio::test]
 async fn a_tenants_bedrock_model_id_is_used() {
     let id = "us.anthropic.claude-3-5-sonnet-20241022-v2:0";
     let replay = StaticReplayClient::new(vec![event(
         &format!("/model/{}/converse", id.replace(':', "%3A")),
-        converse_reply(r#"{"ready": false}"#),
+        converse_reply(r#"{"goal": "Lead a team of four by 2027."}"#),
     )]);
     let (model, _) = settings().models(&client(replay.clone()));
     let mut ctx = sarah_context();
     ctx.model = id.into();
     assert_eq!(model.model_for(&ctx), id);
-    assert!(!model.judge_readiness(&ctx).await.unwrap().value);
+    model.refine(&ctx, None).await.unwrap();
     assert_paths(
         &replay,
         &[format!("/model/{}/converse", id.replace(':', "%3A"))],
@@ -367,6 +410,7 @@ async fn throttling_is_retried_and_bounded() {
             .to_string()
             .contains("Respond with a single JSON object")
     );
+    assert_eq!(body["inferenceConfig"]["maxTokens"], 300, "capped");
 
     let replay = StaticReplayClient::new(
         (0..3)
@@ -375,7 +419,7 @@ async fn throttling_is_retried_and_bounded() {
     );
     let (model, _) = settings().models(&client(replay.clone()));
     assert_eq!(
-        model.judge_readiness(&sarah_context()).await.unwrap_err(),
+        model.refine(&sarah_context(), None).await.unwrap_err(),
         ModelError::RateLimited
     );
     assert_eq!(
@@ -400,10 +444,7 @@ async fn an_exception_after_text_ends_the_stream_without_a_retry() {
         ),
     ]);
     let (model, _) = settings().models(&client(replay.clone()));
-    let stream = model
-        .coach(&sarah_context(), CoachPurpose::Collect { ready: true })
-        .await
-        .unwrap();
+    let stream = model.coach(&sarah_context(), forced()).await.unwrap();
     let items: Vec<_> = stream.collect().await;
     assert_eq!(items.len(), 3);
     assert_eq!(items[0], Ok(StreamPiece::Text(PIECES[0].into())));
@@ -422,10 +463,7 @@ async fn a_stream_that_ends_early_is_an_error() {
         stream_reply(stream_body(&PIECES[..1], false)),
     )]);
     let (model, _) = settings().models(&client(replay));
-    let stream = model
-        .coach(&sarah_context(), CoachPurpose::Collect { ready: false })
-        .await
-        .unwrap();
+    let stream = model.coach(&sarah_context(), forced()).await.unwrap();
     let items: Vec<_> = stream.collect().await;
     assert!(
         matches!(items.last(), Some(Err(ModelError::Upstream(_)))),
@@ -504,4 +542,85 @@ async fn configuration_builds_bedrock_from_the_sdk_config() {
         "amazon.nova-lite-v1:0"
     );
     assert_eq!(app.embedder.dimension(), 512);
+}
+
+/// Bedrock answering a whole turn by path: Titan embeddings, a coach
+/// stream (leading with `READY: yes` when asked for a verdict), refine and
+/// score through Converse. Records which call each request was.
+fn bedrock_service(calls: Arc<Mutex<Vec<&'static str>>>) -> Client {
+    client(infallible_client_fn(
+        move |request: http::Request<SdkBody>| {
+            let path = request.uri().path().to_string();
+            let body: Value =
+                serde_json::from_slice(request.body().bytes().unwrap_or_default()).unwrap();
+            let system = body["system"].to_string();
+            let call = if path.ends_with("/invoke") {
+                "embed"
+            } else if path.ends_with("/converse-stream") {
+                "coach"
+            } else if system.contains("goal scoring expert") {
+                "score"
+            } else {
+                "refine"
+            };
+            calls.lock().unwrap().push(call);
+            match call {
+                "embed" => {
+                    let text = body["inputText"].as_str().unwrap();
+                    let reply = json!({"embedding": HashingEmbedder::new(1024).embed_one(text), "inputTextTokenCount": 7});
+                    json_reply(reply)
+                }
+                "coach" if system.contains("`READY: yes` or `READY: no`") => {
+                    stream_reply(stream_body(&["READY: yes\n\n", PIECES[0], PIECES[1]], true))
+                }
+                "coach" => stream_reply(stream_body(PIECES, true)),
+                "score" => converse_reply(&score_json()),
+                _ => converse_reply(
+                    r#"{"goal": "Within 24 months, I will lead a team of 3-4 developers."}"#,
+                ),
+            }
+        },
+    ))
+}
+
+fn json_reply(body: Value) -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(SdkBody::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ready_turn_on_bedrock_makes_no_call_in_front_of_the_coach() {
+    let calls = Arc::new(Mutex::new(vec![]));
+    let (model, embedder) = settings().models(&bedrock_service(calls.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let app = router::app_with(Arc::new(model), Arc::new(embedder), dir.path());
+    petraf_core::app::demo::seed_if_empty(&app).await.unwrap();
+    let session = router::sarahs_session(&app).await;
+    calls.lock().unwrap().clear();
+    let events = router::turn(&app, &session, "I want to lead a team of 3-4 developers.").await;
+    assert_eq!(
+        router::names(&events),
+        [
+            "start", "message", "state", "refined", "state", "score", "state", "complete"
+        ]
+    );
+    let complete = &events.last().unwrap().1;
+    assert_eq!(
+        complete["full_response"],
+        PIECES[..2].concat(),
+        "the verdict is never shown"
+    );
+    assert_eq!(
+        complete["tokens_used"]["input"],
+        250 + 100 + 100,
+        "coach, refine and score"
+    );
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["embed", "coach", "refine", "score"],
+        "no readiness call; the goal is drafted once the verdict is in"
+    );
 }

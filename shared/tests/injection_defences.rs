@@ -20,7 +20,7 @@ use petraf_core::domain::scoring::{CriterionJudgement, Judgement, Rubric};
 use petraf_core::domain::session::EmployeeProfile;
 use petraf_core::domain::tenant::{TenantConfig, TenantRecord};
 use petraf_core::ports::chat_model::{
-    ChatModel, CoachPurpose, Generated, ModelError, StreamPiece, TextStream,
+    ChatModel, CoachPurpose, Generated, ModelError, Readiness, StreamPiece, TextStream,
 };
 
 /// Gives full marks whenever its input carries a score instruction, and
@@ -52,17 +52,20 @@ impl ChatModel for ObeyingModel {
         "obeys-everything".into()
     }
 
-    async fn coach(&self, _: &PhaseContext, _: CoachPurpose) -> Result<TextStream, ModelError> {
-        Ok(Box::pin(stream::iter(vec![Ok(StreamPiece::Text(
-            "ok".into(),
-        ))])))
-    }
-
-    async fn judge_readiness(&self, _: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        Ok(Generated {
-            value: true,
-            usage: Usage::default(),
-        })
+    async fn coach(
+        &self,
+        _: &PhaseContext,
+        purpose: CoachPurpose,
+    ) -> Result<TextStream, ModelError> {
+        let mut pieces = vec![];
+        if let CoachPurpose::Collect {
+            readiness: Readiness::Judge,
+        } = purpose
+        {
+            pieces.push(Ok(StreamPiece::Verdict { ready: true }));
+        }
+        pieces.push(Ok(StreamPiece::Text("ok".into())));
+        Ok(Box::pin(stream::iter(pieces)))
     }
 
     async fn refine(

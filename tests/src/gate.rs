@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 /// Where the model stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatePoint {
-    /// Before judging readiness (the first model call of every turn).
-    Readiness,
+    /// Before the coach replies (the first model call of every turn).
+    Coach,
     /// Before scoring a refined goal.
     Score,
 }
@@ -77,14 +77,10 @@ impl ChatModel for GatedModel {
         ctx: &PhaseContext,
         purpose: CoachPurpose,
     ) -> Result<TextStream, ModelError> {
-        self.inner.coach(ctx, purpose).await
-    }
-
-    async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        if self.at == GatePoint::Readiness {
+        if self.at == GatePoint::Coach {
             self.gate.pass().await;
         }
-        self.inner.judge_readiness(ctx).await
+        self.inner.coach(ctx, purpose).await
     }
 
     async fn refine(

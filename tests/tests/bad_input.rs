@@ -1029,11 +1029,8 @@ impl ChatModel for SlowModel {
         ctx: &PhaseContext,
         purpose: CoachPurpose,
     ) -> Result<TextStream, ModelError> {
-        self.0.coach(ctx, purpose).await
-    }
-    async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
         tokio::time::sleep(StdDuration::from_millis(400)).await;
-        self.0.judge_readiness(ctx).await
+        self.0.coach(ctx, purpose).await
     }
     async fn refine(
         &self,

@@ -150,7 +150,7 @@ fn a_crash_mid_turn_locks_the_session_for_one_lease_term_at_most() {
     let dead_runtime = tokio::runtime::Runtime::new().unwrap();
     let doomed = dead_runtime.block_on(async {
         let mut ports = config::embedded_ports(data_dir.path()).unwrap();
-        let (model, gate) = GatedModel::new(ports.model.clone(), GatePoint::Readiness);
+        let (model, gate) = GatedModel::new(ports.model.clone(), GatePoint::Coach);
         ports.model = model;
         let server = TestServer::configured(
             ports,
@@ -202,7 +202,7 @@ fn a_crash_mid_turn_locks_the_session_for_one_lease_term_at_most() {
 async fn a_running_turn_renews_its_lease() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut ports = config::embedded_ports(data_dir.path()).unwrap();
-    let (model, gate) = GatedModel::new(ports.model.clone(), GatePoint::Readiness);
+    let (model, gate) = GatedModel::new(ports.model.clone(), GatePoint::Coach);
     ports.model = model;
     let settings = Settings::default().with_turn_lease(Duration::from_secs(2));
     let clock = walkthrough_clock();
@@ -248,7 +248,7 @@ async fn a_running_turn_renews_its_lease() {
 async fn a_shutdown_stops_running_turns_and_releases_their_sessions() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut ports = config::embedded_ports(data_dir.path()).unwrap();
-    let (model, gate) = GatedModel::new(ports.model.clone(), GatePoint::Readiness);
+    let (model, gate) = GatedModel::new(ports.model.clone(), GatePoint::Coach);
     ports.model = model;
     let limits = ServerLimits {
         shutdown_grace: Duration::from_millis(300),

@@ -7,24 +7,18 @@ mod fake_openai;
 
 use std::sync::Arc;
 
-use fake_openai::{FakeOpenAi, Op, Reply};
+use fake_openai::{FakeOpenAi, Op};
 use petraf_core::adapters::openai::OpenAiSettings;
 use petraf_core::app::tenants::demo_tenant;
 use petraf_core::config;
 use petraf_tests::TestServer;
 use petraf_tests::journey::{admin_views, sarah, upload_documents};
-use serde_json::json;
 
 #[tokio::test]
 async fn sarahs_whole_journey_on_the_openai_adapter() {
     let fake = FakeOpenAi::start().await;
     // Sarah's first g4 answer is judged not ready; everything after is.
-    fake.script(
-        Op::Readiness,
-        [Reply::content(
-            json!({"ready": false, "missing": ["team size"]}),
-        )],
-    );
+    fake.script_verdicts(["READY: no\n\n"]);
     let mut settings = OpenAiSettings::new("sk-test");
     settings.base_url = fake.base_url.clone();
     let (model, embedder) = settings.models().expect("OpenAI client");
@@ -48,9 +42,9 @@ async fn sarahs_whole_journey_on_the_openai_adapter() {
     let journey = sarah(&server, &tenant_id).await;
     admin_views(&server, &tenant_id, &created.admin_key, &journey).await;
 
-    // Four turns: four readiness calls, four coach streams, three refinements
-    // and three scores; embeddings for the documents and each turn's query.
-    assert_eq!(fake.count(Op::Readiness), 4);
+    // Four turns: four coach streams, each judging readiness itself, three
+    // refinements and three scores; embeddings for the documents and each
+    // turn's query.
     assert_eq!(fake.count(Op::Coach), 4);
     assert_eq!(fake.count(Op::Refine), 3);
     assert_eq!(fake.count(Op::Score), 3);

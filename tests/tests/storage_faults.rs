@@ -183,7 +183,7 @@ async fn a_failed_commit_releases_the_session_and_keeps_the_users_message() {
     assert_eq!(events.last().unwrap().0, "complete");
 }
 
-/// The offline model, except that judging readiness panics (a bug).
+/// The offline model, except that the coach panics (a bug).
 struct PanickingModel(petraf_core::adapters::embedded::OfflineModel);
 
 #[async_trait]
@@ -196,19 +196,10 @@ impl petraf_core::ports::ChatModel for PanickingModel {
     }
     async fn coach(
         &self,
-        ctx: &petraf_core::domain::coaching::PhaseContext,
-        purpose: petraf_core::ports::chat_model::CoachPurpose,
+        _ctx: &petraf_core::domain::coaching::PhaseContext,
+        _purpose: petraf_core::ports::chat_model::CoachPurpose,
     ) -> Result<
         petraf_core::ports::chat_model::TextStream,
-        petraf_core::ports::chat_model::ModelError,
-    > {
-        self.0.coach(ctx, purpose).await
-    }
-    async fn judge_readiness(
-        &self,
-        _ctx: &petraf_core::domain::coaching::PhaseContext,
-    ) -> Result<
-        petraf_core::ports::chat_model::Generated<bool>,
         petraf_core::ports::chat_model::ModelError,
     > {
         panic!("a bug in the model adapter")

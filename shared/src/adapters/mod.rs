@@ -2,6 +2,8 @@
 
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+#[cfg(any(feature = "openai", feature = "bedrock"))]
+pub mod coach_verdict;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;

@@ -334,7 +334,7 @@ impl StreamGuard {
         match &item {
             Ok(StreamPiece::Text(t)) if !t.is_empty() => self.seen_text = true,
             Ok(StreamPiece::Usage(u)) => self.meter.add_usage(*u),
-            Ok(StreamPiece::Text(_)) => {}
+            Ok(StreamPiece::Text(_) | StreamPiece::Verdict { .. }) => {}
             Err(e) => {
                 self.meter.failed(e.clone());
                 self.finished = true;

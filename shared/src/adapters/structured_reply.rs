@@ -1,5 +1,5 @@
-//! The JSON answers real models give to readiness, refine and score
-//! prompts (see `domain::prompts`), parsed into typed values and checked.
+//! The JSON answers real models give to refine and score prompts (see
+//! `domain::prompts`), parsed into typed values and checked.
 //! Anything unusable is `ModelError::Malformed`; `score_card` still does the
 //! final check of a judgement.
 
@@ -8,6 +8,13 @@ use serde_json::Value;
 
 use crate::domain::scoring::{CriterionJudgement, Judgement, Rubric};
 use crate::ports::chat_model::ModelError;
+
+/// Output caps for the JSON calls: a goal of at most `MAX_GOAL_CHARS`
+/// (300) characters in `{"goal": …}` needs about 100 tokens; a score of up
+/// to eight criteria with a sentence of reasoning each, feedback and a few
+/// suggestions about 600. The caps leave room and stop a runaway answer.
+pub const REFINE_MAX_TOKENS: u32 = 300;
+pub const SCORE_MAX_TOKENS: u32 = 1200;
 
 fn malformed(problem: impl Into<String>) -> ModelError {
     ModelError::Malformed(problem.into())
@@ -49,16 +56,6 @@ fn parse<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T, Mode
     let json = first_json_object(text)
         .ok_or_else(|| malformed(format!("the {what} answer holds no JSON object")))?;
     serde_json::from_str(json).map_err(|e| malformed(format!("the {what} answer: {e}")))
-}
-
-#[derive(Debug, Deserialize)]
-struct ReadinessReply {
-    ready: bool,
-}
-
-/// `{"ready": true|false, "missing": [...]}`.
-pub fn readiness(text: &str) -> Result<bool, ModelError> {
-    Ok(parse::<ReadinessReply>(text, "readiness")?.ready)
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,13 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn readiness_and_goal_parse_or_are_malformed() {
-        assert!(readiness(r#"{"ready": true, "missing": []}"#).unwrap());
-        assert!(!readiness(r#"{"ready": false}"#).unwrap());
-        assert!(matches!(
-            readiness(r#"{"ready": "perhaps"}"#),
-            Err(ModelError::Malformed(_))
-        ));
+    fn goals_parse_or_are_malformed() {
         assert_eq!(
             refined_goal(r#"{"goal": " Lead a team. "}"#).unwrap(),
             "Lead a team."

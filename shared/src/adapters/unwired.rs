@@ -109,9 +109,6 @@ impl ChatModel for Unwired {
     ) -> Result<TextStream, ModelError> {
         self.model_error()
     }
-    async fn judge_readiness(&self, _ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        self.model_error()
-    }
     async fn refine(
         &self,
         _ctx: &PhaseContext,

@@ -9,8 +9,14 @@
 //! the client's request, so a disconnect cannot leave a lease with nothing
 //! running. The lease is short and renewed while the turn runs, so a crash
 //! locks a session for at most one lease term.
+//! No model call waits in front of the coach's stream: the coach's collect
+//! reply leads with its own readiness verdict, and a ready verdict (or a
+//! refine forced by `max_collect_turns`) starts refining and scoring the
+//! goal while the coach is still streaming. Events keep their order.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -23,17 +29,17 @@ use super::lease::{LeaseKeeper, lease_term};
 use super::turns::TurnTicket;
 use super::{App, AppError, AppResult, judging, sessions};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
-use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext};
+use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext, Readiness};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
 use crate::domain::hygiene::normalize_newlines;
 use crate::domain::ids::new_id;
 use crate::domain::message::{Message, Role, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
-use crate::domain::scoring::{CriterionScore, ScoreCard};
+use crate::domain::scoring::{CriterionScore, Rubric, ScoreCard};
 use crate::domain::session::{Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
-use crate::ports::chat_model::{CoachPurpose, ModelError, StreamPiece};
+use crate::ports::chat_model::{ChatModel, CoachPurpose, ModelError, StreamPiece};
 use crate::ports::state_store::{
     CounterDelta, Guarded, SessionChange, SessionSnapshot, StoreError,
 };
@@ -464,6 +470,83 @@ struct Scored {
     verdict: Verdict,
 }
 
+/// A goal refined from the phase's answers, and scored when it could be.
+struct Drafted {
+    goal: Result<String, ModelError>,
+    /// `None` when not scored (the refine failed, or the phase has no rubric).
+    card: Option<Result<ScoreCard, ModelError>>,
+    /// What the calls cost, failed ones included.
+    usage: Usage,
+}
+
+type DraftFuture = Pin<Box<dyn Future<Output = Drafted> + Send>>;
+
+/// Refining and scoring started ahead, while the coach still streams. It
+/// runs inside the turn's task, so dropping it (the client left, the coach
+/// failed) cancels its in-flight calls.
+enum Ahead {
+    Idle,
+    Running(DraftFuture),
+    Done(Drafted),
+}
+
+impl Ahead {
+    /// Runs `work`, driving the pending draft meanwhile.
+    async fn alongside<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        loop {
+            let Ahead::Running(draft) = self else {
+                return work.await;
+            };
+            let drafted = tokio::select! {
+                biased;
+                out = &mut work => return out,
+                drafted = draft => drafted,
+            };
+            *self = Ahead::Done(drafted);
+        }
+    }
+
+    /// The draft, once it is done; `None` if none was started.
+    async fn finish(self) -> Option<Drafted> {
+        match self {
+            Ahead::Idle => None,
+            Ahead::Running(draft) => Some(draft.await),
+            Ahead::Done(drafted) => Some(drafted),
+        }
+    }
+}
+
+/// Refines the phase's answers into a goal and scores it.
+async fn draft_goal(
+    model: std::sync::Arc<dyn ChatModel>,
+    ctx: PhaseContext,
+    earlier_draft: Option<String>,
+    rubric: Option<Rubric>,
+    threshold: f64,
+) -> Drafted {
+    let mut usage = Usage::default();
+    let goal = match model.refine(&ctx, earlier_draft.as_deref()).await {
+        Ok(refined) => {
+            usage += refined.usage;
+            let goal = fit_goal_text(&refined.value);
+            if goal.is_empty() {
+                Err(ModelError::Malformed("the refined goal is empty".into()))
+            } else {
+                Ok(goal)
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let card = match (&goal, rubric) {
+        (Ok(goal), Some(rubric)) => Some(
+            judging::judge_goal(model.as_ref(), &ctx, goal, &rubric, threshold, &mut usage).await,
+        ),
+        _ => None,
+    };
+    Drafted { goal, card, usage }
+}
+
 impl Turn {
     async fn run(mut self, mut ticket: TurnTicket) {
         let started = Instant::now();
@@ -696,7 +779,6 @@ impl Turn {
     }
 
     async fn drive(&mut self, change: &mut SessionChange) -> Result<(), Halt> {
-        let app = self.app.clone();
         let phase = self.out.phase;
         let goals = self.goals.clone();
         let mut ctx = self.context_stub();
@@ -716,34 +798,46 @@ impl Turn {
             .collect();
         ctx.documents = self.retrieve(&ctx).await?;
 
-        let goal_text = match self.kind {
+        let (goal_text, scored_ahead) = match self.kind {
             TurnKind::Collect => {
-                let judged = app.model.judge_readiness(&ctx).await?;
-                self.out.usage += judged.usage;
-                let refine = self
-                    .state
-                    .record_collect(judged.value, self.tenant.config.max_collect_turns);
-                self.stream_coach(&ctx, CoachPurpose::Collect { ready: refine }, Step::Collect)
-                    .await?;
-                if !refine {
+                let max_turns = self.tenant.config.max_collect_turns;
+                let mut ahead = Ahead::Idle;
+                let readiness = if self.state.next_collect_forces_refine(max_turns) {
+                    // Refining is decided already: ask for no verdict, and
+                    // draft the goal from the start of the coach's reply.
+                    ahead = Ahead::Running(self.draft_goal(&ctx));
+                    Readiness::Forced
+                } else {
+                    Readiness::Judge
+                };
+                let purpose = CoachPurpose::Collect { readiness };
+                let said_ready = match self
+                    .stream_coach(&ctx, purpose, Step::Collect, &mut ahead)
+                    .await
+                {
+                    Ok(ready) => ready,
+                    Err(halt) => {
+                        if let Ahead::Done(drafted) = &ahead {
+                            self.out.usage += drafted.usage;
+                        }
+                        return Err(halt);
+                    }
+                };
+                if !self.state.record_collect(said_ready, max_turns) {
                     return Ok(());
                 }
                 self.announce_state().await;
-                let draft = self.state.draft_goal.clone();
-                let refined = app.model.refine(&ctx, draft.as_deref()).await?;
-                self.out.usage += refined.usage;
-                let goal = fit_goal_text(&refined.value);
-                if goal.is_empty() {
-                    return Err(Halt::Model(ModelError::Malformed(
-                        "the refined goal is empty".into(),
-                    )));
-                }
-                goal
+                let drafted = match ahead.finish().await {
+                    Some(drafted) => drafted,
+                    None => self.draft_goal(&ctx).await,
+                };
+                self.out.usage += drafted.usage;
+                (drafted.goal?, drafted.card)
             }
             TurnKind::EditGoal => {
                 self.state.start_edit();
                 self.announce_state().await;
-                fit_goal_text(ctx.latest_user_message())
+                (fit_goal_text(ctx.latest_user_message()), None)
             }
         };
         let version = self.state.attempts + 1;
@@ -758,7 +852,11 @@ impl Turn {
         self.state.start_scoring();
         self.announce_state().await;
 
-        let scored = self.score(&ctx, &goal_text, version).await?;
+        let card = match scored_ahead {
+            Some(card) => card?,
+            None => self.score_now(&ctx, &goal_text).await?,
+        };
+        let scored = self.record_scored(phase, card, &goal_text, version);
         if matches!(scored.verdict, Verdict::Passed { .. }) {
             // A final goal is announced only once it is stored.
             self.out.hold();
@@ -773,19 +871,36 @@ impl Turn {
         self.commit_score(change, &goals, scored, &ctx).await
     }
 
+    /// Refining and scoring this phase's answers, as a task of its own.
+    fn draft_goal(&self, ctx: &PhaseContext) -> DraftFuture {
+        Box::pin(draft_goal(
+            self.app.model.clone(),
+            ctx.clone(),
+            self.state.draft_goal.clone(),
+            self.tenant.config.rubric(ctx.phase).cloned(),
+            self.tenant.config.threshold,
+        ))
+    }
+
     async fn retrieve(&self, ctx: &PhaseContext) -> Result<Vec<ContextDoc>, Halt> {
         let query = ctx.user_text();
         Ok(judging::retrieve_documents(&self.app, &self.tenant, ctx.phase, &query).await?)
     }
 
+    /// Streams a coach reply; returns whether it judged the answers ready.
+    /// A ready verdict starts drafting the goal in `ahead`, which runs while
+    /// the rest of the reply streams.
     async fn stream_coach(
         &mut self,
         ctx: &PhaseContext,
         purpose: CoachPurpose,
         step: Step,
-    ) -> Result<(), Halt> {
-        let mut stream = self.app.model.coach(ctx, purpose).await?;
-        while let Some(piece) = stream.next().await {
+        ahead: &mut Ahead,
+    ) -> Result<bool, Halt> {
+        let model = self.app.model.clone();
+        let mut stream = ahead.alongside(model.coach(ctx, purpose)).await?;
+        let mut said_ready = false;
+        while let Some(piece) = ahead.alongside(stream.next()).await {
             match piece? {
                 StreamPiece::Text(text) if !text.is_empty() => {
                     self.out.text(text, step).await;
@@ -796,9 +911,15 @@ impl Turn {
                 }
                 StreamPiece::Text(_) => {}
                 StreamPiece::Usage(usage) => self.out.usage += usage,
+                StreamPiece::Verdict { ready } => {
+                    said_ready = ready;
+                    if ready && matches!(ahead, Ahead::Idle) {
+                        *ahead = Ahead::Running(self.draft_goal(ctx));
+                    }
+                }
             }
         }
-        Ok(())
+        Ok(said_ready)
     }
 
     async fn announce_state(&mut self) {
@@ -812,13 +933,8 @@ impl Turn {
             .await;
     }
 
-    /// Scores an attempt, asking the model once more if its answer is unusable.
-    async fn score(
-        &mut self,
-        ctx: &PhaseContext,
-        goal: &str,
-        version: u32,
-    ) -> Result<Scored, Halt> {
+    /// Scores an attempt that was not scored ahead (an edited goal).
+    async fn score_now(&mut self, ctx: &PhaseContext, goal: &str) -> Result<ScoreCard, Halt> {
         let phase = ctx.phase;
         let rubric = self.tenant.config.rubric(phase).cloned().ok_or_else(|| {
             Halt::Storage(AppError::internal(
@@ -826,15 +942,22 @@ impl Turn {
                 format!("no rubric for {phase}"),
             ))
         })?;
+        let mut usage = Usage::default();
         let card = judging::judge_goal(
             self.app.model.as_ref(),
             ctx,
             goal,
             &rubric,
             self.tenant.config.threshold,
-            &mut self.out.usage,
+            &mut usage,
         )
-        .await?;
+        .await;
+        self.out.usage += usage;
+        Ok(card?)
+    }
+
+    /// The scored attempt as a goal, and what its score does to the state.
+    fn record_scored(&mut self, phase: Phase, card: ScoreCard, goal: &str, version: u32) -> Scored {
         let goal_type = phase.goal_type().expect("conversational phase");
         let goal = Goal {
             id: new_id(),
@@ -850,7 +973,7 @@ impl Turn {
             created_at: self.app.clock.now(),
         };
         let verdict = self.state.record_score(&card, goal.content.as_str());
-        Ok(Scored { goal, verdict })
+        Scored { goal, verdict }
     }
 
     async fn commit_score(
@@ -937,6 +1060,7 @@ impl Turn {
                         card,
                     },
                     Step::Score,
+                    &mut Ahead::Idle,
                 )
                 .await?;
                 self.announce_state().await;

@@ -9,7 +9,7 @@ use crate::domain::phase::Phase;
 use crate::domain::scoring::score_card;
 use crate::domain::session::EmployeeProfile;
 use crate::domain::tenant::TenantConfig;
-use crate::ports::chat_model::{ChatModel, CoachPurpose, StreamPiece};
+use crate::ports::chat_model::{ChatModel, CoachPurpose, Readiness, StreamPiece};
 use crate::ports::embedder::Embedder;
 
 /// Sarah's second g4 turn, with one career-framework passage.
@@ -56,23 +56,43 @@ pub fn sarah_context() -> PhaseContext {
     }
 }
 
-/// Runs the chat-model contract: a streamed reply with text, a readiness
-/// verdict, a non-empty goal, and a score for every rubric criterion in 0–10.
+/// A collect reply's verdicts, in order, and its text.
+async fn collect_reply(
+    model: &dyn ChatModel,
+    ctx: &PhaseContext,
+    readiness: Readiness,
+) -> (Vec<bool>, String) {
+    let mut stream = model
+        .coach(ctx, CoachPurpose::Collect { readiness })
+        .await
+        .expect("coach");
+    let (mut verdicts, mut text) = (vec![], String::new());
+    while let Some(piece) = stream.next().await {
+        match piece.expect("stream piece") {
+            StreamPiece::Text(t) => text.push_str(&t),
+            StreamPiece::Verdict { ready } => {
+                assert!(text.is_empty(), "the verdict comes before any text");
+                verdicts.push(ready);
+            }
+            StreamPiece::Usage(_) => {}
+        }
+    }
+    (verdicts, text)
+}
+
+/// Runs the chat-model contract: a collect reply that judges readiness
+/// leads with exactly one verdict and says something, one that is forced
+/// to wrap up gives none; a non-empty goal; a score for every rubric
+/// criterion in 0–10.
 pub async fn chat_model(model: Arc<dyn ChatModel>) {
     let ctx = sarah_context();
     assert!(!model.model_for(&ctx).is_empty());
-    let mut stream = model
-        .coach(&ctx, CoachPurpose::Collect { ready: false })
-        .await
-        .expect("coach");
-    let mut text = String::new();
-    while let Some(piece) = stream.next().await {
-        if let StreamPiece::Text(t) = piece.expect("stream piece") {
-            text.push_str(&t);
-        }
-    }
+    let (verdicts, text) = collect_reply(model.as_ref(), &ctx, Readiness::Judge).await;
+    assert_eq!(verdicts.len(), 1, "one verdict");
     assert!(!text.trim().is_empty(), "the coach says something");
-    model.judge_readiness(&ctx).await.expect("readiness");
+    let (verdicts, text) = collect_reply(model.as_ref(), &ctx, Readiness::Forced).await;
+    assert!(verdicts.is_empty(), "no verdict asked, none given");
+    assert!(!text.trim().is_empty(), "the coach wraps up");
     let refined = model.refine(&ctx, None).await.expect("refine");
     let goal = fit_goal_text(&refined.value);
     assert!(!goal.is_empty() && goal.chars().count() <= MAX_GOAL_CHARS);

@@ -58,3 +58,13 @@ impl PhaseContext {
             .unwrap_or("")
     }
 }
+
+/// How a collect reply settles whether the turn goes on to refine a goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// The coach judges the answers and leads its reply with a verdict.
+    Judge,
+    /// The turn refines regardless (its collect turns are used up), so the
+    /// coach wraps up and no verdict is asked for.
+    Forced,
+}

@@ -218,6 +218,12 @@ impl ConversationState {
         }
     }
 
+    /// Whether the next collect turn refines whatever the model judges: it
+    /// is the last one `max_collect_turns` allows.
+    pub fn next_collect_forces_refine(&self, max_collect_turns: u32) -> bool {
+        self.collect_turns + 1 >= max_collect_turns
+    }
+
     /// Records a collect reply; returns whether the turn goes on to refine.
     /// The model's judgement decides, capped by `max_collect_turns`.
     pub fn record_collect(&mut self, model_says_ready: bool, max_collect_turns: u32) -> bool {
@@ -337,8 +343,14 @@ mod tests {
     #[test]
     fn max_collect_turns_caps_the_conversation() {
         let mut s = in_phase(Phase::G4Future);
+        assert!(!s.next_collect_forces_refine(3));
         assert!(!s.record_collect(false, 3));
+        assert!(!s.next_collect_forces_refine(3));
         assert!(!s.record_collect(false, 3));
+        assert!(
+            s.next_collect_forces_refine(3),
+            "known before the third turn"
+        );
         assert!(s.record_collect(false, 3));
         assert_eq!(s.step, Step::Refine);
     }

@@ -5,7 +5,7 @@
 //! nothing a user or a document writes can change them, because the backend
 //! decides transitions and computes scores itself.
 
-use super::coaching::{ContextDoc, PhaseContext};
+use super::coaching::{ContextDoc, PhaseContext, Readiness};
 use super::goal::MAX_GOAL_CHARS;
 use super::message::Role;
 use super::phase::{Phase, Step};
@@ -148,8 +148,20 @@ fn conversation(ctx: &PhaseContext) -> Vec<PromptMessage> {
         .collect()
 }
 
-/// The coach's streamed reply during collect.
-pub fn coach_messages(ctx: &PhaseContext, ready: bool) -> Vec<PromptMessage> {
+/// The word a judging coach reply starts with: `READY: yes` or `READY: no`
+/// on a line of its own, which the adapter strips before anything is shown.
+pub const VERDICT_KEY: &str = "READY";
+
+const WRAP_UP: &str = "reply in at most 120 words: acknowledge what the employee said, connect it to the company \
+context where it fits, summarise the goal you heard and say you will now refine it into a SMART goal. Ask no question.";
+
+const ASK_MORE: &str = "reply in at most 150 words: acknowledge what the employee said, connect it to the company \
+context where it fits, and ask for the one or two details still missing for a SMART goal (numbers, scope, deadline).";
+
+/// The coach's streamed reply during collect. When it judges readiness it
+/// decides, in the same reply, whether the answers hold enough for a SMART
+/// goal, so no separate call waits in front of the stream.
+pub fn coach_messages(ctx: &PhaseContext, readiness: Readiness) -> Vec<PromptMessage> {
     let mut messages = vec![
         PromptMessage::system(system_prompt(ctx, Step::Collect)),
         PromptMessage::system(format!(
@@ -158,12 +170,19 @@ pub fn coach_messages(ctx: &PhaseContext, ready: bool) -> Vec<PromptMessage> {
         )),
     ];
     messages.extend(earlier_goals(ctx));
-    messages.push(PromptMessage::system(if ready {
-        "Reply in at most 120 words: acknowledge what the employee said, connect it to the company context where it \
-         fits, summarise the goal you heard and say you will now refine it into a SMART goal. Ask no question."
-    } else {
-        "Reply in at most 150 words: acknowledge what the employee said, connect it to the company context where it \
-         fits, and ask for the one or two details still missing for a SMART goal (numbers, scope, deadline)."
+    messages.push(PromptMessage::system(match readiness {
+        Readiness::Forced => {
+            let mut wrap_up = WRAP_UP.to_string();
+            wrap_up[..1].make_ascii_uppercase();
+            wrap_up
+        }
+        Readiness::Judge => format!(
+            "First decide whether the employee's answers in this phase already hold enough detail for a SMART goal \
+             about {} (a concrete role or outcome, something measurable, a time frame). Start your reply with one \
+             line holding only `{VERDICT_KEY}: yes` or `{VERDICT_KEY}: no`; the platform reads that line and never \
+             shows it. Then, if yes, {WRAP_UP} If no, {ASK_MORE}",
+            phase_purpose(ctx.phase)
+        ),
     }));
     messages.extend(conversation(ctx));
     messages
@@ -193,22 +212,6 @@ pub fn improvement_messages(
             card.overall,
             card.threshold,
             weakest.join("\n")
-        )),
-    ]
-}
-
-/// Asks whether the phase's answers hold enough for a SMART goal (JSON out).
-pub fn readiness_messages(ctx: &PhaseContext) -> Vec<PromptMessage> {
-    vec![
-        PromptMessage::system(format!(
-            "You decide whether an employee's answers about {} hold enough detail to write a SMART goal \
-             (a concrete role or outcome, something measurable, a time frame). {SAFETY_RULES}\n\
-             Answer with JSON only: {{\"ready\": true|false, \"missing\": [\"...\"]}}",
-            phase_purpose(ctx.phase)
-        )),
-        PromptMessage::user(format!(
-            "Employee answers:\n\"\"\"\n{}\n\"\"\"",
-            ctx.user_text()
         )),
     ]
 }
@@ -321,7 +324,7 @@ mod tests {
 
     #[test]
     fn coach_prompt_carries_company_profile_phase_context_and_user_message() {
-        let messages = coach_messages(&ctx("L5 requires mentoring."), false);
+        let messages = coach_messages(&ctx("L5 requires mentoring."), Readiness::Judge);
         let system = &messages[0].content;
         assert!(system.contains("Sunrise Corporation"));
         assert!(system.contains("Software Engineer"));
@@ -333,6 +336,17 @@ mod tests {
         );
         assert_eq!(messages.last().unwrap().role, PromptRole::User);
         assert_eq!(messages.last().unwrap().content, "I want to lead a team");
+    }
+
+    #[test]
+    fn only_a_judging_coach_is_asked_for_a_verdict() {
+        let instructions = |r| coach_messages(&ctx("x"), r)[2].content.clone();
+        let judge = instructions(Readiness::Judge);
+        assert!(judge.contains("`READY: yes` or `READY: no`"), "{judge}");
+        assert!(judge.contains("Ask no question") && judge.contains("still missing"));
+        let forced = instructions(Readiness::Forced);
+        assert!(!forced.contains(VERDICT_KEY), "{forced}");
+        assert!(forced.starts_with("Reply in at most 120 words"), "{forced}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The chat model: coach replies (streamed), readiness, refinement, scoring.
+//! The chat model: coach replies (streamed, a collect reply leading with
+//! its readiness verdict), refinement, scoring.
 
 use std::pin::Pin;
 
@@ -6,6 +7,7 @@ use async_trait::async_trait;
 use futures::Stream;
 
 use crate::domain::coaching::PhaseContext;
+pub use crate::domain::coaching::Readiness;
 use crate::domain::message::Usage;
 use crate::domain::scoring::{Judgement, Rubric, ScoreCard};
 
@@ -43,6 +45,12 @@ pub struct Generated<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamPiece {
     Text(String),
+    /// Whether the employee's answers hold enough for a SMART goal: once,
+    /// before any text, in a collect reply that judges readiness. A reply
+    /// whose model gave no usable verdict says `ready: false`.
+    Verdict {
+        ready: bool,
+    },
     /// Reported once, usually at the end.
     Usage(Usage),
 }
@@ -52,9 +60,10 @@ pub type TextStream = Pin<Box<dyn Stream<Item = Result<StreamPiece, ModelError>>
 /// Why the coach speaks.
 #[derive(Debug, Clone)]
 pub enum CoachPurpose {
-    /// Reply to the employee's latest message; `ready` says whether the
-    /// turn goes on to refine a goal from what was said.
-    Collect { ready: bool },
+    /// Reply to the employee's latest message, judging readiness (the
+    /// stream leads with a [`StreamPiece::Verdict`]) or wrapping up because
+    /// the turn refines regardless (no verdict).
+    Collect { readiness: Readiness },
     /// Explain what would raise a score that fell short.
     Improve { goal: String, card: ScoreCard },
 }
@@ -72,9 +81,6 @@ pub trait ChatModel: Send + Sync {
         ctx: &PhaseContext,
         purpose: CoachPurpose,
     ) -> Result<TextStream, ModelError>;
-
-    /// Whether the phase's answers hold enough for a SMART goal.
-    async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError>;
 
     /// A SMART goal from the phase's answers (the caller enforces the length).
     async fn refine(

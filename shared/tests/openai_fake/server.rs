@@ -3,8 +3,10 @@
 //! asked, then `data: [DONE]`), JSON-mode completions and embeddings.
 //! Each operation answers from its script, else with a sensible default,
 //! and can be told to fail: statuses with Retry-After, a cut stream, a slow
-//! first token, malformed JSON. It records every request, when each chunk
-//! went out, and when a stream's connection closed.
+//! first token, malformed JSON. A collect reply asked for a readiness
+//! verdict leads with one (`READY: yes` unless told otherwise), in its own
+//! chunk. It records every request, when each chunk went out, and when a
+//! stream's connection closed.
 
 #![allow(dead_code)]
 
@@ -29,7 +31,6 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     Coach,
-    Readiness,
     Refine,
     Score,
     Embed,
@@ -95,6 +96,16 @@ pub struct Recorded {
     pub authorization: Option<String>,
 }
 
+/// How long the fake takes, like a real model service: applied to every
+/// embedding and JSON answer, and to default (unscripted) streamed replies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delays {
+    pub embed: Duration,
+    pub json: Duration,
+    pub first_token: Duration,
+    pub chunk: Duration,
+}
+
 /// Server-side timing of one streamed reply.
 #[derive(Debug, Clone)]
 pub struct StreamTiming {
@@ -112,6 +123,18 @@ struct Shared {
     closed: Notify,
     /// Default coach reply pieces.
     default_pieces: Mutex<Vec<String>>,
+    delays: Mutex<Delays>,
+    /// The default verdict is `READY: no` (else `READY: yes`).
+    not_ready: Mutex<bool>,
+    /// Verdict lines to lead with, used in order before the default.
+    verdicts: Mutex<VecDeque<String>>,
+    /// JSON answers wait until this many coach requests have arrived.
+    hold_json_until_coach: Mutex<usize>,
+    coach_arrived: Notify,
+    /// JSON requests whose client went away before the answer.
+    abandoned_json: Mutex<usize>,
+    /// The default score of every criterion (8.5 unless set).
+    default_score: Mutex<Option<f64>>,
 }
 
 pub struct FakeOpenAi {
@@ -174,6 +197,36 @@ impl FakeOpenAi {
         *self.shared.default_pieces.lock().unwrap() = pieces;
     }
 
+    pub fn set_delays(&self, delays: Delays) {
+        *self.shared.delays.lock().unwrap() = delays;
+    }
+
+    /// The verdict replies lead with when none is scripted.
+    pub fn set_ready(&self, ready: bool) {
+        *self.shared.not_ready.lock().unwrap() = !ready;
+    }
+
+    /// Verdict chunks (`"READY: no\n\n"`, or anything a model might write
+    /// instead, `""` for none) for the next replies asked for a verdict.
+    pub fn script_verdicts<'a>(&self, lines: impl IntoIterator<Item = &'a str>) {
+        self.shared
+            .verdicts
+            .lock()
+            .unwrap()
+            .extend(lines.into_iter().map(str::to_string));
+    }
+
+    /// JSON answers (refine, score) are held back until `n` coach requests
+    /// have arrived in all.
+    pub fn hold_json_until_coach_requests(&self, n: usize) {
+        *self.shared.hold_json_until_coach.lock().unwrap() = n;
+    }
+
+    /// What unscripted scores give every criterion.
+    pub fn set_default_score(&self, score: f64) {
+        *self.shared.default_score.lock().unwrap() = Some(score);
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
     }
@@ -196,6 +249,24 @@ impl FakeOpenAi {
         *self.shared.closed_streams.lock().unwrap()
     }
 
+    pub fn abandoned_json(&self) -> usize {
+        *self.shared.abandoned_json.lock().unwrap()
+    }
+
+    /// Waits until `n` JSON requests were given up by their client.
+    pub async fn wait_abandoned_json(&self, n: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let notified = self.shared.closed.notified();
+            if self.abandoned_json() >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.abandoned_json() >= n;
+            }
+        }
+    }
+
     /// Waits until `n` streamed replies have lost their connection or ended.
     pub async fn wait_closed(&self, n: usize, within: Duration) -> bool {
         let deadline = Instant::now() + within;
@@ -216,9 +287,7 @@ fn op_of(body: &Value) -> Op {
         return Op::Coach;
     }
     let system = body["messages"][0]["content"].as_str().unwrap_or_default();
-    if system.contains("You decide whether") {
-        Op::Readiness
-    } else if system.contains("You are a goal scoring expert") {
+    if system.contains("You are a goal scoring expert") {
         Op::Score
     } else {
         Op::Refine
@@ -234,25 +303,71 @@ fn next_reply(shared: &Shared, op: Op) -> Option<Reply> {
         .and_then(VecDeque::pop_front)
 }
 
-/// Scores of 8.5 for every criterion the prompt names.
-fn default_score(body: &Value) -> Value {
+/// Scores of 8.5 (or the set default) for every criterion the prompt names.
+fn default_score(shared: &Shared, body: &Value) -> Value {
+    let score = shared.default_score.lock().unwrap().unwrap_or(8.5);
     let system = body["messages"][0]["content"].as_str().unwrap_or_default();
     let criteria: Vec<Value> = system
         .split("{\"name\": \"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .map(|name| json!({"name": name, "score": 8.5, "reasoning": "clear and measurable"}))
+        .map(|name| json!({"name": name, "score": score, "reasoning": "clear and measurable"}))
         .collect();
     json!({"criteria": criteria, "feedback": "A strong goal.", "suggestions": []})
 }
 
-fn default_content(op: Op, body: &Value) -> Value {
+/// Whether a coach request asks for a leading readiness verdict.
+pub fn asks_for_verdict(body: &Value) -> bool {
+    body["messages"]
+        .to_string()
+        .contains("`READY: yes` or `READY: no`")
+}
+
+/// The verdict chunk the next reply asked for one leads with.
+fn verdict_line(shared: &Shared) -> String {
+    shared
+        .verdicts
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| {
+            let answer = if *shared.not_ready.lock().unwrap() {
+                "no"
+            } else {
+                "yes"
+            };
+            format!("READY: {answer}\n\n")
+        })
+}
+
+fn coach_count(shared: &Shared) -> usize {
+    shared
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.op == Op::Coach)
+        .count()
+}
+
+/// Waits, when told to, until enough coach requests have arrived.
+async fn hold_json(shared: &Shared) {
+    let wanted = *shared.hold_json_until_coach.lock().unwrap();
+    loop {
+        let arrived = shared.coach_arrived.notified();
+        if coach_count(shared) >= wanted {
+            return;
+        }
+        arrived.await;
+    }
+}
+
+fn default_content(shared: &Shared, op: Op, body: &Value) -> Value {
     match op {
-        Op::Readiness => json!({"ready": true, "missing": []}),
         Op::Refine => {
             json!({"goal": "Within 24 months, I will become a Senior Engineer (L5) leading a team of 3-4 developers on our payment processing platform."})
         }
-        _ => default_score(body),
+        _ => default_score(shared, body),
     }
 }
 
@@ -288,6 +403,15 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     let op = op_of(&body);
     record(&shared, op, &headers, &body);
     let model = body["model"].as_str().unwrap_or("gpt-4o-mini").to_string();
+    let delays = *shared.delays.lock().unwrap();
+    if op == Op::Coach {
+        shared.coach_arrived.notify_waiters();
+    } else {
+        let mut waiting = Unanswered(shared.clone(), true);
+        hold_json(&shared).await;
+        tokio::time::sleep(delays.json).await;
+        waiting.1 = false;
+    }
     match (op, next_reply(&shared, op)) {
         (
             _,
@@ -300,15 +424,36 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         (Op::Coach, scripted) => {
             let reply = scripted.unwrap_or_else(|| Reply::Stream {
                 pieces: shared.default_pieces.lock().unwrap().clone(),
-                first_delay: Duration::ZERO,
-                chunk_delay: Duration::ZERO,
+                first_delay: delays.first_token,
+                chunk_delay: delays.chunk,
                 cut_after: None,
             });
+            let reply = match reply {
+                Reply::Stream {
+                    mut pieces,
+                    first_delay,
+                    chunk_delay,
+                    cut_after,
+                } if asks_for_verdict(&body) => {
+                    let verdict = verdict_line(&shared);
+                    let led = !verdict.is_empty();
+                    if led {
+                        pieces.insert(0, verdict);
+                    }
+                    Reply::Stream {
+                        pieces,
+                        first_delay,
+                        chunk_delay,
+                        cut_after: cut_after.map(|n| n + usize::from(led)),
+                    }
+                }
+                other => other,
+            };
             let include_usage = body["stream_options"]["include_usage"] == json!(true);
             stream_response(shared, reply, &model, include_usage, received)
         }
         (_, Some(Reply::Content(text))) => completion(&model, &text),
-        (op, _) => completion(&model, &default_content(op, &body).to_string()),
+        (op, _) => completion(&model, &default_content(&shared, op, &body).to_string()),
     }
 }
 
@@ -351,6 +496,18 @@ fn chunk(model: &str, choices: Value, usage: Option<Value>) -> Bytes {
         data["usage"] = usage;
     }
     Bytes::from(format!("data: {data}\n\n"))
+}
+
+/// Counts a JSON request dropped (its client went away) while still waiting.
+struct Unanswered(Arc<Shared>, bool);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.1 {
+            *self.0.abandoned_json.lock().unwrap() += 1;
+            self.0.closed.notify_waiters();
+        }
+    }
 }
 
 /// Counts the stream's end when the body is dropped: after the last chunk,
@@ -461,6 +618,10 @@ async fn embeddings(
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap();
     record(&shared, Op::Embed, &headers, &body);
+    let delay = shared.delays.lock().unwrap().embed;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     if let Some(Reply::Status {
         status,
         retry_after,

@@ -1,27 +1,29 @@
-//! `ChatModel` on the Converse API: the coach through ConverseStream,
-//! readiness, refine and score through Converse with JSON answers.
+//! `ChatModel` on the Converse API: the coach through ConverseStream (a
+//! collect reply leading with its readiness verdict), refine and score
+//! through Converse with JSON answers of capped length.
 
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamOutput as StreamResponse;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ConversationRole, ConverseOutput, ConverseStreamOutput,
-    Message, SystemContentBlock, TokenUsage,
+    InferenceConfiguration, Message, SystemContentBlock, TokenUsage,
 };
 
 use super::errors::{classify_http, stream_error};
 use super::{BedrockSettings, is_bedrock_model_id};
+use crate::adapters::coach_verdict::lead_with_verdict;
 use crate::adapters::resilience::{CallMeter, Failure, Resilience};
-use crate::adapters::structured_reply;
+use crate::adapters::structured_reply::{self, REFINE_MAX_TOKENS, SCORE_MAX_TOKENS};
 use crate::domain::coaching::PhaseContext;
 use crate::domain::message::Usage;
 use crate::domain::prompts::{
-    PromptMessage, PromptRole, coach_messages, improvement_messages, readiness_messages,
-    refine_messages, score_messages,
+    PromptMessage, PromptRole, coach_messages, improvement_messages, refine_messages,
+    score_messages,
 };
 use crate::domain::scoring::{Judgement, Rubric};
 use crate::ports::chat_model::{
-    ChatModel, CoachPurpose, Generated, ModelError, StreamPiece, TextStream,
+    ChatModel, CoachPurpose, Generated, ModelError, Readiness, StreamPiece, TextStream,
 };
 
 const PROVIDER: &str = "bedrock";
@@ -161,10 +163,14 @@ impl BedrockModel {
         operation: &'static str,
         ctx: &PhaseContext,
         prompt: Vec<PromptMessage>,
+        max_tokens: u32,
         parse: impl FnOnce(&str) -> Result<T, ModelError>,
     ) -> Result<Generated<T>, ModelError> {
         let model = self.model_for(ctx);
         let Conversation { system, messages } = conversation(&prompt, true)?;
+        let limits = InferenceConfiguration::builder()
+            .max_tokens(max_tokens as i32)
+            .build();
         let mut meter = CallMeter::start(PROVIDER, operation, &model);
         let output = self
             .resilience
@@ -175,6 +181,7 @@ impl BedrockModel {
                     .model_id(&model)
                     .set_system(Some(system.clone()))
                     .set_messages(Some(messages.clone()))
+                    .inference_config(limits.clone())
                     .send();
                 async move { sent.await.map_err(classify_http) }
             })
@@ -218,13 +225,14 @@ impl ChatModel for BedrockModel {
         purpose: CoachPurpose,
     ) -> Result<TextStream, ModelError> {
         let prompt = match &purpose {
-            CoachPurpose::Collect { ready } => coach_messages(ctx, *ready),
+            CoachPurpose::Collect { readiness } => coach_messages(ctx, *readiness),
             CoachPurpose::Improve { goal, card } => improvement_messages(ctx, goal, card),
         };
         let model = self.model_for(ctx);
         let Conversation { system, messages } = conversation(&prompt, false)?;
         let meter = CallMeter::start(PROVIDER, "coach", &model);
-        self.resilience
+        let reply = self
+            .resilience
             .stream(meter, || {
                 let sent = self
                     .client
@@ -235,17 +243,13 @@ impl ChatModel for BedrockModel {
                     .send();
                 async move { Ok::<_, Failure>(pieces(sent.await.map_err(classify_http)?)) }
             })
-            .await
-    }
-
-    async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        self.json_call(
-            "readiness",
-            ctx,
-            readiness_messages(ctx),
-            structured_reply::readiness,
-        )
-        .await
+            .await?;
+        Ok(match purpose {
+            CoachPurpose::Collect {
+                readiness: Readiness::Judge,
+            } => lead_with_verdict(reply),
+            _ => reply,
+        })
     }
 
     async fn refine(
@@ -257,6 +261,7 @@ impl ChatModel for BedrockModel {
             "refine",
             ctx,
             refine_messages(ctx, draft),
+            REFINE_MAX_TOKENS,
             structured_reply::refined_goal,
         )
         .await
@@ -268,9 +273,13 @@ impl ChatModel for BedrockModel {
         goal: &str,
         rubric: &Rubric,
     ) -> Result<Generated<Judgement>, ModelError> {
-        self.json_call("score", ctx, score_messages(ctx, goal, rubric), |text| {
-            structured_reply::judgement(text, rubric)
-        })
+        self.json_call(
+            "score",
+            ctx,
+            score_messages(ctx, goal, rubric),
+            SCORE_MAX_TOKENS,
+            |text| structured_reply::judgement(text, rubric),
+        )
         .await
     }
 }

@@ -11,7 +11,7 @@ use super::text::{
     TimeFrame, action_items, content_stems, named_values, quantities, strip_lead, time_frame,
     title_case,
 };
-use crate::domain::coaching::PhaseContext;
+use crate::domain::coaching::{PhaseContext, Readiness};
 use crate::domain::goal::fit_goal_text;
 use crate::domain::message::Usage;
 use crate::domain::phase::Phase;
@@ -334,24 +334,26 @@ impl ChatModel for OfflineModel {
         ctx: &PhaseContext,
         purpose: CoachPurpose,
     ) -> Result<TextStream, ModelError> {
-        let reply = match &purpose {
-            CoachPurpose::Collect { ready } => collect_reply(ctx, *ready),
-            CoachPurpose::Improve { card, .. } => improve_reply(ctx, card),
+        let (verdict, reply) = match &purpose {
+            CoachPurpose::Collect {
+                readiness: Readiness::Judge,
+            } => {
+                let ready = is_ready(ctx);
+                (Some(ready), collect_reply(ctx, ready))
+            }
+            CoachPurpose::Collect {
+                readiness: Readiness::Forced,
+            } => (None, collect_reply(ctx, true)),
+            CoachPurpose::Improve { card, .. } => (None, improve_reply(ctx, card)),
         };
         let used = usage(&ctx.user_text(), &reply);
-        let items: Vec<Result<StreamPiece, ModelError>> = pieces(&reply)
+        let items: Vec<Result<StreamPiece, ModelError>> = verdict
+            .map(|ready| Ok(StreamPiece::Verdict { ready }))
             .into_iter()
-            .map(|p| Ok(StreamPiece::Text(p)))
+            .chain(pieces(&reply).into_iter().map(|p| Ok(StreamPiece::Text(p))))
             .chain(std::iter::once(Ok(StreamPiece::Usage(used))))
             .collect();
         Ok(Box::pin(stream::iter(items)))
-    }
-
-    async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        Ok(Generated {
-            value: is_ready(ctx),
-            usage: usage(&ctx.user_text(), "{\"ready\":true}"),
-        })
     }
 
     async fn refine(

@@ -1,5 +1,6 @@
-//! `ChatModel` on chat completions: the coach streamed, readiness, refine
-//! and score as JSON-mode completions.
+//! `ChatModel` on chat completions: the coach streamed (a collect reply
+//! leading with its readiness verdict), refine and score as JSON-mode
+//! completions with capped lengths.
 
 use std::collections::VecDeque;
 
@@ -16,17 +17,18 @@ use futures::StreamExt;
 
 use super::DEFAULT_CHAT_MODEL;
 use super::transport::classify;
+use crate::adapters::coach_verdict::lead_with_verdict;
 use crate::adapters::resilience::{CallMeter, Failure, Resilience};
-use crate::adapters::structured_reply;
+use crate::adapters::structured_reply::{self, REFINE_MAX_TOKENS, SCORE_MAX_TOKENS};
 use crate::domain::coaching::PhaseContext;
 use crate::domain::message::Usage;
 use crate::domain::prompts::{
-    PromptMessage, PromptRole, coach_messages, improvement_messages, readiness_messages,
-    refine_messages, score_messages,
+    PromptMessage, PromptRole, coach_messages, improvement_messages, refine_messages,
+    score_messages,
 };
 use crate::domain::scoring::{Judgement, Rubric};
 use crate::ports::chat_model::{
-    ChatModel, CoachPurpose, Generated, ModelError, StreamPiece, TextStream,
+    ChatModel, CoachPurpose, Generated, ModelError, Readiness, StreamPiece, TextStream,
 };
 
 const PROVIDER: &str = "openai";
@@ -42,18 +44,24 @@ impl OpenAiModel {
         OpenAiModel { client, resilience }
     }
 
+    /// A streamed request, or a JSON-mode one (`json_max_tokens`) capped at
+    /// that many output tokens.
     fn request(
         &self,
         model: &str,
         messages: &[PromptMessage],
-        json: bool,
+        json_max_tokens: Option<u32>,
     ) -> Result<CreateChatCompletionRequest, ModelError> {
         let mut args = CreateChatCompletionRequestArgs::default();
         args.model(model).messages(to_openai(messages));
-        if json {
+        if let Some(max_tokens) = json_max_tokens {
             // json_object works on every OpenAI-compatible server; the
             // prompts spell out the shape and `structured_reply` checks it.
-            args.response_format(ResponseFormat::JsonObject);
+            // `max_tokens`, not `max_completion_tokens`: every compatible
+            // server (Ollama, vLLM, llama.cpp) reads it.
+            #[allow(deprecated)]
+            args.response_format(ResponseFormat::JsonObject)
+                .max_tokens(max_tokens);
         } else {
             args.stream_options(ChatCompletionStreamOptions {
                 include_usage: Some(true),
@@ -71,10 +79,11 @@ impl OpenAiModel {
         operation: &'static str,
         ctx: &PhaseContext,
         messages: Vec<PromptMessage>,
+        max_tokens: u32,
         parse: impl FnOnce(&str) -> Result<T, ModelError>,
     ) -> Result<Generated<T>, ModelError> {
         let model = self.model_for(ctx);
-        let request = self.request(&model, &messages, true)?;
+        let request = self.request(&model, &messages, Some(max_tokens))?;
         let mut meter = CallMeter::start(PROVIDER, operation, &model);
         let response = self
             .resilience
@@ -191,13 +200,14 @@ impl ChatModel for OpenAiModel {
         purpose: CoachPurpose,
     ) -> Result<TextStream, ModelError> {
         let messages = match &purpose {
-            CoachPurpose::Collect { ready } => coach_messages(ctx, *ready),
+            CoachPurpose::Collect { readiness } => coach_messages(ctx, *readiness),
             CoachPurpose::Improve { goal, card } => improvement_messages(ctx, goal, card),
         };
         let model = self.model_for(ctx);
-        let request = self.request(&model, &messages, false)?;
+        let request = self.request(&model, &messages, None)?;
         let meter = CallMeter::start(PROVIDER, "coach", &model);
-        self.resilience
+        let reply = self
+            .resilience
             .stream(meter, || {
                 let (client, request) = (self.client.clone(), request.clone());
                 async move {
@@ -209,17 +219,13 @@ impl ChatModel for OpenAiModel {
                     Ok::<_, Failure>(pieces(chunks))
                 }
             })
-            .await
-    }
-
-    async fn judge_readiness(&self, ctx: &PhaseContext) -> Result<Generated<bool>, ModelError> {
-        self.json_call(
-            "readiness",
-            ctx,
-            readiness_messages(ctx),
-            structured_reply::readiness,
-        )
-        .await
+            .await?;
+        Ok(match purpose {
+            CoachPurpose::Collect {
+                readiness: Readiness::Judge,
+            } => lead_with_verdict(reply),
+            _ => reply,
+        })
     }
 
     async fn refine(
@@ -231,6 +237,7 @@ impl ChatModel for OpenAiModel {
             "refine",
             ctx,
             refine_messages(ctx, draft),
+            REFINE_MAX_TOKENS,
             structured_reply::refined_goal,
         )
         .await
@@ -242,9 +249,13 @@ impl ChatModel for OpenAiModel {
         goal: &str,
         rubric: &Rubric,
     ) -> Result<Generated<Judgement>, ModelError> {
-        self.json_call("score", ctx, score_messages(ctx, goal, rubric), |text| {
-            structured_reply::judgement(text, rubric)
-        })
+        self.json_call(
+            "score",
+            ctx,
+            score_messages(ctx, goal, rubric),
+            SCORE_MAX_TOKENS,
+            |text| structured_reply::judgement(text, rubric),
+        )
         .await
     }
 }
