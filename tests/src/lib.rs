@@ -13,6 +13,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+pub mod documents;
 pub mod journey;
 
 pub const PLATFORM_KEY: &str = "platform-admin-key-for-tests-0123456789";
@@ -39,6 +40,20 @@ impl Clock for ManualClock {
 /// The walkthrough's morning: 2025-01-10 09:00 UTC.
 pub fn walkthrough_clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new("2025-01-10T09:00:00Z".parse().unwrap()))
+}
+
+/// This package's `petraf-extract-worker` binary, which cargo builds before
+/// the integration tests (it sits beside their `deps/` directory).
+pub fn extract_worker() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile directory");
+    profile_dir.join(format!(
+        "petraf-extract-worker{}",
+        std::env::consts::EXE_SUFFIX
+    ))
 }
 
 /// Petraf listening on a free loopback port.
@@ -90,7 +105,10 @@ impl TestServer {
             embedder: ports.embedder,
             clock: clock.clone(),
             secrets,
-            settings: Settings::default(),
+            settings: Settings {
+                extract_worker: Some(extract_worker()),
+                ..Settings::default()
+            },
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -210,6 +228,10 @@ impl Client {
 
     pub fn put(&self, path: &str) -> Call {
         self.request(Method::PUT, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Call {
+        self.request(Method::DELETE, path)
     }
 }
 

@@ -4,6 +4,8 @@ use petraf_core::config::{self, ProcessEnv};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    // Re-run as the isolated document extraction worker, when asked to.
+    petraf_core::extraction::worker::run_if_worker();
     petraf_core::telemetry::init();
     let app = config::from_env(&ProcessEnv).await?;
     lambda_http::run(petraf_core::http::admin_api(app)).await

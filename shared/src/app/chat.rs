@@ -20,7 +20,7 @@ use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
 use crate::domain::ids::new_id;
-use crate::domain::message::{Message, Role, Usage};
+use crate::domain::message::{Message, Role, Source, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
 use crate::domain::scoring::{CriterionScore, ScoreCard, score_card};
 use crate::domain::session::{Session, SessionStatus};
@@ -102,6 +102,8 @@ pub enum ChatEvent {
         tokens_used: Usage,
         latency_ms: u64,
         timestamp: DateTime<Utc>,
+        /// The company-document passages the turn used.
+        sources: Vec<Source>,
     },
     Error {
         code: String,
@@ -172,9 +174,11 @@ impl ChatEvent {
                 tokens_used,
                 latency_ms,
                 timestamp,
+                sources,
             } => json!({
                 "phase": phase, "step": step, "full_response": full_response, "chunks": chunks,
                 "tokens_used": TokensUsed::from(*tokens_used), "latency_ms": latency_ms, "timestamp": timestamp,
+                "sources": sources,
             }),
             ChatEvent::Error { code, message } => json!({"code": code, "message": message}),
         }
@@ -246,6 +250,7 @@ pub async fn start_turn(
         latency_ms: 0,
         model_used: None,
         created_at: now,
+        sources: vec![],
     };
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
     change.state = Some(Guarded::replacing(state.version, leased.clone()));
@@ -290,6 +295,8 @@ struct Outbox {
     full_response: String,
     usage: Usage,
     disconnected: bool,
+    /// The passages retrieval gave this turn, cited in `complete`.
+    sources: Vec<Source>,
 }
 
 impl Outbox {
@@ -302,6 +309,7 @@ impl Outbox {
             full_response: String::new(),
             usage: Usage::default(),
             disconnected: false,
+            sources: vec![],
         }
     }
 
@@ -441,6 +449,7 @@ impl Turn {
             latency_ms,
             model_used: Some(self.app.model.model_for(&self.context_stub())),
             created_at: now,
+            sources: self.out.sources.clone(),
         };
         change.messages.push(reply.clone());
         change.counters.messages += 1;
@@ -467,6 +476,7 @@ impl Turn {
                     tokens_used: self.out.usage,
                     latency_ms,
                     timestamp: now,
+                    sources: self.out.sources.clone(),
                 })
                 .await;
         }
@@ -529,6 +539,7 @@ impl Turn {
             .map(|g| (g.goal_type, g.content.clone()))
             .collect();
         ctx.documents = self.retrieve(&ctx).await?;
+        self.out.sources = ctx.documents.iter().map(ContextDoc::citation).collect();
 
         let goal_text = match self.kind {
             TurnKind::Collect => {
@@ -614,6 +625,18 @@ impl Turn {
                     .and_then(Value::as_str)
                     .unwrap_or("company document")
                     .to_string(),
+                page: f
+                    .chunk
+                    .metadata
+                    .get("page")
+                    .and_then(Value::as_u64)
+                    .map(|p| p as u32),
+                section: f
+                    .chunk
+                    .metadata
+                    .get("section")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 category: f.chunk.category,
                 content: f.chunk.content,
                 relevance: f.similarity,

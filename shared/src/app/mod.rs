@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod chat;
 pub mod demo;
+pub mod documents;
 pub mod error;
 pub mod goals;
 pub mod ingestion;
@@ -32,6 +33,10 @@ pub struct Settings {
     pub version: String,
     /// How many passages retrieval adds to a prompt.
     pub rag_top_k: usize,
+    /// The executable run as the extraction worker; `None`: the
+    /// `PETRAF_EXTRACT_WORKER` variable, else the running executable.
+    pub extract_worker: Option<std::path::PathBuf>,
+    pub extraction_limits: crate::extraction::Limits,
 }
 
 impl Default for Settings {
@@ -39,6 +44,8 @@ impl Default for Settings {
         Settings {
             version: env!("CARGO_PKG_VERSION").to_string(),
             rag_top_k: 3,
+            extract_worker: None,
+            extraction_limits: crate::extraction::Limits::default(),
         }
     }
 }
