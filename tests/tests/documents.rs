@@ -559,3 +559,57 @@ async fn documents_are_listed_idempotent_replaced_deleted_and_cited() {
         "the original is gone"
     );
 }
+
+/// The worker's limits end runaway extractions as typed failures: a small
+/// stack overflowed by deep nesting, too little memory, too little time.
+#[tokio::test]
+async fn the_workers_limits_turn_crashes_and_runaways_into_typed_failures() {
+    use petraf_core::extraction::worker::run_worker;
+    use petraf_core::extraction::{DocumentFormat, ExtractFailure, Limits};
+    let worker = petraf_tests::extract_worker();
+    let run = |fixture: &str, limits: Limits| {
+        let reply = run_worker(
+            &worker,
+            DocumentFormat::Pdf,
+            &read_fixture(fixture),
+            &limits,
+        )
+        .expect("the worker runs");
+        reply.outcome.expect_err("a limit should stop it")
+    };
+    let started = Instant::now();
+    let crashed = run(
+        "hostile/deep-nesting.pdf",
+        Limits {
+            stack_bytes: 256 << 10,
+            ..Limits::default()
+        },
+    );
+    assert!(matches!(crashed, ExtractFailure::Corrupt(_)), "{crashed:?}");
+    let starved = run(
+        "gen/lo-big-218p.pdf",
+        Limits {
+            memory_bytes: 48 << 20,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(
+            starved,
+            ExtractFailure::TooLarge(_) | ExtractFailure::Corrupt(_)
+        ),
+        "{starved:?}"
+    );
+    let slow = run(
+        "gen/lo-big-218p.pdf",
+        Limits {
+            wall_millis: 50,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        slow,
+        ExtractFailure::TooLarge("reading it took longer than 0.05 s".into())
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

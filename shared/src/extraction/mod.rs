@@ -109,8 +109,10 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 1536 << 20,
-            cpu_seconds: 8,
-            wall_millis: 8_000,
+            cpu_seconds: 10,
+            // Generous against CPU time: a loaded machine must not refuse a
+            // large but honest document.
+            wall_millis: 20_000,
             max_pages: 2_000,
             max_chars: 5_000_000,
             max_unpacked_bytes: 200 << 20,

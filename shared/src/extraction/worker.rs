@@ -209,7 +209,7 @@ pub fn run_worker(
     if timed_out {
         return Ok(failure(ExtractFailure::TooLarge(format!(
             "reading it took longer than {} s",
-            limits.wall_millis / 1000
+            limits.wall_millis as f64 / 1000.0
         ))));
     }
     if overflow {
@@ -237,6 +237,7 @@ fn read_capped(mut from: impl Read, cap: u64) -> (Vec<u8>, bool) {
 }
 
 /// Why a worker that did not answer died.
+#[cfg_attr(not(unix), allow(unused_variables))]
 fn died(status: ExitStatus, stderr: &str, limits: &Limits) -> ExtractFailure {
     #[cfg(unix)]
     {
@@ -254,6 +255,5 @@ fn died(status: ExitStatus, stderr: &str, limits: &Limits) -> ExtractFailure {
             limits.memory_bytes >> 20
         ));
     }
-    let _ = status;
     ExtractFailure::Corrupt("its structure crashed the reader".into())
 }
