@@ -77,6 +77,8 @@ enum StatusArg {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Re-run as the isolated document extraction worker, when asked to.
+    petraf_core::extraction::worker::run_if_worker();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

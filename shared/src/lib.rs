@@ -13,6 +13,7 @@ pub mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod domain;
+pub mod extraction;
 pub mod http;
 pub mod ports;
 pub mod telemetry;

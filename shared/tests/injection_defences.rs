@@ -241,6 +241,8 @@ async fn a_passing_score_that_echoes_a_planted_note_is_malformed() {
             source: "Addendum".into(),
             category: "career_framework".into(),
             relevance: 0.9,
+            page: None,
+            section: None,
         }],
         goal,
     );

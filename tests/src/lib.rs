@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+pub mod documents;
 pub mod gate;
 pub mod journey;
 
@@ -41,6 +42,20 @@ impl Clock for ManualClock {
 /// The walkthrough's morning: 2025-01-10 09:00 UTC.
 pub fn walkthrough_clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new("2025-01-10T09:00:00Z".parse().unwrap()))
+}
+
+/// This package's `petraf-extract-worker` binary, which cargo builds before
+/// the integration tests (it sits beside their `deps/` directory).
+pub fn extract_worker() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile directory");
+    profile_dir.join(format!(
+        "petraf-extract-worker{}",
+        std::env::consts::EXE_SUFFIX
+    ))
 }
 
 /// Petraf listening on a free loopback port.
@@ -118,7 +133,10 @@ impl TestServer {
             embedder: ports.embedder,
             clock: clock.clone(),
             secrets,
-            settings,
+            settings: Settings {
+                extract_worker: settings.extract_worker.or_else(|| Some(extract_worker())),
+                ..settings
+            },
             cors_cache: Default::default(),
             turns: Default::default(),
         });
@@ -255,6 +273,10 @@ impl Client {
 
     pub fn put(&self, path: &str) -> Call {
         self.request(Method::PUT, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Call {
+        self.request(Method::DELETE, path)
     }
 }
 

@@ -727,9 +727,19 @@ async fn admin_keys_see_only_their_own_tenant() {
     };
     for (form, status, code) in [
         (
-            upload("framework.pdf", b"%PDF-1.7", "career_framework", None),
+            upload("framework.exe", b"MZ\x90\x00", "career_framework", None),
             415,
-            "unsupported_document_type",
+            "unsupported_type",
+        ),
+        (
+            upload(
+                "framework.pdf",
+                b"<html>not a pdf</html>",
+                "career_framework",
+                None,
+            ),
+            415,
+            "unsupported_type",
         ),
         (
             upload("notes.txt", b"", "values", None),
@@ -823,12 +833,12 @@ async fn admin_keys_see_only_their_own_tenant() {
     let r = client
         .post(&url_path)
         .admin(&key)
-        .json(&json!({"category": "values", "filename": "v.pdf"}))
+        .json(&json!({"category": "values", "filename": "v.exe"}))
         .send()
         .await;
     assert_eq!(
         (r.status.as_u16(), r.code()),
-        (415, "unsupported_document_type".into())
+        (415, "unsupported_type".into())
     );
     let r = client
         .post(&url_path)

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use petraf_core::domain::audit::AuditEntry;
 use petraf_core::domain::conversation::ConversationState;
+use petraf_core::domain::document::DocumentRecord;
 use petraf_core::domain::goal::{Goal, GoalLink};
 use petraf_core::domain::message::{Message, Role};
 use petraf_core::domain::session::Session;
@@ -552,6 +553,18 @@ impl StateStore for Interposed {
     }
     async fn usage(&self, t: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError> {
         self.inner.usage(t, today).await
+    }
+    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
+        self.inner.put_document(document).await
+    }
+    async fn document(&self, t: &str, d: &str) -> Result<Option<DocumentRecord>, StoreError> {
+        self.inner.document(t, d).await
+    }
+    async fn documents(&self, t: &str) -> Result<Vec<DocumentRecord>, StoreError> {
+        self.inner.documents(t).await
+    }
+    async fn delete_document(&self, t: &str, d: &str) -> Result<(), StoreError> {
+        self.inner.delete_document(t, d).await
     }
 }
 

@@ -167,4 +167,124 @@ async fn sarahs_whole_journey_on_dynamodb_s3_and_pgvector() {
         .clone();
     assert_eq!(dropped["action"], "rag.document_uploaded");
     assert_eq!(dropped["payload"]["filename"], "on call guide.md");
+
+    drop_folder_formats(&server, &tenant_id, &created.admin_key).await;
+}
+
+/// Puts `bytes` into the drop folder through a presigned URL; the key.
+async fn drop_file(
+    server: &TestServer,
+    tenant: &str,
+    key: &str,
+    category: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let url = server
+        .client()
+        .post(&format!("/api/admin/rag/upload-url/{tenant}"))
+        .admin(key)
+        .json(&serde_json::json!({"category": category, "filename": name}))
+        .send()
+        .await;
+    assert_eq!(url.status, 200, "{}", url.text);
+    let url = url.json();
+    let put = reqwest::Client::new()
+        .put(url["upload_url"].as_str().unwrap())
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "PUT: {}", put.status());
+    url["key"].as_str().unwrap().to_string()
+}
+
+/// A representative set through the drop folder: each format indexed, a
+/// password-protected PDF recorded as failed with its reason, a duplicate
+/// event changing nothing.
+async fn drop_folder_formats(server: &TestServer, tenant: &str, admin_key: &str) {
+    use petraf_core::app::ingestion::ingest_event_keys;
+    use petraf_tests::documents::read_fixture;
+    let mut keys = vec![];
+    for (name, fixture) in [
+        ("report.pdf", "gen/lo-report.pdf"),
+        ("report.docx", "office/pandoc-report.docx"),
+        ("report.html", "web/pandoc-report.html"),
+    ] {
+        keys.push(
+            drop_file(
+                server,
+                tenant,
+                admin_key,
+                "policies",
+                name,
+                read_fixture(fixture),
+            )
+            .await,
+        );
+    }
+    let reports = ingest_event_keys(&server.app, &keys)
+        .await
+        .expect("drop-folder ingestion");
+    assert_eq!(reports.len(), 3);
+    assert!(reports.iter().all(|r| r.chunks_created >= 5), "{reports:?}");
+    // The same event again: one document each, no duplicate chunks.
+    let again = ingest_event_keys(&server.app, &keys[..1]).await.unwrap();
+    assert_eq!(again[0].message, "Document already indexed");
+    assert_eq!(again[0].chunks_created, reports[0].chunks_created);
+    let probe = server.app.embedder.embed(&["report".into()]).await.unwrap();
+    let chunks = server
+        .app
+        .vectors
+        .search(tenant, &["policies".into()], &probe[0], 10_000)
+        .await
+        .unwrap();
+    let expected: usize = reports.iter().map(|r| r.chunks_created).sum();
+    assert_eq!(chunks.len(), expected);
+
+    let locked = drop_file(
+        server,
+        tenant,
+        admin_key,
+        "policies",
+        "locked.pdf",
+        read_fixture("gen/enc-aes256-userpw.pdf"),
+    )
+    .await;
+    let refused = ingest_event_keys(&server.app, std::slice::from_ref(&locked))
+        .await
+        .unwrap();
+    assert!(
+        refused.is_empty(),
+        "a refused document is not reported as indexed"
+    );
+
+    let listing = server
+        .client()
+        .get(&format!("/api/admin/rag/documents/{tenant}"))
+        .admin(admin_key)
+        .send()
+        .await
+        .json();
+    let documents = listing["documents"].as_array().unwrap();
+    let dropped: Vec<_> = documents
+        .iter()
+        .filter(|d| d["source"] == "drop_folder")
+        .collect();
+    assert_eq!(dropped.len(), 5, "{listing}");
+    let failed = dropped
+        .iter()
+        .find(|d| d["filename"] == "locked.pdf")
+        .unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["failure"]["code"], "password_protected");
+    for name in ["report.pdf", "report.docx", "report.html"] {
+        let d = dropped.iter().find(|d| d["filename"] == name).unwrap();
+        assert_eq!(d["status"], "indexed", "{d}");
+    }
+    let pdf = dropped
+        .iter()
+        .find(|d| d["filename"] == "report.pdf")
+        .unwrap();
+    assert!(pdf["pages"].as_u64().unwrap() >= 1);
 }

@@ -8,6 +8,8 @@ use petraf_core::config::{self, ProcessEnv, Uses};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    // Re-run as the isolated document extraction worker, when asked to.
+    petraf_core::extraction::worker::run_if_worker();
     petraf_core::telemetry::init();
     let app = config::from_env_for(&ProcessEnv, Uses::DROP_FOLDER).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {

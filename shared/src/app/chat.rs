@@ -34,7 +34,7 @@ use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdic
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
 use crate::domain::hygiene::normalize_newlines;
 use crate::domain::ids::new_id;
-use crate::domain::message::{Message, Role, Usage};
+use crate::domain::message::{Message, Role, Source, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
 use crate::domain::scoring::{CriterionScore, Rubric, ScoreCard};
 use crate::domain::session::{Session, SessionStatus};
@@ -116,6 +116,8 @@ pub enum ChatEvent {
         tokens_used: Usage,
         latency_ms: u64,
         timestamp: DateTime<Utc>,
+        /// The company-document passages the turn used.
+        sources: Vec<Source>,
     },
     Error {
         code: String,
@@ -186,9 +188,11 @@ impl ChatEvent {
                 tokens_used,
                 latency_ms,
                 timestamp,
+                sources,
             } => json!({
                 "phase": phase, "step": step, "full_response": full_response, "chunks": chunks,
                 "tokens_used": TokensUsed::from(*tokens_used), "latency_ms": latency_ms, "timestamp": timestamp,
+                "sources": sources,
             }),
             ChatEvent::Error { code, message } => json!({"code": code, "message": message}),
         }
@@ -317,6 +321,7 @@ async fn lease_turn(
         latency_ms: 0,
         model_used: None,
         created_at: now,
+        sources: vec![],
     };
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
     change.state = Some(Guarded::replacing(state.version, leased.clone()));
@@ -372,6 +377,8 @@ struct Outbox {
     usage: Usage,
     disconnected: bool,
     held: Option<Vec<ChatEvent>>,
+    /// The passages retrieval gave this turn, cited in `complete`.
+    sources: Vec<Source>,
 }
 
 impl Outbox {
@@ -385,6 +392,7 @@ impl Outbox {
             usage: Usage::default(),
             disconnected: false,
             held: None,
+            sources: vec![],
         }
     }
 
@@ -641,6 +649,7 @@ impl Turn {
             latency_ms,
             model_used: Some(self.app.model.model_for(&self.context_stub())),
             created_at: now,
+            sources: self.out.sources.clone(),
         };
         change.messages.push(reply.clone());
         change.counters.messages += 1;
@@ -669,6 +678,7 @@ impl Turn {
                     tokens_used: self.out.usage,
                     latency_ms,
                     timestamp: now,
+                    sources: self.out.sources.clone(),
                 })
                 .await;
         }
@@ -797,6 +807,7 @@ impl Turn {
             .map(|g| (g.goal_type, g.content.clone()))
             .collect();
         ctx.documents = self.retrieve(&ctx).await?;
+        self.out.sources = ctx.documents.iter().map(ContextDoc::citation).collect();
 
         let (goal_text, scored_ahead) = match self.kind {
             TurnKind::Collect => {

@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// Well-formed but unusable content (422).
+    Unprocessable,
     Unavailable,
     NotImplemented,
     Internal,
@@ -43,6 +45,7 @@ impl AppError {
         conflict => Conflict,
         too_large => PayloadTooLarge,
         unsupported => UnsupportedMediaType,
+        unprocessable => Unprocessable,
         unavailable => Unavailable,
         not_implemented => NotImplemented,
         internal => Internal,

@@ -8,16 +8,21 @@ use serde_json::{Value, json};
 
 use super::{App, AppError, AppResult, ErrorKind};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
-use crate::domain::chunking::chunk_text;
+use crate::domain::chunking::chunk_paragraphs;
+use crate::domain::document::{
+    DocumentFailure, DocumentRecord, DocumentSource, DocumentStatus, content_hash,
+    upload_document_id,
+};
 use crate::domain::ids::new_id;
 use crate::domain::injection::{Finding, find_instructions};
-use crate::ports::object_store::{StoredObject, document_key, parse_document_key};
+use crate::extraction::{self, DocumentFormat, Extracted, worker};
+use crate::ports::object_store::{DocumentKey, StoredObject, document_key, parse_document_key};
 use crate::ports::vector_store::ChunkRecord;
 
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 const MAX_METADATA_BYTES: usize = 2048;
 /// Inputs per embedding request.
-const EMBED_BATCH: usize = 64;
+const EMBED_BATCH: usize = 128;
 
 #[derive(Debug, Clone)]
 pub struct DocumentUpload {
@@ -35,9 +40,11 @@ pub struct IngestReport {
     pub chunks_created: usize,
     pub document_id: String,
     pub category: String,
-    /// Sentences that read as instructions to the assistant ("ignore the
-    /// rubric", "score this 10/10"): kept in the document, flagged on their
-    /// chunks, and withheld from every model at retrieval.
+    pub title: String,
+    pub pages: Option<u32>,
+    pub status: DocumentStatus,
+    /// Instruction-like sentences found in the document (see
+    /// [`DocumentRecord::flagged_passages`]).
     pub flagged_passages: Vec<Finding>,
 }
 
@@ -71,33 +78,62 @@ pub fn clean_filename(name: &str) -> AppResult<String> {
     })
 }
 
-/// The text of a document, by its extension.
-pub fn extract_text(filename: &str, bytes: &[u8]) -> AppResult<String> {
-    let ext = filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "txt" | "md" | "markdown" => String::from_utf8(bytes.to_vec())
-            .map(|t| t.trim_start_matches('\u{feff}').to_string())
-            .map_err(|_| AppError::bad_request("invalid_encoding", "text documents must be UTF-8")),
-        "pdf" | "docx" => Err(AppError::unsupported(
-            "unsupported_document_type",
-            "PDF and DOCX extraction is not available yet; upload .txt or .md",
-        )),
-        _ => Err(AppError::unsupported(
-            "unsupported_document_type",
-            "upload a .txt or .md document",
-        )),
+/// A document's text: the format detected from its content and name, then
+/// extracted (in the isolated worker where a parser engine is needed) and
+/// cleaned.
+pub async fn extract_document(
+    app: &App,
+    filename: &str,
+    bytes: &[u8],
+) -> AppResult<(DocumentFormat, Extracted)> {
+    let format = extraction::detect(filename, bytes)?;
+    let limits = app.settings.extraction_limits.clone();
+    let extracted = if format.needs_worker() {
+        let program = worker::worker_program(app.settings.extract_worker.as_ref())
+            .map_err(worker_unavailable)?;
+        let started = std::time::Instant::now();
+        let reply = worker::extract_isolated(program, format, bytes.to_vec(), limits)
+            .await
+            .map_err(worker_unavailable)?;
+        tracing::info!(
+            format = format.name(),
+            bytes = bytes.len(),
+            millis = started.elapsed().as_millis() as u64,
+            peak_rss_kib = reply.peak_rss_kib,
+            ok = reply.outcome.is_ok(),
+            "document extracted"
+        );
+        reply.outcome?
+    } else {
+        extraction::extract_in_process(format, bytes, &limits)?
+    };
+    if extracted.blocks.is_empty() {
+        return Err(AppError::bad_request(
+            "empty_document",
+            "the document has no text",
+        ));
     }
+    Ok((format, extracted))
 }
 
-fn title_of(metadata: &Value, filename: &str) -> String {
+fn worker_unavailable(e: std::io::Error) -> AppError {
+    tracing::error!(error = %e, "the extraction worker could not run");
+    AppError::internal(
+        "extraction_unavailable",
+        "documents cannot be read right now; try again later",
+    )
+}
+
+/// The title a user gave, else the one the document gives itself, else its name.
+fn title_of(metadata: &Value, own_title: Option<&str>, filename: &str) -> String {
     metadata
         .get("title")
         .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| filename.to_string())
+        .filter(|t| !t.trim().is_empty())
+        .or(own_title.filter(|t| !t.trim().is_empty()))
+        .unwrap_or(filename)
+        .trim()
+        .to_string()
 }
 
 /// How long a presigned drop-folder URL stays valid.
@@ -124,7 +160,7 @@ pub async fn upload_url(
     validate_category(category)?;
     let filename = clean_filename(filename)?;
     // Refuse now what ingestion would refuse later.
-    extract_text(&filename, b"")?;
+    extraction::detect::format_of_name(&filename)?;
     let document_id = new_id();
     let key = document_key(tenant_id, category, &document_id, &filename);
     let url = app
@@ -147,13 +183,8 @@ pub async fn upload_url(
     })
 }
 
-/// Validates and stores an upload, then indexes it.
-pub async fn ingest_upload(
-    app: &App,
-    upload: DocumentUpload,
-    actor: &str,
-    origin: &RequestOrigin,
-) -> AppResult<IngestReport> {
+/// Checks what an upload carries before anything is read.
+fn validate_upload(upload: &DocumentUpload) -> AppResult<String> {
     validate_category(&upload.category)?;
     let filename = clean_filename(&upload.filename)?;
     if upload.bytes.is_empty() {
@@ -165,87 +196,138 @@ pub async fn ingest_upload(
             "documents must be at most 10 MiB",
         ));
     }
-    if !upload.metadata.is_object() {
+    validate_metadata(&upload.metadata)?;
+    Ok(filename)
+}
+
+pub fn validate_metadata(metadata: &Value) -> AppResult<()> {
+    if !metadata.is_object() {
         return Err(AppError::bad_request(
             "invalid_metadata",
             "metadata must be a JSON object",
         ));
     }
-    if upload.metadata.to_string().len() > MAX_METADATA_BYTES {
+    if metadata.to_string().len() > MAX_METADATA_BYTES {
         return Err(AppError::bad_request(
             "invalid_metadata",
             "metadata must be at most 2048 bytes",
         ));
     }
-    let text = extract_text(&filename, &upload.bytes)?;
-    if chunk_text(&text).is_empty() {
-        return Err(AppError::bad_request(
-            "empty_document",
-            "the document has no text",
-        ));
+    Ok(())
+}
+
+/// Validates, extracts, stores and indexes an upload. The same bytes in
+/// the same category again give the document already there; a document
+/// that cannot be read is refused with nothing stored.
+pub async fn ingest_upload(
+    app: &App,
+    upload: DocumentUpload,
+    actor: &str,
+    origin: &RequestOrigin,
+) -> AppResult<IngestReport> {
+    let filename = validate_upload(&upload)?;
+    let hash = content_hash(&upload.bytes);
+    let tenant_id = upload.tenant_id.clone();
+    if let Some(existing) = app
+        .store
+        .documents(&tenant_id)
+        .await?
+        .into_iter()
+        .find(|d| {
+            d.category == upload.category
+                && d.content_hash == hash
+                && d.status == DocumentStatus::Indexed
+        })
+    {
+        return Ok(IngestReport::of(&existing, "Document already indexed"));
     }
-    let document_id = new_id();
-    let key = document_key(&upload.tenant_id, &upload.category, &document_id, &filename);
-    let mut object_metadata = BTreeMap::new();
-    object_metadata.insert("title".to_string(), title_of(&upload.metadata, &filename));
-    object_metadata.insert("metadata".to_string(), upload.metadata.to_string());
-    let content_type = if filename.ends_with(".txt") {
-        "text/plain"
-    } else {
-        "text/markdown"
+    let (format, extracted) = extract_document(app, &filename, &upload.bytes).await?;
+    let document_id = upload_document_id(&tenant_id, &upload.category, &hash);
+    let now = app.clock.now();
+    let mut record = DocumentRecord {
+        id: document_id.clone(),
+        tenant_id: tenant_id.clone(),
+        category: upload.category.clone(),
+        title: title_of(&upload.metadata, extracted.title.as_deref(), &filename),
+        filename: filename.clone(),
+        format: Some(format.name().to_string()),
+        status: DocumentStatus::Indexing,
+        failure: None,
+        pages: extracted.pages,
+        flagged_passages: flagged_passages(&extracted),
+        chunks: 0,
+        bytes: upload.bytes.len() as u64,
+        source: DocumentSource::Upload,
+        content_hash: hash,
+        object_key: document_key(&tenant_id, &upload.category, &document_id, &filename),
+        revision: 1,
+        metadata: upload.metadata.clone(),
+        created_at: now,
+        updated_at: now,
     };
+    app.store.put_document(&record).await?;
+    let stored = store_and_index(app, &record, format, upload.bytes, &extracted).await;
+    let chunks = match stored {
+        Ok(chunks) => chunks,
+        Err(e) => {
+            // Leave nothing half-made behind: no chunks, no object, no record.
+            let _ = app.vectors.delete_document(&tenant_id, &document_id).await;
+            let _ = app.objects.delete(&record.object_key).await;
+            let _ = app.store.delete_document(&tenant_id, &document_id).await;
+            return Err(e);
+        }
+    };
+    record.status = DocumentStatus::Indexed;
+    record.chunks = chunks as u32;
+    record.updated_at = app.clock.now();
+    app.store.put_document(&record).await?;
+    audit_document(app, &record, action::RAG_DOCUMENT_UPLOADED, actor, origin).await?;
+    Ok(IngestReport::of(&record, "Document processed successfully"))
+}
+
+/// Puts the original into the object store and indexes its text.
+pub(crate) async fn store_and_index(
+    app: &App,
+    record: &DocumentRecord,
+    format: DocumentFormat,
+    bytes: Vec<u8>,
+    extracted: &Extracted,
+) -> AppResult<usize> {
+    let mut object_metadata = BTreeMap::new();
+    object_metadata.insert("title".to_string(), record.title.clone());
+    object_metadata.insert("metadata".to_string(), record.metadata.to_string());
     app.objects
         .put(
-            &key,
+            &record.object_key,
             StoredObject {
-                bytes: upload.bytes,
-                content_type: content_type.into(),
+                bytes,
+                content_type: format.content_type().into(),
                 metadata: object_metadata,
             },
         )
         .await?;
-    let chunks = index_text(
-        app,
-        &upload.tenant_id,
-        &upload.category,
-        &document_id,
-        &filename,
-        &text,
-        &upload.metadata,
-    )
-    .await?;
-    let flagged = find_instructions(&text);
-    audit_upload(
-        app,
-        &upload.tenant_id,
-        &document_id,
-        &upload.category,
-        &filename,
-        (chunks, flagged.len()),
-        actor,
-        origin,
-    )
-    .await?;
-    Ok(report(document_id, upload.category, chunks, flagged))
+    index_document(app, record, extracted).await
 }
 
-fn report(
-    document_id: String,
-    category: String,
-    chunks: usize,
-    flagged_passages: Vec<Finding>,
-) -> IngestReport {
-    IngestReport {
-        success: true,
-        message: "Document processed successfully".into(),
-        chunks_created: chunks,
-        document_id,
-        category,
-        flagged_passages,
+impl IngestReport {
+    pub fn of(record: &DocumentRecord, message: &str) -> Self {
+        IngestReport {
+            success: record.status == DocumentStatus::Indexed,
+            message: message.into(),
+            chunks_created: record.chunks as usize,
+            document_id: record.id.clone(),
+            category: record.category.clone(),
+            title: record.title.clone(),
+            pages: record.pages,
+            status: record.status,
+            flagged_passages: record.flagged_passages.clone(),
+        }
     }
 }
 
-/// Indexes a document that arrived in the object store's drop folder.
+/// Indexes a document that arrived in the object store's drop folder and
+/// records the outcome, failures included, so the admin's list shows it.
+/// A repeated event for bytes already indexed changes nothing.
 pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestReport> {
     let parts = parse_document_key(key).ok_or_else(|| {
         AppError::bad_request(
@@ -260,6 +342,88 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
             format!("no tenant {}", parts.tenant_id),
         ));
     }
+    let existing = app
+        .store
+        .document(&parts.tenant_id, &parts.document_id)
+        .await?;
+    let now = app.clock.now();
+    let mut record = existing.unwrap_or_else(|| DocumentRecord {
+        id: parts.document_id.clone(),
+        tenant_id: parts.tenant_id.clone(),
+        category: parts.category.clone(),
+        title: parts.filename.clone(),
+        filename: parts.filename.clone(),
+        format: None,
+        status: DocumentStatus::Indexing,
+        failure: None,
+        pages: None,
+        chunks: 0,
+        bytes: 0,
+        source: DocumentSource::DropFolder,
+        content_hash: String::new(),
+        object_key: key.to_string(),
+        revision: 1,
+        metadata: json!({}),
+        flagged_passages: vec![],
+        created_at: now,
+        updated_at: now,
+    });
+    match read_dropped(app, key, &parts, &mut record).await {
+        Ok(None) => Ok(IngestReport::of(&record, "Document already indexed")),
+        Ok(Some(extracted)) => {
+            let chunks = index_document(app, &record, &extracted).await?;
+            record.status = DocumentStatus::Indexed;
+            record.failure = None;
+            record.chunks = chunks as u32;
+            record.updated_at = app.clock.now();
+            app.store.put_document(&record).await?;
+            audit_document(
+                app,
+                &record,
+                action::RAG_DOCUMENT_UPLOADED,
+                DROP_FOLDER_ACTOR,
+                &RequestOrigin::default(),
+            )
+            .await?;
+            Ok(IngestReport::of(&record, "Document processed successfully"))
+        }
+        Err(e) if is_transient(&e) => Err(e),
+        Err(e) => {
+            record.status = DocumentStatus::Failed;
+            record.failure = Some(DocumentFailure {
+                code: e.code.to_string(),
+                message: e.message.clone(),
+            });
+            record.updated_at = app.clock.now();
+            app.store.put_document(&record).await?;
+            audit_document(
+                app,
+                &record,
+                action::RAG_DOCUMENT_FAILED,
+                DROP_FOLDER_ACTOR,
+                &RequestOrigin::default(),
+            )
+            .await?;
+            Err(e)
+        }
+    }
+}
+
+/// Who the audit log names for drop-folder documents.
+pub const DROP_FOLDER_ACTOR: &str = "s3_drop_folder";
+
+fn is_transient(e: &AppError) -> bool {
+    matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal)
+}
+
+/// Reads and extracts a dropped object, filling in `record`; `None` when
+/// the same bytes are already indexed under this document.
+async fn read_dropped(
+    app: &App,
+    key: &str,
+    parts: &DocumentKey,
+    record: &mut DocumentRecord,
+) -> AppResult<Option<Extracted>> {
     match app.objects.size(key).await? {
         None => {
             return Err(AppError::not_found(
@@ -268,6 +432,7 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
             ));
         }
         Some(size) if size as usize > MAX_DOCUMENT_BYTES => {
+            record.bytes = size;
             return Err(AppError::too_large(
                 "document_too_large",
                 "documents must be at most 10 MiB",
@@ -279,43 +444,40 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         app.objects.get(key).await?.ok_or_else(|| {
             AppError::not_found("object_not_found", format!("no object at {key}"))
         })?;
-    let text = extract_text(&parts.filename, &object.bytes)?;
+    let hash = content_hash(&object.bytes);
+    if record.status == DocumentStatus::Indexed && record.content_hash == hash {
+        return Ok(None);
+    }
     let metadata: Value = object
         .metadata
         .get("metadata")
         .and_then(|m| serde_json::from_str(m).ok())
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
-    let mut metadata = metadata;
-    if let Some(title) = object.metadata.get("title") {
-        metadata["title"] = json!(title);
+    record.content_hash = hash;
+    record.bytes = object.bytes.len() as u64;
+    record.metadata = metadata;
+    record.status = DocumentStatus::Indexing;
+    record.updated_at = app.clock.now();
+    app.store.put_document(record).await?;
+    if object.bytes.is_empty() {
+        return Err(AppError::bad_request("empty_document", "the file is empty"));
     }
-    let chunks = index_text(
-        app,
-        &parts.tenant_id,
-        &parts.category,
-        &parts.document_id,
+    let (format, extracted) = extract_document(app, &parts.filename, &object.bytes).await?;
+    record.format = Some(format.name().to_string());
+    record.pages = extracted.pages;
+    record.flagged_passages = flagged_passages(&extracted);
+    let given_title = object.metadata.get("title").map(String::as_str);
+    record.title = title_of(
+        &record.metadata,
+        given_title.or(extracted.title.as_deref()),
         &parts.filename,
-        &text,
-        &metadata,
-    )
-    .await?;
-    let flagged = find_instructions(&text);
-    audit_upload(
-        app,
-        &parts.tenant_id,
-        &parts.document_id,
-        &parts.category,
-        &parts.filename,
-        (chunks, flagged.len()),
-        "s3_drop_folder",
-        &RequestOrigin::default(),
-    )
-    .await?;
-    Ok(report(parts.document_id, parts.category, chunks, flagged))
+    );
+    Ok(Some(extracted))
 }
 
-/// Chunks, embeds and stores a document's text; returns the chunk count.
+/// Indexes a text document under `document_id` with no stored original and
+/// no document record: `petraf eval`'s scratch documents, removed after use.
 pub async fn index_text(
     app: &App,
     tenant_id: &str,
@@ -325,15 +487,58 @@ pub async fn index_text(
     text: &str,
     metadata: &Value,
 ) -> AppResult<usize> {
-    let pieces = chunk_text(text);
+    let (format, extracted) = extract_document(app, filename, text.as_bytes()).await?;
+    let now = app.clock.now();
+    let record = DocumentRecord {
+        id: document_id.to_string(),
+        tenant_id: tenant_id.to_string(),
+        category: category.to_string(),
+        title: title_of(metadata, extracted.title.as_deref(), filename),
+        filename: filename.to_string(),
+        format: Some(format.name().to_string()),
+        status: DocumentStatus::Indexing,
+        failure: None,
+        pages: extracted.pages,
+        chunks: 0,
+        bytes: text.len() as u64,
+        source: DocumentSource::Upload,
+        content_hash: content_hash(text.as_bytes()),
+        object_key: String::new(),
+        revision: 1,
+        metadata: metadata.clone(),
+        flagged_passages: vec![],
+        created_at: now,
+        updated_at: now,
+    };
+    index_document(app, &record, &extracted).await
+}
+
+/// The document's instruction-like sentences, for the admin to see.
+pub fn flagged_passages(extracted: &Extracted) -> Vec<Finding> {
+    extracted
+        .blocks
+        .iter()
+        .flat_map(|b| find_instructions(&b.text))
+        .collect()
+}
+
+/// Chunks, embeds and stores a document's text; returns the chunk count.
+/// Each chunk carries the document's title and its page or section.
+pub async fn index_document(
+    app: &App,
+    record: &DocumentRecord,
+    extracted: &Extracted,
+) -> AppResult<usize> {
+    let pieces = chunk_paragraphs(extracted.blocks.iter().map(|b| (b.text.as_str(), &b.place)));
     if pieces.is_empty() {
         return Err(AppError::bad_request(
             "empty_document",
             "the document has no text",
         ));
     }
+    let texts: Vec<String> = pieces.iter().map(|p| p.text.clone()).collect();
     let mut embeddings = Vec::with_capacity(pieces.len());
-    for batch in pieces.chunks(EMBED_BATCH) {
+    for batch in texts.chunks(EMBED_BATCH) {
         embeddings.extend(app.embedder.embed(batch).await?);
     }
     if embeddings.len() != pieces.len() {
@@ -343,28 +548,36 @@ pub async fn index_text(
         ));
     }
     let now = app.clock.now();
-    let title = title_of(metadata, filename);
     let records: Vec<ChunkRecord> = pieces
         .into_iter()
         .zip(embeddings)
         .enumerate()
-        .map(|(i, (content, embedding))| {
-            let mut meta = metadata.clone();
-            meta["title"] = json!(title);
-            meta["filename"] = json!(filename);
+        .map(|(i, (piece, embedding))| {
+            let mut meta = record.metadata.clone();
+            if !meta.is_object() {
+                meta = json!({});
+            }
+            meta["title"] = json!(record.title);
+            meta["filename"] = json!(record.filename);
             meta["chunk_index"] = json!(i);
-            let flagged = find_instructions(&content);
+            if let Some(page) = piece.place.page {
+                meta["page"] = json!(page);
+            }
+            if let Some(section) = &piece.place.section {
+                meta["section"] = json!(section);
+            }
+            let flagged = find_instructions(&piece.text);
             if !flagged.is_empty() {
                 meta["instruction_like"] = json!(true);
                 meta["flagged_passages"] = json!(flagged);
             }
             ChunkRecord {
-                id: format!("{document_id}-{i:05}"),
-                tenant_id: tenant_id.to_string(),
-                document_id: document_id.to_string(),
+                id: format!("{}-{i:05}", record.id),
+                tenant_id: record.tenant_id.clone(),
+                document_id: record.id.clone(),
                 chunk_index: i as u32,
-                category: category.to_string(),
-                content,
+                category: record.category.clone(),
+                content: piece.text,
                 metadata: meta,
                 embedding,
                 created_at: now,
@@ -373,37 +586,45 @@ pub async fn index_text(
         .collect();
     let count = records.len();
     app.vectors
-        .upsert_document(tenant_id, document_id, records)
+        .upsert_document(&record.tenant_id, &record.id, records)
         .await?;
     Ok(count)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn audit_upload(
+/// Audits a document event under the document's id.
+pub(crate) async fn audit_document(
     app: &App,
-    tenant_id: &str,
-    document_id: &str,
-    category: &str,
-    filename: &str,
-    (chunks, flagged): (usize, usize),
+    record: &DocumentRecord,
+    action: &'static str,
     actor: &str,
     origin: &RequestOrigin,
 ) -> AppResult<()> {
+    let mut payload = json!({
+        "category": record.category,
+        "chunks": record.chunks,
+        "filename": record.filename,
+        "title": record.title,
+        "content_hash": record.content_hash,
+        "revision": record.revision,
+        "flagged_passages": record.flagged_passages.len(),
+    });
+    if let Some(failure) = &record.failure {
+        payload["failure"] = json!(failure);
+    }
     let entry = AuditEntry::new(
         new_id(),
-        tenant_id,
+        &record.tenant_id,
         None,
         actor,
-        action::RAG_DOCUMENT_UPLOADED,
-        ("rag_corpus", document_id),
-        json!({"category": category, "chunks": chunks, "filename": filename, "flagged_passages": flagged}),
+        action,
+        ("rag_corpus", &record.id),
+        payload,
         origin,
         app.clock.now(),
     );
     app.store.append_audit(&entry).await?;
     Ok(())
 }
-
 /// An S3 event key as a string: events URL-encode keys, with '+' for spaces.
 pub fn decode_event_key(raw: &str) -> String {
     let bytes = raw.as_bytes();
@@ -472,16 +693,7 @@ mod tests {
     }
 
     #[test]
-    fn only_text_documents_are_extracted_and_names_are_cleaned() {
-        assert_eq!(extract_text("a.md", "# Hi".as_bytes()).unwrap(), "# Hi");
-        assert_eq!(
-            extract_text("a.pdf", b"%PDF").unwrap_err().code,
-            "unsupported_document_type"
-        );
-        assert_eq!(
-            extract_text("a.txt", &[0xff, 0xfe]).unwrap_err().code,
-            "invalid_encoding"
-        );
+    fn names_and_categories_are_checked() {
         assert_eq!(clean_filename("../../etc/passwd").unwrap(), "passwd");
         assert!(clean_filename("..").is_err());
         assert!(validate_category("career_framework").is_ok());

@@ -61,6 +61,18 @@ pub async fn retrieve_documents(
                     .and_then(Value::as_str)
                     .unwrap_or("company document")
                     .to_string(),
+                page: f
+                    .chunk
+                    .metadata
+                    .get("page")
+                    .and_then(Value::as_u64)
+                    .map(|p| p as u32),
+                section: f
+                    .chunk
+                    .metadata
+                    .get("section")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 category: f.chunk.category,
                 content,
                 relevance: f.similarity,

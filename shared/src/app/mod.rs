@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod chat;
 pub mod demo;
+pub mod documents;
 pub mod error;
 pub mod eval;
 pub mod goals;
@@ -47,6 +48,10 @@ pub struct Settings {
     /// Proxies in front of the server that append the address they saw to
     /// `X-Forwarded-For`; 0 means the header is ignored.
     pub trusted_proxies: usize,
+    /// The executable run as the extraction worker; `None`: the
+    /// `PETRAF_EXTRACT_WORKER` variable, else the running executable.
+    pub extract_worker: Option<std::path::PathBuf>,
+    pub extraction_limits: crate::extraction::Limits,
 }
 
 impl Default for Settings {
@@ -61,6 +66,8 @@ impl Default for Settings {
             turn_lease: lease,
             lease_renewal: lease / 4,
             trusted_proxies: 0,
+            extract_worker: None,
+            extraction_limits: crate::extraction::Limits::default(),
         }
     }
 }

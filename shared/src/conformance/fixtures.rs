@@ -83,6 +83,7 @@ pub fn message(tenant: &str, session: &str, text: &str) -> Message {
         latency_ms: 3,
         model_used: None,
         created_at: Utc::now(),
+        sources: vec![],
     }
 }
 

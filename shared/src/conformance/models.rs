@@ -51,6 +51,8 @@ pub fn sarah_context() -> PhaseContext {
             source: "Career Framework".into(),
             category: "career_framework".into(),
             relevance: 0.9,
+            page: Some(5),
+            section: None,
         }],
         earlier_goals: vec![],
     }

@@ -5,6 +5,7 @@ use chrono::{Duration, Utc};
 use super::fixtures::{audit, create_session, goal, message, tenant_record};
 use super::unique;
 use crate::domain::audit::action;
+use crate::domain::document::{DocumentRecord, DocumentSource, DocumentStatus, content_hash};
 use crate::domain::goal::{GoalLink, LinkType};
 use crate::domain::ids::new_id;
 use crate::domain::phase::{GoalType, Phase};
@@ -25,6 +26,7 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     isolation(store).await;
     one_winner_per_version(store).await;
     touches_never_conflict(store).await;
+    documents(store).await;
 }
 
 async fn tenants(store: &dyn StateStore) {
@@ -534,4 +536,63 @@ async fn touches_never_conflict(store: &dyn StateStore) {
         matches!(store.apply(nobody).await, Err(StoreError::Conflict(_))),
         "touching a missing session is refused"
     );
+}
+
+fn document_record(tenant_id: &str, id: &str, minutes_ago: i64) -> DocumentRecord {
+    let at = Utc::now() - Duration::minutes(minutes_ago);
+    DocumentRecord {
+        id: id.into(),
+        tenant_id: tenant_id.into(),
+        category: "values".into(),
+        title: format!("Document {id}"),
+        filename: "values.pdf".into(),
+        format: Some("pdf".into()),
+        status: DocumentStatus::Indexing,
+        failure: None,
+        pages: Some(3),
+        chunks: 0,
+        bytes: 1234,
+        source: DocumentSource::Upload,
+        content_hash: content_hash(id.as_bytes()),
+        object_key: format!("uploads/{tenant_id}/values/{id}/values.pdf"),
+        revision: 1,
+        metadata: serde_json::json!({"version": "1.0"}),
+        flagged_passages: vec![],
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Document records: put replaces, listing is newest first and per tenant,
+/// delete is idempotent.
+async fn documents(store: &dyn StateStore) {
+    let (tenant, other) = (unique("t"), unique("t"));
+    let older = document_record(&tenant, &unique("d"), 10);
+    let newer = document_record(&tenant, &unique("d"), 1);
+    let foreign = document_record(&other, &unique("d"), 5);
+    for d in [&older, &newer, &foreign] {
+        store.put_document(d).await.expect("put document");
+    }
+    let mut indexed = newer.clone();
+    indexed.status = DocumentStatus::Indexed;
+    indexed.chunks = 7;
+    store.put_document(&indexed).await.expect("update document");
+    assert_eq!(
+        store.document(&tenant, &newer.id).await.unwrap().as_ref(),
+        Some(&indexed)
+    );
+    assert!(store.document(&other, &newer.id).await.unwrap().is_none());
+    let ids: Vec<String> = store
+        .documents(&tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, vec![newer.id.clone(), older.id.clone()]);
+    store.delete_document(&tenant, &older.id).await.unwrap();
+    store.delete_document(&tenant, &older.id).await.unwrap();
+    assert!(store.document(&tenant, &older.id).await.unwrap().is_none());
+    assert_eq!(store.documents(&tenant).await.unwrap().len(), 1);
+    assert_eq!(store.documents(&other).await.unwrap().len(), 1);
 }

@@ -16,6 +16,9 @@ pub mod action {
     pub const TENANT_CREATED: &str = "tenant.created";
     pub const TENANT_STATUS_CHANGED: &str = "tenant.status_changed";
     pub const RAG_DOCUMENT_UPLOADED: &str = "rag.document_uploaded";
+    pub const RAG_DOCUMENT_REPLACED: &str = "rag.document_replaced";
+    pub const RAG_DOCUMENT_DELETED: &str = "rag.document_deleted";
+    pub const RAG_DOCUMENT_FAILED: &str = "rag.document_failed";
     pub const SESSION_CREATED: &str = "session.created";
     pub const SESSION_INFO_UPDATED: &str = "session.info_updated";
     pub const GOAL_SCORED: &str = "goal.scored";

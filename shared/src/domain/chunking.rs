@@ -63,13 +63,21 @@ fn split_words(text: &str, max: usize) -> Vec<String> {
     out
 }
 
-struct Packer {
-    chunks: Vec<String>,
-    current: String,
+/// A chunk and where its first words were found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocatedChunk<L> {
+    pub text: String,
+    pub place: L,
 }
 
-impl Packer {
-    fn add(&mut self, piece: &str, separator: &str) {
+struct Packer<L> {
+    chunks: Vec<LocatedChunk<L>>,
+    current: String,
+    place: Option<L>,
+}
+
+impl<L: Clone> Packer<L> {
+    fn add(&mut self, piece: &str, separator: &str, place: &L) {
         let extra = if self.current.is_empty() {
             len(piece)
         } else {
@@ -105,12 +113,14 @@ impl Packer {
                 self.flush();
                 let rest = rest.trim();
                 if !rest.is_empty() {
-                    self.add(rest, " ");
+                    self.add(rest, " ", place);
                 }
                 return;
             }
         }
-        if !self.current.is_empty() {
+        if self.current.is_empty() {
+            self.place = Some(place.clone());
+        } else {
             self.current.push_str(separator);
         }
         self.current.push_str(piece);
@@ -118,8 +128,9 @@ impl Packer {
 
     fn flush(&mut self) {
         let chunk = std::mem::take(&mut self.current);
-        if !chunk.trim().is_empty() {
-            self.chunks.push(chunk);
+        let place = self.place.take();
+        if let (false, Some(place)) = (chunk.trim().is_empty(), place) {
+            self.chunks.push(LocatedChunk { text: chunk, place });
         }
     }
 }
@@ -128,11 +139,28 @@ impl Packer {
 /// the last is at least 500.
 pub fn chunk_text(text: &str) -> Vec<String> {
     let text = text.replace("\r\n", "\n");
+    let paragraphs = text.split("\n\n").map(|p| (p, ()));
+    chunk_paragraphs(paragraphs)
+        .into_iter()
+        .map(|c| c.text)
+        .collect()
+}
+
+/// Chunks paragraphs that each carry a place (a page, a section); a chunk
+/// carries the place of its first words. Same bounds as [`chunk_text`].
+pub fn chunk_paragraphs<'a, L: Clone + 'a>(
+    paragraphs: impl IntoIterator<Item = (&'a str, L)>,
+) -> Vec<LocatedChunk<L>> {
     let mut packer = Packer {
         chunks: vec![],
         current: String::new(),
+        place: None,
     };
-    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+    for (paragraph, place) in paragraphs {
+        let paragraph = paragraph.trim();
+        if paragraph.is_empty() {
+            continue;
+        }
         // Prefer to end a chunk at a paragraph once it is long enough.
         if len(&packer.current) >= MIN_CHUNK_CHARS {
             packer.flush();
@@ -140,7 +168,7 @@ pub fn chunk_text(text: &str) -> Vec<String> {
         let mut separator = "\n\n";
         for sentence in sentences(paragraph) {
             for piece in split_words(&sentence, MAX_CHUNK_CHARS) {
-                packer.add(&piece, separator);
+                packer.add(&piece, separator, &place);
                 separator = " ";
             }
         }
@@ -232,6 +260,30 @@ mod tests {
         assert!(chunks.last().unwrap().ends_with("tail."));
         let xs: usize = chunks.iter().map(|c| c.matches('x').count()).sum();
         assert_eq!(xs, 2000);
+    }
+
+    #[test]
+    fn chunks_carry_the_place_of_their_first_words() {
+        let page = |p: u32| {
+            (0..5)
+                .map(|s| sentence(p as usize * 10 + s))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let pages: Vec<(String, u32)> = (1..=4).map(|p| (page(p), p)).collect();
+        let chunks = chunk_paragraphs(pages.iter().map(|(t, p)| (t.as_str(), *p)));
+        check_bounds(&chunks.iter().map(|c| c.text.clone()).collect::<Vec<_>>());
+        assert!(chunks.len() >= 2);
+        assert_eq!(chunks[0].place, 1);
+        for c in &chunks {
+            let first = c.text.split('.').next().unwrap();
+            let n: usize = first.split_whitespace().nth(2).unwrap().parse().unwrap();
+            assert_eq!(
+                c.place as usize,
+                n / 10,
+                "chunk starts on the page of its first sentence"
+            );
+        }
     }
 
     #[test]

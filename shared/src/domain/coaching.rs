@@ -14,6 +14,23 @@ pub struct ContextDoc {
     pub source: String,
     pub category: String,
     pub relevance: f32,
+    /// Where the passage is in its document, for citing it.
+    #[serde(default)]
+    pub page: Option<u32>,
+    #[serde(default)]
+    pub section: Option<String>,
+}
+
+impl ContextDoc {
+    /// The passage as a reply cites it.
+    pub fn citation(&self) -> super::message::Source {
+        super::message::Source {
+            title: self.source.clone(),
+            category: self.category.clone(),
+            page: self.page,
+            section: self.section.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -32,6 +32,19 @@ impl std::ops::AddAssign for Usage {
     }
 }
 
+/// A company-document passage a reply drew on, as it is cited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub title: String,
+    pub category: String,
+    /// The page (PDF) the passage starts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// The headings above the passage (Word, HTML, Markdown), " > "-joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: String,
@@ -46,6 +59,9 @@ pub struct Message {
     pub latency_ms: u64,
     pub model_used: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The passages an assistant reply used (none for user messages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
 }
 
 /// The longest message a user may send, in characters.

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod chunking;
 pub mod coaching;
 pub mod conversation;
+pub mod document;
 pub mod goal;
 pub mod hygiene;
 pub mod ids;

@@ -317,6 +317,8 @@ mod tests {
                 source: "Career Framework".into(),
                 category: "career_framework".into(),
                 relevance: 0.9,
+                page: Some(5),
+                section: None,
             }],
             earlier_goals: vec![],
         }

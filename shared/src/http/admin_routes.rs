@@ -1,4 +1,5 @@
-//! `/api/admin/*`: document upload, stats, audit log, tenants.
+//! `/api/admin/*`: documents (upload, list, get, replace, delete), stats,
+//! audit log, tenants.
 
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin};
+use crate::app::{App, AppError, AppResult, admin, documents};
+use crate::domain::document::DocumentRecord;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -19,6 +21,14 @@ pub fn router() -> Router<App> {
             post(upload).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
         )
         .route("/api/admin/rag/upload-url/{tenant_id}", post(upload_url))
+        .route("/api/admin/rag/documents/{tenant_id}", get(list_documents))
+        .route(
+            "/api/admin/rag/documents/{tenant_id}/{document_id}",
+            get(get_document)
+                .delete(delete_document)
+                .put(replace_document)
+                .layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
         .route("/api/admin/stats/overview", get(stats))
         .route("/api/admin/audit-logs", get(audit_logs))
         .route("/api/admin/tenants", get(tenants))
@@ -44,21 +54,27 @@ fn multipart_error(e: MultipartError) -> AppError {
     }
 }
 
-async fn upload(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
-    Path(tenant_id): Path<String>,
+/// The fields of an upload form.
+struct UploadForm {
+    file: Option<(String, Vec<u8>)>,
+    category: Option<String>,
+    metadata: Value,
+}
+
+async fn read_upload_form(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> AppResult<Json<IngestReport>> {
-    admin_of_tenant(&app, &admin, &tenant_id).await?;
+) -> AppResult<UploadForm> {
     let mut multipart = multipart.map_err(|e| {
         AppError::unsupported(
             "unsupported_media_type",
             format!("send multipart/form-data: {}", e.body_text()),
         )
     })?;
-    let (mut file, mut category, mut metadata) = (None, None, json!({}));
+    let mut form = UploadForm {
+        file: None,
+        category: None,
+        metadata: json!({}),
+    };
     let mut seen: Vec<String> = vec![];
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
@@ -74,10 +90,10 @@ async fn upload(
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_string();
                 let bytes = field.bytes().await.map_err(multipart_error)?;
-                file = Some((name, bytes.to_vec()));
+                form.file = Some((name, bytes.to_vec()));
             }
             "category" => {
-                category = Some(
+                form.category = Some(
                     field
                         .text()
                         .await
@@ -89,7 +105,7 @@ async fn upload(
             "metadata" => {
                 let text = field.text().await.map_err(multipart_error)?;
                 if !text.trim().is_empty() {
-                    metadata = serde_json::from_str::<Value>(&text).map_err(|e| {
+                    form.metadata = serde_json::from_str::<Value>(&text).map_err(|e| {
                         AppError::bad_request(
                             "invalid_metadata",
                             format!("metadata is not JSON: {e}"),
@@ -105,9 +121,24 @@ async fn upload(
             }
         }
     }
-    let (filename, bytes) =
-        file.ok_or_else(|| AppError::bad_request("missing_file", "the form needs a 'file' field"))?;
-    let category = category.ok_or_else(|| {
+    Ok(form)
+}
+
+fn missing_file() -> AppError {
+    AppError::bad_request("missing_file", "the form needs a 'file' field")
+}
+
+async fn upload(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path(tenant_id): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Json<IngestReport>> {
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
+    let form = read_upload_form(multipart).await?;
+    let (filename, bytes) = form.file.ok_or_else(missing_file)?;
+    let category = form.category.ok_or_else(|| {
         AppError::bad_request("missing_category", "the form needs a 'category' field")
     })?;
     let upload = DocumentUpload {
@@ -115,10 +146,71 @@ async fn upload(
         category,
         filename,
         bytes,
-        metadata,
+        metadata: form.metadata,
     };
     Ok(Json(
         ingestion::ingest_upload(&app, upload, &admin.actor(), &origin).await?,
+    ))
+}
+
+async fn list_documents(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path(tenant_id): Path<String>,
+) -> AppResult<Json<Value>> {
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
+    let documents = documents::list(&app, &tenant_id).await?;
+    Ok(Json(
+        json!({"documents": documents, "total": documents.len()}),
+    ))
+}
+
+async fn get_document(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path((tenant_id, document_id)): Path<(String, String)>,
+) -> AppResult<Json<DocumentRecord>> {
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
+    Ok(Json(documents::get(&app, &tenant_id, &document_id).await?))
+}
+
+async fn delete_document(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path((tenant_id, document_id)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
+    let deleted =
+        documents::delete(&app, &tenant_id, &document_id, &admin.actor(), &origin).await?;
+    Ok(Json(json!({"deleted": true, "document_id": deleted.id})))
+}
+
+async fn replace_document(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path((tenant_id, document_id)): Path<(String, String)>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Json<DocumentRecord>> {
+    admin_of_tenant(&app, &admin, &tenant_id).await?;
+    let form = read_upload_form(multipart).await?;
+    if form.category.is_some() {
+        return Err(AppError::bad_request(
+            "invalid_multipart",
+            "a replacement keeps its category; send 'file' and optionally 'metadata'",
+        ));
+    }
+    let (filename, bytes) = form.file.ok_or_else(missing_file)?;
+    let upload = DocumentUpload {
+        tenant_id,
+        category: String::new(),
+        filename,
+        bytes,
+        metadata: form.metadata,
+    };
+    Ok(Json(
+        documents::replace(&app, &document_id, upload, &admin.actor(), &origin).await?,
     ))
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::audit::AuditEntry;
 use crate::domain::conversation::ConversationState;
+use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::phase::GoalType;
@@ -305,6 +306,18 @@ pub trait StateStore: Send + Sync {
         tenant_id: Option<&str>,
         today: NaiveDate,
     ) -> Result<UsageCounters, StoreError>;
+
+    /// Creates or replaces a document record.
+    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError>;
+    async fn document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+    ) -> Result<Option<DocumentRecord>, StoreError>;
+    /// A tenant's documents, newest first.
+    async fn documents(&self, tenant_id: &str) -> Result<Vec<DocumentRecord>, StoreError>;
+    /// Removes a document record; an absent one is no error.
+    async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError>;
 }
 
 /// The time source; tests move it forward.

@@ -88,6 +88,15 @@ pub fn session_pk(tenant_id: &str, session_id: &str) -> String {
     format!("SESSION#{}#{}", part(tenant_id), part(session_id))
 }
 
+/// The partition of a tenant's document records.
+pub fn documents_pk(tenant_id: &str) -> String {
+    format!("DOCS#{}", part(tenant_id))
+}
+
+pub fn document_sk(document_id: &str) -> String {
+    format!("DOC#{}", part(document_id))
+}
+
 pub fn audit_pk(tenant_id: &str) -> String {
     format!("AUDIT#{}", part(tenant_id))
 }

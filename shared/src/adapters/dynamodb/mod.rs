@@ -7,6 +7,7 @@
 
 mod audit;
 mod counters;
+mod documents;
 mod items;
 mod keys;
 mod sessions;
@@ -25,6 +26,7 @@ pub use transaction::MAX_TRANSACTION_ITEMS;
 
 use crate::domain::audit::AuditEntry;
 use crate::domain::conversation::ConversationState;
+use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
@@ -215,5 +217,25 @@ impl StateStore for DynamoStateStore {
             .map(tenant_scope)
             .unwrap_or_else(|| GLOBAL_SCOPE.to_string());
         counters::read(&self.client, &self.table, &scope, today).await
+    }
+
+    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
+        documents::put(&self.client, &self.table, document).await
+    }
+
+    async fn document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+    ) -> Result<Option<DocumentRecord>, StoreError> {
+        documents::get(&self.client, &self.table, tenant_id, document_id).await
+    }
+
+    async fn documents(&self, tenant_id: &str) -> Result<Vec<DocumentRecord>, StoreError> {
+        documents::list(&self.client, &self.table, tenant_id).await
+    }
+
+    async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError> {
+        documents::delete(&self.client, &self.table, tenant_id, document_id).await
     }
 }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::audit::AuditEntry;
 use crate::domain::conversation::ConversationState;
+use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
     tenant_id TEXT NOT NULL, session_id TEXT, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit_log (tenant_id, seq);
 CREATE INDEX IF NOT EXISTS audit_by_session ON audit_log (tenant_id, session_id, seq);
+CREATE TABLE IF NOT EXISTS documents (
+    tenant_id TEXT NOT NULL, id TEXT NOT NULL, created_at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id));
 CREATE TABLE IF NOT EXISTS counters (
     scope TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (scope, name));
 ";
@@ -497,6 +501,64 @@ impl StateStore for SqliteStateStore {
                 usage.absorb(&name, value, today);
             }
             Ok(usage)
+        })
+        .await
+    }
+
+    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
+        let (tenant_id, id) = (document.tenant_id.clone(), document.id.clone());
+        let created_at = document.created_at.to_rfc3339();
+        let body = to_json(document)?;
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO documents (tenant_id, id, created_at, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET created_at = excluded.created_at, body = excluded.body",
+                params![tenant_id, id, created_at, body],
+            )
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+    ) -> Result<Option<DocumentRecord>, StoreError> {
+        self.one_body(
+            "SELECT body FROM documents WHERE tenant_id = ?1 AND id = ?2",
+            vec![tenant_id.to_string(), document_id.to_string()],
+        )
+        .await
+    }
+
+    async fn documents(&self, tenant_id: &str) -> Result<Vec<DocumentRecord>, StoreError> {
+        let tenant_id = tenant_id.to_string();
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT body FROM documents WHERE tenant_id = ?1 ORDER BY created_at DESC, id DESC",
+                )
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([tenant_id], |r| r.get::<_, String>(0))
+                .map_err(db_error)?;
+            rows.map(|r| r.map_err(db_error).and_then(|b| from_json(&b)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError> {
+        let (tenant_id, document_id) = (tenant_id.to_string(), document_id.to_string());
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM documents WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant_id, document_id],
+            )
+            .map_err(db_error)?;
+            Ok(())
         })
         .await
     }

@@ -1,0 +1,275 @@
+//! Which format a file is, from its content, checked against its name.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ExtractFailure, SUPPORTED};
+use crate::app::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentFormat {
+    Pdf,
+    Docx,
+    Pptx,
+    Xlsx,
+    Html,
+    Markdown,
+    Text,
+}
+
+impl DocumentFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            DocumentFormat::Pdf => "pdf",
+            DocumentFormat::Docx => "docx",
+            DocumentFormat::Pptx => "pptx",
+            DocumentFormat::Xlsx => "xlsx",
+            DocumentFormat::Html => "html",
+            DocumentFormat::Markdown => "markdown",
+            DocumentFormat::Text => "text",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            DocumentFormat::Pdf => "application/pdf",
+            DocumentFormat::Docx => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
+            DocumentFormat::Pptx => {
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            }
+            DocumentFormat::Xlsx => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+            DocumentFormat::Html => "text/html",
+            DocumentFormat::Markdown => "text/markdown",
+            DocumentFormat::Text => "text/plain",
+        }
+    }
+
+    /// Whether extraction needs a parser engine, and so the isolated worker.
+    pub fn needs_worker(self) -> bool {
+        !matches!(self, DocumentFormat::Markdown | DocumentFormat::Text)
+    }
+
+    /// The part an Office file must contain (checked by the worker).
+    pub fn main_part(self) -> Option<&'static str> {
+        match self {
+            DocumentFormat::Docx => Some("word/document.xml"),
+            DocumentFormat::Pptx => Some("ppt/presentation.xml"),
+            DocumentFormat::Xlsx => Some("xl/workbook.xml"),
+            _ => None,
+        }
+    }
+}
+
+const ALL: [DocumentFormat; 7] = [
+    DocumentFormat::Pdf,
+    DocumentFormat::Docx,
+    DocumentFormat::Pptx,
+    DocumentFormat::Xlsx,
+    DocumentFormat::Html,
+    DocumentFormat::Markdown,
+    DocumentFormat::Text,
+];
+
+/// What the first bytes say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Pdf,
+    Zip,
+    LegacyOffice,
+    Html,
+    Text,
+    NotUtf8,
+}
+
+impl Content {
+    fn describe(self) -> &'static str {
+        match self {
+            Content::Pdf => "a PDF",
+            Content::Zip => "a ZIP archive",
+            Content::LegacyOffice => "a legacy (97-2003) Office file",
+            Content::Html => "HTML",
+            Content::Text => "plain text",
+            Content::NotUtf8 => "binary data",
+        }
+    }
+}
+
+fn sniff(bytes: &[u8]) -> Content {
+    let head = &bytes[..bytes.len().min(1024)];
+    if head.windows(5).any(|w| w == b"%PDF-") {
+        return Content::Pdf;
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Content::Zip;
+    }
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return Content::LegacyOffice;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Content::NotUtf8;
+    };
+    if text.contains('\0') {
+        return Content::NotUtf8;
+    }
+    let start: String = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .chars()
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if start.starts_with("<!doctype html") || start.starts_with("<html") || start.contains("<body")
+    {
+        Content::Html
+    } else {
+        Content::Text
+    }
+}
+
+fn extension(filename: &str) -> Option<String> {
+    filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+}
+
+fn unsupported(message: String) -> AppError {
+    ExtractFailure::UnsupportedType(format!("{message}; supported: {SUPPORTED}")).into()
+}
+
+/// The format of a file named `filename`, from its content and its name.
+/// A name that says one format and content that is another is refused.
+pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> {
+    let content = sniff(bytes);
+    let ext = extension(filename);
+    let mismatch = || {
+        unsupported(format!(
+            "'{filename}' is named .{} but its content is {}",
+            ext.as_deref().unwrap_or_default(),
+            content.describe()
+        ))
+    };
+    let format = match (ext.as_deref(), content) {
+        (Some("pdf") | None, Content::Pdf) => DocumentFormat::Pdf,
+        (Some("docx"), Content::Zip) => DocumentFormat::Docx,
+        (Some("pptx"), Content::Zip) => DocumentFormat::Pptx,
+        (Some("xlsx"), Content::Zip) => DocumentFormat::Xlsx,
+        (Some("html" | "htm"), Content::Html | Content::Text) => DocumentFormat::Html,
+        (None, Content::Html) => DocumentFormat::Html,
+        (Some("md" | "markdown"), Content::Html | Content::Text) => DocumentFormat::Markdown,
+        (Some("txt") | None, Content::Text) => DocumentFormat::Text,
+        (Some("txt" | "md" | "markdown"), Content::NotUtf8) => {
+            return Err(AppError::bad_request(
+                "invalid_encoding",
+                "text documents must be UTF-8",
+            ));
+        }
+        (
+            Some("pdf" | "docx" | "pptx" | "xlsx" | "html" | "htm" | "txt" | "md" | "markdown"),
+            _,
+        ) => {
+            return Err(mismatch());
+        }
+        (Some(other), _) => {
+            return Err(unsupported(format!("'.{other}' files are not supported")));
+        }
+        (None, _) => {
+            return Err(unsupported(format!(
+                "'{filename}' has no extension and its content is {}",
+                content.describe()
+            )));
+        }
+    };
+    Ok(format)
+}
+
+/// The format a file name promises, for refusing a presigned upload early.
+pub fn format_of_name(filename: &str) -> Result<DocumentFormat, AppError> {
+    match extension(filename).as_deref() {
+        Some("pdf") => Ok(DocumentFormat::Pdf),
+        Some("docx") => Ok(DocumentFormat::Docx),
+        Some("pptx") => Ok(DocumentFormat::Pptx),
+        Some("xlsx") => Ok(DocumentFormat::Xlsx),
+        Some("html" | "htm") => Ok(DocumentFormat::Html),
+        Some("md" | "markdown") => Ok(DocumentFormat::Markdown),
+        Some("txt") => Ok(DocumentFormat::Text),
+        Some(other) => Err(unsupported(format!("'.{other}' files are not supported"))),
+        None => Err(unsupported(format!("'{filename}' has no extension"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(filename: &str, bytes: &[u8]) -> &'static str {
+        detect(filename, bytes).unwrap_err().code
+    }
+
+    #[test]
+    fn content_decides_and_the_name_must_agree() {
+        assert_eq!(detect("a.pdf", b"%PDF-1.7\n").unwrap(), DocumentFormat::Pdf);
+        assert_eq!(detect("scan", b"%PDF-1.4\n").unwrap(), DocumentFormat::Pdf);
+        assert_eq!(
+            detect("a.docx", b"PK\x03\x04rest").unwrap(),
+            DocumentFormat::Docx
+        );
+        assert_eq!(
+            detect("a.PPTX", b"PK\x03\x04rest").unwrap(),
+            DocumentFormat::Pptx
+        );
+        assert_eq!(
+            detect("a.xlsx", b"PK\x03\x04rest").unwrap(),
+            DocumentFormat::Xlsx
+        );
+        assert_eq!(
+            detect("a.html", b"<!DOCTYPE html><p>x").unwrap(),
+            DocumentFormat::Html
+        );
+        assert_eq!(
+            detect("a.md", b"# Title").unwrap(),
+            DocumentFormat::Markdown
+        );
+        assert_eq!(detect("a.txt", b"plain").unwrap(), DocumentFormat::Text);
+    }
+
+    #[test]
+    fn mismatches_and_unknown_types_are_unsupported() {
+        assert_eq!(
+            code("a.pdf", b"<html><body>hi</body></html>"),
+            "unsupported_type"
+        );
+        assert_eq!(code("a.docx", b"%PDF-1.7"), "unsupported_type");
+        assert_eq!(code("a.docx", b"not a zip"), "unsupported_type");
+        assert_eq!(
+            code("a.doc", &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]),
+            "unsupported_type"
+        );
+        assert_eq!(code("a.exe", b"MZ"), "unsupported_type");
+        assert_eq!(code("a.odt", b"PK\x03\x04"), "unsupported_type");
+        assert_eq!(code("archive", b"PK\x03\x04"), "unsupported_type");
+        assert_eq!(code("a.txt", b"\xff\xfe"), "invalid_encoding");
+        let message = detect("a.pdf", b"<html>").unwrap_err().message;
+        assert!(
+            message.contains("HTML") && message.contains("Word (.docx)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn names_alone_are_judged_for_presigned_uploads() {
+        assert_eq!(format_of_name("plan.pdf").unwrap(), DocumentFormat::Pdf);
+        assert_eq!(
+            format_of_name("v.exe").unwrap_err().code,
+            "unsupported_type"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! The extraction engines, one per format. They parse untrusted bytes, so
+//! everything but plain text and Markdown runs inside the worker process.
+
+use super::clean::{clean_text, lacks_text_layer};
+use super::structure::{Block, Place, markdown_blocks, markdown_title, page_blocks};
+use super::{DocumentFormat, ExtractFailure, Extracted, Limits};
+
+mod html;
+mod office;
+mod pdf;
+
+pub fn extract(
+    format: DocumentFormat,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Extracted, ExtractFailure> {
+    let extracted = match format {
+        DocumentFormat::Pdf => pdf::extract(bytes, limits)?,
+        DocumentFormat::Docx | DocumentFormat::Pptx | DocumentFormat::Xlsx => {
+            office::extract(format, bytes, limits)?
+        }
+        DocumentFormat::Html => html::extract(bytes, limits)?,
+        DocumentFormat::Markdown | DocumentFormat::Text => plain(format, bytes)?,
+    };
+    if extracted.char_count() > limits.max_chars {
+        return Err(too_many_chars(limits));
+    }
+    Ok(extracted)
+}
+
+fn too_many_chars(limits: &Limits) -> ExtractFailure {
+    ExtractFailure::TooLarge(format!(
+        "it holds more than {} characters of text",
+        limits.max_chars
+    ))
+}
+
+fn plain(format: DocumentFormat, bytes: &[u8]) -> Result<Extracted, ExtractFailure> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ExtractFailure::Corrupt("text documents must be UTF-8".into()))?;
+    let text = clean_text(text);
+    Ok(if format == DocumentFormat::Markdown {
+        from_markdown(&text, None)
+    } else {
+        Extracted {
+            title: None,
+            pages: None,
+            blocks: text
+                .split("\n\n")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| Block {
+                    text: p.to_string(),
+                    place: Place::default(),
+                })
+                .collect(),
+        }
+    })
+}
+
+/// Markdown-like text (cleaned) as paragraphs with heading paths.
+fn from_markdown(text: &str, title: Option<String>) -> Extracted {
+    let blocks = markdown_blocks(text);
+    Extracted {
+        title: title.or_else(|| markdown_title(&blocks)),
+        pages: None,
+        blocks,
+    }
+}
+
+/// Pages of text as paragraphs that know their page; no text layer when
+/// the pages hold (almost) nothing readable.
+fn from_pages(pages: &[String], title: Option<String>) -> Result<Extracted, ExtractFailure> {
+    let all: String = pages.concat();
+    if lacks_text_layer(&all, pages.len() as u32) {
+        return Err(ExtractFailure::NoTextLayer);
+    }
+    let blocks = pages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, text)| page_blocks(&clean_text(text), i as u32 + 1))
+        .collect();
+    Ok(Extracted {
+        title,
+        pages: Some(pages.len() as u32),
+        blocks,
+    })
+}
+
+/// A title worth keeping: trimmed, not empty, not a file name or tool stamp.
+fn plausible_title(raw: &str) -> Option<String> {
+    let title = clean_text(raw).replace('\n', " ");
+    let title = title.trim();
+    let lower = title.to_ascii_lowercase();
+    let junk = title.is_empty()
+        || title.chars().count() > 200
+        || lower == "untitled"
+        || [".doc", ".docx", ".pdf", ".tex", ".dvi", ".odt"]
+            .iter()
+            .any(|ext| lower.ends_with(ext));
+    (!junk).then(|| title.to_string())
+}

@@ -1,0 +1,138 @@
+//! Text out of the documents companies keep: PDF, Word, PowerPoint, Excel,
+//! HTML, Markdown and plain text.
+//!
+//! The format is detected from the content and checked against the name
+//! ([`detect`]). Plain text and Markdown are decoded in-process (UTF-8 and a
+//! linear line scan); every format that needs a parser engine is extracted
+//! in an isolated worker process with memory, CPU, wall-clock, page and
+//! output limits ([`worker`]), so a hostile file can never take the server
+//! down. The text is cleaned ([`clean`]) and split into paragraphs that
+//! know their page or heading path ([`structure`]).
+
+pub mod clean;
+pub mod detect;
+mod engines;
+pub mod structure;
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
+
+pub use detect::{DocumentFormat, detect};
+pub use structure::{Block, Place};
+
+use crate::app::AppError;
+
+/// A document's text, cleaned, paragraph by paragraph.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extracted {
+    /// The title the document gives itself (PDF /Title, Word core title,
+    /// HTML `<title>`, the first Markdown heading).
+    pub title: Option<String>,
+    /// Pages (PDF) or slides (PowerPoint), when the format has them.
+    pub pages: Option<u32>,
+    pub blocks: Vec<Block>,
+}
+
+impl Extracted {
+    pub fn char_count(&self) -> usize {
+        self.blocks.iter().map(|b| b.text.chars().count()).sum()
+    }
+
+    /// The whole text, paragraphs separated by blank lines.
+    pub fn text(&self) -> String {
+        self.blocks
+            .iter()
+            .map(|b| b.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+}
+
+/// Why a document could not be extracted; each is a clear 4xx and nothing
+/// is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum ExtractFailure {
+    #[error("{0}")]
+    UnsupportedType(String),
+    #[error("the document is protected by a password; upload a copy without one")]
+    PasswordProtected,
+    #[error(
+        "the document has no usable text layer (a scan, text drawn as shapes, unmapped glyphs or only a stray line); OCR is not supported, upload a version with real text"
+    )]
+    NoTextLayer,
+    #[error("the document is damaged and could not be read: {0}")]
+    Corrupt(String),
+    #[error("the document exceeds the extraction limits: {0}")]
+    TooLarge(String),
+}
+
+impl From<ExtractFailure> for AppError {
+    fn from(e: ExtractFailure) -> Self {
+        let message = e.to_string();
+        match e {
+            ExtractFailure::UnsupportedType(_) => {
+                AppError::unsupported("unsupported_type", message)
+            }
+            ExtractFailure::PasswordProtected => {
+                AppError::unprocessable("password_protected", message)
+            }
+            ExtractFailure::NoTextLayer => AppError::unprocessable("no_text_layer", message),
+            ExtractFailure::Corrupt(_) => AppError::unprocessable("corrupt_document", message),
+            ExtractFailure::TooLarge(_) => AppError::too_large("document_too_large", message),
+        }
+    }
+}
+
+/// Bounds on one extraction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Address space of the worker process (RLIMIT_AS).
+    pub memory_bytes: u64,
+    /// CPU time of the worker process (RLIMIT_CPU).
+    pub cpu_seconds: u64,
+    /// Wall-clock time before the worker is killed.
+    pub wall_millis: u64,
+    pub max_pages: u32,
+    /// Characters of extracted text.
+    pub max_chars: usize,
+    /// Bytes an archive (DOCX, PPTX, XLSX) may declare uncompressed.
+    pub max_unpacked_bytes: u64,
+    /// HTML input bytes and element nesting depth.
+    pub max_html_bytes: usize,
+    pub max_html_depth: usize,
+    /// Stack of the engine's thread (deeply nested input recurses).
+    pub stack_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 1536 << 20,
+            cpu_seconds: 10,
+            // Generous against CPU time: a loaded machine must not refuse a
+            // large but honest document.
+            wall_millis: 20_000,
+            max_pages: 2_000,
+            max_chars: 5_000_000,
+            max_unpacked_bytes: 200 << 20,
+            max_html_bytes: 5 << 20,
+            max_html_depth: 512,
+            stack_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The formats a user may upload, as error messages name them.
+pub const SUPPORTED: &str = "PDF (.pdf), Word (.docx), PowerPoint (.pptx), Excel (.xlsx), HTML (.html, .htm), Markdown (.md) and plain text (.txt)";
+
+/// Extracts a plain-text or Markdown document in this process: UTF-8
+/// decoding and a linear line scan, nothing that needs isolating.
+pub fn extract_in_process(
+    format: DocumentFormat,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Extracted, ExtractFailure> {
+    debug_assert!(!format.needs_worker());
+    engines::extract(format, bytes, limits)
+}
