@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use petraf_core::app::{App, demo, tenants};
 use petraf_core::config::{self, DEFAULT_ADDR, ProcessEnv};
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
+use petraf_core::http::web;
 
 #[derive(Parser)]
 #[command(
@@ -109,7 +110,8 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
     print_banner(&app, local, seeded.as_ref());
-    let router = petraf_core::http::full_api(app);
+    let web = web::WebConfig::local(Some(tenants::DEMO_TENANT_ID));
+    let router = web::router(web).merge(petraf_core::http::full_api(app));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod chat;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod goals;
 pub mod ingestion;
 pub mod sessions;
