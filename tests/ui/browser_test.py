@@ -9,6 +9,10 @@ Usage: browser_test.py --petraf target/debug/petraf --screenshots target/ui-scre
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
+import json
 import os
 import re
 import shutil
@@ -28,6 +32,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 ARGS = None
 SERVER = {}
+# Known to the test so it can sign a token that has already expired.
+JWT_SECRET = "ui-test-secret-ui-test-secret-0123456789"
+DEMO_TENANT = "550e8400-e29b-41d4-a716-446655440000"
 
 G4_FIRST = ("I want to become a senior engineer and maybe start leading a small team. "
             "I'd like to work on more complex systems and mentor junior developers.")
@@ -54,7 +61,8 @@ def start_server():
     data_dir = tempfile.mkdtemp(prefix="petraf-ui-")
     port = free_port()
     log = open(os.path.join(data_dir, "serve.log"), "w+")
-    env = dict(os.environ, PETRAF_ADDR=f"127.0.0.1:{port}", PETRAF_DATA_DIR=data_dir, RUST_LOG="warn")
+    env = dict(os.environ, PETRAF_ADDR=f"127.0.0.1:{port}", PETRAF_DATA_DIR=data_dir, RUST_LOG="warn",
+               PETRAF_JWT_SECRET=JWT_SECRET)
     for name in [n for n in env if n.startswith(("PETRAF_STATE", "PETRAF_VECTOR", "PETRAF_MODEL", "PETRAF_DOCUMENT"))]:
         del env[name]
     process = subprocess.Popen([ARGS.petraf, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -80,6 +88,19 @@ def stop_server():
         process.terminate()
         process.wait(10)
         shutil.rmtree(SERVER["data_dir"], ignore_errors=True)
+
+
+def expired_token():
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({
+        "session_id": "01HN8X9QJ5ABCDEF123456789A", "tenant_id": DEMO_TENANT, "nonce": "n",
+        "iat": now - 30 * 86400, "exp": now - 86400, "type": "resume_token", "version": "1.0",
+    }).encode())
+    signature = hmac.new(JWT_SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{b64(signature)}"
 
 
 def browser(download_dir=None, mobile=False):
@@ -153,14 +174,28 @@ def send(driver, message, watch=False):
     box = driver.find_element(By.ID, "message")
     driver.execute_script("arguments[0].value = arguments[1]", box, message)
     driver.find_element(By.ID, "send").click()
-    wait(driver, 60).until(lambda d: d.find_element(By.ID, "composer").get_attribute("aria-busy") is None)
+    # The turn is over when the composer is idle, or gone (the dashboard replaced it).
+    wait(driver, 60).until(lambda d: d.execute_script(
+        "const c = document.getElementById('composer'); return !c || !c.hasAttribute('aria-busy')"))
     if watch:
         return driver.execute_script("return window.__snapshots")
 
 
 def next_phase(driver, phase):
     visible(driver, "#next-phase", 60).click()
-    wait(driver).until(lambda d: d.find_element(By.ID, "conversation").get_attribute("data-phase") == phase)
+    wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == phase)
+
+
+def text_of(driver, element_id):
+    """Reads text through the page, immune to the element being re-rendered."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent : ''", element_id)
+
+
+def attr_of(driver, element_id, name):
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e && e.getAttribute(arguments[1])",
+        element_id, name)
 
 
 def progress(driver):
@@ -233,6 +268,11 @@ class Journeys(unittest.TestCase):
             shot(phone, "05-dashboard-phone")
             phone.get(SERVER["base"] + "/?resume=not-a-token")
             self.assertIn("not valid", visible(phone, "#welcome .notice").text)
+            phone.get(SERVER["base"] + "/?resume=" + expired_token())
+            self.assertIn("expired", visible(phone, "#expired h1").text)
+            shot(phone, "10-expired-phone")
+            phone.find_element(By.ID, "start-over").click()
+            visible(phone, "#profile-form")
         finally:
             quit_browser(phone)
 
@@ -257,7 +297,7 @@ class Journeys(unittest.TestCase):
             edit.clear()
             edit.send_keys(EDITED_GOAL)
             driver.find_element(By.ID, "refine-submit").click()
-            wait(driver, 60).until(lambda d: d.find_element(By.ID, "score-card").get_attribute("data-meets") == "true")
+            wait(driver, 60).until(lambda d: attr_of(d, "score-card", "data-meets") == "true")
             self.assertIn(EDITED_GOAL[:40], driver.find_element(By.ID, "refined-goal").text)
             visible(driver, "#next-phase")
             self.assertEqual(progress(driver), 33)
@@ -265,7 +305,7 @@ class Journeys(unittest.TestCase):
 
             # Same browser, page reloaded: the session resumes on the next conversation.
             driver.get(SERVER["base"] + "/")
-            wait(driver).until(lambda d: d.find_element(By.ID, "conversation").get_attribute("data-phase") == "g6_values")
+            wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == "g6_values")
         finally:
             quit_browser(driver)
 
@@ -293,16 +333,18 @@ class Journeys(unittest.TestCase):
             # Four uploads now (three demo documents and this one): page through them two at a time.
             driver.find_element(By.CSS_SELECTOR, "#audit-limit option[value='10']").click()
             driver.find_element(By.ID, "audit-apply").click()
-            wait(driver).until(lambda d: "Page 1 of" in d.find_element(By.ID, "audit-page").text)
+            wait(driver).until(lambda d: "Page 1 of" in text_of(d, "audit-page")
+                               and text_of(d, "audit-limit") and len(d.execute_script(
+                                   "return document.querySelectorAll('#audit-table td.action')")) <= 10)
             actions = []
             while True:
-                actions += [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#audit-table td.action")]
-                nxt = driver.find_element(By.ID, "audit-next")
-                if not nxt.is_enabled():
+                actions += driver.execute_script(
+                    "return [...document.querySelectorAll('#audit-table td.action')].map(td => td.textContent)")
+                if driver.execute_script("return document.getElementById('audit-next').disabled"):
                     break
-                page = driver.find_element(By.ID, "audit-page").text
-                nxt.click()
-                wait(driver).until(lambda d: d.find_element(By.ID, "audit-page").text != page)
+                page = text_of(driver, "audit-page")
+                driver.execute_script("document.getElementById('audit-next').click()")
+                wait(driver).until(lambda d: text_of(d, "audit-page") not in ("", page))
             uploads = [a for a in actions if "document" in a]
             self.assertGreaterEqual(len(uploads), 4, actions)
             shot(driver, "09-admin")

@@ -113,3 +113,60 @@ pub fn router(config: WebConfig) -> Router {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get(router: Router, path: &str) -> (StatusCode, String, String) {
+        let response = router
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, content_type, String::from_utf8_lossy(&body).into())
+    }
+
+    #[tokio::test]
+    async fn serves_the_page_its_modules_and_the_config() {
+        let config = WebConfig {
+            api_base: "https://api.example".into(),
+            chat_base: "https://chat.example".into(),
+            default_tenant: Some("t1".into()),
+        };
+        let (status, kind, html) = get(router(config.clone()), "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("text/html"));
+        assert!(html.contains(r#"src="js/app.js""#));
+        let (_, kind, _) = get(router(config.clone()), "/js/employee.js").await;
+        assert!(kind.starts_with("text/javascript"));
+        let (_, _, json) = get(router(config.clone()), "/config.json").await;
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["chat_base"], "https://chat.example");
+        assert_eq!(parsed["default_tenant"], "t1");
+    }
+
+    #[test]
+    fn every_module_the_page_imports_is_served() {
+        let served: Vec<&str> = ASSETS.iter().map(|(path, _, _)| *path).collect();
+        for (_, _, body) in ASSETS {
+            for import in body.split("from \"./").skip(1) {
+                let module = import.split('"').next().unwrap();
+                assert!(
+                    served.contains(&format!("/js/{module}").as_str()),
+                    "{module}"
+                );
+            }
+        }
+    }
+}

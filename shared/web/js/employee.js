@@ -292,7 +292,8 @@ export class Employee {
       composer.hidden = true;
       next.focus();
     } else {
-      composer.querySelector("textarea").focus();
+      // After a short score, the edit box is the likely next step.
+      (goalPanel.querySelector("#refine-goal") || composer.querySelector("textarea")).focus();
     }
   }
 
