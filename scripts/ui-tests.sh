@@ -19,7 +19,8 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import selenium' 2>/d
     "$VENV/bin/pip" install --quiet selenium==4.51.0
 fi
 
-cargo build -p petraf-cli --all-features --locked
+# Same feature set as the workspace build, so nothing is compiled twice.
+cargo build --workspace --all-features --locked --bin petraf
 "$VENV/bin/python" tests/ui/browser_test.py \
     --petraf "${CARGO_TARGET_DIR:-target}/debug/petraf" \
     --screenshots "${PETRAF_UI_SCREENSHOTS:-target/ui-screenshots}" "$@"
