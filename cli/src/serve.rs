@@ -5,6 +5,7 @@ use anyhow::Context;
 use petraf_core::app::{App, demo, tenants};
 use petraf_core::config::{self, DEFAULT_ADDR, ProcessEnv};
 use petraf_core::http::server::{self, ServerLimits};
+use petraf_core::http::web;
 use std::net::SocketAddr;
 
 pub async fn serve() -> anyhow::Result<()> {
@@ -23,7 +24,10 @@ pub async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
     print_banner(&app, local, seeded.as_ref());
-    server::serve(listener, app, limits, stop_requested()).await;
+    // The web app's assets beside the API (API routes keep theirs).
+    let web = web::WebConfig::local(Some(tenants::DEMO_TENANT_ID));
+    let router = web::router(web).merge(petraf_core::http::full_api(app.clone()));
+    server::serve_router(listener, app, router, limits, stop_requested()).await;
     eprintln!("Petraf stopped.");
     Ok(())
 }

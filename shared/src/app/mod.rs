@@ -6,6 +6,7 @@ pub mod demo;
 pub mod documents;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod goals;
 pub mod ingestion;
 pub mod judging;

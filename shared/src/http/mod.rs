@@ -11,6 +11,8 @@ pub mod goals_routes;
 pub mod lambda;
 pub mod server;
 pub mod session_routes;
+pub mod tenant_routes;
+pub mod web;
 
 use std::time::Instant;
 
@@ -37,7 +39,7 @@ fn finish(routes: Router<App>, app: App) -> Router {
 
 /// Sessions and health (the session function).
 pub fn session_api(app: App) -> Router {
-    finish(session_routes::router(), app)
+    finish(session_routes::router().merge(tenant_routes::router()), app)
 }
 
 /// The streaming chat (the chat-stream function).
@@ -56,6 +58,7 @@ pub fn admin_api(app: App) -> Router {
 /// Every route group in one router (`petraf serve`).
 pub fn full_api(app: App) -> Router {
     let routes = session_routes::router()
+        .merge(tenant_routes::router())
         .merge(chat_routes::router())
         .merge(goals_routes::router())
         .merge(admin_routes::router());

@@ -98,6 +98,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let router = super::full_api(app.clone());
+    serve_router(listener, app, router, limits, shutdown).await
+}
+
+/// [`serve`] with a router of the caller's (the API with the web app).
+pub async fn serve_router(
+    listener: TcpListener,
+    app: App,
+    router: axum::Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let (stop, stopping) = watch::channel(false);

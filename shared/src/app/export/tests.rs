@@ -1,0 +1,126 @@
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::app::goals::{EmployeeView, LinkView, Summary};
+use crate::domain::phase::GoalType;
+use crate::domain::scoring::{CriterionScore, ScoreCard};
+
+fn goal(id: &str, phase: Phase, goal_type: GoalType, content: &str, is_final: bool) -> GoalView {
+    GoalView {
+        id: id.into(),
+        goal_type,
+        phase,
+        content: content.into(),
+        score: 8.25,
+        is_final,
+        version: 2,
+        score_details: ScoreCard {
+            overall: 8.25,
+            criteria: vec![CriterionScore {
+                name: "time_bound".into(),
+                score: 10.0,
+                weight: 20.0,
+                weighted_score: 2.0,
+                reasoning: "explicit timeline".into(),
+            }],
+            feedback: "good".into(),
+            suggestions: vec![],
+            meets_threshold: is_final,
+            threshold: 7.0,
+        },
+        created_at: Utc.with_ymd_and_hms(2026, 3, 4, 10, 0, 0).unwrap(),
+        links: vec![],
+    }
+}
+
+fn sample() -> SessionGoals {
+    let mut actions = goal(
+        "g3",
+        Phase::G8Actions,
+        GoalType::Actions,
+        "Complete the AWS certification by June",
+        true,
+    );
+    actions.links = vec![LinkView {
+        parent_goal_id: "g1".into(),
+        link_type: LinkType::ContributesTo,
+        strength: 10,
+    }];
+    SessionGoals {
+        session_id: "S1".into(),
+        employee: EmployeeView {
+            code: Some("EMP12345".into()),
+            department: Some("Engineering".into()),
+            position: Some("Software Engineer".into()),
+            grade: None,
+        },
+        goals: vec![
+            goal(
+                "g1",
+                Phase::G4Future,
+                GoalType::Future,
+                "Become a senior engineer within 2 years",
+                true,
+            ),
+            goal(
+                "g0",
+                Phase::G6Values,
+                GoalType::Values,
+                "a draft that fell short",
+                false,
+            ),
+            actions,
+        ],
+        total: 3,
+        completed: 2,
+        summary: Summary {
+            avg_score: 8.25,
+            duration_minutes: 12,
+            message_count: 9,
+            phases_completed: vec![Phase::G4Future, Phase::G8Actions],
+        },
+        timestamp: Utc.with_ymd_and_hms(2026, 3, 4, 11, 0, 0).unwrap(),
+    }
+}
+
+#[test]
+fn parses_formats_with_pdf_as_the_default() {
+    assert_eq!(ExportFormat::parse(None), Some(ExportFormat::Pdf));
+    assert_eq!(
+        ExportFormat::parse(Some("md")),
+        Some(ExportFormat::Markdown)
+    );
+    assert_eq!(ExportFormat::parse(Some("docx")), None);
+}
+
+#[test]
+fn markdown_names_the_company_profile_final_goals_scores_dates_and_links() {
+    let md = String::from_utf8(export("Acme Inc", &sample(), ExportFormat::Markdown).body).unwrap();
+    assert!(md.starts_with("# Acme Inc: development goals\n"));
+    assert!(md.contains("- Employee code: EMP12345\n"));
+    assert!(!md.contains("Grade"), "absent profile fields are left out");
+    assert!(
+        md.contains("## Where I will be in two years\n\nBecome a senior engineer within 2 years")
+    );
+    assert!(md.contains("Score 8.25/10 (passing 7.00/10), version 2, set on 2026-03-04"));
+    assert!(md.contains("- time_bound 10.00/10 (weight 20): explicit timeline"));
+    assert!(md.contains("Contributes to \"Where I will be in two years\" (strength 10/10)"));
+    assert!(!md.contains("fell short"), "only final goals are exported");
+}
+
+#[test]
+fn a_session_without_final_goals_says_so() {
+    let mut goals = sample();
+    goals.goals.retain(|g| !g.is_final);
+    let md = markdown(&report("Acme Inc", &goals));
+    assert!(md.contains("No goal has reached the passing score yet."));
+}
+
+#[test]
+fn pdf_is_a_named_pdf_download() {
+    let export = export("Acme Inc", &sample(), ExportFormat::Pdf);
+    assert_eq!(export.content_type, "application/pdf");
+    assert_eq!(export.filename, "goals-S1.pdf");
+    assert!(export.body.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&export.body).contains("Helvetica-Bold"));
+}

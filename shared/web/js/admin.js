@@ -1,0 +1,211 @@
+// The admin console: the key lives only in this tab (sessionStorage), then
+// document upload, usage stats and the audit log with filters and paging.
+
+import { ApiError } from "./api.js";
+import { el, show, errorBox, score } from "./ui.js";
+
+const KEY_STORAGE = "petraf.admin_key";
+// Larger files go straight to the object store when it offers presigned URLs.
+const DIRECT_UPLOAD_BYTES = 1024 * 1024;
+const CATEGORIES = ["career_framework", "values", "performance_guidelines", "engineering_guidelines", "policies", "general"];
+
+export class AdminConsole {
+  constructor(api, tenant) {
+    this.api = api;
+    this.tenant = tenant;
+    this.audit = { page: 1, limit: 20, session_id: "" };
+  }
+
+  get key() {
+    return sessionStorage.getItem(KEY_STORAGE);
+  }
+
+  start() {
+    return this.key ? this.console() : this.signIn();
+  }
+
+  signIn(message) {
+    const key = el("input", { id: "admin-key", type: "password", autocomplete: "off", required: true });
+    const form = el("form", { id: "admin-login" },
+      el("div", { class: "field" }, el("label", { for: "admin-key", text: "Admin key" }), key),
+      el("p", { class: "hint", text: "Kept only in this browser tab, and forgotten when you close it." }),
+      message && errorBox(message),
+      el("button", { type: "submit" }, "Open the console"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!key.value.trim()) return key.focus();
+      sessionStorage.setItem(KEY_STORAGE, key.value.trim());
+      this.console();
+    });
+    show(el("section", { class: "card", id: "admin-signin" }, el("h1", { text: `${this.tenant.name} admin` }), form));
+  }
+
+  signOut() {
+    sessionStorage.removeItem(KEY_STORAGE);
+    this.signIn();
+  }
+
+  // Any 401/403 sends the admin back to the key form.
+  async call(method, path, options) {
+    try {
+      return await this.api.admin(method, path, this.key, options);
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+        sessionStorage.removeItem(KEY_STORAGE);
+        this.signIn(e.message);
+        throw new ApiError(e.status, "signed_out", "");
+      }
+      throw e;
+    }
+  }
+
+  async console() {
+    this.statsBox = el("div", { id: "stats", "aria-live": "polite" });
+    this.auditBox = el("div", { id: "audit" });
+    show(
+      el("section", { class: "card", id: "admin" },
+        el("div", { class: "row" },
+          el("h1", { text: `${this.tenant.name} admin` }),
+          el("button", { type: "button", class: "secondary", id: "sign-out", onclick: () => this.signOut() }, "Forget key"),
+        ),
+        this.uploadForm(),
+        el("h2", { text: "Usage" }),
+        this.statsBox,
+        el("h2", { text: "Audit log" }),
+        this.auditFilters(),
+        this.auditBox,
+      ),
+    );
+    await this.refresh();
+  }
+
+  async refresh() {
+    try {
+      await Promise.all([this.loadStats(), this.loadAudit()]);
+    } catch (e) {
+      if (e.code !== "signed_out") this.statsBox.replaceChildren(errorBox(e.message));
+    }
+  }
+
+  uploadForm() {
+    const result = el("div", { id: "upload-result", "aria-live": "polite" });
+    const form = el("form", { id: "upload-form" },
+      el("h2", { text: "Upload a document" }),
+      el("div", { class: "field" }, el("label", { for: "doc-file", text: "File (.txt or .md, up to 10 MiB)" }),
+        el("input", { id: "doc-file", type: "file", accept: ".txt,.md,text/plain,text/markdown", required: true })),
+      el("div", { class: "field" }, el("label", { for: "doc-category", text: "Category" }),
+        el("input", { id: "doc-category", type: "text", list: "categories", required: true, value: "career_framework" }),
+        el("datalist", { id: "categories" }, CATEGORIES.map((c) => el("option", { value: c })))),
+      el("div", { class: "field" }, el("label", { for: "doc-title", text: "Title" }), el("input", { id: "doc-title", type: "text" })),
+      result,
+      el("button", { type: "submit", id: "upload-submit" }, "Upload"),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const file = form.querySelector("#doc-file").files[0];
+      const category = form.querySelector("#doc-category").value.trim();
+      const title = form.querySelector("#doc-title").value.trim();
+      if (!file) return result.replaceChildren(errorBox("Choose a file to upload."));
+      const button = form.querySelector("#upload-submit");
+      button.disabled = true;
+      result.replaceChildren(el("p", { role: "status" }, `Uploading ${file.name}…`));
+      try {
+        const message = await this.upload(file, category, title);
+        result.replaceChildren(el("p", { class: "ok", role: "status", id: "upload-ok" }, message));
+        form.querySelector("#doc-file").value = "";
+        await this.refresh();
+      } catch (e) {
+        if (e.code !== "signed_out") result.replaceChildren(errorBox(e.message));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  async upload(file, category, title) {
+    const tenant = encodeURIComponent(this.tenant.id);
+    if (file.size > DIRECT_UPLOAD_BYTES) {
+      try {
+        const target = await this.call("POST", `/api/admin/rag/upload-url/${tenant}`, { body: { category, filename: file.name } });
+        const put = await fetch(target.upload_url, { method: target.method || "PUT", body: file });
+        if (!put.ok) throw new Error(`The object store refused the upload (${put.status}).`);
+        return `${file.name} is uploaded; it is indexed in the background (document ${target.document_id}).`;
+      } catch (e) {
+        // 501: this object store has no presigned uploads; send it through the API.
+        if (!(e instanceof ApiError && e.status === 501)) throw e;
+      }
+    }
+    const form = new FormData();
+    form.append("file", file, file.name);
+    form.append("category", category);
+    form.append("metadata", JSON.stringify(title ? { title } : {}));
+    const report = await this.call("POST", `/api/admin/rag/upload/${tenant}`, { body: form });
+    return `${file.name} is indexed: ${report.chunks_created} chunks (document ${report.document_id}).`;
+  }
+
+  async loadStats() {
+    const s = await this.call("GET", `/api/admin/stats/overview?tenant_id=${encodeURIComponent(this.tenant.id)}`);
+    const item = (label, value) => el("div", { class: "stat" }, el("dt", {}, label), el("dd", {}, String(value)));
+    this.statsBox.replaceChildren(
+      el("dl", { class: "stats" },
+        item("Sessions", s.total_sessions),
+        item("Active", s.active_sessions),
+        item("Completed", s.completed_sessions),
+        item("Messages today", s.total_messages_today),
+        item("Goals", s.total_goals_created),
+        item("Average score", score(s.avg_score)),
+        item("Completion rate", `${Math.round(s.avg_completion_rate)}%`),
+      ),
+    );
+  }
+
+  auditFilters() {
+    const session = el("input", { id: "audit-session", type: "text", value: this.audit.session_id, placeholder: "any session" });
+    const limit = el("select", { id: "audit-limit" }, [10, 20, 50, 100].map((n) => el("option", { value: String(n), selected: n === this.audit.limit }, String(n))));
+    const form = el("form", { id: "audit-filters", class: "filters" },
+      el("div", { class: "field" }, el("label", { for: "audit-session", text: "Session id" }), session),
+      el("div", { class: "field" }, el("label", { for: "audit-limit", text: "Per page" }), limit),
+      el("button", { type: "submit", id: "audit-apply" }, "Filter"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.audit = { page: 1, limit: Number(limit.value), session_id: session.value.trim() };
+      this.loadAudit().catch((e) => e.code !== "signed_out" && this.auditBox.replaceChildren(errorBox(e.message)));
+    });
+    return form;
+  }
+
+  async loadAudit() {
+    const q = new URLSearchParams({ tenant_id: this.tenant.id, page: this.audit.page, limit: this.audit.limit });
+    if (this.audit.session_id) q.set("session_id", this.audit.session_id);
+    const listing = await this.call("GET", `/api/admin/audit-logs?${q}`);
+    const pages = Math.max(1, Math.ceil(listing.total / listing.per_page));
+    const go = (page) => () => {
+      this.audit.page = page;
+      this.loadAudit().catch((e) => e.code !== "signed_out" && this.auditBox.replaceChildren(errorBox(e.message)));
+    };
+    this.auditBox.replaceChildren(
+      el("div", { class: "table-scroll" },
+        el("table", { class: "audit", id: "audit-table" },
+          el("caption", { text: `${listing.total} entries, oldest first` }),
+          el("thead", {}, el("tr", {}, ["When", "Action", "Actor", "Resource", "Status"].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, listing.logs.map((log) =>
+            el("tr", {},
+              el("td", {}, new Date(log.created_at).toLocaleString()),
+              el("td", { class: "action" }, log.action),
+              el("td", {}, log.actor),
+              el("td", {}, `${log.resource_type} ${log.resource_id}`),
+              el("td", {}, log.status),
+            ))),
+        ),
+      ),
+      el("nav", { class: "pager", "aria-label": "Audit pages" },
+        el("button", { type: "button", id: "audit-prev", disabled: listing.page <= 1, onclick: go(listing.page - 1) }, "← Previous"),
+        el("span", { id: "audit-page" }, `Page ${listing.page} of ${pages}`),
+        el("button", { type: "button", id: "audit-next", disabled: listing.page >= pages, onclick: go(listing.page + 1) }, "Next →"),
+      ),
+    );
+  }
+}

@@ -1,0 +1,141 @@
+// The public API, as the page uses it: JSON calls with clear errors, the chat
+// turn as server-sent events read from a fetch stream (EventSource cannot
+// POST), and downloads that carry the resume token.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function failure(response) {
+  let code = "http_" + response.status;
+  let message = response.statusText || "The request failed";
+  try {
+    const body = await response.json();
+    if (body && body.error) {
+      code = body.error.code || code;
+      message = body.error.message || message;
+    }
+  } catch (_) {
+    // Not JSON: keep the status text.
+  }
+  return new ApiError(response.status, code, message);
+}
+
+// Splits an SSE byte stream into {event, data} records as they arrive.
+export async function* readEvents(body) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    buffer = buffer.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const record = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = "message";
+      const data = [];
+      for (const line of record.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (data.length) {
+        let parsed;
+        try {
+          parsed = JSON.parse(data.join("\n"));
+        } catch (_) {
+          parsed = { raw: data.join("\n") };
+        }
+        yield { event, data: parsed };
+      }
+    }
+    if (done) return;
+  }
+}
+
+export class Api {
+  constructor(config, tenantId) {
+    this.base = config.api_base || "";
+    this.chatBase = config.chat_base || this.base;
+    this.tenantId = tenantId;
+  }
+
+  headers(extra = {}, token) {
+    const h = { ...extra };
+    if (this.tenantId) h["X-Tenant-ID"] = this.tenantId;
+    if (token) h["Authorization"] = "Bearer " + token;
+    return h;
+  }
+
+  async call(method, path, { body, token, headers = {}, raw = false } = {}) {
+    const init = { method, headers: this.headers(headers, token), credentials: "include" };
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(this.base + path, init);
+    if (!response.ok) throw await failure(response);
+    if (raw) return response;
+    return response.status === 204 ? null : response.json();
+  }
+
+  tenant() {
+    return this.call("GET", "/api/tenant");
+  }
+
+  createSession() {
+    return this.call("POST", "/api/session/create", {
+      body: { metadata: { source: "web", device: matchMedia("(max-width: 600px)").matches ? "mobile" : "desktop" } },
+    });
+  }
+
+  resume(token) {
+    return this.call("POST", "/api/session/resume", { body: { resume_token: token } });
+  }
+
+  saveProfile(sessionId, token, profile) {
+    return this.call("PUT", `/api/session/${encodeURIComponent(sessionId)}/info`, { token, body: profile });
+  }
+
+  complete(sessionId, token) {
+    return this.call("POST", `/api/session/${encodeURIComponent(sessionId)}/complete`, { token });
+  }
+
+  goals(sessionId, token, finalOnly) {
+    return this.call("GET", `/api/goals/session/${encodeURIComponent(sessionId)}?final_only=${finalOnly}`, { token });
+  }
+
+  async exportGoals(sessionId, token, format) {
+    const response = await this.call(
+      "GET",
+      `/api/goals/session/${encodeURIComponent(sessionId)}/export?format=${format}`,
+      { token, raw: true },
+    );
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = /filename="([^"]+)"/.exec(disposition);
+    return { blob: await response.blob(), filename: name ? name[1] : `goals.${format}` };
+  }
+
+  // One chat turn; yields the SSE events as they arrive.
+  async *chat(phase, token, body, signal) {
+    const response = await fetch(`${this.chatBase}/api/chat/${encodeURIComponent(phase)}/stream`, {
+      method: "POST",
+      headers: this.headers({ "Content-Type": "application/json", Accept: "text/event-stream" }, token),
+      body: JSON.stringify(body),
+      credentials: "include",
+      signal,
+    });
+    if (!response.ok) throw await failure(response);
+    yield* readEvents(response.body);
+  }
+
+  admin(method, path, key, options = {}) {
+    return this.call(method, path, { ...options, headers: { "X-Admin-Key": key } });
+  }
+}

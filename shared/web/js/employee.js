@@ -1,0 +1,389 @@
+// The employee's journey: welcome and profile, the three conversations with
+// the coach, the goal's score and its edit, the dashboard, resume.
+
+import { ApiError } from "./api.js";
+import { el, show, errorBox, download, score } from "./ui.js";
+
+const PHASES = [
+  { id: "g4_future", title: "Your future", ask: "Where do you see yourself in two years? Think about the role you want, the skills you want to build and the impact you want to make." },
+  { id: "g6_values", title: "Your values", ask: "Which 3 to 5 values matter most to you at work, and what does each mean in practice?" },
+  { id: "g8_actions", title: "Your action plan", ask: "What will you do in the next six months? List concrete steps with numbers and deadlines." },
+];
+const PHASE_LABELS = {
+  g4_future: "Where I will be in two years",
+  g6_values: "My core values",
+  g8_actions: "My six-month action plan",
+};
+const LINK_LABELS = { contributes_to: "Contributes to", aligns_with: "Aligns with" };
+
+export class Employee {
+  constructor(api, tenant) {
+    this.api = api;
+    this.tenant = tenant;
+    this.storageKey = `petraf.session.${tenant.id}`;
+    this.session = null; // {id, token}
+  }
+
+  remember(id, token) {
+    this.session = { id, token };
+    try {
+      localStorage.setItem(this.storageKey, JSON.stringify(this.session));
+    } catch (_) {
+      // Storage may be disabled: the resume link still works.
+    }
+  }
+
+  forget() {
+    this.session = null;
+    try {
+      localStorage.removeItem(this.storageKey);
+    } catch (_) {}
+  }
+
+  resumeLink() {
+    const url = new URL(location.href);
+    url.hash = "";
+    url.search = "";
+    url.searchParams.set("tenant", this.tenant.id);
+    url.searchParams.set("resume", this.session.token);
+    return url.toString();
+  }
+
+  // A token from the link (`?resume=`) wins over the one stored in this browser.
+  async start(linkToken) {
+    let token = linkToken;
+    if (!token) {
+      try {
+        token = JSON.parse(localStorage.getItem(this.storageKey) || "null")?.token;
+      } catch (_) {}
+    }
+    if (!token) return this.welcome();
+    try {
+      const view = await this.api.resume(token);
+      this.remember(view.id, token);
+      return this.route(view);
+    } catch (e) {
+      this.forget();
+      if (e instanceof ApiError && e.code === "token_expired") return this.expired();
+      if (e instanceof ApiError && e.status < 500) return this.welcome("That link is not valid any more. Start a new session below.");
+      throw e;
+    }
+  }
+
+  route(view) {
+    if (view.status === "completed" || view.current_phase === "completed") return this.dashboard();
+    if (view.current_phase === "g2_basic") return this.welcome();
+    return this.conversation(view.current_phase, view.completion_percentage);
+  }
+
+  expired() {
+    show(
+      el("section", { class: "card", id: "expired" },
+        el("h1", { text: "Your session link has expired" }),
+        el("p", { text: "For your privacy, saved sessions are kept for a limited time. Your earlier answers can no longer be opened from this link." }),
+        el("button", { type: "button", id: "start-over", onclick: () => this.welcome() }, "Start a new session"),
+      ),
+    );
+  }
+
+  welcome(notice) {
+    const flags = this.tenant.ui_flags;
+    const field = (id, label, attrs = {}) =>
+      el("div", { class: "field" },
+        el("label", { for: id, text: label }),
+        el("input", { id, name: id, type: "text", autocomplete: "off", ...attrs }),
+      );
+    const errors = el("div", { id: "profile-errors" });
+    const form = el("form", { id: "profile-form", novalidate: true },
+      field("employee_code", "Employee code", { required: true, placeholder: "EMP12345" }),
+      field("department", "Department", { required: true }),
+      field("position", "Position", { required: true }),
+      flags.show_grade && field("grade", "Grade"),
+      flags.show_years_of_service && field("years_of_service", "Years of service", { type: "number", min: "0", max: "60", inputmode: "numeric" }),
+      flags.show_age_field && field("age_range", "Age range", { placeholder: "28-32" }),
+      el("div", { class: "field" },
+        el("label", { for: "job_type", text: "Job type" }),
+        el("select", { id: "job_type", name: "job_type" },
+          el("option", { value: "" }, "Choose…"),
+          el("option", { value: "full_time" }, "Full-time"),
+          el("option", { value: "part_time" }, "Part-time"),
+          el("option", { value: "contract" }, "Contract"),
+          el("option", { value: "intern" }, "Intern"),
+        ),
+      ),
+      errors,
+      el("button", { type: "submit", id: "profile-submit" }, "Continue →"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.saveProfile(form, errors);
+    });
+    show(
+      el("section", { class: "card", id: "welcome" },
+        el("h1", { text: "Welcome to Goal Setting!" }),
+        notice && el("p", { class: "notice", role: "status", text: notice }),
+        el("p", { text: `${this.tenant.name}'s coach will help you set three goals: your future, your values and your next six months. It takes about fifteen minutes, and you can come back later.` }),
+        form,
+      ),
+    );
+  }
+
+  async saveProfile(form, errors) {
+    const value = (id) => form.querySelector("#" + id)?.value.trim();
+    const profile = {
+      employee_code: value("employee_code") || "",
+      department: value("department") || "",
+      position: value("position") || "",
+    };
+    if (value("grade")) profile.grade = value("grade");
+    if (value("years_of_service")) profile.years_of_service = Number(value("years_of_service"));
+    if (value("age_range")) profile.age_range = value("age_range");
+    if (value("job_type")) profile.job_type = value("job_type");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    errors.replaceChildren();
+    form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+    try {
+      if (!this.session) {
+        const created = await this.api.createSession();
+        this.remember(created.session_id, created.resume_token);
+      }
+      const view = await this.api.saveProfile(this.session.id, this.session.token, profile);
+      this.route(view);
+    } catch (e) {
+      // The API names the field first ("employee_code: …"): mark it.
+      const field = /^(\w+):/.exec(e.message || "");
+      const input = field && form.querySelector("#" + field[1]);
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", "profile-error");
+      }
+      const box = errorBox(e.message);
+      box.id = "profile-error";
+      errors.replaceChildren(box);
+      (input || box).focus?.();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  progress(percent) {
+    return el("div", { class: "progress-wrap" },
+      el("label", { for: "progress", text: `Progress: ${percent}%` , id: "progress-label"}),
+      el("progress", { id: "progress", max: "100", value: String(percent) }, `${percent}%`),
+    );
+  }
+
+  setProgress(percent) {
+    const bar = document.getElementById("progress");
+    if (bar) {
+      bar.value = percent;
+      document.getElementById("progress-label").textContent = `Progress: ${percent}%`;
+    }
+  }
+
+  async conversation(phaseId, percent) {
+    const phase = PHASES.find((p) => p.id === phaseId) || PHASES[0];
+    const index = PHASES.indexOf(phase);
+    this.phase = phase.id;
+    const transcript = el("ol", { id: "transcript", class: "transcript", "aria-live": "polite", "aria-label": "Conversation" },
+      el("li", { class: "bubble coach" }, phase.ask),
+    );
+    const goalPanel = el("div", { id: "goal-panel" });
+    const message = el("textarea", { id: "message", name: "message", rows: "4", maxlength: "4000", required: true });
+    const send = el("button", { type: "submit", id: "send" }, "Send");
+    const composer = el("form", { id: "composer", class: "composer" },
+      el("label", { for: "message", text: "Your answer" }),
+      message,
+      el("div", { class: "actions" }, send),
+    );
+    composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = message.value.trim();
+      if (!text) return message.focus();
+      message.value = "";
+      this.turn({ message: text, step: "collect" }, { transcript, goalPanel, composer });
+    });
+    message.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) composer.requestSubmit();
+    });
+    show(
+      el("section", { class: "card", id: "conversation", "data-phase": phase.id },
+        el("p", { class: "eyebrow", text: `Step ${index + 1} of 3` }),
+        el("h1", { text: phase.title }),
+        this.progress(percent),
+        transcript,
+        goalPanel,
+        composer,
+      ),
+    );
+    await this.showLastAttempt(phase.id, { transcript, goalPanel, composer });
+  }
+
+  // On resume, show the latest goal of this phase that fell short, so it can be edited.
+  async showLastAttempt(phaseId, parts) {
+    try {
+      const all = await this.api.goals(this.session.id, this.session.token, false);
+      const attempts = all.goals.filter((g) => g.phase === phaseId);
+      const last = attempts[attempts.length - 1];
+      if (last && !last.is_final) this.showGoal(last.content, { ...last.score_details, goal_id: last.id }, parts);
+    } catch (_) {
+      // Nothing to show: the conversation starts fresh.
+    }
+  }
+
+  async turn(request, parts) {
+    const { transcript, goalPanel, composer } = parts;
+    if (request.step === "collect") transcript.append(el("li", { class: "bubble me" }, request.message));
+    let bubble = null;
+    let bubbleStep = null;
+    let refined = null;
+    let nextPhase = null;
+    let percent = null;
+    composer.setAttribute("aria-busy", "true");
+    composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
+    goalPanel.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
+    try {
+      const events = this.api.chat(this.phase, this.session.token, { session_id: this.session.id, message: request.message, step: request.step });
+      for await (const { event, data } of events) {
+        if (event === "message") {
+          if (!bubble || bubbleStep !== data.step) {
+            bubble = el("li", { class: "bubble coach", "data-step": data.step });
+            bubbleStep = data.step;
+            transcript.append(bubble);
+          }
+          bubble.textContent += data.content;
+          bubble.scrollIntoView({ block: "nearest" });
+          // Let the browser paint each piece as it arrives.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        } else if (event === "state") {
+          percent = data.completion_percentage;
+          this.setProgress(percent);
+          if (data.phase !== this.phase) nextPhase = data.phase;
+        } else if (event === "refined") {
+          refined = data.goal;
+        } else if (event === "score") {
+          this.showGoal(refined, data, parts);
+        } else if (event === "error") {
+          transcript.append(el("li", { class: "bubble error", role: "alert" }, `${data.message} Your message is saved; try again.`));
+        }
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "token_expired") return this.expired();
+      transcript.append(el("li", { class: "bubble error", role: "alert" }, e.message));
+    } finally {
+      composer.removeAttribute("aria-busy");
+      composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = false));
+      goalPanel.querySelectorAll("button, textarea").forEach((n) => (n.disabled = false));
+    }
+    if (nextPhase === "completed") {
+      try {
+        await this.api.complete(this.session.id, this.session.token);
+      } catch (_) {
+        // Already confirmed: the dashboard shows the goals either way.
+      }
+      return this.dashboard();
+    }
+    if (nextPhase) {
+      const passed = el("p", { class: "passed", role: "status" }, "Goal saved. On to the next conversation…");
+      goalPanel.append(passed);
+      const next = el("button", { type: "button", id: "next-phase", onclick: () => this.conversation(nextPhase, percent) }, "Continue →");
+      goalPanel.append(next);
+      composer.hidden = true;
+      next.focus();
+    } else {
+      // After a short score, the edit box is the likely next step.
+      (goalPanel.querySelector("#refine-goal") || composer.querySelector("textarea")).focus();
+    }
+  }
+
+  scoreCard(goal, card) {
+    return el("div", { class: "score-card", id: "score-card", "data-meets": String(card.meets_threshold) },
+      el("h2", { text: "Your SMART goal" }),
+      el("blockquote", { id: "refined-goal" }, goal || ""),
+      el("p", { class: card.meets_threshold ? "verdict pass" : "verdict fail", id: "verdict" },
+        el("strong", { text: `Score ${score(card.overall)} / 10` }),
+        ` — passing score ${score(card.threshold)}. `,
+        card.meets_threshold ? "This goal is final." : "This goal falls short; edit it below or keep talking with the coach.",
+      ),
+      el("table", { class: "criteria" },
+        el("caption", { text: "Score by criterion" }),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Criterion"), el("th", { scope: "col" }, "Score"), el("th", { scope: "col" }, "Weight"), el("th", { scope: "col" }, "Why"))),
+        el("tbody", {}, (card.criteria || []).map((c) =>
+          el("tr", {}, el("th", { scope: "row" }, c.name.replace(/_/g, " ")), el("td", {}, score(c.score)), el("td", {}, String(c.weight)), el("td", {}, c.reasoning)))),
+      ),
+      card.feedback && el("p", { class: "feedback" }, card.feedback),
+      card.suggestions?.length ? el("ul", { class: "suggestions", "aria-label": "Suggestions" }, card.suggestions.map((s) => el("li", {}, s))) : null,
+    );
+  }
+
+  showGoal(goal, card, parts) {
+    const { goalPanel } = parts;
+    goalPanel.replaceChildren(this.scoreCard(goal, card));
+    if (card.meets_threshold) return;
+    const edit = el("textarea", { id: "refine-goal", rows: "3", maxlength: "300" });
+    edit.value = goal || "";
+    const count = el("span", { class: "count", "aria-live": "polite" }, `${edit.value.length}/300`);
+    edit.addEventListener("input", () => (count.textContent = `${edit.value.length}/300`));
+    const form = el("form", { id: "refine-form", class: "refine" },
+      el("label", { for: "refine-goal", text: "Edit your goal (at most 300 characters)" }),
+      edit,
+      el("div", { class: "actions" }, count, el("button", { type: "submit", id: "refine-submit" }, "Score my edited goal")),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = edit.value.trim();
+      if (!text) return edit.focus();
+      parts.transcript.append(el("li", { class: "bubble me" }, `Edited goal: ${text}`));
+      this.turn({ message: text, step: "refine" }, parts);
+    });
+    goalPanel.append(form);
+  }
+
+  async dashboard() {
+    let data;
+    try {
+      data = await this.api.goals(this.session.id, this.session.token, true);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "token_expired") return this.expired();
+      return show(el("section", { class: "card" }, el("h1", { text: "Your goals" }), errorBox(e.message)));
+    }
+    const byId = Object.fromEntries(data.goals.map((g) => [g.id, g]));
+    const exportButton = (format, label) =>
+      el("button", {
+        type: "button", id: `download-${format}`,
+        onclick: async (event) => {
+          event.target.disabled = true;
+          try {
+            const file = await this.api.exportGoals(this.session.id, this.session.token, format);
+            download(file.blob, file.filename);
+          } catch (e) {
+            event.target.after(errorBox(e.message));
+          } finally {
+            event.target.disabled = false;
+          }
+        },
+      }, label);
+    const link = el("input", { id: "resume-link", type: "text", readonly: true, value: this.resumeLink() });
+    show(
+      el("section", { class: "card", id: "dashboard" },
+        el("h1", { text: "Your goals are set!" }),
+        this.progress(100),
+        el("p", { text: `${data.completed} final goals · average score ${score(data.summary.avg_score)} / 10 · ${data.summary.duration_minutes} minutes` }),
+        el("ol", { class: "goals" }, data.goals.map((g) =>
+          el("li", { class: "goal", id: `goal-${g.phase}` },
+            el("h2", { text: PHASE_LABELS[g.phase] || g.phase }),
+            el("p", { class: "content" }, g.content),
+            el("p", { class: "meta" }, `Score ${score(g.score)} / 10 · ${new Date(g.created_at).toLocaleDateString()}`),
+            g.links.length ? el("ul", { class: "links" }, g.links.map((l) =>
+              el("li", {}, `${LINK_LABELS[l.link_type] || l.link_type} `, el("a", { href: `#goal-${byId[l.parent_goal_id]?.phase}` }, PHASE_LABELS[byId[l.parent_goal_id]?.phase] || "another goal"), ` (strength ${l.strength}/10)`))) : null,
+          ))),
+        el("div", { class: "actions" }, exportButton("pdf", "Download PDF"), exportButton("md", "Download Markdown")),
+        el("div", { class: "field" },
+          el("label", { for: "resume-link", text: "Your link to come back to these goals (keep it private)" }),
+          link,
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,372 @@
+"""End-to-end tests of the web app in headless Chromium (Debian's chromium and
+chromium-driver; nothing is downloaded at test time).
+
+Starts `petraf serve` on a free port with a fresh data directory, then drives
+the page as Sarah (the whole journey, an edited goal, resume in a new browser,
+the PDF) and as John (upload, audit log). Screenshots go to --screenshots.
+
+Usage: browser_test.py --petraf target/debug/petraf --screenshots target/ui-screenshots
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ARGS = None
+SERVER = {}
+# Known to the test so it can sign a token that has already expired.
+JWT_SECRET = "ui-test-secret-ui-test-secret-0123456789"
+DEMO_TENANT = "550e8400-e29b-41d4-a716-446655440000"
+
+G4_FIRST = ("I want to become a senior engineer and maybe start leading a small team. "
+            "I'd like to work on more complex systems and mentor junior developers.")
+G4_SECOND = ("I want to master distributed systems and microservices architecture. "
+             "I'd like to lead a team of 3-4 developers and work on our payment processing platform.")
+G6_VALUES = ("I really value continuous learning, collaboration with my team, technical excellence, "
+             "and making an impact through good code. Also work-life balance is important to me.")
+G8_ACTIONS = ("In the next 6 months I will:\n1. Complete AWS Solutions Architect certification\n"
+              "2. Lead the payment gateway migration project\n3. Mentor 2 junior developers (Mike and Jenny)\n"
+              "4. Present at our monthly tech talks about microservices\n"
+              "5. Improve our deployment pipeline to reduce downtime\n6. Read 3 books on distributed systems")
+EDITED_GOAL = ("Within 2 years, become a Senior Engineer (L5) leading a team of 4 developers on our payment "
+               "processing platform, mentoring 2 junior developers and mastering distributed systems and "
+               "microservices architecture.")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server():
+    data_dir = tempfile.mkdtemp(prefix="petraf-ui-")
+    port = free_port()
+    log = open(os.path.join(data_dir, "serve.log"), "w+")
+    env = dict(os.environ, PETRAF_ADDR=f"127.0.0.1:{port}", PETRAF_DATA_DIR=data_dir, RUST_LOG="warn",
+               PETRAF_JWT_SECRET=JWT_SECRET)
+    for name in [n for n in env if n.startswith(("PETRAF_STATE", "PETRAF_VECTOR", "PETRAF_MODEL", "PETRAF_DOCUMENT"))]:
+        del env[name]
+    process = subprocess.Popen([ARGS.petraf, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(base + "/api/health", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("petraf serve exited: " + open(log.name).read())
+            time.sleep(0.3)
+    else:
+        raise RuntimeError("petraf serve did not start")
+    key = re.search(r"admin key \(shown once, keep it\): (\S+)", open(log.name).read())
+    SERVER.update(base=base, process=process, data_dir=data_dir, admin_key=key.group(1) if key else None)
+
+
+def stop_server():
+    process = SERVER.get("process")
+    if process:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(SERVER["data_dir"], ignore_errors=True)
+
+
+def expired_token():
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({
+        "session_id": "01HN8X9QJ5ABCDEF123456789A", "tenant_id": DEMO_TENANT, "nonce": "n",
+        "iat": now - 30 * 86400, "exp": now - 86400, "type": "resume_token", "version": "1.0",
+    }).encode())
+    signature = hmac.new(JWT_SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{b64(signature)}"
+
+
+def browser(download_dir=None, mobile=False):
+    options = webdriver.ChromeOptions()
+    options.binary_location = ARGS.chromium
+    profile = tempfile.mkdtemp(prefix="petraf-chromium-")
+    for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+                 "--window-size=390,844" if mobile else "--window-size=1280,1000"]:
+        options.add_argument(flag)
+    if download_dir:
+        options.add_experimental_option("prefs", {
+            "download.default_directory": download_dir,
+            "download.prompt_for_download": False,
+        })
+    driver = webdriver.Chrome(service=Service(ARGS.chromedriver), options=options)
+    if download_dir:
+        driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": download_dir})
+    driver.profile_dir = profile
+    return driver
+
+
+def quit_browser(driver):
+    driver.quit()
+    shutil.rmtree(driver.profile_dir, ignore_errors=True)
+
+
+def wait(driver, seconds=30):
+    return WebDriverWait(driver, seconds)
+
+
+def shot(driver, name):
+    os.makedirs(ARGS.screenshots, exist_ok=True)
+    driver.save_screenshot(os.path.join(ARGS.screenshots, f"{name}.png"))
+
+
+def visible(driver, css, seconds=30):
+    return wait(driver, seconds).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def fill_profile(driver):
+    visible(driver, "#profile-form")
+    for field, value in [("employee_code", "EMP12345"), ("department", "Engineering"),
+                         ("position", "Software Engineer"), ("grade", "L4"),
+                         ("years_of_service", "3"), ("age_range", "28-32")]:
+        driver.find_element(By.ID, field).send_keys(value)
+    driver.find_element(By.CSS_SELECTOR, "#job_type option[value=full_time]").click()
+    driver.find_element(By.ID, "profile-submit").click()
+    visible(driver, "#conversation")
+
+
+# Records, from outside the app, what the newest coach reply shows at each DOM
+# change and whether the turn is still running.
+WATCH_STREAM = """
+const transcript = document.getElementById('transcript');
+const composer = document.getElementById('composer');
+const before = transcript.querySelectorAll('.bubble.coach').length;
+window.__snapshots = [];
+new MutationObserver(() => {
+  const replies = [...transcript.querySelectorAll('.bubble.coach')].slice(before);
+  const text = replies.map(b => b.textContent).join('');
+  window.__snapshots.push({len: text.length, busy: composer.getAttribute('aria-busy') === 'true'});
+}).observe(transcript, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def send(driver, message, watch=False):
+    if watch:
+        driver.execute_script(WATCH_STREAM)
+    box = driver.find_element(By.ID, "message")
+    driver.execute_script("arguments[0].value = arguments[1]", box, message)
+    driver.find_element(By.ID, "send").click()
+    # The turn is over when the composer is idle, or gone (the dashboard replaced it).
+    wait(driver, 60).until(lambda d: d.execute_script(
+        "const c = document.getElementById('composer'); return !c || !c.hasAttribute('aria-busy')"))
+    if watch:
+        return driver.execute_script("return window.__snapshots")
+
+
+def next_phase(driver, phase):
+    visible(driver, "#next-phase", 60).click()
+    wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == phase)
+
+
+def text_of(driver, element_id):
+    """Reads text through the page, immune to the element being re-rendered."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent : ''", element_id)
+
+
+def attr_of(driver, element_id, name):
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e && e.getAttribute(arguments[1])",
+        element_id, name)
+
+
+def progress(driver):
+    return int(driver.find_element(By.ID, "progress").get_attribute("value"))
+
+
+class Journeys(unittest.TestCase):
+    def test_sarahs_whole_journey_resume_and_pdf(self):
+        downloads = tempfile.mkdtemp(prefix="petraf-downloads-")
+        driver = browser(downloads)
+        try:
+            driver.get(SERVER["base"] + "/")
+            visible(driver, "#welcome")
+            company = driver.find_element(By.ID, "brand-name").text
+            self.assertEqual(company, "Sunrise Corporation")
+            shot(driver, "01-welcome")
+            fill_profile(driver)
+            self.assertEqual(progress(driver), 10)
+
+            snapshots = send(driver, G4_FIRST, watch=True)
+            streamed = [s["len"] for s in snapshots if s["busy"] and s["len"] > 0]
+            self.assertTrue(streamed, f"no reply text appeared before the turn ended: {snapshots}")
+            self.assertGreater(len(set(streamed)), 1, "the reply appeared in one piece, not streamed")
+            shot(driver, "02-conversation")
+            send(driver, G4_SECOND)
+            self.assertEqual(visible(driver, "#score-card").get_attribute("data-meets"), "true")
+            self.assertIn("passing score 7.00", driver.find_element(By.ID, "verdict").text)
+            self.assertGreaterEqual(len(driver.find_elements(By.CSS_SELECTOR, ".criteria tbody tr")), 3)
+            self.assertEqual(progress(driver), 33)
+            shot(driver, "03-scored-goal")
+            next_phase(driver, "g6_values")
+            send(driver, G6_VALUES)
+            self.assertEqual(progress(driver), 66)
+            next_phase(driver, "g8_actions")
+            send(driver, G8_ACTIONS)
+            visible(driver, "#dashboard", 60)
+            self.assertEqual(progress(driver), 100)
+            goals = driver.find_elements(By.CSS_SELECTOR, "#dashboard .goal")
+            self.assertEqual(len(goals), 3)
+            self.assertIn("Contributes to", driver.find_element(By.ID, "goal-g8_actions").text)
+            shot(driver, "04-dashboard")
+
+            driver.find_element(By.ID, "download-pdf").click()
+            driver.find_element(By.ID, "download-md").click()
+            deadline = time.time() + 30
+            while time.time() < deadline and not (
+                    any(f.endswith(".pdf") for f in os.listdir(downloads))
+                    and any(f.endswith(".md") for f in os.listdir(downloads))):
+                time.sleep(0.2)
+            pdf = [f for f in os.listdir(downloads) if f.endswith(".pdf")]
+            self.assertTrue(pdf, f"no PDF downloaded: {os.listdir(downloads)}")
+            text = subprocess.run(["pdftotext", "-layout", os.path.join(downloads, pdf[0]), "-"],
+                                  check=True, capture_output=True, text=True).stdout
+            for expected in ["Sunrise Corporation: development goals", "Employee code: EMP12345",
+                             "Where I will be in two years", "My core values", "My six-month action plan",
+                             "Contributes to"]:
+                self.assertIn(expected, text)
+            resume_link = driver.find_element(By.ID, "resume-link").get_attribute("value")
+        finally:
+            quit_browser(driver)
+            shutil.rmtree(downloads, ignore_errors=True)
+
+        # Another browser, nothing stored: the link brings Sarah back to her goals.
+        phone = browser(mobile=True)
+        try:
+            phone.get(resume_link)
+            visible(phone, "#dashboard")
+            self.assertEqual(len(phone.find_elements(By.CSS_SELECTOR, "#dashboard .goal")), 3)
+            self.assertNotIn("resume=", phone.current_url, "the token stays out of the address bar")
+            shot(phone, "05-dashboard-phone")
+            phone.get(SERVER["base"] + "/?resume=not-a-token")
+            self.assertIn("not valid", visible(phone, "#welcome .notice").text)
+            phone.get(SERVER["base"] + "/?resume=" + expired_token())
+            self.assertIn("expired", visible(phone, "#expired h1").text)
+            shot(phone, "10-expired-phone")
+            phone.find_element(By.ID, "start-over").click()
+            visible(phone, "#profile-form")
+        finally:
+            quit_browser(phone)
+
+    def test_a_goal_that_falls_short_is_edited_and_passes(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            visible(driver, "#welcome")
+            driver.find_element(By.ID, "profile-submit").click()
+            error = visible(driver, "#profile-error")
+            self.assertIn("employee_code", error.text)
+            self.assertEqual(driver.find_element(By.ID, "employee_code").get_attribute("aria-invalid"), "true")
+            shot(driver, "06-profile-error")
+            fill_profile(driver)
+            for _ in range(3):
+                send(driver, "I want to do better")
+                if driver.find_elements(By.CSS_SELECTOR, "#score-card"):
+                    break
+            self.assertEqual(visible(driver, "#score-card").get_attribute("data-meets"), "false")
+            shot(driver, "07-low-score")
+            edit = driver.find_element(By.ID, "refine-goal")
+            edit.clear()
+            edit.send_keys(EDITED_GOAL)
+            driver.find_element(By.ID, "refine-submit").click()
+            wait(driver, 60).until(lambda d: attr_of(d, "score-card", "data-meets") == "true")
+            self.assertIn(EDITED_GOAL[:40], driver.find_element(By.ID, "refined-goal").text)
+            visible(driver, "#next-phase")
+            self.assertEqual(progress(driver), 33)
+            shot(driver, "08-edited-goal")
+
+            # Same browser, page reloaded: the session resumes on the next conversation.
+            driver.get(SERVER["base"] + "/")
+            wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == "g6_values")
+        finally:
+            quit_browser(driver)
+
+    def test_the_admin_uploads_a_document_and_finds_it_in_the_audit_log(self):
+        self.assertIsNotNone(SERVER["admin_key"], "petraf serve printed no admin key")
+        document = os.path.join(tempfile.mkdtemp(prefix="petraf-doc-"), "onboarding.md")
+        with open(document, "w") as f:
+            f.write("# Onboarding\n\nNew engineers pair with a mentor for their first 3 months.\n")
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/#/admin")
+            visible(driver, "#admin-key").send_keys("wrong-key-wrong-key-wrong")
+            driver.find_element(By.CSS_SELECTOR, "#admin-login button").click()
+            visible(driver, "#admin-login .error")
+            driver.find_element(By.ID, "admin-key").send_keys(SERVER["admin_key"])
+            driver.find_element(By.CSS_SELECTOR, "#admin-login button").click()
+            visible(driver, "#audit-table")
+            driver.find_element(By.ID, "doc-file").send_keys(document)
+            category = driver.find_element(By.ID, "doc-category")
+            category.clear()
+            category.send_keys("policies")
+            driver.find_element(By.ID, "doc-title").send_keys("Onboarding")
+            driver.find_element(By.ID, "upload-submit").click()
+            self.assertIn("onboarding.md is indexed", visible(driver, "#upload-ok").text)
+            # Four uploads now (three demo documents and this one): page through them two at a time.
+            driver.find_element(By.CSS_SELECTOR, "#audit-limit option[value='10']").click()
+            driver.find_element(By.ID, "audit-apply").click()
+            wait(driver).until(lambda d: "Page 1 of" in text_of(d, "audit-page")
+                               and text_of(d, "audit-limit") and len(d.execute_script(
+                                   "return document.querySelectorAll('#audit-table td.action')")) <= 10)
+            actions = []
+            while True:
+                actions += driver.execute_script(
+                    "return [...document.querySelectorAll('#audit-table td.action')].map(td => td.textContent)")
+                if driver.execute_script("return document.getElementById('audit-next').disabled"):
+                    break
+                page = text_of(driver, "audit-page")
+                driver.execute_script("document.getElementById('audit-next').click()")
+                wait(driver).until(lambda d: text_of(d, "audit-page") not in ("", page))
+            uploads = [a for a in actions if "document" in a]
+            self.assertGreaterEqual(len(uploads), 4, actions)
+            shot(driver, "09-admin")
+        finally:
+            quit_browser(driver)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--petraf", required=True)
+    parser.add_argument("--screenshots", default="target/ui-screenshots")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--chromedriver", default=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    ARGS, rest = parser.parse_known_args()
+    start_server()
+    try:
+        result = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2).result
+    finally:
+        stop_server()
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
