@@ -36,9 +36,14 @@ async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) 
 }
 
 async fn new_tenant(server: &TestServer) -> String {
+    new_tenant_with_key(server).await.0
+}
+
+/// A tenant of its own: (id, admin key).
+async fn new_tenant_with_key(server: &TestServer) -> (String, String) {
     let id = new_id();
     let slug = format!("t-{}", id.to_lowercase());
-    server
+    let created = server
         .create_tenant(NewTenant {
             id: Some(id.clone()),
             slug: slug.clone(),
@@ -46,7 +51,7 @@ async fn new_tenant(server: &TestServer) -> String {
             ..demo_tenant()
         })
         .await;
-    id
+    (id, created.admin_key)
 }
 
 async fn set_limits(client: &Client, tenant: &str, limits: Value) -> Reply {
@@ -338,7 +343,25 @@ async fn token_budget(server: &TestServer) {
 
 async fn operator_settings(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
+    let (tenant, admin_key) = new_tenant_with_key(server).await;
+    // The tenant's own admin reads its limits but does not set them.
+    let own = client
+        .get(&format!("/api/admin/tenants/{tenant}/limits"))
+        .admin(&admin_key)
+        .send()
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let raise = client
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/tenants/{tenant}/limits"),
+        )
+        .admin(&admin_key)
+        .json(&json!({"monthly_token_budget": 0}))
+        .send()
+        .await;
+    assert_eq!(raise.status, 403, "{}", raise.text);
+    assert_eq!(raise.code(), "platform_admin_only");
     let bad = set_limits(&client, &tenant, json!({"budget_warning_percent": 0})).await;
     assert_eq!(bad.status, 400, "{}", bad.text);
     assert_eq!(bad.code(), "invalid_limits");

@@ -272,6 +272,47 @@ mod tests {
     }
 
     #[test]
+    fn a_turn_that_crosses_a_level_is_audited_once_per_level() {
+        let mut tenant = crate::app::tenants::demo_tenant();
+        tenant.config.limits.monthly_token_budget = 1000;
+        let record = TenantRecord {
+            tenant: crate::domain::tenant::Tenant {
+                id: "t1".into(),
+                slug: tenant.slug,
+                name: tenant.name,
+                domain: tenant.domain,
+                status: crate::domain::tenant::TenantStatus::Active,
+                contact_email: tenant.admin_email,
+                contact_name: None,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            },
+            config: tenant.config,
+            admin_key_hash: "h".into(),
+        };
+        let now = Utc::now();
+        let action_of =
+            |before, spent| budget_crossing(&record, before, spent, "s1", now).map(|e| e.action);
+        assert_eq!(
+            action_of(700, 150).as_deref(),
+            Some(action::TOKEN_BUDGET_WARNING)
+        );
+        assert_eq!(
+            action_of(900, 150).as_deref(),
+            Some(action::TOKEN_BUDGET_EXHAUSTED)
+        );
+        assert_eq!(action_of(100, 100), None);
+        assert_eq!(
+            action_of(1100, 100),
+            None,
+            "already exhausted: no second entry"
+        );
+        let entry = budget_crossing(&record, 900, 150, "s1", now).unwrap();
+        assert_eq!(entry.payload["tokens_used"], 1050);
+        assert_eq!(entry.payload["monthly_token_budget"], 1000);
+    }
+
+    #[test]
     fn only_changed_limits_are_recorded() {
         let before = UsageLimits::default();
         let after = UsageLimits {
