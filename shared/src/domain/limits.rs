@@ -190,11 +190,13 @@ mod tests {
     #[test]
     fn defaults_validate_and_bad_values_do_not() {
         UsageLimits::default().validate().unwrap();
-        let mut limits = UsageLimits::default();
-        limits.budget_warning_percent = 0;
-        assert!(limits.validate().is_err());
-        limits.budget_warning_percent = 101;
-        assert!(limits.validate().is_err());
+        for percent in [0, 101] {
+            let limits = UsageLimits {
+                budget_warning_percent: percent,
+                ..UsageLimits::default()
+            };
+            assert!(limits.validate().is_err(), "{percent}");
+        }
         let limits = UsageLimits {
             extra_turns_per_phase: 1001,
             ..UsageLimits::default()
