@@ -5,7 +5,7 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use petraf_core::app::{App, tenants};
+use petraf_core::app::{App, limits, tenants};
 use petraf_core::config::{self, ProcessEnv};
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 
@@ -67,6 +67,25 @@ enum TenantCommand {
     SetStatus {
         tenant_id: String,
         status: StatusArg,
+    },
+    /// Show a tenant's limits, or change those given (audited); prints them as JSON.
+    Limits {
+        tenant_id: String,
+        /// Sessions one client address may create per hour (0: no limit).
+        #[arg(long)]
+        sessions_per_address_per_hour: Option<u32>,
+        /// Chat turns one client address may send per minute (0: no limit).
+        #[arg(long)]
+        turns_per_address_per_minute: Option<u32>,
+        /// Turns a session may take per phase beyond max_collect_turns.
+        #[arg(long)]
+        extra_turns_per_phase: Option<u32>,
+        /// Model tokens per calendar month (UTC), input + output (0: no budget).
+        #[arg(long)]
+        monthly_token_budget: Option<u64>,
+        /// Percent of the budget from which stats and the audit log warn.
+        #[arg(long)]
+        budget_warning_percent: Option<u8>,
     },
 }
 
@@ -161,6 +180,47 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{} is now {:?}", t.id, t.status);
+        }
+        TenantCommand::Limits {
+            tenant_id,
+            sessions_per_address_per_hour,
+            turns_per_address_per_minute,
+            extra_turns_per_phase,
+            monthly_token_budget,
+            budget_warning_percent,
+        } => {
+            let mut patch = serde_json::Map::new();
+            let mut set = |name: &str, value: Option<serde_json::Value>| {
+                if let Some(v) = value {
+                    patch.insert(name.to_string(), v);
+                }
+            };
+            set(
+                "sessions_per_address_per_hour",
+                sessions_per_address_per_hour.map(Into::into),
+            );
+            set(
+                "turns_per_address_per_minute",
+                turns_per_address_per_minute.map(Into::into),
+            );
+            set(
+                "extra_turns_per_phase",
+                extra_turns_per_phase.map(Into::into),
+            );
+            set("monthly_token_budget", monthly_token_budget.map(Into::into));
+            set(
+                "budget_warning_percent",
+                budget_warning_percent.map(Into::into),
+            );
+            let limits = if patch.is_empty() {
+                limits::limits_of(&app, &tenant_id).await
+            } else {
+                let origin = petraf_core::domain::audit::RequestOrigin::default();
+                let patch = serde_json::Value::Object(patch);
+                limits::update_limits(&app, &tenant_id, patch, "platform_operator", &origin).await
+            }
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{}", serde_json::to_string_pretty(&limits)?);
         }
     }
     Ok(())

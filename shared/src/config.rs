@@ -535,7 +535,9 @@ async fn migrate_vector_store(env: &dyn Env) -> Result<String, ConfigError> {
             store.migrate().await.map_err(|e| match e {
                 // The only conflict a migration reports: a table of another dimension.
                 StoreError::Conflict(m) => config_error("PETRAF_EMBEDDING_DIMENSION", m),
-                StoreError::Unavailable(m) => config_error(connection, m),
+                StoreError::Unavailable(m) | StoreError::LimitReached(m) => {
+                    config_error(connection, m)
+                }
             })?;
             Ok(format!(
                 "vector store: pgvector schema up to date (rag_chunks, vector({}), HNSW cosine index)",

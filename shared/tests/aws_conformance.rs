@@ -568,6 +568,7 @@ async fn turn(
     token: &str,
     phase: &str,
     text: &str,
+    origin: &RequestOrigin,
 ) -> Vec<String> {
     let request = chat::TurnRequest {
         session_id: session_id.into(),
@@ -581,7 +582,7 @@ async fn turn(
         phase,
         request,
         Some(token),
-        RequestOrigin::default(),
+        origin.clone(),
     )
     .await
     .unwrap();
@@ -610,7 +611,9 @@ async fn round_trips_per_session_create_and_chat_turn() {
     };
     let (store, trips) = dynamo_store(&endpoint).await;
     let app = test_app(Arc::new(store.clone()), Arc::new(SystemClock));
-    let origin = RequestOrigin::default();
+    // A client address, so the per-address limits are charged; the
+    // default tenant configuration has a token budget.
+    let origin = RequestOrigin::new(Some([203, 0, 113, 9].into()), Some("bench"), b"key");
     let id = unique("t");
     let created = tenants::create_tenant(&app, new_tenant(&id)).await.unwrap();
     let create_tenant = trips.take();
@@ -649,11 +652,12 @@ async fn round_trips_per_session_create_and_chat_turn() {
         &new.resume_token,
         "g4_future",
         "I want to become a senior engineer and maybe start leading a small team.",
+        &origin,
     )
     .await;
     let collect_turn = trips.take();
     let passing = turn(&app, &record, &new.session.id, &new.resume_token, "g4_future",
-        "I want to master distributed systems and microservices architecture. I'd like to lead a team of 3-4 developers and work on our payment processing platform.").await;
+        "I want to master distributed systems and microservices architecture. I'd like to lead a team of 3-4 developers and work on our payment processing platform.", &origin).await;
     let scored_turn = trips.take();
     let passed = store
         .conversation(&id, &new.session.id)
@@ -697,8 +701,16 @@ async fn round_trips_per_session_create_and_chat_turn() {
         "one transaction creates a session"
     );
     assert_eq!((resolve_by_id.len(), resolve_by_host.len()), (1, 1));
-    assert!(collect_turn.len() <= 3, "{collect_turn:?}");
-    assert!(scored_turn.len() <= 4, "{scored_turn:?}");
+    // Limits on: the per-address counters ride in the turn's transactions;
+    // the budget costs the one BatchGetItem of the month's tokens.
+    assert!(collect_turn.len() <= 4, "{collect_turn:?}");
+    assert!(scored_turn.len() <= 5, "{scored_turn:?}");
+    for turn in [&collect_turn, &scored_turn] {
+        let reads = turn.iter().filter(|op| *op == "BatchGetItem").count();
+        assert_eq!(reads, 1, "one budget read per turn: {turn:?}");
+        let writes = turn.iter().filter(|op| *op == "TransactWriteItems").count();
+        assert_eq!(writes, 2, "no extra write for the limits: {turn:?}");
+    }
 }
 
 // ---------------------------------------------------------------- S3

@@ -591,6 +591,10 @@ pub async fn admin_views(server: &TestServer, tenant_id: &str, admin_key: &str, 
         assert_eq!(stats[field], value, "stats field {field}");
     }
     assert!(stats["avg_score"].as_f64().unwrap() >= 7.0);
+    // Every model call of the journey counts against the month's budget.
+    assert!(stats["tokens_this_month"].as_i64().unwrap() > 0, "{stats}");
+    assert_eq!(stats["token_budget"]["state"], "ok", "{stats}");
+    assert_eq!(stats["refusals_this_month"]["rate_limited"], 0);
 
     let reply = client
         .get(&format!(

@@ -92,7 +92,10 @@ async fn time_until_usable(client: &Client, tenant: &str, token: &str, id: &str)
 #[tokio::test]
 async fn a_connection_reset_right_after_a_turn_never_locks_the_session() {
     let server = TestServer::embedded().await;
-    let tenant = server.create_tenant(demo_tenant()).await.record.tenant.id;
+    // Forty turns in one phase: beyond the default turn cap.
+    let mut many_turns = demo_tenant();
+    many_turns.config.limits.extra_turns_per_phase = 100;
+    let tenant = server.create_tenant(many_turns).await.record.tenant.id;
     let client = server.client();
     let (id, token) = ready_session(&client, &tenant).await;
     for attempt in 0..20u64 {
@@ -505,6 +508,14 @@ impl StateStore for Interposed {
     }
     async fn update_tenant(&self, t: &Tenant, a: &AuditEntry) -> Result<(), StoreError> {
         self.inner.update_tenant(t, a).await
+    }
+    async fn update_tenant_config(
+        &self,
+        id: &str,
+        config: &petraf_core::domain::tenant::TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.inner.update_tenant_config(id, config, audit).await
     }
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.inner.tenant(id).await

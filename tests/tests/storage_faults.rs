@@ -48,6 +48,14 @@ impl StateStore for FailGoalCommitOnce {
     async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError> {
         self.inner.update_tenant(tenant, audit).await
     }
+    async fn update_tenant_config(
+        &self,
+        id: &str,
+        config: &petraf_core::domain::tenant::TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.inner.update_tenant_config(id, config, audit).await
+    }
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.inner.tenant(id).await
     }

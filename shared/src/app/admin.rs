@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::tenants::Admin;
 use super::{App, AppError, AppResult};
 use crate::domain::audit::AuditEntry;
+use crate::domain::limits::{BudgetState, Refusal, UsageLimits};
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::ports::state_store::AuditQuery;
 
@@ -32,7 +33,49 @@ pub struct StatsOverview {
     pub avg_completion_rate: f64,
     pub avg_session_duration_minutes: f64,
     pub avg_score: f64,
+    /// Model tokens spent this calendar month (UTC).
+    pub tokens_this_month: i64,
+    /// The tenant's budget and where the month stands (tenant scope only).
+    pub token_budget: Option<TokenBudgetView>,
+    /// Requests refused by a limit this month, by error code.
+    pub refusals_this_month: RefusalsByKind,
     pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenBudgetView {
+    pub monthly_token_budget: u64,
+    pub budget_warning_percent: u8,
+    pub used_percent: f64,
+    pub state: BudgetState,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RefusalsByKind {
+    pub rate_limited: i64,
+    pub turn_limit_reached: i64,
+    pub token_budget_exhausted: i64,
+}
+
+impl RefusalsByKind {
+    fn from_counts(counts: &std::collections::BTreeMap<String, i64>) -> Self {
+        let of = |r: Refusal| counts.get(r.code()).copied().unwrap_or(0);
+        RefusalsByKind {
+            rate_limited: of(Refusal::RateLimited),
+            turn_limit_reached: of(Refusal::TurnLimitReached),
+            token_budget_exhausted: of(Refusal::TokenBudgetExhausted),
+        }
+    }
+}
+
+fn budget_view(limits: &UsageLimits, used: i64) -> Option<TokenBudgetView> {
+    let budget = limits.monthly_token_budget;
+    (budget > 0).then(|| TokenBudgetView {
+        monthly_token_budget: budget,
+        budget_warning_percent: limits.budget_warning_percent,
+        used_percent: (used as f64 / budget as f64 * 10_000.0).round() / 100.0,
+        state: limits.budget_state(used),
+    })
 }
 
 fn ratio(numerator: f64, denominator: i64) -> f64 {
@@ -51,13 +94,17 @@ pub async fn stats(
     let scope = admin.scope(requested_tenant)?;
     let now = app.clock.now();
     let usage = app.store.usage(scope.as_deref(), now.date_naive()).await?;
-    let (total_tenants, active_tenants) = match &scope {
-        None => (usage.total_tenants, usage.active_tenants),
+    let (total_tenants, active_tenants, token_budget) = match &scope {
+        None => (usage.total_tenants, usage.active_tenants, None),
         Some(id) => {
             let record = app.store.tenant(id).await?.ok_or_else(|| {
                 AppError::not_found("tenant_not_found", format!("no tenant {id}"))
             })?;
-            (1, i64::from(record.tenant.status == TenantStatus::Active))
+            (
+                1,
+                i64::from(record.tenant.status == TenantStatus::Active),
+                budget_view(&record.config.limits, usage.tokens_month),
+            )
         }
     };
     let goals = usage.goals_future + usage.goals_values + usage.goals_actions;
@@ -86,6 +133,9 @@ pub async fn stats(
         avg_completion_rate: ratio(usage.completion_points as f64, usage.sessions_created),
         avg_session_duration_minutes: ratio(usage.session_minutes as f64, usage.sessions_completed),
         avg_score: ratio(usage.score_hundredths as f64 / 100.0, goals),
+        tokens_this_month: usage.tokens_month,
+        token_budget,
+        refusals_this_month: RefusalsByKind::from_counts(&usage.refused_month),
         timestamp: now,
     })
 }

@@ -27,13 +27,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::lease::{LeaseKeeper, lease_term};
 use super::turns::TurnTicket;
-use super::{App, AppError, AppResult, judging, sessions};
+use super::{App, AppError, AppResult, judging, limits, sessions};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext, Readiness};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
 use crate::domain::hygiene::normalize_newlines;
 use crate::domain::ids::new_id;
+use crate::domain::limits::Window;
 use crate::domain::message::{Message, Role, Source, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
 use crate::domain::scoring::{CriterionScore, Rubric, ScoreCard};
@@ -304,6 +305,13 @@ async fn lease_turn(
     let kind = state
         .plan_turn(phase, step, &text, now)
         .map_err(turn_error)?;
+    let tokens_before = match within_limits(&app, &tenant, &history, phase).await {
+        Ok(tokens) => tokens,
+        Err(refused) => {
+            limits::count_refusal(&app, &tenant.tenant.id, &refused).await;
+            return Err(refused);
+        }
+    };
 
     let mut leased = state.clone();
     leased.begin_turn(new_id(), now, lease_term(&app));
@@ -331,13 +339,26 @@ async fn lease_turn(
         messages_day: Some(now.date_naive()),
         ..Default::default()
     };
-    app.store.apply(change).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AppError::conflict(
-            "turn_in_progress",
-            "another message for this session is being processed",
-        ),
-        other => other.into(),
-    })?;
+    change.charges.extend(limits::address_charge(
+        limits::TURNS,
+        &origin,
+        tenant.config.limits.turns_per_address_per_minute,
+        Window::Minute,
+        now,
+    ));
+    if let Err(e) = app.store.apply(change.clone()).await {
+        if let Some(refused) = limits::charge_refused(&e, &change.charges, now) {
+            limits::count_refusal(&app, &tenant.tenant.id, &refused).await;
+            return Err(refused);
+        }
+        return Err(match e {
+            StoreError::Conflict(_) => AppError::conflict(
+                "turn_in_progress",
+                "another message for this session is being processed",
+            ),
+            other => other.into(),
+        });
+    }
 
     history.push(user_message);
     Ok(Turn {
@@ -351,7 +372,21 @@ async fn lease_turn(
         origin,
         out: Outbox::new(events, phase, step),
         progress: None,
+        tokens_before,
     })
+}
+
+/// The phase's turn cap and the month's budget; the month's tokens so far
+/// when the tenant has a budget. A budget spent during a turn never stops
+/// that turn: it is checked here, before the turn starts.
+async fn within_limits(
+    app: &App,
+    tenant: &TenantRecord,
+    history: &[Message],
+    phase: Phase,
+) -> AppResult<Option<i64>> {
+    limits::check_turn_cap(tenant, history, phase)?;
+    limits::check_budget(app, tenant).await
 }
 
 /// How a passing goal moves the session on; applied to the session as
@@ -470,6 +505,8 @@ struct Turn {
     out: Outbox,
     /// Set when the turn's goal passed.
     progress: Option<Progress>,
+    /// The month's tokens before this turn, when the tenant has a budget.
+    tokens_before: Option<i64>,
 }
 
 /// What a scored attempt adds to the commit.
@@ -654,6 +691,18 @@ impl Turn {
         change.messages.push(reply.clone());
         change.counters.messages += 1;
         change.counters.messages_day = Some(now.date_naive());
+        let spent = i64::from(self.out.usage.total());
+        change.counters.tokens = spent;
+        change.counters.month_of = Some(now.date_naive());
+        if let Some(before) = self.tokens_before {
+            change.audit.extend(limits::budget_crossing(
+                &self.tenant,
+                before,
+                spent,
+                &self.session.id,
+                now,
+            ));
+        }
         if let Err(e) = self.commit(change).await {
             tracing::error!(error = %e, "could not commit a chat turn");
             self.release_after_failed_commit(&stored, reply, now).await;
@@ -767,6 +816,8 @@ impl Turn {
         released.version = stored.version + 1;
         let mut change = SessionChange::new(&self.session.tenant_id, &self.session.id);
         change.state = Some(Guarded::replacing(stored.version, released));
+        change.counters.tokens = i64::from(reply.tokens_prompt + reply.tokens_completion);
+        change.counters.month_of = Some(now.date_naive());
         change.messages.push(reply);
         change.counters.messages = 1;
         change.counters.messages_day = Some(now.date_naive());

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     /// Well-formed but unusable content (422).
     Unprocessable,
+    /// A rate limit, turn cap or budget refused the request (429).
+    TooManyRequests,
     Unavailable,
     NotImplemented,
     Internal,
@@ -26,12 +28,14 @@ pub struct AppError {
     pub kind: ErrorKind,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which the same request may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 macro_rules! constructors {
     ($($name:ident => $kind:ident),* $(,)?) => {
         $(pub fn $name(code: &'static str, message: impl Into<String>) -> Self {
-            AppError { kind: ErrorKind::$kind, code, message: message.into() }
+            AppError { kind: ErrorKind::$kind, code, message: message.into(), retry_after: None }
         })*
     };
 }
@@ -46,9 +50,17 @@ impl AppError {
         too_large => PayloadTooLarge,
         unsupported => UnsupportedMediaType,
         unprocessable => Unprocessable,
+        too_many => TooManyRequests,
         unavailable => Unavailable,
         not_implemented => NotImplemented,
         internal => Internal,
+    }
+}
+
+impl AppError {
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 }
 
@@ -62,6 +74,10 @@ impl From<StoreError> for AppError {
                     "the data changed meanwhile; fetch it and try again",
                 )
             }
+            StoreError::LimitReached(key) => AppError::too_many(
+                "rate_limited",
+                format!("too many requests ({key}); try again later"),
+            ),
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "state store unavailable");
                 AppError::unavailable(

@@ -11,6 +11,7 @@ pub mod goals;
 pub mod ingestion;
 pub mod judging;
 pub mod lease;
+pub mod limits;
 pub mod sessions;
 pub mod tenants;
 pub mod turns;

@@ -5,10 +5,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{App, AppError, AppResult};
+use crate::app::limits;
 use crate::app::tenants::digests_match;
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
 use crate::domain::ids::{is_ulid, new_id};
+use crate::domain::limits::Window;
 use crate::domain::phase::{Phase, Step};
 use crate::domain::resume_token::{ResumeClaims, TokenError, hash_token};
 use crate::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
@@ -131,7 +133,20 @@ pub async fn create(
         sessions_created: 1,
         ..Default::default()
     };
-    app.store.apply(change).await?;
+    change.charges.extend(limits::address_charge(
+        limits::SESSIONS,
+        origin,
+        tenant.config.limits.sessions_per_address_per_hour,
+        Window::Hour,
+        now,
+    ));
+    if let Err(e) = app.store.apply(change.clone()).await {
+        if let Some(refused) = limits::charge_refused(&e, &change.charges, now) {
+            limits::count_refusal(app, &tenant.tenant.id, &refused).await;
+            return Err(refused);
+        }
+        return Err(e.into());
+    }
     Ok(CreatedSession {
         session,
         resume_token: issued.token,

@@ -11,7 +11,7 @@ use crate::domain::ids::new_id;
 use crate::domain::phase::{GoalType, Phase};
 use crate::domain::tenant::TenantStatus;
 use crate::ports::state_store::{
-    AuditQuery, CounterDelta, Guarded, SessionChange, StateStore, StoreError,
+    AuditQuery, CounterDelta, Guarded, SessionChange, StateStore, StoreError, WindowCharge,
 };
 
 /// Runs every state-store promise against `store`.
@@ -23,6 +23,9 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     history(store).await;
     audit_log(store).await;
     counters(store).await;
+    monthly_counters(store).await;
+    window_charges(store).await;
+    tenant_config_updates(store).await;
     isolation(store).await;
     one_winner_per_version(store).await;
     touches_never_conflict(store).await;
@@ -419,6 +422,157 @@ async fn counters(store: &dyn StateStore) {
     let global = store.usage(None, today).await.unwrap();
     assert!(global.sessions_created - global_before.sessions_created >= 1);
     assert!(global.messages_today - global_before.messages_today >= 12);
+}
+
+async fn monthly_counters(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let today = Utc::now().date_naive();
+    let (s, _) = create_session(store, &tenant).await;
+    let mut spent = SessionChange::new(&tenant, &s.id);
+    spent.counters.tokens = 1200;
+    spent.counters.month_of = Some(today);
+    store.apply(spent).await.unwrap();
+    // A refusal is counted on its own, under an id of no session.
+    let mut refused = SessionChange::new(&tenant, &new_id());
+    refused.counters.refused = Some("rate_limited".into());
+    refused.counters.month_of = Some(today);
+    store.apply(refused.clone()).await.unwrap();
+    store.apply(refused.clone()).await.unwrap();
+    let mut last_month = SessionChange::new(&tenant, &s.id);
+    last_month.counters.tokens = 999;
+    last_month.counters.month_of = Some(today - Duration::days(40));
+    store.apply(last_month).await.unwrap();
+    let usage = store.usage(Some(&tenant), today).await.unwrap();
+    assert_eq!(usage.tokens_month, 1200, "only this month's tokens count");
+    assert_eq!(usage.refused_month.get("rate_limited"), Some(&2));
+    assert!(
+        store
+            .session(&tenant, &refused.session_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "counting a refusal stores no session"
+    );
+    let other = store.usage(Some(&unique("t")), today).await.unwrap();
+    assert_eq!((other.tokens_month, other.refused_month.len()), (0, 0));
+}
+
+/// Windowed counters: refused past the limit with nothing written, again
+/// allowed in the next window, separate per key and per tenant.
+async fn window_charges(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (s, state) = create_session(store, &tenant).await;
+    let end = Utc::now() + Duration::seconds(60);
+    let charge = |key: &str, window_end| WindowCharge {
+        key: key.into(),
+        window_end,
+        limit: 2,
+    };
+    let turn = |text: &str, window_end, key: &str| {
+        let mut change = SessionChange::new(&tenant, &s.id);
+        change.messages.push(message(&tenant, &s.id, text));
+        change.charges.push(charge(key, window_end));
+        change
+    };
+    store.apply(turn("one", end, "turns#a")).await.unwrap();
+    store.apply(turn("two", end, "turns#a")).await.unwrap();
+    let mut over = turn("three", end, "turns#a");
+    let mut next = state.clone();
+    next.version += 1;
+    over.state = Some(Guarded::replacing(state.version, next));
+    over.counters.messages = 1;
+    over.counters.messages_day = Some(Utc::now().date_naive());
+    match store.apply(over).await {
+        Err(StoreError::LimitReached(key)) => assert_eq!(key, "turns#a"),
+        other => panic!("a full window must refuse the change: {other:?}"),
+    }
+    let texts: Vec<String> = store
+        .messages(&tenant, &s.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        texts,
+        ["one", "two"],
+        "nothing of a refused change is stored"
+    );
+    assert_eq!(
+        store
+            .conversation(&tenant, &s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        state.version
+    );
+    // Another key, another tenant and the next window are unaffected.
+    store.apply(turn("b", end, "turns#b")).await.unwrap();
+    let (other_tenant, other_session) = {
+        let t = unique("t");
+        let (s, _) = create_session(store, &t).await;
+        (t, s)
+    };
+    let mut elsewhere = SessionChange::new(&other_tenant, &other_session.id);
+    elsewhere.charges.push(charge("turns#a", end));
+    store.apply(elsewhere).await.unwrap();
+    store
+        .apply(turn("later", end + Duration::seconds(60), "turns#a"))
+        .await
+        .unwrap();
+    // A limit of 0 in a charge refuses at once (callers skip a charge for "no limit").
+    let mut none = turn("never", end, "turns#c");
+    none.charges[0].limit = 0;
+    assert!(matches!(
+        store.apply(none).await,
+        Err(StoreError::LimitReached(_))
+    ));
+}
+
+async fn tenant_config_updates(store: &dyn StateStore) {
+    let id = unique("t");
+    let record = tenant_record(&id);
+    store
+        .create_tenant(&record, &audit(&id, None, action::TENANT_CREATED))
+        .await
+        .unwrap();
+    let mut config = record.config.clone();
+    config.limits.monthly_token_budget = 1234;
+    store
+        .update_tenant_config(
+            &id,
+            &config,
+            &audit(&id, None, action::TENANT_LIMITS_CHANGED),
+        )
+        .await
+        .unwrap();
+    let read = |r: Option<crate::domain::tenant::TenantRecord>| r.unwrap().config.limits;
+    assert_eq!(
+        read(store.tenant(&id).await.unwrap()).monthly_token_budget,
+        1234
+    );
+    // Every copy the request path resolves by says the same.
+    assert_eq!(
+        read(store.tenant_by_domain(&record.tenant.domain).await.unwrap()).monthly_token_budget,
+        1234
+    );
+    assert_eq!(
+        read(
+            store
+                .tenant_by_admin_key_hash(&record.admin_key_hash)
+                .await
+                .unwrap()
+        )
+        .monthly_token_budget,
+        1234
+    );
+    assert!(matches!(
+        store
+            .update_tenant_config("no-such-tenant", &config, &audit(&id, None, "x"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 async fn isolation(store: &dyn StateStore) {

@@ -24,6 +24,9 @@ pub mod action {
     pub const GOAL_SCORED: &str = "goal.scored";
     pub const SESSION_COMPLETED: &str = "session.completed";
     pub const SESSION_RESUMED: &str = "session.resumed";
+    pub const TENANT_LIMITS_CHANGED: &str = "tenant.limits_changed";
+    pub const TOKEN_BUDGET_WARNING: &str = "tenant.token_budget_warning";
+    pub const TOKEN_BUDGET_EXHAUSTED: &str = "tenant.token_budget_exhausted";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ pub mod goal;
 pub mod hygiene;
 pub mod ids;
 pub mod injection;
+pub mod limits;
 pub mod message;
 pub mod phase;
 pub mod privacy;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::limits::UsageLimits;
 use super::phase::Phase;
 use super::scoring::Rubric;
 
@@ -69,6 +70,9 @@ pub struct TenantConfig {
     pub max_collect_turns: u32,
     /// The document categories each phase retrieves from.
     pub rag_categories: BTreeMap<String, Vec<String>>,
+    /// Rate limits, turn caps and the token budget (defaults when absent).
+    #[serde(default)]
+    pub limits: UsageLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -169,6 +173,7 @@ impl TenantConfig {
             llm_model: "gpt-4o-mini".into(),
             max_collect_turns: 3,
             rag_categories: categories,
+            limits: UsageLimits::default(),
         }
     }
 
@@ -195,6 +200,7 @@ impl TenantConfig {
         if !(1..=10).contains(&self.max_collect_turns) {
             return Err(ConfigError("max_collect_turns must be within 1-10".into()));
         }
+        self.limits.validate()?;
         for phase in Phase::CONVERSATIONAL {
             let rubric = self
                 .rubric(phase)

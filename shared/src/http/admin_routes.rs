@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, documents};
+use crate::app::{App, AppError, AppResult, admin, documents, limits};
 use crate::domain::document::DocumentRecord;
+use crate::domain::limits::UsageLimits;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -32,6 +33,10 @@ pub fn router() -> Router<App> {
         .route("/api/admin/stats/overview", get(stats))
         .route("/api/admin/audit-logs", get(audit_logs))
         .route("/api/admin/tenants", get(tenants))
+        .route(
+            "/api/admin/tenants/{tenant_id}/limits",
+            get(get_limits).patch(update_limits),
+        )
 }
 
 /// The admin may act on `tenant_id`, and it exists.
@@ -273,6 +278,35 @@ async fn audit_logs(
     )
     .await?;
     Ok(Json(listing))
+}
+
+/// A tenant's limits: its own admin may read them.
+async fn get_limits(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path(tenant_id): Path<String>,
+) -> AppResult<Json<UsageLimits>> {
+    admin.scope(Some(&tenant_id))?;
+    Ok(Json(limits::limits_of(&app, &tenant_id).await?))
+}
+
+/// Changes the limits the body names; the platform admin only.
+async fn update_limits(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path(tenant_id): Path<String>,
+    ApiJson(patch): ApiJson<Value>,
+) -> AppResult<Json<UsageLimits>> {
+    if !matches!(admin, Admin::Platform) {
+        return Err(AppError::forbidden(
+            "platform_admin_only",
+            "only the platform admin key changes a tenant's limits",
+        ));
+    }
+    Ok(Json(
+        limits::update_limits(&app, &tenant_id, patch, &admin.actor(), &origin).await?,
+    ))
 }
 
 async fn tenants(State(app): State<App>, AdminAuth(admin): AdminAuth) -> AppResult<Json<Value>> {

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use crate::app::{App, AppError};
 use crate::domain::tenant::TenantStatus;
 
-const ALLOWED_METHODS: &str = "GET, POST, PUT, DELETE";
+const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const ALLOWED_HEADERS: &str = "Content-Type, Authorization, X-Tenant-ID, X-Admin-Key";
 /// How long a browser may reuse a preflight answer, and the app a tenant
 /// domain look-up.

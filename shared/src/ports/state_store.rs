@@ -16,7 +16,7 @@ use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::phase::GoalType;
 use crate::domain::session::Session;
-use crate::domain::tenant::{Tenant, TenantRecord};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +25,22 @@ pub enum StoreError {
     Conflict(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A [`WindowCharge`] found its counter full; nothing was written.
+    /// Holds the charge's key.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
+}
+
+/// A windowed counter a change increments by one, refused (with nothing
+/// written) when it already holds `limit`. Kept per tenant; it expires
+/// with its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowCharge {
+    /// What is counted, e.g. `turns#<address hash>`.
+    pub key: String,
+    /// The end of the window; a new window is a new counter.
+    pub window_end: DateTime<Utc>,
+    pub limit: u32,
 }
 
 /// What a guarded write expects to find.
@@ -74,6 +90,15 @@ pub struct CounterDelta {
     pub final_goals: Vec<GoalType>,
     /// Sum of final goal scores in hundredths (integers keep counters exact).
     pub score_hundredths: i64,
+    /// Model tokens (input + output), counted in the month of `month_of`.
+    #[serde(default)]
+    pub tokens: i64,
+    /// A request refused by a limit (its `Refusal::code`), counted in the
+    /// month of `month_of`.
+    #[serde(default)]
+    pub refused: Option<String>,
+    #[serde(default)]
+    pub month_of: Option<NaiveDate>,
 }
 
 impl CounterDelta {
@@ -102,8 +127,28 @@ impl CounterDelta {
         for goal_type in &self.final_goals {
             out.push((format!("goals_{goal_type}"), 1));
         }
+        if let Some(day) = self.month_of {
+            if self.tokens != 0 {
+                out.push((monthly_counter(TOKENS, day), self.tokens));
+            }
+            if let Some(code) = &self.refused {
+                out.push((monthly_counter(&refused_counter(code), day), 1));
+            }
+        }
         out
     }
+}
+
+/// Names of the monthly counters: tokens, and refusals per kind.
+pub const TOKENS: &str = "tokens";
+
+pub fn refused_counter(code: &str) -> String {
+    format!("refused_{code}")
+}
+
+/// The counter name of a month's total of `name` (`tokens#2026-11`).
+pub fn monthly_counter(name: &str, day: NaiveDate) -> String {
+    format!("{name}#{}", crate::domain::limits::month_of(day))
 }
 
 /// The counter name of one day's messages.
@@ -139,6 +184,9 @@ pub struct SessionChange {
     /// guarded change. Only when `session` is `None` (a change that
     /// replaces the session carries its own `last_accessed_at`).
     pub touched_at: Option<DateTime<Utc>>,
+    /// Windowed counters this change increments; one that is full refuses
+    /// the whole change with `LimitReached`.
+    pub charges: Vec<WindowCharge>,
 }
 
 impl SessionChange {
@@ -166,6 +214,10 @@ pub struct UsageCounters {
     pub goals_values: i64,
     pub goals_actions: i64,
     pub score_hundredths: i64,
+    /// This month's model tokens.
+    pub tokens_month: i64,
+    /// This month's refused requests by `Refusal::code`.
+    pub refused_month: std::collections::BTreeMap<String, i64>,
 }
 
 impl UsageCounters {
@@ -184,7 +236,17 @@ impl UsageCounters {
             "goals_values" => self.goals_values += value,
             "goals_actions" => self.goals_actions += value,
             other if other == messages_counter(today) => self.messages_today += value,
-            _ => {}
+            other if other == monthly_counter(TOKENS, today) => self.tokens_month += value,
+            other => {
+                for refusal in crate::domain::limits::Refusal::ALL {
+                    if other == monthly_counter(&refused_counter(refusal.code()), today) {
+                        *self
+                            .refused_month
+                            .entry(refusal.code().to_string())
+                            .or_default() += value;
+                    }
+                }
+            }
         }
     }
 }
@@ -233,6 +295,14 @@ pub trait StateStore: Send + Sync {
 
     /// Replaces a tenant's identity fields (status, name, contact).
     async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Replaces a tenant's configuration; `Conflict` when there is no such tenant.
+    async fn update_tenant_config(
+        &self,
+        tenant_id: &str,
+        config: &TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError>;
     async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError>;
@@ -300,7 +370,7 @@ pub trait StateStore: Send + Sync {
     async fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
 
     /// Usage counters of one tenant, or of every tenant; `today` picks the
-    /// message counter.
+    /// message counter and the month of the monthly ones.
     async fn usage(
         &self,
         tenant_id: Option<&str>,

@@ -146,6 +146,13 @@ export class AdminConsole {
   }
 
   async loadStats() {
+    // The month's model tokens against the budget, e.g. "12,400 (0.25% of budget)".
+    const tokensLine = (s) => {
+      const used = (s.tokens_this_month || 0).toLocaleString();
+      const b = s.token_budget;
+      if (!b) return used;
+      return `${used} (${b.used_percent}% of budget${b.state === "ok" ? "" : `, ${b.state}`})`;
+    };
     const s = await this.call("GET", `/api/admin/stats/overview?tenant_id=${encodeURIComponent(this.tenant.id)}`);
     const item = (label, value) => el("div", { class: "stat" }, el("dt", {}, label), el("dd", {}, String(value)));
     this.statsBox.replaceChildren(
@@ -157,6 +164,8 @@ export class AdminConsole {
         item("Goals", s.total_goals_created),
         item("Average score", score(s.avg_score)),
         item("Completion rate", `${Math.round(s.avg_completion_rate)}%`),
+        item("Tokens this month", tokensLine(s)),
+        item("Refused this month", Object.values(s.refusals_this_month || {}).reduce((a, b) => a + b, 0)),
       ),
     );
   }

@@ -2,8 +2,9 @@
 //! BatchGetItem.
 //!
 //! A counter name from `CounterDelta::increments()` is either a total
-//! (`sessions_created`) kept on the scope's `TOTALS` item, or a daily one
-//! (`messages#2026-01-31`) kept as attribute `messages` on item `DAY#2026-01-31`.
+//! (`sessions_created`) kept on the scope's `TOTALS` item, a daily one
+//! (`messages#2026-01-31`) kept as attribute `messages` on item `DAY#2026-01-31`,
+//! or a monthly one (`tokens#2026-01`) kept on item `MONTH#2026-01`.
 //! Each scope is spread over `COUNTER_SHARDS` items picked by session, so
 //! concurrent transactions rarely meet on one item.
 
@@ -16,19 +17,24 @@ use chrono::NaiveDate;
 
 use super::items::{Item, get_n, get_s, key, n, sdk_error, unavailable};
 use super::keys::{
-    COUNTER_SHARDS, DAY_PREFIX, PK, SK, TOTALS_SK, TTL, counter_pk, day_counter_ttl, day_sk,
+    COUNTER_SHARDS, DAY_PREFIX, MONTH_PREFIX, PK, SK, TOTALS_SK, TTL, counter_pk, day_counter_ttl,
+    day_sk, month_sk,
 };
 use super::transaction::Transaction;
 use crate::ports::state_store::{StoreError, UsageCounters};
 
-/// Where a counter lives: the item's sort key and the attribute.
+/// Where a counter lives: the item's sort key and the attribute, and the
+/// day whose retention sets the item's TTL.
 fn location(name: &str) -> (String, String, Option<NaiveDate>) {
     match name.split_once('#') {
-        Some((attribute, day)) => (
-            day_sk(day),
-            attribute.to_string(),
-            day.parse::<NaiveDate>().ok(),
-        ),
+        Some((attribute, period)) => match period.parse::<NaiveDate>() {
+            Ok(day) => (day_sk(period), attribute.to_string(), Some(day)),
+            Err(_) => (
+                month_sk(period),
+                attribute.to_string(),
+                NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").ok(),
+            ),
+        },
         None => (TOTALS_SK.to_string(), name.to_string(), None),
     }
 }
@@ -83,7 +89,8 @@ pub fn add_increments(
     Ok(())
 }
 
-/// Sums every shard of `scope`: its totals and `today`'s daily counters.
+/// Sums every shard of `scope`: its totals, `today`'s daily counters and
+/// this month's monthly ones (3 items per shard, one BatchGetItem).
 pub async fn read(
     client: &Client,
     table: &str,
@@ -91,11 +98,13 @@ pub async fn read(
     today: NaiveDate,
 ) -> Result<UsageCounters, StoreError> {
     let today_sk = day_sk(&today.to_string());
+    let month_sk = month_sk(&crate::domain::limits::month_of(today));
     let keys: Vec<Item> = (0..COUNTER_SHARDS)
         .flat_map(|shard| {
             [
                 key(counter_pk(scope, shard), TOTALS_SK),
                 key(counter_pk(scope, shard), &today_sk),
+                key(counter_pk(scope, shard), &month_sk),
             ]
         })
         .collect();
@@ -138,7 +147,10 @@ pub async fn read(
 }
 
 fn absorb(usage: &mut UsageCounters, item: &Item, today: NaiveDate) {
-    let day = get_s(item, SK).and_then(|sk| sk.strip_prefix(DAY_PREFIX));
+    let sk = get_s(item, SK).unwrap_or_default();
+    let day = sk
+        .strip_prefix(DAY_PREFIX)
+        .or_else(|| sk.strip_prefix(MONTH_PREFIX));
     for name in item.keys() {
         if [PK, SK, TTL].contains(&name.as_str()) {
             continue;
@@ -165,6 +177,15 @@ mod tests {
             ("DAY#2026-01-31", "messages")
         );
         assert_eq!(parsed, Some(day));
+        let month = crate::ports::state_store::monthly_counter("tokens", day);
+        assert_eq!(
+            location(&month),
+            (
+                "MONTH#2026-01".to_string(),
+                "tokens".to_string(),
+                NaiveDate::from_ymd_opt(2026, 1, 1)
+            )
+        );
         assert_eq!(
             location("sessions_created"),
             ("TOTALS".to_string(), "sessions_created".to_string(), None)

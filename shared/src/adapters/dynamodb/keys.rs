@@ -39,6 +39,10 @@ pub const GOALS_AND_LINKS_PREFIX: &str = "G#";
 pub const GOAL_PREFIX: &str = "G#GOAL#";
 pub const LINK_PREFIX: &str = "G#LINK#";
 pub const DAY_PREFIX: &str = "DAY#";
+pub const MONTH_PREFIX: &str = "MONTH#";
+pub const WINDOW_PREFIX: &str = "W#";
+/// The count of a windowed limit counter.
+pub const COUNT: &str = "n";
 
 /// The GSI1 partition that lists tenants (sorted by slug).
 pub const TENANT_LIST: &str = "TENANTS";
@@ -114,6 +118,28 @@ pub fn day_sk(day: &str) -> String {
     format!("{DAY_PREFIX}{day}")
 }
 
+pub fn month_sk(month: &str) -> String {
+    format!("{MONTH_PREFIX}{month}")
+}
+
+/// The partition of one windowed limit counter of a tenant: one per
+/// counted thing (an address hash), so a large tenant's counters spread
+/// over as many partitions as it has client addresses.
+pub fn limit_pk(tenant_id: &str, key: &str) -> String {
+    format!("LIMIT#{}#{}", part(tenant_id), part(key))
+}
+
+/// A window's item within its counter's partition, by the window's end.
+pub fn window_sk(window_end: DateTime<Utc>) -> String {
+    format!("{WINDOW_PREFIX}{}", window_end.timestamp())
+}
+
+/// A window's counter is dead once the window ended; TTL removes it a
+/// little later.
+pub fn window_ttl(window_end: DateTime<Utc>) -> i64 {
+    (window_end + Duration::hours(1)).timestamp()
+}
+
 /// The counter shard of a session (or tenant): stable, so one session's
 /// counters always land on the same items.
 pub fn shard_of(id: &str) -> u32 {
@@ -172,6 +198,14 @@ mod tests {
     fn order_keys_increase_within_a_millisecond() {
         let keys: Vec<String> = (0..1000).map(|_| next_order()).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn limit_keys_separate_tenants_and_windows() {
+        assert_ne!(limit_pk("a#b", "c"), limit_pk("a", "b#c"));
+        let end: DateTime<Utc> = "2026-11-26T08:16:00Z".parse().unwrap();
+        assert_eq!(window_sk(end), format!("W#{}", end.timestamp()));
+        assert!(window_ttl(end) > end.timestamp());
     }
 
     #[test]

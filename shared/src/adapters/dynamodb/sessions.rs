@@ -9,9 +9,9 @@ use super::audit::audit_item;
 use super::counters::add_increments;
 use super::items::{Item, decode, get_s, is_expired, json, key, n, s, sdk_error};
 use super::keys::{
-    BODY, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, LINK_PREFIX, MESSAGE_PREFIX, PK, SESSION_SK, SK,
-    STATE_SK, TOUCHED_AT, TTL, VERSION, next_order, session_item_ttl, session_pk, session_ttl,
-    shard_of,
+    BODY, COUNT, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, LINK_PREFIX, MESSAGE_PREFIX, PK, SESSION_SK,
+    SK, STATE_SK, TOUCHED_AT, TTL, VERSION, limit_pk, next_order, session_item_ttl, session_pk,
+    session_ttl, shard_of, window_sk, window_ttl,
 };
 use super::transaction::{Condition, TransactError, Transaction};
 use crate::domain::conversation::ConversationState;
@@ -44,6 +44,27 @@ pub fn change_transaction(
         .unwrap_or_else(|| session_item_ttl(&change.session_id, now));
     let mut tx = Transaction::new(table);
 
+    // Charges go first: a failed condition at position i < charges names
+    // the full counter.
+    for charge in &change.charges {
+        tx.update(
+            key(
+                limit_pk(&change.tenant_id, &charge.key),
+                window_sk(charge.window_end),
+            ),
+            "ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)".into(),
+            vec![("#n".into(), COUNT.into()), ("#ttl".into(), TTL.into())],
+            vec![
+                (":one".into(), n(1)),
+                (":ttl".into(), n(window_ttl(charge.window_end))),
+            ],
+            Some(Condition {
+                expression: "(attribute_not_exists(#n) AND :one <= :limit) OR #n < :limit".into(),
+                names: vec![],
+                values: vec![(":limit".into(), n(charge.limit))],
+            }),
+        )?;
+    }
     if let Some(g) = &change.session {
         let mut item = key(&pk, SESSION_SK);
         item.insert(BODY.into(), json(&g.value)?);
@@ -114,10 +135,15 @@ pub async fn apply(
     let tx = change_transaction(table, &change, now)?;
     match tx.commit(client).await {
         Ok(()) => Ok(()),
-        Err(TransactError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
-            "session {} changed meanwhile",
-            change.session_id
-        ))),
+        Err(TransactError::ConditionFailed { failed }) => {
+            match failed.iter().find_map(|i| change.charges.get(*i)) {
+                Some(full) => Err(StoreError::LimitReached(full.key.clone())),
+                None => Err(StoreError::Conflict(format!(
+                    "session {} changed meanwhile",
+                    change.session_id
+                ))),
+            }
+        }
         Err(TransactError::Store(e)) => Err(e),
     }
 }

@@ -18,10 +18,10 @@ use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
-use crate::domain::tenant::{Tenant, TenantRecord, TenantStatus};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord, TenantStatus};
 use crate::ports::state_store::{
     AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError,
-    TENANTS_ACTIVE, TENANTS_TOTAL, UsageCounters, tenant_scope,
+    TENANTS_ACTIVE, TENANTS_TOTAL, UsageCounters, WindowCharge, tenant_scope,
 };
 
 const SCHEMA: &str = "
@@ -56,7 +56,48 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (tenant_id, id));
 CREATE TABLE IF NOT EXISTS counters (
     scope TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (scope, name));
+CREATE TABLE IF NOT EXISTS limit_windows (
+    tenant_id TEXT NOT NULL, key TEXT NOT NULL, window_end INTEGER NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, key, window_end));
+CREATE INDEX IF NOT EXISTS limit_windows_by_end ON limit_windows (window_end);
 ";
+
+/// Windows end at most this long after they start; rows of windows that
+/// ended longer ago than this are dead and deleted as new charges come.
+const LONGEST_WINDOW_SECONDS: i64 = 3600;
+
+/// Counts one charge in its window; `LimitReached` when it is full.
+fn charge_window(
+    tx: &Connection,
+    tenant_id: &str,
+    charge: &WindowCharge,
+) -> Result<(), StoreError> {
+    let end = charge.window_end.timestamp();
+    tx.execute(
+        "DELETE FROM limit_windows WHERE window_end < ?1",
+        params![end - 2 * LONGEST_WINDOW_SECONDS],
+    )
+    .map_err(db_error)?;
+    let count: i64 = tx
+        .query_row(
+            "SELECT count FROM limit_windows WHERE tenant_id = ?1 AND key = ?2 AND window_end = ?3",
+            params![tenant_id, charge.key, end],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_error)?
+        .unwrap_or(0);
+    if count >= i64::from(charge.limit) {
+        return Err(StoreError::LimitReached(charge.key.clone()));
+    }
+    tx.execute(
+        "INSERT INTO limit_windows (tenant_id, key, window_end, count) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (tenant_id, key, window_end) DO UPDATE SET count = count + 1",
+        params![tenant_id, charge.key, end],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
 
 #[derive(Clone)]
 pub struct SqliteStateStore {
@@ -296,6 +337,40 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
+    async fn update_tenant_config(
+        &self,
+        tenant_id: &str,
+        config: &TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let (tenant_id, config, audit) = (tenant_id.to_string(), config.clone(), audit.clone());
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let body: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM tenants WHERE id = ?1",
+                    [&tenant_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_error)?;
+            let mut record: TenantRecord = from_json(
+                &body.ok_or_else(|| StoreError::Conflict(format!("no tenant {tenant_id}")))?,
+            )?;
+            record.config = config;
+            tx.execute(
+                "UPDATE tenants SET body = ?2 WHERE id = ?1",
+                params![tenant_id, to_json(&record)?],
+            )
+            .map_err(db_error)?;
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.one_body(
             "SELECT body FROM tenants WHERE id = ?1",
@@ -345,6 +420,9 @@ impl StateStore for SqliteStateStore {
         self.run(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
             let (tenant_id, session_id) = (&change.tenant_id, &change.session_id);
+            for charge in &change.charges {
+                charge_window(&tx, tenant_id, charge)?;
+            }
             if let Some(g) = &change.session {
                 let ok = write_guarded(&tx, "sessions", "id", tenant_id, session_id, g.value.version, &to_json(&g.value)?, g.expect)?;
                 if !ok {

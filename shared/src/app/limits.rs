@@ -1,0 +1,328 @@
+//! Limits on the request path: per-address counters charged inside the
+//! writes a request makes anyway, the per-phase turn cap, the monthly token
+//! budget, refusals counted by kind, and the operator's settings.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{App, AppError, AppResult};
+use crate::domain::audit::{AuditEntry, RequestOrigin, action};
+use crate::domain::ids::new_id;
+use crate::domain::limits::{BudgetState, Refusal, UsageLimits, Window, next_month, seconds_until};
+use crate::domain::message::{Message, Role};
+use crate::domain::phase::Phase;
+use crate::domain::tenant::TenantRecord;
+use crate::ports::state_store::{SessionChange, StoreError, WindowCharge};
+
+/// What the per-address counters count.
+pub const SESSIONS: &str = "sessions";
+pub const TURNS: &str = "turns";
+
+/// The charge of one request from the caller's address against `limit`
+/// per `window`; none when the limit is off or the address unknown (every
+/// entry point knows it: the socket peer, or Lambda's request context).
+/// The counter is keyed by the address's keyed hash, never the address.
+pub fn address_charge(
+    what: &str,
+    origin: &RequestOrigin,
+    limit: u32,
+    window: Window,
+    now: DateTime<Utc>,
+) -> Option<WindowCharge> {
+    let address = origin.ip_hash.as_deref().filter(|_| limit > 0)?;
+    Some(WindowCharge {
+        key: format!("{what}#{address}"),
+        window_end: window.end_of(now),
+        limit,
+    })
+}
+
+/// The answer to a change refused by one of its charges; other errors pass.
+pub fn charge_refused(
+    e: &StoreError,
+    charges: &[WindowCharge],
+    now: DateTime<Utc>,
+) -> Option<AppError> {
+    let StoreError::LimitReached(key) = e else {
+        return None;
+    };
+    let charge = charges.iter().find(|c| &c.key == key)?;
+    let what = if key.starts_with(SESSIONS) {
+        "sessions"
+    } else {
+        "messages"
+    };
+    Some(
+        AppError::too_many(
+            Refusal::RateLimited.code(),
+            format!(
+                "too many {what} from this address (at most {}); try again later",
+                charge.limit
+            ),
+        )
+        .with_retry_after(seconds_until(charge.window_end, now)),
+    )
+}
+
+/// Refuses a turn beyond the phase's cap: `max_collect_turns` plus the
+/// tenant's extra turns, counting the user's messages in the phase.
+pub fn check_turn_cap(tenant: &TenantRecord, history: &[Message], phase: Phase) -> AppResult<()> {
+    let cap = tenant
+        .config
+        .limits
+        .turns_per_phase(tenant.config.max_collect_turns);
+    let taken = history
+        .iter()
+        .filter(|m| m.role == Role::User && m.phase == phase)
+        .count();
+    if taken as u64 >= u64::from(cap) {
+        return Err(AppError::too_many(
+            Refusal::TurnLimitReached.code(),
+            format!("this session has used its {cap} messages for {phase}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The month's tokens so far when the tenant has a budget (one read of
+/// the usage counters), refusing the turn when the budget is spent.
+pub async fn check_budget(app: &App, tenant: &TenantRecord) -> AppResult<Option<i64>> {
+    let limits = &tenant.config.limits;
+    if limits.monthly_token_budget == 0 {
+        return Ok(None);
+    }
+    let now = app.clock.now();
+    let used = app
+        .store
+        .usage(Some(&tenant.tenant.id), now.date_naive())
+        .await?
+        .tokens_month;
+    if limits.budget_state(used) == BudgetState::Exhausted {
+        return Err(AppError::too_many(
+            Refusal::TokenBudgetExhausted.code(),
+            "this company's monthly AI budget is used up; the coach is available again next month",
+        )
+        .with_retry_after(seconds_until(next_month(now), now)));
+    }
+    Ok(Some(used))
+}
+
+/// Counts a refused request by kind, for the admin stats: the one write a
+/// refusal makes. Best effort: a failure is logged, the refusal stands.
+pub async fn count_refusal(app: &App, tenant_id: &str, refusal: &AppError) {
+    if refusal.kind != super::ErrorKind::TooManyRequests {
+        return;
+    }
+    // Spread over the counter shards like sessions are.
+    let mut change = SessionChange::new(tenant_id, &new_id());
+    change.counters.refused = Some(refusal.code.to_string());
+    change.counters.month_of = Some(app.clock.now().date_naive());
+    if let Err(e) = app.store.apply(change).await {
+        tracing::warn!(error = %e, code = refusal.code, "could not count a refused request");
+    }
+}
+
+/// The audit entry of a turn whose tokens moved the month past the
+/// warning level or the budget, if it did.
+pub fn budget_crossing(
+    tenant: &TenantRecord,
+    before: i64,
+    spent: i64,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Option<AuditEntry> {
+    let limits = &tenant.config.limits;
+    let crossed = limits.crossed(before, before + spent)?;
+    let what = match crossed {
+        BudgetState::Exhausted => action::TOKEN_BUDGET_EXHAUSTED,
+        _ => action::TOKEN_BUDGET_WARNING,
+    };
+    let id = &tenant.tenant.id;
+    Some(AuditEntry::new(
+        new_id(),
+        id,
+        Some(session_id),
+        "system",
+        what,
+        ("tenant", id),
+        json!({
+            "month": crate::domain::limits::month_of(now.date_naive()),
+            "tokens_used": before + spent,
+            "monthly_token_budget": limits.monthly_token_budget,
+            "budget_warning_percent": limits.budget_warning_percent,
+        }),
+        &RequestOrigin::default(),
+        now,
+    ))
+}
+
+/// A tenant's limits as they stand.
+pub async fn limits_of(app: &App, tenant_id: &str) -> AppResult<UsageLimits> {
+    Ok(tenant_record(app, tenant_id).await?.config.limits)
+}
+
+async fn tenant_record(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
+    app.store
+        .tenant(tenant_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
+}
+
+/// Changes the fields of a tenant's limits that `patch` (a JSON object)
+/// names, keeping the others: the platform operator's setting, audited
+/// with what changed.
+pub async fn update_limits(
+    app: &App,
+    tenant_id: &str,
+    patch: Value,
+    actor: &str,
+    origin: &RequestOrigin,
+) -> AppResult<UsageLimits> {
+    let invalid = |m: String| AppError::bad_request("invalid_limits", m);
+    let Value::Object(patch) = patch else {
+        return Err(invalid("send a JSON object of the limits to change".into()));
+    };
+    let record = tenant_record(app, tenant_id).await?;
+    let mut merged = serde_json::to_value(&record.config.limits)
+        .map_err(|e| AppError::internal("internal_error", e.to_string()))?;
+    if let Value::Object(fields) = &mut merged {
+        fields.extend(patch);
+    }
+    let limits: UsageLimits = serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
+    limits.validate().map_err(|e| invalid(e.0))?;
+    let changes = changed_fields(&record.config.limits, &limits);
+    let mut config = record.config;
+    config.limits = limits.clone();
+    let audit = AuditEntry::new(
+        new_id(),
+        tenant_id,
+        None,
+        actor,
+        action::TENANT_LIMITS_CHANGED,
+        ("tenant", tenant_id),
+        json!({"limits": limits}),
+        origin,
+        app.clock.now(),
+    )
+    .with_changes(changes);
+    app.store
+        .update_tenant_config(tenant_id, &config, &audit)
+        .await?;
+    Ok(limits)
+}
+
+/// `{field: {from, to}}` for every field that differs.
+fn changed_fields(before: &UsageLimits, after: &UsageLimits) -> Value {
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return json!({});
+    };
+    let changed: serde_json::Map<String, Value> = after
+        .iter()
+        .filter(|(field, value)| before.get(*field) != Some(value))
+        .map(|(field, value)| {
+            (
+                field.clone(),
+                json!({"from": before.get(field), "to": value}),
+            )
+        })
+        .collect();
+    Value::Object(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(ip: &str) -> RequestOrigin {
+        RequestOrigin::new(Some(ip.parse().unwrap()), None, b"key")
+    }
+
+    #[test]
+    fn charges_key_by_the_address_hash_and_skip_when_off_or_unknown() {
+        let now: DateTime<Utc> = "2026-11-26T08:15:42Z".parse().unwrap();
+        let a = address_charge(TURNS, &origin("203.0.113.7"), 5, Window::Minute, now).unwrap();
+        let b = address_charge(TURNS, &origin("203.0.113.8"), 5, Window::Minute, now).unwrap();
+        assert_ne!(a.key, b.key);
+        assert!(!a.key.contains("203.0.113"), "no raw address in a key");
+        assert_eq!(
+            a.window_end,
+            "2026-11-26T08:16:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert!(address_charge(TURNS, &origin("203.0.113.7"), 0, Window::Minute, now).is_none());
+        assert!(address_charge(TURNS, &RequestOrigin::default(), 5, Window::Minute, now).is_none());
+    }
+
+    #[test]
+    fn a_full_charge_becomes_a_429_with_retry_after() {
+        let now: DateTime<Utc> = "2026-11-26T08:15:42Z".parse().unwrap();
+        let charge =
+            address_charge(SESSIONS, &origin("203.0.113.7"), 3, Window::Hour, now).unwrap();
+        let e = charge_refused(
+            &StoreError::LimitReached(charge.key.clone()),
+            std::slice::from_ref(&charge),
+            now,
+        )
+        .unwrap();
+        assert_eq!(e.code, "rate_limited");
+        assert_eq!(e.kind, super::super::ErrorKind::TooManyRequests);
+        assert_eq!(e.retry_after, Some(44 * 60 + 18));
+        assert!(charge_refused(&StoreError::Conflict("x".into()), &[charge], now).is_none());
+    }
+
+    #[test]
+    fn a_turn_that_crosses_a_level_is_audited_once_per_level() {
+        let mut tenant = crate::app::tenants::demo_tenant();
+        tenant.config.limits.monthly_token_budget = 1000;
+        let record = TenantRecord {
+            tenant: crate::domain::tenant::Tenant {
+                id: "t1".into(),
+                slug: tenant.slug,
+                name: tenant.name,
+                domain: tenant.domain,
+                status: crate::domain::tenant::TenantStatus::Active,
+                contact_email: tenant.admin_email,
+                contact_name: None,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            },
+            config: tenant.config,
+            admin_key_hash: "h".into(),
+        };
+        let now = Utc::now();
+        let action_of =
+            |before, spent| budget_crossing(&record, before, spent, "s1", now).map(|e| e.action);
+        assert_eq!(
+            action_of(700, 150).as_deref(),
+            Some(action::TOKEN_BUDGET_WARNING)
+        );
+        assert_eq!(
+            action_of(900, 150).as_deref(),
+            Some(action::TOKEN_BUDGET_EXHAUSTED)
+        );
+        assert_eq!(action_of(100, 100), None);
+        assert_eq!(
+            action_of(1100, 100),
+            None,
+            "already exhausted: no second entry"
+        );
+        let entry = budget_crossing(&record, 900, 150, "s1", now).unwrap();
+        assert_eq!(entry.payload["tokens_used"], 1050);
+        assert_eq!(entry.payload["monthly_token_budget"], 1000);
+    }
+
+    #[test]
+    fn only_changed_limits_are_recorded() {
+        let before = UsageLimits::default();
+        let after = UsageLimits {
+            monthly_token_budget: 42,
+            ..before.clone()
+        };
+        let changes = changed_fields(&before, &after);
+        assert_eq!(
+            changes,
+            json!({"monthly_token_budget": {"from": 5_000_000, "to": 42}})
+        );
+    }
+}

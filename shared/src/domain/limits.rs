@@ -1,0 +1,278 @@
+//! Usage limits per tenant: how many sessions and chat turns one client
+//! address may start, how many turns a session may take in a phase, and the
+//! monthly token budget. Pure: windows, caps and budget states from numbers
+//! the caller reads.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::tenant::ConfigError;
+
+/// A tenant's limits; every new tenant starts with [`UsageLimits::default`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageLimits {
+    /// Sessions one client address may create per clock hour; 0: no limit.
+    pub sessions_per_address_per_hour: u32,
+    /// Chat turns one client address may send per clock minute; 0: no limit.
+    pub turns_per_address_per_minute: u32,
+    /// Turns a session may take in one phase beyond `max_collect_turns`
+    /// (edited goals and retries after low scores included).
+    pub extra_turns_per_phase: u32,
+    /// Model tokens (input + output, every call of a turn) the tenant may
+    /// spend per calendar month (UTC); 0: no budget.
+    pub monthly_token_budget: u64,
+    /// The share of the budget (percent) from which stats and the audit log warn.
+    pub budget_warning_percent: u8,
+}
+
+impl Default for UsageLimits {
+    fn default() -> Self {
+        UsageLimits {
+            sessions_per_address_per_hour: 50,
+            turns_per_address_per_minute: 60,
+            extra_turns_per_phase: 10,
+            monthly_token_budget: 5_000_000,
+            budget_warning_percent: 80,
+        }
+    }
+}
+
+/// Why a request was refused by a limit; `code` is the API's error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    RateLimited,
+    TurnLimitReached,
+    TokenBudgetExhausted,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 3] = [
+        Refusal::RateLimited,
+        Refusal::TurnLimitReached,
+        Refusal::TokenBudgetExhausted,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::RateLimited => "rate_limited",
+            Refusal::TurnLimitReached => "turn_limit_reached",
+            Refusal::TokenBudgetExhausted => "token_budget_exhausted",
+        }
+    }
+}
+
+/// Where a tenant's month stands against its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetState {
+    Unlimited,
+    Ok,
+    Warning,
+    Exhausted,
+}
+
+impl UsageLimits {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let within = |value: u64, max: u64, name: &str| {
+            (value <= max)
+                .then_some(())
+                .ok_or_else(|| ConfigError(format!("limits.{name} must be within 0-{max}")))
+        };
+        within(
+            self.sessions_per_address_per_hour.into(),
+            1_000_000,
+            "sessions_per_address_per_hour",
+        )?;
+        within(
+            self.turns_per_address_per_minute.into(),
+            1_000_000,
+            "turns_per_address_per_minute",
+        )?;
+        within(
+            self.extra_turns_per_phase.into(),
+            1000,
+            "extra_turns_per_phase",
+        )?;
+        within(
+            self.monthly_token_budget,
+            1_000_000_000_000,
+            "monthly_token_budget",
+        )?;
+        if !(1..=100).contains(&self.budget_warning_percent) {
+            return Err(ConfigError(
+                "limits.budget_warning_percent must be within 1-100".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The most turns a session may take in one phase.
+    pub fn turns_per_phase(&self, max_collect_turns: u32) -> u32 {
+        max_collect_turns + self.extra_turns_per_phase
+    }
+
+    /// The month's standing after `used` tokens.
+    pub fn budget_state(&self, used: i64) -> BudgetState {
+        let budget = self.monthly_token_budget as i64;
+        if budget == 0 {
+            BudgetState::Unlimited
+        } else if used >= budget {
+            BudgetState::Exhausted
+        } else if used.saturating_mul(100) >= budget * i64::from(self.budget_warning_percent) {
+            BudgetState::Warning
+        } else {
+            BudgetState::Ok
+        }
+    }
+
+    /// The state a turn moved the month into when it spent `after - before`
+    /// tokens, if it crossed into a worse one.
+    pub fn crossed(&self, before: i64, after: i64) -> Option<BudgetState> {
+        let (was, is) = (self.budget_state(before), self.budget_state(after));
+        (was != is && matches!(is, BudgetState::Warning | BudgetState::Exhausted)).then_some(is)
+    }
+}
+
+/// Fixed clock-aligned windows of the per-address counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Minute,
+    Hour,
+}
+
+impl Window {
+    pub fn seconds(self) -> i64 {
+        match self {
+            Window::Minute => 60,
+            Window::Hour => 3600,
+        }
+    }
+
+    /// The end of the window `now` falls in.
+    pub fn end_of(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let length = self.seconds();
+        let end = (now.timestamp().div_euclid(length) + 1) * length;
+        Utc.timestamp_opt(end, 0).single().unwrap_or(now)
+    }
+}
+
+/// Whole seconds until `until` (at least 1): a `Retry-After` value.
+pub fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let millis = (until - now).num_milliseconds().max(0);
+    (millis.div_euclid(1000) + i64::from(millis % 1000 != 0)).max(1) as u64
+}
+
+/// The first instant of the month after `now`'s (UTC).
+pub fn next_month(now: DateTime<Utc>) -> DateTime<Utc> {
+    let (year, month) = match now.month() {
+        12 => (now.year() + 1, 1),
+        m => (now.year(), m + 1),
+    };
+    NaiveDate::from_ymd_opt(year, month, 1)
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .unwrap_or(now)
+}
+
+/// The month a day belongs to, as counters name it (`2026-11`).
+pub fn month_of(day: NaiveDate) -> String {
+    day.format("%Y-%m").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_validate_and_bad_values_do_not() {
+        UsageLimits::default().validate().unwrap();
+        for percent in [0, 101] {
+            let limits = UsageLimits {
+                budget_warning_percent: percent,
+                ..UsageLimits::default()
+            };
+            assert!(limits.validate().is_err(), "{percent}");
+        }
+        let limits = UsageLimits {
+            extra_turns_per_phase: 1001,
+            ..UsageLimits::default()
+        };
+        assert!(limits.validate().is_err());
+    }
+
+    #[test]
+    fn a_missing_field_takes_its_default_and_an_unknown_one_is_refused() {
+        let parsed: UsageLimits =
+            serde_json::from_str(r#"{"monthly_token_budget": 1000}"#).unwrap();
+        assert_eq!(parsed.monthly_token_budget, 1000);
+        assert_eq!(parsed.turns_per_address_per_minute, 60);
+        assert!(serde_json::from_str::<UsageLimits>(r#"{"budget": 1}"#).is_err());
+    }
+
+    #[test]
+    fn budget_states_and_crossings() {
+        let limits = UsageLimits {
+            monthly_token_budget: 1000,
+            budget_warning_percent: 80,
+            ..UsageLimits::default()
+        };
+        assert_eq!(limits.budget_state(0), BudgetState::Ok);
+        assert_eq!(limits.budget_state(799), BudgetState::Ok);
+        assert_eq!(limits.budget_state(800), BudgetState::Warning);
+        assert_eq!(limits.budget_state(1000), BudgetState::Exhausted);
+        assert_eq!(limits.crossed(700, 850), Some(BudgetState::Warning));
+        assert_eq!(limits.crossed(850, 1200), Some(BudgetState::Exhausted));
+        assert_eq!(limits.crossed(100, 1200), Some(BudgetState::Exhausted));
+        assert_eq!(limits.crossed(850, 900), None);
+        assert_eq!(limits.crossed(1200, 1300), None);
+        let unlimited = UsageLimits {
+            monthly_token_budget: 0,
+            ..limits
+        };
+        assert_eq!(
+            unlimited.budget_state(i64::MAX / 200),
+            BudgetState::Unlimited
+        );
+        assert_eq!(unlimited.crossed(0, 1 << 40), None);
+    }
+
+    #[test]
+    fn windows_are_clock_aligned() {
+        let now = at("2026-11-26T08:15:42.500Z");
+        assert_eq!(Window::Minute.end_of(now), at("2026-11-26T08:16:00Z"));
+        assert_eq!(Window::Hour.end_of(now), at("2026-11-26T09:00:00Z"));
+        // The first instant of a window belongs to it, not to the one before.
+        assert_eq!(
+            Window::Minute.end_of(at("2026-11-26T08:16:00Z")),
+            at("2026-11-26T08:17:00Z")
+        );
+        assert_eq!(seconds_until(at("2026-11-26T08:16:00Z"), now), 18);
+        assert_eq!(seconds_until(now, now), 1);
+    }
+
+    #[test]
+    fn months_roll_over_at_year_end() {
+        assert_eq!(
+            next_month(at("2026-12-31T23:59:59Z")),
+            at("2027-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            next_month(at("2026-11-26T08:00:00Z")),
+            at("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            month_of(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap()),
+            "2026-01"
+        );
+    }
+
+    #[test]
+    fn the_phase_cap_adds_to_the_collect_cap() {
+        let limits = UsageLimits::default();
+        assert_eq!(limits.turns_per_phase(3), 13);
+    }
+}

@@ -1,0 +1,430 @@
+//! Rate limits, turn caps and the token budget, over HTTP, on both state
+//! stores: the embedded SQLite store, and DynamoDB on moto's server
+//! (`scripts/test.sh` starts it; without it that test says "skipped",
+//! unless PETRAF_REQUIRE_STANDINS=1).
+//!
+//! The server trusts one proxy, so the client address is the last
+//! `X-Forwarded-For` entry: that is how these tests speak from several
+//! addresses over loopback, and how they forge the rest of the header.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use petraf_core::app::Settings;
+use petraf_core::app::tenants::{NewTenant, demo_tenant};
+use petraf_core::config::{self, Ports};
+use petraf_core::domain::ids::new_id;
+use petraf_core::http::server::ServerLimits;
+use petraf_core::ports::StateStore;
+use petraf_tests::{Client, ManualClock, PLATFORM_KEY, Reply, TestServer, walkthrough_clock};
+use serde_json::{Value, json};
+
+const ADDRESS_A: &str = "203.0.113.10";
+const ADDRESS_B: &str = "198.51.100.20";
+
+async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
+    if let Some(store) = store {
+        ports.store = store;
+    }
+    let settings = Settings {
+        trusted_proxies: 1,
+        ..Settings::default()
+    };
+    TestServer::configured(ports, data_dir, clock, settings, ServerLimits::default()).await
+}
+
+async fn new_tenant(server: &TestServer) -> String {
+    new_tenant_with_key(server).await.0
+}
+
+/// A tenant of its own: (id, admin key).
+async fn new_tenant_with_key(server: &TestServer) -> (String, String) {
+    let id = new_id();
+    let slug = format!("t-{}", id.to_lowercase());
+    let created = server
+        .create_tenant(NewTenant {
+            id: Some(id.clone()),
+            slug: slug.clone(),
+            domain: format!("{slug}.example.com"),
+            ..demo_tenant()
+        })
+        .await;
+    (id, created.admin_key)
+}
+
+async fn set_limits(client: &Client, tenant: &str, limits: Value) -> Reply {
+    client
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/tenants/{tenant}/limits"),
+        )
+        .admin(PLATFORM_KEY)
+        .json(&limits)
+        .send()
+        .await
+}
+
+async fn create_session(client: &Client, tenant: &str, forwarded: &str) -> Reply {
+    client
+        .post("/api/session/create")
+        .tenant(tenant)
+        .header("X-Forwarded-For", forwarded)
+        .json(&json!({}))
+        .send()
+        .await
+}
+
+/// A session with its profile filled in: (id, token).
+async fn ready_session(client: &Client, tenant: &str, address: &str) -> (String, String) {
+    let created = create_session(client, tenant, address).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let body = created.json();
+    let (id, token) = (
+        body["session_id"].as_str().unwrap().to_string(),
+        body["resume_token"].as_str().unwrap().to_string(),
+    );
+    let profile = client
+        .put(&format!("/api/session/{id}/info"))
+        .tenant(tenant)
+        .bearer(&token)
+        .json(
+            &json!({"employee_code": "EMP1", "department": "Engineering", "position": "Engineer"}),
+        )
+        .send()
+        .await;
+    assert_eq!(profile.status, 200, "{}", profile.text);
+    (id, token)
+}
+
+async fn turn(client: &Client, tenant: &str, session: &(String, String), address: &str) -> Reply {
+    client
+        .post("/api/chat/g4_future/stream")
+        .tenant(tenant)
+        .bearer(&session.1)
+        .header("X-Forwarded-For", address)
+        .json(
+            &json!({"session_id": session.0, "message": "I want to do better", "step": "collect"}),
+        )
+        .send()
+        .await
+}
+
+fn last_event(reply: &Reply) -> String {
+    reply
+        .events()
+        .last()
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default()
+}
+
+fn assert_refused(reply: &Reply, code: &str, retry_after: bool) {
+    assert_eq!(reply.status, 429, "{}", reply.text);
+    assert_eq!(reply.code(), code, "{}", reply.text);
+    let header = reply.headers.get("retry-after");
+    assert_eq!(header.is_some(), retry_after, "Retry-After: {header:?}");
+    if let Some(seconds) = header {
+        let seconds: u64 = seconds.to_str().unwrap().parse().unwrap();
+        assert!(seconds >= 1, "Retry-After {seconds}");
+    }
+}
+
+async fn stats(client: &Client, tenant: &str) -> Value {
+    let reply = client
+        .get(&format!("/api/admin/stats/overview?tenant_id={tenant}"))
+        .admin(PLATFORM_KEY)
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()
+}
+
+async fn message_count(server: &TestServer, tenant: &str, session: &str) -> usize {
+    server
+        .app
+        .store
+        .messages(tenant, session)
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn sessions_per_address(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let other_tenant = new_tenant(server).await;
+    let set = set_limits(
+        &client,
+        &tenant,
+        json!({"sessions_per_address_per_hour": 2}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.json()["sessions_per_address_per_hour"], 2);
+    assert_eq!(
+        set.json()["turns_per_address_per_minute"],
+        60,
+        "others kept"
+    );
+
+    for _ in 0..2 {
+        assert_eq!(
+            create_session(&client, &tenant, ADDRESS_A).await.status,
+            201
+        );
+    }
+    let refused = create_session(&client, &tenant, ADDRESS_A).await;
+    assert_refused(&refused, "rate_limited", true);
+    // A forged address in front of the one the trusted proxy appended
+    // changes nothing.
+    let forged = create_session(&client, &tenant, &format!("10.9.8.7, {ADDRESS_A}")).await;
+    assert_refused(&forged, "rate_limited", true);
+    let counted = stats(&client, &tenant).await;
+    assert_eq!(counted["total_sessions"], 2, "nothing stored on refusal");
+    assert_eq!(counted["refusals_this_month"]["rate_limited"], 2);
+
+    // Another address, another tenant: unaffected.
+    assert_eq!(
+        create_session(&client, &tenant, ADDRESS_B).await.status,
+        201
+    );
+    assert_eq!(
+        create_session(&client, &other_tenant, ADDRESS_A)
+            .await
+            .status,
+        201
+    );
+    // The next hour's window lets the address in again.
+    server.clock.advance(Duration::hours(1));
+    assert_eq!(
+        create_session(&client, &tenant, ADDRESS_A).await.status,
+        201
+    );
+}
+
+async fn turns_per_address(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let set = set_limits(&client, &tenant, json!({"turns_per_address_per_minute": 2})).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let session = ready_session(&client, &tenant, ADDRESS_A).await;
+    for _ in 0..2 {
+        let reply = turn(&client, &tenant, &session, ADDRESS_A).await;
+        assert_eq!(last_event(&reply), "complete", "{}", reply.text);
+    }
+    let stored = message_count(server, &tenant, &session.0).await;
+    let refused = turn(&client, &tenant, &session, ADDRESS_A).await;
+    assert_refused(&refused, "rate_limited", true);
+    let forged = turn(
+        &client,
+        &tenant,
+        &session,
+        &format!("{ADDRESS_B}, {ADDRESS_A}"),
+    )
+    .await;
+    assert_refused(&forged, "rate_limited", true);
+    assert_eq!(
+        message_count(server, &tenant, &session.0).await,
+        stored,
+        "a refused turn stores nothing"
+    );
+    // The same session from another address is not this address's turn.
+    let elsewhere = turn(&client, &tenant, &session, ADDRESS_B).await;
+    assert_eq!(last_event(&elsewhere), "complete", "{}", elsewhere.text);
+    server.clock.advance(Duration::seconds(60));
+    let later = turn(&client, &tenant, &session, ADDRESS_A).await;
+    assert_ne!(later.status, 429, "{}", later.text);
+}
+
+async fn turns_per_phase(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let set = set_limits(&client, &tenant, json!({"extra_turns_per_phase": 1})).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let session = ready_session(&client, &tenant, ADDRESS_A).await;
+    let other = ready_session(&client, &tenant, ADDRESS_A).await;
+    // max_collect_turns (3) + 1: the vague answers are refined, scored
+    // low, and the phase goes on collecting.
+    for i in 0..4 {
+        let reply = turn(&client, &tenant, &session, ADDRESS_A).await;
+        assert_eq!(last_event(&reply), "complete", "turn {i}: {}", reply.text);
+    }
+    let stored = message_count(server, &tenant, &session.0).await;
+    let refused = turn(&client, &tenant, &session, ADDRESS_A).await;
+    assert_refused(&refused, "turn_limit_reached", false);
+    assert_eq!(message_count(server, &tenant, &session.0).await, stored);
+    // A cap per session: the next hour does not lift it, another session is free.
+    server.clock.advance(Duration::hours(1));
+    assert_refused(
+        &turn(&client, &tenant, &session, ADDRESS_A).await,
+        "turn_limit_reached",
+        false,
+    );
+    let fresh = turn(&client, &tenant, &other, ADDRESS_A).await;
+    assert_eq!(last_event(&fresh), "complete", "{}", fresh.text);
+    let counted = stats(&client, &tenant).await;
+    assert_eq!(counted["refusals_this_month"]["turn_limit_reached"], 2);
+}
+
+async fn token_budget(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let other_tenant = new_tenant(server).await;
+    // Less than any turn spends: the first turn crosses it while streaming.
+    let set = set_limits(&client, &tenant, json!({"monthly_token_budget": 10})).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let session = ready_session(&client, &tenant, ADDRESS_A).await;
+    let crossing = turn(&client, &tenant, &session, ADDRESS_A).await;
+    assert_eq!(
+        last_event(&crossing),
+        "complete",
+        "a turn that crosses the budget finishes: {}",
+        crossing.text
+    );
+    let spent = crossing.events().last().unwrap().1["tokens_used"]["total"]
+        .as_i64()
+        .unwrap();
+    assert!(spent > 10, "the turn spent {spent} tokens");
+    let stored = message_count(server, &tenant, &session.0).await;
+    let refused = turn(&client, &tenant, &session, ADDRESS_B).await;
+    assert_refused(&refused, "token_budget_exhausted", true);
+    assert_eq!(message_count(server, &tenant, &session.0).await, stored);
+
+    let counted = stats(&client, &tenant).await;
+    assert_eq!(counted["tokens_this_month"], spent);
+    assert_eq!(counted["token_budget"]["state"], "exhausted");
+    assert_eq!(counted["token_budget"]["monthly_token_budget"], 10);
+    assert_eq!(counted["refusals_this_month"]["token_budget_exhausted"], 1);
+    let audit = client
+        .get(&format!(
+            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
+        ))
+        .admin(PLATFORM_KEY)
+        .send()
+        .await
+        .json();
+    let actions: Vec<&str> = audit["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"tenant.limits_changed"), "{actions:?}");
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "tenant.token_budget_exhausted")
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    let change = audit["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "tenant.limits_changed")
+        .unwrap();
+    assert_eq!(
+        change["changes"]["monthly_token_budget"],
+        json!({"from": 5_000_000, "to": 10})
+    );
+
+    // Another tenant's budget is its own.
+    let theirs = ready_session(&client, &other_tenant, ADDRESS_A).await;
+    let reply = turn(&client, &other_tenant, &theirs, ADDRESS_A).await;
+    assert_eq!(last_event(&reply), "complete", "{}", reply.text);
+    // Raising the budget lets the tenant go on.
+    let raised = set_limits(&client, &tenant, json!({"monthly_token_budget": 1_000_000})).await;
+    assert_eq!(raised.status, 200, "{}", raised.text);
+    let again = turn(&client, &tenant, &session, ADDRESS_A).await;
+    assert_eq!(last_event(&again), "complete", "{}", again.text);
+}
+
+async fn operator_settings(server: &TestServer) {
+    let client = server.client();
+    let (tenant, admin_key) = new_tenant_with_key(server).await;
+    // The tenant's own admin reads its limits but does not set them.
+    let own = client
+        .get(&format!("/api/admin/tenants/{tenant}/limits"))
+        .admin(&admin_key)
+        .send()
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let raise = client
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/tenants/{tenant}/limits"),
+        )
+        .admin(&admin_key)
+        .json(&json!({"monthly_token_budget": 0}))
+        .send()
+        .await;
+    assert_eq!(raise.status, 403, "{}", raise.text);
+    assert_eq!(raise.code(), "platform_admin_only");
+    let bad = set_limits(&client, &tenant, json!({"budget_warning_percent": 0})).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.code(), "invalid_limits");
+    let unknown = set_limits(&client, &tenant, json!({"tokens": 5})).await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let missing = set_limits(
+        &client,
+        "no-such-tenant",
+        json!({"monthly_token_budget": 5}),
+    )
+    .await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    let shown = client
+        .get(&format!("/api/admin/tenants/{tenant}/limits"))
+        .admin(PLATFORM_KEY)
+        .send()
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    assert_eq!(shown.json()["monthly_token_budget"], 5_000_000, "unchanged");
+}
+
+async fn every_limit(server: TestServer) {
+    sessions_per_address(&server).await;
+    turns_per_address(&server).await;
+    turns_per_phase(&server).await;
+    token_budget(&server).await;
+    operator_settings(&server).await;
+}
+
+#[tokio::test]
+async fn every_limit_on_the_embedded_store() {
+    every_limit(server_on(None, walkthrough_clock()).await).await;
+}
+
+#[tokio::test]
+async fn every_limit_on_dynamodb() {
+    let endpoint = match std::env::var("PETRAF_TEST_MOTO_ENDPOINT") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
+            panic!("PETRAF_REQUIRE_STANDINS=1 but PETRAF_TEST_MOTO_ENDPOINT is not set")
+        }
+        _ => {
+            eprintln!(
+                "skipped: PETRAF_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)"
+            );
+            return;
+        }
+    };
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let sdk = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(sdk);
+    let table = format!("petraf-limits-{}", new_id().to_lowercase());
+    petraf_core::adapters::dynamodb::create_table(&client, &table)
+        .await
+        .expect("create the table");
+    // The store judges expiry by the clock the server moves.
+    let clock = walkthrough_clock();
+    let store = petraf_core::adapters::dynamodb::DynamoStateStore::new(client, table)
+        .with_clock(clock.clone());
+    every_limit(server_on(Some(Arc::new(store)), clock).await).await;
+}
