@@ -9,14 +9,14 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::ports::state_store::AuditQuery;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GoalsByType {
     pub future: i64,
     pub values: i64,
     pub actions: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatsOverview {
     pub scope: &'static str,
     pub tenant_id: Option<String>,
@@ -90,7 +90,7 @@ pub async fn stats(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditListing {
     pub logs: Vec<AuditEntry>,
     pub total: u64,
