@@ -210,7 +210,7 @@ def run_fuzzer(server, args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--petraf", required=True, help="the petraf binary")
-    parser.add_argument("--max-examples", type=int, default=20)
+    parser.add_argument("--max-examples", type=int, default=60)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--phases", default="examples,coverage,fuzzing")
     parser.add_argument("--checks", default="not_a_server_error,status_code_conformance,content_type_conformance,"
