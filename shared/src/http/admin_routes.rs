@@ -155,6 +155,7 @@ pub struct ReplaceFormSchema {
     metadata: Option<String>,
 }
 
+/// Upload a company document.
 #[utoipa::path(
     post, path = "/api/admin/rag/upload/{tenant_id}", tag = "admin", operation_id = "upload_document",
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
@@ -200,6 +201,7 @@ pub struct DocumentList {
     pub total: usize,
 }
 
+/// The tenant's documents.
 #[utoipa::path(
     get, path = "/api/admin/rag/documents/{tenant_id}", tag = "admin",
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
@@ -217,6 +219,7 @@ async fn list_documents(
     Ok(Json(DocumentList { documents, total }))
 }
 
+/// One document's record.
 #[utoipa::path(
     get, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
@@ -241,6 +244,7 @@ pub struct DeletedDocument {
     pub document_id: String,
 }
 
+/// Delete a document.
 #[utoipa::path(
     delete, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
@@ -265,6 +269,7 @@ async fn delete_document(
     }))
 }
 
+/// Replace a document with a new version.
 #[utoipa::path(
     put, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
@@ -314,6 +319,7 @@ pub struct UploadUrlRequest {
     pub filename: String,
 }
 
+/// A presigned URL into the S3 drop folder.
 #[utoipa::path(
     post, path = "/api/admin/rag/upload-url/{tenant_id}", tag = "admin", operation_id = "upload_url",
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
@@ -344,6 +350,7 @@ struct ScopeQuery {
     tenant_id: Option<String>,
 }
 
+/// Usage counters.
 #[utoipa::path(
     get, path = "/api/admin/stats/overview", tag = "admin", operation_id = "stats_overview",
     params(ScopeQuery),
@@ -379,6 +386,7 @@ struct AuditQueryParams {
     page: Option<u32>,
 }
 
+/// The audit trail.
 #[utoipa::path(
     get, path = "/api/admin/audit-logs", tag = "admin",
     params(AuditQueryParams),
@@ -412,6 +420,7 @@ pub struct TenantList {
     pub total: usize,
 }
 
+/// Every tenant (platform key).
 #[utoipa::path(
     get, path = "/api/admin/tenants", tag = "admin", operation_id = "list_tenants",
     security(("admin_key" = [])),

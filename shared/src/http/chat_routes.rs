@@ -35,8 +35,9 @@ pub enum ChatPhase {
     G8Actions,
 }
 
-/// The stream's events and their data are listed in the document's
-/// `x-sse-events` (see [`super::openapi`]).
+/// One chat turn, streamed.
+///
+/// Each event's data schema is named in the 200 response's `x-sse-events`.
 #[utoipa::path(
     post, path = "/api/chat/{phase}/stream", tag = "chat", operation_id = "chat_turn",
     params(("phase" = ChatPhase, Path, description = "The conversation; must be the session's current phase")),
@@ -47,7 +48,7 @@ pub enum ChatPhase {
             content_type = "text/event-stream", body = String),
         (status = 400, description = "`unknown_phase`, `unknown_step`, `phase_mismatch`, `step_mismatch`, `nothing_to_edit`, `empty_message`, `message_too_long`, `goal_too_long`, `invalid_characters`, `invalid_json`, `invalid_body`", body = ErrorBody),
         (status = 409, description = "`turn_in_progress` (another message of this session is being answered), `session_completed`, `profile_required`", body = ErrorBody),
-        (status = 503, description = "`shutting_down`, `storage_unavailable`, or the model is unavailable", body = ErrorBody),
+        (status = 503, description = "The model is unavailable", body = ErrorBody),
     )
 )]
 async fn stream(

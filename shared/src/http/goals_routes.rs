@@ -27,6 +27,7 @@ struct GoalsQuery {
     final_only: Option<String>,
 }
 
+/// A session's goals, their links and a summary.
 #[utoipa::path(
     get, path = "/api/goals/session/{id}", tag = "goals", operation_id = "session_goals",
     params(("id" = String, Path, description = "The session id"), GoalsQuery),
@@ -76,6 +77,7 @@ pub enum ExportFormatName {
     Md,
 }
 
+/// The final goals as a download (`format=pdf`, the default, or `md`).
 #[utoipa::path(
     get, path = "/api/goals/session/{id}/export", tag = "goals", operation_id = "export_goals",
     params(("id" = String, Path, description = "The session id"), ExportQuery),
@@ -86,7 +88,6 @@ pub enum ExportFormatName {
         (status = 400, description = "`invalid_format`, `invalid_query`", body = ErrorBody),
     )
 )]
-/// The final goals as a download (`format=pdf`, the default, or `md`).
 async fn export_goals(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,

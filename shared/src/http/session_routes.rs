@@ -58,6 +58,7 @@ pub struct HealthServices {
     pub embedder: String,
 }
 
+/// Health: storage reachable, and the adapter behind each service.
 #[utoipa::path(
     get, path = "/api/health", tag = "meta",
     responses(
@@ -118,6 +119,7 @@ pub struct CreatedSession {
     pub status: crate::domain::session::SessionStatus,
 }
 
+/// Create a session and its resume token.
 #[utoipa::path(
     post, path = "/api/session/create", tag = "session", operation_id = "create_session",
     security(("tenant" = [])),
@@ -146,6 +148,7 @@ async fn create(
     Ok((StatusCode::CREATED, [(SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
+/// Set the employee's profile.
 #[utoipa::path(
     put, path = "/api/session/{id}/info", tag = "session", operation_id = "update_profile",
     params(("id" = String, Path, description = "The session id")),
@@ -177,6 +180,7 @@ pub struct Completed {
     pub message: String,
 }
 
+/// Confirm a session whose three goals are final.
 #[utoipa::path(
     post, path = "/api/session/{id}/complete", tag = "session", operation_id = "complete_session",
     params(("id" = String, Path, description = "The session id")),
@@ -208,6 +212,7 @@ pub struct ResumeSession {
     pub resume_token: Option<String>,
 }
 
+/// Resume a session with its token (body, Bearer or cookie).
 #[utoipa::path(
     post, path = "/api/session/resume", tag = "session", operation_id = "resume_session",
     security(("tenant" = []), ("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),

@@ -24,6 +24,7 @@ pub struct PublicTenant {
     pub ui_flags: UiFlags,
 }
 
+/// The tenant's public face.
 #[utoipa::path(
     get, path = "/api/tenant", tag = "tenant",
     security(("tenant" = [])),

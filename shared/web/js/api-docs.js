@@ -6,7 +6,7 @@ const main = document.getElementById("main");
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : String(child));
   }
@@ -93,7 +93,7 @@ function render(doc) {
     }
   }
   const schemas = Object.entries(doc.components?.schemas || {});
-  main.replaceChildren(
+  main.replaceChildren(...[
     el("h1", {}, `${doc.info.title} ${doc.info.version}`),
     prose(doc.info.description),
     el("p", {}, "Machine-readable: ", el("a", { href: "api/openapi.json" }, "/api/openapi.json"),
@@ -105,7 +105,8 @@ function render(doc) {
     schemas.map(([name, schema]) => el("details", { class: "op", id: `schema-${name}` },
       el("summary", {}, el("code", { class: "path" }, name)),
       el("div", { class: "op-body" }, schema.description ? prose(schema.description) : null,
-        schemaTable(schema)))));
+        schemaTable(schema)))),
+  ].flat(Infinity));
   // Open what a link points at.
   const target = location.hash && document.getElementById(location.hash.slice(1));
   if (target instanceof HTMLDetailsElement) target.open = true;
