@@ -30,6 +30,9 @@ enum Command {
     /// Score labelled goal drafts through the chat's scoring path and report
     /// how often the verdicts agree with the labels.
     Eval(eval::EvalArgs),
+    /// Print the API's OpenAPI document (the repository's `openapi.json`:
+    /// `petraf openapi > openapi.json`).
+    Openapi,
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -107,6 +110,10 @@ fn main() -> anyhow::Result<()> {
             Command::Serve => serve::serve().await,
             Command::Migrate => migrate().await,
             Command::Eval(args) => eval::run(args).await,
+            Command::Openapi => {
+                print!("{}", petraf_core::http::openapi::document_text());
+                Ok(())
+            }
             Command::Tenant { command } => tenant(command).await,
         }
     })

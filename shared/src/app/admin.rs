@@ -10,14 +10,14 @@ use crate::domain::limits::{BudgetState, Refusal, UsageLimits};
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::ports::state_store::AuditQuery;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GoalsByType {
     pub future: i64,
     pub values: i64,
     pub actions: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatsOverview {
     pub scope: &'static str,
     pub tenant_id: Option<String>,
@@ -42,7 +42,7 @@ pub struct StatsOverview {
     pub timestamp: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenBudgetView {
     pub monthly_token_budget: u64,
     pub budget_warning_percent: u8,
@@ -50,7 +50,7 @@ pub struct TokenBudgetView {
     pub state: BudgetState,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct RefusalsByKind {
     pub rate_limited: i64,
     pub turn_limit_reached: i64,
@@ -140,7 +140,7 @@ pub async fn stats(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditListing {
     pub logs: Vec<AuditEntry>,
     pub total: u64,

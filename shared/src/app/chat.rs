@@ -37,7 +37,7 @@ use crate::domain::ids::new_id;
 use crate::domain::limits::Window;
 use crate::domain::message::{Message, Role, Source, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
-use crate::domain::scoring::{CriterionScore, Rubric, ScoreCard};
+use crate::domain::scoring::{Rubric, ScoreCard};
 use crate::domain::session::{Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
 use crate::ports::chat_model::{ChatModel, CoachPurpose, ModelError, StreamPiece};
@@ -46,7 +46,7 @@ use crate::ports::state_store::{
 };
 
 /// The body of `POST /api/chat/{phase}/stream`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TurnRequest {
     pub session_id: String,
@@ -62,7 +62,7 @@ fn collect_step() -> String {
     "collect".into()
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct TokensUsed {
     pub input: u32,
     pub output: u32,
@@ -139,48 +139,59 @@ impl ChatEvent {
         }
     }
 
+    /// The event's data, typed in [`super::chat_events`].
     pub fn data(&self) -> Value {
-        match self {
+        use super::chat_events::*;
+        let data = match self.clone() {
             ChatEvent::Start {
                 phase,
                 step,
                 timestamp,
-            } => json!({"phase": phase, "step": step, "timestamp": timestamp}),
+            } => serde_json::to_value(StartData {
+                phase,
+                step,
+                timestamp,
+            }),
             ChatEvent::Message {
                 content,
                 phase,
                 step,
                 chunk_index,
-            } => {
-                json!({"content": content, "phase": phase, "step": step, "chunk_index": chunk_index})
-            }
+            } => serde_json::to_value(MessageData {
+                content,
+                phase,
+                step,
+                chunk_index,
+            }),
             ChatEvent::State {
                 phase,
                 step,
                 completion_percentage,
-            } => {
-                json!({"phase": phase, "step": step, "completion_percentage": completion_percentage})
-            }
+            } => serde_json::to_value(StateData {
+                phase,
+                step,
+                completion_percentage,
+            }),
             ChatEvent::Refined {
                 goal,
                 phase,
                 characters,
                 version,
-            } => {
-                json!({"goal": goal, "phase": phase, "characters": characters, "version": version})
-            }
+            } => serde_json::to_value(RefinedData {
+                goal,
+                phase,
+                characters,
+                version,
+            }),
             ChatEvent::Score {
                 goal_id,
                 phase,
                 card,
-            } => {
-                let criteria: Vec<&CriterionScore> = card.criteria.iter().collect();
-                json!({
-                    "goal_id": goal_id, "phase": phase, "overall": card.overall, "criteria": criteria,
-                    "feedback": card.feedback, "suggestions": card.suggestions,
-                    "meets_threshold": card.meets_threshold, "threshold": card.threshold,
-                })
-            }
+            } => serde_json::to_value(ScoreData {
+                goal_id,
+                phase,
+                card,
+            }),
             ChatEvent::Complete {
                 phase,
                 step,
@@ -190,13 +201,21 @@ impl ChatEvent {
                 latency_ms,
                 timestamp,
                 sources,
-            } => json!({
-                "phase": phase, "step": step, "full_response": full_response, "chunks": chunks,
-                "tokens_used": TokensUsed::from(*tokens_used), "latency_ms": latency_ms, "timestamp": timestamp,
-                "sources": sources,
+            } => serde_json::to_value(CompleteData {
+                phase,
+                step,
+                full_response,
+                chunks,
+                tokens_used: TokensUsed::from(tokens_used),
+                latency_ms,
+                timestamp,
+                sources,
             }),
-            ChatEvent::Error { code, message } => json!({"code": code, "message": message}),
-        }
+            ChatEvent::Error { code, message } => {
+                serde_json::to_value(StreamErrorData { code, message })
+            }
+        };
+        data.expect("event data serializes")
     }
 }
 

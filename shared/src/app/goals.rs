@@ -8,7 +8,7 @@ use crate::domain::goal::{GoalLink, LinkType};
 use crate::domain::phase::{GoalType, Phase};
 use crate::ports::state_store::SessionSnapshot;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EmployeeView {
     pub code: Option<String>,
     pub department: Option<String>,
@@ -16,14 +16,14 @@ pub struct EmployeeView {
     pub grade: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub parent_goal_id: String,
     pub link_type: LinkType,
     pub strength: u8,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GoalView {
     pub id: String,
     #[serde(rename = "type")]
@@ -38,7 +38,7 @@ pub struct GoalView {
     pub links: Vec<LinkView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub avg_score: f64,
     pub duration_minutes: i64,
@@ -46,7 +46,7 @@ pub struct Summary {
     pub phases_completed: Vec<Phase>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionGoals {
     pub session_id: String,
     pub employee: EmployeeView,

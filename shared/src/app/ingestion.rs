@@ -33,7 +33,7 @@ pub struct DocumentUpload {
     pub metadata: Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IngestReport {
     pub success: bool,
     pub message: String,
@@ -141,7 +141,7 @@ pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
 
 /// Where a client may PUT a document directly; the object-created event
 /// then runs the same ingestion (the rag-upload function).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UploadUrl {
     pub document_id: String,
     pub key: String,

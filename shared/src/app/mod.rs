@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod chat_events;
 pub mod demo;
 pub mod documents;
 pub mod error;

@@ -21,7 +21,7 @@ use crate::ports::state_store::{CounterDelta, Guarded, SessionChange, SessionSna
 const MAX_METADATA_BYTES: usize = 2048;
 
 /// A session as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub tenant_id: String,

@@ -7,14 +7,14 @@
 use serde::{Deserialize, Serialize};
 
 /// One instruction-like sentence and the signals that gave it away.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     /// The sentence, at most [`EXCERPT_CHARS`] characters.
     pub excerpt: String,
     pub signals: Vec<Signal>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
     /// Speaks to the machine: "note to the AI", "scorer,", "system override".

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::tenant::ConfigError;
 
 /// A tenant's limits; every new tenant starts with [`UsageLimits::default`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct UsageLimits {
     /// Sessions one client address may create per clock hour; 0: no limit.
@@ -63,7 +63,7 @@ impl Refusal {
 }
 
 /// Where a tenant's month stands against its budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetState {
     Unlimited,

@@ -33,7 +33,7 @@ impl std::ops::AddAssign for Usage {
 }
 
 /// A company-document passage a reply drew on, as it is cited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
     pub title: String,
     pub category: String,

@@ -121,7 +121,7 @@ pub struct Judgement {
     pub suggestions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CriterionScore {
     pub name: String,
     pub score: f64,
@@ -131,7 +131,7 @@ pub struct CriterionScore {
 }
 
 /// The scored result kept with a goal and sent as the SSE `score` event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScoreCard {
     pub overall: f64,
     pub criteria: Vec<CriterionScore>,

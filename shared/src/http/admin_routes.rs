@@ -5,8 +5,11 @@ use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::ErrorBody;
 
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
@@ -14,6 +17,7 @@ use crate::app::tenants::Admin;
 use crate::app::{App, AppError, AppResult, admin, documents, limits};
 use crate::domain::document::DocumentRecord;
 use crate::domain::limits::UsageLimits;
+use crate::domain::tenant::Tenant;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -133,6 +137,43 @@ fn missing_file() -> AppError {
     AppError::bad_request("missing_file", "the form needs a 'file' field")
 }
 
+/// The multipart form of an upload (`file`, `category`, `metadata`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // A schema only: the form is read part by part.
+pub struct UploadFormSchema {
+    /// PDF, DOCX, PPTX, XLSX, HTML, Markdown or text; at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// 1–64 of `a-z`, `0-9`, `_` (e.g. `career_framework`).
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+    category: String,
+    /// A JSON object, e.g. `{"title": "…", "version": "1.0"}`.
+    metadata: Option<String>,
+}
+
+/// The multipart form of a replacement (`file`, optionally `metadata`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // A schema only.
+pub struct ReplaceFormSchema {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    metadata: Option<String>,
+}
+
+/// Upload a company document.
+#[utoipa::path(
+    post, path = "/api/admin/rag/upload/{tenant_id}", tag = "admin", operation_id = "upload_document",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    security(("admin_key" = [])),
+    request_body(content = UploadFormSchema, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Indexed (or the same bytes were already there)", body = IngestReport),
+        (status = 400, description = "`missing_file`, `missing_category`, `invalid_category`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`", body = ErrorBody),
+        (status = 413, description = "`document_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`, `unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
+    )
+)]
 async fn upload(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -158,18 +199,41 @@ async fn upload(
     ))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentList {
+    /// Newest first.
+    pub documents: Vec<DocumentRecord>,
+    pub total: usize,
+}
+
+/// The tenant's documents.
+#[utoipa::path(
+    get, path = "/api/admin/rag/documents/{tenant_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    security(("admin_key" = [])),
+    responses((status = 200, description = "The tenant's documents", body = DocumentList))
+)]
 async fn list_documents(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
     Path(tenant_id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<DocumentList>> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
     let documents = documents::list(&app, &tenant_id).await?;
-    Ok(Json(
-        json!({"documents": documents, "total": documents.len()}),
-    ))
+    let total = documents.len();
+    Ok(Json(DocumentList { documents, total }))
 }
 
+/// One document's record.
+#[utoipa::path(
+    get, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The document's record", body = DocumentRecord),
+        (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
+    )
+)]
 async fn get_document(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -179,18 +243,52 @@ async fn get_document(
     Ok(Json(documents::get(&app, &tenant_id, &document_id).await?))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedDocument {
+    pub deleted: bool,
+    pub document_id: String,
+}
+
+/// Delete a document.
+#[utoipa::path(
+    delete, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Deleted: its chunks left retrieval", body = DeletedDocument),
+        (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
+    )
+)]
 async fn delete_document(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
     Origin(origin): Origin,
     Path((tenant_id, document_id)): Path<(String, String)>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<DeletedDocument>> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
     let deleted =
         documents::delete(&app, &tenant_id, &document_id, &admin.actor(), &origin).await?;
-    Ok(Json(json!({"deleted": true, "document_id": deleted.id})))
+    Ok(Json(DeletedDocument {
+        deleted: true,
+        document_id: deleted.id,
+    }))
 }
 
+/// Replace a document with a new version.
+#[utoipa::path(
+    put, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
+    security(("admin_key" = [])),
+    request_body(content = ReplaceFormSchema, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The new version's record", body = DocumentRecord),
+        (status = 400, description = "`missing_file`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`", body = ErrorBody),
+        (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
+        (status = 413, description = "`document_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`, `unsupported_media_type`", body = ErrorBody),
+        (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
+    )
+)]
 async fn replace_document(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -219,13 +317,25 @@ async fn replace_document(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UploadUrlRequest {
-    category: String,
-    filename: String,
+pub struct UploadUrlRequest {
+    pub category: String,
+    pub filename: String,
 }
 
+/// A presigned URL into the S3 drop folder.
+#[utoipa::path(
+    post, path = "/api/admin/rag/upload-url/{tenant_id}", tag = "admin", operation_id = "upload_url",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    security(("admin_key" = [])),
+    request_body = UploadUrlRequest,
+    responses(
+        (status = 200, description = "A presigned `PUT` URL into the drop folder, valid 15 minutes", body = ingestion::UploadUrl),
+        (status = 400, description = "`invalid_category`, `invalid_filename`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 501, description = "`presigned_uploads_unavailable`: the embedded object store has no presigned URLs", body = ErrorBody),
+    )
+)]
 async fn upload_url(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -238,11 +348,23 @@ async fn upload_url(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ScopeQuery {
+    /// The platform key: one tenant's figures (else every tenant's).
     tenant_id: Option<String>,
 }
 
+/// Usage counters.
+#[utoipa::path(
+    get, path = "/api/admin/stats/overview", tag = "admin", operation_id = "stats_overview",
+    params(ScopeQuery),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Usage counters", body = admin::StatsOverview),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+    )
+)]
 async fn stats(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -254,14 +376,31 @@ async fn stats(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQueryParams {
+    /// The platform key: one tenant's log.
     tenant_id: Option<String>,
+    /// Only this session's entries.
     session_id: Option<String>,
+    /// Entries a page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// From 1 (default 1); pages reach back 100,000 entries.
+    #[param(minimum = 1)]
     page: Option<u32>,
 }
 
+/// The audit trail.
+#[utoipa::path(
+    get, path = "/api/admin/audit-logs", tag = "admin",
+    params(AuditQueryParams),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The audit trail, oldest first, IPs masked", body = admin::AuditListing),
+        (status = 400, description = "`invalid_query`, `invalid_page`, `invalid_limit`", body = ErrorBody),
+    )
+)]
 async fn audit_logs(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -281,6 +420,14 @@ async fn audit_logs(
 }
 
 /// A tenant's limits: its own admin may read them.
+#[utoipa::path(
+    get, path = "/api/admin/tenants/{tenant_id}/limits", tag = "admin", operation_id = "get_limits",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The tenant's rate limits, turn cap and token budget", body = UsageLimits),
+    )
+)]
 async fn get_limits(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -291,6 +438,17 @@ async fn get_limits(
 }
 
 /// Changes the limits the body names; the platform admin only.
+#[utoipa::path(
+    patch, path = "/api/admin/tenants/{tenant_id}/limits", tag = "admin", operation_id = "update_limits",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body(content = UsageLimits, description = "Only the fields sent change; the rest are kept"),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The tenant's limits after the change (audited `tenant.limits_changed`)", body = UsageLimits),
+        (status = 400, description = "`invalid_limits`: a field out of range or unknown", body = ErrorBody),
+        (status = 403, description = "`platform_admin_only`: a tenant's key", body = ErrorBody),
+    )
+)]
 async fn update_limits(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
@@ -309,7 +467,26 @@ async fn update_limits(
     ))
 }
 
-async fn tenants(State(app): State<App>, AdminAuth(admin): AdminAuth) -> AppResult<Json<Value>> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    pub tenants: Vec<Tenant>,
+    pub total: usize,
+}
+
+/// Every tenant (platform key).
+#[utoipa::path(
+    get, path = "/api/admin/tenants", tag = "admin", operation_id = "list_tenants",
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Every tenant", body = TenantList),
+        (status = 403, description = "`platform_admin_only`: a tenant's key", body = ErrorBody),
+    )
+)]
+async fn tenants(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+) -> AppResult<Json<TenantList>> {
     let tenants = admin::tenants(&app, &admin).await?;
-    Ok(Json(json!({"tenants": tenants, "total": tenants.len()})))
+    let total = tenants.len();
+    Ok(Json(TenantList { tenants, total }))
 }

@@ -10,6 +10,7 @@ use axum::routing::post;
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, Origin, ResumeToken, TenantCtx};
 use crate::app::chat::{self, ChatEvent, TurnRequest};
 use crate::app::{App, AppResult};
@@ -24,6 +25,34 @@ fn to_sse(event: ChatEvent) -> Result<Event, Infallible> {
         .data(event.data().to_string()))
 }
 
+/// The phases a chat turn may name.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // A schema only: the handler parses the path itself.
+pub enum ChatPhase {
+    G4Future,
+    G6Values,
+    G8Actions,
+}
+
+/// One chat turn, streamed.
+///
+/// Each event's data schema is named in the 200 response's `x-sse-events`.
+#[utoipa::path(
+    post, path = "/api/chat/{phase}/stream", tag = "chat", operation_id = "chat_turn",
+    params(("phase" = ChatPhase, Path, description = "The conversation; must be the session's current phase")),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    request_body = TurnRequest,
+    responses(
+        (status = 200, description = "One chat turn as server-sent events: `start`, `message`…, then `refined` and `score` when a goal is drafted, `state` at each transition, `complete` (or `error`)",
+            content_type = "text/event-stream", body = String),
+        (status = 400, description = "`unknown_phase`, `unknown_step`, `phase_mismatch`, `step_mismatch`, `nothing_to_edit`, `empty_message`, `message_too_long`, `goal_too_long`, `invalid_characters`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 409, description = "`turn_in_progress` (another message of this session is being answered), `session_completed`, `profile_required`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (this address's turns per minute; `Retry-After`), `turn_limit_reached` (this phase's turn cap), `token_budget_exhausted` (the tenant's monthly budget; `Retry-After`: the next month)",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the limit's window ends; absent for `turn_limit_reached`"))),
+        (status = 503, description = "The model is unavailable", body = ErrorBody),
+    )
+)]
 async fn stream(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,

@@ -4,9 +4,35 @@ use axum::Json;
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::{AppError, ErrorKind};
+
+/// Every error response's body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable (`phase_mismatch`, `missing_token`, …).
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Json<Self> {
+        Json(ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message: message.into(),
+            },
+        })
+    }
+}
 
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
@@ -31,11 +57,7 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let mut response = (
-            status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response();
+        let mut response = (status, ErrorBody::new(self.code, self.message)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
@@ -51,8 +73,9 @@ pub async fn not_found() -> AppError {
 }
 
 pub async fn method_not_allowed() -> Response {
-    let body = Json(
-        json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method"}}),
+    let body = ErrorBody::new(
+        "method_not_allowed",
+        "this endpoint does not take that method",
     );
     (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
 }

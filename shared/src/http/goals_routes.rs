@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::error::ErrorBody;
 use super::extract::{ResumeToken, TenantCtx};
 use crate::app::export::{self, ExportFormat};
 use crate::app::goals::{self, SessionGoals};
@@ -18,11 +19,24 @@ pub fn router() -> Router<App> {
         .route("/api/goals/session/{id}/export", get(export_goals))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct GoalsQuery {
+    /// `true` (the default): only the final goal of each phase; `false`: every version.
+    #[param(value_type = Option<bool>)]
     final_only: Option<String>,
 }
 
+/// A session's goals, their links and a summary.
+#[utoipa::path(
+    get, path = "/api/goals/session/{id}", tag = "goals", operation_id = "session_goals",
+    params(("id" = String, Path, description = "The session id"), GoalsQuery),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    responses(
+        (status = 200, description = "The session's goals with their links and a summary", body = SessionGoals),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+    )
+)]
 async fn session_goals(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
@@ -46,12 +60,34 @@ async fn session_goals(
     Ok(Json(goals::session_goals(&app, &snapshot, final_only)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `pdf` (the default) or `md`.
+    #[param(value_type = Option<ExportFormatName>)]
     format: Option<String>,
 }
 
+/// The export formats.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // A schema only: `ExportFormat::parse` reads the query.
+pub enum ExportFormatName {
+    Pdf,
+    Md,
+}
+
 /// The final goals as a download (`format=pdf`, the default, or `md`).
+#[utoipa::path(
+    get, path = "/api/goals/session/{id}/export", tag = "goals", operation_id = "export_goals",
+    params(("id" = String, Path, description = "The session id"), ExportQuery),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    responses(
+        (status = 200, description = "The final goals as a download (`Content-Disposition: attachment`)",
+            content((String = "application/pdf"), (String = "text/markdown"))),
+        (status = 400, description = "`invalid_format`, `invalid_query`", body = ErrorBody),
+    )
+)]
 async fn export_goals(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,

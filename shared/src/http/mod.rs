@@ -9,6 +9,7 @@ pub mod extract;
 pub mod goals_routes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod openapi;
 pub mod server;
 pub mod session_routes;
 pub mod tenant_routes;
@@ -29,6 +30,10 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 /// A route group and the layers every group shares.
 fn finish(routes: Router<App>, app: App) -> Router {
     routes
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(openapi::openapi_json),
+        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -7,9 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, OptionalJson, Origin, RESUME_COOKIE, ResumeToken, TenantCtx};
 use crate::app::{App, AppResult, sessions};
 use crate::domain::session::ProfileInput;
@@ -32,6 +34,38 @@ fn resume_cookie(token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> 
     .expect("JWTs and numbers are valid header characters")
 }
 
+/// `GET /api/health`: whether storage answers, and the adapter behind each service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `healthy`, or `degraded` when the state store does not answer.
+    #[schema(example = "healthy")]
+    pub status: String,
+    pub version: String,
+    pub timestamp: DateTime<Utc>,
+    pub services: HealthServices,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthServices {
+    /// `healthy` or `unhealthy`.
+    pub database: String,
+    pub redis: String,
+    pub openai: String,
+    pub state_store: String,
+    pub vector_store: String,
+    pub object_store: String,
+    pub chat_model: String,
+    pub embedder: String,
+}
+
+/// Health: storage reachable, and the adapter behind each service.
+#[utoipa::path(
+    get, path = "/api/health", tag = "meta",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 503, description = "The state store does not answer (`status: degraded`)", body = Health),
+    )
+)]
 async fn health(State(app): State<App>) -> Response {
     let database = match app.store.ping().await {
         Ok(()) => "healthy",
@@ -41,21 +75,22 @@ async fn health(State(app): State<App>) -> Response {
         }
     };
     let healthy = database == "healthy";
-    let body = json!({
-        "status": if healthy { "healthy" } else { "degraded" },
-        "version": app.settings.version,
-        "timestamp": app.clock.now(),
-        "services": {
-            "database": database,
-            "redis": "not_configured",
-            "openai": if app.model.provider() == "openai" { "configured" } else { "not_configured" },
-            "state_store": app.store.name(),
-            "vector_store": app.vectors.name(),
-            "object_store": app.objects.name(),
-            "chat_model": app.model.provider(),
-            "embedder": app.embedder.name(),
-        }
-    });
+    let configured = |yes: bool| if yes { "configured" } else { "not_configured" };
+    let body = Health {
+        status: if healthy { "healthy" } else { "degraded" }.into(),
+        version: app.settings.version.clone(),
+        timestamp: app.clock.now(),
+        services: HealthServices {
+            database: database.into(),
+            redis: "not_configured".into(),
+            openai: configured(app.model.provider() == "openai").into(),
+            state_store: app.store.name().into(),
+            vector_store: app.vectors.name().into(),
+            object_store: app.objects.name().into(),
+            chat_model: app.model.provider().into(),
+            embedder: app.embedder.name().into(),
+        },
+    };
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -64,31 +99,69 @@ async fn health(State(app): State<App>) -> Response {
     (status, Json(body)).into_response()
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The (optional) body of `POST /api/session/create`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct CreateSession {
+    /// Free-form client details kept with the session (`source`, `device`, …).
     #[serde(default)]
-    metadata: Value,
+    #[schema(value_type = Option<Object>, example = json!({"source": "web", "device": "desktop"}))]
+    pub metadata: Value,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSession {
+    /// A ULID.
+    pub session_id: String,
+    /// Send as `Authorization: Bearer` (or rely on the cookie) on every session call.
+    pub resume_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub status: crate::domain::session::SessionStatus,
+}
+
+/// Create a session and its resume token.
+#[utoipa::path(
+    post, path = "/api/session/create", tag = "session", operation_id = "create_session",
+    security(("tenant" = [])),
+    request_body(content = Option<CreateSession>, description = "Optional; an empty body is `{}`"),
+    responses(
+        (status = 201, description = "The new session; the token is also set as the `resume_token` cookie",
+            body = CreatedSession, headers(("Set-Cookie" = String, description = "`resume_token=…; HttpOnly; Secure; SameSite=Lax`"))),
+        (status = 400, description = "`invalid_json`, `invalid_body`, `invalid_metadata`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: this address created the tenant's hourly number of sessions",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the window ends"))),
+    )
+)]
 async fn create(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
     Origin(origin): Origin,
-    OptionalJson(body): OptionalJson<CreateBody>,
+    OptionalJson(body): OptionalJson<CreateSession>,
 ) -> AppResult<Response> {
     let created = sessions::create(&app, &tenant, body.metadata, &origin).await?;
     let s = &created.session;
     let cookie = resume_cookie(&created.resume_token, s.expires_at, s.created_at);
-    let body = json!({
-        "session_id": s.id,
-        "resume_token": created.resume_token,
-        "expires_at": s.expires_at,
-        "status": s.status,
-    });
+    let body = CreatedSession {
+        session_id: s.id.clone(),
+        resume_token: created.resume_token,
+        expires_at: s.expires_at,
+        status: s.status,
+    };
     Ok((StatusCode::CREATED, [(SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
+/// Set the employee's profile.
+#[utoipa::path(
+    put, path = "/api/session/{id}/info", tag = "session", operation_id = "update_profile",
+    params(("id" = String, Path, description = "The session id")),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    request_body = ProfileInput,
+    responses(
+        (status = 200, description = "The session with its profile; phase `g4_future`, completion 10", body = sessions::SessionView),
+        (status = 400, description = "`invalid_profile` (a field missing, too long or with control characters), `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 409, description = "`session_completed`, `conflict`", body = ErrorBody),
+    )
+)]
 async fn update_info(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
@@ -103,31 +176,62 @@ async fn update_info(
     ))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Completed {
+    pub success: bool,
+    pub message: String,
+}
+
+/// Confirm a session whose three goals are final.
+#[utoipa::path(
+    post, path = "/api/session/{id}/complete", tag = "session", operation_id = "complete_session",
+    params(("id" = String, Path, description = "The session id")),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    responses(
+        (status = 200, description = "Confirmed", body = Completed),
+        (status = 409, description = "`session_incomplete` (a phase has no final goal), `session_completed`, `conflict`", body = ErrorBody),
+    )
+)]
 async fn complete(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
     Path(id): Path<String>,
     ResumeToken(token): ResumeToken,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Completed>> {
     let session = sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
     sessions::complete(&app, &session).await?;
-    Ok(Json(
-        json!({"success": true, "message": format!("Session {id} completed successfully")}),
-    ))
+    Ok(Json(Completed {
+        success: true,
+        message: format!("Session {id} completed successfully"),
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The (optional) body of `POST /api/session/resume`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ResumeBody {
-    resume_token: Option<String>,
+pub struct ResumeSession {
+    /// Else the `Authorization: Bearer` header or the `resume_token` cookie.
+    pub resume_token: Option<String>,
 }
 
+/// Resume a session with its token (body, Bearer or cookie).
+#[utoipa::path(
+    post, path = "/api/session/resume", tag = "session", operation_id = "resume_session",
+    security(("tenant" = []), ("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    request_body(content = Option<ResumeSession>, description = "Optional: the token here, or as Bearer or cookie"),
+    responses(
+        (status = 200, description = "The session; the cookie is set again",
+            body = sessions::SessionView, headers(("Set-Cookie" = String, description = "`resume_token=…`"))),
+        (status = 400, description = "`invalid_json`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `tenant_not_found`", body = ErrorBody),
+    )
+)]
 async fn resume(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
     ResumeToken(cookie_or_bearer): ResumeToken,
     Origin(origin): Origin,
-    OptionalJson(body): OptionalJson<ResumeBody>,
+    OptionalJson(body): OptionalJson<ResumeSession>,
 ) -> AppResult<Response> {
     let token = body
         .resume_token

@@ -14,15 +14,22 @@ pub fn router() -> Router<App> {
     Router::new().route("/api/tenant", get(public_tenant))
 }
 
-#[derive(Debug, Serialize)]
-struct PublicTenant {
-    id: String,
-    name: String,
-    threshold: f64,
-    max_collect_turns: u32,
-    ui_flags: UiFlags,
+/// The tenant as a frontend presents it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicTenant {
+    pub id: String,
+    pub name: String,
+    pub threshold: f64,
+    pub max_collect_turns: u32,
+    pub ui_flags: UiFlags,
 }
 
+/// The tenant's public face.
+#[utoipa::path(
+    get, path = "/api/tenant", tag = "tenant",
+    security(("tenant" = [])),
+    responses((status = 200, description = "The tenant's name, passing score and profile fields", body = PublicTenant))
+)]
 async fn public_tenant(State(_): State<App>, TenantCtx(record): TenantCtx) -> Json<PublicTenant> {
     Json(PublicTenant {
         id: record.tenant.id,

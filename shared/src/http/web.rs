@@ -72,6 +72,22 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../web/js/ui.js"),
     ),
+    // The API reference, rendered from /api/openapi.json.
+    (
+        "/api-docs",
+        "text/html; charset=utf-8",
+        include_str!("../../web/api.html"),
+    ),
+    (
+        "/api-docs.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/api-docs.css"),
+    ),
+    (
+        "/js/api-docs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/js/api-docs.js"),
+    ),
 ];
 
 const CSP: &str = "default-src 'self'; connect-src *; img-src 'self' data: blob:; \
@@ -154,6 +170,18 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["chat_base"], "https://chat.example");
         assert_eq!(parsed["default_tenant"], "t1");
+    }
+
+    #[tokio::test]
+    async fn serves_the_api_reference_page_without_third_party_scripts() {
+        let (status, kind, html) = get(router(WebConfig::default()), "/api-docs").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("text/html"));
+        assert!(html.contains(r#"src="js/api-docs.js""#));
+        let (status, _, script) = get(router(WebConfig::default()), "/js/api-docs.js").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(script.contains("api/openapi.json"));
+        assert!(!html.contains("https://") && !script.contains("https://"));
     }
 
     #[test]

@@ -1,0 +1,600 @@
+//! The OpenAPI 3.1 document of the whole API, derived from the handlers'
+//! annotations and the types they read and write; served at
+//! `GET /api/openapi.json` by every route group and committed as
+//! `openapi.json` at the repository's root (`petraf openapi`).
+//!
+//! What the annotations leave implicit is added here once for every
+//! operation: the security schemes, the errors each kind of caller check
+//! and body can produce, and the chat stream's events.
+
+use std::sync::OnceLock;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::IntoResponse;
+use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
+
+use super::error::ErrorBody;
+use super::{admin_routes, chat_routes, goals_routes, session_routes, tenant_routes};
+use crate::app::chat_events;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Petraf API",
+        description = "The multi-tenant AI goal-setting assistant. Every error is \
+            `{\"error\": {\"code\", \"message\"}}`; a refused request changes nothing. \
+            On AWS the chat stream has its own Function URL; every other route is \
+            behind the HTTP API.",
+    ),
+    paths(
+        openapi_json,
+        session_routes::health,
+        session_routes::create,
+        session_routes::resume,
+        session_routes::update_info,
+        session_routes::complete,
+        tenant_routes::public_tenant,
+        chat_routes::stream,
+        goals_routes::session_goals,
+        goals_routes::export_goals,
+        admin_routes::upload,
+        admin_routes::upload_url,
+        admin_routes::list_documents,
+        admin_routes::get_document,
+        admin_routes::replace_document,
+        admin_routes::delete_document,
+        admin_routes::stats,
+        admin_routes::audit_logs,
+        admin_routes::tenants,
+        admin_routes::get_limits,
+        admin_routes::update_limits,
+    ),
+    components(schemas(
+        ErrorBody,
+        chat_routes::ChatPhase,
+        goals_routes::ExportFormatName,
+        chat_events::StartData,
+        chat_events::MessageData,
+        chat_events::StateData,
+        chat_events::RefinedData,
+        chat_events::ScoreData,
+        chat_events::CompleteData,
+        chat_events::StreamErrorData,
+    )),
+    tags(
+        (name = "session", description = "An employee's session: create, profile, resume, confirm"),
+        (name = "chat", description = "The coach, one turn at a time, as server-sent events"),
+        (name = "goals", description = "A session's goals and their export"),
+        (name = "tenant", description = "The tenant's public face"),
+        (name = "admin", description = "Company documents, usage and the audit trail (`X-Admin-Key`)"),
+        (name = "meta", description = "Health and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// This document.
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        document_text(),
+    )
+}
+
+/// The document as served, built once.
+pub fn document_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = serde_json::to_string_pretty(&document()).expect("the document serializes");
+        text.push('\n');
+        text
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    add_security_schemes(&mut doc);
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for item in paths.values_mut() {
+        for operation in item.as_object_mut().expect("path item").values_mut() {
+            add_implied_errors(operation);
+        }
+    }
+    add_chat_events(&mut doc);
+    doc
+}
+
+fn add_security_schemes(doc: &mut Value) {
+    doc["components"]["securitySchemes"] = json!({
+        "tenant": {
+            "type": "apiKey", "in": "header", "name": "X-Tenant-ID",
+            "description": "The tenant's id; without it the `Host` header's domain names the tenant."
+        },
+        "resume_token": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "The session's resume token (from `POST /api/session/create`)."
+        },
+        "resume_cookie": {
+            "type": "apiKey", "in": "cookie", "name": "resume_token",
+            "description": "The same token as the `resume_token` cookie the API sets."
+        },
+        "admin_key": {
+            "type": "apiKey", "in": "header", "name": "X-Admin-Key",
+            "description": "A tenant's admin key (its own tenant only) or the platform key (every tenant)."
+        }
+    });
+}
+
+/// An error response listing the codes it may carry.
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    })
+}
+
+/// Adds the errors an operation's security and body imply, keeping any
+/// the handler documents itself (with its own, more specific, codes).
+fn add_implied_errors(operation: &mut Value) {
+    let schemes: Vec<String> = operation["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|requirement| requirement.keys().cloned())
+        .collect();
+    let uses = |name: &str| schemes.iter().any(|s| s == name);
+    let body_types: Vec<String> = operation["requestBody"]["content"]
+        .as_object()
+        .map(|content| content.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut implied: Vec<(&str, &str)> = vec![];
+    if uses("tenant") {
+        implied.push(("404", "`tenant_not_found`"));
+        implied.push(("403", "`tenant_inactive`"));
+    }
+    if uses("resume_token") {
+        implied.push(("401", "`missing_token`, `invalid_token`, `token_expired`"));
+        implied.push(("403", "`forbidden_session`: a token of another session"));
+        implied.push(("404", "`session_not_found`"));
+    }
+    if uses("admin_key") {
+        implied.push(("401", "`missing_admin_key`, `invalid_admin_key`"));
+        implied.push(("403", "`forbidden_tenant`: another tenant's data"));
+        implied.push(("404", "`tenant_not_found`"));
+    }
+    if body_types.iter().any(|t| t == "application/json") {
+        implied.push(("400", "`invalid_json`, `invalid_body`"));
+        implied.push(("413", "`body_too_large`: over 64 KiB"));
+        implied.push(("415", "`unsupported_media_type`: send `application/json`"));
+    }
+    if !schemes.is_empty() {
+        implied.push((
+            "503",
+            "`storage_unavailable`, `server_busy`, `shutting_down`",
+        ));
+    }
+    let Some(responses) = operation["responses"].as_object_mut() else {
+        return;
+    };
+    for (status, codes) in implied {
+        match responses.get_mut(status) {
+            Some(existing) => {
+                let description = existing["description"].as_str().unwrap_or_default();
+                if !description.contains(codes) {
+                    existing["description"] = Value::String(format!("{description}; {codes}"));
+                }
+            }
+            None => {
+                responses.insert(status.to_string(), error_response(codes));
+            }
+        }
+    }
+    sort_by_status(responses);
+}
+
+fn sort_by_status(responses: &mut Map<String, Value>) {
+    let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    responses.extend(entries);
+}
+
+/// The chat stream's events. The `text/event-stream` media type's `schema`
+/// describes one event (`event` name, JSON `data` as `contentSchema`), as
+/// OpenAPI 3.2's `itemSchema` does and as tools read 3.1 streams
+/// (schemathesis validates every event's data this way); `x-sse-events`
+/// maps each event name to its data's schema for readers and generators.
+fn add_chat_events(doc: &mut Value) {
+    let mut by_name = Map::new();
+    let mut items = vec![];
+    for (event, component) in chat_events::event_schemas() {
+        let reference = json!({"$ref": format!("#/components/schemas/{component}")});
+        by_name.insert(event.to_string(), reference.clone());
+        items.push(json!({
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"const": event},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": reference,
+                }
+            }
+        }));
+    }
+    let media = &mut doc["paths"]["/api/chat/{phase}/stream"]["post"]["responses"]["200"]["content"]
+        ["text/event-stream"];
+    media["schema"] = json!({
+        "description": "One event of the stream: its name and its data as JSON",
+        "oneOf": items,
+    });
+    media["x-sse-events"] = Value::Object(by_name);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+    use std::path::PathBuf;
+
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Method, Request, StatusCode};
+    use chrono::Utc;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::app::chat::ChatEvent;
+    use crate::domain::message::{Source, Usage};
+    use crate::domain::phase::{Phase, Step};
+    use crate::domain::scoring::{CriterionScore, ScoreCard};
+
+    fn committed_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.json")
+    }
+
+    /// `PETRAF_UPDATE_OPENAPI=1 cargo test -p petraf-core --lib openapi`
+    /// rewrites the committed file (as `petraf openapi > openapi.json` does).
+    #[test]
+    fn the_committed_document_is_the_code_s() {
+        let path = committed_path();
+        if std::env::var_os("PETRAF_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, document_text()).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == document_text(),
+            "openapi.json differs from the code's document: run \
+             `cargo run -p petraf-cli -- openapi > openapi.json`"
+        );
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut found = vec![];
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                found.push((path.clone(), method.clone(), operation.clone()));
+            }
+        }
+        found
+    }
+
+    /// The paths the routers register, read from their sources: a route
+    /// added without an annotation fails here.
+    fn routed_paths() -> BTreeSet<String> {
+        let sources = [
+            include_str!("session_routes.rs"),
+            include_str!("tenant_routes.rs"),
+            include_str!("chat_routes.rs"),
+            include_str!("goals_routes.rs"),
+            include_str!("admin_routes.rs"),
+            include_str!("mod.rs"),
+        ];
+        let mut paths = BTreeSet::new();
+        for source in sources {
+            for after in source.split(".route(").skip(1) {
+                let after = after.trim_start();
+                if let Some(literal) = after.strip_prefix('"') {
+                    paths.insert(literal.split('"').next().unwrap().to_string());
+                }
+            }
+        }
+        paths
+    }
+
+    fn references(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    found.push(r.clone());
+                }
+                map.values().for_each(|v| references(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let mut found = vec![];
+        references(&doc, &mut found);
+        assert!(!found.is_empty());
+        for reference in found {
+            let name = reference.strip_prefix("#/components/schemas/").unwrap();
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{reference}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let doc = document();
+        let documented: BTreeSet<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(documented, routed_paths());
+    }
+
+    #[test]
+    fn every_operation_answers_errors_as_the_error_body_and_names_its_auth() {
+        for (path, method, operation) in operations(&document()) {
+            let label = format!("{method} {path}");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{label}: no success"
+            );
+            for (status, response) in responses {
+                // Health answers 503 with its own report (`status: degraded`).
+                let errors_in_error_body = path != "/api/health";
+                if errors_in_error_body && (status.starts_with('4') || status.starts_with('5')) {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{label} {status}"
+                    );
+                }
+            }
+            let guarded = path.starts_with("/api/session/")
+                || path.starts_with("/api/chat/")
+                || path.starts_with("/api/goals/")
+                || path.starts_with("/api/admin/")
+                || path == "/api/tenant";
+            assert_eq!(operation["security"].is_array(), guarded, "{label}");
+            if path.starts_with("/api/admin/") {
+                assert!(
+                    responses.contains_key("401") && responses.contains_key("403"),
+                    "{label}"
+                );
+            }
+            if guarded && !path.starts_with("/api/admin/") {
+                assert!(responses.contains_key("404"), "{label}: tenant_not_found");
+            }
+        }
+    }
+
+    #[test]
+    fn a_handler_s_own_errors_keep_their_codes_beside_the_implied_ones() {
+        let doc = document();
+        let upload_404 = &doc["paths"]["/api/admin/rag/documents/{tenant_id}/{document_id}"]["get"]
+            ["responses"]["404"]["description"];
+        let text = upload_404.as_str().unwrap();
+        assert!(
+            text.contains("document_not_found") && text.contains("tenant_not_found"),
+            "{text}"
+        );
+        let chat_400 =
+            doc["paths"]["/api/chat/{phase}/stream"]["post"]["responses"]["400"]["description"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        assert!(chat_400.contains("phase_mismatch") && chat_400.contains("invalid_json"));
+    }
+
+    fn sample_events() -> Vec<ChatEvent> {
+        let now = Utc::now();
+        let (phase, step) = (Phase::G4Future, Step::Collect);
+        vec![
+            ChatEvent::Start {
+                phase,
+                step,
+                timestamp: now,
+            },
+            ChatEvent::Message {
+                content: "Hi".into(),
+                phase,
+                step,
+                chunk_index: 1,
+            },
+            ChatEvent::State {
+                phase,
+                step,
+                completion_percentage: 33,
+            },
+            ChatEvent::Refined {
+                goal: "Lead".into(),
+                phase,
+                characters: 4,
+                version: 1,
+            },
+            ChatEvent::Score {
+                goal_id: "g".into(),
+                phase,
+                card: ScoreCard {
+                    overall: 8.0,
+                    criteria: vec![CriterionScore {
+                        name: "specific".into(),
+                        score: 8.0,
+                        weight: 1.0,
+                        weighted_score: 8.0,
+                        reasoning: "clear".into(),
+                    }],
+                    feedback: "good".into(),
+                    suggestions: vec![],
+                    meets_threshold: true,
+                    threshold: 7.0,
+                },
+            },
+            ChatEvent::Complete {
+                phase,
+                step,
+                full_response: "Hi".into(),
+                chunks: 1,
+                tokens_used: Usage {
+                    input: 1,
+                    output: 2,
+                },
+                latency_ms: 5,
+                timestamp: now,
+                sources: vec![Source {
+                    title: "Framework".into(),
+                    category: "career_framework".into(),
+                    page: Some(2),
+                    section: None,
+                }],
+            },
+            ChatEvent::Error {
+                code: "model_unavailable".into(),
+                message: "later".into(),
+            },
+        ]
+    }
+
+    /// Each event's data has exactly the fields its documented schema
+    /// lists (flattened parts resolved), the required ones included.
+    #[test]
+    fn every_chat_event_is_documented_with_the_fields_it_sends() {
+        let doc = document();
+        let documented = doc["paths"]["/api/chat/{phase}/stream"]["post"]["responses"]["200"]
+            ["content"]["text/event-stream"]["x-sse-events"]
+            .as_object()
+            .unwrap()
+            .clone();
+        let events = sample_events();
+        let names: BTreeSet<&str> = events.iter().map(ChatEvent::name).collect();
+        let documented_names: BTreeSet<&str> = documented.keys().map(String::as_str).collect();
+        assert_eq!(names, documented_names);
+        for event in events {
+            let reference = documented[event.name()]["$ref"].as_str().unwrap();
+            let (properties, required) = fields_of(&doc, reference);
+            let data = event.data();
+            let sent: BTreeSet<String> = data.as_object().unwrap().keys().cloned().collect();
+            assert!(
+                required.is_subset(&sent),
+                "{}: {required:?} ⊄ {sent:?}",
+                event.name()
+            );
+            let optional_absent: BTreeSet<&String> = properties.difference(&sent).collect();
+            assert!(
+                sent.is_subset(&properties),
+                "{}: {sent:?} ⊄ {properties:?}",
+                event.name()
+            );
+            assert!(
+                optional_absent.iter().all(|f| !required.contains(*f)),
+                "{}",
+                event.name()
+            );
+        }
+    }
+
+    /// A schema's property names and required ones, through `$ref` and `allOf`.
+    fn fields_of(doc: &Value, reference: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+        let name = reference.rsplit('/').next().unwrap();
+        let schema = &doc["components"]["schemas"][name];
+        let mut properties = BTreeSet::new();
+        let mut required = BTreeSet::new();
+        let mut parts = vec![schema.clone()];
+        while let Some(part) = parts.pop() {
+            if let Some(r) = part["$ref"].as_str() {
+                let (p, q) = fields_of(doc, r);
+                properties.extend(p);
+                required.extend(q);
+            }
+            if let Some(all) = part["allOf"].as_array() {
+                parts.extend(all.iter().cloned());
+            }
+            if let Some(props) = part["properties"].as_object() {
+                properties.extend(props.keys().cloned());
+            }
+            if let Some(req) = part["required"].as_array() {
+                required.extend(req.iter().filter_map(|r| r.as_str().map(String::from)));
+            }
+        }
+        (properties, required)
+    }
+
+    async fn test_app(dir: &std::path::Path) -> crate::app::App {
+        let env: HashMap<&'static str, String> = HashMap::new();
+        crate::config::scratch_app(&env, dir).await.unwrap()
+    }
+
+    /// Every documented operation reaches a handler (no `route_not_found`,
+    /// no `405`), on the router `petraf serve` runs.
+    #[tokio::test]
+    async fn every_documented_operation_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = super::super::full_api(test_app(dir.path()).await);
+        for (path, method, _) in operations(&document()) {
+            let concrete = path
+                .replace("{id}", "01HN8X9QJ5ABCDEF123456789A")
+                .replace("{phase}", "g4_future")
+                .replace("{tenant_id}", "t")
+                .replace("{document_id}", "d");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = router
+                .clone()
+                .oneshot(
+                    Request::builder()
+                        .method(method.clone())
+                        .uri(&concrete)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let text = String::from_utf8_lossy(&body);
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(!text.contains("route_not_found"), "{method} {path}: {text}");
+        }
+    }
+
+    /// Every route group serves the same whole document.
+    #[tokio::test]
+    async fn every_route_group_serves_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = test_app(dir.path()).await;
+        let groups = [
+            super::super::session_api(app.clone()),
+            super::super::chat_api(app.clone()),
+            super::super::goals_api(app.clone()),
+            super::super::admin_api(app.clone()),
+            super::super::full_api(app),
+        ];
+        for router in groups {
+            let response = router
+                .oneshot(
+                    Request::get("/api/openapi.json")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            assert_eq!(String::from_utf8_lossy(&body), document_text());
+        }
+    }
+}
