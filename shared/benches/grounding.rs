@@ -31,6 +31,8 @@ use serde_json::{Value, json};
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
 const DRAFTS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/eval/goal-drafts.jsonl");
 
+const DISTRACTOR: &str = "Operations Report";
+
 const DOCUMENTS: [(&str, &str, &str); 4] = [
     (
         "career_framework",
@@ -102,6 +104,13 @@ struct Tally {
     turns: usize,
     recall_sum: f64,
     identical: usize,
+    /// Passages from the walkthrough's documents (not the distractor).
+    useful_used: usize,
+    useful_fresh: usize,
+}
+
+fn useful(docs: &[ContextDoc]) -> usize {
+    docs.iter().filter(|d| d.source != DISTRACTOR).count()
 }
 
 impl Tally {
@@ -112,14 +121,19 @@ impl Tally {
         if r == 1.0 {
             self.identical += 1;
         }
+        self.useful_used += useful(used);
+        self.useful_fresh += useful(fresh);
     }
 
     fn line(&self, what: &str) -> String {
+        let turns = self.turns.max(1) as f64;
         format!(
-            "{what:<34} turns={:<4} mean recall={:.3} all passages kept={:.1}%",
+            "{what:<24} turns={:<3} recall={:.3} all kept={:>5.1}% useful passages/turn: coach {:.2}, per-turn {:.2}",
             self.turns,
-            self.recall_sum / self.turns.max(1) as f64,
-            100.0 * self.identical as f64 / self.turns.max(1) as f64
+            self.recall_sum / turns,
+            100.0 * self.identical as f64 / turns,
+            self.useful_used as f64 / turns,
+            self.useful_fresh as f64 / turns,
         )
     }
 }
@@ -159,7 +173,7 @@ async fn measure(app: &App, tenant: &TenantRecord, drafts: &[(Phase, String)]) -
             remembered = QuantizedVector::new(&profile_vector[0]);
         }
         lines.push(first.line(&format!("{phase} first message")));
-        lines.push(later.line(&format!("{phase} later messages")));
+        lines.push(later.line(&format!("{phase} later")));
     }
     lines
 }
@@ -201,7 +215,7 @@ fn main() {
                 category,
                 &format!("report-{category}.md"),
                 format!("# Operations report ({category})\n\n{report}"),
-                "Operations Report",
+                DISTRACTOR,
             )
             .await;
         }
