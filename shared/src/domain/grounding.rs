@@ -186,7 +186,7 @@ mod tests {
     fn citations_add_the_later_retrievals_new_sources() {
         let a = doc("a", "Framework");
         let b = doc("b", "Values");
-        let cited = citations(std::slice::from_ref(&a), &[b, a]);
+        let cited = citations(std::slice::from_ref(&a), &[b, a.clone()]);
         let titles: Vec<&str> = cited.iter().map(|s| s.title.as_str()).collect();
         assert_eq!(titles, ["Framework", "Values"]);
     }
