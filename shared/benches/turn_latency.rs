@@ -10,7 +10,10 @@
 //! - last chunk → `score`: from the coach's last collect chunk to the
 //!   `score` event, on a turn that becomes ready;
 //! - last chunk → advice: from the coach's last collect chunk to the first
-//!   chunk of its advice, on a turn whose goal scores below the threshold.
+//!   chunk of its advice, on a turn whose goal scores below the threshold;
+//! - to the coach's request: from sending the request to the fake receiving
+//!   the coach's streamed request (on the fake's clock, the same process):
+//!   what the turn spends before the model can start.
 //!
 //! Run: `cargo bench -p petraf-core --features openai --bench turn_latency`
 
@@ -135,6 +138,7 @@ fn chunk_of(e: &Arrived, step: &str) -> bool {
 
 #[derive(Default)]
 struct Samples {
+    to_coach_request: Vec<Duration>,
     first_message: Vec<Duration>,
     last_chunk_to_score: Vec<Duration>,
     last_chunk_to_advice: Vec<Duration>,
@@ -166,6 +170,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn report(scenario: &str, samples: &mut Samples) {
     for (what, values) in [
+        ("to coach request", &mut samples.to_coach_request),
         ("first message", &mut samples.first_message),
         ("last chunk -> score", &mut samples.last_chunk_to_score),
         ("last chunk -> advice", &mut samples.last_chunk_to_advice),
@@ -186,15 +191,28 @@ fn report(scenario: &str, samples: &mut Samples) {
 }
 
 /// `TURNS` turns after a warm-up, `CONCURRENT` at a time.
-async fn scenario(app: &App) -> Samples {
+async fn scenario(app: &App, fake: &FakeOpenAi) -> Samples {
     let mut samples = Samples::default();
     for _ in 0..WARMUP {
         one_turn(app).await;
     }
     for _ in 0..TURNS / CONCURRENT {
+        let streams_before = fake.timings().len();
         let batch = futures::future::join_all((0..CONCURRENT).map(|_| one_turn(app))).await;
         for (started, events) in &batch {
             samples.add(*started, events);
+        }
+        // The batch's first coach requests, paired with its turns in order
+        // (later ones are the advice of low scores).
+        let mut arrived: Vec<Instant> = fake.timings()[streams_before..]
+            .iter()
+            .map(|t| t.received)
+            .collect();
+        arrived.sort();
+        let mut starts: Vec<Instant> = batch.iter().map(|(s, _)| *s).collect();
+        starts.sort();
+        for (start, at) in starts.iter().zip(arrived) {
+            samples.to_coach_request.push(at - *start);
         }
     }
     samples
@@ -228,10 +246,10 @@ fn main() {
              first token 400 ms, {CHUNKS} chunks 25 ms apart; {TURNS} turns a scenario, {CONCURRENT} at once"
         );
         fake.set_ready(false);
-        report("collect", &mut scenario(&app).await);
+        report("collect", &mut scenario(&app, &fake).await);
         fake.set_ready(true);
-        report("ready", &mut scenario(&app).await);
+        report("ready", &mut scenario(&app, &fake).await);
         fake.set_default_score(4.0);
-        report("low score", &mut scenario(&app).await);
+        report("low score", &mut scenario(&app, &fake).await);
     });
 }

@@ -6,7 +6,7 @@
 #[path = "support/router.rs"]
 mod router;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -547,7 +547,7 @@ async fn configuration_builds_bedrock_from_the_sdk_config() {
 /// Bedrock answering a whole turn by path: Titan embeddings, a coach
 /// stream (leading with `READY: yes` when asked for a verdict), refine and
 /// score through Converse. Records which call each request was.
-fn bedrock_service(calls: Arc<Mutex<Vec<&'static str>>>) -> Client {
+fn bedrock_service(calls: Arc<Mutex<Vec<&'static str>>>, embeds_fail: Arc<AtomicBool>) -> Client {
     client(infallible_client_fn(
         move |request: http::Request<SdkBody>| {
             let path = request.uri().path().to_string();
@@ -565,6 +565,7 @@ fn bedrock_service(calls: Arc<Mutex<Vec<&'static str>>>) -> Client {
             };
             calls.lock().unwrap().push(call);
             match call {
+                "embed" if embeds_fail.load(Ordering::SeqCst) => invalid_request(),
                 "embed" => {
                     let text = body["inputText"].as_str().unwrap();
                     let reply = json!({"embedding": HashingEmbedder::new(1024).embed_one(text), "inputTextTokenCount": 7});
@@ -583,6 +584,16 @@ fn bedrock_service(calls: Arc<Mutex<Vec<&'static str>>>) -> Client {
     ))
 }
 
+/// A 400 Bedrock does not want retried.
+fn invalid_request() -> http::Response<SdkBody> {
+    http::Response::builder()
+        .status(400)
+        .header("content-type", "application/json")
+        .header("x-amzn-errortype", "ValidationException")
+        .body(SdkBody::from(r#"{"message":"Malformed input request"}"#))
+        .unwrap()
+}
+
 fn json_reply(body: Value) -> http::Response<SdkBody> {
     http::Response::builder()
         .status(200)
@@ -594,11 +605,18 @@ fn json_reply(body: Value) -> http::Response<SdkBody> {
 #[tokio::test]
 async fn a_ready_turn_on_bedrock_makes_no_call_in_front_of_the_coach() {
     let calls = Arc::new(Mutex::new(vec![]));
-    let (model, embedder) = settings().models(&bedrock_service(calls.clone()));
+    let embeds_fail = Arc::new(AtomicBool::new(false));
+    let (model, embedder) = settings().models(&bedrock_service(calls.clone(), embeds_fail.clone()));
     let dir = tempfile::tempdir().unwrap();
     let app = router::app_with(Arc::new(model), Arc::new(embedder), dir.path());
     petraf_core::app::demo::seed_if_empty(&app).await.unwrap();
+    calls.lock().unwrap().clear();
     let session = router::sarahs_session(&app).await;
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["embed"; 3],
+        "the profile embeds each phase's first retrieval query"
+    );
     calls.lock().unwrap().clear();
     let events = router::turn(&app, &session, "I want to lead a team of 3-4 developers.").await;
     assert_eq!(
@@ -618,9 +636,46 @@ async fn a_ready_turn_on_bedrock_makes_no_call_in_front_of_the_coach() {
         250 + 100 + 100,
         "coach, refine and score"
     );
+    let calls = calls.lock().unwrap().clone();
+    let mut first_two = calls[..2].to_vec();
+    first_two.sort();
     assert_eq!(
-        *calls.lock().unwrap(),
-        ["embed", "coach", "refine", "score"],
+        first_two,
+        ["coach", "embed"],
+        "the coach starts with the turn's own retrieval alongside, not after it"
+    );
+    assert_eq!(
+        calls[2..],
+        ["refine", "score"],
         "no readiness call; the goal is drafted once the verdict is in"
     );
+}
+
+#[tokio::test]
+async fn on_bedrock_the_coach_needs_no_embedding_of_the_turn() {
+    let calls = Arc::new(Mutex::new(vec![]));
+    let embeds_fail = Arc::new(AtomicBool::new(false));
+    let (model, embedder) = settings().models(&bedrock_service(calls.clone(), embeds_fail.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let app = router::app_with(Arc::new(model), Arc::new(embedder), dir.path());
+    petraf_core::app::demo::seed_if_empty(&app).await.unwrap();
+    let session = router::sarahs_session(&app).await;
+    // From here every embedding fails: the coach's passages come from the
+    // profile's query, searched in the index; the turn's own retrieval
+    // failing costs the turn nothing.
+    embeds_fail.store(true, Ordering::SeqCst);
+    calls.lock().unwrap().clear();
+    let events = router::turn(&app, &session, "I want to lead a team of 3-4 developers.").await;
+    assert_eq!(
+        router::names(&events),
+        [
+            "start", "message", "state", "refined", "state", "score", "state", "complete"
+        ]
+    );
+    let sources = events.last().unwrap().1["sources"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!sources.is_empty(), "the coach was grounded all the same");
+    assert!(calls.lock().unwrap().contains(&"embed"), "the turn did try");
 }

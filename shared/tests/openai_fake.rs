@@ -526,8 +526,10 @@ async fn no_model_call_waits_in_front_of_the_coachs_stream() {
     let fake = FakeOpenAi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (app, session) = seeded(&fake, dir.path()).await;
-    // A JSON call made before the coach's request would never be answered.
+    // A JSON or embedding call made before the coach's request would never
+    // be answered.
     fake.hold_json_until_coach_requests(1);
+    fake.hold_embed_until_coach_requests(1);
     let before = fake.requests().len();
     let events = tokio::time::timeout(
         Duration::from_secs(20),
@@ -540,10 +542,141 @@ async fn no_model_call_waits_in_front_of_the_coachs_stream() {
     .await
     .expect("the turn completes");
     assert_eq!(names(&events), READY_TURN);
+    let mut ops = ops_since(&fake, before);
+    ops.sort_by_key(|op| format!("{op:?}"));
     assert_eq!(
-        ops_since(&fake, before),
-        [Op::Embed, Op::Coach, Op::Refine, Op::Score],
-        "the retrieval embedding, then the coach; no readiness call"
+        ops,
+        [Op::Coach, Op::Embed, Op::Refine, Op::Score],
+        "the coach, the turn's own retrieval alongside it; no readiness call"
+    );
+    // The coach was grounded by the profile's query, searched in the index.
+    let coach = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.op == Op::Coach)
+        .unwrap();
+    let prompt = coach.body["messages"].to_string();
+    assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
+    let complete = &events.last().unwrap().1;
+    assert!(!complete["sources"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_profile_embeds_each_phases_first_query_in_one_call() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    demo::seed_if_empty(&app).await.unwrap();
+    let before = fake.requests().len();
+    let session = sarahs_session(&app).await;
+    let embeds: Vec<_> = fake.requests()[before..].to_vec();
+    assert_eq!(embeds.len(), 1, "one embedding call at profile time");
+    let inputs = embeds[0].body["input"].as_array().unwrap();
+    assert_eq!(inputs.len(), 3, "one query a conversational phase");
+    assert!(
+        inputs[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Software Engineer, Engineering, L4. ")
+    );
+    let state = app
+        .store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.queries.len(), 3);
+
+    // Later turns search by the turn before's query; each turn replaces it.
+    let first = state.query_for(Phase::G4Future).cloned();
+    fake.script_verdicts(["READY: no\n\n"]);
+    turn(&app, &session, "I want to lead a team.").await;
+    let state = app
+        .store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(state.query_for(Phase::G4Future).cloned(), first);
+    assert_eq!(state.queries.len(), 3);
+}
+
+#[tokio::test]
+async fn without_a_profile_query_the_turn_retrieves_first_and_the_profile_is_kept() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    demo::seed_if_empty(&app).await.unwrap();
+    // The profile's embedding fails on every attempt.
+    fake.script(Op::Embed, (0..3).map(|_| Reply::server_error()));
+    let session = sarahs_session(&app).await;
+    let state = app
+        .store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.phase, Phase::G4Future, "the profile was saved");
+    assert!(state.queries.is_empty());
+
+    fake.set_ready(false);
+    let before = fake.requests().len();
+    let events = turn(&app, &session, "I want to lead a team.").await;
+    assert_eq!(names(&events), ["start", "message", "complete"]);
+    assert_eq!(ops_since(&fake, before), [Op::Embed, Op::Coach]);
+    let state = app
+        .store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.query_for(Phase::G4Future).is_some(),
+        "the turn's query is kept for the next"
+    );
+}
+
+#[tokio::test]
+async fn a_client_leaving_while_the_turns_retrieval_runs_cancels_it_too() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, session) = seeded(&fake, dir.path()).await;
+    fake.hold_embed_until_coach_requests(usize::MAX);
+    fake.script_verdicts(["READY: no\n\n"]);
+    fake.script(
+        Op::Coach,
+        [Reply::Stream {
+            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
+            first_delay: Duration::ZERO,
+            chunk_delay: Duration::from_millis(50),
+            cut_after: None,
+        }],
+    );
+    let request = Request::post("/api/chat/g4_future/stream")
+        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
+        .header("authorization", format!("Bearer {}", session.1))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"session_id": session.0, "message": "I want to lead a team."}).to_string(),
+        ))
+        .unwrap();
+    let response = petraf_core::http::full_api(app.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let mut body = response.into_body().into_data_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: message") {
+        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+    }
+    drop(body);
+    assert!(
+        fake.wait_closed(1, Duration::from_secs(3)).await,
+        "the coach's stream was closed"
+    );
+    assert!(
+        fake.wait_abandoned_embed(1, Duration::from_secs(3)).await,
+        "the turn's embedding call was given up too"
     );
 }
 

@@ -20,18 +20,21 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use super::judging::Retrieved;
 use super::lease::{LeaseKeeper, lease_term};
 use super::turns::TurnTicket;
 use super::{App, AppError, AppResult, judging, limits, sessions};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
-use crate::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext, Readiness};
+use crate::domain::coaching::{HistoryTurn, PhaseContext, Readiness};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
+use crate::domain::grounding::{QuantizedVector, citations};
 use crate::domain::hygiene::normalize_newlines;
 use crate::domain::ids::new_id;
 use crate::domain::limits::Window;
@@ -392,6 +395,7 @@ async fn lease_turn(
         out: Outbox::new(events, phase, step),
         progress: None,
         tokens_before,
+        next_query: None,
     })
 }
 
@@ -526,6 +530,9 @@ struct Turn {
     progress: Option<Progress>,
     /// The month's tokens before this turn, when the tenant has a budget.
     tokens_before: Option<i64>,
+    /// The embedding of this turn's retrieval query, kept for the phase's
+    /// next turn.
+    next_query: Option<Vec<f32>>,
 }
 
 /// What a scored attempt adds to the commit.
@@ -581,14 +588,63 @@ impl Ahead {
     }
 }
 
-/// Refines the phase's answers into a goal and scores it.
+/// The turn's own retrieval (the phase's answers, this message included),
+/// running in a task of its own while the coach streams from the passages
+/// the phase's remembered query found. Dropping it (the client left, the
+/// turn failed) cancels its embedding call.
+struct FreshRetrieval {
+    result: Shared<BoxFuture<'static, Option<Retrieved>>>,
+    _cancel: CancelOnDrop,
+}
+
+struct CancelOnDrop(tokio::task::AbortHandle);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl FreshRetrieval {
+    fn start(app: App, tenant: TenantRecord, phase: Phase, query: String) -> Self {
+        let task =
+            tokio::spawn(async move { judging::retrieve(&app, &tenant, phase, &query).await });
+        let cancel = CancelOnDrop(task.abort_handle());
+        let result = async move {
+            match task.await {
+                Ok(Ok(retrieved)) => Some(retrieved),
+                Ok(Err(e)) => {
+                    // The coach's passages stand in; the next turn tries again.
+                    tracing::warn!(error = %e.message, "the turn's own retrieval failed");
+                    None
+                }
+                Err(_) => None,
+            }
+        }
+        .boxed()
+        .shared();
+        FreshRetrieval {
+            result,
+            _cancel: cancel,
+        }
+    }
+}
+
+/// Refines the phase's answers into a goal and scores it, grounded in the
+/// turn's own retrieval when there is one.
 async fn draft_goal(
     model: std::sync::Arc<dyn ChatModel>,
-    ctx: PhaseContext,
+    mut ctx: PhaseContext,
+    fresh: Option<Shared<BoxFuture<'static, Option<Retrieved>>>>,
     earlier_draft: Option<String>,
     rubric: Option<Rubric>,
     threshold: f64,
 ) -> Drafted {
+    if let Some(fresh) = fresh
+        && let Some(retrieved) = fresh.await
+    {
+        ctx.documents = retrieved.documents;
+    }
     let mut usage = Usage::default();
     let goal = match model.refine(&ctx, earlier_draft.as_deref()).await {
         Ok(refined) => {
@@ -684,6 +740,10 @@ impl Turn {
                 }
                 Halt::Disconnected => tracing::info!("client disconnected; turn cancelled"),
             }
+        }
+        if let Some(query) = self.next_query.take() {
+            self.state
+                .remember_query(self.out.phase, QuantizedVector::new(&query));
         }
         let final_step = self.state.step;
         self.state.end_turn(now);
@@ -876,8 +936,14 @@ impl Turn {
             .filter(|g| g.is_final)
             .map(|g| (g.goal_type, g.content.clone()))
             .collect();
-        ctx.documents = self.retrieve(&ctx).await?;
-        self.out.sources = ctx.documents.iter().map(ContextDoc::citation).collect();
+        let fresh = match self.kind {
+            TurnKind::Collect => self.ground_ahead(&mut ctx).await?,
+            TurnKind::EditGoal => {
+                self.ground_now(&mut ctx).await?;
+                None
+            }
+        };
+        self.out.sources = citations(&ctx.documents, &[]);
 
         let (goal_text, scored_ahead) = match self.kind {
             TurnKind::Collect => {
@@ -886,14 +952,14 @@ impl Turn {
                 let readiness = if self.state.next_collect_forces_refine(max_turns) {
                     // Refining is decided already: ask for no verdict, and
                     // draft the goal from the start of the coach's reply.
-                    ahead = Ahead::Running(self.draft_goal(&ctx));
+                    ahead = Ahead::Running(self.draft_goal(&ctx, fresh.as_ref()));
                     Readiness::Forced
                 } else {
                     Readiness::Judge
                 };
                 let purpose = CoachPurpose::Collect { readiness };
                 let said_ready = match self
-                    .stream_coach(&ctx, purpose, Step::Collect, &mut ahead)
+                    .stream_coach(&ctx, purpose, Step::Collect, &mut ahead, fresh.as_ref())
                     .await
                 {
                     Ok(ready) => ready,
@@ -904,13 +970,23 @@ impl Turn {
                         return Err(halt);
                     }
                 };
+                let coach_documents = ctx.documents.clone();
+                if let Some(fresh) = &fresh
+                    && let Some(retrieved) = fresh.result.clone().await
+                {
+                    // What follows (the goal, the advice) reads the passages
+                    // this message found.
+                    ctx.documents = retrieved.documents;
+                    self.next_query = retrieved.query;
+                }
                 if !self.state.record_collect(said_ready, max_turns) {
                     return Ok(());
                 }
+                self.out.sources = citations(&coach_documents, &ctx.documents);
                 self.announce_state().await;
                 let drafted = match ahead.finish().await {
                     Some(drafted) => drafted,
-                    None => self.draft_goal(&ctx).await,
+                    None => self.draft_goal(&ctx, None).await,
                 };
                 self.out.usage += drafted.usage;
                 (drafted.goal?, drafted.card)
@@ -953,19 +1029,53 @@ impl Turn {
     }
 
     /// Refining and scoring this phase's answers, as a task of its own.
-    fn draft_goal(&self, ctx: &PhaseContext) -> DraftFuture {
+    fn draft_goal(&self, ctx: &PhaseContext, fresh: Option<&FreshRetrieval>) -> DraftFuture {
         Box::pin(draft_goal(
             self.app.model.clone(),
             ctx.clone(),
+            fresh.map(|f| f.result.clone()),
             self.state.draft_goal.clone(),
             self.tenant.config.rubric(ctx.phase).cloned(),
             self.tenant.config.threshold,
         ))
     }
 
-    async fn retrieve(&self, ctx: &PhaseContext) -> Result<Vec<ContextDoc>, Halt> {
-        let query = ctx.user_text();
-        Ok(judging::retrieve_documents(&self.app, &self.tenant, ctx.phase, &query).await?)
+    /// Grounds the coach's reply without an embedding call in front of it:
+    /// the passages the phase's remembered query finds in the index now,
+    /// while the turn's own retrieval starts alongside. With no query
+    /// remembered (a state stored before there were any, or the profile's
+    /// embedding failed) the turn retrieves first.
+    async fn ground_ahead(
+        &mut self,
+        ctx: &mut PhaseContext,
+    ) -> Result<Option<FreshRetrieval>, Halt> {
+        let remembered = self
+            .state
+            .query_for(ctx.phase)
+            .and_then(QuantizedVector::to_vec)
+            .filter(|v| v.len() == self.app.embedder.dimension());
+        let Some(vector) = remembered else {
+            self.ground_now(ctx).await?;
+            return Ok(None);
+        };
+        let fresh = FreshRetrieval::start(
+            self.app.clone(),
+            self.tenant.clone(),
+            ctx.phase,
+            ctx.user_text(),
+        );
+        ctx.documents =
+            judging::search_documents(&self.app, &self.tenant, ctx.phase, &vector).await?;
+        Ok(Some(fresh))
+    }
+
+    /// Retrieves by the phase's answers, this message included.
+    async fn ground_now(&mut self, ctx: &mut PhaseContext) -> Result<(), Halt> {
+        let retrieved =
+            judging::retrieve(&self.app, &self.tenant, ctx.phase, &ctx.user_text()).await?;
+        ctx.documents = retrieved.documents;
+        self.next_query = retrieved.query;
+        Ok(())
     }
 
     /// Streams a coach reply; returns whether it judged the answers ready.
@@ -977,6 +1087,7 @@ impl Turn {
         purpose: CoachPurpose,
         step: Step,
         ahead: &mut Ahead,
+        fresh: Option<&FreshRetrieval>,
     ) -> Result<bool, Halt> {
         let model = self.app.model.clone();
         let mut stream = ahead.alongside(model.coach(ctx, purpose)).await?;
@@ -995,7 +1106,7 @@ impl Turn {
                 StreamPiece::Verdict { ready } => {
                     said_ready = ready;
                     if ready && matches!(ahead, Ahead::Idle) {
-                        *ahead = Ahead::Running(self.draft_goal(ctx));
+                        *ahead = Ahead::Running(self.draft_goal(ctx, fresh));
                     }
                 }
             }
@@ -1142,6 +1253,7 @@ impl Turn {
                     },
                     Step::Score,
                     &mut Ahead::Idle,
+                    None,
                 )
                 .await?;
                 self.announce_state().await;

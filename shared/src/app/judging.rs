@@ -23,19 +23,67 @@ pub async fn retrieve_documents(
     phase: Phase,
     query: &str,
 ) -> AppResult<Vec<ContextDoc>> {
+    Ok(retrieve(app, tenant, phase, query).await?.documents)
+}
+
+/// A retrieval's passages and the query's embedding (none when the tenant
+/// has retrieval switched off), which a later turn may search by again.
+#[derive(Debug, Clone, Default)]
+pub struct Retrieved {
+    pub documents: Vec<ContextDoc>,
+    pub query: Option<Vec<f32>>,
+}
+
+/// [`retrieve_documents`], keeping the query's embedding.
+pub async fn retrieve(
+    app: &App,
+    tenant: &TenantRecord,
+    phase: Phase,
+    query: &str,
+) -> AppResult<Retrieved> {
+    let Some(vector) = embed_queries(app, tenant, &[query.to_string()])
+        .await?
+        .and_then(|v| v.into_iter().next())
+    else {
+        return Ok(Retrieved::default());
+    };
+    let documents = search_documents(app, tenant, phase, &vector).await?;
+    Ok(Retrieved {
+        documents,
+        query: Some(vector),
+    })
+}
+
+/// Embeds retrieval queries in one call; `None` when the tenant has
+/// retrieval switched off.
+pub async fn embed_queries(
+    app: &App,
+    tenant: &TenantRecord,
+    queries: &[String],
+) -> AppResult<Option<Vec<Vec<f32>>>> {
+    if !tenant.config.rag_enabled {
+        return Ok(None);
+    }
+    Ok(Some(app.embedder.embed(queries).await?))
+}
+
+/// The tenant's passages for `phase` nearest to an embedded query, with
+/// instruction-like sentences withheld.
+pub async fn search_documents(
+    app: &App,
+    tenant: &TenantRecord,
+    phase: Phase,
+    vector: &[f32],
+) -> AppResult<Vec<ContextDoc>> {
     if !tenant.config.rag_enabled {
         return Ok(vec![]);
     }
-    let vectors = app.embedder.embed(&[query.to_string()]).await?;
-    let Some(vector) = vectors.into_iter().next() else {
-        return Ok(vec![]);
-    };
     let found = app
         .vectors
         .search(
             &tenant.tenant.id,
             tenant.config.categories(phase),
-            &vector,
+            vector,
             app.settings.rag_top_k,
         )
         .await

@@ -4,11 +4,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{App, AppError, AppResult};
+use super::{App, AppError, AppResult, judging};
 use crate::app::limits;
 use crate::app::tenants::digests_match;
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
+use crate::domain::grounding::{QuantizedVector, profile_query};
 use crate::domain::ids::{is_ulid, new_id};
 use crate::domain::limits::Window;
 use crate::domain::phase::{Phase, Step};
@@ -304,6 +305,7 @@ const PROFILE_ATTEMPTS: u32 = 16;
 
 pub async fn update_info(
     app: &App,
+    tenant: &TenantRecord,
     session: Session,
     input: ProfileInput,
     origin: &RequestOrigin,
@@ -313,8 +315,10 @@ pub async fn update_info(
         .map_err(|e| AppError::bad_request("invalid_profile", e.to_string()))?;
     let mut session = session;
     let mut attempt = 1;
+    let mut queries = None;
     loop {
-        let (change, view) = profile_change(app, &session, profile.clone(), origin).await?;
+        let (change, view) =
+            profile_change(app, tenant, &session, profile.clone(), origin, &mut queries).await?;
         match app.store.apply(change).await {
             Err(crate::ports::state_store::StoreError::Conflict(_))
                 if attempt < PROFILE_ATTEMPTS =>
@@ -335,12 +339,16 @@ pub async fn update_info(
     }
 }
 
-/// The change a profile update makes to `session` as read.
+/// The change a profile update makes to `session` as read. The update that
+/// opens the conversation also embeds what each phase's first turn will
+/// retrieve by (once, into `queries`, across attempts).
 async fn profile_change(
     app: &App,
+    tenant: &TenantRecord,
     session: &Session,
     profile: EmployeeProfile,
     origin: &RequestOrigin,
+    queries: &mut Option<Vec<(Phase, QuantizedVector)>>,
 ) -> AppResult<(SessionChange, SessionView)> {
     if session.status == SessionStatus::Completed {
         return Err(AppError::conflict(
@@ -386,11 +394,42 @@ async fn profile_change(
             ));
         }
         next_state.complete_profile(now);
+        if queries.is_none() {
+            *queries = Some(profile_queries(app, tenant, &updated.profile).await);
+        }
+        for (phase, vector) in queries.iter().flatten() {
+            next_state.remember_query(*phase, vector.clone());
+        }
         next_state.version += 1;
         change.state = Some(Guarded::replacing(state.version, next_state.clone()));
     }
     change.session = Some(Guarded::replacing(session.version, updated.clone()));
     Ok((change, SessionView::new(&updated, &next_state)))
+}
+
+/// The embedded profile query of every conversational phase, in one call.
+/// None when retrieval is off or the embedder fails: the profile is saved
+/// all the same, and each phase's first turn then retrieves by itself.
+async fn profile_queries(
+    app: &App,
+    tenant: &TenantRecord,
+    profile: &EmployeeProfile,
+) -> Vec<(Phase, QuantizedVector)> {
+    let texts: Vec<String> = Phase::CONVERSATIONAL
+        .iter()
+        .map(|p| profile_query(profile, tenant.config.prompts.for_phase(*p)))
+        .collect();
+    match judging::embed_queries(app, tenant, &texts).await {
+        Ok(Some(vectors)) => Phase::CONVERSATIONAL
+            .into_iter()
+            .zip(vectors.iter().map(|v| QuantizedVector::new(v)))
+            .collect(),
+        Ok(None) => vec![],
+        Err(e) => {
+            tracing::warn!(error = %e.message, "could not embed the profile's retrieval queries; first turns retrieve by themselves");
+            vec![]
+        }
+    }
 }
 
 /// A guarded write lost a race with another request on the same session.

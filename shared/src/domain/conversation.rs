@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::goal::MAX_GOAL_CHARS;
+use super::grounding::{PhaseQuery, QuantizedVector};
 use super::message::MAX_USER_MESSAGE_CHARS;
 use super::phase::{Phase, Step};
 use super::scoring::ScoreCard;
@@ -43,6 +44,9 @@ pub struct ConversationState {
     /// The last attempt that fell short, which the client may edit.
     pub draft_goal: Option<String>,
     pub lease: Option<TurnLease>,
+    /// What each unfinished phase's next turn retrieves its passages by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<PhaseQuery>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -124,6 +128,7 @@ impl ConversationState {
             attempts: 0,
             draft_goal: None,
             lease: None,
+            queries: vec![],
             version: 1,
             created_at: now,
             updated_at: now,
@@ -218,6 +223,27 @@ impl ConversationState {
         }
     }
 
+    /// The query embedding `phase`'s next turn retrieves by, if known.
+    pub fn query_for(&self, phase: Phase) -> Option<&QuantizedVector> {
+        self.queries
+            .iter()
+            .find(|q| q.phase == phase)
+            .map(|q| &q.vector)
+    }
+
+    /// Keeps `vector` as what `phase` retrieves by next, unless the
+    /// conversation has left that phase behind (its goal passed).
+    pub fn remember_query(&mut self, phase: Phase, vector: QuantizedVector) {
+        // Phases are declared in the order the conversation goes through them.
+        if !phase.is_conversational() || (phase as u8) < (self.phase as u8) {
+            return;
+        }
+        match self.queries.iter_mut().find(|q| q.phase == phase) {
+            Some(q) => q.vector = vector,
+            None => self.queries.push(PhaseQuery { phase, vector }),
+        }
+    }
+
     /// Whether the next collect turn refines whatever the model judges: it
     /// is the last one `max_collect_turns` allows.
     pub fn next_collect_forces_refine(&self, max_collect_turns: u32) -> bool {
@@ -253,6 +279,7 @@ impl ConversationState {
         self.collect_turns = 0;
         self.step = Step::Collect;
         if card.meets_threshold {
+            self.queries.retain(|q| q.phase != phase);
             self.phase = phase.next();
             self.retry_count = 0;
             self.consecutive_low_scores = 0;
@@ -305,6 +332,45 @@ mod tests {
         let mut s = ConversationState::new("s", "t", now());
         s.phase = phase;
         s
+    }
+
+    fn vector(x: f32) -> QuantizedVector {
+        QuantizedVector::new(&[x, 1.0])
+    }
+
+    #[test]
+    fn each_unfinished_phase_keeps_one_query_until_its_goal_passes() {
+        let mut s = in_phase(Phase::G4Future);
+        s.remember_query(Phase::G4Future, vector(0.1));
+        s.remember_query(Phase::G6Values, vector(0.2));
+        s.remember_query(Phase::G4Future, vector(0.3));
+        s.remember_query(Phase::G2Basic, vector(0.4));
+        assert_eq!(s.queries.len(), 2);
+        assert_eq!(s.query_for(Phase::G4Future), Some(&vector(0.3)));
+        s.record_score(&card(8.0), "goal");
+        assert_eq!(
+            s.query_for(Phase::G4Future),
+            None,
+            "a passed phase drops its query"
+        );
+        s.remember_query(Phase::G4Future, vector(0.5));
+        assert_eq!(s.query_for(Phase::G4Future), None, "and takes none back");
+        assert_eq!(s.query_for(Phase::G6Values), Some(&vector(0.2)));
+        s.record_score(&card(3.0), "goal");
+        assert_eq!(
+            s.query_for(Phase::G6Values),
+            Some(&vector(0.2)),
+            "a failed score keeps it"
+        );
+    }
+
+    #[test]
+    fn a_state_stored_before_queries_existed_still_reads() {
+        let mut json = serde_json::to_value(in_phase(Phase::G4Future)).unwrap();
+        assert!(json.get("queries").is_none(), "no queries, no field");
+        json.as_object_mut().unwrap().remove("queries");
+        let read: ConversationState = serde_json::from_value(json).unwrap();
+        assert!(read.queries.is_empty());
     }
 
     #[test]

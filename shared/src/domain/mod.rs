@@ -6,6 +6,7 @@ pub mod coaching;
 pub mod conversation;
 pub mod document;
 pub mod goal;
+pub mod grounding;
 pub mod hygiene;
 pub mod ids;
 pub mod injection;

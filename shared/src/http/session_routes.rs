@@ -172,7 +172,7 @@ async fn update_info(
 ) -> AppResult<Json<sessions::SessionView>> {
     let session = sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
     Ok(Json(
-        sessions::update_info(&app, session, input, &origin).await?,
+        sessions::update_info(&app, &tenant, session, input, &origin).await?,
     ))
 }
 

@@ -133,6 +133,10 @@ struct Shared {
     coach_arrived: Notify,
     /// JSON requests whose client went away before the answer.
     abandoned_json: Mutex<usize>,
+    /// Embedding answers wait until this many coach requests have arrived.
+    hold_embed_until_coach: Mutex<usize>,
+    /// Embedding requests whose client went away before the answer.
+    abandoned_embed: Mutex<usize>,
     /// The default score of every criterion (8.5 unless set).
     default_score: Mutex<Option<f64>>,
 }
@@ -220,6 +224,30 @@ impl FakeOpenAi {
     /// have arrived in all.
     pub fn hold_json_until_coach_requests(&self, n: usize) {
         *self.shared.hold_json_until_coach.lock().unwrap() = n;
+    }
+
+    /// Embedding answers are held back until `n` coach requests have
+    /// arrived in all.
+    pub fn hold_embed_until_coach_requests(&self, n: usize) {
+        *self.shared.hold_embed_until_coach.lock().unwrap() = n;
+    }
+
+    pub fn abandoned_embed(&self) -> usize {
+        *self.shared.abandoned_embed.lock().unwrap()
+    }
+
+    /// Waits until `n` embedding requests were given up by their client.
+    pub async fn wait_abandoned_embed(&self, n: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let notified = self.shared.closed.notified();
+            if self.abandoned_embed() >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.abandoned_embed() >= n;
+            }
+        }
     }
 
     /// What unscripted scores give every criterion.
@@ -353,6 +381,10 @@ fn coach_count(shared: &Shared) -> usize {
 /// Waits, when told to, until enough coach requests have arrived.
 async fn hold_json(shared: &Shared) {
     let wanted = *shared.hold_json_until_coach.lock().unwrap();
+    hold_until_coach(shared, wanted).await;
+}
+
+async fn hold_until_coach(shared: &Shared, wanted: usize) {
     loop {
         let arrived = shared.coach_arrived.notified();
         if coach_count(shared) >= wanted {
@@ -510,6 +542,18 @@ impl Drop for Unanswered {
     }
 }
 
+/// Counts an embedding request dropped while still waiting.
+struct UnansweredEmbedding(Arc<Shared>, bool);
+
+impl Drop for UnansweredEmbedding {
+    fn drop(&mut self) {
+        if self.1 {
+            *self.0.abandoned_embed.lock().unwrap() += 1;
+            self.0.closed.notify_waiters();
+        }
+    }
+}
+
 /// Counts the stream's end when the body is dropped: after the last chunk,
 /// or when the client went away.
 struct ClosedGuard(Arc<Shared>);
@@ -618,10 +662,14 @@ async fn embeddings(
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap();
     record(&shared, Op::Embed, &headers, &body);
+    let mut waiting = UnansweredEmbedding(shared.clone(), true);
+    let wanted = *shared.hold_embed_until_coach.lock().unwrap();
+    hold_until_coach(&shared, wanted).await;
     let delay = shared.delays.lock().unwrap().embed;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    waiting.1 = false;
     if let Some(Reply::Status {
         status,
         retry_after,
