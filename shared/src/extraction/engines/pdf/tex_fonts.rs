@@ -35,20 +35,25 @@ pub fn with_named_glyphs(doc: &PdfDocument, bytes: &[u8], pages: usize) -> Optio
     }
     let replacements: Vec<(ObjectRef, Object)> = fonts
         .into_iter()
-        .filter_map(|(reference, (font, codes))| {
-            let encoding = guess_encoding(&codes);
-            renamed(&font, &codes, encoding).map(|font| (reference, font))
+        .filter_map(|found| {
+            let encoding = guess_encoding(&found.codes);
+            renamed(&found.font, &found.codes, encoding).map(|font| (found.reference, font))
         })
         .collect();
     incremental_update(doc, bytes, &replacements)
 }
 
+/// A font whose glyphs are named after their codes.
+struct CodeNamedFont {
+    reference: ObjectRef,
+    font: HashMap<String, Object>,
+    /// The codes its /Differences name.
+    codes: BTreeSet<u8>,
+}
+
 /// Type3 fonts on the pages, without ToUnicode, whose /Differences name
-/// every glyph `a<code>`: by reference, with the codes they name.
-fn code_named_type3_fonts(
-    doc: &PdfDocument,
-    pages: usize,
-) -> Vec<(ObjectRef, (HashMap<String, Object>, BTreeSet<u8>))> {
+/// every glyph `a<code>`.
+fn code_named_type3_fonts(doc: &PdfDocument, pages: usize) -> Vec<CodeNamedFont> {
     let mut found = vec![];
     let mut seen = HashSet::new();
     for index in 0..pages {
@@ -63,7 +68,11 @@ fn code_named_type3_fonts(
                 continue;
             };
             if let Some(codes) = code_named_glyphs(doc, &font) {
-                found.push((reference, (font, codes)));
+                found.push(CodeNamedFont {
+                    reference,
+                    font,
+                    codes,
+                });
             }
         }
     }
