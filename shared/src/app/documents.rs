@@ -1,8 +1,8 @@
 //! Document management for tenant admins: list, get, delete, replace.
 
 use super::ingestion::{
-    DocumentUpload, audit_document, clean_filename, extract_document, store_and_index,
-    validate_metadata,
+    DocumentUpload, audit_document, chunk_records, clean_filename, extract_document,
+    store_original, validate_metadata,
 };
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{RequestOrigin, action};
@@ -42,10 +42,21 @@ pub async fn delete(
     Ok(record)
 }
 
-/// Replaces a document's content with a new version. The new file is read
-/// first: one that cannot be read leaves the old version untouched. The
-/// document's chunks are then swapped in one upsert, so retrieval sees the
-/// old version or the new one, never a mix.
+/// Replaces a document's content with a new version, so that retrieval
+/// finds the old version or the new one, never both and never neither,
+/// whichever step fails:
+///
+/// 1. The new file is read, chunked and embedded in memory: a file that
+///    cannot be read (or an embedder that fails) changes nothing.
+/// 2. Its original is stored beside the old one, under the new revision's
+///    own key; the old original stays until the swap is done.
+/// 3. The record names the new revision, still `indexing`.
+/// 4. One vector-store upsert swaps the old chunks for the new ones. If it
+///    fails, the old record is put back and the new original removed.
+/// 5. The record turns `indexed`; the old original goes.
+///
+/// A record left `indexing` by a failure in 5 (or a failed restore in 4)
+/// is finished by sending the same file again.
 pub async fn replace(
     app: &App,
     document_id: &str,
@@ -75,6 +86,7 @@ pub async fn replace(
     } else {
         old.metadata.clone()
     };
+    let revision = old.revision + 1;
     let mut new = DocumentRecord {
         title: metadata
             .get("title")
@@ -85,24 +97,63 @@ pub async fn replace(
             .unwrap_or_else(|| filename.clone()),
         filename: filename.clone(),
         format: Some(format.name().to_string()),
-        status: DocumentStatus::Indexed,
+        status: DocumentStatus::Indexing,
         failure: None,
         pages: extracted.pages,
         flagged_passages: super::ingestion::flagged_passages(&extracted),
         chunks: 0,
         bytes: upload.bytes.len() as u64,
         content_hash: hash,
-        object_key: document_key(&old.tenant_id, &old.category, &old.id, &filename),
-        revision: old.revision + 1,
+        object_key: revision_key(&old, revision, &filename),
+        revision,
         metadata,
         updated_at: app.clock.now(),
         ..old.clone()
     };
-    new.chunks = store_and_index(app, &new, format, upload.bytes, &extracted).await? as u32;
-    if new.object_key != old.object_key {
-        app.objects.delete(&old.object_key).await?;
+    let chunks = chunk_records(app, &new, &extracted).await?;
+    new.chunks = chunks.len() as u32;
+    store_original(app, &new, format, upload.bytes).await?;
+    if let Err(e) = app.store.put_document(&new).await {
+        discard_original(app, &new, &old).await;
+        return Err(e.into());
     }
+    if let Err(e) = app
+        .vectors
+        .upsert_document(&new.tenant_id, &new.id, chunks)
+        .await
+    {
+        // The old chunks are still the ones searched: say so again.
+        if app.store.put_document(&old).await.is_ok() {
+            discard_original(app, &new, &old).await;
+        }
+        return Err(e.into());
+    }
+    new.status = DocumentStatus::Indexed;
+    new.updated_at = app.clock.now();
     app.store.put_document(&new).await?;
+    discard_original(app, &old, &new).await;
     audit_document(app, &new, action::RAG_DOCUMENT_REPLACED, actor, origin).await?;
     Ok(new)
+}
+
+/// Where a revision's original is kept: its own key from the second
+/// revision on, so storing it never overwrites the version still searched.
+fn revision_key(old: &DocumentRecord, revision: u32, filename: &str) -> String {
+    document_key(
+        &old.tenant_id,
+        &old.category,
+        &old.id,
+        &format!("r{revision}-{filename}"),
+    )
+}
+
+/// Removes `gone`'s original unless `kept` uses the same object; a failure
+/// only leaves an unreferenced object behind, so it is logged, not raised.
+async fn discard_original(app: &App, gone: &DocumentRecord, kept: &DocumentRecord) {
+    if gone.object_key == kept.object_key {
+        return;
+    }
+    if let Err(e) = app.objects.delete(&gone.object_key).await {
+        tracing::warn!(key = %gone.object_key, error = %e, "an old document original was left behind");
+    }
 }

@@ -286,13 +286,24 @@ pub async fn ingest_upload(
 }
 
 /// Puts the original into the object store and indexes its text.
-pub(crate) async fn store_and_index(
+async fn store_and_index(
     app: &App,
     record: &DocumentRecord,
     format: DocumentFormat,
     bytes: Vec<u8>,
     extracted: &Extracted,
 ) -> AppResult<usize> {
+    store_original(app, record, format, bytes).await?;
+    index_document(app, record, extracted).await
+}
+
+/// Puts the original into the object store under the record's key.
+pub(crate) async fn store_original(
+    app: &App,
+    record: &DocumentRecord,
+    format: DocumentFormat,
+    bytes: Vec<u8>,
+) -> AppResult<()> {
     let mut object_metadata = BTreeMap::new();
     object_metadata.insert("title".to_string(), record.title.clone());
     object_metadata.insert("metadata".to_string(), record.metadata.to_string());
@@ -306,7 +317,7 @@ pub(crate) async fn store_and_index(
             },
         )
         .await?;
-    index_document(app, record, extracted).await
+    Ok(())
 }
 
 impl IngestReport {
@@ -346,6 +357,18 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         .store
         .document(&parts.tenant_id, &parts.document_id)
         .await?;
+    // Uploads through the API are indexed by their request, and a
+    // replacement's original is stored before its record names it: events
+    // for those change nothing.
+    if let Some(current) = existing
+        .as_ref()
+        .filter(|d| d.source == DocumentSource::Upload || d.object_key != key)
+    {
+        return Ok(IngestReport::of(
+            current,
+            "Indexed through the API or not the document's current file; nothing changed",
+        ));
+    }
     let now = app.clock.now();
     let mut record = existing.unwrap_or_else(|| DocumentRecord {
         id: parts.document_id.clone(),
@@ -529,6 +552,21 @@ pub async fn index_document(
     record: &DocumentRecord,
     extracted: &Extracted,
 ) -> AppResult<usize> {
+    let records = chunk_records(app, record, extracted).await?;
+    let count = records.len();
+    app.vectors
+        .upsert_document(&record.tenant_id, &record.id, records)
+        .await?;
+    Ok(count)
+}
+
+/// A document's chunks with their embeddings, ready to store; nothing is
+/// written yet.
+pub(crate) async fn chunk_records(
+    app: &App,
+    record: &DocumentRecord,
+    extracted: &Extracted,
+) -> AppResult<Vec<ChunkRecord>> {
     let pieces = chunk_paragraphs(extracted.blocks.iter().map(|b| (b.text.as_str(), &b.place)));
     if pieces.is_empty() {
         return Err(AppError::bad_request(
@@ -548,7 +586,7 @@ pub async fn index_document(
         ));
     }
     let now = app.clock.now();
-    let records: Vec<ChunkRecord> = pieces
+    let records = pieces
         .into_iter()
         .zip(embeddings)
         .enumerate()
@@ -584,11 +622,7 @@ pub async fn index_document(
             }
         })
         .collect();
-    let count = records.len();
-    app.vectors
-        .upsert_document(&record.tenant_id, &record.id, records)
-        .await?;
-    Ok(count)
+    Ok(records)
 }
 
 /// Audits a document event under the document's id.

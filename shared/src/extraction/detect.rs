@@ -12,6 +12,7 @@ pub enum DocumentFormat {
     Docx,
     Pptx,
     Xlsx,
+    Odt,
     Html,
     Markdown,
     Text,
@@ -24,6 +25,7 @@ impl DocumentFormat {
             DocumentFormat::Docx => "docx",
             DocumentFormat::Pptx => "pptx",
             DocumentFormat::Xlsx => "xlsx",
+            DocumentFormat::Odt => "odt",
             DocumentFormat::Html => "html",
             DocumentFormat::Markdown => "markdown",
             DocumentFormat::Text => "text",
@@ -46,6 +48,7 @@ impl DocumentFormat {
             DocumentFormat::Xlsx => {
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             }
+            DocumentFormat::Odt => "application/vnd.oasis.opendocument.text",
             DocumentFormat::Html => "text/html",
             DocumentFormat::Markdown => "text/markdown",
             DocumentFormat::Text => "text/plain",
@@ -63,16 +66,18 @@ impl DocumentFormat {
             DocumentFormat::Docx => Some("word/document.xml"),
             DocumentFormat::Pptx => Some("ppt/presentation.xml"),
             DocumentFormat::Xlsx => Some("xl/workbook.xml"),
+            DocumentFormat::Odt => Some("content.xml"),
             _ => None,
         }
     }
 }
 
-const ALL: [DocumentFormat; 7] = [
+const ALL: [DocumentFormat; 8] = [
     DocumentFormat::Pdf,
     DocumentFormat::Docx,
     DocumentFormat::Pptx,
     DocumentFormat::Xlsx,
+    DocumentFormat::Odt,
     DocumentFormat::Html,
     DocumentFormat::Markdown,
     DocumentFormat::Text,
@@ -162,6 +167,7 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> 
         (Some("docx"), Content::Zip) => DocumentFormat::Docx,
         (Some("pptx"), Content::Zip) => DocumentFormat::Pptx,
         (Some("xlsx"), Content::Zip) => DocumentFormat::Xlsx,
+        (Some("odt"), Content::Zip) => DocumentFormat::Odt,
         (Some("html" | "htm"), Content::Html | Content::Text) => DocumentFormat::Html,
         (None, Content::Html) => DocumentFormat::Html,
         (Some("md" | "markdown"), Content::Html | Content::Text) => DocumentFormat::Markdown,
@@ -173,7 +179,10 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> 
             ));
         }
         (
-            Some("pdf" | "docx" | "pptx" | "xlsx" | "html" | "htm" | "txt" | "md" | "markdown"),
+            Some(
+                "pdf" | "docx" | "pptx" | "xlsx" | "odt" | "html" | "htm" | "txt" | "md"
+                | "markdown",
+            ),
             _,
         ) => {
             return Err(mismatch());
@@ -198,6 +207,7 @@ pub fn format_of_name(filename: &str) -> Result<DocumentFormat, AppError> {
         Some("docx") => Ok(DocumentFormat::Docx),
         Some("pptx") => Ok(DocumentFormat::Pptx),
         Some("xlsx") => Ok(DocumentFormat::Xlsx),
+        Some("odt") => Ok(DocumentFormat::Odt),
         Some("html" | "htm") => Ok(DocumentFormat::Html),
         Some("md" | "markdown") => Ok(DocumentFormat::Markdown),
         Some("txt") => Ok(DocumentFormat::Text),
@@ -231,6 +241,10 @@ mod tests {
             DocumentFormat::Xlsx
         );
         assert_eq!(
+            detect("a.odt", b"PK\x03\x04rest").unwrap(),
+            DocumentFormat::Odt
+        );
+        assert_eq!(
             detect("a.html", b"<!DOCTYPE html><p>x").unwrap(),
             DocumentFormat::Html
         );
@@ -254,7 +268,7 @@ mod tests {
             "unsupported_type"
         );
         assert_eq!(code("a.exe", b"MZ"), "unsupported_type");
-        assert_eq!(code("a.odt", b"PK\x03\x04"), "unsupported_type");
+        assert_eq!(code("a.odp", b"PK\x03\x04"), "unsupported_type");
         assert_eq!(code("archive", b"PK\x03\x04"), "unsupported_type");
         assert_eq!(code("a.txt", b"\xff\xfe"), "invalid_encoding");
         let message = detect("a.pdf", b"<html>").unwrap_err().message;

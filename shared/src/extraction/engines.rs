@@ -6,6 +6,7 @@ use super::structure::{Block, Place, markdown_blocks, markdown_title, page_block
 use super::{DocumentFormat, ExtractFailure, Extracted, Limits};
 
 mod html;
+mod odt;
 mod office;
 mod pdf;
 
@@ -19,6 +20,7 @@ pub fn extract(
         DocumentFormat::Docx | DocumentFormat::Pptx | DocumentFormat::Xlsx => {
             office::extract(format, bytes, limits)?
         }
+        DocumentFormat::Odt => odt::extract(bytes, limits)?,
         DocumentFormat::Html => html::extract(bytes, limits)?,
         DocumentFormat::Markdown | DocumentFormat::Text => plain(format, bytes)?,
     };

@@ -1,5 +1,5 @@
 //! Text out of the documents companies keep: PDF, Word, PowerPoint, Excel,
-//! HTML, Markdown and plain text.
+//! OpenDocument text, HTML, Markdown and plain text.
 //!
 //! The format is detected from the content and checked against the name
 //! ([`detect`]). Plain text and Markdown are decoded in-process (UTF-8 and a
@@ -124,7 +124,7 @@ impl Default for Limits {
 }
 
 /// The formats a user may upload, as error messages name them.
-pub const SUPPORTED: &str = "PDF (.pdf), Word (.docx), PowerPoint (.pptx), Excel (.xlsx), HTML (.html, .htm), Markdown (.md) and plain text (.txt)";
+pub const SUPPORTED: &str = "PDF (.pdf), Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument text (.odt), HTML (.html, .htm), Markdown (.md) and plain text (.txt)";
 
 /// Extracts a plain-text or Markdown document in this process: UTF-8
 /// decoding and a linear line scan, nothing that needs isolating.

@@ -92,8 +92,8 @@ export class AdminConsole {
     const result = el("div", { id: "upload-result", "aria-live": "polite" });
     const form = el("form", { id: "upload-form" },
       el("h2", { text: "Upload a document" }),
-      el("div", { class: "field" }, el("label", { for: "doc-file", text: "File (.txt or .md, up to 10 MiB)" }),
-        el("input", { id: "doc-file", type: "file", accept: ".txt,.md,text/plain,text/markdown", required: true })),
+      el("div", { class: "field" }, el("label", { for: "doc-file", text: "File (PDF, Word, PowerPoint, Excel, ODT, HTML, Markdown or text; up to 10 MiB)" }),
+        el("input", { id: "doc-file", type: "file", accept: ".pdf,.docx,.pptx,.xlsx,.odt,.html,.htm,.md,.txt", required: true })),
       el("div", { class: "field" }, el("label", { for: "doc-category", text: "Category" }),
         el("input", { id: "doc-category", type: "text", list: "categories", required: true, value: "career_framework" }),
         el("datalist", { id: "categories" }, CATEGORIES.map((c) => el("option", { value: c })))),

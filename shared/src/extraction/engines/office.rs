@@ -33,7 +33,7 @@ pub fn extract(
 /// What the archive must be before a parser reads it: the format's main
 /// part present, a declared unpacked size within the limit, and no XML part
 /// declaring a DTD (Office never writes one; entity expansion attacks do).
-fn check_archive(
+pub(super) fn check_archive(
     format: DocumentFormat,
     bytes: &[u8],
     limits: &Limits,

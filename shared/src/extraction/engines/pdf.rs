@@ -1,7 +1,10 @@
 //! PDF through pdf_oxide (pure Rust): it reads broken cross-reference
 //! tables, Type3 fonts, ligatures and every empty-password encryption, and
 //! keeps paragraph breaks. A wrong or missing password gives it empty text
-//! rather than an error, so encryption is checked here first.
+//! rather than an error, so encryption is checked here first. TeX bitmap
+//! fonts are given glyph names first ([`tex_fonts`]).
+
+mod tex_fonts;
 
 use pdf_oxide::PdfDocument;
 use pdf_oxide::object::Object;
@@ -12,11 +15,7 @@ use crate::extraction::{ExtractFailure, Extracted, Limits};
 use pdf_oxide::extractors::warnings::WarningCategory;
 
 pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractFailure> {
-    let doc = PdfDocument::from_bytes(bytes.to_vec())
-        .map_err(|e| ExtractFailure::Corrupt(short(&e.to_string())))?;
-    if doc.is_encrypted() && !doc.authenticate(b"").unwrap_or(false) {
-        return Err(ExtractFailure::PasswordProtected);
-    }
+    let doc = open(bytes)?;
     let count = doc
         .page_count()
         .map_err(|e| ExtractFailure::Corrupt(short(&e.to_string())))?;
@@ -29,6 +28,11 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractFailur
     if count == 0 {
         return Err(ExtractFailure::Corrupt("it has no pages".into()));
     }
+    // A file we cannot update is read as it is.
+    let doc = match tex_fonts::with_named_glyphs(&doc, bytes, count).map(|b| open(&b)) {
+        Some(Ok(updated)) if updated.page_count().ok() == Some(count) => updated,
+        _ => doc,
+    };
     let mut pages = Vec::with_capacity(count);
     let (mut chars, mut failed) = (0usize, 0usize);
     for index in 0..count {
@@ -56,6 +60,16 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractFailur
         ));
     }
     Ok(extracted)
+}
+
+/// The document, opened and (with an empty password) decrypted.
+fn open(bytes: &[u8]) -> Result<PdfDocument, ExtractFailure> {
+    let doc = PdfDocument::from_bytes(bytes.to_vec())
+        .map_err(|e| ExtractFailure::Corrupt(short(&e.to_string())))?;
+    if doc.is_encrypted() && !doc.authenticate(b"").unwrap_or(false) {
+        return Err(ExtractFailure::PasswordProtected);
+    }
+    Ok(doc)
 }
 
 /// A damaged file yielding less text than this many pages' minimum is
@@ -109,4 +123,38 @@ fn pdf_string(bytes: &[u8]) -> String {
 
 fn short(message: &str) -> String {
     message.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../tests/fixtures/documents/gen/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The bitmap Type3 fonts of an old-style LaTeX PDF read as their text:
+    /// ligatures and T1 accented letters included.
+    #[test]
+    fn tex_bitmap_fonts_read_as_text() {
+        let text = extract(&fixture("latex-2col-type3bitmap.pdf"), &Limits::default())
+            .unwrap()
+            .text();
+        for word in [
+            "Efficient",
+            "Offline",
+            "Workflows",
+            "Groß",
+            "café",
+            "Señor",
+            "office",
+        ] {
+            assert!(text.contains(word), "{word} missing: {text}");
+        }
+        assert!(!text.contains("Groÿ"), "{text}");
+    }
 }
