@@ -640,7 +640,7 @@ async fn round_trips_per_session_create_and_chat_turn() {
         age_range: None,
         job_type: None,
     };
-    sessions::update_info(&app, session, profile, &origin)
+    sessions::update_info(&app, &record, session, profile, &origin)
         .await
         .unwrap();
     let update_info = trips.take();
