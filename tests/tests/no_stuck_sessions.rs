@@ -13,7 +13,7 @@ use petraf_core::domain::document::DocumentRecord;
 use petraf_core::domain::goal::{Goal, GoalLink};
 use petraf_core::domain::message::{Message, Role};
 use petraf_core::domain::session::Session;
-use petraf_core::domain::tenant::{Tenant, TenantRecord};
+use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use petraf_core::ports::StateStore;
 use petraf_core::ports::state_store::{
     AuditPage, AuditQuery, Guarded, SessionChange, StoreError, UsageCounters,
@@ -505,6 +505,14 @@ impl StateStore for Interposed {
     }
     async fn update_tenant(&self, t: &Tenant, a: &AuditEntry) -> Result<(), StoreError> {
         self.inner.update_tenant(t, a).await
+    }
+    async fn update_tenant_config(
+        &self,
+        t: &str,
+        c: &TenantConfig,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.inner.update_tenant_config(t, c, a).await
     }
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.inner.tenant(id).await

@@ -1,13 +1,13 @@
 //! Document management for tenant admins: list, get, delete, replace.
 
 use super::ingestion::{
-    DocumentUpload, audit_document, clean_filename, extract_document, store_and_index,
-    validate_metadata,
+    DocumentUpload, chunk_document, clean_filename, commit_document, document_audit,
+    document_limits, embed_chunks, extract_document, put_original, validate_metadata,
 };
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{RequestOrigin, action};
-use crate::domain::document::{DocumentRecord, DocumentStatus, content_hash};
-use crate::ports::object_store::document_key;
+use crate::domain::document::{DocumentRecord, DocumentStatus, LibraryUsage, admit, content_hash};
+use crate::ports::object_store::{document_key, parse_document_key};
 
 pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<DocumentRecord>> {
     Ok(app.store.documents(tenant_id).await?)
@@ -25,8 +25,8 @@ pub async fn get(app: &App, tenant_id: &str, document_id: &str) -> AppResult<Doc
         })
 }
 
-/// Deletes a document: its chunks leave retrieval first, then the
-/// original and the record go; the deletion is audited.
+/// Deletes a document: its chunks, its record and the audit entry go
+/// together (one transaction on the embedded store), then the original.
 pub async fn delete(
     app: &App,
     tenant_id: &str,
@@ -35,17 +35,19 @@ pub async fn delete(
     origin: &RequestOrigin,
 ) -> AppResult<DocumentRecord> {
     let record = get(app, tenant_id, document_id).await?;
-    app.vectors.delete_document(tenant_id, document_id).await?;
+    let audit = document_audit(app, &record, action::RAG_DOCUMENT_DELETED, actor, origin);
+    app.vectors
+        .remove_document(app.store.as_ref(), &record, &audit)
+        .await?;
     app.objects.delete(&record.object_key).await?;
-    app.store.delete_document(tenant_id, document_id).await?;
-    audit_document(app, &record, action::RAG_DOCUMENT_DELETED, actor, origin).await?;
     Ok(record)
 }
 
 /// Replaces a document's content with a new version. The new file is read
-/// first: one that cannot be read leaves the old version untouched. The
-/// document's chunks are then swapped in one upsert, so retrieval sees the
-/// old version or the new one, never a mix.
+/// first: one that cannot be read, or would not fit in the tenant's
+/// limits, leaves the old version untouched. The new record, its chunks
+/// and the audit entry then commit as one unit, so retrieval sees the old
+/// version or the new one, never a mix.
 pub async fn replace(
     app: &App,
     document_id: &str,
@@ -69,13 +71,17 @@ pub async fn replace(
     if hash == old.content_hash && old.status == DocumentStatus::Indexed {
         return Ok(old);
     }
+    let limits = document_limits(app, &old.tenant_id).await?;
     let (format, extracted) = extract_document(app, &filename, &upload.bytes).await?;
+    let pieces = chunk_document(&extracted)?;
+    let library = app.store.documents(&old.tenant_id).await?;
+    admit(&limits, LibraryUsage::of(&library, &old.id), pieces.len())?;
     let metadata = if upload.metadata.as_object().is_some_and(|m| !m.is_empty()) {
         upload.metadata.clone()
     } else {
         old.metadata.clone()
     };
-    let mut new = DocumentRecord {
+    let new = DocumentRecord {
         title: metadata
             .get("title")
             .and_then(|t| t.as_str())
@@ -89,7 +95,7 @@ pub async fn replace(
         failure: None,
         pages: extracted.pages,
         flagged_passages: super::ingestion::flagged_passages(&extracted),
-        chunks: 0,
+        chunks: pieces.len() as u32,
         bytes: upload.bytes.len() as u64,
         content_hash: hash,
         object_key: document_key(&old.tenant_id, &old.category, &old.id, &filename),
@@ -98,11 +104,57 @@ pub async fn replace(
         updated_at: app.clock.now(),
         ..old.clone()
     };
-    new.chunks = store_and_index(app, &new, format, upload.bytes, &extracted).await? as u32;
+    put_original(app, &new, format, upload.bytes).await?;
+    let committed = async {
+        let chunks = embed_chunks(app, &new, pieces).await?;
+        let audit = document_audit(app, &new, action::RAG_DOCUMENT_REPLACED, actor, origin);
+        commit_document(app, new.clone(), chunks, audit, limits).await
+    }
+    .await;
+    if let Err(e) = committed {
+        if new.object_key != old.object_key {
+            let _ = app.objects.delete(&new.object_key).await;
+        }
+        return Err(e);
+    }
     if new.object_key != old.object_key {
         app.objects.delete(&old.object_key).await?;
     }
-    app.store.put_document(&new).await?;
-    audit_document(app, &new, action::RAG_DOCUMENT_REPLACED, actor, origin).await?;
     Ok(new)
 }
+
+/// Removes stored originals that no document record names: uploads
+/// interrupted between writing the original and committing the record
+/// (a crash), and replaced or deleted originals whose removal was cut
+/// short. Run at start, before requests are served, on an object store
+/// that can list its keys (local files); returns the keys removed.
+pub async fn remove_uncommitted_objects(app: &App) -> AppResult<Vec<String>> {
+    let Some(keys) = app.objects.keys_under(UPLOADS_PREFIX).await? else {
+        return Ok(vec![]);
+    };
+    let mut removed = vec![];
+    for key in keys {
+        let committed = match parse_document_key(&key) {
+            Some(parts) => app
+                .store
+                .document(&parts.tenant_id, &parts.document_id)
+                .await?
+                .is_some_and(|record| record.object_key == key),
+            None => false,
+        };
+        if !committed {
+            app.objects.delete(&key).await?;
+            removed.push(key);
+        }
+    }
+    if !removed.is_empty() {
+        tracing::warn!(
+            objects = removed.len(),
+            "removed stored originals of uploads that never committed"
+        );
+    }
+    Ok(removed)
+}
+
+/// Where document originals live (see [`document_key`]).
+const UPLOADS_PREFIX: &str = "uploads";

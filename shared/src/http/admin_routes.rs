@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, documents};
+use crate::app::{App, AppError, AppResult, admin, documents, tenants};
 use crate::domain::document::DocumentRecord;
+use crate::domain::tenant::DocumentLimits;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -32,6 +33,10 @@ pub fn router() -> Router<App> {
         .route("/api/admin/stats/overview", get(stats))
         .route("/api/admin/audit-logs", get(audit_logs))
         .route("/api/admin/tenants", get(tenants))
+        .route(
+            "/api/admin/tenants/{tenant_id}/limits",
+            get(document_limits).put(set_document_limits),
+        )
 }
 
 /// The admin may act on `tenant_id`, and it exists.
@@ -278,4 +283,37 @@ async fn audit_logs(
 async fn tenants(State(app): State<App>, AdminAuth(admin): AdminAuth) -> AppResult<Json<Value>> {
     let tenants = admin::tenants(&app, &admin).await?;
     Ok(Json(json!({"tenants": tenants, "total": tenants.len()})))
+}
+
+/// The platform admin only: limits bind the tenant's own admin.
+fn platform_only(admin: &Admin) -> AppResult<()> {
+    match admin {
+        Admin::Platform => Ok(()),
+        Admin::Tenant(_) => Err(AppError::forbidden(
+            "platform_admin_only",
+            "only the platform admin key sets a tenant's limits",
+        )),
+    }
+}
+
+async fn document_limits(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path(tenant_id): Path<String>,
+) -> AppResult<Json<DocumentLimits>> {
+    admin.scope(Some(&tenant_id))?;
+    Ok(Json(ingestion::document_limits(&app, &tenant_id).await?))
+}
+
+async fn set_document_limits(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path(tenant_id): Path<String>,
+    ApiJson(limits): ApiJson<DocumentLimits>,
+) -> AppResult<Json<DocumentLimits>> {
+    platform_only(&admin)?;
+    Ok(Json(
+        tenants::set_document_limits(&app, &tenant_id, limits, &admin.actor(), &origin).await?,
+    ))
 }

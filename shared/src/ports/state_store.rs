@@ -16,7 +16,7 @@ use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::phase::GoalType;
 use crate::domain::session::Session;
-use crate::domain::tenant::{Tenant, TenantRecord};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -222,6 +222,14 @@ pub trait StateStore: Send + Sync {
     /// The adapter's name, as `/api/health` reports it.
     fn name(&self) -> &'static str;
 
+    /// Names the database this store commits to when another adapter on
+    /// the same database can join its transactions (the embedded vector
+    /// store commits a document's chunks, record and audit entry together);
+    /// `None`: no shared transactions.
+    fn transaction_scope(&self) -> Option<String> {
+        None
+    }
+
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Creates a tenant; `Conflict` when its id, slug, domain or key hash is taken.
@@ -233,6 +241,14 @@ pub trait StateStore: Send + Sync {
 
     /// Replaces a tenant's identity fields (status, name, contact).
     async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Replaces a tenant's configuration; `Conflict` when there is no such tenant.
+    async fn update_tenant_config(
+        &self,
+        tenant_id: &str,
+        config: &TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError>;
     async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError>;

@@ -30,7 +30,7 @@ use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
-use crate::domain::tenant::{Tenant, TenantRecord};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use crate::ports::state_store::{
     AuditPage, AuditQuery, Clock, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StateStore,
     StoreError, SystemClock, UsageCounters, tenant_scope,
@@ -99,6 +99,15 @@ impl StateStore for DynamoStateStore {
 
     async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError> {
         tenants::update(&self.client, &self.table, tenant, audit).await
+    }
+
+    async fn update_tenant_config(
+        &self,
+        tenant_id: &str,
+        config: &TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        tenants::update_config(&self.client, &self.table, tenant_id, config, audit).await
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError> {

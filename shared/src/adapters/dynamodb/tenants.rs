@@ -16,7 +16,7 @@ use super::keys::{
 };
 use super::transaction::{Condition, TransactError, Transaction};
 use crate::domain::audit::AuditEntry;
-use crate::domain::tenant::{Tenant, TenantRecord, TenantStatus};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord, TenantStatus};
 use crate::ports::state_store::{GLOBAL_SCOPE, StoreError, TENANTS_ACTIVE, TENANTS_TOTAL};
 
 /// Attempts of an update that loses a race with another update.
@@ -136,12 +136,40 @@ pub async fn update(
     tenant: &Tenant,
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
+    update_with(client, table, &tenant.id, audit, |record| {
+        record.tenant = tenant.clone()
+    })
+    .await
+}
+
+pub async fn update_config(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    config: &TenantConfig,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    update_with(client, table, tenant_id, audit, |record| {
+        record.config = config.clone()
+    })
+    .await
+}
+
+/// Rewrites the tenant's record (and its copies) as `change` makes it,
+/// reading again when another update won the race.
+async fn update_with(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    audit: &AuditEntry,
+    change: impl Fn(&mut TenantRecord),
+) -> Result<(), StoreError> {
     for _ in 0..UPDATE_ATTEMPTS {
-        let (before, revision) = current(client, table, &tenant.id)
+        let (before, revision) = current(client, table, tenant_id)
             .await?
-            .ok_or_else(|| StoreError::Conflict(format!("no tenant {}", tenant.id)))?;
+            .ok_or_else(|| StoreError::Conflict(format!("no tenant {tenant_id}")))?;
         let mut after = before.clone();
-        after.tenant = tenant.clone();
+        change(&mut after);
         let tx = update_transaction(table, &before, &after, revision, audit)?;
         match tx.commit(client).await {
             Ok(()) => return Ok(()),
@@ -149,16 +177,14 @@ pub async fn update(
             Err(TransactError::ConditionFailed { failed }) if failed == [0] => continue,
             Err(TransactError::ConditionFailed { .. }) => {
                 return Err(StoreError::Conflict(format!(
-                    "tenant {}: the new slug or domain is taken",
-                    tenant.id
+                    "tenant {tenant_id}: the new slug or domain is taken"
                 )));
             }
             Err(TransactError::Store(e)) => return Err(e),
         }
     }
     Err(StoreError::Conflict(format!(
-        "tenant {} kept changing meanwhile",
-        tenant.id
+        "tenant {tenant_id} kept changing meanwhile"
     )))
 }
 

@@ -18,7 +18,7 @@ use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
-use crate::domain::tenant::{Tenant, TenantRecord, TenantStatus};
+use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord, TenantStatus};
 use crate::ports::state_store::{
     AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError,
     TENANTS_ACTIVE, TENANTS_TOTAL, UsageCounters, tenant_scope,
@@ -61,14 +61,16 @@ CREATE TABLE IF NOT EXISTS counters (
 #[derive(Clone)]
 pub struct SqliteStateStore {
     conn: Arc<Mutex<Connection>>,
+    /// The database file, canonical: what [`StateStore::transaction_scope`] names.
+    file: String,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
 /// Maps SQLite errors, turning unique-key violations into conflicts.
-fn db_error(e: rusqlite::Error) -> StoreError {
+pub(super) fn db_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => {
             StoreError::Conflict(e.to_string())
@@ -77,11 +79,11 @@ fn db_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(unavailable)
 }
 
-fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
+pub(super) fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| unavailable(format!("corrupt record: {e}")))
 }
 
@@ -124,20 +126,10 @@ fn write_guarded(
 impl SqliteStateStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(unavailable)?;
-        }
-        create_private(path).map_err(unavailable)?;
-        let conn = Connection::open(path).map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(unavailable)?;
-        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        let (conn, file) = open_database(path)?;
         Ok(SqliteStateStore {
             conn: Arc::new(Mutex::new(conn)),
+            file,
         })
     }
 
@@ -195,6 +187,33 @@ impl SqliteStateStore {
     }
 }
 
+/// Opens the database at `path` (created 0600 if new) with the state
+/// tables, in WAL mode; returns it with its canonical file name.
+pub(super) fn open_database(path: &Path) -> Result<(Connection, String), StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(unavailable)?;
+    }
+    // Only a new file: closing a descriptor of a file SQLite has open in
+    // this process would drop its POSIX locks (the state and vector
+    // stores each open the same database).
+    if !path.exists() {
+        create_private(path).map_err(unavailable)?;
+    }
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(unavailable)?;
+    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    let file = std::fs::canonicalize(path)
+        .map_err(unavailable)?
+        .to_string_lossy()
+        .into_owned();
+    Ok((conn, file))
+}
+
 /// Creates the database file readable by its owner only, before SQLite
 /// opens it (SQLite gives its WAL and shared-memory files the same mode).
 fn create_private(path: &Path) -> std::io::Result<()> {
@@ -208,7 +227,26 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
-fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
+/// Creates or replaces a document record.
+pub(super) fn put_document_row(
+    tx: &Connection,
+    document: &DocumentRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO documents (tenant_id, id, created_at, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET created_at = excluded.created_at, body = excluded.body",
+        params![
+            document.tenant_id,
+            document.id,
+            document.created_at.to_rfc3339(),
+            to_json(document)?
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(super) fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit_log (id, tenant_id, session_id, body) VALUES (?1, ?2, ?3, ?4)",
         params![entry.id, entry.tenant_id, entry.session_id, to_json(entry)?],
@@ -221,6 +259,10 @@ fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
 impl StateStore for SqliteStateStore {
     fn name(&self) -> &'static str {
         "embedded-sqlite"
+    }
+
+    fn transaction_scope(&self) -> Option<String> {
+        Some(self.file.clone())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -289,6 +331,32 @@ impl StateStore for SqliteStateStore {
                     TENANTS_ACTIVE,
                     if is_active { 1 } else { -1 },
                 )?;
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn update_tenant_config(
+        &self,
+        tenant_id: &str,
+        config: &TenantConfig,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let (tenant_id, config, audit) = (tenant_id.to_string(), config.clone(), audit.clone());
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let changed = tx
+                .execute(
+                    "UPDATE tenants SET body = json_set(body, '$.config', json(?2)) WHERE id = ?1",
+                    params![tenant_id, to_json(&config)?],
+                )
+                .map_err(db_error)?;
+            if changed != 1 {
+                return Err(StoreError::Conflict(format!("no tenant {tenant_id}")));
             }
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(db_error)
@@ -506,19 +574,9 @@ impl StateStore for SqliteStateStore {
     }
 
     async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
-        let (tenant_id, id) = (document.tenant_id.clone(), document.id.clone());
-        let created_at = document.created_at.to_rfc3339();
-        let body = to_json(document)?;
-        self.run(move |conn| {
-            conn.execute(
-                "INSERT INTO documents (tenant_id, id, created_at, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant_id, id) DO UPDATE SET created_at = excluded.created_at, body = excluded.body",
-                params![tenant_id, id, created_at, body],
-            )
-            .map_err(db_error)?;
-            Ok(())
-        })
-        .await
+        let document = document.clone();
+        self.run(move |conn| put_document_row(conn, &document))
+            .await
     }
 
     async fn document(
