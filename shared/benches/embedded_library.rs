@@ -237,7 +237,8 @@ async fn run(dimension: usize) {
         let mut short = 0;
         for _ in 0..QUERIES {
             let tenant = tenant_id(rng.gen_range(0..TENANTS));
-            let query = near(&mut rng, &topics[rng.gen_range(0..TOPICS)], 0.3);
+            let topic = rng.gen_range(0..TOPICS);
+            let query = near(&mut rng, &topics[topic], 0.3);
             let categories: Vec<String> = if filtered {
                 vec![CATEGORIES[rng.gen_range(0..CATEGORIES.len())].to_string()]
             } else {
