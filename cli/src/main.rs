@@ -5,9 +5,10 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use petraf_core::app::{App, limits, tenants};
+use petraf_core::app::{App, ingestion, limits, tenants};
 use petraf_core::config::{self, ProcessEnv};
-use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
+use petraf_core::domain::audit::RequestOrigin;
+use petraf_core::domain::tenant::{DocumentLimits, TenantConfig, TenantStatus};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +61,12 @@ enum TenantCommand {
         /// Passing score, 0-10.
         #[arg(long)]
         threshold: Option<f64>,
+        /// Most documents the tenant may keep (default 200).
+        #[arg(long)]
+        max_documents: Option<u32>,
+        /// Most chunks across the tenant's documents (default 50000).
+        #[arg(long)]
+        max_chunks: Option<u32>,
         /// Print {"tenant_id", "admin_key"} as JSON.
         #[arg(long)]
         json: bool,
@@ -89,6 +96,14 @@ enum TenantCommand {
         /// Percent of the budget from which stats and the audit log warn.
         #[arg(long)]
         budget_warning_percent: Option<u8>,
+    },
+    /// Set how much a tenant's document library may hold (unset: unchanged).
+    DocumentLimits {
+        tenant_id: String,
+        #[arg(long)]
+        max_documents: Option<u32>,
+        #[arg(long)]
+        max_chunks: Option<u32>,
     },
 }
 
@@ -141,12 +156,15 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             contact_name,
             id,
             threshold,
+            max_documents,
+            max_chunks,
             json,
         } => {
             let mut config = TenantConfig::defaults();
             if let Some(t) = threshold {
                 config.threshold = t;
             }
+            config.document_limits = limits_with(config.document_limits, max_documents, max_chunks);
             let new = tenants::NewTenant {
                 id,
                 slug,
@@ -229,6 +247,40 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{}", serde_json::to_string_pretty(&limits)?);
         }
+        TenantCommand::DocumentLimits {
+            tenant_id,
+            max_documents,
+            max_chunks,
+        } => {
+            let current = ingestion::document_limits(&app, &tenant_id)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let limits = limits_with(current, max_documents, max_chunks);
+            let set = tenants::set_document_limits(
+                &app,
+                &tenant_id,
+                limits,
+                "system_admin",
+                &RequestOrigin::default(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!(
+                "{tenant_id} may keep {} documents and {} chunks",
+                set.max_documents, set.max_chunks
+            );
+        }
     }
     Ok(())
+}
+
+fn limits_with(
+    limits: DocumentLimits,
+    max_documents: Option<u32>,
+    max_chunks: Option<u32>,
+) -> DocumentLimits {
+    DocumentLimits {
+        max_documents: max_documents.unwrap_or(limits.max_documents),
+        max_chunks: max_chunks.unwrap_or(limits.max_chunks),
+    }
 }

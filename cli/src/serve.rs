@@ -2,7 +2,7 @@
 //! of `petraf_core::http::server`, stopped gracefully by SIGTERM or Ctrl-C.
 
 use anyhow::Context;
-use petraf_core::app::{App, demo, tenants};
+use petraf_core::app::{App, demo, documents, tenants};
 use petraf_core::config::{self, DEFAULT_ADDR, ProcessEnv};
 use petraf_core::http::server::{self, ServerLimits};
 use petraf_core::http::web;
@@ -20,6 +20,9 @@ pub async fn serve() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("PETRAF_ADDR: cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    documents::remove_uncommitted_objects(&app)
+        .await
+        .map_err(|e| anyhow::anyhow!("sweeping interrupted uploads: {e}"))?;
     let seeded = demo::seed_if_empty(&app)
         .await
         .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;

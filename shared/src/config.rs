@@ -8,12 +8,13 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use crate::adapters::embedded::{
-    HashingEmbedder, LocalObjectStore, MemoryVectorStore, OfflineModel, SqliteStateStore,
+    HashingEmbedder, LocalObjectStore, OfflineModel, SqliteStateStore, SqliteVectorStore,
 };
 use crate::adapters::unwired::Unwired;
 use crate::app::{App, Secrets, Services, Settings};
 use crate::domain::privacy::keyed_hash;
 use crate::domain::resume_token::{TokenSigner, hash_token};
+use crate::ports::state_store::StoreError;
 use crate::ports::{ChatModel, Clock, Embedder, ObjectStore, StateStore, SystemClock, VectorStore};
 
 pub const DEFAULT_DATA_DIR: &str = ".petraf";
@@ -231,12 +232,13 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// What Petraf keeps in its data directory, tightened at start.
-const DATA_ENTRIES: [&str; 6] = [
+const DATA_ENTRIES: [&str; 7] = [
     "state.db",
     "state.db-wal",
     "state.db-shm",
     "jwt-secret",
     "vectors.jsonl",
+    "vectors.jsonl.imported",
     "objects",
 ];
 
@@ -434,10 +436,26 @@ fn embedded_state_store(dir: &Path) -> Result<SqliteStateStore, ConfigError> {
         .map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))
 }
 
-fn embedded_vector_store(dir: &Path) -> Result<MemoryVectorStore, ConfigError> {
-    MemoryVectorStore::persistent(dir.join("vectors.jsonl"))
-        .map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))
+/// The chunks live in the state's database, so that a document commits
+/// in one transaction.
+fn embedded_vector_store(dir: &Path) -> Result<SqliteVectorStore, ConfigError> {
+    let failed = |e: StoreError| config_error("PETRAF_DATA_DIR", e.to_string());
+    keep_private(dir).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
+    let store = SqliteVectorStore::open(&dir.join("state.db")).map_err(failed)?;
+    let imported = store
+        .import_legacy_file(&dir.join(LEGACY_VECTOR_FILE))
+        .map_err(failed)?;
+    if imported > 0 {
+        tracing::info!(
+            chunks = imported,
+            "imported the earlier vector file into state.db"
+        );
+    }
+    Ok(store)
 }
+
+/// Where versions before the SQLite vector store kept every chunk.
+const LEGACY_VECTOR_FILE: &str = "vectors.jsonl";
 
 /// `PETRAF_STATE_STORE=embedded|dynamodb`.
 async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, ConfigError> {

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, Duration, Utc};
 use petraf_core::adapters::dynamodb::{DynamoStateStore, TableOutcome, create_table};
 use petraf_core::adapters::embedded::{
-    HashingEmbedder, LocalObjectStore, MemoryVectorStore, OfflineModel,
+    HashingEmbedder, LocalObjectStore, OfflineModel, SqliteVectorStore,
 };
 use petraf_core::adapters::s3::{self, S3ObjectStore};
 use petraf_core::app::{self, App, chat, sessions, tenants};
@@ -553,7 +553,7 @@ fn test_app(store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> App {
     let env: HashMap<&'static str, String> = HashMap::from([("PETRAF_JWT_SECRET", "s".repeat(48))]);
     let ports = Ports {
         store,
-        vectors: Arc::new(MemoryVectorStore::in_memory()),
+        vectors: Arc::new(SqliteVectorStore::open(&dir.join("vectors.db")).unwrap()),
         objects: Arc::new(LocalObjectStore::new(dir.join("objects"))),
         model: Arc::new(OfflineModel),
         embedder: Arc::new(HashingEmbedder::new(HashingEmbedder::DEFAULT_DIMENSION)),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use petraf_core::adapters::embedded::{
-    HashingEmbedder, LocalObjectStore, MemoryVectorStore, OfflineModel, SqliteStateStore,
+    HashingEmbedder, LocalObjectStore, OfflineModel, SqliteStateStore, SqliteVectorStore,
 };
 use petraf_core::conformance;
 
@@ -28,21 +28,42 @@ async fn sqlite_state_store_survives_a_reopen() {
 }
 
 #[tokio::test]
-async fn memory_vector_store_conforms_in_memory_and_on_disk() {
-    conformance::vector_store(Arc::new(MemoryVectorStore::in_memory()), 16).await;
+async fn sqlite_vector_store_conforms_and_keeps_its_chunks_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("vectors.jsonl");
-    conformance::vector_store(
-        Arc::new(MemoryVectorStore::persistent(file.clone()).unwrap()),
-        16,
-    )
-    .await;
-    let reloaded = MemoryVectorStore::persistent(file).unwrap();
-    assert_eq!(
-        reloaded.chunk_count().await,
-        2,
-        "the chunks left by the suite persist across restarts"
-    );
+    let path = dir.path().join("state.db");
+    let vectors = SqliteVectorStore::open(&path).unwrap();
+    conformance::vector_store(Arc::new(vectors.clone()), 16).await;
+    // One transaction with the state store on the same file...
+    let state = SqliteStateStore::open(&path).unwrap();
+    conformance::document_commits(Arc::new(vectors), Arc::new(state), 16).await;
+    // ...and the same promises, in sequence, beside a state store elsewhere.
+    let elsewhere = SqliteStateStore::open(&dir.path().join("other.db")).unwrap();
+    let vectors = SqliteVectorStore::open(&path).unwrap();
+    conformance::document_commits(Arc::new(vectors), Arc::new(elsewhere), 16).await;
+
+    use petraf_core::ports::VectorStore;
+    let reopened = SqliteVectorStore::open(&path).unwrap();
+    let mut left = 0;
+    for tenant in tenants_with_chunks(&path) {
+        left += reopened
+            .search(&tenant, &[], &[1.0; 16], 100)
+            .await
+            .unwrap()
+            .len();
+    }
+    assert_eq!(left, 2, "the chunks left by the suite persist across opens");
+}
+
+/// The tenants that hold chunks in the database at `path`.
+fn tenants_with_chunks(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT tenant_id FROM chunks")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[tokio::test]

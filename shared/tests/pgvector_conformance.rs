@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use petraf_core::adapters::embedded::SqliteStateStore;
 use petraf_core::adapters::pgvector::{PgVectorStore, parse_database_url};
 use petraf_core::conformance;
 use petraf_core::ports::state_store::StoreError;
@@ -118,6 +119,10 @@ async fn the_direct_transport_keeps_every_vector_store_promise() {
     store.migrate().await.unwrap();
     store.migrate().await.expect("migrating twice is harmless");
     conformance::vector_store(Arc::new(store), 16).await;
+    // Beside a state store it shares no transaction with: in sequence.
+    let dir = tempfile::tempdir().unwrap();
+    let state = SqliteStateStore::open(&dir.path().join("state.db")).unwrap();
+    conformance::document_commits(Arc::new(schema.store(16)), Arc::new(state), 16).await;
     schema.drop().await;
 }
 

@@ -13,7 +13,7 @@ use petraf_core::domain::document::DocumentRecord;
 use petraf_core::domain::goal::{Goal, GoalLink};
 use petraf_core::domain::message::{Message, Role};
 use petraf_core::domain::session::Session;
-use petraf_core::domain::tenant::{Tenant, TenantRecord};
+use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use petraf_core::ports::StateStore;
 use petraf_core::ports::state_store::{
     AuditPage, AuditQuery, Guarded, SessionChange, StoreError, UsageCounters,
@@ -511,11 +511,11 @@ impl StateStore for Interposed {
     }
     async fn update_tenant_config(
         &self,
-        id: &str,
-        config: &petraf_core::domain::tenant::TenantConfig,
-        audit: &AuditEntry,
+        t: &str,
+        c: &TenantConfig,
+        a: &AuditEntry,
     ) -> Result<(), StoreError> {
-        self.inner.update_tenant_config(id, config, audit).await
+        self.inner.update_tenant_config(t, c, a).await
     }
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.inner.tenant(id).await

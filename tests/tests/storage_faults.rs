@@ -15,7 +15,7 @@ use petraf_core::domain::document::DocumentRecord;
 use petraf_core::domain::goal::{Goal, GoalLink};
 use petraf_core::domain::message::Message;
 use petraf_core::domain::session::Session;
-use petraf_core::domain::tenant::{Tenant, TenantRecord};
+use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use petraf_core::ports::StateStore;
 use petraf_core::ports::state_store::{
     AuditPage, AuditQuery, SessionChange, StoreError, UsageCounters,
@@ -50,11 +50,13 @@ impl StateStore for FailGoalCommitOnce {
     }
     async fn update_tenant_config(
         &self,
-        id: &str,
-        config: &petraf_core::domain::tenant::TenantConfig,
+        tenant_id: &str,
+        config: &TenantConfig,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        self.inner.update_tenant_config(id, config, audit).await
+        self.inner
+            .update_tenant_config(tenant_id, config, audit)
+            .await
     }
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.inner.tenant(id).await

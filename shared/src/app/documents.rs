@@ -1,13 +1,13 @@
 //! Document management for tenant admins: list, get, delete, replace.
 
 use super::ingestion::{
-    DocumentUpload, audit_document, chunk_records, clean_filename, extract_document,
-    store_original, validate_metadata,
+    DocumentUpload, chunk_document, clean_filename, commit_document, document_audit,
+    document_limits, embed_chunks, extract_document, put_original, validate_metadata,
 };
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{RequestOrigin, action};
-use crate::domain::document::{DocumentRecord, DocumentStatus, content_hash};
-use crate::ports::object_store::document_key;
+use crate::domain::document::{DocumentRecord, DocumentStatus, LibraryUsage, admit, content_hash};
+use crate::ports::object_store::{document_key, parse_document_key};
 
 pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<DocumentRecord>> {
     Ok(app.store.documents(tenant_id).await?)
@@ -25,8 +25,8 @@ pub async fn get(app: &App, tenant_id: &str, document_id: &str) -> AppResult<Doc
         })
 }
 
-/// Deletes a document: its chunks leave retrieval first, then the
-/// original and the record go; the deletion is audited.
+/// Deletes a document: its chunks, its record and the audit entry go
+/// together (one transaction on the embedded store), then the original.
 pub async fn delete(
     app: &App,
     tenant_id: &str,
@@ -35,28 +35,26 @@ pub async fn delete(
     origin: &RequestOrigin,
 ) -> AppResult<DocumentRecord> {
     let record = get(app, tenant_id, document_id).await?;
-    app.vectors.delete_document(tenant_id, document_id).await?;
+    let audit = document_audit(app, &record, action::RAG_DOCUMENT_DELETED, actor, origin);
+    app.vectors
+        .remove_document(app.store.as_ref(), &record, &audit)
+        .await?;
     app.objects.delete(&record.object_key).await?;
-    app.store.delete_document(tenant_id, document_id).await?;
-    audit_document(app, &record, action::RAG_DOCUMENT_DELETED, actor, origin).await?;
     Ok(record)
 }
 
 /// Replaces a document's content with a new version, so that retrieval
-/// finds the old version or the new one, never both and never neither,
-/// whichever step fails:
+/// finds the old version or the new one, never both and never neither:
 ///
 /// 1. The new file is read, chunked and embedded in memory: a file that
-///    cannot be read (or an embedder that fails) changes nothing.
+///    cannot be read, would not fit the tenant's limits, or an embedder that
+///    fails, changes nothing.
 /// 2. Its original is stored beside the old one, under the new revision's
 ///    own key; the old original stays until the swap is done.
-/// 3. The record names the new revision, still `indexing`.
-/// 4. One vector-store upsert swaps the old chunks for the new ones. If it
-///    fails, the old record is put back and the new original removed.
-/// 5. The record turns `indexed`; the old original goes.
-///
-/// A record left `indexing` by a failure in 5 (or a failed restore in 4)
-/// is finished by sending the same file again.
+/// 3. The new record, its chunks and the audit entry commit as one unit
+///    (one transaction on the embedded default; chunks swapped in one upsert
+///    and then the record elsewhere). If that fails, the new original goes.
+/// 4. The old original goes.
 pub async fn replace(
     app: &App,
     document_id: &str,
@@ -80,14 +78,18 @@ pub async fn replace(
     if hash == old.content_hash && old.status == DocumentStatus::Indexed {
         return Ok(old);
     }
+    let limits = document_limits(app, &old.tenant_id).await?;
     let (format, extracted) = extract_document(app, &filename, &upload.bytes).await?;
+    let pieces = chunk_document(&extracted)?;
+    let library = app.store.documents(&old.tenant_id).await?;
+    admit(&limits, LibraryUsage::of(&library, &old.id), pieces.len())?;
     let metadata = if upload.metadata.as_object().is_some_and(|m| !m.is_empty()) {
         upload.metadata.clone()
     } else {
         old.metadata.clone()
     };
     let revision = old.revision + 1;
-    let mut new = DocumentRecord {
+    let new = DocumentRecord {
         title: metadata
             .get("title")
             .and_then(|t| t.as_str())
@@ -97,11 +99,11 @@ pub async fn replace(
             .unwrap_or_else(|| filename.clone()),
         filename: filename.clone(),
         format: Some(format.name().to_string()),
-        status: DocumentStatus::Indexing,
+        status: DocumentStatus::Indexed,
         failure: None,
         pages: extracted.pages,
         flagged_passages: super::ingestion::flagged_passages(&extracted),
-        chunks: 0,
+        chunks: pieces.len() as u32,
         bytes: upload.bytes.len() as u64,
         content_hash: hash,
         object_key: revision_key(&old, revision, &filename),
@@ -110,29 +112,15 @@ pub async fn replace(
         updated_at: app.clock.now(),
         ..old.clone()
     };
-    let chunks = chunk_records(app, &new, &extracted).await?;
-    new.chunks = chunks.len() as u32;
-    store_original(app, &new, format, upload.bytes).await?;
-    if let Err(e) = app.store.put_document(&new).await {
+    // Embedded before anything is written: an embedder failure changes nothing.
+    let chunks = embed_chunks(app, &new, pieces).await?;
+    put_original(app, &new, format, upload.bytes).await?;
+    let audit = document_audit(app, &new, action::RAG_DOCUMENT_REPLACED, actor, origin);
+    if let Err(e) = commit_document(app, new.clone(), chunks, audit, limits).await {
         discard_original(app, &new, &old).await;
-        return Err(e.into());
+        return Err(e);
     }
-    if let Err(e) = app
-        .vectors
-        .upsert_document(&new.tenant_id, &new.id, chunks)
-        .await
-    {
-        // The old chunks are still the ones searched: say so again.
-        if app.store.put_document(&old).await.is_ok() {
-            discard_original(app, &new, &old).await;
-        }
-        return Err(e.into());
-    }
-    new.status = DocumentStatus::Indexed;
-    new.updated_at = app.clock.now();
-    app.store.put_document(&new).await?;
     discard_original(app, &old, &new).await;
-    audit_document(app, &new, action::RAG_DOCUMENT_REPLACED, actor, origin).await?;
     Ok(new)
 }
 
@@ -148,7 +136,8 @@ fn revision_key(old: &DocumentRecord, revision: u32, filename: &str) -> String {
 }
 
 /// Removes `gone`'s original unless `kept` uses the same object; a failure
-/// only leaves an unreferenced object behind, so it is logged, not raised.
+/// only leaves an unreferenced object behind (start-up cleanup removes it on
+/// the embedded default), so it is logged, not raised.
 async fn discard_original(app: &App, gone: &DocumentRecord, kept: &DocumentRecord) {
     if gone.object_key == kept.object_key {
         return;
@@ -157,3 +146,39 @@ async fn discard_original(app: &App, gone: &DocumentRecord, kept: &DocumentRecor
         tracing::warn!(key = %gone.object_key, error = %e, "an old document original was left behind");
     }
 }
+
+/// Removes stored originals that no document record names: uploads
+/// interrupted between writing the original and committing the record
+/// (a crash), and replaced or deleted originals whose removal was cut
+/// short. Run at start, before requests are served, on an object store
+/// that can list its keys (local files); returns the keys removed.
+pub async fn remove_uncommitted_objects(app: &App) -> AppResult<Vec<String>> {
+    let Some(keys) = app.objects.keys_under(UPLOADS_PREFIX).await? else {
+        return Ok(vec![]);
+    };
+    let mut removed = vec![];
+    for key in keys {
+        let committed = match parse_document_key(&key) {
+            Some(parts) => app
+                .store
+                .document(&parts.tenant_id, &parts.document_id)
+                .await?
+                .is_some_and(|record| record.object_key == key),
+            None => false,
+        };
+        if !committed {
+            app.objects.delete(&key).await?;
+            removed.push(key);
+        }
+    }
+    if !removed.is_empty() {
+        tracing::warn!(
+            objects = removed.len(),
+            "removed stored originals of uploads that never committed"
+        );
+    }
+    Ok(removed)
+}
+
+/// Where document originals live (see [`document_key`]).
+const UPLOADS_PREFIX: &str = "uploads";

@@ -1,5 +1,6 @@
 //! Errors the application services report, with the HTTP status each maps to.
 
+use crate::domain::document::LimitReached;
 use crate::ports::chat_model::ModelError;
 use crate::ports::state_store::StoreError;
 
@@ -84,6 +85,21 @@ impl From<StoreError> for AppError {
                     "storage_unavailable",
                     "storage is unavailable, try again shortly",
                 )
+            }
+        }
+    }
+}
+
+/// A full document library: 409 when it holds as many documents as it may,
+/// 413 when this document's chunks would not fit.
+impl From<LimitReached> for AppError {
+    fn from(e: LimitReached) -> Self {
+        match e {
+            LimitReached::Documents { .. } => {
+                AppError::conflict("document_limit_reached", e.to_string())
+            }
+            LimitReached::Chunks { .. } => {
+                AppError::too_large("chunk_limit_reached", e.to_string())
             }
         }
     }

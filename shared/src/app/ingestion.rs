@@ -8,16 +8,18 @@ use serde_json::{Value, json};
 
 use super::{App, AppError, AppResult, ErrorKind};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
-use crate::domain::chunking::chunk_paragraphs;
+use crate::domain::chunking::{LocatedChunk, chunk_paragraphs};
 use crate::domain::document::{
-    DocumentFailure, DocumentRecord, DocumentSource, DocumentStatus, content_hash,
-    upload_document_id,
+    DocumentFailure, DocumentRecord, DocumentSource, DocumentStatus, LibraryUsage, admit,
+    content_hash, upload_document_id,
 };
 use crate::domain::ids::new_id;
 use crate::domain::injection::{Finding, find_instructions};
+use crate::domain::tenant::DocumentLimits;
+use crate::extraction::structure::Place;
 use crate::extraction::{self, DocumentFormat, Extracted, worker};
 use crate::ports::object_store::{DocumentKey, StoredObject, document_key, parse_document_key};
-use crate::ports::vector_store::ChunkRecord;
+use crate::ports::vector_store::{ChunkRecord, CommitError, DocumentCommit};
 
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 const MAX_METADATA_BYTES: usize = 2048;
@@ -218,7 +220,12 @@ pub fn validate_metadata(metadata: &Value) -> AppResult<()> {
 
 /// Validates, extracts, stores and indexes an upload. The same bytes in
 /// the same category again give the document already there; a document
-/// that cannot be read is refused with nothing stored.
+/// that cannot be read, or does not fit in the tenant's limits, is refused
+/// with nothing stored. The original is written first, then the record,
+/// its chunks and its audit entry commit together (one transaction on the
+/// embedded store): an upload interrupted before that commit leaves only
+/// the original, which the start-up sweep removes
+/// ([`super::documents::remove_uncommitted_objects`]).
 pub async fn ingest_upload(
     app: &App,
     upload: DocumentUpload,
@@ -228,34 +235,36 @@ pub async fn ingest_upload(
     let filename = validate_upload(&upload)?;
     let hash = content_hash(&upload.bytes);
     let tenant_id = upload.tenant_id.clone();
-    if let Some(existing) = app
-        .store
-        .documents(&tenant_id)
-        .await?
-        .into_iter()
-        .find(|d| {
-            d.category == upload.category
-                && d.content_hash == hash
-                && d.status == DocumentStatus::Indexed
-        })
-    {
-        return Ok(IngestReport::of(&existing, "Document already indexed"));
+    let library = app.store.documents(&tenant_id).await?;
+    if let Some(existing) = library.iter().find(|d| {
+        d.category == upload.category
+            && d.content_hash == hash
+            && d.status == DocumentStatus::Indexed
+    }) {
+        return Ok(IngestReport::of(existing, "Document already indexed"));
     }
+    let limits = document_limits(app, &tenant_id).await?;
     let (format, extracted) = extract_document(app, &filename, &upload.bytes).await?;
     let document_id = upload_document_id(&tenant_id, &upload.category, &hash);
+    let pieces = chunk_document(&extracted)?;
+    admit(
+        &limits,
+        LibraryUsage::of(&library, &document_id),
+        pieces.len(),
+    )?;
     let now = app.clock.now();
-    let mut record = DocumentRecord {
+    let record = DocumentRecord {
         id: document_id.clone(),
         tenant_id: tenant_id.clone(),
         category: upload.category.clone(),
         title: title_of(&upload.metadata, extracted.title.as_deref(), &filename),
         filename: filename.clone(),
         format: Some(format.name().to_string()),
-        status: DocumentStatus::Indexing,
+        status: DocumentStatus::Indexed,
         failure: None,
         pages: extracted.pages,
         flagged_passages: flagged_passages(&extracted),
-        chunks: 0,
+        chunks: pieces.len() as u32,
         bytes: upload.bytes.len() as u64,
         source: DocumentSource::Upload,
         content_hash: hash,
@@ -265,40 +274,62 @@ pub async fn ingest_upload(
         created_at: now,
         updated_at: now,
     };
-    app.store.put_document(&record).await?;
-    let stored = store_and_index(app, &record, format, upload.bytes, &extracted).await;
-    let chunks = match stored {
-        Ok(chunks) => chunks,
-        Err(e) => {
-            // Leave nothing half-made behind: no chunks, no object, no record.
-            let _ = app.vectors.delete_document(&tenant_id, &document_id).await;
+    let had_record = library.iter().any(|d| d.id == document_id);
+    put_original(app, &record, format, upload.bytes).await?;
+    let committed = async {
+        let chunks = embed_chunks(app, &record, pieces).await?;
+        let audit = document_audit(app, &record, action::RAG_DOCUMENT_UPLOADED, actor, origin);
+        commit_document(app, record.clone(), chunks, audit, limits).await
+    }
+    .await;
+    if let Err(e) = committed {
+        // Leave nothing half-made behind (a record from an earlier
+        // attempt keeps the object it names).
+        if !had_record {
             let _ = app.objects.delete(&record.object_key).await;
-            let _ = app.store.delete_document(&tenant_id, &document_id).await;
-            return Err(e);
         }
-    };
-    record.status = DocumentStatus::Indexed;
-    record.chunks = chunks as u32;
-    record.updated_at = app.clock.now();
-    app.store.put_document(&record).await?;
-    audit_document(app, &record, action::RAG_DOCUMENT_UPLOADED, actor, origin).await?;
+        return Err(e);
+    }
     Ok(IngestReport::of(&record, "Document processed successfully"))
 }
 
-/// Puts the original into the object store and indexes its text.
-async fn store_and_index(
-    app: &App,
-    record: &DocumentRecord,
-    format: DocumentFormat,
-    bytes: Vec<u8>,
-    extracted: &Extracted,
-) -> AppResult<usize> {
-    store_original(app, record, format, bytes).await?;
-    index_document(app, record, extracted).await
+/// The tenant's document limits.
+pub async fn document_limits(app: &App, tenant_id: &str) -> AppResult<DocumentLimits> {
+    app.store
+        .tenant(tenant_id)
+        .await?
+        .map(|t| t.config.document_limits)
+        .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
 }
 
-/// Puts the original into the object store under the record's key.
-pub(crate) async fn store_original(
+/// Writes a document's record, chunks and audit entry as one unit, within
+/// the tenant's limits.
+pub(crate) async fn commit_document(
+    app: &App,
+    record: DocumentRecord,
+    chunks: Vec<ChunkRecord>,
+    audit: AuditEntry,
+    limits: DocumentLimits,
+) -> AppResult<()> {
+    let commit = DocumentCommit {
+        record,
+        chunks,
+        audit,
+        limits,
+    };
+    match app
+        .vectors
+        .commit_document(app.store.as_ref(), commit)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(CommitError::Limit(reached)) => Err(reached.into()),
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Puts the original into the object store.
+pub(crate) async fn put_original(
     app: &App,
     record: &DocumentRecord,
     format: DocumentFormat,
@@ -393,43 +424,69 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
     });
     match read_dropped(app, key, &parts, &mut record).await {
         Ok(None) => Ok(IngestReport::of(&record, "Document already indexed")),
-        Ok(Some(extracted)) => {
-            let chunks = index_document(app, &record, &extracted).await?;
-            record.status = DocumentStatus::Indexed;
-            record.failure = None;
-            record.chunks = chunks as u32;
-            record.updated_at = app.clock.now();
-            app.store.put_document(&record).await?;
-            audit_document(
-                app,
-                &record,
-                action::RAG_DOCUMENT_UPLOADED,
-                DROP_FOLDER_ACTOR,
-                &RequestOrigin::default(),
-            )
-            .await?;
-            Ok(IngestReport::of(&record, "Document processed successfully"))
-        }
+        Ok(Some(extracted)) => match index_dropped(app, &mut record, &extracted).await {
+            Ok(()) => Ok(IngestReport::of(&record, "Document processed successfully")),
+            Err(e) if is_transient(&e) => Err(e),
+            Err(e) => record_failure(app, record, e).await,
+        },
         Err(e) if is_transient(&e) => Err(e),
-        Err(e) => {
-            record.status = DocumentStatus::Failed;
-            record.failure = Some(DocumentFailure {
-                code: e.code.to_string(),
-                message: e.message.clone(),
-            });
-            record.updated_at = app.clock.now();
-            app.store.put_document(&record).await?;
-            audit_document(
-                app,
-                &record,
-                action::RAG_DOCUMENT_FAILED,
-                DROP_FOLDER_ACTOR,
-                &RequestOrigin::default(),
-            )
-            .await?;
-            Err(e)
-        }
+        Err(e) => record_failure(app, record, e).await,
     }
+}
+
+/// Indexes a dropped document within its tenant's limits: chunks, record
+/// and audit entry commit together.
+async fn index_dropped(
+    app: &App,
+    record: &mut DocumentRecord,
+    extracted: &Extracted,
+) -> AppResult<()> {
+    let limits = document_limits(app, &record.tenant_id).await?;
+    let pieces = chunk_document(extracted)?;
+    let library = app.store.documents(&record.tenant_id).await?;
+    admit(
+        &limits,
+        LibraryUsage::of(&library, &record.id),
+        pieces.len(),
+    )?;
+    let chunks = embed_chunks(app, record, pieces).await?;
+    record.status = DocumentStatus::Indexed;
+    record.failure = None;
+    record.chunks = chunks.len() as u32;
+    record.updated_at = app.clock.now();
+    let audit = document_audit(
+        app,
+        record,
+        action::RAG_DOCUMENT_UPLOADED,
+        DROP_FOLDER_ACTOR,
+        &RequestOrigin::default(),
+    );
+    commit_document(app, record.clone(), chunks, audit, limits).await
+}
+
+/// Records why a dropped document cannot be indexed, so the admin's list
+/// shows it, and returns that reason.
+async fn record_failure(
+    app: &App,
+    mut record: DocumentRecord,
+    e: AppError,
+) -> AppResult<IngestReport> {
+    record.status = DocumentStatus::Failed;
+    record.failure = Some(DocumentFailure {
+        code: e.code.to_string(),
+        message: e.message.clone(),
+    });
+    record.updated_at = app.clock.now();
+    app.store.put_document(&record).await?;
+    audit_document(
+        app,
+        &record,
+        action::RAG_DOCUMENT_FAILED,
+        DROP_FOLDER_ACTOR,
+        &RequestOrigin::default(),
+    )
+    .await?;
+    Err(e)
 }
 
 /// Who the audit log names for drop-folder documents.
@@ -511,6 +568,7 @@ pub async fn index_text(
     metadata: &Value,
 ) -> AppResult<usize> {
     let (format, extracted) = extract_document(app, filename, text.as_bytes()).await?;
+    let pieces = chunk_document(&extracted)?;
     let now = app.clock.now();
     let record = DocumentRecord {
         id: document_id.to_string(),
@@ -522,7 +580,7 @@ pub async fn index_text(
         status: DocumentStatus::Indexing,
         failure: None,
         pages: extracted.pages,
-        chunks: 0,
+        chunks: pieces.len() as u32,
         bytes: text.len() as u64,
         source: DocumentSource::Upload,
         content_hash: content_hash(text.as_bytes()),
@@ -533,7 +591,12 @@ pub async fn index_text(
         created_at: now,
         updated_at: now,
     };
-    index_document(app, &record, &extracted).await
+    let chunks = embed_chunks(app, &record, pieces).await?;
+    let count = chunks.len();
+    app.vectors
+        .upsert_document(tenant_id, document_id, chunks)
+        .await?;
+    Ok(count)
 }
 
 /// The document's instruction-like sentences, for the admin to see.
@@ -545,28 +608,8 @@ pub fn flagged_passages(extracted: &Extracted) -> Vec<Finding> {
         .collect()
 }
 
-/// Chunks, embeds and stores a document's text; returns the chunk count.
-/// Each chunk carries the document's title and its page or section.
-pub async fn index_document(
-    app: &App,
-    record: &DocumentRecord,
-    extracted: &Extracted,
-) -> AppResult<usize> {
-    let records = chunk_records(app, record, extracted).await?;
-    let count = records.len();
-    app.vectors
-        .upsert_document(&record.tenant_id, &record.id, records)
-        .await?;
-    Ok(count)
-}
-
-/// A document's chunks with their embeddings, ready to store; nothing is
-/// written yet.
-pub(crate) async fn chunk_records(
-    app: &App,
-    record: &DocumentRecord,
-    extracted: &Extracted,
-) -> AppResult<Vec<ChunkRecord>> {
+/// A document's text in chunks, each with its page or section.
+pub fn chunk_document(extracted: &Extracted) -> AppResult<Vec<LocatedChunk<&Place>>> {
     let pieces = chunk_paragraphs(extracted.blocks.iter().map(|b| (b.text.as_str(), &b.place)));
     if pieces.is_empty() {
         return Err(AppError::bad_request(
@@ -574,6 +617,16 @@ pub(crate) async fn chunk_records(
             "the document has no text",
         ));
     }
+    Ok(pieces)
+}
+
+/// Embeds a document's chunks; each carries the document's title and its
+/// page or section.
+pub async fn embed_chunks(
+    app: &App,
+    record: &DocumentRecord,
+    pieces: Vec<LocatedChunk<&Place>>,
+) -> AppResult<Vec<ChunkRecord>> {
     let texts: Vec<String> = pieces.iter().map(|p| p.text.clone()).collect();
     let mut embeddings = Vec::with_capacity(pieces.len());
     for batch in texts.chunks(EMBED_BATCH) {
@@ -625,7 +678,7 @@ pub(crate) async fn chunk_records(
     Ok(records)
 }
 
-/// Audits a document event under the document's id.
+/// Audits a document event under the document's id, on its own.
 pub(crate) async fn audit_document(
     app: &App,
     record: &DocumentRecord,
@@ -633,6 +686,19 @@ pub(crate) async fn audit_document(
     actor: &str,
     origin: &RequestOrigin,
 ) -> AppResult<()> {
+    let entry = document_audit(app, record, action, actor, origin);
+    app.store.append_audit(&entry).await?;
+    Ok(())
+}
+
+/// The audit entry of a document event, under the document's id.
+pub(crate) fn document_audit(
+    app: &App,
+    record: &DocumentRecord,
+    action: &'static str,
+    actor: &str,
+    origin: &RequestOrigin,
+) -> AuditEntry {
     let mut payload = json!({
         "category": record.category,
         "chunks": record.chunks,
@@ -645,7 +711,7 @@ pub(crate) async fn audit_document(
     if let Some(failure) = &record.failure {
         payload["failure"] = json!(failure);
     }
-    let entry = AuditEntry::new(
+    AuditEntry::new(
         new_id(),
         &record.tenant_id,
         None,
@@ -655,9 +721,7 @@ pub(crate) async fn audit_document(
         payload,
         origin,
         app.clock.now(),
-    );
-    app.store.append_audit(&entry).await?;
-    Ok(())
+    )
 }
 /// An S3 event key as a string: events URL-encode keys, with '+' for spaces.
 pub fn decode_event_key(raw: &str) -> String {

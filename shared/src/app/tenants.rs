@@ -10,8 +10,8 @@ use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::ids::new_id;
 use crate::domain::resume_token::hash_token;
 use crate::domain::tenant::{
-    Tenant, TenantConfig, TenantRecord, TenantStatus, validate_domain, validate_email,
-    validate_slug,
+    DocumentLimits, Tenant, TenantConfig, TenantRecord, TenantStatus, validate_domain,
+    validate_email, validate_slug,
 };
 
 /// What `petraf tenant create` asks for.
@@ -140,6 +140,44 @@ pub async fn set_status(app: &App, tenant_id: &str, status: TenantStatus) -> App
     .with_changes(json!({"status": {"from": before, "to": status}}));
     app.store.update_tenant(&tenant, &audit).await?;
     Ok(tenant)
+}
+
+/// Sets how much a tenant's document library may hold (the platform
+/// operator's call); audited with the limits before and after. Documents
+/// already stored stay; only new uploads are held to the new limits.
+pub async fn set_document_limits(
+    app: &App,
+    tenant_id: &str,
+    limits: DocumentLimits,
+    actor: &str,
+    origin: &RequestOrigin,
+) -> AppResult<DocumentLimits> {
+    limits
+        .validate()
+        .map_err(|e| AppError::bad_request("invalid_limits", e.0))?;
+    let record =
+        app.store.tenant(tenant_id).await?.ok_or_else(|| {
+            AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}"))
+        })?;
+    let before = record.config.document_limits;
+    let mut config = record.config;
+    config.document_limits = limits;
+    let audit = AuditEntry::new(
+        new_id(),
+        tenant_id,
+        None,
+        actor,
+        action::TENANT_LIMITS_CHANGED,
+        ("tenant", tenant_id),
+        json!({"document_limits": limits}),
+        origin,
+        app.clock.now(),
+    )
+    .with_changes(json!({"document_limits": {"from": before, "to": limits}}));
+    app.store
+        .update_tenant_config(tenant_id, &config, &audit)
+        .await?;
+    Ok(limits)
 }
 
 /// Finds the tenant a request is for: `X-Tenant-ID` first, else the host.

@@ -12,7 +12,7 @@ mod vector_store;
 pub use models::{chat_model, embedder, sarah_context};
 pub use object_store::object_store;
 pub use state_store::state_store;
-pub use vector_store::vector_store;
+pub use vector_store::{document_commits, vector_store};
 
 /// A fresh id for a suite's tenant.
 pub(crate) fn unique(prefix: &str) -> String {

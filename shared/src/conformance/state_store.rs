@@ -9,7 +9,7 @@ use crate::domain::document::{DocumentRecord, DocumentSource, DocumentStatus, co
 use crate::domain::goal::{GoalLink, LinkType};
 use crate::domain::ids::new_id;
 use crate::domain::phase::{GoalType, Phase};
-use crate::domain::tenant::TenantStatus;
+use crate::domain::tenant::{DocumentLimits, TenantStatus};
 use crate::ports::state_store::{
     AuditQuery, CounterDelta, Guarded, SessionChange, StateStore, StoreError, WindowCharge,
 };
@@ -120,6 +120,45 @@ async fn tenants(store: &dyn StateStore) {
     let after = store.usage(None, today).await.unwrap();
     assert_eq!(after.total_tenants - before.total_tenants, 1);
     assert_eq!(after.active_tenants - before.active_tenants, 0);
+
+    // The configuration changes on its own; identity and lookups stay.
+    let mut config = record.config.clone();
+    config.document_limits = DocumentLimits {
+        max_documents: 3,
+        max_chunks: 70,
+    };
+    store
+        .update_tenant_config(
+            &id,
+            &config,
+            &audit(&id, None, action::TENANT_LIMITS_CHANGED),
+        )
+        .await
+        .unwrap();
+    let updated = store.tenant(&id).await.unwrap().unwrap();
+    assert_eq!(updated.config, config);
+    assert_eq!(updated.tenant.status, TenantStatus::Inactive);
+    assert_eq!(
+        store
+            .tenant_by_domain(&record.tenant.domain)
+            .await
+            .unwrap()
+            .unwrap()
+            .config
+            .document_limits,
+        config.document_limits,
+        "every copy of the record changes"
+    );
+    assert!(matches!(
+        store
+            .update_tenant_config(
+                &unique("missing"),
+                &config,
+                &audit(&id, None, action::TENANT_LIMITS_CHANGED)
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 async fn sessions_and_guards(store: &dyn StateStore) {

@@ -3,8 +3,13 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
+use super::fixtures;
 use super::unique;
-use crate::ports::vector_store::{ChunkRecord, VectorStore};
+use crate::domain::audit::action;
+use crate::domain::document::{DocumentRecord, DocumentSource, DocumentStatus};
+use crate::domain::tenant::DocumentLimits;
+use crate::ports::state_store::{AuditQuery, StateStore};
+use crate::ports::vector_store::{ChunkRecord, DocumentCommit, VectorStore};
 
 /// A unit vector along `axis`, slightly tilted towards `tilt`.
 fn direction(dimension: usize, axis: usize, tilt: usize, amount: f32) -> Vec<f32> {
@@ -175,4 +180,112 @@ pub async fn vector_store(store: Arc<dyn VectorStore>, dimension: usize) {
         1,
         "doc2 is untouched"
     );
+}
+
+fn document(tenant: &str, id: &str, chunks: u32) -> DocumentRecord {
+    let now = Utc::now();
+    DocumentRecord {
+        id: id.into(),
+        tenant_id: tenant.into(),
+        category: "values".into(),
+        title: id.into(),
+        filename: format!("{id}.md"),
+        format: Some("markdown".into()),
+        status: DocumentStatus::Indexed,
+        failure: None,
+        pages: None,
+        chunks,
+        bytes: 100,
+        source: DocumentSource::Upload,
+        content_hash: format!("hash-{id}"),
+        object_key: format!("uploads/{tenant}/values/{id}/{id}.md"),
+        revision: 1,
+        metadata: json!({}),
+        flagged_passages: vec![],
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn audited(state: &dyn StateStore, tenant: &str, what: &str) -> usize {
+    let page = state
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.into()),
+            session_id: None,
+            page: 1,
+            per_page: 100,
+        })
+        .await
+        .unwrap();
+    page.entries.iter().filter(|e| e.action == what).count()
+}
+
+/// A document's commit and removal through `vectors` beside `state`: the
+/// record, the chunks and the audit entry all land, and all go.
+pub async fn document_commits(
+    vectors: Arc<dyn VectorStore>,
+    state: Arc<dyn StateStore>,
+    dimension: usize,
+) {
+    let (vectors, state) = (vectors.as_ref(), state.as_ref());
+    let t = unique("t");
+    state
+        .create_tenant(
+            &fixtures::tenant_record(&t),
+            &fixtures::audit(&t, None, action::TENANT_CREATED),
+        )
+        .await
+        .unwrap();
+    let chunks = |n: u32| -> Vec<ChunkRecord> {
+        (0..n)
+            .map(|i| {
+                chunk(
+                    &t,
+                    "doc",
+                    i,
+                    "values",
+                    direction(dimension, i as usize, 0, 0.1),
+                )
+            })
+            .collect()
+    };
+    let commit = |n: u32| DocumentCommit {
+        record: document(&t, "doc", n),
+        chunks: chunks(n),
+        audit: fixtures::audit(&t, None, action::RAG_DOCUMENT_UPLOADED),
+        limits: DocumentLimits::default(),
+    };
+    vectors.commit_document(state, commit(3)).await.unwrap();
+    let query = direction(dimension, 0, 0, 0.0);
+    assert_eq!(vectors.search(&t, &[], &query, 10).await.unwrap().len(), 3);
+    assert_eq!(state.document(&t, "doc").await.unwrap().unwrap().chunks, 3);
+    assert_eq!(audited(state, &t, action::RAG_DOCUMENT_UPLOADED).await, 1);
+
+    vectors.commit_document(state, commit(2)).await.unwrap();
+    assert_eq!(
+        vectors.search(&t, &[], &query, 10).await.unwrap().len(),
+        2,
+        "a new commit of a document replaces its chunks"
+    );
+    assert_eq!(state.document(&t, "doc").await.unwrap().unwrap().chunks, 2);
+    assert_eq!(state.documents(&t).await.unwrap().len(), 1);
+
+    let record = state.document(&t, "doc").await.unwrap().unwrap();
+    vectors
+        .remove_document(
+            state,
+            &record,
+            &fixtures::audit(&t, None, action::RAG_DOCUMENT_DELETED),
+        )
+        .await
+        .unwrap();
+    assert!(
+        vectors
+            .search(&t, &[], &query, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(state.document(&t, "doc").await.unwrap().is_none());
+    assert_eq!(audited(state, &t, action::RAG_DOCUMENT_DELETED).await, 1);
 }

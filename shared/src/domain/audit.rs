@@ -15,6 +15,7 @@ pub enum AuditStatus {
 pub mod action {
     pub const TENANT_CREATED: &str = "tenant.created";
     pub const TENANT_STATUS_CHANGED: &str = "tenant.status_changed";
+    pub const TENANT_LIMITS_CHANGED: &str = "tenant.limits_changed";
     pub const RAG_DOCUMENT_UPLOADED: &str = "rag.document_uploaded";
     pub const RAG_DOCUMENT_REPLACED: &str = "rag.document_replaced";
     pub const RAG_DOCUMENT_DELETED: &str = "rag.document_deleted";
@@ -24,7 +25,6 @@ pub mod action {
     pub const GOAL_SCORED: &str = "goal.scored";
     pub const SESSION_COMPLETED: &str = "session.completed";
     pub const SESSION_RESUMED: &str = "session.resumed";
-    pub const TENANT_LIMITS_CHANGED: &str = "tenant.limits_changed";
     pub const TOKEN_BUDGET_WARNING: &str = "tenant.token_budget_warning";
     pub const TOKEN_BUDGET_EXHAUSTED: &str = "tenant.token_budget_exhausted";
 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::tenant::DocumentLimits;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentStatus {
@@ -75,9 +77,141 @@ pub fn upload_document_id(tenant_id: &str, category: &str, hash: &str) -> String
     hex::encode(digest)[..26].to_string()
 }
 
+/// What a tenant's library holds besides the document being written (a
+/// replacement or re-upload does not count against itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LibraryUsage {
+    pub documents: u64,
+    pub chunks: u64,
+}
+
+impl LibraryUsage {
+    /// The usage of `records` other than `document_id`.
+    pub fn of<'a>(
+        records: impl IntoIterator<Item = &'a DocumentRecord>,
+        document_id: &str,
+    ) -> Self {
+        records.into_iter().filter(|r| r.id != document_id).fold(
+            LibraryUsage::default(),
+            |usage, r| LibraryUsage {
+                documents: usage.documents + 1,
+                chunks: usage.chunks + u64::from(r.chunks),
+            },
+        )
+    }
+}
+
+/// Why a document does not fit in its tenant's library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LimitReached {
+    #[error(
+        "this tenant keeps at most {max} documents; delete one or ask the platform operator to raise the limit"
+    )]
+    Documents { max: u32 },
+    #[error(
+        "this document has {adding} chunks and the tenant's other documents {held}, over the limit of {max}; delete documents or ask the platform operator to raise the limit"
+    )]
+    Chunks { max: u32, held: u64, adding: u64 },
+}
+
+/// Whether a document of `chunks` chunks fits beside the `others`.
+pub fn admit(
+    limits: &DocumentLimits,
+    others: LibraryUsage,
+    chunks: usize,
+) -> Result<(), LimitReached> {
+    if others.documents + 1 > u64::from(limits.max_documents) {
+        return Err(LimitReached::Documents {
+            max: limits.max_documents,
+        });
+    }
+    if others.chunks + chunks as u64 > u64::from(limits.max_chunks) {
+        return Err(LimitReached::Chunks {
+            max: limits.max_chunks,
+            held: others.chunks,
+            adding: chunks as u64,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: &str, chunks: u32) -> DocumentRecord {
+        let now = chrono::Utc::now();
+        DocumentRecord {
+            id: id.into(),
+            tenant_id: "t".into(),
+            category: "values".into(),
+            title: id.into(),
+            filename: format!("{id}.md"),
+            format: Some("markdown".into()),
+            status: DocumentStatus::Indexed,
+            failure: None,
+            pages: None,
+            chunks,
+            bytes: 10,
+            source: DocumentSource::Upload,
+            content_hash: String::new(),
+            object_key: String::new(),
+            revision: 1,
+            metadata: serde_json::json!({}),
+            flagged_passages: vec![],
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn a_document_is_admitted_only_within_both_limits() {
+        let limits = DocumentLimits {
+            max_documents: 2,
+            max_chunks: 10,
+        };
+        let one = LibraryUsage::of(&[record("a", 6)], "new");
+        assert_eq!(
+            one,
+            LibraryUsage {
+                documents: 1,
+                chunks: 6
+            }
+        );
+        assert_eq!(admit(&limits, one, 4), Ok(()));
+        assert_eq!(
+            admit(&limits, one, 5),
+            Err(LimitReached::Chunks {
+                max: 10,
+                held: 6,
+                adding: 5
+            })
+        );
+        let two = LibraryUsage::of(&[record("a", 6), record("b", 1)], "new");
+        assert_eq!(
+            admit(&limits, two, 1),
+            Err(LimitReached::Documents { max: 2 })
+        );
+    }
+
+    #[test]
+    fn a_replacement_does_not_count_against_itself() {
+        let limits = DocumentLimits {
+            max_documents: 2,
+            max_chunks: 10,
+        };
+        let library = [record("a", 6), record("b", 4)];
+        let others = LibraryUsage::of(&library, "a");
+        assert_eq!(
+            others,
+            LibraryUsage {
+                documents: 1,
+                chunks: 4
+            }
+        );
+        assert_eq!(admit(&limits, others, 6), Ok(()));
+        assert!(admit(&limits, others, 7).is_err());
+    }
 
     #[test]
     fn ids_follow_the_content_within_a_tenant_and_category() {

@@ -73,6 +73,52 @@ pub struct TenantConfig {
     /// Rate limits, turn caps and the token budget (defaults when absent).
     #[serde(default)]
     pub limits: UsageLimits,
+    /// How much the tenant's document library may hold (set by the
+    /// platform operator; tenants created before limits get the defaults).
+    #[serde(default)]
+    pub document_limits: DocumentLimits,
+}
+
+/// How much a tenant's document library may hold. Every upload is checked
+/// against them before anything is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DocumentLimits {
+    pub max_documents: u32,
+    /// Chunks across all of the tenant's documents (a 10 MiB text is ~14k).
+    pub max_chunks: u32,
+}
+
+impl DocumentLimits {
+    pub const DEFAULT_MAX_DOCUMENTS: u32 = 200;
+    pub const DEFAULT_MAX_CHUNKS: u32 = 50_000;
+    /// Above these an operator is better served by pgvector.
+    pub const CEILING_DOCUMENTS: u32 = 100_000;
+    pub const CEILING_CHUNKS: u32 = 10_000_000;
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=Self::CEILING_DOCUMENTS).contains(&self.max_documents) {
+            return Err(ConfigError(format!(
+                "max_documents must be within 1-{}",
+                Self::CEILING_DOCUMENTS
+            )));
+        }
+        if !(1..=Self::CEILING_CHUNKS).contains(&self.max_chunks) {
+            return Err(ConfigError(format!(
+                "max_chunks must be within 1-{}",
+                Self::CEILING_CHUNKS
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for DocumentLimits {
+    fn default() -> Self {
+        DocumentLimits {
+            max_documents: Self::DEFAULT_MAX_DOCUMENTS,
+            max_chunks: Self::DEFAULT_MAX_CHUNKS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -174,6 +220,7 @@ impl TenantConfig {
             max_collect_turns: 3,
             rag_categories: categories,
             limits: UsageLimits::default(),
+            document_limits: DocumentLimits::default(),
         }
     }
 
@@ -201,6 +248,7 @@ impl TenantConfig {
             return Err(ConfigError("max_collect_turns must be within 1-10".into()));
         }
         self.limits.validate()?;
+        self.document_limits.validate()?;
         for phase in Phase::CONVERSATIONAL {
             let rubric = self
                 .rubric(phase)
@@ -285,6 +333,17 @@ mod tests {
         let mut cfg = TenantConfig::defaults();
         cfg.scoring_rubrics.remove("g6_values");
         assert!(cfg.validate().is_err());
+        let mut cfg = TenantConfig::defaults();
+        cfg.document_limits.max_chunks = 0;
+        assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn configs_stored_before_limits_read_with_the_defaults() {
+        let mut stored = serde_json::to_value(TenantConfig::defaults()).unwrap();
+        stored.as_object_mut().unwrap().remove("document_limits");
+        let read: TenantConfig = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.document_limits, DocumentLimits::default());
     }
 
     #[test]

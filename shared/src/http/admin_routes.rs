@@ -14,10 +14,10 @@ use super::error::ErrorBody;
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, documents, limits};
+use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants};
 use crate::domain::document::DocumentRecord;
 use crate::domain::limits::UsageLimits;
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{DocumentLimits, Tenant};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -40,6 +40,10 @@ pub fn router() -> Router<App> {
         .route(
             "/api/admin/tenants/{tenant_id}/limits",
             get(get_limits).patch(update_limits),
+        )
+        .route(
+            "/api/admin/tenants/{tenant_id}/document-limits",
+            get(document_limits).put(set_document_limits),
         )
 }
 
@@ -489,4 +493,58 @@ async fn tenants(
     let tenants = admin::tenants(&app, &admin).await?;
     let total = tenants.len();
     Ok(Json(TenantList { tenants, total }))
+}
+
+/// The platform admin only: limits bind the tenant's own admin.
+fn platform_only(admin: &Admin) -> AppResult<()> {
+    match admin {
+        Admin::Platform => Ok(()),
+        Admin::Tenant(_) => Err(AppError::forbidden(
+            "platform_admin_only",
+            "only the platform admin key sets a tenant's limits",
+        )),
+    }
+}
+
+/// How much the tenant's document library may hold: its own admin may read it.
+#[utoipa::path(
+    get, path = "/api/admin/tenants/{tenant_id}/document-limits", tag = "admin", operation_id = "get_document_limits",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The tenant's document limits", body = DocumentLimits),
+    )
+)]
+async fn document_limits(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path(tenant_id): Path<String>,
+) -> AppResult<Json<DocumentLimits>> {
+    admin.scope(Some(&tenant_id))?;
+    Ok(Json(ingestion::document_limits(&app, &tenant_id).await?))
+}
+
+/// Sets both document limits; the platform admin only.
+#[utoipa::path(
+    put, path = "/api/admin/tenants/{tenant_id}/document-limits", tag = "admin", operation_id = "set_document_limits",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = DocumentLimits,
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The limits now in force (audited `tenant.limits_changed`)", body = DocumentLimits),
+        (status = 400, description = "`invalid_limits`: `max_documents` 1–100,000, `max_chunks` 1–10,000,000", body = ErrorBody),
+        (status = 403, description = "`platform_admin_only`: a tenant's key", body = ErrorBody),
+    )
+)]
+async fn set_document_limits(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path(tenant_id): Path<String>,
+    ApiJson(limits): ApiJson<DocumentLimits>,
+) -> AppResult<Json<DocumentLimits>> {
+    platform_only(&admin)?;
+    Ok(Json(
+        tenants::set_document_limits(&app, &tenant_id, limits, &admin.actor(), &origin).await?,
+    ))
 }

@@ -49,6 +49,8 @@ use crate::app::chat_events;
         admin_routes::tenants,
         admin_routes::get_limits,
         admin_routes::update_limits,
+        admin_routes::document_limits,
+        admin_routes::set_document_limits,
     ),
     components(schemas(
         ErrorBody,

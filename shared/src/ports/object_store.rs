@@ -26,6 +26,14 @@ pub trait ObjectStore: Send + Sync {
         Ok(self.get(key).await?.map(|o| o.bytes.len() as u64))
     }
 
+    /// Every key under `prefix`, when the store can list them cheaply (local
+    /// files, for the start-up sweep of uploads that never committed);
+    /// `None` when it does not (S3: its object-created events index what
+    /// an interrupted upload left).
+    async fn keys_under(&self, _prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(None)
+    }
+
     /// A URL a client can PUT the object to directly, valid for `expires`;
     /// `None` when the store cannot hand such URLs out (local files).
     async fn presign_put(

@@ -284,6 +284,14 @@ pub trait StateStore: Send + Sync {
     /// The adapter's name, as `/api/health` reports it.
     fn name(&self) -> &'static str;
 
+    /// Names the database this store commits to when another adapter on
+    /// the same database can join its transactions (the embedded vector
+    /// store commits a document's chunks, record and audit entry together);
+    /// `None`: no shared transactions.
+    fn transaction_scope(&self) -> Option<String> {
+        None
+    }
+
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Creates a tenant; `Conflict` when its id, slug, domain or key hash is taken.

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::state_store::StoreError;
+use super::state_store::{StateStore, StoreError};
+use crate::domain::audit::AuditEntry;
+use crate::domain::document::{DocumentRecord, LimitReached};
+use crate::domain::tenant::DocumentLimits;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkRecord {
@@ -24,6 +27,25 @@ pub struct ScoredChunk {
     pub chunk: ChunkRecord,
     /// Cosine similarity, 1 for identical directions.
     pub similarity: f32,
+}
+
+/// A document made searchable: its record, its chunks and the audit entry
+/// of the change, written as one unit within the tenant's limits.
+#[derive(Debug, Clone)]
+pub struct DocumentCommit {
+    pub record: DocumentRecord,
+    pub chunks: Vec<ChunkRecord>,
+    pub audit: AuditEntry,
+    pub limits: DocumentLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The document does not fit in its tenant's library; nothing was written.
+    #[error(transparent)]
+    Limit(#[from] LimitReached),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[async_trait]
@@ -49,6 +71,55 @@ pub trait VectorStore: Send + Sync {
         query: &[f32],
         k: usize,
     ) -> Result<Vec<ScoredChunk>, StoreError>;
+
+    /// Writes a document's chunks, record and audit entry. This default
+    /// writes them one after the other, chunks first: a crash in between
+    /// leaves chunks under the document's id, which the next ingestion of
+    /// the same document replaces (the upsert is idempotent). Limits are
+    /// checked by the caller beforehand. A store that shares transactions
+    /// with `state` (see [`StateStore::transaction_scope`]) commits all
+    /// three at once and checks the limits inside that transaction.
+    async fn commit_document(
+        &self,
+        state: &dyn StateStore,
+        commit: DocumentCommit,
+    ) -> Result<(), CommitError> {
+        commit_in_sequence(self, state, commit).await
+    }
+
+    /// Removes a document's chunks and record and audits it; the default
+    /// does so in that order (searches stop finding it first).
+    async fn remove_document(
+        &self,
+        state: &dyn StateStore,
+        record: &DocumentRecord,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.delete_document(&record.tenant_id, &record.id).await?;
+        state.delete_document(&record.tenant_id, &record.id).await?;
+        state.append_audit(audit).await
+    }
+}
+
+/// [`VectorStore::commit_document`] without a shared transaction: chunks,
+/// then the record, then the audit entry.
+pub async fn commit_in_sequence<V: VectorStore + ?Sized>(
+    vectors: &V,
+    state: &dyn StateStore,
+    commit: DocumentCommit,
+) -> Result<(), CommitError> {
+    let DocumentCommit {
+        record,
+        chunks,
+        audit,
+        ..
+    } = commit;
+    vectors
+        .upsert_document(&record.tenant_id, &record.id, chunks)
+        .await?;
+    state.put_document(&record).await?;
+    state.append_audit(&audit).await?;
+    Ok(())
 }
 
 /// An upsert's chunks must all belong to the document it names.

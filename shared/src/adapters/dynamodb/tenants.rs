@@ -136,7 +136,7 @@ pub async fn update(
     tenant: &Tenant,
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    rewrite(client, table, &tenant.id, audit, |record| {
+    update_with(client, table, &tenant.id, audit, |record| {
         record.tenant = tenant.clone()
     })
     .await
@@ -149,27 +149,27 @@ pub async fn update_config(
     config: &TenantConfig,
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
-    rewrite(client, table, tenant_id, audit, |record| {
+    update_with(client, table, tenant_id, audit, |record| {
         record.config = config.clone()
     })
     .await
 }
 
-/// Reads the tenant, changes it with `edit` and writes it with its copies,
-/// again if another write came first.
-async fn rewrite(
+/// Rewrites the tenant's record (and its copies) as `change` makes it,
+/// reading again when another update won the race.
+async fn update_with(
     client: &Client,
     table: &str,
     tenant_id: &str,
     audit: &AuditEntry,
-    edit: impl Fn(&mut TenantRecord),
+    change: impl Fn(&mut TenantRecord),
 ) -> Result<(), StoreError> {
     for _ in 0..UPDATE_ATTEMPTS {
         let (before, revision) = current(client, table, tenant_id)
             .await?
-            .ok_or_else(|| StoreError::Conflict(format!("no tenant {}", tenant_id)))?;
+            .ok_or_else(|| StoreError::Conflict(format!("no tenant {tenant_id}")))?;
         let mut after = before.clone();
-        edit(&mut after);
+        change(&mut after);
         let tx = update_transaction(table, &before, &after, revision, audit)?;
         match tx.commit(client).await {
             Ok(()) => return Ok(()),
@@ -177,16 +177,14 @@ async fn rewrite(
             Err(TransactError::ConditionFailed { failed }) if failed == [0] => continue,
             Err(TransactError::ConditionFailed { .. }) => {
                 return Err(StoreError::Conflict(format!(
-                    "tenant {}: the new slug or domain is taken",
-                    tenant_id
+                    "tenant {tenant_id}: the new slug or domain is taken"
                 )));
             }
             Err(TransactError::Store(e)) => return Err(e),
         }
     }
     Err(StoreError::Conflict(format!(
-        "tenant {} kept changing meanwhile",
-        tenant_id
+        "tenant {tenant_id} kept changing meanwhile"
     )))
 }
 

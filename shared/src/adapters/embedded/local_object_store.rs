@@ -48,6 +48,38 @@ impl LocalObjectStore {
     }
 }
 
+/// The keys of the files under `start`; a sidecar beside its object is not
+/// a key, a sidecar left alone is (so that it can be swept too).
+fn list_keys(root: &Path, start: &Path) -> Result<Vec<String>, StoreError> {
+    let mut keys = vec![];
+    let mut pending = vec![start.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(unavailable(e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(unavailable)?.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = path.to_string_lossy();
+            if let Some(object) = name.strip_suffix(".meta.json")
+                && Path::new(object).is_file()
+            {
+                continue;
+            }
+            if let Ok(relative) = path.strip_prefix(root) {
+                keys.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}
+
 #[async_trait]
 impl ObjectStore for LocalObjectStore {
     fn name(&self) -> &'static str {
@@ -101,6 +133,14 @@ impl ObjectStore for LocalObjectStore {
             content_type: sidecar.content_type,
             metadata: sidecar.metadata,
         }))
+    }
+
+    async fn keys_under(&self, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let (root, start) = (self.root.clone(), self.path(prefix)?);
+        tokio::task::spawn_blocking(move || list_keys(&root, &start))
+            .await
+            .map_err(unavailable)?
+            .map(Some)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -102,14 +102,16 @@ fn charge_window(
 #[derive(Clone)]
 pub struct SqliteStateStore {
     conn: Arc<Mutex<Connection>>,
+    /// The database file, canonical: what [`StateStore::transaction_scope`] names.
+    file: String,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
 /// Maps SQLite errors, turning unique-key violations into conflicts.
-fn db_error(e: rusqlite::Error) -> StoreError {
+pub(super) fn db_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => {
             StoreError::Conflict(e.to_string())
@@ -118,11 +120,11 @@ fn db_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(unavailable)
 }
 
-fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
+pub(super) fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| unavailable(format!("corrupt record: {e}")))
 }
 
@@ -165,20 +167,10 @@ fn write_guarded(
 impl SqliteStateStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(unavailable)?;
-        }
-        create_private(path).map_err(unavailable)?;
-        let conn = Connection::open(path).map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(unavailable)?;
-        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        let (conn, file) = open_database(path)?;
         Ok(SqliteStateStore {
             conn: Arc::new(Mutex::new(conn)),
+            file,
         })
     }
 
@@ -236,6 +228,33 @@ impl SqliteStateStore {
     }
 }
 
+/// Opens the database at `path` (created 0600 if new) with the state
+/// tables, in WAL mode; returns it with its canonical file name.
+pub(super) fn open_database(path: &Path) -> Result<(Connection, String), StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(unavailable)?;
+    }
+    // Only a new file: closing a descriptor of a file SQLite has open in
+    // this process would drop its POSIX locks (the state and vector
+    // stores each open the same database).
+    if !path.exists() {
+        create_private(path).map_err(unavailable)?;
+    }
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(unavailable)?;
+    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    let file = std::fs::canonicalize(path)
+        .map_err(unavailable)?
+        .to_string_lossy()
+        .into_owned();
+    Ok((conn, file))
+}
+
 /// Creates the database file readable by its owner only, before SQLite
 /// opens it (SQLite gives its WAL and shared-memory files the same mode).
 fn create_private(path: &Path) -> std::io::Result<()> {
@@ -249,7 +268,26 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
-fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
+/// Creates or replaces a document record.
+pub(super) fn put_document_row(
+    tx: &Connection,
+    document: &DocumentRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO documents (tenant_id, id, created_at, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET created_at = excluded.created_at, body = excluded.body",
+        params![
+            document.tenant_id,
+            document.id,
+            document.created_at.to_rfc3339(),
+            to_json(document)?
+        ],
+    )
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(super) fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit_log (id, tenant_id, session_id, body) VALUES (?1, ?2, ?3, ?4)",
         params![entry.id, entry.tenant_id, entry.session_id, to_json(entry)?],
@@ -262,6 +300,10 @@ fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
 impl StateStore for SqliteStateStore {
     fn name(&self) -> &'static str {
         "embedded-sqlite"
+    }
+
+    fn transaction_scope(&self) -> Option<String> {
+        Some(self.file.clone())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -584,19 +626,9 @@ impl StateStore for SqliteStateStore {
     }
 
     async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
-        let (tenant_id, id) = (document.tenant_id.clone(), document.id.clone());
-        let created_at = document.created_at.to_rfc3339();
-        let body = to_json(document)?;
-        self.run(move |conn| {
-            conn.execute(
-                "INSERT INTO documents (tenant_id, id, created_at, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant_id, id) DO UPDATE SET created_at = excluded.created_at, body = excluded.body",
-                params![tenant_id, id, created_at, body],
-            )
-            .map_err(db_error)?;
-            Ok(())
-        })
-        .await
+        let document = document.clone();
+        self.run(move |conn| put_document_row(conn, &document))
+            .await
     }
 
     async fn document(
