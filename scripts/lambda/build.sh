@@ -4,10 +4,11 @@
 # template's CodeUri (the repository root), for each function
 #   cargo lambda build --release --arm64 --bin <BuildProperties.Binary>
 # (aws_lambda_builders/workflows/rust_cargo/actions.py; the template sets no
-# Flags). Here the five binaries are one invocation, so the dependencies
-# compile once; every function's crate enables the same petraf-core
-# features, and `check_same_features` below fails the build if one invocation
-# would compile anything differently from the five separate ones.
+# Flags). Each function's crate enables only the petraf-core features it
+# uses, so functions are grouped by the features they resolve on their own
+# (`cargo tree`), and each group is one invocation: its dependencies compile
+# once, and every bootstrap is compiled exactly as its own `sam build` step
+# compiles it (checked below). The hello world is built on its own.
 #
 #   scripts/lambda/build.sh            # -> $CARGO_TARGET_DIR/lambda/<name>/bootstrap
 #   PETRAF_LAMBDA_ARCH=x86_64 scripts/lambda/build.sh   # --x86-64, into lambda-x86_64/
@@ -44,29 +45,35 @@ if ! rustup target list --installed | grep -qx "$TRIPLE"; then
     rustup target add "$TRIPLE" >&2
 fi
 
-# The normal dependencies' features of each function built on its own, as
-# sam build builds it, must equal those of the single build of all five
-# (and the hello world built beside them).
+# The features of every normal dependency, as `cargo build` of these
+# packages resolves them.
 features_of() {
     cargo tree --locked --target "$TRIPLE" -e normal --prefix none -f '{p} {f}' "$@" \
         | sed 's/ (\*)$//' | grep -Ev '^$|^petraf-(fn-|hello-world)' | sort -u
 }
-check_same_features() {
-    local together name
-    local packages=(-p "petraf-$BASELINE")
-    for name in "${FUNCTIONS[@]}"; do packages+=(-p "petraf-fn-$name"); done
-    together=$(features_of "${packages[@]}")
-    for name in "${FUNCTIONS[@]}"; do
-        if ! diff <(features_of -p "petraf-fn-$name") <(echo "$together") >&2; then
-            log "petraf-fn-$name on its own resolves other features than the single build (diff above):"
-            log "give every function's crate the same dependencies and petraf-core features"
-            exit 1
-        fi
-    done
-}
-check_same_features
 
-bins=()
-for name in "${FUNCTIONS[@]}" "$BASELINE"; do bins+=(--bin "$name"); done
-cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" "${bins[@]}" >&2
+# Functions that resolve the same features on their own build together.
+declare -A group
+for name in "${FUNCTIONS[@]}"; do
+    key=$(features_of -p "petraf-fn-$name" | sha256sum | cut -c1-16)
+    group[$key]="${group[$key]:-} $name"
+done
+for key in "${!group[@]}"; do
+    read -r -a members <<<"${group[$key]}"
+    packages=()
+    bins=()
+    for name in "${members[@]}"; do
+        packages+=(-p "petraf-fn-$name")
+        bins+=(--bin "$name")
+    done
+    # Features only add up, but check: together exactly as each alone.
+    if ! diff <(features_of -p "petraf-fn-${members[0]}") <(features_of "${packages[@]}") >&2; then
+        log "${members[*]} together resolve other features than alone (diff above)"
+        exit 1
+    fi
+    log "building ${members[*]}"
+    cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" "${bins[@]}" >&2
+done
+log "building $BASELINE"
+cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" --bin "$BASELINE" >&2
 echo "$OUT"

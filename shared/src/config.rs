@@ -557,6 +557,7 @@ async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>,
 }
 
 /// The largest vector pgvector's HNSW index takes.
+#[cfg(feature = "pgvector")]
 const MAX_INDEXED_DIMENSION: usize = 2000;
 
 /// `PETRAF_EMBEDDING_DIMENSION`, if set: the one size asked of every part.
