@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the five Lambda functions (and the benchmark's hello world) as
-# `sam build` builds them: SAM's rust-cargolambda builder runs, in the
-# template's CodeUri (the repository root), for each function
-#   cargo lambda build --release --arm64 --bin <BuildProperties.Binary>
+# `sam build` builds them. SAM's rust-cargolambda builder runs, in each
+# function's CodeUri, `cargo lambda build --release --arm64 --bin <Binary>`
 # (aws_lambda_builders/workflows/rust_cargo/actions.py; the template sets no
-# Flags). Each function's crate enables only the petraf-core features it
-# uses, so functions are grouped by the features they resolve on their own
-# (`cargo tree`), and each group is one invocation: its dependencies compile
-# once, and every bootstrap is compiled exactly as its own `sam build` step
-# compiles it (checked below). The hello world is built on its own.
+# Flags). Every CodeUri is the repository root, a virtual workspace without
+# default-members, so each of those builds selects every workspace member
+# and resolves the dependencies' features across all of them; `--bin` only
+# picks the binary. One invocation with all the binaries therefore compiles
+# exactly what the five do, once; `same_resolve_as_sam_build` fails the
+# build if the template or the workspace stop making that true.
 #
 #   scripts/lambda/build.sh            # -> $CARGO_TARGET_DIR/lambda/<name>/bootstrap
 #   PETRAF_LAMBDA_ARCH=x86_64 scripts/lambda/build.sh   # --x86-64, into lambda-x86_64/
@@ -45,35 +45,22 @@ if ! rustup target list --installed | grep -qx "$TRIPLE"; then
     rustup target add "$TRIPLE" >&2
 fi
 
-# The features of every normal dependency, as `cargo build` of these
-# packages resolves them.
-features_of() {
-    cargo tree --locked --target "$TRIPLE" -e normal --prefix none -f '{p} {f}' "$@" \
-        | sed 's/ (\*)$//' | grep -Ev '^$|^petraf-(fn-|hello-world)' | sort -u
-}
-
-# Functions that resolve the same features on their own build together.
-declare -A group
-for name in "${FUNCTIONS[@]}"; do
-    key=$(features_of -p "petraf-fn-$name" | sha256sum | cut -c1-16)
-    group[$key]="${group[$key]:-} $name"
-done
-for key in "${!group[@]}"; do
-    read -r -a members <<<"${group[$key]}"
-    packages=()
-    bins=()
-    for name in "${members[@]}"; do
-        packages+=(-p "petraf-fn-$name")
-        bins+=(--bin "$name")
-    done
-    # Features only add up, but check: together exactly as each alone.
-    if ! diff <(features_of -p "petraf-fn-${members[0]}") <(features_of "${packages[@]}") >&2; then
-        log "${members[*]} together resolve other features than alone (diff above)"
+same_resolve_as_sam_build() {
+    local uris
+    uris=$(grep -E '^\s+CodeUri:' template.yaml | awk '{print $2}' | sort -u)
+    if [ "$uris" != "." ]; then
+        log "template.yaml's CodeUri is not the repository root for every function ($uris):"
+        log "sam build then resolves features per function; build each function on its own here"
         exit 1
     fi
-    log "building ${members[*]}"
-    cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" "${bins[@]}" >&2
-done
-log "building $BASELINE"
-cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" --bin "$BASELINE" >&2
+    if grep -q '^default-members' Cargo.toml; then
+        log "Cargo.toml sets default-members: sam build's --bin builds no longer select the whole workspace"
+        exit 1
+    fi
+}
+same_resolve_as_sam_build
+
+bins=()
+for name in "${FUNCTIONS[@]}" "$BASELINE"; do bins+=(--bin "$name"); done
+cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" "${bins[@]}" >&2
 echo "$OUT"
