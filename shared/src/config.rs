@@ -577,6 +577,7 @@ async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>,
 }
 
 /// The largest vector pgvector's HNSW index takes.
+#[cfg(feature = "pgvector")]
 const MAX_INDEXED_DIMENSION: usize = 2000;
 
 /// `PETRAF_EMBEDDING_DIMENSION`, if set: the one size asked of every part.
@@ -773,12 +774,33 @@ async fn models(env: &dyn Env) -> Result<ModelPair, ConfigError> {
         "PETRAF_MODEL_PROVIDER",
         &["offline", "openai", "bedrock"],
     )? {
-        "offline" => Ok(offline_models_of(embedding_dimension(env)?)),
+        "offline" => {
+            let (model, embedder) = offline_models_of(embedding_dimension(env)?);
+            Ok((with_injected_panic(env, model), embedder))
+        }
+        _ if env.get(PANIC_PHRASE).is_some() => Err(config_error(
+            PANIC_PHRASE,
+            "fault injection for tests, only with PETRAF_MODEL_PROVIDER=offline",
+        )),
         #[cfg(feature = "openai")]
         "openai" => openai_models(env).await,
         #[cfg(feature = "bedrock")]
         "bedrock" => bedrock_models(env).await,
         other => Err(not_in_this_build("PETRAF_MODEL_PROVIDER", other)),
+    }
+}
+
+/// Makes the offline coach panic mid-reply on a message holding this
+/// phrase: the artifact end-to-end test's proof that the deployed build
+/// catches a panicking turn. Never set by the template.
+const PANIC_PHRASE: &str = "PETRAF_TEST_PANIC_PHRASE";
+
+fn with_injected_panic(env: &dyn Env, model: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
+    match env.get(PANIC_PHRASE) {
+        Some(phrase) => Arc::new(crate::adapters::panic_injection::PanicOnPhrase::new(
+            model, phrase,
+        )),
+        None => model,
     }
 }
 
@@ -1114,6 +1136,16 @@ mod tests {
             (
                 env(&[("PETRAF_DATA_DIR", d), ("PETRAF_TURN_LEASE_SECONDS", "0")]),
                 "PETRAF_TURN_LEASE_SECONDS",
+            ),
+            // Fault injection never wraps a real model.
+            (
+                env(&[
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_MODEL_PROVIDER", "openai"),
+                    ("OPENAI_API_KEY", "sk-test"),
+                    ("PETRAF_TEST_PANIC_PHRASE", "PANIC-NOW"),
+                ]),
+                "PETRAF_TEST_PANIC_PHRASE",
             ),
         ];
         for (e, variable) in cases {

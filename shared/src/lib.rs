@@ -16,4 +16,6 @@ pub mod domain;
 pub mod extraction;
 pub mod http;
 pub mod ports;
+#[cfg(feature = "lambda")]
+pub mod s3_event;
 pub mod telemetry;

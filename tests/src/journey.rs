@@ -97,13 +97,13 @@ pub async fn chat(
         .await
 }
 
-fn names(events: &[(String, Value)]) -> Vec<&str> {
+pub fn names(events: &[(String, Value)]) -> Vec<&str> {
     events.iter().map(|(n, _)| n.as_str()).collect()
 }
 
 /// Checks the streamed coach reply: numbered chunks that add up to the
 /// `complete` event's full response.
-fn check_stream(events: &[(String, Value)], phase: &str) {
+pub fn check_stream(events: &[(String, Value)], phase: &str) {
     assert_eq!(events.first().unwrap().0, "start");
     assert_eq!(events[0].1["phase"], phase);
     assert_eq!(events[0].1["step"], "collect");
@@ -136,7 +136,7 @@ fn check_stream(events: &[(String, Value)], phase: &str) {
 }
 
 /// Checks a turn that refines and passes; returns the new goal's id.
-fn check_pass(events: &[(String, Value)], phase: &str, next: &str, completion: u64) -> String {
+pub fn check_pass(events: &[(String, Value)], phase: &str, next: &str, completion: u64) -> String {
     check_stream(events, phase);
     let after_messages: Vec<&str> = names(events)
         .into_iter()

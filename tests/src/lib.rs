@@ -17,6 +17,7 @@ use serde_json::Value;
 pub mod documents;
 pub mod gate;
 pub mod journey;
+pub mod lambda;
 
 pub const PLATFORM_KEY: &str = "platform-admin-key-for-tests-0123456789";
 

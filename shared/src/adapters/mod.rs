@@ -9,6 +9,7 @@ pub mod dynamodb;
 pub mod embedded;
 #[cfg(feature = "openai")]
 pub mod openai;
+pub mod panic_injection;
 #[cfg(feature = "pgvector")]
 pub mod pgvector;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
