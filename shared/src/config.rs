@@ -804,7 +804,6 @@ fn with_injected_panic(env: &dyn Env, model: Arc<dyn ChatModel>) -> Arc<dyn Chat
     }
 }
 
-/// A chat model and an embedder.
 /// A chat model and the embedder that goes with it.
 type ModelPair = (Arc<dyn ChatModel>, Arc<dyn Embedder>);
 
