@@ -198,11 +198,6 @@ pub async fn audit_logs(
 }
 
 pub async fn tenants(app: &App, admin: &Admin) -> AppResult<Vec<Tenant>> {
-    match admin {
-        Admin::Platform => Ok(app.store.list_tenants().await?),
-        Admin::Tenant(_) => Err(AppError::forbidden(
-            "platform_admin_only",
-            "only the platform admin key lists tenants",
-        )),
-    }
+    admin.require_platform("lists tenants")?;
+    Ok(app.store.list_tenants().await?)
 }

@@ -231,6 +231,17 @@ impl Admin {
         }
     }
 
+    /// Only the platform admin may `what` (e.g. "lists tenants").
+    pub fn require_platform(&self, what: &str) -> AppResult<()> {
+        match self {
+            Admin::Platform => Ok(()),
+            Admin::Tenant(_) => Err(AppError::forbidden(
+                "platform_admin_only",
+                format!("only the platform admin key {what}"),
+            )),
+        }
+    }
+
     /// The tenant this admin may act on, given the one a request names.
     pub fn scope(&self, requested: Option<&str>) -> AppResult<Option<String>> {
         match (self, requested) {

@@ -460,12 +460,7 @@ async fn update_limits(
     Path(tenant_id): Path<String>,
     ApiJson(patch): ApiJson<Value>,
 ) -> AppResult<Json<UsageLimits>> {
-    if !matches!(admin, Admin::Platform) {
-        return Err(AppError::forbidden(
-            "platform_admin_only",
-            "only the platform admin key changes a tenant's limits",
-        ));
-    }
+    admin.require_platform("changes a tenant's limits")?;
     Ok(Json(
         limits::update_limits(&app, &tenant_id, patch, &admin.actor(), &origin).await?,
     ))
@@ -493,17 +488,6 @@ async fn tenants(
     let tenants = admin::tenants(&app, &admin).await?;
     let total = tenants.len();
     Ok(Json(TenantList { tenants, total }))
-}
-
-/// The platform admin only: limits bind the tenant's own admin.
-fn platform_only(admin: &Admin) -> AppResult<()> {
-    match admin {
-        Admin::Platform => Ok(()),
-        Admin::Tenant(_) => Err(AppError::forbidden(
-            "platform_admin_only",
-            "only the platform admin key sets a tenant's limits",
-        )),
-    }
 }
 
 /// How much the tenant's document library may hold: its own admin may read it.
@@ -543,7 +527,7 @@ async fn set_document_limits(
     Path(tenant_id): Path<String>,
     ApiJson(limits): ApiJson<DocumentLimits>,
 ) -> AppResult<Json<DocumentLimits>> {
-    platform_only(&admin)?;
+    admin.require_platform("sets a tenant's document limits")?;
     Ok(Json(
         tenants::set_document_limits(&app, &tenant_id, limits, &admin.actor(), &origin).await?,
     ))
