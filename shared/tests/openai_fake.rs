@@ -17,8 +17,10 @@ use futures::StreamExt;
 use petraf_core::adapters::embedded::HashingEmbedder;
 use petraf_core::adapters::openai::{OpenAiEmbedder, OpenAiModel, OpenAiSettings};
 use petraf_core::adapters::resilience::Resilience;
-use petraf_core::app::{App, demo, tenants};
+use petraf_core::app::ingestion::{DocumentUpload, ingest_upload};
+use petraf_core::app::{App, demo, judging, tenants};
 use petraf_core::conformance::{self, sarah_context};
+use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::domain::message::{Role, Usage};
 use petraf_core::domain::phase::Phase;
 use petraf_core::domain::tenant::TenantConfig;
@@ -559,6 +561,67 @@ async fn no_model_call_waits_in_front_of_the_coachs_stream() {
     assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
     let complete = &events.last().unwrap().1;
     assert!(!complete["sources"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_coach_gets_the_passage_its_latest_message_names_without_embedding_it_first() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, session) = seeded(&fake, dir.path()).await;
+    let tenant = app
+        .store
+        .tenant(tenants::DEMO_TENANT_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    let guild = "The Kubernetes guild elects a captain every spring; \
+        captains run the cluster upgrade rota.";
+    let upload = DocumentUpload {
+        tenant_id: tenant.tenant.id.clone(),
+        category: "career_framework".into(),
+        filename: "guilds.md".into(),
+        bytes: format!("# Guilds\n\n{guild}\n").into_bytes(),
+        metadata: json!({"title": "Guilds"}),
+    };
+    ingest_upload(&app, upload, "test", &RequestOrigin::default())
+        .await
+        .unwrap();
+    // The phase's remembered query (the profile's) alone does not find it.
+    let state = app
+        .store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap();
+    let remembered = state.query_for(Phase::G4Future).unwrap().to_vec().unwrap();
+    let by_query = judging::search_documents(&app, &tenant, Phase::G4Future, &remembered)
+        .await
+        .unwrap();
+    assert!(
+        !by_query
+            .iter()
+            .any(|d| d.content.contains("Kubernetes guild"))
+    );
+
+    fake.hold_embed_until_coach_requests(1);
+    fake.set_ready(false);
+    let events = turn(
+        &app,
+        &session,
+        "In two years I want to be captain of the Kubernetes guild.",
+    )
+    .await;
+    assert_eq!(names(&events), ["start", "message", "complete"]);
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    let prompt = coach.body["messages"].to_string();
+    assert!(
+        prompt.contains("Kubernetes guild elects a captain"),
+        "the latest message's words reranked the candidates: {prompt}"
+    );
 }
 
 #[tokio::test]

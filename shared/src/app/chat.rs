@@ -1042,7 +1042,8 @@ impl Turn {
 
     /// Grounds the coach's reply without an embedding call in front of it:
     /// the passages the phase's remembered query finds in the index now,
-    /// while the turn's own retrieval starts alongside. With no query
+    /// reranked by the latest message's words, while the turn's own
+    /// retrieval starts alongside. With no query
     /// remembered (a state stored before there were any, or the profile's
     /// embedding failed) the turn retrieves first.
     async fn ground_ahead(
@@ -1064,8 +1065,14 @@ impl Turn {
             ctx.phase,
             ctx.user_text(),
         );
-        ctx.documents =
-            judging::search_documents(&self.app, &self.tenant, ctx.phase, &vector).await?;
+        ctx.documents = judging::search_for_message(
+            &self.app,
+            &self.tenant,
+            ctx.phase,
+            &vector,
+            ctx.latest_user_message(),
+        )
+        .await?;
         Ok(Some(fresh))
     }
 
