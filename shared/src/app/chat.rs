@@ -42,7 +42,7 @@ use crate::domain::message::{Message, Role, Source, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
 use crate::domain::scoring::{Rubric, ScoreCard};
 use crate::domain::session::{Session, SessionStatus};
-use crate::domain::tenant::TenantRecord;
+use crate::domain::tenant::{CoachRetrieval, TenantRecord};
 use crate::ports::chat_model::{ChatModel, CoachPurpose, ModelError, StreamPiece};
 use crate::ports::state_store::{
     CounterDelta, Guarded, SessionChange, SessionSnapshot, StoreError,
@@ -936,9 +936,9 @@ impl Turn {
             .filter(|g| g.is_final)
             .map(|g| (g.goal_type, g.content.clone()))
             .collect();
-        let fresh = match self.kind {
-            TurnKind::Collect => self.ground_ahead(&mut ctx).await?,
-            TurnKind::EditGoal => {
+        let fresh = match (&self.kind, self.tenant.config.coach_retrieval) {
+            (TurnKind::Collect, CoachRetrieval::Ahead) => self.ground_ahead(&mut ctx).await?,
+            (TurnKind::Collect, CoachRetrieval::PerTurn) | (TurnKind::EditGoal, _) => {
                 self.ground_now(&mut ctx).await?;
                 None
             }
