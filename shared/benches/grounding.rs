@@ -149,6 +149,8 @@ struct Tally {
     useful_by_pool: [usize; POOL_FACTORS.len()],
     held_by_pool: [f64; POOL_FACTORS.len()],
     useful_fresh: usize,
+    /// How long the shipped rerank took, each turn.
+    rerank_time: Vec<std::time::Duration>,
 }
 
 /// Lexical weights and pool sizes tried besides the ones shipped, to show
@@ -187,6 +189,11 @@ impl Tally {
         self.remembered.add(&remembered, fresh);
         self.reranked.add(reranked, fresh);
         let pool = |factor: usize| nearest[..nearest.len().min(keep * factor)].to_vec();
+        let candidates = pool(RERANK_POOL_FACTOR);
+        let started = std::time::Instant::now();
+        let kept = rerank(candidates, message, keep);
+        self.rerank_time.push(started.elapsed());
+        assert_eq!(kept, reranked, "the bench reranks as the turn does");
         for (i, weight) in WEIGHTS.into_iter().enumerate() {
             let kept = rerank_weighted(pool(RERANK_POOL_FACTOR), message, keep, weight);
             self.useful_by_weight[i] += useful(&kept);
@@ -200,6 +207,12 @@ impl Tally {
 
     fn lines(&self, what: &str) -> Vec<String> {
         let turns = self.turns.max(1) as f64;
+        let mut times = self.rerank_time.clone();
+        times.sort();
+        let micros = |p: f64| {
+            let i = ((times.len().max(1) - 1) as f64 * p).round() as usize;
+            times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
         let useful_by_weight = self.useful_by_weight.map(|u| u as f64);
         let useful_by_pool = self.useful_by_pool.map(|u| u as f64);
         vec![
@@ -209,7 +222,12 @@ impl Tally {
                 self.useful_fresh as f64 / turns,
             ),
             format!("    remembered           {}", self.remembered.cells(turns)),
-            format!("    remembered + rerank  {}", self.reranked.cells(turns)),
+            format!(
+                "    remembered + rerank  {} (rerank p50 {:.0} us, p99 {:.0} us)",
+                self.reranked.cells(turns),
+                micros(0.5),
+                micros(0.99)
+            ),
             format!(
                 "    useful at lexical weight {WEIGHTS:?}: {}",
                 per_turn(useful_by_weight, turns)

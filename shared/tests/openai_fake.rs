@@ -23,7 +23,7 @@ use petraf_core::conformance::{self, sarah_context};
 use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::domain::message::{Role, Usage};
 use petraf_core::domain::phase::Phase;
-use petraf_core::domain::tenant::TenantConfig;
+use petraf_core::domain::tenant::{CoachRetrieval, TenantConfig};
 use petraf_core::ports::Embedder;
 use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, ModelError, Readiness, StreamPiece};
 use router::{call_as_admin, names, sarahs_session, turn};
@@ -724,6 +724,34 @@ async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
         change["changes"]["coach_retrieval"],
         json!({"from": "ahead", "to": "per_turn"})
     );
+}
+
+#[tokio::test]
+async fn a_per_turn_tenant_whose_turn_cannot_be_embedded_is_coached_from_the_remembered_query() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, session) = seeded(&fake, dir.path()).await;
+    tenants::set_coach_retrieval(
+        &app,
+        tenants::DEMO_TENANT_ID,
+        CoachRetrieval::PerTurn,
+        "test",
+        &RequestOrigin::default(),
+    )
+    .await
+    .unwrap();
+    // The turn's embedding fails on every attempt.
+    fake.script(Op::Embed, (0..3).map(|_| Reply::server_error()));
+    fake.set_ready(false);
+    let events = turn(&app, &session, "I want to lead a team.").await;
+    assert_eq!(names(&events), ["start", "message", "complete"]);
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    let prompt = coach.body["messages"].to_string();
+    assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
 }
 
 #[tokio::test]

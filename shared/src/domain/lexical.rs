@@ -2,12 +2,11 @@
 //! short query by them (BM25 over just those passages). No model, no index:
 //! meant for reranking a handful of retrieved candidates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
-/// Words that say nothing about what a passage is about.
+/// Words that say nothing about what a passage is about (sorted).
 const STOP_WORDS: &[&str] = &[
     "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
     "been", "being", "but", "by", "can", "could", "did", "do", "does", "doesn", "don", "each",
@@ -29,15 +28,23 @@ const B: f64 = 0.75;
 /// single letters and bare numbers dropped, crude plurals and verb endings
 /// cut so that "mentoring" and "mentor" meet.
 pub fn terms(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            folded.push(c.to_ascii_lowercase());
+        } else {
+            // "é" is "e" and a combining accent: keep the letter.
+            decompose_canonical(c, |part| {
+                if !is_combining_mark(part) {
+                    folded.extend(part.to_lowercase());
+                }
+            });
+        }
+    }
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()))
-        .filter(|w| !STOP_WORDS.contains(w))
+        .filter(|w| STOP_WORDS.binary_search(w).is_err())
         .map(stem)
         .collect()
 }
@@ -59,30 +66,45 @@ fn stem(word: &str) -> String {
 /// counts once however often the query repeats it.
 pub fn bm25_scores(query: &str, passages: &[&str]) -> Vec<f64> {
     let query_terms: HashSet<String> = terms(query).into_iter().collect();
-    let passages: Vec<Vec<String>> = passages.iter().map(|p| terms(p)).collect();
     if query_terms.is_empty() || passages.is_empty() {
         return vec![0.0; passages.len()];
     }
+    // Each passage as its length and the counts of the query's terms in it.
+    // (A sorted map: the sum below adds in the same order every time.)
+    let passages: Vec<(usize, BTreeMap<&str, f64>)> = passages
+        .iter()
+        .map(|p| {
+            let words = terms(p);
+            let mut counts = BTreeMap::new();
+            for word in &words {
+                if let Some(term) = query_terms.get(word) {
+                    *counts.entry(term.as_str()).or_insert(0.0) += 1.0;
+                }
+            }
+            (words.len(), counts)
+        })
+        .collect();
     let count = passages.len() as f64;
-    let average_length = (passages.iter().map(Vec::len).sum::<usize>() as f64 / count).max(1.0);
+    let total_length: usize = passages.iter().map(|(length, _)| length).sum();
+    let average_length = (total_length as f64 / count).max(1.0);
     let rarity: HashMap<&str, f64> = query_terms
         .iter()
         .map(|term| {
-            let with = passages.iter().filter(|p| p.contains(term)).count() as f64;
+            let with = passages
+                .iter()
+                .filter(|(_, counts)| counts.contains_key(term.as_str()))
+                .count() as f64;
             let idf = (1.0 + (count - with + 0.5) / (with + 0.5)).ln();
             (term.as_str(), idf)
         })
         .collect();
     passages
         .iter()
-        .map(|passage| {
-            let length_norm = 1.0 - B + B * passage.len() as f64 / average_length;
-            rarity
+        .map(|(length, counts)| {
+            let length_norm = 1.0 - B + B * *length as f64 / average_length;
+            counts
                 .iter()
-                .map(|(term, idf)| {
-                    let tf = passage.iter().filter(|t| t == term).count() as f64;
-                    idf * tf * (K1 + 1.0) / (tf + K1 * length_norm)
-                })
+                .map(|(term, tf)| rarity[term] * tf * (K1 + 1.0) / (tf + K1 * length_norm))
                 .sum()
         })
         .collect()
@@ -101,6 +123,11 @@ mod tests {
         assert_eq!(terms("I'm mentoring developers"), ["mentor", "develop"]);
         assert_eq!(terms("L4 and AI"), ["l4", "ai"]);
         assert!(terms("yes, and then? 2027").is_empty());
+    }
+
+    #[test]
+    fn the_stop_words_are_sorted_for_their_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
