@@ -321,17 +321,25 @@ mod tests {
     }
 
     #[test]
-    fn a_close_vector_match_outweighs_one_common_word() {
-        // The top candidate shares no word; the last shares one that every
-        // other candidate lacks but is far by vector: the blend keeps the
-        // close one first and does not jump the far one over the middle.
+    fn a_far_candidate_with_the_messages_word_at_most_ties_the_closest() {
+        // The farthest candidate shares the message's only word: it rises
+        // above the middle one, level with the closest, which keeps its
+        // place (ties keep the vector order).
         let candidates = vec![
-            scored("Distributed systems design reviews.", 0.80),
+            scored("Distributed systems reviews.", 0.80),
             scored("Architecture decision records.", 0.70),
-            scored("Quarterly sales targets for the team.", 0.10),
+            scored("Quarterly sales targets per team.", 0.10),
         ];
-        let kept = rerank(candidates, "design for the team", 3);
-        assert_eq!(kept[0].content, "Distributed systems design reviews.");
+        let kept = rerank(candidates.clone(), "the team", 1);
+        assert_eq!(contents(&kept), ["Distributed systems reviews."]);
+        let kept = rerank(candidates, "the team", 2);
+        assert_eq!(
+            contents(&kept),
+            [
+                "Distributed systems reviews.",
+                "Quarterly sales targets per team."
+            ]
+        );
     }
 
     #[test]
