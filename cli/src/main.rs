@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use petraf_core::app::{App, ingestion, limits, tenants};
 use petraf_core::config::{self, ProcessEnv};
 use petraf_core::domain::audit::RequestOrigin;
-use petraf_core::domain::tenant::{DocumentLimits, TenantConfig, TenantStatus};
+use petraf_core::domain::tenant::{CoachRetrieval, DocumentLimits, TenantConfig, TenantStatus};
 
 #[derive(Parser)]
 #[command(
@@ -97,6 +97,14 @@ enum TenantCommand {
         #[arg(long)]
         budget_warning_percent: Option<u8>,
     },
+    /// Show what grounds a tenant's coach replies, or choose it (audited).
+    CoachRetrieval {
+        tenant_id: String,
+        /// `ahead`: no model call before the reply (the default);
+        /// `per_turn`: the turn's answers are embedded and searched first.
+        #[arg(long)]
+        set: Option<CoachRetrievalArg>,
+    },
     /// Set how much a tenant's document library may hold (unset: unchanged).
     DocumentLimits {
         tenant_id: String,
@@ -105,6 +113,13 @@ enum TenantCommand {
         #[arg(long)]
         max_chunks: Option<u32>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CoachRetrievalArg {
+    Ahead,
+    #[value(name = "per_turn")]
+    PerTurn,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -246,6 +261,22 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             }
             .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{}", serde_json::to_string_pretty(&limits)?);
+        }
+        TenantCommand::CoachRetrieval { tenant_id, set } => {
+            let mode = match set {
+                None => tenants::coach_retrieval(&app, &tenant_id).await,
+                Some(arg) => {
+                    let mode = match arg {
+                        CoachRetrievalArg::Ahead => CoachRetrieval::Ahead,
+                        CoachRetrievalArg::PerTurn => CoachRetrieval::PerTurn,
+                    };
+                    let origin = RequestOrigin::default();
+                    tenants::set_coach_retrieval(&app, &tenant_id, mode, "system_admin", &origin)
+                        .await
+                }
+            }
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{}", serde_json::json!({ "coach_retrieval": mode }));
         }
         TenantCommand::DocumentLimits {
             tenant_id,

@@ -15,7 +15,12 @@
 //!   the coach's streamed request (on the fake's clock, the same process):
 //!   what the turn spends before the model can start.
 //!
+//! Scenarios: collect turns, turns that become ready, ready turns scoring
+//! low (the default `ahead` coach retrieval), then collect turns of a
+//! tenant set to `per_turn` (the turn's embedding before the coach).
+//!
 //! Run: `cargo bench -p petraf-core --features openai --bench turn_latency`
+//! (`--profile dev --workspace --all-features` reuses a debug build).
 
 #[path = "../tests/openai_fake/server.rs"]
 mod server;
@@ -28,6 +33,8 @@ use axum::http::Request;
 use futures::StreamExt;
 use petraf_core::adapters::openai::OpenAiSettings;
 use petraf_core::app::{App, demo, tenants};
+use petraf_core::domain::audit::RequestOrigin;
+use petraf_core::domain::tenant::CoachRetrieval;
 use petraf_core::ports::SystemClock;
 use serde_json::{Value, json};
 use server::{Delays, FakeOpenAi};
@@ -251,5 +258,18 @@ fn main() {
         report("ready", &mut scenario(&app, &fake).await);
         fake.set_default_score(4.0);
         report("low score", &mut scenario(&app, &fake).await);
+        // A tenant that chose exact per-turn grounding: the turn's
+        // embedding before the coach's request.
+        tenants::set_coach_retrieval(
+            &app,
+            tenants::DEMO_TENANT_ID,
+            CoachRetrieval::PerTurn,
+            "bench",
+            &RequestOrigin::default(),
+        )
+        .await
+        .unwrap();
+        fake.set_ready(false);
+        report("per_turn", &mut scenario(&app, &fake).await);
     });
 }

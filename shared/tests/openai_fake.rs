@@ -17,16 +17,18 @@ use futures::StreamExt;
 use petraf_core::adapters::embedded::HashingEmbedder;
 use petraf_core::adapters::openai::{OpenAiEmbedder, OpenAiModel, OpenAiSettings};
 use petraf_core::adapters::resilience::Resilience;
-use petraf_core::app::{App, demo, tenants};
+use petraf_core::app::ingestion::{DocumentUpload, ingest_upload};
+use petraf_core::app::{App, demo, judging, tenants};
 use petraf_core::conformance::{self, sarah_context};
+use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::domain::message::{Role, Usage};
 use petraf_core::domain::phase::Phase;
-use petraf_core::domain::tenant::TenantConfig;
+use petraf_core::domain::tenant::{CoachRetrieval, TenantConfig};
 use petraf_core::ports::Embedder;
 use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, ModelError, Readiness, StreamPiece};
-use router::{names, sarahs_session, turn};
+use router::{call_as_admin, names, sarahs_session, turn};
 use serde_json::json;
-use server::{DEFAULT_PIECES, FakeOpenAi, Op, Reply};
+use server::{DEFAULT_PIECES, Delays, FakeOpenAi, Op, Reply};
 use tower::ServiceExt;
 
 const KEY: &str = "sk-test-fake-key-0123456789";
@@ -559,6 +561,197 @@ async fn no_model_call_waits_in_front_of_the_coachs_stream() {
     assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
     let complete = &events.last().unwrap().1;
     assert!(!complete["sources"].as_array().unwrap().is_empty());
+}
+
+const GUILDS: &str = "The Kubernetes guild elects a captain every spring; \
+    captains run the cluster upgrade rota.";
+
+/// A passage in a g4 category that only a message naming it finds.
+async fn upload_guilds(app: &App) {
+    let upload = DocumentUpload {
+        tenant_id: tenants::DEMO_TENANT_ID.into(),
+        category: "career_framework".into(),
+        filename: "guilds.md".into(),
+        bytes: format!("# Guilds\n\n{GUILDS}\n").into_bytes(),
+        metadata: json!({"title": "Guilds"}),
+    };
+    ingest_upload(app, upload, "test", &RequestOrigin::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_coach_gets_the_passage_its_latest_message_names_without_embedding_it_first() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, session) = seeded(&fake, dir.path()).await;
+    let tenant = app
+        .store
+        .tenant(tenants::DEMO_TENANT_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    upload_guilds(&app).await;
+    // The phase's remembered query (the profile's) alone does not find it.
+    let state = app
+        .store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap();
+    let remembered = state.query_for(Phase::G4Future).unwrap().to_vec().unwrap();
+    let by_query = judging::search_documents(&app, &tenant, Phase::G4Future, &remembered)
+        .await
+        .unwrap();
+    assert!(
+        !by_query
+            .iter()
+            .any(|d| d.content.contains("Kubernetes guild"))
+    );
+
+    fake.hold_embed_until_coach_requests(1);
+    fake.set_ready(false);
+    let events = turn(
+        &app,
+        &session,
+        "In two years I want to be captain of the Kubernetes guild.",
+    )
+    .await;
+    assert_eq!(names(&events), ["start", "message", "complete"]);
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    let prompt = coach.body["messages"].to_string();
+    assert!(
+        prompt.contains("Kubernetes guild elects a captain"),
+        "the latest message's words reranked the candidates: {prompt}"
+    );
+}
+
+#[tokio::test]
+async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&fake, dir.path()).await;
+    let admin_key = demo::seed_if_empty(&app).await.unwrap().unwrap().admin_key;
+    upload_guilds(&app).await;
+    let session = sarahs_session(&app).await;
+    let path = format!(
+        "/api/admin/tenants/{}/coach-retrieval",
+        tenants::DEMO_TENANT_ID
+    );
+    let (status, body) = call_as_admin(&app, "GET", &path, &admin_key, json!(null)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"coach_retrieval":"ahead"}"#)
+    );
+    let (status, body) = call_as_admin(
+        &app,
+        "PUT",
+        &path,
+        &admin_key,
+        json!({"coach_retrieval": "sometimes"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(r#""code":"invalid_body""#), "{body}");
+    let (status, body) = call_as_admin(
+        &app,
+        "PUT",
+        &path,
+        &admin_key,
+        json!({"coach_retrieval": "per_turn"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"coach_retrieval":"per_turn"}"#)
+    );
+
+    // The coach's request cannot come before the embedding's answer if
+    // the turn waits for it (under `ahead` it comes a search later).
+    let embedding_takes = Duration::from_millis(300);
+    fake.set_delays(Delays {
+        embed: embedding_takes,
+        ..Delays::default()
+    });
+    let before = fake.requests().len();
+    let sent = tokio::time::Instant::now();
+    let events = turn(
+        &app,
+        &session,
+        "In two years I want to be captain of the Kubernetes guild.",
+    )
+    .await;
+    assert_eq!(names(&events), READY_TURN);
+    assert_eq!(
+        ops_since(&fake, before),
+        [Op::Embed, Op::Coach, Op::Refine, Op::Score],
+        "the turn's embedding, then the coach"
+    );
+    let coach_asked = fake.timings().last().unwrap().received;
+    assert!(coach_asked - sent >= embedding_takes);
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    assert!(
+        coach.body["messages"]
+            .to_string()
+            .contains("Kubernetes guild elects")
+    );
+
+    let (status, body) = call_as_admin(
+        &app,
+        "GET",
+        "/api/admin/audit-logs?limit=200",
+        &admin_key,
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let audit: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let change = audit["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "tenant.config_changed")
+        .expect("the change is audited");
+    assert_eq!(
+        change["changes"]["coach_retrieval"],
+        json!({"from": "ahead", "to": "per_turn"})
+    );
+}
+
+#[tokio::test]
+async fn a_per_turn_tenant_whose_turn_cannot_be_embedded_is_coached_from_the_remembered_query() {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, session) = seeded(&fake, dir.path()).await;
+    tenants::set_coach_retrieval(
+        &app,
+        tenants::DEMO_TENANT_ID,
+        CoachRetrieval::PerTurn,
+        "test",
+        &RequestOrigin::default(),
+    )
+    .await
+    .unwrap();
+    // The turn's embedding fails on every attempt.
+    fake.script(Op::Embed, (0..3).map(|_| Reply::server_error()));
+    fake.set_ready(false);
+    let events = turn(&app, &session, "I want to lead a team.").await;
+    assert_eq!(names(&events), ["start", "message", "complete"]);
+    let coach = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .unwrap();
+    let prompt = coach.body["messages"].to_string();
+    assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
 }
 
 #[tokio::test]

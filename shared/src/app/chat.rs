@@ -42,7 +42,7 @@ use crate::domain::message::{Message, Role, Source, Usage};
 use crate::domain::phase::{GoalType, Phase, Step};
 use crate::domain::scoring::{Rubric, ScoreCard};
 use crate::domain::session::{Session, SessionStatus};
-use crate::domain::tenant::TenantRecord;
+use crate::domain::tenant::{CoachRetrieval, TenantRecord};
 use crate::ports::chat_model::{ChatModel, CoachPurpose, ModelError, StreamPiece};
 use crate::ports::state_store::{
     CounterDelta, Guarded, SessionChange, SessionSnapshot, StoreError,
@@ -936,9 +936,13 @@ impl Turn {
             .filter(|g| g.is_final)
             .map(|g| (g.goal_type, g.content.clone()))
             .collect();
-        let fresh = match self.kind {
-            TurnKind::Collect => self.ground_ahead(&mut ctx).await?,
-            TurnKind::EditGoal => {
+        let fresh = match (&self.kind, self.tenant.config.coach_retrieval) {
+            (TurnKind::Collect, CoachRetrieval::Ahead) => self.ground_ahead(&mut ctx).await?,
+            (TurnKind::Collect, CoachRetrieval::PerTurn) => {
+                self.ground_per_turn(&mut ctx).await?;
+                None
+            }
+            (TurnKind::EditGoal, _) => {
                 self.ground_now(&mut ctx).await?;
                 None
             }
@@ -1040,21 +1044,49 @@ impl Turn {
         ))
     }
 
+    /// Grounds the coach's reply by this turn's own retrieval, waited for
+    /// (the tenant chose `per_turn`). Should it fail, the remembered
+    /// query's passages stand in, as they do under `ahead`: the turn goes
+    /// on rather than end on a fault it can work around.
+    async fn ground_per_turn(&mut self, ctx: &mut PhaseContext) -> Result<(), Halt> {
+        let failed = match self.ground_now(ctx).await {
+            Err(Halt::Storage(e)) => e,
+            other => return other,
+        };
+        let Some(vector) = self.remembered_query(ctx.phase) else {
+            return Err(Halt::Storage(failed));
+        };
+        tracing::warn!(error = %failed.message, "the turn's retrieval failed; the coach starts from the remembered query");
+        ctx.documents = judging::search_for_message(
+            &self.app,
+            &self.tenant,
+            ctx.phase,
+            &vector,
+            ctx.latest_user_message(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The phase's query embedded before this turn, if it is usable.
+    fn remembered_query(&self, phase: Phase) -> Option<Vec<f32>> {
+        self.state
+            .query_for(phase)
+            .and_then(QuantizedVector::to_vec)
+            .filter(|v| v.len() == self.app.embedder.dimension())
+    }
+
     /// Grounds the coach's reply without an embedding call in front of it:
     /// the passages the phase's remembered query finds in the index now,
-    /// while the turn's own retrieval starts alongside. With no query
+    /// reranked by the latest message's words, while the turn's own
+    /// retrieval starts alongside. With no query
     /// remembered (a state stored before there were any, or the profile's
     /// embedding failed) the turn retrieves first.
     async fn ground_ahead(
         &mut self,
         ctx: &mut PhaseContext,
     ) -> Result<Option<FreshRetrieval>, Halt> {
-        let remembered = self
-            .state
-            .query_for(ctx.phase)
-            .and_then(QuantizedVector::to_vec)
-            .filter(|v| v.len() == self.app.embedder.dimension());
-        let Some(vector) = remembered else {
+        let Some(vector) = self.remembered_query(ctx.phase) else {
             self.ground_now(ctx).await?;
             return Ok(None);
         };
@@ -1064,8 +1096,14 @@ impl Turn {
             ctx.phase,
             ctx.user_text(),
         );
-        ctx.documents =
-            judging::search_documents(&self.app, &self.tenant, ctx.phase, &vector).await?;
+        ctx.documents = judging::search_for_message(
+            &self.app,
+            &self.tenant,
+            ctx.phase,
+            &vector,
+            ctx.latest_user_message(),
+        )
+        .await?;
         Ok(Some(fresh))
     }
 

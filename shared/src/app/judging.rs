@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{App, AppError, AppResult};
 use crate::domain::coaching::{ContextDoc, PhaseContext};
+use crate::domain::grounding::{RERANK_POOL_FACTOR, rerank};
 use crate::domain::injection::{find_instructions, withhold_instructions};
 use crate::domain::message::Usage;
 use crate::domain::phase::Phase;
@@ -75,6 +76,34 @@ pub async fn search_documents(
     phase: Phase,
     vector: &[f32],
 ) -> AppResult<Vec<ContextDoc>> {
+    let nearest = search_nearest(app, tenant, phase, vector, app.settings.rag_top_k).await?;
+    Ok(nearest.into_iter().filter(|d| d.relevance > 0.0).collect())
+}
+
+/// The passages a coach reply starts from when the query was embedded
+/// before the turn: a larger pool nearest to that query, reranked by the
+/// latest message's words (no model call), the usual number kept.
+pub async fn search_for_message(
+    app: &App,
+    tenant: &TenantRecord,
+    phase: Phase,
+    vector: &[f32],
+    latest_message: &str,
+) -> AppResult<Vec<ContextDoc>> {
+    let keep = app.settings.rag_top_k;
+    let pool = keep * RERANK_POOL_FACTOR;
+    let candidates = search_nearest(app, tenant, phase, vector, pool).await?;
+    Ok(rerank(candidates, latest_message, keep))
+}
+
+/// The `k` passages for `phase` nearest to `vector`, however far.
+pub async fn search_nearest(
+    app: &App,
+    tenant: &TenantRecord,
+    phase: Phase,
+    vector: &[f32],
+    k: usize,
+) -> AppResult<Vec<ContextDoc>> {
     if !tenant.config.rag_enabled {
         return Ok(vec![]);
     }
@@ -84,13 +113,12 @@ pub async fn search_documents(
             &tenant.tenant.id,
             tenant.config.categories(phase),
             vector,
-            app.settings.rag_top_k,
+            k,
         )
         .await
         .map_err(AppError::from)?;
     Ok(found
         .into_iter()
-        .filter(|f| f.similarity > 0.0)
         .map(|f| {
             let (content, withheld) = withhold_instructions(&f.chunk.content);
             if withheld > 0 {

@@ -10,8 +10,8 @@ use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::ids::new_id;
 use crate::domain::resume_token::hash_token;
 use crate::domain::tenant::{
-    DocumentLimits, Tenant, TenantConfig, TenantRecord, TenantStatus, validate_domain,
-    validate_email, validate_slug,
+    CoachRetrieval, DocumentLimits, Tenant, TenantConfig, TenantRecord, TenantStatus,
+    validate_domain, validate_email, validate_slug,
 };
 
 /// What `petraf tenant create` asks for.
@@ -178,6 +178,51 @@ pub async fn set_document_limits(
         .update_tenant_config(tenant_id, &config, &audit)
         .await?;
     Ok(limits)
+}
+
+/// The tenant's record, or `404 tenant_not_found`.
+async fn existing(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
+    app.store
+        .tenant(tenant_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
+}
+
+/// What grounds the tenant's coach replies.
+pub async fn coach_retrieval(app: &App, tenant_id: &str) -> AppResult<CoachRetrieval> {
+    Ok(existing(app, tenant_id).await?.config.coach_retrieval)
+}
+
+/// Chooses what grounds the tenant's coach replies (the tenant's own call:
+/// both ways make the same model calls, only their order differs); audited
+/// with the choice before and after. Takes effect from the next turn.
+pub async fn set_coach_retrieval(
+    app: &App,
+    tenant_id: &str,
+    mode: CoachRetrieval,
+    actor: &str,
+    origin: &RequestOrigin,
+) -> AppResult<CoachRetrieval> {
+    let record = existing(app, tenant_id).await?;
+    let before = record.config.coach_retrieval;
+    let mut config = record.config;
+    config.coach_retrieval = mode;
+    let audit = AuditEntry::new(
+        new_id(),
+        tenant_id,
+        None,
+        actor,
+        action::TENANT_CONFIG_CHANGED,
+        ("tenant", tenant_id),
+        json!({"coach_retrieval": mode}),
+        origin,
+        app.clock.now(),
+    )
+    .with_changes(json!({"coach_retrieval": {"from": before, "to": mode}}));
+    app.store
+        .update_tenant_config(tenant_id, &config, &audit)
+        .await?;
+    Ok(mode)
 }
 
 /// Finds the tenant a request is for: `X-Tenant-ID` first, else the host.

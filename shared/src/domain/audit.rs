@@ -16,6 +16,7 @@ pub mod action {
     pub const TENANT_CREATED: &str = "tenant.created";
     pub const TENANT_STATUS_CHANGED: &str = "tenant.status_changed";
     pub const TENANT_LIMITS_CHANGED: &str = "tenant.limits_changed";
+    pub const TENANT_CONFIG_CHANGED: &str = "tenant.config_changed";
     pub const RAG_DOCUMENT_UPLOADED: &str = "rag.document_uploaded";
     pub const RAG_DOCUMENT_REPLACED: &str = "rag.document_replaced";
     pub const RAG_DOCUMENT_DELETED: &str = "rag.document_deleted";

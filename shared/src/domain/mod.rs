@@ -10,6 +10,7 @@ pub mod grounding;
 pub mod hygiene;
 pub mod ids;
 pub mod injection;
+pub mod lexical;
 pub mod limits;
 pub mod message;
 pub mod phase;

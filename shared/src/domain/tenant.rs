@@ -77,6 +77,28 @@ pub struct TenantConfig {
     /// platform operator; tenants created before limits get the defaults).
     #[serde(default)]
     pub document_limits: DocumentLimits,
+    /// What grounds the coach's reply on a collect turn (configs stored
+    /// before the choice existed read as `ahead`).
+    #[serde(default)]
+    pub coach_retrieval: CoachRetrieval,
+}
+
+/// What the coach's company passages are retrieved by on a collect turn:
+/// a trade of the first token's latency against how exactly the passages
+/// follow the latest message. Either way the refined goal, the score and
+/// the advice are grounded by a retrieval for the whole turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CoachRetrieval {
+    /// The phase's query embedded before the turn (the profile's, then the
+    /// answers so far), its nearest passages reranked by the latest
+    /// message's words: no model call in front of the reply.
+    #[default]
+    Ahead,
+    /// The turn's own answers embedded and searched before the coach is
+    /// asked: passages for exactly this message, one embedding call
+    /// (~100-300 ms on a hosted API) later.
+    PerTurn,
 }
 
 /// How much a tenant's document library may hold. Every upload is checked
@@ -221,6 +243,7 @@ impl TenantConfig {
             rag_categories: categories,
             limits: UsageLimits::default(),
             document_limits: DocumentLimits::default(),
+            coach_retrieval: CoachRetrieval::default(),
         }
     }
 
@@ -344,6 +367,20 @@ mod tests {
         stored.as_object_mut().unwrap().remove("document_limits");
         let read: TenantConfig = serde_json::from_value(stored).unwrap();
         assert_eq!(read.document_limits, DocumentLimits::default());
+    }
+
+    #[test]
+    fn coach_retrieval_is_stored_by_name_and_defaults_to_ahead() {
+        let mut stored = serde_json::to_value(TenantConfig::defaults()).unwrap();
+        assert_eq!(stored["coach_retrieval"], "ahead");
+        stored.as_object_mut().unwrap().remove("coach_retrieval");
+        let read: TenantConfig = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(read.coach_retrieval, CoachRetrieval::Ahead);
+        stored["coach_retrieval"] = "per_turn".into();
+        let read: TenantConfig = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(read.coach_retrieval, CoachRetrieval::PerTurn);
+        stored["coach_retrieval"] = "sometimes".into();
+        assert!(serde_json::from_value::<TenantConfig>(stored).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::app::tenants::Admin;
 use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants};
 use crate::domain::document::DocumentRecord;
 use crate::domain::limits::UsageLimits;
-use crate::domain::tenant::{DocumentLimits, Tenant};
+use crate::domain::tenant::{CoachRetrieval, DocumentLimits, Tenant};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -44,6 +44,10 @@ pub fn router() -> Router<App> {
         .route(
             "/api/admin/tenants/{tenant_id}/document-limits",
             get(document_limits).put(set_document_limits),
+        )
+        .route(
+            "/api/admin/tenants/{tenant_id}/coach-retrieval",
+            get(coach_retrieval).put(set_coach_retrieval),
         )
 }
 
@@ -531,4 +535,68 @@ async fn set_document_limits(
     Ok(Json(
         tenants::set_document_limits(&app, &tenant_id, limits, &admin.actor(), &origin).await?,
     ))
+}
+
+/// What grounds a tenant's coach replies.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoachRetrievalSetting {
+    /// `ahead` (default): the coach starts from the passages of the phase's
+    /// query embedded before the turn, reranked by the latest message's
+    /// words: no model call before the reply. `per_turn`: the turn's
+    /// answers are embedded and searched first: passages for exactly this
+    /// message, the first token one embedding call later.
+    pub coach_retrieval: CoachRetrieval,
+}
+
+/// What grounds the tenant's coach replies: its own admin may read it.
+#[utoipa::path(
+    get, path = "/api/admin/tenants/{tenant_id}/coach-retrieval", tag = "admin", operation_id = "get_coach_retrieval",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The tenant's choice", body = CoachRetrievalSetting),
+    )
+)]
+async fn coach_retrieval(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Path(tenant_id): Path<String>,
+) -> AppResult<Json<CoachRetrievalSetting>> {
+    admin.scope(Some(&tenant_id))?;
+    Ok(Json(CoachRetrievalSetting {
+        coach_retrieval: tenants::coach_retrieval(&app, &tenant_id).await?,
+    }))
+}
+
+/// Chooses what grounds the tenant's coach replies; its own admin may.
+#[utoipa::path(
+    put, path = "/api/admin/tenants/{tenant_id}/coach-retrieval", tag = "admin", operation_id = "set_coach_retrieval",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    request_body = CoachRetrievalSetting,
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The choice now in force, from the next turn (audited `tenant.config_changed`)", body = CoachRetrievalSetting),
+        (status = 400, description = "`invalid_body`: not `ahead` or `per_turn`", body = ErrorBody),
+    )
+)]
+async fn set_coach_retrieval(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path(tenant_id): Path<String>,
+    ApiJson(setting): ApiJson<CoachRetrievalSetting>,
+) -> AppResult<Json<CoachRetrievalSetting>> {
+    admin.scope(Some(&tenant_id))?;
+    let mode = tenants::set_coach_retrieval(
+        &app,
+        &tenant_id,
+        setting.coach_retrieval,
+        &admin.actor(),
+        &origin,
+    )
+    .await?;
+    Ok(Json(CoachRetrievalSetting {
+        coach_retrieval: mode,
+    }))
 }

@@ -51,6 +51,8 @@ use crate::app::chat_events;
         admin_routes::update_limits,
         admin_routes::document_limits,
         admin_routes::set_document_limits,
+        admin_routes::coach_retrieval,
+        admin_routes::set_coach_retrieval,
     ),
     components(schemas(
         ErrorBody,

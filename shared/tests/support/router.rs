@@ -38,14 +38,35 @@ pub async fn call(
     token: Option<&str>,
     body: Value,
 ) -> (u16, String) {
-    let mut request = Request::builder()
+    let request = Request::builder()
         .method(method)
         .uri(path)
         .header("x-tenant-id", tenants::DEMO_TENANT_ID)
         .header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
+    let request = match token {
+        Some(token) => request.header("authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    send(app, request, body).await
+}
+
+/// A request to an admin route with `admin_key`.
+pub async fn call_as_admin(
+    app: &App,
+    method: &str,
+    path: &str,
+    admin_key: &str,
+    body: Value,
+) -> (u16, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-admin-key", admin_key)
+        .header("content-type", "application/json");
+    send(app, request, body).await
+}
+
+async fn send(app: &App, request: axum::http::request::Builder, body: Value) -> (u16, String) {
     let response = petraf_core::http::full_api(app.clone())
         .oneshot(request.body(Body::from(body.to_string())).unwrap())
         .await
