@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the five Lambda functions (and the benchmark's hello world) as
 # `sam build` builds them. SAM's rust-cargolambda builder runs, in each
-# function's CodeUri, `cargo lambda build --release --arm64 --bin <Binary>`
-# (aws_lambda_builders/workflows/rust_cargo/actions.py; the template sets no
-# Flags). Every CodeUri is the repository root, a virtual workspace without
-# default-members, so each of those builds selects every workspace member
-# and resolves the dependencies' features across all of them; `--bin` only
-# picks the binary. One invocation with all the binaries therefore compiles
-# exactly what the five do, once; `same_resolve_as_sam_build` fails the
-# build if the template or the workspace stop making that true.
+# function's CodeUri (`functions/<name>`), `cargo lambda build --release
+# --arm64 --bin <Binary>` (aws_lambda_builders/workflows/rust_cargo/actions.py;
+# the template sets no Flags). Run inside a member's directory, Cargo selects
+# that package alone and resolves petraf-core's features for it: each
+# function links only the adapters its own Cargo.toml names. This script runs
+# the same command in the same directories, one after another, into one
+# shared target directory (dependencies with the same features build once);
+# `same_layout_as_sam_build` fails the build if the template stops matching.
 #
 #   scripts/lambda/build.sh            # -> $CARGO_TARGET_DIR/lambda/<name>/bootstrap
 #   PETRAF_LAMBDA_ARCH=x86_64 scripts/lambda/build.sh   # --x86-64, into lambda-x86_64/
@@ -23,7 +23,8 @@ BASELINE=hello-world
 CARGO_LAMBDA_VERSION="1.9.2"
 TOOLS="${PETRAF_TOOLS_DIR:-$HOME/.cache/petraf/tools}"
 ARCH="${PETRAF_LAMBDA_ARCH:-arm64}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/petraf/target}"
+# Absolute: the builds run inside each function's directory.
+export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$HOME/.cache/petraf/target}")"
 
 log() { echo "lambda/build.sh: $*" >&2; }
 
@@ -45,22 +46,21 @@ if ! rustup target list --installed | grep -qx "$TRIPLE"; then
     rustup target add "$TRIPLE" >&2
 fi
 
-same_resolve_as_sam_build() {
-    local uris
-    uris=$(grep -E '^\s+CodeUri:' template.yaml | awk '{print $2}' | sort -u)
-    if [ "$uris" != "." ]; then
-        log "template.yaml's CodeUri is not the repository root for every function ($uris):"
-        log "sam build then resolves features per function; build each function on its own here"
-        exit 1
-    fi
-    if grep -q '^default-members' Cargo.toml; then
-        log "Cargo.toml sets default-members: sam build's --bin builds no longer select the whole workspace"
-        exit 1
-    fi
+same_layout_as_sam_build() {
+    local name
+    for name in "${FUNCTIONS[@]}"; do
+        if ! grep -qE "^\s+CodeUri: functions/$name\s*$" template.yaml; then
+            log "template.yaml has no function with CodeUri functions/$name:"
+            log "sam build would then resolve its features differently from this script"
+            exit 1
+        fi
+    done
 }
-same_resolve_as_sam_build
+same_layout_as_sam_build
 
-bins=()
-for name in "${FUNCTIONS[@]}" "$BASELINE"; do bins+=(--bin "$name"); done
-cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" "${bins[@]}" >&2
+build_in() {
+    (cd "$1" && cargo lambda build --release "$ARCH_FLAG" --locked --lambda-dir "$OUT" --bin "$2") >&2
+}
+for name in "${FUNCTIONS[@]}"; do build_in "functions/$name" "$name"; done
+build_in "infra/$BASELINE" "$BASELINE"
 echo "$OUT"

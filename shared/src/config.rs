@@ -108,8 +108,18 @@ impl Uses {
         tokens: true,
         platform_key: true,
     };
-    /// The session function (sessions, resume, health).
+    /// The session function (sessions, resume, health). A saved profile
+    /// embeds each phase's first retrieval query.
     pub const SESSIONS: Uses = Uses {
+        vectors: false,
+        objects: false,
+        chat_model: false,
+        embedder: true,
+        tokens: true,
+        platform_key: false,
+    };
+    /// The goals function.
+    pub const GOALS: Uses = Uses {
         vectors: false,
         objects: false,
         chat_model: false,
@@ -117,8 +127,6 @@ impl Uses {
         tokens: true,
         platform_key: false,
     };
-    /// The goals function.
-    pub const GOALS: Uses = Uses::SESSIONS;
     /// The chat-stream function: retrieval and the model.
     pub const CHAT: Uses = Uses {
         vectors: true,
@@ -362,21 +370,23 @@ pub async fn deployed_secrets(
     dir: &Path,
     uses: Uses,
 ) -> Result<Secrets, ConfigError> {
-    let jwt = if uses.tokens {
-        match secret_value(env, "PETRAF_JWT_SECRET", "PETRAF_JWT_SECRET_ARN").await? {
-            Some((variable, value)) => checked_jwt_secret(variable, value)?,
-            None if in_lambda(env) => {
-                return Err(config_error(
-                    "PETRAF_JWT_SECRET_ARN",
-                    "required in AWS Lambda (or PETRAF_JWT_SECRET): the HS256 key of resume tokens",
-                ));
-            }
-            None => jwt_secret(env, dir)?,
+    let jwt = async {
+        if !uses.tokens {
+            return Ok(random_secret().into_bytes());
         }
-    } else {
-        random_secret().into_bytes()
+        match secret_value(env, "PETRAF_JWT_SECRET", "PETRAF_JWT_SECRET_ARN").await? {
+            Some((variable, value)) => checked_jwt_secret(variable, value),
+            None if in_lambda(env) => Err(config_error(
+                "PETRAF_JWT_SECRET_ARN",
+                "required in AWS Lambda (or PETRAF_JWT_SECRET): the HS256 key of resume tokens",
+            )),
+            None => jwt_secret(env, dir),
+        }
     };
-    let platform = if uses.platform_key {
+    let platform = async {
+        if !uses.platform_key {
+            return Ok(None);
+        }
         match secret_value(
             env,
             "PETRAF_PLATFORM_ADMIN_KEY",
@@ -384,13 +394,13 @@ pub async fn deployed_secrets(
         )
         .await?
         {
-            Some((variable, key)) => platform_key_hash(variable, Some(key))?,
-            None => None,
+            Some((variable, key)) => platform_key_hash(variable, Some(key)),
+            None => Ok(None),
         }
-    } else {
-        None
     };
-    Ok(secrets_from(&jwt, platform))
+    // Both read together: two Secrets Manager calls cost one round trip.
+    let (jwt, platform) = tokio::join!(jwt, platform);
+    Ok(secrets_from(&jwt?, platform?))
 }
 
 /// The ports chosen by the environment.
@@ -1024,9 +1034,13 @@ pub async fn from_env(env: &dyn Env) -> Result<App, ConfigError> {
 /// Lambda function names its own).
 pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError> {
     let dir = data_dir(env);
-    let ports = ports_for(env, &dir, uses).await?;
-    let secrets = deployed_secrets(env, &dir, uses).await?;
     let settings = settings(env)?;
+    // Concurrently: in Lambda both wait on the network (Secrets Manager,
+    // the database), and init is a cold start the user waits through.
+    let (ports, secrets) = tokio::try_join!(
+        ports_for(env, &dir, uses),
+        deployed_secrets(env, &dir, uses)
+    )?;
     Ok(services_with(
         ports,
         secrets,
@@ -1176,7 +1190,7 @@ mod deployment_tests {
         let cases = [
             (
                 env(&[lambda, ("PETRAF_DATA_DIR", d)]),
-                Uses::SESSIONS,
+                Uses::GOALS,
                 "PETRAF_STATE_STORE",
             ),
             (
@@ -1185,8 +1199,18 @@ mod deployment_tests {
                     ("PETRAF_DATA_DIR", d),
                     ("PETRAF_STATE_STORE", "embedded"),
                 ]),
-                Uses::SESSIONS,
+                Uses::GOALS,
                 "PETRAF_JWT_SECRET_ARN",
+            ),
+            (
+                env(&[
+                    lambda,
+                    ("PETRAF_DATA_DIR", d),
+                    ("PETRAF_STATE_STORE", "embedded"),
+                    ("PETRAF_JWT_SECRET", SECRET),
+                ]),
+                Uses::SESSIONS,
+                "PETRAF_MODEL_PROVIDER",
             ),
             (
                 env(&[
@@ -1245,7 +1269,7 @@ mod deployment_tests {
     async fn a_function_wires_only_what_it_uses_and_names_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let e = env(&[
-            ("AWS_LAMBDA_FUNCTION_NAME", "petraf-session"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "petraf-goals"),
             ("PETRAF_DATA_DIR", dir.path().to_str().unwrap()),
             ("PETRAF_STATE_STORE", "embedded"),
             ("PETRAF_VECTOR_STORE", "pgvector"),
@@ -1253,7 +1277,7 @@ mod deployment_tests {
             ("PETRAF_DOCUMENT_BUCKET", "documents"),
             ("PETRAF_JWT_SECRET", SECRET),
         ]);
-        let app = from_env_for(&e, Uses::SESSIONS).await.unwrap();
+        let app = from_env_for(&e, Uses::GOALS).await.unwrap();
         assert_eq!(app.store.name(), "embedded-sqlite");
         assert_eq!(app.vectors.name(), "pgvector");
         assert_eq!(app.objects.name(), "s3");

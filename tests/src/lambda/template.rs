@@ -120,6 +120,15 @@ mod tests {
         assert!(session.variables.contains("PETRAF_JWT_SECRET_ARN"));
         assert!(!session.variables.contains("PETRAF_PLATFORM_ADMIN_KEY_ARN"));
         assert!(
+            session.variables.contains("PETRAF_MODEL_PROVIDER"),
+            "a saved profile embeds"
+        );
+        assert!(
+            !function("goals")
+                .variables
+                .contains("PETRAF_MODEL_PROVIDER")
+        );
+        assert!(
             function("admin")
                 .variables
                 .contains("PETRAF_PLATFORM_ADMIN_KEY_ARN")

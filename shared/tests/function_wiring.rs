@@ -1,10 +1,17 @@
-//! Every AWS operation the adapters' source calls is granted, in
-//! `template.yaml`, to each function that wires that adapter. An operation
-//! this test does not know yet fails it too, so a new call cannot slip in
-//! without its IAM action.
+//! What each Lambda function wires (`config::Uses`, in its `main.rs`)
+//! decides both what its role may call and what its build links:
+//! - every AWS operation the adapters' source calls is granted, in
+//!   `template.yaml`, to each function that wires that adapter, and nothing
+//!   to one that does not (an operation this test does not know yet fails
+//!   it too, so a new call cannot slip in without its IAM action);
+//! - each function's `Cargo.toml` turns on exactly the adapter features its
+//!   wiring needs (it is built from its own directory, so nothing else
+//!   turns them on for it).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use petraf_core::config::Uses;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -200,6 +207,35 @@ fn assert_granted(template: &str, function: &str, actions: &BTreeSet<&str>) {
     }
 }
 
+/// The five functions: template resource, binary (`functions/<binary>`)
+/// and what its `main.rs` wires.
+const FUNCTIONS: [(&str, &str, Uses); 5] = [
+    ("SessionFunction", "session", Uses::SESSIONS),
+    ("GoalsFunction", "goals", Uses::GOALS),
+    ("ChatStreamFunction", "chat-stream", Uses::CHAT),
+    ("AdminFunction", "admin", Uses::ADMIN),
+    ("RagUploadFunction", "rag-upload", Uses::DROP_FOLDER),
+];
+
+#[test]
+fn each_function_wires_what_its_main_names() {
+    for (_, binary, uses) in FUNCTIONS {
+        let main = read(&format!("functions/{binary}/src/main.rs"));
+        let named = [
+            ("Uses::SESSIONS", Uses::SESSIONS),
+            ("Uses::GOALS", Uses::GOALS),
+            ("Uses::CHAT", Uses::CHAT),
+            ("Uses::ADMIN", Uses::ADMIN),
+            ("Uses::DROP_FOLDER", Uses::DROP_FOLDER),
+        ]
+        .into_iter()
+        .filter(|(name, _)| main.contains(name))
+        .map(|(_, u)| u)
+        .collect::<Vec<_>>();
+        assert_eq!(named, [uses], "functions/{binary}/src/main.rs");
+    }
+}
+
 #[test]
 fn iam_every_aws_call_of_a_functions_adapters_is_granted_to_it() {
     let template = read("template.yaml");
@@ -230,21 +266,18 @@ fn iam_every_aws_call_of_a_functions_adapters_is_granted_to_it() {
     assert!(dynamodb.contains("dynamodb:GetItem") && rds_data.len() == 5);
     assert!(chat_model.contains("bedrock:InvokeModelWithResponseStream"));
 
-    let table_users = [
-        "SessionFunction",
-        "GoalsFunction",
-        "ChatStreamFunction",
-        "AdminFunction",
-        "RagUploadFunction",
-    ];
-    for function in table_users {
+    for (function, _, uses) in FUNCTIONS {
         assert_granted(&template, function, &dynamodb);
+        if uses.vectors {
+            assert_granted(&template, function, &rds_data);
+        }
+        if uses.embedder {
+            assert_granted(&template, function, &embedder);
+        }
+        if uses.chat_model {
+            assert_granted(&template, function, &chat_model);
+        }
     }
-    for function in ["ChatStreamFunction", "AdminFunction", "RagUploadFunction"] {
-        assert_granted(&template, function, &rds_data);
-        assert_granted(&template, function, &embedder);
-    }
-    assert_granted(&template, "ChatStreamFunction", &chat_model);
     assert_granted(&template, "AdminFunction", &s3_admin);
     assert_granted(
         &template,
@@ -270,20 +303,73 @@ fn iam_no_role_is_granted_what_the_code_never_calls() {
             .any(|token| token.ends_with(":*") || token == "*");
         assert!(!wildcard, "a wildcard action: {line}");
     }
-    // Only the functions that speak to the model hold Bedrock rights, and
-    // only admin holds the platform key.
-    for function in ["SessionFunction", "GoalsFunction"] {
+    // A function holds a right only when it wires the adapter that uses it.
+    for (function, _, uses) in FUNCTIONS {
         let granted = grants(&template, function);
-        assert!(!granted.contains("bedrock:"), "{function}");
-        assert!(!granted.contains("rds-data:"), "{function}");
-        assert!(!granted.contains("s3:"), "{function}");
-        assert!(!granted.contains("PlatformAdminKey"), "{function}");
-    }
-    for function in ["ChatStreamFunction", "RagUploadFunction"] {
-        assert!(
-            !grants(&template, function).contains("PlatformAdminKey"),
-            "{function}"
+        let model = uses.embedder || uses.chat_model;
+        assert_eq!(granted.contains("bedrock:"), model, "{function}: bedrock");
+        assert_eq!(
+            granted.contains("InvokeModelWithResponseStream"),
+            uses.chat_model,
+            "{function}: the streamed coach"
+        );
+        assert_eq!(granted.contains("rds-data:"), uses.vectors, "{function}");
+        assert_eq!(granted.contains("s3:"), uses.objects, "{function}");
+        assert_eq!(
+            granted.contains("PlatformAdminKey"),
+            uses.platform_key,
+            "{function}: the platform key"
+        );
+        assert_eq!(
+            granted.contains("JwtSecretAccess"),
+            uses.tokens,
+            "{function}: the JWT secret"
         );
     }
-    assert!(grants(&template, "AdminFunction").contains("PlatformAdminKey"));
+}
+
+/// The `petraf-core` features a function's Cargo.toml turns on.
+fn core_features(binary: &str) -> BTreeSet<String> {
+    let manifest = read(&format!("functions/{binary}/Cargo.toml"));
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("petraf-core"))
+        .unwrap_or_else(|| panic!("functions/{binary}/Cargo.toml has no petraf-core"));
+    let list = line
+        .split_once("features = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+        .unwrap_or_default();
+    list.split(',')
+        .map(|f| f.trim().trim_matches('"').to_string())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+#[test]
+fn each_function_is_built_with_exactly_the_adapters_it_wires() {
+    for (_, binary, uses) in FUNCTIONS {
+        let model = uses.embedder || uses.chat_model;
+        let mut wanted = vec!["lambda", "dynamodb"];
+        // Secrets Manager: the JWT secret, the platform key, the OpenAI key.
+        if uses.tokens || uses.platform_key || model {
+            wanted.push("secrets-manager");
+        }
+        if uses.vectors {
+            wanted.push("pgvector");
+        }
+        if uses.objects {
+            wanted.push("s3");
+        }
+        // The provider is a deployment parameter: both are built in.
+        if model {
+            wanted.extend(["openai", "bedrock"]);
+        }
+        let wanted: BTreeSet<String> = wanted.into_iter().map(String::from).collect();
+        assert_eq!(
+            core_features(binary),
+            wanted,
+            "functions/{binary}/Cargo.toml"
+        );
+    }
 }
