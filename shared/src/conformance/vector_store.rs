@@ -89,6 +89,10 @@ pub async fn vector_store(store: Arc<dyn VectorStore>, dimension: usize) {
     );
     assert!(found.windows(2).all(|w| w[0].similarity >= w[1].similarity));
     assert!(
+        found.iter().all(|f| f.chunk.embedding.is_empty()),
+        "a search answers passages, without their vectors"
+    );
+    assert!(
         (found[0].similarity - 0.9988).abs() < 0.01,
         "cosine similarity: {}",
         found[0].similarity

@@ -63,7 +63,10 @@ pub trait VectorStore: Send + Sync {
     async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError>;
 
     /// The `k` chunks of the tenant, within `categories` (all when empty),
-    /// most similar to `query` first.
+    /// most similar to `query` first. They come back without their
+    /// embeddings (`embedding` is empty): a search answers passages, and the
+    /// vectors would be most of its bytes (a coach turn asks for dozens of
+    /// candidates, over the RDS Data API's 1 MB answers).
     async fn search(
         &self,
         tenant_id: &str,

@@ -336,7 +336,9 @@ impl VectorStore for SqliteVectorStore {
             let best = rank(conn, &tenant_id, &categories, &query, k)?;
             let mut found = Vec::with_capacity(best.len());
             for (similarity, rowid) in best {
-                if let Some(chunk) = chunk_at(conn, rowid)? {
+                if let Some(mut chunk) = chunk_at(conn, rowid)? {
+                    // As every adapter answers a search: passages, no vectors.
+                    chunk.embedding = Vec::new();
                     found.push(ScoredChunk { chunk, similarity });
                 }
             }

@@ -411,7 +411,6 @@ mod tests {
             text("values"),
             text("Our values"),
             text(r#"{"title": "Handbook"}"#),
-            text("[0.5,-1,0,0.25]"),
             Field::LongValue(1_767_225_600_123_456),
             Field::DoubleValue(similarity),
         ]
@@ -479,7 +478,7 @@ mod tests {
         assert_eq!(first.chunk.category, "values");
         assert_eq!(first.chunk.content, "Our values");
         assert_eq!(first.chunk.metadata, json!({"title": "Handbook"}));
-        assert_eq!(first.chunk.embedding, vec![0.5, -1.0, 0.0, 0.25]);
+        assert!(first.chunk.embedding.is_empty(), "no vectors in the answer");
         assert_eq!(
             first.chunk.created_at,
             Utc.timestamp_micros(1_767_225_600_123_456).unwrap()

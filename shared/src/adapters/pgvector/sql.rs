@@ -30,11 +30,12 @@ pub(crate) fn search_sql(filter_categories: bool) -> String {
     // The inner query is a bare `ORDER BY distance LIMIT k` over the table,
     // which the HNSW index can serve. The outer one renders the k winners
     // only: in a single query, PostgreSQL would render every candidate row
-    // (a 1536-float vector as text) before sorting. Every column comes back
+    // (a 1536-float vector as text) before sorting; the answer leaves the
+    // vectors out altogether. Every column comes back
     // as text, bigint or float8, which both transports decode alike.
     format!(
         "SELECT c.id, c.tenant_id, c.document_id, CAST(c.chunk_index AS bigint), c.category, \
-         c.content, CAST(c.metadata AS text), CAST(c.embedding AS text), \
+         c.content, CAST(c.metadata AS text), \
          CAST(EXTRACT(EPOCH FROM c.created_at) * 1000000 AS bigint), 1 - nearest.distance \
          FROM (SELECT tenant_id, id, embedding <=> CAST(:query AS vector) AS distance \
          FROM rag_chunks WHERE tenant_id = :tenant_id{category} \
@@ -99,22 +100,6 @@ fn int(cell: &Cell, what: &str) -> Result<i64, StoreError> {
     }
 }
 
-/// Parses pgvector's text form, `[0.1,0.2]`.
-pub(crate) fn parse_vector(text: &str) -> Result<Vec<f32>, StoreError> {
-    let inner = text
-        .trim()
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .ok_or_else(|| malformed("embedding"))?;
-    if inner.trim().is_empty() {
-        return Ok(vec![]);
-    }
-    inner
-        .split(',')
-        .map(|v| v.trim().parse::<f32>().map_err(|_| malformed("embedding")))
-        .collect()
-}
-
 /// A row of [`search_sql`] as a scored chunk.
 pub(crate) fn scored_chunk(row: &Row) -> Result<ScoredChunk, StoreError> {
     let [
@@ -125,7 +110,6 @@ pub(crate) fn scored_chunk(row: &Row) -> Result<ScoredChunk, StoreError> {
         category,
         content,
         metadata,
-        embedding,
         created_at_micros,
         similarity,
     ] = row.as_slice()
@@ -150,7 +134,7 @@ pub(crate) fn scored_chunk(row: &Row) -> Result<ScoredChunk, StoreError> {
             content: text(content, "content")?,
             metadata: serde_json::from_str(&text(metadata, "metadata")?)
                 .map_err(|_| malformed("metadata"))?,
-            embedding: parse_vector(&text(embedding, "embedding")?)?,
+            embedding: Vec::new(),
             created_at,
         },
         similarity,
@@ -170,15 +154,9 @@ mod tests {
         assert!(with.contains("ORDER BY distance LIMIT :k) AS nearest"));
         assert!(with.ends_with("ORDER BY nearest.distance"));
         assert!(!search_sql(false).contains(":categories"));
-    }
-
-    #[test]
-    fn vectors_parse_from_their_text_form() {
-        assert_eq!(
-            parse_vector("[1,-0.5,2e-3]").unwrap(),
-            vec![1.0, -0.5, 0.002]
+        assert!(
+            !with.contains("embedding AS text"),
+            "no vectors in the answer"
         );
-        assert_eq!(parse_vector("[]").unwrap(), Vec::<f32>::new());
-        assert!(parse_vector("1,2").is_err());
     }
 }
