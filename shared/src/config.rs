@@ -1266,6 +1266,31 @@ mod deployment_tests {
     }
 
     #[tokio::test]
+    async fn the_session_function_embeds_what_a_saved_profile_needs() {
+        // PUT /api/session/{id}/info embeds each phase's first retrieval
+        // query; with an unwired embedder it would quietly skip them.
+        let dir = tempfile::tempdir().unwrap();
+        let e = env(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "petraf-session"),
+            ("PETRAF_DATA_DIR", dir.path().to_str().unwrap()),
+            ("PETRAF_STATE_STORE", "embedded"),
+            ("PETRAF_MODEL_PROVIDER", "offline"),
+            ("PETRAF_JWT_SECRET", SECRET),
+        ]);
+        let app = from_env_for(&e, Uses::SESSIONS).await.unwrap();
+        assert!(
+            app.embedder
+                .embed(&["Software Engineer".into()])
+                .await
+                .is_ok()
+        );
+        assert!(
+            app.vectors.search("t", &[], &[1.0], 3).await.is_err(),
+            "and no vector store: it embeds, it does not search"
+        );
+    }
+
+    #[tokio::test]
     async fn a_function_wires_only_what_it_uses_and_names_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let e = env(&[
