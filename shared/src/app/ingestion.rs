@@ -295,11 +295,10 @@ pub async fn ingest_upload(
 
 /// The tenant's document limits.
 pub async fn document_limits(app: &App, tenant_id: &str) -> AppResult<DocumentLimits> {
-    app.store
-        .tenant(tenant_id)
+    Ok(super::tenants::existing(app, tenant_id)
         .await?
-        .map(|t| t.config.document_limits)
-        .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
+        .config
+        .document_limits)
 }
 
 /// Writes a document's record, chunks and audit entry as one unit, within

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::tenants::{self, ConfigChange};
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::ids::new_id;
@@ -158,14 +159,7 @@ pub fn budget_crossing(
 
 /// A tenant's limits as they stand.
 pub async fn limits_of(app: &App, tenant_id: &str) -> AppResult<UsageLimits> {
-    Ok(tenant_record(app, tenant_id).await?.config.limits)
-}
-
-async fn tenant_record(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
-    app.store
-        .tenant(tenant_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
+    Ok(tenants::existing(app, tenant_id).await?.config.limits)
 }
 
 /// Changes the fields of a tenant's limits that `patch` (a JSON object)
@@ -182,33 +176,22 @@ pub async fn update_limits(
     let Value::Object(patch) = patch else {
         return Err(invalid("send a JSON object of the limits to change".into()));
     };
-    let record = tenant_record(app, tenant_id).await?;
-    let mut merged = serde_json::to_value(&record.config.limits)
-        .map_err(|e| AppError::internal("internal_error", e.to_string()))?;
-    if let Value::Object(fields) = &mut merged {
-        fields.extend(patch);
-    }
-    let limits: UsageLimits = serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
-    limits.validate().map_err(|e| invalid(e.0))?;
-    let changes = changed_fields(&record.config.limits, &limits);
-    let mut config = record.config;
-    config.limits = limits.clone();
-    let audit = AuditEntry::new(
-        new_id(),
-        tenant_id,
-        None,
-        actor,
-        action::TENANT_LIMITS_CHANGED,
-        ("tenant", tenant_id),
-        json!({"limits": limits}),
-        origin,
-        app.clock.now(),
-    )
-    .with_changes(changes);
-    app.store
-        .update_tenant_config(tenant_id, &config, &audit)
-        .await?;
-    Ok(limits)
+    let change = ConfigChange::new(action::TENANT_LIMITS_CHANGED, actor, origin);
+    let config = tenants::change_config(app, tenant_id, change, |config| {
+        let mut merged = serde_json::to_value(&config.limits)
+            .map_err(|e| AppError::internal("internal_error", e.to_string()))?;
+        if let Value::Object(fields) = &mut merged {
+            fields.extend(patch);
+        }
+        let limits: UsageLimits =
+            serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
+        limits.validate().map_err(|e| invalid(e.0))?;
+        let changes = changed_fields(&config.limits, &limits);
+        config.limits = limits;
+        Ok((json!({"limits": config.limits}), changes))
+    })
+    .await?;
+    Ok(config.limits)
 }
 
 /// `{field: {from, to}}` for every field that differs.

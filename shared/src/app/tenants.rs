@@ -155,37 +155,70 @@ pub async fn set_document_limits(
     limits
         .validate()
         .map_err(|e| AppError::bad_request("invalid_limits", e.0))?;
-    let record =
-        app.store.tenant(tenant_id).await?.ok_or_else(|| {
-            AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}"))
-        })?;
-    let before = record.config.document_limits;
-    let mut config = record.config;
-    config.document_limits = limits;
-    let audit = AuditEntry::new(
-        new_id(),
-        tenant_id,
-        None,
-        actor,
-        action::TENANT_LIMITS_CHANGED,
-        ("tenant", tenant_id),
-        json!({"document_limits": limits}),
-        origin,
-        app.clock.now(),
-    )
-    .with_changes(json!({"document_limits": {"from": before, "to": limits}}));
-    app.store
-        .update_tenant_config(tenant_id, &config, &audit)
-        .await?;
+    let change = ConfigChange::new(action::TENANT_LIMITS_CHANGED, actor, origin);
+    change_config(app, tenant_id, change, |config| {
+        let before = std::mem::replace(&mut config.document_limits, limits);
+        Ok((
+            json!({"document_limits": limits}),
+            json!({"document_limits": {"from": before, "to": limits}}),
+        ))
+    })
+    .await?;
     Ok(limits)
 }
 
 /// The tenant's record, or `404 tenant_not_found`.
-async fn existing(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
+pub(crate) async fn existing(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
     app.store
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
+}
+
+/// Who changes a tenant's config, and the audit action that records it.
+pub(crate) struct ConfigChange<'a> {
+    action: &'static str,
+    actor: &'a str,
+    origin: &'a RequestOrigin,
+}
+
+impl<'a> ConfigChange<'a> {
+    pub(crate) fn new(action: &'static str, actor: &'a str, origin: &'a RequestOrigin) -> Self {
+        ConfigChange {
+            action,
+            actor,
+            origin,
+        }
+    }
+}
+
+/// Applies `edit` to the tenant's config and stores it with its audit entry
+/// in one write. `edit` returns the entry's details and its
+/// `{field: {from, to}}` changes, or refuses (then nothing is written).
+pub(crate) async fn change_config(
+    app: &App,
+    tenant_id: &str,
+    change: ConfigChange<'_>,
+    edit: impl FnOnce(&mut TenantConfig) -> AppResult<(serde_json::Value, serde_json::Value)>,
+) -> AppResult<TenantConfig> {
+    let mut config = existing(app, tenant_id).await?.config;
+    let (details, changes) = edit(&mut config)?;
+    let audit = AuditEntry::new(
+        new_id(),
+        tenant_id,
+        None,
+        change.actor,
+        change.action,
+        ("tenant", tenant_id),
+        details,
+        change.origin,
+        app.clock.now(),
+    )
+    .with_changes(changes);
+    app.store
+        .update_tenant_config(tenant_id, &config, &audit)
+        .await?;
+    Ok(config)
 }
 
 /// What grounds the tenant's coach replies.
@@ -203,25 +236,15 @@ pub async fn set_coach_retrieval(
     actor: &str,
     origin: &RequestOrigin,
 ) -> AppResult<CoachRetrieval> {
-    let record = existing(app, tenant_id).await?;
-    let before = record.config.coach_retrieval;
-    let mut config = record.config;
-    config.coach_retrieval = mode;
-    let audit = AuditEntry::new(
-        new_id(),
-        tenant_id,
-        None,
-        actor,
-        action::TENANT_CONFIG_CHANGED,
-        ("tenant", tenant_id),
-        json!({"coach_retrieval": mode}),
-        origin,
-        app.clock.now(),
-    )
-    .with_changes(json!({"coach_retrieval": {"from": before, "to": mode}}));
-    app.store
-        .update_tenant_config(tenant_id, &config, &audit)
-        .await?;
+    let change = ConfigChange::new(action::TENANT_CONFIG_CHANGED, actor, origin);
+    change_config(app, tenant_id, change, |config| {
+        let before = std::mem::replace(&mut config.coach_retrieval, mode);
+        Ok((
+            json!({"coach_retrieval": mode}),
+            json!({"coach_retrieval": {"from": before, "to": mode}}),
+        ))
+    })
+    .await?;
     Ok(mode)
 }
 
