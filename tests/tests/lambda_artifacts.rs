@@ -15,9 +15,6 @@
 use std::time::Instant;
 
 use futures::StreamExt;
-use petraf_core::app::tenants::{NewTenant, create_tenant, demo_tenant};
-use petraf_core::config;
-use petraf_core::domain::ids::new_id;
 use petraf_tests::journey::{
     G4_FIRST, G4_SECOND, G6_VALUES, G8_ACTIONS, UA, check_pass, check_stream, fixture, names,
     upload_documents,
@@ -115,19 +112,7 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
 
     // What `sam deploy`, `petraf migrate` and `petraf tenant create` do.
     let stack = Stack::create(&moto, &postgres).await;
-    let operator = config::from_env(&stack.operator_env())
-        .await
-        .expect("the operator's configuration");
-    let tenant = create_tenant(
-        &operator,
-        NewTenant {
-            id: Some(new_id()),
-            ..demo_tenant()
-        },
-    )
-    .await
-    .expect("petraf tenant create");
-    let (tenant_id, admin_key) = (tenant.record.tenant.id.clone(), tenant.admin_key.clone());
+    let (tenant_id, admin_key) = stack.create_tenant().await;
 
     let started = Instant::now();
     let deployment = Deployment::start(

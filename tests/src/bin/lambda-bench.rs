@@ -12,9 +12,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use petraf_core::app::tenants::{NewTenant, create_tenant, demo_tenant};
-use petraf_core::config;
-use petraf_core::domain::ids::new_id;
 use petraf_tests::journey::{G4_FIRST, fixture};
 use petraf_tests::lambda::artifacts::{Artifact, artifacts_dir};
 use petraf_tests::lambda::runtime_api::{Function, Launch, Outcome};
@@ -201,19 +198,7 @@ async fn main() {
     let starts = setting("PETRAF_BENCH_STARTS", 5);
     let requests = setting("PETRAF_BENCH_REQUESTS", 10);
     let stack = Stack::create(&moto, &postgres).await;
-    let operator = config::from_env(&stack.operator_env())
-        .await
-        .expect("operator configuration");
-    let tenant = create_tenant(
-        &operator,
-        NewTenant {
-            id: Some(new_id()),
-            ..demo_tenant()
-        },
-    )
-    .await
-    .expect("a tenant");
-    let (tenant_id, admin_key) = (tenant.record.tenant.id.clone(), tenant.admin_key.clone());
+    let (tenant_id, admin_key) = stack.create_tenant().await;
     let logs = tempfile::tempdir().unwrap();
     let machine = Artifact::find(BASELINE)
         .expect("the hello-world bootstrap")

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use petraf_core::app::tenants::{NewTenant, create_tenant, demo_tenant};
 use petraf_core::config;
 use petraf_core::domain::ids::new_id;
 use serde_json::{Value, json};
@@ -106,6 +107,24 @@ impl Stack {
             .expect("petraf migrate");
         assert!(done.iter().any(|l| l.contains(&stack.table)), "{done:?}");
         stack
+    }
+
+    /// A tenant created as `petraf tenant create` does with the operator's
+    /// environment: its id and its admin key.
+    pub async fn create_tenant(&self) -> (String, String) {
+        let operator = config::from_env(&self.operator_env())
+            .await
+            .expect("the operator's configuration");
+        let tenant = create_tenant(
+            &operator,
+            NewTenant {
+                id: Some(new_id()),
+                ..demo_tenant()
+            },
+        )
+        .await
+        .expect("petraf tenant create");
+        (tenant.record.tenant.id, tenant.admin_key)
     }
 
     /// What the template's `MigrateEnvironment` output gives an operator
