@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use crate::adapters::embedded::{
-    HashingEmbedder, LocalObjectStore, OfflineModel, SqliteStateStore, SqliteVectorStore,
-};
+use crate::adapters::embedded::{HashingEmbedder, LocalObjectStore, OfflineModel};
+#[cfg(feature = "sqlite")]
+use crate::adapters::embedded::{SqliteStateStore, SqliteVectorStore};
 use crate::adapters::unwired::Unwired;
 use crate::app::{App, Secrets, Services, Settings};
 use crate::domain::privacy::keyed_hash;
 use crate::domain::resume_token::{TokenSigner, hash_token};
+#[cfg(feature = "sqlite")]
 use crate::ports::state_store::StoreError;
 use crate::ports::{ChatModel, Clock, Embedder, ObjectStore, StateStore, SystemClock, VectorStore};
 
@@ -183,7 +184,9 @@ fn deployed_choice(
 fn not_in_this_build(variable: &'static str, value: &str) -> ConfigError {
     config_error(
         variable,
-        format!("the '{value}' adapter is not part of this build yet; use the embedded default"),
+        format!(
+            "the '{value}' adapter is not part of this build (petraf-core was built without its Cargo feature)"
+        ),
     )
 }
 
@@ -413,6 +416,7 @@ pub struct Ports {
 }
 
 /// Embedded adapters under `dir`.
+#[cfg(feature = "sqlite")]
 pub fn embedded_ports(dir: &Path) -> Result<Ports, ConfigError> {
     let (model, embedder) = offline_models();
     Ok(Ports {
@@ -425,6 +429,7 @@ pub fn embedded_ports(dir: &Path) -> Result<Ports, ConfigError> {
 }
 
 /// The offline chat model and the hashing embedder: no key, no network.
+#[cfg(feature = "sqlite")]
 fn offline_models() -> ModelPair {
     offline_models_of(HashingEmbedder::DEFAULT_DIMENSION)
 }
@@ -440,6 +445,7 @@ fn local_object_store(dir: &Path) -> LocalObjectStore {
     LocalObjectStore::new(dir.join("objects"))
 }
 
+#[cfg(feature = "sqlite")]
 fn embedded_state_store(dir: &Path) -> Result<SqliteStateStore, ConfigError> {
     keep_private(dir).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
     SqliteStateStore::open(&dir.join("state.db"))
@@ -448,6 +454,7 @@ fn embedded_state_store(dir: &Path) -> Result<SqliteStateStore, ConfigError> {
 
 /// The chunks live in the state's database, so that a document commits
 /// in one transaction.
+#[cfg(feature = "sqlite")]
 fn embedded_vector_store(dir: &Path) -> Result<SqliteVectorStore, ConfigError> {
     let failed = |e: StoreError| config_error("PETRAF_DATA_DIR", e.to_string());
     keep_private(dir).map_err(|e| config_error("PETRAF_DATA_DIR", e.to_string()))?;
@@ -465,11 +472,14 @@ fn embedded_vector_store(dir: &Path) -> Result<SqliteVectorStore, ConfigError> {
 }
 
 /// Where versions before the SQLite vector store kept every chunk.
+#[cfg(feature = "sqlite")]
 const LEGACY_VECTOR_FILE: &str = "vectors.jsonl";
 
 /// `PETRAF_STATE_STORE=embedded|dynamodb`.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, ConfigError> {
     match deployed_choice(env, "PETRAF_STATE_STORE", &["embedded", "dynamodb"])? {
+        #[cfg(feature = "sqlite")]
         "embedded" => Ok(Arc::new(embedded_state_store(dir)?)),
         #[cfg(feature = "dynamodb")]
         "dynamodb" => Ok(Arc::new(dynamodb_state_store(env).await?)),
@@ -492,7 +502,7 @@ pub async fn aws_sdk_config() -> &'static aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();
     CONFIG
-        .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+        .get_or_init(|| crate::adapters::tls::aws_config_loader().load())
         .await
 }
 
@@ -577,8 +587,10 @@ async fn migrate_vector_store(env: &dyn Env) -> Result<String, ConfigError> {
 }
 
 /// `PETRAF_VECTOR_STORE=embedded|pgvector`.
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 async fn vector_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn VectorStore>, ConfigError> {
     match deployed_choice(env, "PETRAF_VECTOR_STORE", &["embedded", "pgvector"])? {
+        #[cfg(feature = "sqlite")]
         "embedded" => Ok(Arc::new(embedded_vector_store(dir)?)),
         #[cfg(feature = "pgvector")]
         "pgvector" => Ok(Arc::new(pgvector_store(env).await?)),
@@ -1016,6 +1028,7 @@ pub fn settings(env: &dyn Env) -> Result<Settings, ConfigError> {
 
 /// Embedded stores under `dir` with the configured model provider: what
 /// `petraf eval` runs on when it is not pointed at a deployed tenant.
+#[cfg(feature = "sqlite")]
 pub async fn scratch_app(env: &dyn Env, dir: &Path) -> Result<App, ConfigError> {
     let (model, embedder) = models(env).await?;
     let mut ports = embedded_ports(dir)?;

@@ -18,4 +18,5 @@ pub mod resilience;
 pub mod s3;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub mod structured_reply;
+pub mod tls;
 pub mod unwired;

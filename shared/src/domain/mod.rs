@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod document;
 pub mod goal;
 pub mod grounding;
+pub mod hs256;
 pub mod hygiene;
 pub mod ids;
 pub mod injection;

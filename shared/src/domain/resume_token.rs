@@ -65,6 +65,7 @@ pub fn hash_token(token: &str) -> String {
 
 impl TokenSigner {
     pub fn new(secret: &[u8]) -> Self {
+        super::hs256::install();
         TokenSigner {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),

@@ -62,6 +62,7 @@ impl OpenAiSettings {
         let config = OpenAIConfig::new()
             .with_api_key(self.api_key.clone())
             .with_api_base(self.base_url.trim_end_matches('/'));
+        crate::adapters::tls::install_ring_for_rustls();
         let http = reqwest::Client::builder()
             .connect_timeout(self.resilience.connect_timeout)
             .build()?;

@@ -1,0 +1,27 @@
+//! Every outbound TLS connection on one crypto library, ring. sqlx already
+//! uses it; the AWS SDK and reqwest default to aws-lc, which would link a
+//! second, larger crypto library into each Lambda package for nothing.
+
+/// The AWS SDK configuration loader with an HTTPS client on ring; everything
+/// else (region, credentials, endpoints) comes from the standard variables.
+#[cfg(any(
+    feature = "dynamodb",
+    feature = "s3",
+    feature = "pgvector",
+    feature = "bedrock",
+    feature = "secrets-manager"
+))]
+pub fn aws_config_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
+}
+
+/// Makes ring rustls's process-wide provider, which reqwest (built without
+/// one of its own) uses. Idempotent; a provider installed first stands.
+#[cfg(feature = "openai")]
+pub fn install_ring_for_rustls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
