@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod documents;
 pub mod gate;
+pub mod interposed;
 pub mod journey;
 pub mod lambda;
 

@@ -5,19 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use chrono::NaiveDate;
-use petraf_core::domain::audit::AuditEntry;
-use petraf_core::domain::conversation::ConversationState;
-use petraf_core::domain::document::DocumentRecord;
-use petraf_core::domain::goal::{Goal, GoalLink};
-use petraf_core::domain::message::{Message, Role};
-use petraf_core::domain::session::Session;
-use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
+use petraf_core::domain::message::Role;
 use petraf_core::ports::StateStore;
-use petraf_core::ports::state_store::{
-    AuditPage, AuditQuery, Guarded, SessionChange, StoreError, UsageCounters,
-};
+use petraf_core::ports::state_store::{Guarded, SessionChange};
 use tokio::sync::oneshot;
 
 use petraf_core::app::Settings;
@@ -25,6 +15,7 @@ use petraf_core::app::tenants::demo_tenant;
 use petraf_core::config;
 use petraf_core::http::server::ServerLimits;
 use petraf_tests::gate::{GatePoint, GatedModel};
+use petraf_tests::interposed::{After, Before, InterposedStore};
 use petraf_tests::journey::{G4_FIRST, G4_SECOND, chat};
 use petraf_tests::{Client, TestServer, walkthrough_clock};
 use serde_json::json;
@@ -431,15 +422,6 @@ async fn a_final_score_is_announced_only_once_stored() {
     assert!(goals.is_empty());
 }
 
-type Hook = Box<dyn Fn(&SessionChange) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
-
-/// The embedded store with a hook run before, or after, every change.
-struct Interposed {
-    inner: Arc<dyn StateStore>,
-    before: Option<Hook>,
-    after: Option<Hook>,
-}
-
 /// Pauses the first change that saves a goal (a turn's commit) until the
 /// test says go; the receiver learns when the commit is waiting.
 fn pause_goal_commit(
@@ -452,7 +434,7 @@ fn pause_goal_commit(
     let (pending, commit_pending) = oneshot::channel();
     let (go, wait) = oneshot::channel();
     let once = Arc::new(std::sync::Mutex::new(Some((pending, wait))));
-    let before: Hook = Box::new(move |change: &SessionChange| {
+    let before: Before = Box::new(move |change: &SessionChange| {
         let first = if change.goals.is_empty() {
             None
         } else {
@@ -463,20 +445,16 @@ fn pause_goal_commit(
                 let _ = pending.send(());
                 let _ = wait.await;
             }
+            Ok(())
         })
     });
-    let store = Arc::new(Interposed {
-        inner,
-        before: Some(before),
-        after: None,
-    });
-    (store, commit_pending, go)
+    (InterposedStore::before(inner, before), commit_pending, go)
 }
 
 /// Makes the write that takes a turn's lease return late (after it is
 /// stored), so a client can go away in between.
 fn slow_lease_write(inner: Arc<dyn StateStore>, by: Duration) -> Arc<dyn StateStore> {
-    let after: Hook = Box::new(move |change: &SessionChange| {
+    let after: After = Box::new(move |change: &SessionChange| {
         let takes_lease = change
             .state
             .as_ref()
@@ -488,95 +466,7 @@ fn slow_lease_write(inner: Arc<dyn StateStore>, by: Duration) -> Arc<dyn StateSt
             }
         })
     });
-    Arc::new(Interposed {
-        inner,
-        before: None,
-        after: Some(after),
-    })
-}
-
-#[async_trait]
-impl StateStore for Interposed {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn create_tenant(&self, r: &TenantRecord, a: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.create_tenant(r, a).await
-    }
-    async fn update_tenant(&self, t: &Tenant, a: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.update_tenant(t, a).await
-    }
-    async fn update_tenant_config(
-        &self,
-        t: &str,
-        c: &TenantConfig,
-        a: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        self.inner.update_tenant_config(t, c, a).await
-    }
-    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.inner.tenant(id).await
-    }
-    async fn tenant_by_domain(&self, d: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.inner.tenant_by_domain(d).await
-    }
-    async fn tenant_by_admin_key_hash(&self, h: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.inner.tenant_by_admin_key_hash(h).await
-    }
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        self.inner.list_tenants().await
-    }
-    async fn apply(&self, change: SessionChange) -> Result<(), StoreError> {
-        if let Some(before) = &self.before {
-            before(&change).await;
-        }
-        let after = self.after.as_ref().map(|after| after(&change));
-        let result = self.inner.apply(change).await;
-        if let Some(after) = after {
-            after.await;
-        }
-        result
-    }
-    async fn session(&self, t: &str, s: &str) -> Result<Option<Session>, StoreError> {
-        self.inner.session(t, s).await
-    }
-    async fn conversation(
-        &self,
-        t: &str,
-        s: &str,
-    ) -> Result<Option<ConversationState>, StoreError> {
-        self.inner.conversation(t, s).await
-    }
-    async fn messages(&self, t: &str, s: &str) -> Result<Vec<Message>, StoreError> {
-        self.inner.messages(t, s).await
-    }
-    async fn goals(&self, t: &str, s: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
-        self.inner.goals(t, s).await
-    }
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.append_audit(entry).await
-    }
-    async fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
-        self.inner.audit_log(query).await
-    }
-    async fn usage(&self, t: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError> {
-        self.inner.usage(t, today).await
-    }
-    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
-        self.inner.put_document(document).await
-    }
-    async fn document(&self, t: &str, d: &str) -> Result<Option<DocumentRecord>, StoreError> {
-        self.inner.document(t, d).await
-    }
-    async fn documents(&self, t: &str) -> Result<Vec<DocumentRecord>, StoreError> {
-        self.inner.documents(t).await
-    }
-    async fn delete_document(&self, t: &str, d: &str) -> Result<(), StoreError> {
-        self.inner.delete_document(t, d).await
-    }
+    InterposedStore::after(inner, after)
 }
 
 #[tokio::test]

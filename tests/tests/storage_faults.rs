@@ -6,130 +6,35 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use petraf_core::app::tenants::demo_tenant;
 use petraf_core::config;
-use petraf_core::domain::audit::AuditEntry;
-use petraf_core::domain::conversation::ConversationState;
-use petraf_core::domain::document::DocumentRecord;
-use petraf_core::domain::goal::{Goal, GoalLink};
-use petraf_core::domain::message::Message;
-use petraf_core::domain::session::Session;
-use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use petraf_core::ports::StateStore;
-use petraf_core::ports::state_store::{
-    AuditPage, AuditQuery, SessionChange, StoreError, UsageCounters,
-};
+use petraf_core::ports::state_store::{SessionChange, StoreError};
 use petraf_tests::TestServer;
+use petraf_tests::interposed::{Before, InterposedStore};
 use petraf_tests::journey::{G4_FIRST, G4_SECOND, chat};
 use serde_json::json;
 
 /// The embedded store, failing the first change that saves a goal.
-struct FailGoalCommitOnce {
-    inner: Arc<dyn StateStore>,
-    failed: AtomicBool,
-}
-
-#[async_trait]
-impl StateStore for FailGoalCommitOnce {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn create_tenant(
-        &self,
-        record: &TenantRecord,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        self.inner.create_tenant(record, audit).await
-    }
-    async fn update_tenant(&self, tenant: &Tenant, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.update_tenant(tenant, audit).await
-    }
-    async fn update_tenant_config(
-        &self,
-        tenant_id: &str,
-        config: &TenantConfig,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .update_tenant_config(tenant_id, config, audit)
-            .await
-    }
-    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.inner.tenant(id).await
-    }
-    async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.inner.tenant_by_domain(domain).await
-    }
-    async fn tenant_by_admin_key_hash(
-        &self,
-        hash: &str,
-    ) -> Result<Option<TenantRecord>, StoreError> {
-        self.inner.tenant_by_admin_key_hash(hash).await
-    }
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        self.inner.list_tenants().await
-    }
-    async fn apply(&self, change: SessionChange) -> Result<(), StoreError> {
-        if !change.goals.is_empty() && !self.failed.swap(true, Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("injected fault".into()));
-        }
-        self.inner.apply(change).await
-    }
-    async fn session(&self, t: &str, s: &str) -> Result<Option<Session>, StoreError> {
-        self.inner.session(t, s).await
-    }
-    async fn conversation(
-        &self,
-        t: &str,
-        s: &str,
-    ) -> Result<Option<ConversationState>, StoreError> {
-        self.inner.conversation(t, s).await
-    }
-    async fn messages(&self, t: &str, s: &str) -> Result<Vec<Message>, StoreError> {
-        self.inner.messages(t, s).await
-    }
-    async fn goals(&self, t: &str, s: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
-        self.inner.goals(t, s).await
-    }
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.append_audit(entry).await
-    }
-    async fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
-        self.inner.audit_log(query).await
-    }
-    async fn usage(
-        &self,
-        tenant: Option<&str>,
-        today: NaiveDate,
-    ) -> Result<UsageCounters, StoreError> {
-        self.inner.usage(tenant, today).await
-    }
-    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
-        self.inner.put_document(document).await
-    }
-    async fn document(&self, t: &str, d: &str) -> Result<Option<DocumentRecord>, StoreError> {
-        self.inner.document(t, d).await
-    }
-    async fn documents(&self, t: &str) -> Result<Vec<DocumentRecord>, StoreError> {
-        self.inner.documents(t).await
-    }
-    async fn delete_document(&self, t: &str, d: &str) -> Result<(), StoreError> {
-        self.inner.delete_document(t, d).await
-    }
+fn fail_goal_commit_once(inner: Arc<dyn StateStore>) -> Arc<dyn StateStore> {
+    let failed = AtomicBool::new(false);
+    let before: Before = Box::new(move |change: &SessionChange| {
+        let fail = !change.goals.is_empty() && !failed.swap(true, Ordering::SeqCst);
+        Box::pin(async move {
+            if fail {
+                return Err(StoreError::Unavailable("injected fault".into()));
+            }
+            Ok(())
+        })
+    });
+    InterposedStore::before(inner, before)
 }
 
 #[tokio::test]
 async fn a_failed_commit_releases_the_session_and_keeps_the_users_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut ports = config::embedded_ports(dir.path()).unwrap();
-    ports.store = Arc::new(FailGoalCommitOnce {
-        inner: ports.store,
-        failed: AtomicBool::new(false),
-    });
+    ports.store = fail_goal_commit_once(ports.store);
     let server = TestServer::with_ports(ports, dir).await;
     let tenant = server.create_tenant(demo_tenant()).await.record.tenant.id;
     let client = server.client();

@@ -97,17 +97,34 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let verifier = verifier(&Algorithm::HS256, &DecodingKey::from_secret(b"Jefe")).unwrap();
-        assert!(verifier.verify(b"what do ya want for nothing?", &mac).is_ok());
-        assert!(verifier.verify(b"what do ya want for nothing!", &mac).is_err());
+        assert!(
+            verifier
+                .verify(b"what do ya want for nothing?", &mac)
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify(b"what do ya want for nothing!", &mac)
+                .is_err()
+        );
         let mut forged = mac.clone();
         forged[31] ^= 1;
-        assert!(verifier.verify(b"what do ya want for nothing?", &forged).is_err());
+        assert!(
+            verifier
+                .verify(b"what do ya want for nothing?", &forged)
+                .is_err()
+        );
     }
 
     #[test]
     fn any_other_algorithm_is_refused() {
         let key = EncodingKey::from_secret(b"secret");
-        for algorithm in [Algorithm::HS384, Algorithm::HS512, Algorithm::RS256, Algorithm::ES256] {
+        for algorithm in [
+            Algorithm::HS384,
+            Algorithm::HS512,
+            Algorithm::RS256,
+            Algorithm::ES256,
+        ] {
             let refused = signer(&algorithm, &key).err().expect("refused");
             assert_eq!(refused.kind(), &ErrorKind::InvalidAlgorithm);
         }
