@@ -1057,11 +1057,21 @@ impl Turn {
             return Err(Halt::Storage(failed));
         };
         tracing::warn!(error = %failed.message, "the turn's retrieval failed; the coach starts from the remembered query");
+        self.ground_by_remembered(ctx, &vector).await?;
+        Ok(())
+    }
+
+    /// The passages the remembered query finds, reranked by the latest message.
+    async fn ground_by_remembered(
+        &self,
+        ctx: &mut PhaseContext,
+        vector: &[f32],
+    ) -> Result<(), Halt> {
         ctx.documents = judging::search_for_message(
             &self.app,
             &self.tenant,
             ctx.phase,
-            &vector,
+            vector,
             ctx.latest_user_message(),
         )
         .await?;
@@ -1096,14 +1106,7 @@ impl Turn {
             ctx.phase,
             ctx.user_text(),
         );
-        ctx.documents = judging::search_for_message(
-            &self.app,
-            &self.tenant,
-            ctx.phase,
-            &vector,
-            ctx.latest_user_message(),
-        )
-        .await?;
+        self.ground_by_remembered(ctx, &vector).await?;
         Ok(Some(fresh))
     }
 
