@@ -491,13 +491,7 @@ async fn state_store(env: &dyn Env, dir: &Path) -> Result<Arc<dyn StateStore>, C
 /// variables (region, credentials, `AWS_ENDPOINT_URL`,
 /// `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, ...) and shared by
 /// the AWS adapters.
-#[cfg(any(
-    feature = "dynamodb",
-    feature = "s3",
-    feature = "pgvector",
-    feature = "bedrock",
-    feature = "secrets-manager"
-))]
+#[cfg(feature = "aws-sdk")]
 pub async fn aws_sdk_config() -> &'static aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();

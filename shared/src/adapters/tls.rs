@@ -4,13 +4,7 @@
 
 /// The AWS SDK configuration loader with an HTTPS client on ring; everything
 /// else (region, credentials, endpoints) comes from the standard variables.
-#[cfg(any(
-    feature = "dynamodb",
-    feature = "s3",
-    feature = "pgvector",
-    feature = "bedrock",
-    feature = "secrets-manager"
-))]
+#[cfg(feature = "aws-sdk")]
 pub fn aws_config_loader() -> aws_config::ConfigLoader {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     let https = aws_smithy_http_client::Builder::new()
