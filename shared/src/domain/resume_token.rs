@@ -1,5 +1,7 @@
 //! Resume tokens: HS256 JWTs of which only a SHA-256 hash is stored.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
@@ -63,6 +65,24 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Three dot-separated parts, each canonical unpadded base64url: one
+/// token, one spelling. Padded or standard-alphabet re-encodings, stray
+/// bits in the last character and whitespace are malformed, whatever a
+/// JWT library would tolerate.
+fn is_compact_base64url(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && URL_SAFE_NO_PAD
+                    .decode(part)
+                    .is_ok_and(|bytes| URL_SAFE_NO_PAD.encode(bytes) == *part)
+        })
+}
+
 impl TokenSigner {
     pub fn new(secret: &[u8]) -> Self {
         super::hs256::install();
@@ -113,6 +133,9 @@ impl TokenSigner {
     /// Every check but expiry: what the server needs to recognise an
     /// expired session it issued.
     pub fn verify_ignoring_expiry(&self, token: &str) -> Result<ResumeClaims, TokenError> {
+        if !is_compact_base64url(token) {
+            return Err(TokenError::Malformed);
+        }
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::WrongAlgorithm);
@@ -138,8 +161,7 @@ impl TokenSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
     fn now() -> DateTime<Utc> {
         "2025-01-10T09:00:00Z".parse().unwrap()
@@ -251,5 +273,98 @@ mod tests {
             signer().verify("not a token", now()),
             Err(TokenError::Malformed)
         );
+    }
+
+    /// A token signed over its own re-encoded parts: the signature is valid
+    /// for exactly what was sent, so only the encoding rule can refuse it.
+    fn signed_as(header: &str, payload: &str, encode_part: impl Fn(&[u8]) -> String) -> String {
+        let message = format!(
+            "{}.{}",
+            encode_part(header.as_bytes()),
+            encode_part(payload.as_bytes())
+        );
+        let mut mac =
+            <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(b"0123456789abcdef0123456789abcdef")
+                .unwrap();
+        hmac::Mac::update(&mut mac, message.as_bytes());
+        let signature = hmac::Mac::finalize(mac).into_bytes();
+        format!("{message}.{}", encode_part(&signature))
+    }
+
+    #[test]
+    fn only_canonical_unpadded_base64url_is_accepted() {
+        let issued = signer().issue("S1", "T1", now(), Duration::days(1));
+        let parts: Vec<&str> = issued.token.split('.').collect();
+        let decoded: Vec<Vec<u8>> = parts
+            .iter()
+            .map(|p| URL_SAFE_NO_PAD.decode(p).unwrap())
+            .collect();
+        let (header, payload) = (
+            String::from_utf8(decoded[0].clone()).unwrap(),
+            String::from_utf8(decoded[1].clone()).unwrap(),
+        );
+        // The same claims, canonically encoded and signed, pass.
+        let canonical = signed_as(&header, &payload, |b| URL_SAFE_NO_PAD.encode(b));
+        assert!(signer().verify(&canonical, now()).is_ok());
+
+        for (name, encode_part) in [
+            (
+                "padded standard",
+                Box::new(|b: &[u8]| STANDARD.encode(b)) as Box<dyn Fn(&[u8]) -> String>,
+            ),
+            ("padded url-safe", Box::new(|b: &[u8]| URL_SAFE.encode(b))),
+        ] {
+            let forged = signed_as(&header, &payload, encode_part);
+            assert_eq!(
+                signer().verify(&forged, now()),
+                Err(TokenError::Malformed),
+                "{name}: {forged}"
+            );
+        }
+
+        // The issued token with one part re-encoded (padded standard base64).
+        for index in 0..3 {
+            let mut reencoded: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+            reencoded[index] = STANDARD.encode(&decoded[index]);
+            if reencoded[index] == parts[index] {
+                continue;
+            }
+            let token = reencoded.join(".");
+            assert_eq!(
+                signer().verify(&token, now()),
+                Err(TokenError::Malformed),
+                "part {index}"
+            );
+        }
+
+        // Non-zero bits after the last full byte: another spelling of the same bytes.
+        let signature = parts[2];
+        let last = signature.chars().last().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let position = alphabet.find(last).unwrap();
+        let sloppy = alphabet.chars().nth(position | 1).unwrap();
+        assert_ne!(
+            sloppy, last,
+            "a 32-byte signature leaves two spare bits in its last character"
+        );
+        let token = format!(
+            "{}.{}.{}{sloppy}",
+            parts[0],
+            parts[1],
+            &signature[..signature.len() - 1]
+        );
+        assert_eq!(signer().verify(&token, now()), Err(TokenError::Malformed));
+
+        for spaced in [
+            format!(" {}", issued.token),
+            format!("{}\n", issued.token),
+            format!("{}.", issued.token),
+        ] {
+            assert_eq!(
+                signer().verify(&spaced, now()),
+                Err(TokenError::Malformed),
+                "{spaced:?}"
+            );
+        }
     }
 }

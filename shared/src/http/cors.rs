@@ -2,19 +2,24 @@
 //! a tenant's frontend lives on its own domain, which the app knows and a
 //! static list in the deployment could not follow. An origin is allowed
 //! when it is `https://{domain}` of an active tenant, or listed in
-//! `PETRAF_ALLOWED_ORIGINS`. CORS is not authorisation: a refused origin
-//! only gets no CORS headers (a preflight gets a 403), the request itself
-//! is judged by its tenant, token and key as always.
+//! `PETRAF_ALLOWED_ORIGINS`. A tenant's domain is allowed for that tenant's
+//! own requests only: tenants' pages must not read each other's answers,
+//! even with a cookie their shared parent domain lets the browser send.
+//! `PETRAF_ALLOWED_ORIGINS` stays global. CORS is not authorisation: a
+//! refused origin only gets no CORS headers (a preflight gets a 403), the
+//! request itself is judged by its tenant, token and key as always.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::RequestExt;
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{Query, RawPathParams, Request, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN,
-    VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_METHOD, HOST,
+    ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -31,27 +36,28 @@ const PREFLIGHT_MAX_AGE_SECONDS: u64 = 600;
 const LOOKUP_TTL: Duration = Duration::from_secs(60);
 const LOOKUP_CACHE_ENTRIES: usize = 1024;
 
-/// Tenant-domain answers, kept briefly so a page's requests cost one read.
+/// Tenant-domain answers (the active tenant whose domain the origin is),
+/// kept briefly so a page's requests cost one read.
 #[derive(Default)]
 pub struct OriginCache {
-    entries: Mutex<HashMap<String, (bool, Instant)>>,
+    entries: Mutex<HashMap<String, (Option<String>, Instant)>>,
 }
 
 impl OriginCache {
-    fn get(&self, origin: &str) -> Option<bool> {
+    fn get(&self, origin: &str) -> Option<Option<String>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(origin)
             .filter(|(_, at)| at.elapsed() < LOOKUP_TTL)
-            .map(|(allowed, _)| *allowed)
+            .map(|(tenant, _)| tenant.clone())
     }
 
-    fn put(&self, origin: &str, allowed: bool) {
+    fn put(&self, origin: &str, tenant: Option<String>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= LOOKUP_CACHE_ENTRIES {
             entries.clear();
         }
-        entries.insert(origin.to_string(), (allowed, Instant::now()));
+        entries.insert(origin.to_string(), (tenant, Instant::now()));
     }
 }
 
@@ -69,26 +75,108 @@ fn origin_host(origin: &str) -> Option<&str> {
     (valid && (scheme == "https" || (scheme == "http" && loopback))).then_some(host)
 }
 
-async fn origin_allowed(app: &App, origin: &str) -> bool {
+/// For whose requests an origin may read the answers.
+#[derive(Debug, Clone, PartialEq)]
+enum Grant {
+    /// Listed in `PETRAF_ALLOWED_ORIGINS`: every request.
+    Everywhere,
+    /// An active tenant's domain: that tenant's requests only.
+    Tenant {
+        id: String,
+        domain: String,
+    },
+    Nowhere,
+}
+
+async fn grant_of(app: &App, origin: &str) -> Grant {
     if app.settings.allowed_origins.iter().any(|o| o == origin) {
-        return true;
+        return Grant::Everywhere;
     }
     let Some(host) = origin_host(origin) else {
-        return false;
+        return Grant::Nowhere;
     };
-    if let Some(known) = app.cors_cache.get(origin) {
-        return known;
+    let domain = host.to_ascii_lowercase();
+    let tenant = match app.cors_cache.get(origin) {
+        Some(known) => known,
+        None => match app.store.tenant_by_domain(&domain).await {
+            Ok(found) => {
+                let active = found
+                    .filter(|t| t.tenant.status == TenantStatus::Active)
+                    .map(|t| t.tenant.id);
+                app.cors_cache.put(origin, active.clone());
+                active
+            }
+            // Not cached: the next request asks again.
+            Err(e) => {
+                tracing::warn!(error = %e, "CORS: could not look up the origin's tenant");
+                None
+            }
+        },
+    };
+    match tenant {
+        Some(id) => Grant::Tenant { id, domain },
+        None => Grant::Nowhere,
     }
-    match app.store.tenant_by_domain(&host.to_ascii_lowercase()).await {
-        Ok(found) => {
-            let allowed = found.is_some_and(|t| t.tenant.status == TenantStatus::Active);
-            app.cors_cache.put(origin, allowed);
-            allowed
+}
+
+/// The tenants a request names: `X-Tenant-ID`, a `{tenant_id}` path
+/// segment, `tenant_id` query parameters. `None` when one is unreadable.
+fn named_tenants(request: &Request, path_params: &[(String, String)]) -> Option<Vec<String>> {
+    let mut named = vec![];
+    for value in request.headers().get_all("x-tenant-id") {
+        named.push(value.to_str().ok()?.trim().to_string());
+    }
+    for (name, value) in path_params {
+        if name == "tenant_id" {
+            named.push(value.clone());
         }
-        // Not cached: the next request asks again.
-        Err(e) => {
-            tracing::warn!(error = %e, "CORS: could not look up the origin's tenant");
-            false
+    }
+    if request.uri().query().is_some() {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
+        for (name, value) in pairs {
+            if name == "tenant_id" {
+                named.push(value);
+            }
+        }
+    }
+    Some(named)
+}
+
+/// The request's Host without its port, lower case.
+fn request_domain(request: &Request) -> Option<String> {
+    let host = request
+        .headers()
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().host())?
+        .trim();
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    Some(host.to_ascii_lowercase())
+}
+
+/// Whether `grant` lets the origin read the answer to this request. A
+/// tenant's origin: every tenant the request names is that tenant; naming
+/// none, the request's Host is the tenant's domain (how the tenant is then
+/// resolved). A preflight does not carry the `X-Tenant-ID` value, so it
+/// passes unless its path or query names another tenant; the request
+/// itself then gets CORS headers or not.
+fn granted(
+    grant: &Grant,
+    request: &Request,
+    path_params: &[(String, String)],
+    preflight: bool,
+) -> bool {
+    match grant {
+        Grant::Everywhere => true,
+        Grant::Nowhere => false,
+        Grant::Tenant { id, domain } => {
+            let Some(named) = named_tenants(request, path_params) else {
+                return false;
+            };
+            if named.iter().any(|n| n != id) {
+                return false;
+            }
+            preflight || !named.is_empty() || request_domain(request).as_deref() == Some(domain)
         }
     }
 }
@@ -102,23 +190,35 @@ fn allow(headers: &mut HeaderMap, origin: HeaderValue) {
 }
 
 /// Answers preflights and marks responses to allowed origins.
-pub async fn cors(State(app): State<App>, request: Request, next: Next) -> Response {
+pub async fn cors(State(app): State<App>, mut request: Request, next: Next) -> Response {
     let Some(origin) = request.headers().get(ORIGIN).cloned() else {
         return next.run(request).await;
     };
-    let allowed = match origin.to_str() {
-        Ok(o) => origin_allowed(&app, o).await,
-        Err(_) => false,
+    let grant = match origin.to_str() {
+        Ok(o) => grant_of(&app, o).await,
+        Err(_) => Grant::Nowhere,
     };
     let preflight = request.method() == Method::OPTIONS
         && request
             .headers()
             .contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+    let path_params = match request.extract_parts::<RawPathParams>().await {
+        Ok(params) => Some(
+            params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        // No route matched: the path names nothing.
+        Err(RawPathParamsRejection::MissingPathParams(_)) => Some(vec![]),
+        Err(_) => None,
+    };
+    let allowed = path_params.is_some_and(|params| granted(&grant, &request, &params, preflight));
     let mut response = if preflight {
         if !allowed {
             return AppError::forbidden(
                 "origin_not_allowed",
-                "this origin is not a tenant's domain nor in PETRAF_ALLOWED_ORIGINS",
+                "this origin is not this tenant's domain nor in PETRAF_ALLOWED_ORIGINS",
             )
             .into_response();
         }
@@ -150,7 +250,115 @@ pub async fn cors(State(app): State<App>, request: Request, next: Next) -> Respo
 
 #[cfg(test)]
 mod tests {
-    use super::origin_host;
+    use super::{Grant, granted, origin_host};
+    use axum::extract::Request;
+
+    fn request(uri: &str, host: &str, tenant_header: Option<&str>) -> Request {
+        let mut builder = Request::builder().uri(uri).header("host", host);
+        if let Some(id) = tenant_header {
+            builder = builder.header("x-tenant-id", id);
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_tenants_origin_is_granted_for_that_tenants_requests_only() {
+        let a = Grant::Tenant {
+            id: "A".into(),
+            domain: "a.petraf.com".into(),
+        };
+        let api = "api.petraf.com";
+        let path = |id: &str| vec![("tenant_id".to_string(), id.to_string())];
+        let none = vec![];
+        // Named by X-Tenant-ID, the path, the query; or by the Host alone.
+        assert!(granted(
+            &a,
+            &request("/api/session/resume", api, Some("A")),
+            &none,
+            false
+        ));
+        assert!(granted(
+            &a,
+            &request("/api/admin/rag/documents/A", api, None),
+            &path("A"),
+            false
+        ));
+        assert!(granted(
+            &a,
+            &request("/api/admin/stats/overview?tenant_id=A", api, None),
+            &none,
+            false
+        ));
+        assert!(granted(
+            &a,
+            &request("/api/session/resume", "a.petraf.com:443", None),
+            &none,
+            false
+        ));
+        // Another tenant named anywhere, or no tenant and another host.
+        assert!(!granted(
+            &a,
+            &request("/api/session/resume", api, Some("B")),
+            &none,
+            false
+        ));
+        assert!(!granted(
+            &a,
+            &request("/api/session/resume", "b.petraf.com", None),
+            &none,
+            false
+        ));
+        assert!(!granted(
+            &a,
+            &request("/api/session/resume", api, None),
+            &none,
+            false
+        ));
+        assert!(!granted(
+            &a,
+            &request("/api/admin/rag/documents/B", api, Some("A")),
+            &path("B"),
+            false
+        ));
+        assert!(!granted(
+            &a,
+            &request("/api/admin/rag/documents/B", api, None),
+            &path("B"),
+            true
+        ));
+        assert!(!granted(
+            &a,
+            &request("/api/admin/audit-logs?tenant_id=A&tenant_id=B", api, None),
+            &none,
+            false
+        ));
+        assert!(!granted(
+            &a,
+            &request("/api/session/resume", "a.petraf.com", Some("B")),
+            &none,
+            false
+        ));
+        // A preflight cannot see X-Tenant-ID's value: its request decides.
+        assert!(granted(
+            &a,
+            &request("/api/session/resume", api, None),
+            &none,
+            true
+        ));
+        // PETRAF_ALLOWED_ORIGINS is global; an unknown origin gets nothing.
+        assert!(granted(
+            &Grant::Everywhere,
+            &request("/api/session/resume", api, Some("B")),
+            &none,
+            false
+        ));
+        assert!(!granted(
+            &Grant::Nowhere,
+            &request("/api/session/resume", api, Some("A")),
+            &none,
+            false
+        ));
+    }
 
     #[test]
     fn only_plain_https_origins_name_a_host() {

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, USER_AGENT};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, USER_AGENT};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -163,17 +163,17 @@ impl FromRequestParts<App> for AdminAuth {
     }
 }
 
-/// A JSON body whose rejections are our JSON errors.
+/// A JSON body whose rejections are our JSON errors. Only
+/// `application/json` (with parameters such as `charset`) is read: the
+/// types a foreign page may send without a preflight (`text/plain`, forms)
+/// are `415`.
 pub struct ApiJson<T>(pub T);
 
 pub fn json_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonDataError(e) => AppError::bad_request("invalid_body", e.body_text()),
         JsonRejection::JsonSyntaxError(e) => AppError::bad_request("invalid_json", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => AppError::unsupported(
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::too_large("body_too_large", "the request body is too large")
         }
@@ -181,33 +181,73 @@ pub fn json_rejection(rejection: JsonRejection) -> AppError {
     }
 }
 
+fn unsupported_media_type() -> AppError {
+    AppError::unsupported(
+        "unsupported_media_type",
+        "send the body as application/json",
+    )
+}
+
+/// The request's `Content-Type`, if it has one.
+fn content_type(req: &Request) -> Option<&[u8]> {
+    req.headers().get(CONTENT_TYPE).map(|v| v.as_bytes())
+}
+
+/// `application/json`, optionally with parameters (`; charset=utf-8`).
+fn is_json(content_type: &[u8]) -> bool {
+    let essence = content_type
+        .split(|b| *b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    essence.eq_ignore_ascii_case(b"application/json")
+}
+
+async fn body_bytes(req: Request, app: &App) -> Result<Bytes, AppError> {
+    Bytes::from_request(req, app).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::too_large("body_too_large", "the request body is too large")
+        } else {
+            AppError::bad_request("invalid_body", e.body_text())
+        }
+    })
+}
+
 impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
-        axum::Json::<T>::from_request(req, app)
-            .await
+        if !content_type(&req).is_some_and(is_json) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = body_bytes(req, app).await?;
+        axum::Json::<T>::from_bytes(&bytes)
             .map(|j| ApiJson(j.0))
             .map_err(json_rejection)
     }
 }
 
-/// A JSON body that may be absent (empty body means `T::default()`).
+/// A JSON body that may be absent (empty body means `T::default()`). A
+/// `Content-Type` other than `application/json` is `415` even with an
+/// empty body, and so is a body without one: the optional body is no way
+/// around [`ApiJson`]'s rule.
 pub struct OptionalJson<T>(pub T);
 
 impl<T: DeserializeOwned + Default> FromRequest<App> for OptionalJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, app).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::too_large("body_too_large", "the request body is too large")
-            } else {
-                AppError::bad_request("invalid_body", e.body_text())
-            }
-        })?;
+        let declared_json = match content_type(&req) {
+            Some(declared) if is_json(declared) => true,
+            Some(_) => return Err(unsupported_media_type()),
+            None => false,
+        };
+        let bytes = body_bytes(req, app).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
+        }
+        if !declared_json {
+            return Err(unsupported_media_type());
         }
         serde_json::from_slice(&bytes)
             .map(OptionalJson)
@@ -217,5 +257,34 @@ impl<T: DeserializeOwned + Default> FromRequest<App> for OptionalJson<T> {
                     format!("the body is not valid JSON for this endpoint: {e}"),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn only_application_json_is_json() {
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            " application/json ",
+        ] {
+            assert!(is_json(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "application/vnd.api+json",
+            "text/json",
+            "",
+        ] {
+            assert!(!is_json(no.as_bytes()), "{no}");
+        }
     }
 }

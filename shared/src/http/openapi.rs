@@ -183,7 +183,7 @@ fn add_implied_errors(operation: &mut Value) {
     if !schemes.is_empty() {
         implied.push((
             "503",
-            "`storage_unavailable`, `server_busy`, `shutting_down`",
+            "`storage_unavailable`, `server_busy`, `too_many_connections`, `shutting_down`",
         ));
     }
     let Some(responses) = operation["responses"].as_object_mut() else {

@@ -1,14 +1,16 @@
 //! The socket server behind `petraf serve`: the full API over HTTP/1.1 with
 //! the limits a server facing a network needs — a header read timeout, a
-//! body read timeout, an idle keep-alive timeout, a connection cap that
-//! answers `503` rather than failing `accept`, and a graceful shutdown that
-//! gives in-flight streams a bounded time and releases running turns.
+//! body that must arrive whole within a deadline and at a minimum rate, an
+//! idle keep-alive timeout, a connection cap and a per-address share of it
+//! that answer `503` rather than failing `accept`, and a graceful shutdown
+//! that gives in-flight streams a bounded time and releases running turns.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tower_http::timeout::TimeoutBody;
 
 use crate::app::App;
 use crate::config::{ConfigError, Env, bounded};
@@ -32,11 +33,22 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
     /// Each piece of a request body must arrive within this.
     pub body_read_timeout: Duration,
+    /// A request body must arrive whole within this, however steadily it
+    /// trickles in.
+    pub body_deadline: Duration,
+    /// After [`BODY_RATE_GRACE`], a body must have averaged at least this
+    /// many bytes a second since its head arrived (0: no minimum).
+    pub body_min_rate: u64,
     /// A connection with no traffic either way for this long is closed
     /// (after the response in progress, if any).
     pub idle_timeout: Duration,
     /// Connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (IPv6: one /64),
+    /// so that one client cannot take them all; more are answered `503
+    /// too_many_connections`. Not applied behind trusted proxies, whose
+    /// own address every connection comes from.
+    pub max_connections_per_address: usize,
     /// On shutdown, how long running turns may go on before they are stopped.
     pub shutdown_grace: Duration,
 }
@@ -46,8 +58,11 @@ impl Default for ServerLimits {
         ServerLimits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            body_deadline: Duration::from_secs(120),
+            body_min_rate: 1024,
             idle_timeout: Duration::from_secs(5),
             max_connections: 1024,
+            max_connections_per_address: 128,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -55,8 +70,9 @@ impl Default for ServerLimits {
 
 impl ServerLimits {
     /// `PETRAF_HEADER_TIMEOUT_SECS`, `PETRAF_BODY_TIMEOUT_SECS`,
+    /// `PETRAF_BODY_DEADLINE_SECS`, `PETRAF_BODY_MIN_RATE`,
     /// `PETRAF_IDLE_TIMEOUT_SECS`, `PETRAF_MAX_CONNECTIONS`,
-    /// `PETRAF_SHUTDOWN_GRACE_SECS`.
+    /// `PETRAF_MAX_CONNECTIONS_PER_ADDRESS`, `PETRAF_SHUTDOWN_GRACE_SECS`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let mut limits = ServerLimits::default();
         let secs = Duration::from_secs;
@@ -66,11 +82,20 @@ impl ServerLimits {
         if let Some(s) = bounded(env, "PETRAF_BODY_TIMEOUT_SECS", 1..=600)? {
             limits.body_read_timeout = secs(s);
         }
+        if let Some(s) = bounded(env, "PETRAF_BODY_DEADLINE_SECS", 1..=3600)? {
+            limits.body_deadline = secs(s);
+        }
+        if let Some(n) = bounded(env, "PETRAF_BODY_MIN_RATE", 0..=1_000_000_000)? {
+            limits.body_min_rate = n;
+        }
         if let Some(s) = bounded(env, "PETRAF_IDLE_TIMEOUT_SECS", 1..=600)? {
             limits.idle_timeout = secs(s);
         }
         if let Some(n) = bounded(env, "PETRAF_MAX_CONNECTIONS", 1..=1_000_000)? {
             limits.max_connections = n as usize;
+        }
+        if let Some(n) = bounded(env, "PETRAF_MAX_CONNECTIONS_PER_ADDRESS", 1..=1_000_000)? {
+            limits.max_connections_per_address = n as usize;
         }
         if let Some(s) = bounded(env, "PETRAF_SHUTDOWN_GRACE_SECS", 0..=600)? {
             limits.shutdown_grace = secs(s);
@@ -86,7 +111,13 @@ const MAX_REFUSALS: usize = 256;
 /// A full accept queue or no file descriptor left: wait before the next accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// How long a body may take before [`ServerLimits::body_min_rate`] applies
+/// (a client's first round trips, a slow start).
+pub const BODY_RATE_GRACE: Duration = Duration::from_secs(5);
+
 const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 88\r\n\r\n{\"error\":{\"code\":\"server_busy\",\"message\":\"too many connections; try again in a moment\"}}";
+
+const TOO_MANY_FROM_ADDRESS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 105\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"this address holds too many connections; close some\"}}";
 
 /// Serves the full API on `listener` until `shutdown` resolves, then stops
 /// accepting, lets in-flight requests finish for `shutdown_grace`, stops
@@ -110,6 +141,10 @@ pub async fn serve_router(
     shutdown: impl Future<Output = ()>,
 ) {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    // Behind proxies every connection comes from one of theirs: they limit.
+    let per_address_cap =
+        (app.settings.trusted_proxies == 0).then_some(limits.max_connections_per_address);
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let (stop, stopping) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -126,22 +161,25 @@ pub async fn serve_router(
             },
             _ = &mut shutdown => break,
         };
+        let slot = match per_address_cap {
+            Some(cap) => match per_address.take(peer.ip(), cap) {
+                Some(slot) => Some(slot),
+                None => {
+                    refuse(stream, TOO_MANY_FROM_ADDRESS, &refusals);
+                    continue;
+                }
+            },
+            None => None,
+        };
         match connections.clone().try_acquire_owned() {
             Ok(permit) => {
                 let (router, limits, stopping) = (router.clone(), limits.clone(), stopping.clone());
                 tokio::spawn(async move {
                     serve_connection(stream, peer, router, &limits, stopping).await;
-                    drop(permit);
+                    drop((permit, slot));
                 });
             }
-            Err(_) => {
-                if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                    tokio::spawn(async move {
-                        refuse_busy(stream).await;
-                        drop(permit);
-                    });
-                }
-            }
+            Err(_) => refuse(stream, BUSY_RESPONSE, &refusals),
         }
     }
     drop(listener);
@@ -162,12 +200,77 @@ pub async fn serve_router(
     let _ = tokio::time::timeout(Duration::from_secs(1), connections.acquire_many(all)).await;
 }
 
-async fn refuse_busy(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(BUSY_RESPONSE).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+/// Writes `response` and closes, if fewer than [`MAX_REFUSALS`] are being
+/// written; else just closes.
+fn refuse(mut stream: TcpStream, response: &'static [u8], refusals: &Arc<Semaphore>) {
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = stream.write_all(response).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+        drop(permit);
+    });
+}
+
+/// Connections open per client address.
+#[derive(Default)]
+struct PerAddress {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in [`PerAddress`], given back on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    client: IpAddr,
+}
+
+impl PerAddress {
+    /// A slot for one more connection from `ip`, if it holds fewer than `cap`.
+    fn take(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<AddressSlot> {
+        let client = client_of(ip);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(client).or_insert(0);
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            client,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Who a peer address is, for the per-address cap: an IPv4 address
+/// (IPv4-mapped IPv6 included), or the /64 of an IPv6 one, which a single
+/// host usually holds whole.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !(u128::MAX >> 64);
+                IpAddr::V6(Ipv6Addr::from(prefix))
+            }
+        },
+    }
 }
 
 async fn serve_connection(
@@ -185,10 +288,10 @@ async fn serve_connection(
         activity: activity.clone(),
         started,
     });
-    let body_timeout = limits.body_read_timeout;
+    let pace = BodyPace::from(limits);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        let request = request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+        let request = request.map(|body| Body::new(PacedBody::new(body, pace)));
         let mut router = router.clone();
         async move { tower_service::Service::call(&mut router, request).await }
     });
@@ -221,6 +324,102 @@ async fn serve_connection(
                 }
             }
         }
+    }
+}
+
+/// When a request body has taken too long, counted from its head.
+#[derive(Debug, Clone, Copy)]
+struct BodyPace {
+    deadline: Duration,
+    read_timeout: Duration,
+    min_rate: u64,
+}
+
+impl From<&ServerLimits> for BodyPace {
+    fn from(limits: &ServerLimits) -> Self {
+        BodyPace {
+            deadline: limits.body_deadline,
+            read_timeout: limits.body_read_timeout,
+            min_rate: limits.body_min_rate,
+        }
+    }
+}
+
+impl BodyPace {
+    /// The moment (since the head) the body is too slow unless more of it
+    /// arrives: `received` bytes so far, the last of them at `last_piece`.
+    fn expiry(&self, received: u64, last_piece: Duration) -> Duration {
+        let mut at = self.deadline.min(last_piece + self.read_timeout);
+        if self.min_rate > 0 {
+            let earned = Duration::from_secs_f64(received as f64 / self.min_rate as f64);
+            at = at.min(BODY_RATE_GRACE + earned);
+        }
+        at
+    }
+}
+
+/// The request body ended because its client sent it too slowly.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body arrived too slowly")]
+struct BodyTooSlow;
+
+/// A request body held to a [`BodyPace`]: a read past its expiry fails,
+/// which ends the request (and, its body unread, the connection).
+struct PacedBody {
+    inner: Incoming,
+    pace: BodyPace,
+    started: Instant,
+    received: u64,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl PacedBody {
+    fn new(inner: Incoming, pace: BodyPace) -> Self {
+        let started = Instant::now();
+        let expiry = pace.expiry(0, Duration::ZERO);
+        PacedBody {
+            inner,
+            pace,
+            started,
+            received: 0,
+            timer: Box::pin(tokio::time::sleep_until((started + expiry).into())),
+        }
+    }
+}
+
+impl hyper::body::Body for PacedBody {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            let bytes = match &frame {
+                Some(Ok(frame)) => frame.data_ref().map_or(0, |d| d.len() as u64),
+                _ => 0,
+            };
+            if bytes > 0 {
+                this.received += bytes;
+                let expiry = this.pace.expiry(this.received, this.started.elapsed());
+                this.timer.as_mut().reset((this.started + expiry).into());
+            }
+            return Poll::Ready(frame.map(|r| r.map_err(Into::into)));
+        }
+        if this.timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(BodyTooSlow.into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -296,12 +495,77 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_busy_response_is_well_formed() {
-        let text = std::str::from_utf8(BUSY_RESPONSE).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.contains(&format!("content-length: {}", body.len())));
-        let json: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(json["error"]["code"], "server_busy");
+    fn the_refusals_are_well_formed() {
+        for (response, code) in [
+            (BUSY_RESPONSE, "server_busy"),
+            (TOO_MANY_FROM_ADDRESS, "too_many_connections"),
+        ] {
+            let text = std::str::from_utf8(response).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(
+                head.contains(&format!("content-length: {}", body.len())),
+                "{code}"
+            );
+            let json: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(json["error"]["code"], code);
+        }
+    }
+
+    #[test]
+    fn a_body_must_keep_its_pace() {
+        let pace = BodyPace {
+            deadline: Duration::from_secs(120),
+            read_timeout: Duration::from_secs(30),
+            min_rate: 1024,
+        };
+        let secs = Duration::from_secs;
+        // Nothing yet: the grace period.
+        assert_eq!(pace.expiry(0, secs(0)), BODY_RATE_GRACE);
+        // A byte every 20 s earns nothing: cut at the grace's end, never 30 s later.
+        assert_eq!(
+            pace.expiry(3, secs(60)),
+            BODY_RATE_GRACE + Duration::from_secs_f64(3.0 / 1024.0)
+        );
+        // 10 KiB/s goes on until the deadline.
+        assert_eq!(pace.expiry(10 * 1024 * 100, secs(100)), secs(120));
+        // At the rate exactly, each KiB buys a second.
+        assert_eq!(pace.expiry(20 * 1024, secs(20)), secs(25));
+        // Without a minimum rate, the per-piece timeout and the deadline remain.
+        let no_rate = BodyPace {
+            min_rate: 0,
+            ..pace
+        };
+        assert_eq!(no_rate.expiry(1, secs(10)), secs(40));
+        assert_eq!(no_rate.expiry(1, secs(100)), secs(120));
+    }
+
+    #[test]
+    fn an_address_holds_its_share_of_connections() {
+        let table = Arc::new(PerAddress::default());
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
+        let held: Vec<AddressSlot> = (0..3).map(|_| table.take(a, 3).unwrap()).collect();
+        assert!(table.take(a, 3).is_none());
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert!(table.take(mapped, 3).is_none(), "the same client over IPv6");
+        let other = table.take("203.0.113.8".parse().unwrap(), 3);
+        assert!(other.is_some(), "another address has its own share");
+        drop(held);
+        assert!(
+            table.take(a, 3).is_some(),
+            "closed connections free their slots"
+        );
+        drop(other);
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        let slots: Vec<AddressSlot> = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"]
+            .iter()
+            .map(|ip| table.take(v6(ip), 2).unwrap())
+            .collect();
+        assert!(
+            table.take(v6("2001:db8:1:2::77"), 2).is_none(),
+            "one /64, one client"
+        );
+        assert!(table.take(v6("2001:db8:1:3::1"), 2).is_some());
+        drop(slots);
     }
 
     #[test]
@@ -309,10 +573,16 @@ mod tests {
         let env: std::collections::HashMap<&'static str, String> = [
             ("PETRAF_MAX_CONNECTIONS", "8".to_string()),
             ("PETRAF_HEADER_TIMEOUT_SECS", "2".to_string()),
+            ("PETRAF_BODY_DEADLINE_SECS", "20".to_string()),
+            ("PETRAF_BODY_MIN_RATE", "0".to_string()),
+            ("PETRAF_MAX_CONNECTIONS_PER_ADDRESS", "4".to_string()),
         ]
         .into();
         let limits = ServerLimits::from_env(&env).unwrap();
         assert_eq!(limits.max_connections, 8);
+        assert_eq!(limits.body_deadline, Duration::from_secs(20));
+        assert_eq!(limits.body_min_rate, 0);
+        assert_eq!(limits.max_connections_per_address, 4);
         assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
         let bad: std::collections::HashMap<&'static str, String> =
             [("PETRAF_MAX_CONNECTIONS", "0".to_string())].into();
