@@ -213,6 +213,7 @@ async fn run(dimension: usize) {
                     Utc::now(),
                 ),
                 limits: generous,
+                previous: None,
             };
             app.vectors
                 .commit_document(app.store.as_ref(), commit)

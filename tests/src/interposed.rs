@@ -119,8 +119,12 @@ impl StateStore for InterposedStore {
     async fn usage(&self, t: Option<&str>, today: NaiveDate) -> Result<UsageCounters, StoreError> {
         self.inner.usage(t, today).await
     }
-    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
-        self.inner.put_document(document).await
+    async fn put_document(
+        &self,
+        document: &DocumentRecord,
+        expect: petraf_core::ports::state_store::Expect,
+    ) -> Result<(), StoreError> {
+        self.inner.put_document(document, expect).await
     }
     async fn document(&self, t: &str, d: &str) -> Result<Option<DocumentRecord>, StoreError> {
         self.inner.document(t, d).await
@@ -128,7 +132,7 @@ impl StateStore for InterposedStore {
     async fn documents(&self, t: &str) -> Result<Vec<DocumentRecord>, StoreError> {
         self.inner.documents(t).await
     }
-    async fn delete_document(&self, t: &str, d: &str) -> Result<(), StoreError> {
-        self.inner.delete_document(t, d).await
+    async fn delete_document(&self, t: &str, d: &str, revision: u32) -> Result<(), StoreError> {
+        self.inner.delete_document(t, d, revision).await
     }
 }

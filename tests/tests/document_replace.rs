@@ -11,19 +11,78 @@ use petraf_core::config;
 use petraf_core::ports::chat_model::ModelError;
 use petraf_core::ports::embedder::Embedder;
 use petraf_core::ports::object_store::{ObjectStore, StoredObject};
-use petraf_core::ports::state_store::StoreError;
+use petraf_core::ports::state_store::{AuditQuery, StateStore, StoreError};
 use petraf_core::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore};
 use petraf_tests::TestServer;
 use petraf_tests::documents::upload_form;
 use serde_json::Value;
 
-/// Switches that make one adapter call fail while set.
+/// Switches that make one adapter call fail while set, and gates that
+/// hold calls (to force an interleaving of concurrent requests).
 #[derive(Default)]
 struct Faults {
     embed: AtomicBool,
     upsert: AtomicBool,
     put_object: AtomicBool,
     delete_object: AtomicBool,
+    embed_gate: Gate,
+    delete_gate: Gate,
+}
+
+/// Holds the calls that arrive while it is armed (for one key, or any),
+/// until released.
+struct Gate {
+    armed_for: std::sync::Mutex<Option<Option<String>>>,
+    arrived: std::sync::atomic::AtomicUsize,
+    open: tokio::sync::Semaphore,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            armed_for: Default::default(),
+            arrived: Default::default(),
+            open: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+impl Gate {
+    fn arm(&self, key: Option<&str>) {
+        *self.armed_for.lock().unwrap() = Some(key.map(str::to_string));
+    }
+
+    async fn pass(&self, key: &str) {
+        let held = match &*self.armed_for.lock().unwrap() {
+            Some(None) => true,
+            Some(Some(only)) => only == key,
+            None => false,
+        };
+        if held {
+            self.arrived.fetch_add(1, Ordering::SeqCst);
+            self.open.acquire().await.unwrap().forget();
+        }
+    }
+
+    /// Waits until `n` calls are held (at most 10 s).
+    async fn holds(&self, n: usize) -> bool {
+        for _ in 0..1000 {
+            if self.arrived.load(Ordering::SeqCst) >= n {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    fn held(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst)
+    }
+
+    fn release(&self) {
+        *self.armed_for.lock().unwrap() = None;
+        self.open.add_permits(1000);
+    }
 }
 
 fn injected(flag: &AtomicBool) -> bool {
@@ -44,6 +103,7 @@ impl Embedder for FlakyEmbedder {
         if injected(&self.1.embed) {
             return Err(ModelError::Upstream("injected fault".into()));
         }
+        self.1.embed_gate.pass("").await;
         self.0.embed(texts).await
     }
 }
@@ -100,6 +160,7 @@ impl ObjectStore for FlakyObjects {
         if injected(&self.1.delete_object) {
             return Err(StoreError::Unavailable("injected fault".into()));
         }
+        self.1.delete_gate.pass(key).await;
         self.0.delete(key).await
     }
     async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
@@ -232,7 +293,13 @@ async fn a_replacement_that_fails_midway_leaves_exactly_the_old_version() {
     assert_eq!(replaced["revision"], 2);
     assert_eq!(replaced["status"], "indexed");
     assert_eq!(searchable(&server, &tenant).await, (false, true));
-    assert_eq!(files_under(&objects), ["leave.md", "r2-leave.md"]);
+    let files = files_under(&objects);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], "leave.md");
+    assert!(
+        files[1].starts_with("r2-") && files[1].ends_with("-leave.md"),
+        "the new revision's own key: {files:?}"
+    );
 
     // The object-created event for the replacement's original (S3 sends
     // one) changes nothing: the request indexed it.
@@ -302,4 +369,348 @@ async fn searches_during_a_replacement_see_one_version() {
         "a search saw both versions or neither: {seen:?}"
     );
     assert_eq!(seen.last(), Some(&(false, true)));
+}
+
+/// A server whose embedder, vectors and objects have fault switches and
+/// gates, on the embedded state store or `store`.
+async fn gated_server(store: Option<Arc<dyn StateStore>>) -> (TestServer, Arc<Faults>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ports = config::embedded_ports(dir.path()).unwrap();
+    if let Some(store) = store {
+        ports.store = store;
+    }
+    let faults = Arc::new(Faults::default());
+    ports.embedder = Arc::new(FlakyEmbedder(ports.embedder, faults.clone()));
+    ports.vectors = Arc::new(FlakyVectors(ports.vectors, faults.clone()));
+    ports.objects = Arc::new(FlakyObjects(ports.objects, faults.clone()));
+    (TestServer::with_ports(ports, dir).await, faults)
+}
+
+/// A second client of the same server, for a request run in its own task.
+fn another_client(client: &petraf_tests::Client) -> petraf_tests::Client {
+    petraf_tests::Client {
+        http: client.http.clone(),
+        base: client.base.clone(),
+    }
+}
+
+/// Every listed document's original is stored, and nothing else is.
+async fn library_matches_objects(server: &TestServer, tenant: &str) -> Vec<Value> {
+    let records = server.app.store.documents(tenant).await.unwrap();
+    for record in &records {
+        assert!(
+            server
+                .app
+                .objects
+                .get(&record.object_key)
+                .await
+                .unwrap()
+                .is_some(),
+            "{} is listed ({:?}) but its original {} is gone",
+            record.id,
+            record.status,
+            record.object_key
+        );
+    }
+    let mut named: Vec<String> = records
+        .iter()
+        .map(|r| r.object_key.rsplit('/').next().unwrap().to_string())
+        .collect();
+    named.sort();
+    assert_eq!(
+        files_under(&server.data_dir.path().join("objects")),
+        named,
+        "stored originals that no record names"
+    );
+    records
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect()
+}
+
+async fn replaced_entries(server: &TestServer, tenant: &str) -> Vec<Value> {
+    let log = server
+        .app
+        .store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.into()),
+            session_id: None,
+            page: 1,
+            per_page: 200,
+        })
+        .await
+        .unwrap();
+    log.entries
+        .iter()
+        .filter(|e| e.action == "rag.document_replaced")
+        .map(|e| e.payload.clone())
+        .collect()
+}
+
+const V3: &str = "# Leave policy 2026b\n\nEvery employee has thirty-two days of annual leave, booked through the walnut portal.\n";
+
+/// Two replaces of one revision at once: one wins (revision 2), the other
+/// gets 409 and leaves nothing: no second revision 2, no audit entry, no
+/// stored file. Then `If-Match` guards a replace by the revision.
+async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
+    let (server, faults) = gated_server(store).await;
+    let created = server.create_tenant(demo_tenant()).await;
+    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let client = server.client();
+    let first = client
+        .post(&format!("/api/admin/rag/upload/{tenant}"))
+        .admin(&key)
+        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
+        .send()
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let id = first.json()["document_id"].as_str().unwrap().to_string();
+    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
+
+    // Both read revision 1 and are held at embedding until both got there.
+    faults.embed_gate.arm(None);
+    let (a, b) = (another_client(&client), another_client(&client));
+    let (pa, pb) = (path.clone(), path.clone());
+    let (ka, kb) = (key.clone(), key.clone());
+    let racers = [
+        tokio::spawn(async move {
+            a.put(&pa)
+                .admin(&ka)
+                .multipart(replacement_form(V2))
+                .send()
+                .await
+        }),
+        tokio::spawn(async move {
+            b.put(&pb)
+                .admin(&kb)
+                .multipart(replacement_form(V3))
+                .send()
+                .await
+        }),
+    ];
+    assert!(
+        faults.embed_gate.holds(2).await,
+        "both replaces reached embedding"
+    );
+    faults.embed_gate.release();
+    let mut replies = vec![];
+    for racer in racers {
+        replies.push(racer.await.unwrap());
+    }
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    let won: Vec<&petraf_tests::Reply> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(won.len(), 1, "exactly one replace wins: {statuses:?}");
+    let lost = replies.iter().find(|r| r.status != 200).unwrap();
+    assert_eq!(
+        (lost.status.as_u16(), lost.code()),
+        (409, "document_changed".to_string()),
+        "{}",
+        lost.text
+    );
+    let winner = won[0].json();
+    assert_eq!(winner["revision"], 2);
+    let records = library_matches_objects(&server, &tenant).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["content_hash"], winner["content_hash"]);
+    let audited = replaced_entries(&server, &tenant).await;
+    assert_eq!(
+        audited.len(),
+        1,
+        "one audit entry per revision: {audited:?}"
+    );
+    assert_eq!(audited[0]["revision"], 2);
+    let (old, v2, v3) = (
+        searchable(&server, &tenant).await.0,
+        winner["content_hash"] == petraf_core::domain::document::content_hash(V2.as_bytes()),
+        winner["content_hash"] == petraf_core::domain::document::content_hash(V3.as_bytes()),
+    );
+    assert!(!old && (v2 != v3), "the winner's version alone is searched");
+
+    // GET names the revision; If-Match with an old one is refused, the
+    // current one goes through.
+    let current = client.get(&path).admin(&key).send().await;
+    assert_eq!(
+        current.headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"2\"")
+    );
+    let stale = client
+        .put(&path)
+        .admin(&key)
+        .header("If-Match", "\"1\"")
+        .multipart(replacement_form(V1))
+        .send()
+        .await;
+    assert_eq!(
+        (stale.status.as_u16(), stale.code()),
+        (412, "revision_mismatch".to_string()),
+        "{}",
+        stale.text
+    );
+    let bad = client
+        .delete(&path)
+        .admin(&key)
+        .header("If-Match", "2")
+        .send()
+        .await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.code()),
+        (400, "invalid_if_match".to_string())
+    );
+    let fresh = client
+        .put(&path)
+        .admin(&key)
+        .header("If-Match", "\"2\"")
+        .multipart(replacement_form(V1))
+        .send()
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    assert_eq!(
+        fresh.headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"3\"")
+    );
+    let stale_delete = client
+        .delete(&path)
+        .admin(&key)
+        .header("If-Match", "\"2\"")
+        .send()
+        .await;
+    assert_eq!(stale_delete.status, 412, "{}", stale_delete.text);
+    assert_eq!(library_matches_objects(&server, &tenant).await.len(), 1);
+    let deleted = client
+        .delete(&path)
+        .admin(&key)
+        .header("If-Match", "\"3\"")
+        .send()
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert!(library_matches_objects(&server, &tenant).await.is_empty());
+}
+
+/// A replace that read revision 1 while the document was deleted and
+/// uploaded again: the replace loses (409) and changes nothing, and the
+/// library never names an original that is gone.
+async fn delete_and_upload_racing_a_replace(store: Option<Arc<dyn StateStore>>) {
+    let (server, faults) = gated_server(store).await;
+    let created = server.create_tenant(demo_tenant()).await;
+    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let client = server.client();
+    let upload = || async {
+        client
+            .post(&format!("/api/admin/rag/upload/{tenant}"))
+            .admin(&key)
+            .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
+            .send()
+            .await
+    };
+    let first = upload().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let id = first.json()["document_id"].as_str().unwrap().to_string();
+    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
+    let original: Value = client.get(&path).admin(&key).send().await.json();
+    let original_key = original["object_key"].as_str().unwrap().to_string();
+
+    // The replace reads revision 1 and is held before it writes anything.
+    faults.embed_gate.arm(None);
+    let replacer = {
+        let (c, p, k) = (another_client(&client), path.clone(), key.clone());
+        tokio::spawn(async move {
+            c.put(&p)
+                .admin(&k)
+                .multipart(replacement_form(V2))
+                .send()
+                .await
+        })
+    };
+    assert!(
+        faults.embed_gate.holds(1).await,
+        "the replace reached embedding"
+    );
+    let deleted = client.delete(&path).admin(&key).send().await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    // From now on, removing the first original is held: a replace that
+    // went on would remove it after the upload below stored it again.
+    faults.delete_gate.arm(Some(&original_key));
+    faults.embed_gate.release();
+    // The replace either finishes or gets to removing the first original.
+    for _ in 0..1000 {
+        if replacer.is_finished() || faults.delete_gate.held() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let again = upload().await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    faults.delete_gate.release();
+    let replaced = replacer.await.unwrap();
+    assert_eq!(
+        (replaced.status.as_u16(), replaced.code()),
+        (409, "document_changed".to_string()),
+        "{}",
+        replaced.text
+    );
+    let records = library_matches_objects(&server, &tenant).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["revision"], 1);
+    assert_eq!(records[0]["status"], "indexed");
+    assert!(replaced_entries(&server, &tenant).await.is_empty());
+    assert_eq!(searchable(&server, &tenant).await, (true, false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replaces_at_once_on_the_embedded_store() {
+    two_replaces_at_once(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_racing_delete_and_upload_on_the_embedded_store() {
+    delete_and_upload_racing_a_replace(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replaces_at_once_on_dynamodb() {
+    if let Some(store) = moto_store().await {
+        two_replaces_at_once(Some(store)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replace_racing_delete_and_upload_on_dynamodb() {
+    if let Some(store) = moto_store().await {
+        delete_and_upload_racing_a_replace(Some(store)).await;
+    }
+}
+
+/// A DynamoDB state store on moto's server (`scripts/test.sh` starts it);
+/// `None` (the test is skipped) without it, unless PETRAF_REQUIRE_STANDINS=1.
+async fn moto_store() -> Option<Arc<dyn StateStore>> {
+    let endpoint = match std::env::var("PETRAF_TEST_MOTO_ENDPOINT") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
+            panic!("PETRAF_REQUIRE_STANDINS=1 but PETRAF_TEST_MOTO_ENDPOINT is not set")
+        }
+        _ => {
+            eprintln!(
+                "skipped: PETRAF_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)"
+            );
+            return None;
+        }
+    };
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let sdk = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(sdk);
+    let table = format!(
+        "petraf-documents-{}",
+        petraf_core::domain::ids::new_id().to_lowercase()
+    );
+    petraf_core::adapters::dynamodb::create_table(&client, &table)
+        .await
+        .expect("create the table");
+    Some(Arc::new(
+        petraf_core::adapters::dynamodb::DynamoStateStore::new(client, table),
+    ))
 }

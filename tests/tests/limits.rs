@@ -341,6 +341,73 @@ async fn token_budget(server: &TestServer) {
     assert_eq!(last_event(&again), "complete", "{}", again.text);
 }
 
+/// Twelve turns at once, each admitted below the budget, that together
+/// cross the warning level and the budget: each audit entry exactly once.
+async fn budget_under_concurrency(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let first = ready_session(&client, &tenant, ADDRESS_A).await;
+    let reply = turn(&client, &tenant, &first, ADDRESS_A).await;
+    assert_eq!(last_event(&reply), "complete", "{}", reply.text);
+    let spent = reply.events().last().unwrap().1["tokens_used"]["total"]
+        .as_i64()
+        .unwrap();
+    // Warning at half of 5 turns' worth: above what is spent already.
+    let set = set_limits(
+        &client,
+        &tenant,
+        json!({"monthly_token_budget": 5 * spent, "budget_warning_percent": 50}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let mut sessions = vec![];
+    for _ in 0..12 {
+        sessions.push(ready_session(&client, &tenant, ADDRESS_A).await);
+    }
+    let replies = futures::future::join_all(
+        sessions
+            .iter()
+            .map(|session| turn(&client, &tenant, session, ADDRESS_A)),
+    )
+    .await;
+    for reply in &replies {
+        assert!(
+            last_event(reply) == "complete" || reply.code() == "token_budget_exhausted",
+            "{}",
+            reply.text
+        );
+    }
+    let counted = stats(&client, &tenant).await;
+    assert!(
+        counted["tokens_this_month"].as_i64().unwrap() >= 5 * spent,
+        "the turns crossed the budget: {counted}"
+    );
+    let audit = client
+        .get(&format!(
+            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
+        ))
+        .admin(PLATFORM_KEY)
+        .send()
+        .await
+        .json();
+    let count = |what: &str| {
+        audit["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == what)
+            .count()
+    };
+    assert_eq!(
+        (
+            count("tenant.token_budget_warning"),
+            count("tenant.token_budget_exhausted")
+        ),
+        (1, 1),
+        "each budget entry exactly once: {audit}"
+    );
+}
+
 async fn operator_settings(server: &TestServer) {
     let client = server.client();
     let (tenant, admin_key) = new_tenant_with_key(server).await;
@@ -388,6 +455,7 @@ async fn every_limit(server: TestServer) {
     turns_per_address(&server).await;
     turns_per_phase(&server).await;
     token_budget(&server).await;
+    budget_under_concurrency(&server).await;
     operator_settings(&server).await;
 }
 

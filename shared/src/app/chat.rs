@@ -773,15 +773,8 @@ impl Turn {
         let spent = i64::from(self.out.usage.total());
         change.counters.tokens = spent;
         change.counters.month_of = Some(now.date_naive());
-        if let Some(before) = self.tokens_before {
-            change.audit.extend(limits::budget_crossing(
-                &self.tenant,
-                before,
-                spent,
-                &self.session.id,
-                now,
-            ));
-        }
+        change.budget =
+            limits::budget_alerts(&self.tenant, self.tokens_before, &self.session.id, now);
         if let Err(e) = self.commit(change).await {
             tracing::error!(error = %e, "could not commit a chat turn");
             self.release_after_failed_commit(&stored, reply, now).await;
@@ -897,6 +890,8 @@ impl Turn {
         change.state = Some(Guarded::replacing(stored.version, released));
         change.counters.tokens = i64::from(reply.tokens_prompt + reply.tokens_completion);
         change.counters.month_of = Some(now.date_naive());
+        change.budget =
+            limits::budget_alerts(&self.tenant, self.tokens_before, &self.session.id, now);
         change.messages.push(reply);
         change.counters.messages = 1;
         change.counters.messages_day = Some(now.date_naive());

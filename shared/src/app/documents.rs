@@ -1,13 +1,16 @@
 //! Document management for tenant admins: list, get, delete, replace.
 
 use super::ingestion::{
-    DocumentUpload, chunk_document, clean_filename, commit_document, document_audit,
-    document_limits, embed_chunks, extract_document, put_original, validate_metadata,
+    DOCUMENT_CHANGED, DocumentUpload, chunk_document, clean_filename, commit_document,
+    document_audit, document_changed, document_limits, embed_chunks, extract_document,
+    put_original, validate_metadata,
 };
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{RequestOrigin, action};
 use crate::domain::document::{DocumentRecord, DocumentStatus, LibraryUsage, admit, content_hash};
+use crate::domain::ids::new_id;
 use crate::ports::object_store::{document_key, parse_document_key};
+use crate::ports::state_store::StoreError;
 
 pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<DocumentRecord>> {
     Ok(app.store.documents(tenant_id).await?)
@@ -25,20 +28,112 @@ pub async fn get(app: &App, tenant_id: &str, document_id: &str) -> AppResult<Doc
         })
 }
 
-/// Deletes a document: its chunks, its record and the audit entry go
+/// Which revision a request that changes a document expects: what its
+/// `If-Match` header names, if it sent one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IfMatch {
+    /// No header: the revision read when the request starts.
+    #[default]
+    Unconditional,
+    /// `*`: any existing revision.
+    Any,
+    /// The revisions the header lists (`"3"`, or `"3", "4"`).
+    Revisions(Vec<u32>),
+}
+
+impl IfMatch {
+    /// Parses an `If-Match` value: `*` or a list of entity tags
+    /// (`"<revision>"`). Weak tags never match (If-Match compares strongly).
+    pub fn parse(header: &str) -> AppResult<Self> {
+        let header = header.trim();
+        if header == "*" {
+            return Ok(IfMatch::Any);
+        }
+        let mut revisions = vec![];
+        for tag in header.split(',').map(str::trim) {
+            let (weak, quoted) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let value = quoted
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .ok_or_else(|| {
+                    AppError::bad_request(
+                        "invalid_if_match",
+                        "If-Match takes * or entity tags such as \"2\" (a document's ETag)",
+                    )
+                })?;
+            if !weak {
+                revisions.extend(value.parse::<u32>().ok());
+            }
+        }
+        Ok(IfMatch::Revisions(revisions))
+    }
+
+    /// Refuses with `412 revision_mismatch` when `current` is not at a
+    /// revision the header names.
+    fn check(&self, current: &DocumentRecord) -> AppResult<()> {
+        match self {
+            IfMatch::Revisions(named) if !named.contains(&current.revision) => {
+                Err(AppError::precondition_failed(
+                    REVISION_MISMATCH,
+                    format!(
+                        "the document is at revision {} (ETag {}), not one If-Match names",
+                        current.revision,
+                        etag(current)
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A write that lost to a concurrent change: `412` when the request
+    /// named a revision, else `409 document_changed` as it stands.
+    fn lost(&self, e: AppError) -> AppError {
+        match (self, e.code) {
+            (IfMatch::Revisions(_), DOCUMENT_CHANGED) => AppError::precondition_failed(
+                REVISION_MISMATCH,
+                "the document changed meanwhile: it is no longer at the revision If-Match names",
+            ),
+            _ => e,
+        }
+    }
+}
+
+/// The code of a change refused because the document is not at a revision
+/// `If-Match` names.
+pub const REVISION_MISMATCH: &str = "revision_mismatch";
+
+/// A document's entity tag: its revision, quoted.
+pub fn etag(record: &DocumentRecord) -> String {
+    format!("\"{}\"", record.revision)
+}
+
+/// Deletes a document if it is still at the revision read (and one
+/// `If-Match` names): its record, its chunks and the audit entry go
 /// together (one transaction on the embedded store), then the original.
+/// A concurrent replace or delete makes it `409`/`412`, removing nothing.
 pub async fn delete(
     app: &App,
     tenant_id: &str,
     document_id: &str,
+    if_match: &IfMatch,
     actor: &str,
     origin: &RequestOrigin,
 ) -> AppResult<DocumentRecord> {
     let record = get(app, tenant_id, document_id).await?;
+    if_match.check(&record)?;
     let audit = document_audit(app, &record, action::RAG_DOCUMENT_DELETED, actor, origin);
-    app.vectors
+    match app
+        .vectors
         .remove_document(app.store.as_ref(), &record, &audit)
-        .await?;
+        .await
+    {
+        Err(StoreError::Conflict(_)) => return Err(if_match.lost(document_changed())),
+        other => other?,
+    }
     app.objects.delete(&record.object_key).await?;
     Ok(record)
 }
@@ -49,20 +144,26 @@ pub async fn delete(
 /// 1. The new file is read, chunked and embedded in memory: a file that
 ///    cannot be read, would not fit the tenant's limits, or an embedder that
 ///    fails, changes nothing.
-/// 2. Its original is stored beside the old one, under the new revision's
-///    own key; the old original stays until the swap is done.
+/// 2. Its original is stored beside the old one, under a key of its own
+///    (revision and a random part); the old original stays until the swap
+///    is done.
 /// 3. The new record, its chunks and the audit entry commit as one unit
-///    (one transaction on the embedded default; chunks swapped in one upsert
-///    and then the record elsewhere). If that fails, the new original goes.
+///    (one transaction on the embedded default; elsewhere the guarded
+///    record, then the chunks swapped in one upsert) if the stored record
+///    is still the revision read. If that fails, the new original goes: of
+///    concurrent replaces and deletes one wins, the others get `409`
+///    (`412` with `If-Match`) and leave nothing behind.
 /// 4. The old original goes.
 pub async fn replace(
     app: &App,
     document_id: &str,
     upload: DocumentUpload,
+    if_match: &IfMatch,
     actor: &str,
     origin: &RequestOrigin,
 ) -> AppResult<DocumentRecord> {
     let old = get(app, &upload.tenant_id, document_id).await?;
+    if_match.check(&old)?;
     let filename = clean_filename(&upload.filename)?;
     if upload.bytes.is_empty() {
         return Err(AppError::bad_request("empty_document", "the file is empty"));
@@ -116,29 +217,34 @@ pub async fn replace(
     let chunks = embed_chunks(app, &new, pieces).await?;
     put_original(app, &new, format, upload.bytes).await?;
     let audit = document_audit(app, &new, action::RAG_DOCUMENT_REPLACED, actor, origin);
-    if let Err(e) = commit_document(app, new.clone(), chunks, audit, limits).await {
+    if let Err(e) =
+        commit_document(app, new.clone(), chunks, audit, limits, Some(old.clone())).await
+    {
         discard_original(app, &new, &old).await;
-        return Err(e);
+        return Err(if_match.lost(e));
     }
     discard_original(app, &old, &new).await;
     Ok(new)
 }
 
 /// Where a revision's original is kept: its own key from the second
-/// revision on, so storing it never overwrites the version still searched.
-fn revision_key(old: &DocumentRecord, revision: u32, filename: &str) -> String {
+/// revision on, so storing it never overwrites the version still searched,
+/// and a random part, so concurrent attempts at one revision never share
+/// an object (the loser removes its own).
+pub(crate) fn revision_key(old: &DocumentRecord, revision: u32, filename: &str) -> String {
+    let attempt = new_id().to_lowercase();
     document_key(
         &old.tenant_id,
         &old.category,
         &old.id,
-        &format!("r{revision}-{filename}"),
+        &format!("r{revision}-{}-{filename}", &attempt[attempt.len() - 8..]),
     )
 }
 
 /// Removes `gone`'s original unless `kept` uses the same object; a failure
 /// only leaves an unreferenced object behind (start-up cleanup removes it on
 /// the embedded default), so it is logged, not raised.
-async fn discard_original(app: &App, gone: &DocumentRecord, kept: &DocumentRecord) {
+pub(crate) async fn discard_original(app: &App, gone: &DocumentRecord, kept: &DocumentRecord) {
     if gone.object_key == kept.object_key {
         return;
     }

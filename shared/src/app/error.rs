@@ -11,6 +11,8 @@ pub enum ErrorKind {
     Forbidden,
     NotFound,
     Conflict,
+    /// A precondition the request named (`If-Match`) does not hold (412).
+    PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
     /// Well-formed but unusable content (422).
@@ -48,6 +50,7 @@ impl AppError {
         forbidden => Forbidden,
         not_found => NotFound,
         conflict => Conflict,
+        precondition_failed => PreconditionFailed,
         too_large => PayloadTooLarge,
         unsupported => UnsupportedMediaType,
         unprocessable => Unprocessable,

@@ -19,6 +19,7 @@ use crate::domain::tenant::DocumentLimits;
 use crate::extraction::structure::Place;
 use crate::extraction::{self, DocumentFormat, Extracted, worker};
 use crate::ports::object_store::{DocumentKey, StoredObject, document_key, parse_document_key};
+use crate::ports::state_store::{Expect, StoreError};
 use crate::ports::vector_store::{ChunkRecord, CommitError, DocumentCommit};
 
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -252,6 +253,10 @@ pub async fn ingest_upload(
         LibraryUsage::of(&library, &document_id),
         pieces.len(),
     )?;
+    // The same id holds other content (the document was replaced since
+    // these bytes were its first version): this upload is its next revision.
+    let previous = library.iter().find(|d| d.id == document_id).cloned();
+    let revision = previous.as_ref().map_or(1, |p| p.revision + 1);
     let now = app.clock.now();
     let record = DocumentRecord {
         id: document_id.clone(),
@@ -268,29 +273,54 @@ pub async fn ingest_upload(
         bytes: upload.bytes.len() as u64,
         source: DocumentSource::Upload,
         content_hash: hash,
-        object_key: document_key(&tenant_id, &upload.category, &document_id, &filename),
-        revision: 1,
+        object_key: match &previous {
+            None => document_key(&tenant_id, &upload.category, &document_id, &filename),
+            Some(p) => super::documents::revision_key(p, revision, &filename),
+        },
+        revision,
         metadata: upload.metadata.clone(),
-        created_at: now,
+        created_at: previous.as_ref().map_or(now, |p| p.created_at),
         updated_at: now,
     };
-    let had_record = library.iter().any(|d| d.id == document_id);
     put_original(app, &record, format, upload.bytes).await?;
     let committed = async {
         let chunks = embed_chunks(app, &record, pieces).await?;
         let audit = document_audit(app, &record, action::RAG_DOCUMENT_UPLOADED, actor, origin);
-        commit_document(app, record.clone(), chunks, audit, limits).await
+        commit_document(app, record.clone(), chunks, audit, limits, previous.clone()).await
     }
     .await;
     if let Err(e) = committed {
-        // Leave nothing half-made behind (a record from an earlier
-        // attempt keeps the object it names).
-        if !had_record {
+        // Leave nothing half-made behind, unless the record that won a
+        // race names the same object (the same bytes, uploaded twice).
+        let stored = app.store.document(&tenant_id, &document_id).await;
+        let winner = stored.as_ref().ok().and_then(Option::as_ref);
+        if winner.is_none_or(|w| w.object_key != record.object_key) {
             let _ = app.objects.delete(&record.object_key).await;
+        }
+        if let Some(w) = winner.filter(|w| {
+            e.code == DOCUMENT_CHANGED
+                && w.content_hash == record.content_hash
+                && w.status == DocumentStatus::Indexed
+        }) {
+            return Ok(IngestReport::of(w, "Document already indexed"));
         }
         return Err(e);
     }
+    if let Some(previous) = &previous {
+        super::documents::discard_original(app, previous, &record).await;
+    }
     Ok(IngestReport::of(&record, "Document processed successfully"))
+}
+
+/// The code of a write that lost to a concurrent change of its document.
+pub const DOCUMENT_CHANGED: &str = "document_changed";
+
+/// The answer to a document write whose guard failed.
+pub fn document_changed() -> AppError {
+    AppError::conflict(
+        DOCUMENT_CHANGED,
+        "the document changed meanwhile (another replace, delete or upload); fetch it and try again",
+    )
 }
 
 /// The tenant's document limits.
@@ -302,19 +332,22 @@ pub async fn document_limits(app: &App, tenant_id: &str) -> AppResult<DocumentLi
 }
 
 /// Writes a document's record, chunks and audit entry as one unit, within
-/// the tenant's limits.
+/// the tenant's limits, if the stored record is still `previous`
+/// (`409 document_changed` otherwise, with nothing written).
 pub(crate) async fn commit_document(
     app: &App,
     record: DocumentRecord,
     chunks: Vec<ChunkRecord>,
     audit: AuditEntry,
     limits: DocumentLimits,
+    previous: Option<DocumentRecord>,
 ) -> AppResult<()> {
     let commit = DocumentCommit {
         record,
         chunks,
         audit,
         limits,
+        previous,
     };
     match app
         .vectors
@@ -323,6 +356,7 @@ pub(crate) async fn commit_document(
     {
         Ok(()) => Ok(()),
         Err(CommitError::Limit(reached)) => Err(reached.into()),
+        Err(CommitError::Store(StoreError::Conflict(_))) => Err(document_changed()),
         Err(CommitError::Store(e)) => Err(e.into()),
     }
 }
@@ -400,7 +434,7 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         ));
     }
     let now = app.clock.now();
-    let mut record = existing.unwrap_or_else(|| DocumentRecord {
+    let mut record = existing.clone().unwrap_or_else(|| DocumentRecord {
         id: parts.document_id.clone(),
         tenant_id: parts.tenant_id.clone(),
         category: parts.category.clone(),
@@ -421,15 +455,20 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         created_at: now,
         updated_at: now,
     });
-    match read_dropped(app, key, &parts, &mut record).await {
+    // Every write expects the record as this event last left it: a
+    // document deleted or replaced meanwhile is not brought back.
+    let mut stored = existing;
+    match read_dropped(app, key, &parts, &mut record, &mut stored).await {
         Ok(None) => Ok(IngestReport::of(&record, "Document already indexed")),
-        Ok(Some(extracted)) => match index_dropped(app, &mut record, &extracted).await {
-            Ok(()) => Ok(IngestReport::of(&record, "Document processed successfully")),
-            Err(e) if is_transient(&e) => Err(e),
-            Err(e) => record_failure(app, record, e).await,
-        },
-        Err(e) if is_transient(&e) => Err(e),
-        Err(e) => record_failure(app, record, e).await,
+        Ok(Some(extracted)) => {
+            match index_dropped(app, &mut record, &extracted, stored.clone()).await {
+                Ok(()) => Ok(IngestReport::of(&record, "Document processed successfully")),
+                Err(e) if is_transient(&e) || e.code == DOCUMENT_CHANGED => Err(e),
+                Err(e) => record_failure(app, record, e, stored.as_ref()).await,
+            }
+        }
+        Err(e) if is_transient(&e) || e.code == DOCUMENT_CHANGED => Err(e),
+        Err(e) => record_failure(app, record, e, stored.as_ref()).await,
     }
 }
 
@@ -439,6 +478,7 @@ async fn index_dropped(
     app: &App,
     record: &mut DocumentRecord,
     extracted: &Extracted,
+    stored: Option<DocumentRecord>,
 ) -> AppResult<()> {
     let limits = document_limits(app, &record.tenant_id).await?;
     let pieces = chunk_document(extracted)?;
@@ -460,7 +500,7 @@ async fn index_dropped(
         DROP_FOLDER_ACTOR,
         &RequestOrigin::default(),
     );
-    commit_document(app, record.clone(), chunks, audit, limits).await
+    commit_document(app, record.clone(), chunks, audit, limits, stored).await
 }
 
 /// Records why a dropped document cannot be indexed, so the admin's list
@@ -469,6 +509,7 @@ async fn record_failure(
     app: &App,
     mut record: DocumentRecord,
     e: AppError,
+    stored: Option<&DocumentRecord>,
 ) -> AppResult<IngestReport> {
     record.status = DocumentStatus::Failed;
     record.failure = Some(DocumentFailure {
@@ -476,7 +517,7 @@ async fn record_failure(
         message: e.message.clone(),
     });
     record.updated_at = app.clock.now();
-    app.store.put_document(&record).await?;
+    put_guarded(app, &record, stored).await?;
     audit_document(
         app,
         &record,
@@ -502,6 +543,7 @@ async fn read_dropped(
     key: &str,
     parts: &DocumentKey,
     record: &mut DocumentRecord,
+    stored: &mut Option<DocumentRecord>,
 ) -> AppResult<Option<Extracted>> {
     match app.objects.size(key).await? {
         None => {
@@ -538,7 +580,8 @@ async fn read_dropped(
     record.metadata = metadata;
     record.status = DocumentStatus::Indexing;
     record.updated_at = app.clock.now();
-    app.store.put_document(record).await?;
+    put_guarded(app, record, stored.as_ref()).await?;
+    *stored = Some(record.clone());
     if object.bytes.is_empty() {
         return Err(AppError::bad_request("empty_document", "the file is empty"));
     }
@@ -553,6 +596,23 @@ async fn read_dropped(
         &parts.filename,
     );
     Ok(Some(extracted))
+}
+
+/// Writes a record over `stored`, the one last read or written;
+/// `409 document_changed` when another request changed it meanwhile.
+async fn put_guarded(
+    app: &App,
+    record: &DocumentRecord,
+    stored: Option<&DocumentRecord>,
+) -> AppResult<()> {
+    match app
+        .store
+        .put_document(record, Expect::document(stored))
+        .await
+    {
+        Err(StoreError::Conflict(_)) => Err(document_changed()),
+        other => Ok(other?),
+    }
 }
 
 /// Indexes a text document under `document_id` with no stored original and

@@ -13,7 +13,9 @@ use crate::domain::limits::{BudgetState, Refusal, UsageLimits, Window, next_mont
 use crate::domain::message::{Message, Role};
 use crate::domain::phase::Phase;
 use crate::domain::tenant::TenantRecord;
-use crate::ports::state_store::{SessionChange, StoreError, WindowCharge};
+use crate::ports::state_store::{
+    BudgetAlert, BudgetAlerts, SessionChange, StoreError, WindowCharge,
+};
 
 /// What the per-address counters count.
 pub const SESSIONS: &str = "sessions";
@@ -123,38 +125,57 @@ pub async fn count_refusal(app: &App, tenant_id: &str, refusal: &AppError) {
     }
 }
 
-/// The audit entry of a turn whose tokens moved the month past the
-/// warning level or the budget, if it did.
-pub fn budget_crossing(
+/// The budget alerts a change that spends tokens carries, when the tenant
+/// has a budget (`tokens_seen`: the month's tokens read at admission): the
+/// warning level (unless it is the budget itself) and the budget. The store
+/// writes each once per month, when the month's total reaches it, however
+/// many turns commit at once.
+pub fn budget_alerts(
     tenant: &TenantRecord,
-    before: i64,
-    spent: i64,
+    tokens_seen: Option<i64>,
     session_id: &str,
     now: DateTime<Utc>,
-) -> Option<AuditEntry> {
+) -> Option<BudgetAlerts> {
+    let tokens_seen = tokens_seen?;
     let limits = &tenant.config.limits;
-    let crossed = limits.crossed(before, before + spent)?;
-    let what = match crossed {
-        BudgetState::Exhausted => action::TOKEN_BUDGET_EXHAUSTED,
-        _ => action::TOKEN_BUDGET_WARNING,
-    };
+    let budget = i64::try_from(limits.monthly_token_budget)
+        .ok()
+        .filter(|b| *b > 0)?;
+    // The least total that `budget_state` calls a warning.
+    let warning = (budget * i64::from(limits.budget_warning_percent) + 99) / 100;
+    let levels = [
+        (warning < budget).then_some(("warning", warning, action::TOKEN_BUDGET_WARNING)),
+        Some(("exhausted", budget, action::TOKEN_BUDGET_EXHAUSTED)),
+    ];
     let id = &tenant.tenant.id;
-    Some(AuditEntry::new(
-        new_id(),
-        id,
-        Some(session_id),
-        "system",
-        what,
-        ("tenant", id),
-        json!({
-            "month": crate::domain::limits::month_of(now.date_naive()),
-            "tokens_used": before + spent,
-            "monthly_token_budget": limits.monthly_token_budget,
-            "budget_warning_percent": limits.budget_warning_percent,
-        }),
-        &RequestOrigin::default(),
-        now,
-    ))
+    let alerts = levels
+        .into_iter()
+        .flatten()
+        .map(|(kind, level, what)| BudgetAlert {
+            key: format!("{kind}@{level}"),
+            level,
+            entry: AuditEntry::new(
+                new_id(),
+                id,
+                Some(session_id),
+                "system",
+                what,
+                ("tenant", id),
+                json!({
+                    "month": crate::domain::limits::month_of(now.date_naive()),
+                    "level_tokens": level,
+                    "monthly_token_budget": limits.monthly_token_budget,
+                    "budget_warning_percent": limits.budget_warning_percent,
+                }),
+                &RequestOrigin::default(),
+                now,
+            ),
+        })
+        .collect();
+    Some(BudgetAlerts {
+        tokens_seen,
+        alerts,
+    })
 }
 
 /// A tenant's limits as they stand.
@@ -255,10 +276,11 @@ mod tests {
     }
 
     #[test]
-    fn a_turn_that_crosses_a_level_is_audited_once_per_level() {
+    fn a_budgeted_tenants_turn_carries_the_warning_and_the_budget() {
         let mut tenant = crate::app::tenants::demo_tenant();
-        tenant.config.limits.monthly_token_budget = 1000;
-        let record = TenantRecord {
+        tenant.config.limits.monthly_token_budget = 1001;
+        tenant.config.limits.budget_warning_percent = 80;
+        let mut record = TenantRecord {
             tenant: crate::domain::tenant::Tenant {
                 id: "t1".into(),
                 slug: tenant.slug,
@@ -274,25 +296,34 @@ mod tests {
             admin_key_hash: "h".into(),
         };
         let now = Utc::now();
-        let action_of =
-            |before, spent| budget_crossing(&record, before, spent, "s1", now).map(|e| e.action);
+        let alerts = budget_alerts(&record, Some(700), "s1", now).unwrap();
+        assert_eq!(alerts.tokens_seen, 700);
+        let levels: Vec<(&str, i64, &str)> = alerts
+            .alerts
+            .iter()
+            .map(|a| (a.key.as_str(), a.level, a.entry.action.as_str()))
+            .collect();
         assert_eq!(
-            action_of(700, 150).as_deref(),
-            Some(action::TOKEN_BUDGET_WARNING)
+            levels,
+            [
+                ("warning@801", 801, action::TOKEN_BUDGET_WARNING),
+                ("exhausted@1001", 1001, action::TOKEN_BUDGET_EXHAUSTED)
+            ]
         );
-        assert_eq!(
-            action_of(900, 150).as_deref(),
-            Some(action::TOKEN_BUDGET_EXHAUSTED)
+        // The warning level is the least total `budget_state` warns at.
+        let limits = &record.config.limits;
+        assert_eq!(limits.budget_state(800), BudgetState::Ok);
+        assert_eq!(limits.budget_state(801), BudgetState::Warning);
+        assert_eq!(alerts.alerts[1].entry.payload["level_tokens"], 1001);
+        assert!(
+            budget_alerts(&record, None, "s1", now).is_none(),
+            "no budget read"
         );
-        assert_eq!(action_of(100, 100), None);
-        assert_eq!(
-            action_of(1100, 100),
-            None,
-            "already exhausted: no second entry"
-        );
-        let entry = budget_crossing(&record, 900, 150, "s1", now).unwrap();
-        assert_eq!(entry.payload["tokens_used"], 1050);
-        assert_eq!(entry.payload["monthly_token_budget"], 1000);
+        record.config.limits.budget_warning_percent = 100;
+        let only_budget = budget_alerts(&record, Some(0), "s1", now).unwrap();
+        assert_eq!(only_budget.alerts.len(), 1);
+        record.config.limits.monthly_token_budget = 0;
+        assert!(budget_alerts(&record, Some(0), "s1", now).is_none());
     }
 
     #[test]

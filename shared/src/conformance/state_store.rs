@@ -11,7 +11,8 @@ use crate::domain::ids::new_id;
 use crate::domain::phase::{GoalType, Phase};
 use crate::domain::tenant::{DocumentLimits, TenantStatus};
 use crate::ports::state_store::{
-    AuditQuery, CounterDelta, Guarded, SessionChange, StateStore, StoreError, WindowCharge,
+    AuditQuery, BudgetAlert, BudgetAlerts, CounterDelta, Expect, Guarded, SessionChange,
+    StateStore, StoreError, WindowCharge,
 };
 
 /// Runs every state-store promise against `store`.
@@ -24,6 +25,7 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     audit_log(store).await;
     counters(store).await;
     monthly_counters(store).await;
+    budget_alerts(store).await;
     window_charges(store).await;
     tenant_config_updates(store).await;
     isolation(store).await;
@@ -496,6 +498,104 @@ async fn monthly_counters(store: &dyn StateStore) {
     assert_eq!((other.tokens_month, other.refused_month.len()), (0, 0));
 }
 
+/// A change spending `tokens` in the month of `day`, carrying the warning
+/// (800) and budget (1000) alerts, its writer having seen `seen` tokens.
+fn spending(
+    tenant: &str,
+    session_id: &str,
+    tokens: i64,
+    seen: i64,
+    day: chrono::NaiveDate,
+) -> SessionChange {
+    let mut change = SessionChange::new(tenant, session_id);
+    change.counters.tokens = tokens;
+    change.counters.month_of = Some(day);
+    let alert = |key: &str, level, what| BudgetAlert {
+        key: key.into(),
+        level,
+        entry: audit(tenant, Some(session_id), what),
+    };
+    change.budget = Some(BudgetAlerts {
+        tokens_seen: seen,
+        alerts: vec![
+            alert("warning@800", 800, action::TOKEN_BUDGET_WARNING),
+            alert("exhausted@1000", 1000, action::TOKEN_BUDGET_EXHAUSTED),
+        ],
+    });
+    change
+}
+
+async fn alerts_written(store: &dyn StateStore, tenant: &str) -> (usize, usize) {
+    let entries = store
+        .audit_log(&AuditQuery {
+            tenant_id: Some(tenant.into()),
+            session_id: None,
+            page: 1,
+            per_page: 200,
+        })
+        .await
+        .unwrap()
+        .entries;
+    let count = |what: &str| entries.iter().filter(|e| e.action == what).count();
+    (
+        count(action::TOKEN_BUDGET_WARNING),
+        count(action::TOKEN_BUDGET_EXHAUSTED),
+    )
+}
+
+/// Budget alerts: of twelve concurrent changes that all saw an empty month
+/// and together cross both levels, exactly one writes each alert; later
+/// changes write none again that month; another month has its own; an
+/// alert due but never written is written by the next change.
+async fn budget_alerts(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let today = Utc::now().date_naive();
+    let (s, _) = create_session(store, &tenant).await;
+    let store_ptr: &dyn StateStore = store;
+    let turns = (0..12).map(|_| {
+        let change = spending(&tenant, &s.id, 100, 0, today);
+        async move { store_ptr.apply(change).await }
+    });
+    let results = futures::future::join_all(turns).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let usage = store.usage(Some(&tenant), today).await.unwrap();
+    assert_eq!(usage.tokens_month, 1200);
+    assert_eq!(
+        alerts_written(store, &tenant).await,
+        (1, 1),
+        "each alert exactly once"
+    );
+    store
+        .apply(spending(&tenant, &s.id, 50, 1200, today))
+        .await
+        .unwrap();
+    assert_eq!(alerts_written(store, &tenant).await, (1, 1), "once a month");
+    let last_month = today - Duration::days(40);
+    store
+        .apply(spending(&tenant, &s.id, 2000, 0, last_month))
+        .await
+        .unwrap();
+    assert_eq!(
+        alerts_written(store, &tenant).await,
+        (2, 2),
+        "another month has its own"
+    );
+
+    // 900 tokens counted without alerts (a budget set mid-month): the next
+    // change writes the warning even though its writer saw it passed.
+    let late = unique("t");
+    let (l, _) = create_session(store, &late).await;
+    let mut unwatched = SessionChange::new(&late, &l.id);
+    unwatched.counters.tokens = 900;
+    unwatched.counters.month_of = Some(today);
+    store.apply(unwatched).await.unwrap();
+    store
+        .apply(spending(&late, &l.id, 1, 900, today))
+        .await
+        .unwrap();
+    assert_eq!(alerts_written(store, &late).await, (1, 0));
+}
+
 /// Windowed counters: refused past the limit with nothing written, again
 /// allowed in the next window, separate per key and per tenant.
 async fn window_charges(store: &dyn StateStore) {
@@ -756,20 +856,26 @@ fn document_record(tenant_id: &str, id: &str, minutes_ago: i64) -> DocumentRecor
     }
 }
 
-/// Document records: put replaces, listing is newest first and per tenant,
-/// delete is idempotent.
+/// Document records: guarded puts, listing newest first and per tenant,
+/// deletes at a revision.
 async fn documents(store: &dyn StateStore) {
     let (tenant, other) = (unique("t"), unique("t"));
     let older = document_record(&tenant, &unique("d"), 10);
     let newer = document_record(&tenant, &unique("d"), 1);
     let foreign = document_record(&other, &unique("d"), 5);
     for d in [&older, &newer, &foreign] {
-        store.put_document(d).await.expect("put document");
+        store
+            .put_document(d, Expect::Absent)
+            .await
+            .expect("put document");
     }
     let mut indexed = newer.clone();
     indexed.status = DocumentStatus::Indexed;
     indexed.chunks = 7;
-    store.put_document(&indexed).await.expect("update document");
+    store
+        .put_document(&indexed, Expect::Version(1))
+        .await
+        .expect("update document at its revision");
     assert_eq!(
         store.document(&tenant, &newer.id).await.unwrap().as_ref(),
         Some(&indexed)
@@ -783,9 +889,84 @@ async fn documents(store: &dyn StateStore) {
         .map(|d| d.id)
         .collect();
     assert_eq!(ids, vec![newer.id.clone(), older.id.clone()]);
-    store.delete_document(&tenant, &older.id).await.unwrap();
-    store.delete_document(&tenant, &older.id).await.unwrap();
+    assert!(
+        matches!(
+            store.delete_document(&tenant, &older.id, 2).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a delete at another revision removes nothing"
+    );
+    assert!(store.document(&tenant, &older.id).await.unwrap().is_some());
+    store.delete_document(&tenant, &older.id, 1).await.unwrap();
+    assert!(
+        matches!(
+            store.delete_document(&tenant, &older.id, 1).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a second delete finds nothing to remove"
+    );
     assert!(store.document(&tenant, &older.id).await.unwrap().is_none());
     assert_eq!(store.documents(&tenant).await.unwrap().len(), 1);
     assert_eq!(store.documents(&other).await.unwrap().len(), 1);
+    document_guards(store).await;
+}
+
+/// Concurrent writers of one document that read the same revision: exactly
+/// one wins, the others conflict and change nothing; a write over a deleted
+/// record, or a new record over an existing one, conflicts.
+async fn document_guards(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let first = document_record(&tenant, &unique("d"), 1);
+    store.put_document(&first, Expect::Absent).await.unwrap();
+    assert!(matches!(
+        store.put_document(&first, Expect::Absent).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let store_ptr: &dyn StateStore = store;
+    let racers = (0..6).map(|i| {
+        let mut next = first.clone();
+        next.revision = 2;
+        next.title = format!("racer {i}");
+        async move {
+            let result = store_ptr.put_document(&next, Expect::Version(1)).await;
+            (next.title, result)
+        }
+    });
+    let results = futures::future::join_all(racers).await;
+    let winners: Vec<&String> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(winners.len(), 1, "one winner per revision: {results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| r.is_ok() || matches!(r, Err(StoreError::Conflict(_))))
+    );
+    let stored = store.document(&tenant, &first.id).await.unwrap().unwrap();
+    assert_eq!((&stored.title, stored.revision), (winners[0], 2));
+
+    // A delete and a replace that both read revision 2: one wins.
+    let mut third = stored.clone();
+    third.revision = 3;
+    let (deleted, replaced) = futures::join!(
+        store.delete_document(&tenant, &first.id, 2),
+        store.put_document(&third, Expect::Version(2))
+    );
+    assert!(
+        deleted.is_ok() != replaced.is_ok(),
+        "exactly one of delete and replace wins: {deleted:?} {replaced:?}"
+    );
+    let left = store.document(&tenant, &first.id).await.unwrap();
+    assert_eq!(left.map(|d| d.revision), replaced.is_ok().then_some(3));
+    if deleted.is_ok() {
+        assert!(
+            matches!(
+                store.put_document(&third, Expect::Version(2)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "a deleted document is not brought back by a replace"
+        );
+    }
 }

@@ -8,8 +8,8 @@ use super::unique;
 use crate::domain::audit::action;
 use crate::domain::document::{DocumentRecord, DocumentSource, DocumentStatus};
 use crate::domain::tenant::DocumentLimits;
-use crate::ports::state_store::{AuditQuery, StateStore};
-use crate::ports::vector_store::{ChunkRecord, DocumentCommit, VectorStore};
+use crate::ports::state_store::{AuditQuery, StateStore, StoreError};
+use crate::ports::vector_store::{ChunkRecord, CommitError, DocumentCommit, VectorStore};
 
 /// A unit vector along `axis`, slightly tilted towards `tilt`.
 fn direction(dimension: usize, axis: usize, tilt: usize, amount: f32) -> Vec<f32> {
@@ -253,19 +253,37 @@ pub async fn document_commits(
             })
             .collect()
     };
-    let commit = |n: u32| DocumentCommit {
-        record: document(&t, "doc", n),
+    let commit = |n: u32, revision: u32, previous: Option<DocumentRecord>| DocumentCommit {
+        record: DocumentRecord {
+            revision,
+            ..document(&t, "doc", n)
+        },
         chunks: chunks(n),
         audit: fixtures::audit(&t, None, action::RAG_DOCUMENT_UPLOADED),
         limits: DocumentLimits::default(),
+        previous,
     };
-    vectors.commit_document(state, commit(3)).await.unwrap();
+    vectors
+        .commit_document(state, commit(3, 1, None))
+        .await
+        .unwrap();
     let query = direction(dimension, 0, 0, 0.0);
     assert_eq!(vectors.search(&t, &[], &query, 10).await.unwrap().len(), 3);
-    assert_eq!(state.document(&t, "doc").await.unwrap().unwrap().chunks, 3);
+    let first = state.document(&t, "doc").await.unwrap().unwrap();
+    assert_eq!(first.chunks, 3);
     assert_eq!(audited(state, &t, action::RAG_DOCUMENT_UPLOADED).await, 1);
+    assert!(
+        matches!(
+            vectors.commit_document(state, commit(1, 1, None)).await,
+            Err(CommitError::Store(StoreError::Conflict(_)))
+        ),
+        "a new document over an existing one conflicts"
+    );
 
-    vectors.commit_document(state, commit(2)).await.unwrap();
+    vectors
+        .commit_document(state, commit(2, 2, Some(first.clone())))
+        .await
+        .unwrap();
     assert_eq!(
         vectors.search(&t, &[], &query, 10).await.unwrap().len(),
         2,
@@ -273,6 +291,32 @@ pub async fn document_commits(
     );
     assert_eq!(state.document(&t, "doc").await.unwrap().unwrap().chunks, 2);
     assert_eq!(state.documents(&t).await.unwrap().len(), 1);
+    // A writer that read revision 1 lost to the one above: nothing of it lands.
+    assert!(matches!(
+        vectors
+            .commit_document(state, commit(4, 2, Some(first.clone())))
+            .await,
+        Err(CommitError::Store(StoreError::Conflict(_)))
+    ));
+    assert_eq!(vectors.search(&t, &[], &query, 10).await.unwrap().len(), 2);
+    assert_eq!(state.document(&t, "doc").await.unwrap().unwrap().chunks, 2);
+    assert_eq!(audited(state, &t, action::RAG_DOCUMENT_UPLOADED).await, 2);
+    assert!(matches!(
+        vectors
+            .remove_document(
+                state,
+                &first,
+                &fixtures::audit(&t, None, action::RAG_DOCUMENT_DELETED),
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        vectors.search(&t, &[], &query, 10).await.unwrap().len(),
+        2,
+        "a stale removal removes nothing"
+    );
+    assert_eq!(audited(state, &t, action::RAG_DOCUMENT_DELETED).await, 0);
 
     let record = state.document(&t, "doc").await.unwrap().unwrap();
     vectors

@@ -3,6 +3,7 @@
 
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ErrorBody;
 
 use super::extract::{AdminAuth, ApiJson, Origin};
+use crate::app::documents::IfMatch;
 use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
 use crate::app::tenants::Admin;
 use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants};
@@ -238,7 +240,8 @@ async fn list_documents(
     params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
     security(("admin_key" = [])),
     responses(
-        (status = 200, description = "The document's record", body = DocumentRecord),
+        (status = 200, description = "The document's record; `ETag` is its revision (`\"2\"`), for `If-Match` on a replace or delete", body = DocumentRecord,
+            headers(("ETag" = String, description = "The document's revision, quoted"))),
         (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
     )
 )]
@@ -246,9 +249,27 @@ async fn get_document(
     State(app): State<App>,
     AdminAuth(admin): AdminAuth,
     Path((tenant_id, document_id)): Path<(String, String)>,
-) -> AppResult<Json<DocumentRecord>> {
+) -> AppResult<(TypedEtag, Json<DocumentRecord>)> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
-    Ok(Json(documents::get(&app, &tenant_id, &document_id).await?))
+    let record = documents::get(&app, &tenant_id, &document_id).await?;
+    Ok((etag_of(&record), Json(record)))
+}
+
+/// The `ETag` header of a document's answer.
+type TypedEtag = [(header::HeaderName, String); 1];
+
+fn etag_of(record: &DocumentRecord) -> TypedEtag {
+    [(header::ETAG, documents::etag(record))]
+}
+
+/// The request's `If-Match`, if any (`400 invalid_if_match` when unreadable).
+fn if_match(headers: &HeaderMap) -> AppResult<IfMatch> {
+    match headers.get(header::IF_MATCH) {
+        None => Ok(IfMatch::Unconditional),
+        Some(value) => IfMatch::parse(value.to_str().map_err(|_| {
+            AppError::bad_request("invalid_if_match", "If-Match is not readable text")
+        })?),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -260,11 +281,15 @@ pub struct DeletedDocument {
 /// Delete a document.
 #[utoipa::path(
     delete, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id"),
+        ("If-Match" = Option<String>, Header, description = "Optional: the revision to delete, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "Deleted: its chunks left retrieval", body = DeletedDocument),
+        (status = 400, description = "`invalid_if_match`", body = ErrorBody),
         (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
+        (status = 409, description = "`document_changed`: a concurrent replace or delete won; nothing was deleted", body = ErrorBody),
+        (status = 412, description = "`revision_mismatch`: the document is not at the revision `If-Match` names; nothing was deleted", body = ErrorBody),
     )
 )]
 async fn delete_document(
@@ -272,10 +297,19 @@ async fn delete_document(
     AdminAuth(admin): AdminAuth,
     Origin(origin): Origin,
     Path((tenant_id, document_id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> AppResult<Json<DeletedDocument>> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
-    let deleted =
-        documents::delete(&app, &tenant_id, &document_id, &admin.actor(), &origin).await?;
+    let expected = if_match(&headers)?;
+    let deleted = documents::delete(
+        &app,
+        &tenant_id,
+        &document_id,
+        &expected,
+        &admin.actor(),
+        &origin,
+    )
+    .await?;
     Ok(Json(DeletedDocument {
         deleted: true,
         document_id: deleted.id,
@@ -285,13 +319,17 @@ async fn delete_document(
 /// Replace a document with a new version.
 #[utoipa::path(
     put, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id"),
+        ("If-Match" = Option<String>, Header, description = "Optional: the revision to replace, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts")),
     security(("admin_key" = [])),
     request_body(content = ReplaceFormSchema, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "The new version's record", body = DocumentRecord),
-        (status = 400, description = "`missing_file`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`", body = ErrorBody),
+        (status = 200, description = "The new version's record; `ETag` is its revision", body = DocumentRecord,
+            headers(("ETag" = String, description = "The new revision, quoted"))),
+        (status = 400, description = "`missing_file`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`, `invalid_if_match`", body = ErrorBody),
         (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
+        (status = 409, description = "`document_changed`: a concurrent replace or delete won; nothing changed", body = ErrorBody),
+        (status = 412, description = "`revision_mismatch`: the document is not at the revision `If-Match` names; nothing changed", body = ErrorBody),
         (status = 413, description = "`document_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
@@ -302,9 +340,11 @@ async fn replace_document(
     AdminAuth(admin): AdminAuth,
     Origin(origin): Origin,
     Path((tenant_id, document_id)): Path<(String, String)>,
+    headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> AppResult<Json<DocumentRecord>> {
+) -> AppResult<(TypedEtag, Json<DocumentRecord>)> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
+    let expected = if_match(&headers)?;
     let form = read_upload_form(multipart).await?;
     if form.category.is_some() {
         return Err(AppError::bad_request(
@@ -320,9 +360,16 @@ async fn replace_document(
         bytes,
         metadata: form.metadata,
     };
-    Ok(Json(
-        documents::replace(&app, &document_id, upload, &admin.actor(), &origin).await?,
-    ))
+    let record = documents::replace(
+        &app,
+        &document_id,
+        upload,
+        &expected,
+        &admin.actor(),
+        &origin,
+    )
+    .await?;
+    Ok((etag_of(&record), Json(record)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -52,6 +52,24 @@ pub enum Expect {
     Version(u64),
 }
 
+impl Expect {
+    /// The guard of a document write over `stored`, the record the writer
+    /// read (`None`: there was none).
+    pub fn document(stored: Option<&DocumentRecord>) -> Self {
+        stored.map_or(Expect::Absent, |d| Expect::Version(u64::from(d.revision)))
+    }
+
+    /// Whether a stored document of `revision` (`None`: no record) is what
+    /// this guard expects.
+    pub fn admits_document(self, revision: Option<u32>) -> bool {
+        match (self, revision) {
+            (Expect::Absent, None) => true,
+            (Expect::Version(v), Some(r)) => v == u64::from(r),
+            _ => false,
+        }
+    }
+}
+
 /// A value to write and the condition it is written under. The value
 /// already carries its new version.
 #[derive(Debug, Clone)]
@@ -187,6 +205,42 @@ pub struct SessionChange {
     /// Windowed counters this change increments; one that is full refuses
     /// the whole change with `LimitReached`.
     pub charges: Vec<WindowCharge>,
+    /// Audit entries due once per tenant and month when the month's tokens
+    /// (`counters.tokens` in the month of `counters.month_of`) reach their
+    /// level.
+    pub budget: Option<BudgetAlerts>,
+}
+
+/// Audit entries a change writes once per tenant and month, when the
+/// month's token total, this change's tokens included, has reached their
+/// level. Decided inside the change's atomic write: of any number of
+/// concurrent changes, exactly one writes each alert (and a later change
+/// writes one that is due but was never written).
+#[derive(Debug, Clone, Default)]
+pub struct BudgetAlerts {
+    /// The month's tokens before this change as the writer last read them.
+    /// A hint: a store that keeps its own tally for the alerts starts it
+    /// from here, and guesses from it which alerts are due.
+    pub tokens_seen: i64,
+    pub alerts: Vec<BudgetAlert>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BudgetAlert {
+    /// Names the alert within its tenant and month (`warning@800`): one
+    /// entry per key and month, ever.
+    pub key: String,
+    /// The month's total from which it is due.
+    pub level: i64,
+    pub entry: AuditEntry,
+}
+
+impl BudgetAlerts {
+    /// Whether alert `alert` is due after `delta` tokens on a month's total
+    /// of `total`, unless already written.
+    pub fn reached(alert: &BudgetAlert, total: i64, delta: i64) -> bool {
+        total.saturating_add(delta) >= alert.level
+    }
 }
 
 impl SessionChange {
@@ -385,8 +439,15 @@ pub trait StateStore: Send + Sync {
         today: NaiveDate,
     ) -> Result<UsageCounters, StoreError>;
 
-    /// Creates or replaces a document record.
-    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError>;
+    /// Writes a document record if the stored one is as `expect` says:
+    /// `Absent` (no record of that id) or `Version(r)` (the record at
+    /// revision `r`); otherwise `Conflict`, with nothing written. Concurrent
+    /// writes expecting the same revision: exactly one wins.
+    async fn put_document(
+        &self,
+        document: &DocumentRecord,
+        expect: Expect,
+    ) -> Result<(), StoreError>;
     async fn document(
         &self,
         tenant_id: &str,
@@ -394,8 +455,14 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Option<DocumentRecord>, StoreError>;
     /// A tenant's documents, newest first.
     async fn documents(&self, tenant_id: &str) -> Result<Vec<DocumentRecord>, StoreError>;
-    /// Removes a document record; an absent one is no error.
-    async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError>;
+    /// Removes a document record at `revision`; `Conflict` when the stored
+    /// record has another revision or is gone, with nothing removed.
+    async fn delete_document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        revision: u32,
+    ) -> Result<(), StoreError>;
 }
 
 /// The time source; tests move it forward.

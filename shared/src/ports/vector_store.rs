@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::state_store::{StateStore, StoreError};
+use super::state_store::{Expect, StateStore, StoreError};
 use crate::domain::audit::AuditEntry;
 use crate::domain::document::{DocumentRecord, LimitReached};
 use crate::domain::tenant::DocumentLimits;
@@ -30,13 +30,23 @@ pub struct ScoredChunk {
 }
 
 /// A document made searchable: its record, its chunks and the audit entry
-/// of the change, written as one unit within the tenant's limits.
+/// of the change, written as one unit within the tenant's limits, if the
+/// stored record is still `previous` (same revision; `None`: no record).
 #[derive(Debug, Clone)]
 pub struct DocumentCommit {
     pub record: DocumentRecord,
     pub chunks: Vec<ChunkRecord>,
     pub audit: AuditEntry,
     pub limits: DocumentLimits,
+    /// The record this one replaces, as the writer read it.
+    pub previous: Option<DocumentRecord>,
+}
+
+impl DocumentCommit {
+    /// The guard of the record write.
+    pub fn expect(&self) -> Expect {
+        Expect::document(self.previous.as_ref())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,13 +85,15 @@ pub trait VectorStore: Send + Sync {
         k: usize,
     ) -> Result<Vec<ScoredChunk>, StoreError>;
 
-    /// Writes a document's chunks, record and audit entry. This default
-    /// writes them one after the other, chunks first: a crash in between
-    /// leaves chunks under the document's id, which the next ingestion of
-    /// the same document replaces (the upsert is idempotent). Limits are
-    /// checked by the caller beforehand. A store that shares transactions
-    /// with `state` (see [`StateStore::transaction_scope`]) commits all
-    /// three at once and checks the limits inside that transaction.
+    /// Writes a document's record, chunks and audit entry if the stored
+    /// record is still `commit.previous` (`Conflict` otherwise, with nothing
+    /// written). This default writes them one after the other, the guarded
+    /// record first (so of racing writers exactly one goes on), then the
+    /// chunks (one atomic swap), then the audit entry; if the chunks fail,
+    /// the record is put back. Limits are checked by the caller beforehand.
+    /// A store that shares transactions with `state` (see
+    /// [`StateStore::transaction_scope`]) commits all three at once and
+    /// checks the guard and the limits inside that transaction.
     async fn commit_document(
         &self,
         state: &dyn StateStore,
@@ -90,39 +102,75 @@ pub trait VectorStore: Send + Sync {
         commit_in_sequence(self, state, commit).await
     }
 
-    /// Removes a document's chunks and record and audits it; the default
-    /// does so in that order (searches stop finding it first).
+    /// Removes a document's record, chunks and audits it, if the stored
+    /// record is still at `record.revision` (`Conflict` otherwise, with
+    /// nothing removed). The default removes the record first (the guard),
+    /// then the chunks (putting the record back if that fails).
     async fn remove_document(
         &self,
         state: &dyn StateStore,
         record: &DocumentRecord,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        self.delete_document(&record.tenant_id, &record.id).await?;
-        state.delete_document(&record.tenant_id, &record.id).await?;
-        state.append_audit(audit).await
+        remove_in_sequence(self, state, record, audit).await
     }
 }
 
-/// [`VectorStore::commit_document`] without a shared transaction: chunks,
-/// then the record, then the audit entry.
+/// [`VectorStore::commit_document`] without a shared transaction: the
+/// guarded record, then chunks, then the audit entry.
 pub async fn commit_in_sequence<V: VectorStore + ?Sized>(
     vectors: &V,
     state: &dyn StateStore,
     commit: DocumentCommit,
 ) -> Result<(), CommitError> {
+    let expect = commit.expect();
     let DocumentCommit {
         record,
         chunks,
         audit,
+        previous,
         ..
     } = commit;
-    vectors
+    state.put_document(&record, expect).await?;
+    if let Err(e) = vectors
         .upsert_document(&record.tenant_id, &record.id, chunks)
-        .await?;
-    state.put_document(&record).await?;
+        .await
+    {
+        let mine = Expect::document(Some(&record));
+        let undone = match &previous {
+            Some(previous) => state.put_document(previous, mine).await,
+            None => {
+                state
+                    .delete_document(&record.tenant_id, &record.id, record.revision)
+                    .await
+            }
+        };
+        if let Err(undo) = undone {
+            tracing::error!(document = %record.id, error = %undo, "a document record was left naming chunks that were not written");
+        }
+        return Err(e.into());
+    }
     state.append_audit(&audit).await?;
     Ok(())
+}
+
+/// [`VectorStore::remove_document`] without a shared transaction.
+pub async fn remove_in_sequence<V: VectorStore + ?Sized>(
+    vectors: &V,
+    state: &dyn StateStore,
+    record: &DocumentRecord,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    state
+        .delete_document(&record.tenant_id, &record.id, record.revision)
+        .await?;
+    if let Err(e) = vectors.delete_document(&record.tenant_id, &record.id).await {
+        if let Err(undo) = state.put_document(record, Expect::Absent).await {
+            tracing::error!(document = %record.id, error = %undo, "a removed document's chunks were left behind");
+        }
+        return Err(e);
+    }
+    state.append_audit(audit).await
 }
 
 /// An upsert's chunks must all belong to the document it names.

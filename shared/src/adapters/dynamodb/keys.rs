@@ -114,6 +114,11 @@ pub fn counter_pk(scope: &str, shard: u32) -> String {
     format!("COUNTER#{}#{shard}", part(scope))
 }
 
+/// The partition of a tenant's budget ledgers, one item a month.
+pub fn budget_pk(tenant_id: &str) -> String {
+    format!("BUDGET#{}", part(tenant_id))
+}
+
 pub fn day_sk(day: &str) -> String {
     format!("{DAY_PREFIX}{day}")
 }

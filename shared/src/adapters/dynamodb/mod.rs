@@ -6,6 +6,7 @@
 //! access pattern and its cost are in `infra/dynamodb-table.md`.
 
 mod audit;
+mod budget;
 mod counters;
 mod documents;
 mod items;
@@ -32,7 +33,7 @@ use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use crate::ports::state_store::{
-    AuditPage, AuditQuery, Clock, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StateStore,
+    AuditPage, AuditQuery, Clock, Expect, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StateStore,
     StoreError, SystemClock, UsageCounters, tenant_scope,
 };
 
@@ -228,8 +229,12 @@ impl StateStore for DynamoStateStore {
         counters::read(&self.client, &self.table, &scope, today).await
     }
 
-    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
-        documents::put(&self.client, &self.table, document).await
+    async fn put_document(
+        &self,
+        document: &DocumentRecord,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
+        documents::put(&self.client, &self.table, document, expect).await
     }
 
     async fn document(
@@ -244,7 +249,12 @@ impl StateStore for DynamoStateStore {
         documents::list(&self.client, &self.table, tenant_id).await
     }
 
-    async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError> {
-        documents::delete(&self.client, &self.table, tenant_id, document_id).await
+    async fn delete_document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        revision: u32,
+    ) -> Result<(), StoreError> {
+        documents::delete(&self.client, &self.table, tenant_id, document_id, revision).await
     }
 }

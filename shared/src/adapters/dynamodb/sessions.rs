@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::audit::audit_item;
+use super::budget;
 use super::counters::add_increments;
 use super::items::{Item, decode, get_s, is_expired, json, key, n, s, sdk_error};
 use super::keys::{
@@ -29,12 +30,15 @@ fn guard(expect: Expect) -> Condition {
     }
 }
 
-/// Builds the one transaction of a session change.
+/// Builds the one transaction of a session change, writing the budget
+/// alerts `due` says (see [`budget`]); with the position of the budget
+/// ledger's update, if any.
 pub fn change_transaction(
     table: &str,
     change: &SessionChange,
     now: DateTime<Utc>,
-) -> Result<Transaction, StoreError> {
+    due: &[bool],
+) -> Result<(Transaction, Option<usize>), StoreError> {
     let pk = session_pk(&change.tenant_id, &change.session_id);
     // Items whose session expiry is unknown here get an upper bound.
     let item_ttl = change
@@ -123,7 +127,8 @@ pub fn change_transaction(
         let scopes = [tenant_scope(&change.tenant_id), GLOBAL_SCOPE.to_string()];
         add_increments(&mut tx, &scopes, shard_of(&change.session_id), &increments)?;
     }
-    Ok(tx)
+    let ledger = budget::add(&mut tx, change, due)?;
+    Ok((tx, ledger))
 }
 
 pub async fn apply(
@@ -132,8 +137,23 @@ pub async fn apply(
     change: SessionChange,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let tx = change_transaction(table, &change, now)?;
-    match tx.commit(client).await {
+    let mut due = budget::guess(&change);
+    let mut attempt = 1;
+    let outcome = loop {
+        let (tx, ledger) = change_transaction(table, &change, now, &due)?;
+        match tx.commit(client).await {
+            // Only the guess of the due budget alerts was wrong: look again.
+            Err(TransactError::ConditionFailed { failed })
+                if ledger.is_some_and(|at| failed == [at])
+                    && attempt < budget::attempts(&change) =>
+            {
+                due = budget::due_now(client, table, &change).await?;
+                attempt += 1;
+            }
+            other => break other,
+        }
+    };
+    match outcome {
         Ok(()) => Ok(()),
         Err(TransactError::ConditionFailed { failed }) => {
             match failed.iter().find_map(|i| change.charges.get(*i)) {

@@ -83,6 +83,12 @@ impl Transaction {
         }
     }
 
+    /// The items so far: the position of the next one.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
     pub fn put(&mut self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {

@@ -20,8 +20,9 @@ use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord, TenantStatus};
 use crate::ports::state_store::{
-    AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError,
-    TENANTS_ACTIVE, TENANTS_TOTAL, UsageCounters, WindowCharge, tenant_scope,
+    AuditPage, AuditQuery, BudgetAlerts, Expect, GLOBAL_SCOPE, SessionChange, StateStore,
+    StoreError, TENANTS_ACTIVE, TENANTS_TOTAL, TOKENS, UsageCounters, WindowCharge,
+    monthly_counter, tenant_scope,
 };
 
 const SCHEMA: &str = "
@@ -96,6 +97,44 @@ fn charge_window(
         params![tenant_id, charge.key, end],
     )
     .map_err(db_error)?;
+    Ok(())
+}
+
+/// Writes each alert whose level the month's tokens (counted already, in
+/// this transaction) have reached, once: a marker counter per alert and
+/// month, inserted only if absent, decides.
+fn write_budget_alerts(
+    tx: &Connection,
+    scope: &str,
+    budget: &BudgetAlerts,
+    day: NaiveDate,
+) -> Result<(), StoreError> {
+    let total: i64 = tx
+        .query_row(
+            "SELECT value FROM counters WHERE scope = ?1 AND name = ?2",
+            params![scope, monthly_counter(TOKENS, day)],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_error)?
+        .unwrap_or(0);
+    for alert in budget
+        .alerts
+        .iter()
+        .filter(|a| BudgetAlerts::reached(a, total, 0))
+    {
+        let marker = monthly_counter(&format!("alert_{}", alert.key), day);
+        let first = tx
+            .execute(
+                "INSERT INTO counters (scope, name, value) VALUES (?1, ?2, 1)
+                 ON CONFLICT (scope, name) DO NOTHING",
+                params![scope, marker],
+            )
+            .map_err(db_error)?;
+        if first == 1 {
+            insert_audit(tx, &alert.entry)?;
+        }
+    }
     Ok(())
 }
 
@@ -268,11 +307,33 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
-/// Creates or replaces a document record.
+/// The revision of the stored document record, if any.
+fn stored_revision(
+    tx: &Connection,
+    tenant_id: &str,
+    document_id: &str,
+) -> Result<Option<u32>, StoreError> {
+    tx.query_row(
+        "SELECT json_extract(body, '$.revision') FROM documents WHERE tenant_id = ?1 AND id = ?2",
+        params![tenant_id, document_id],
+        |r| r.get::<_, u32>(0),
+    )
+    .optional()
+    .map_err(db_error)
+}
+
+/// Creates or replaces a document record if the stored one is as `expect`
+/// says; `Conflict` otherwise. Run inside a transaction (or as the
+/// connection's only writer: the store's mutex).
 pub(super) fn put_document_row(
     tx: &Connection,
     document: &DocumentRecord,
+    expect: Expect,
 ) -> Result<(), StoreError> {
+    let stored = stored_revision(tx, &document.tenant_id, &document.id)?;
+    if !expect.admits_document(stored) {
+        return Err(document_changed(&document.id, stored));
+    }
     tx.execute(
         "INSERT INTO documents (tenant_id, id, created_at, body) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (tenant_id, id) DO UPDATE SET created_at = excluded.created_at, body = excluded.body",
@@ -285,6 +346,34 @@ pub(super) fn put_document_row(
     )
     .map_err(db_error)?;
     Ok(())
+}
+
+/// Removes a document record (and, with it, nothing else) at `revision`.
+pub(super) fn delete_document_row(
+    tx: &Connection,
+    tenant_id: &str,
+    document_id: &str,
+    revision: u32,
+) -> Result<(), StoreError> {
+    let removed = tx
+        .execute(
+            "DELETE FROM documents WHERE tenant_id = ?1 AND id = ?2
+             AND json_extract(body, '$.revision') = ?3",
+            params![tenant_id, document_id, revision],
+        )
+        .map_err(db_error)?;
+    if removed != 1 {
+        let stored = stored_revision(tx, tenant_id, document_id)?;
+        return Err(document_changed(document_id, stored));
+    }
+    Ok(())
+}
+
+fn document_changed(document_id: &str, stored: Option<u32>) -> StoreError {
+    StoreError::Conflict(match stored {
+        Some(r) => format!("document {document_id} is at revision {r}"),
+        None => format!("document {document_id} is gone"),
+    })
 }
 
 pub(super) fn insert_audit(tx: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -511,6 +600,9 @@ impl StateStore for SqliteStateStore {
                 bump_counter(&tx, &scope, &name, by)?;
                 bump_counter(&tx, GLOBAL_SCOPE, &name, by)?;
             }
+            if let (Some(budget), Some(day)) = (&change.budget, change.counters.month_of) {
+                write_budget_alerts(&tx, &scope, budget, day)?;
+            }
             tx.commit().map_err(db_error)
         })
         .await
@@ -625,10 +717,20 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
-    async fn put_document(&self, document: &DocumentRecord) -> Result<(), StoreError> {
+    async fn put_document(
+        &self,
+        document: &DocumentRecord,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
         let document = document.clone();
-        self.run(move |conn| put_document_row(conn, &document))
-            .await
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            put_document_row(&tx, &document, expect)?;
+            tx.commit().map_err(db_error)
+        })
+        .await
     }
 
     async fn document(
@@ -660,15 +762,19 @@ impl StateStore for SqliteStateStore {
         .await
     }
 
-    async fn delete_document(&self, tenant_id: &str, document_id: &str) -> Result<(), StoreError> {
+    async fn delete_document(
+        &self,
+        tenant_id: &str,
+        document_id: &str,
+        revision: u32,
+    ) -> Result<(), StoreError> {
         let (tenant_id, document_id) = (tenant_id.to_string(), document_id.to_string());
         self.run(move |conn| {
-            conn.execute(
-                "DELETE FROM documents WHERE tenant_id = ?1 AND id = ?2",
-                params![tenant_id, document_id],
-            )
-            .map_err(db_error)?;
-            Ok(())
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            delete_document_row(&tx, &tenant_id, &document_id, revision)?;
+            tx.commit().map_err(db_error)
         })
         .await
     }

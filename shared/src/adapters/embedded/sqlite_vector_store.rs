@@ -16,14 +16,15 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use super::sqlite_state_store::{
-    db_error, from_json, insert_audit, open_database, put_document_row, to_json, unavailable,
+    db_error, delete_document_row, from_json, insert_audit, open_database, put_document_row,
+    to_json, unavailable,
 };
 use crate::domain::audit::AuditEntry;
 use crate::domain::document::{DocumentRecord, LibraryUsage, admit};
 use crate::ports::state_store::{StateStore, StoreError};
 use crate::ports::vector_store::{
     ChunkRecord, CommitError, DocumentCommit, ScoredChunk, VectorStore, commit_in_sequence,
-    ensure_chunks_of,
+    ensure_chunks_of, remove_in_sequence,
 };
 
 const SCHEMA: &str = "
@@ -355,21 +356,23 @@ impl VectorStore for SqliteVectorStore {
         if !self.shares_transactions_with(state) {
             return commit_in_sequence(self, state, commit).await;
         }
+        let expect = commit.expect();
         let DocumentCommit {
             record,
             chunks,
             audit,
             limits,
+            ..
         } = commit;
         ensure_chunks_of(&record.tenant_id, &record.id, &chunks)?;
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_error)?;
+            put_document_row(&tx, &record, expect)?;
             let others = usage_besides(&tx, &record.tenant_id, &record.id)?;
             admit(&limits, others, chunks.len())?;
             write_chunks(&tx, &record.tenant_id, &record.id, &chunks)?;
-            put_document_row(&tx, &record)?;
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(db_error)?;
             Ok::<_, CommitError>(())
@@ -384,23 +387,24 @@ impl VectorStore for SqliteVectorStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         if !self.shares_transactions_with(state) {
-            self.delete_document(&record.tenant_id, &record.id).await?;
-            state.delete_document(&record.tenant_id, &record.id).await?;
-            return state.append_audit(audit).await;
+            return remove_in_sequence(self, state, record, audit).await;
         }
-        let (tenant_id, document_id, audit) =
-            (record.tenant_id.clone(), record.id.clone(), audit.clone());
+        let (tenant_id, document_id, revision, audit) = (
+            record.tenant_id.clone(),
+            record.id.clone(),
+            record.revision,
+            audit.clone(),
+        );
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_error)?;
-            for sql in [
+            delete_document_row(&tx, &tenant_id, &document_id, revision)?;
+            tx.execute(
                 "DELETE FROM chunks WHERE tenant_id = ?1 AND document_id = ?2",
-                "DELETE FROM documents WHERE tenant_id = ?1 AND id = ?2",
-            ] {
-                tx.execute(sql, params![tenant_id, document_id])
-                    .map_err(db_error)?;
-            }
+                params![tenant_id, document_id],
+            )
+            .map_err(db_error)?;
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(db_error)
         })
