@@ -15,6 +15,7 @@ use petraf_core::app::tenants::{NewTenant, demo_tenant};
 use petraf_core::config::{self, Ports};
 use petraf_core::domain::ids::new_id;
 use petraf_core::http::server::ServerLimits;
+use petraf_core::ports::Clock;
 use petraf_core::ports::StateStore;
 use petraf_tests::{Client, ManualClock, PLATFORM_KEY, Reply, TestServer, walkthrough_clock};
 use serde_json::{Value, json};
@@ -195,8 +196,8 @@ async fn sessions_per_address(server: &TestServer) {
             .status,
         201
     );
-    // The next hour's window lets the address in again.
-    server.clock.advance(Duration::hours(1));
+    // An hour and a slot (a quarter) later the window lets the address in again.
+    server.clock.advance(Duration::minutes(75));
     assert_eq!(
         create_session(&client, &tenant, ADDRESS_A).await.status,
         201
@@ -232,7 +233,8 @@ async fn turns_per_address(server: &TestServer) {
     // The same session from another address is not this address's turn.
     let elsewhere = turn(&client, &tenant, &session, ADDRESS_B).await;
     assert_eq!(last_event(&elsewhere), "complete", "{}", elsewhere.text);
-    server.clock.advance(Duration::seconds(60));
+    // A minute and a slot later the turns left the sliding window.
+    server.clock.advance(Duration::seconds(75));
     let later = turn(&client, &tenant, &session, ADDRESS_A).await;
     assert_ne!(later.status, 429, "{}", later.text);
 }
@@ -450,9 +452,118 @@ async fn operator_settings(server: &TestServer) {
     assert_eq!(shown.json()["monthly_token_budget"], 5_000_000, "unchanged");
 }
 
+/// Trusted-proxy entries that are no plain address: the forms proxies send
+/// count as the address they carry, the rest share one bucket. Before,
+/// each of them escaped every per-address limit.
+async fn unparseable_addresses(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let set = set_limits(
+        &client,
+        &tenant,
+        json!({"sessions_per_address_per_hour": 1}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let cases: [(&str, &[&str]); 3] = [
+        ("198.51.100.7:1234", &["198.51.100.7:1234", "198.51.100.7"]),
+        ("[2001:db8::1]", &["[2001:db8::1]", "2001:db8::1"]),
+        // No address at all: one bucket for every such entry.
+        ("unknown", &["unknown", "0198.051.100.007", "_hidden"]),
+    ];
+    for (first, same_bucket) in cases {
+        let created = create_session(&client, &tenant, first).await;
+        assert_eq!(created.status, 201, "{first}: {}", created.text);
+        for again in same_bucket {
+            let refused = create_session(&client, &tenant, again).await;
+            assert_refused(&refused, "rate_limited", true);
+        }
+    }
+    // Nothing that is no address reaches the audit log.
+    let audit = client
+        .get(&format!(
+            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
+        ))
+        .admin(PLATFORM_KEY)
+        .send()
+        .await
+        .json();
+    let text = audit.to_string();
+    assert!(
+        !text.contains("unknown") && !text.contains("0198"),
+        "{text}"
+    );
+}
+
+/// An IPv6 client is its /64; `::ffff:a.b.c.d` is `a.b.c.d`.
+async fn address_buckets(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let set = set_limits(
+        &client,
+        &tenant,
+        json!({"sessions_per_address_per_hour": 1}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    for (first, same_bucket, other) in [
+        (
+            "2001:db8:aa:bb::1",
+            "2001:db8:aa:bb:ffff:1:2:3",
+            "2001:db8:aa:cc::1",
+        ),
+        ("198.51.100.30", "::ffff:198.51.100.30", "198.51.100.31"),
+        (
+            "::ffff:198.51.100.40",
+            "198.51.100.40",
+            "::ffff:198.51.100.41",
+        ),
+    ] {
+        let created = create_session(&client, &tenant, first).await;
+        assert_eq!(created.status, 201, "{first}: {}", created.text);
+        let refused = create_session(&client, &tenant, same_bucket).await;
+        assert_refused(&refused, "rate_limited", true);
+        let elsewhere = create_session(&client, &tenant, other).await;
+        assert_eq!(elsewhere.status, 201, "{other}: {}", elsewhere.text);
+    }
+}
+
+/// The limit holds in any minute, not per clock minute: a burst at the
+/// end of one and another at the start of the next get the limit once.
+async fn burst_across_a_boundary(server: &TestServer) {
+    let client = server.client();
+    let tenant = new_tenant(server).await;
+    let set = set_limits(&client, &tenant, json!({"turns_per_address_per_minute": 3})).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let burst = ready_session(&client, &tenant, ADDRESS_A).await;
+    let after = ready_session(&client, &tenant, ADDRESS_A).await;
+    // To the last second of a clock minute.
+    let second = server.clock.now().timestamp().rem_euclid(60);
+    server.clock.advance(Duration::seconds(59 - second));
+    for _ in 0..3 {
+        let reply = turn(&client, &tenant, &burst, ADDRESS_A).await;
+        assert_eq!(last_event(&reply), "complete", "{}", reply.text);
+    }
+    // Two seconds later, in the next clock minute.
+    server.clock.advance(Duration::seconds(2));
+    let refused = turn(&client, &tenant, &after, ADDRESS_A).await;
+    assert_refused(&refused, "rate_limited", true);
+    // A minute after the burst its turns still count...
+    server.clock.advance(Duration::seconds(58));
+    let refused = turn(&client, &tenant, &after, ADDRESS_A).await;
+    assert_refused(&refused, "rate_limited", true);
+    // ...and a slot (15 s) later they no longer do.
+    server.clock.advance(Duration::seconds(15));
+    let reply = turn(&client, &tenant, &after, ADDRESS_A).await;
+    assert_eq!(last_event(&reply), "complete", "{}", reply.text);
+}
+
 async fn every_limit(server: TestServer) {
     sessions_per_address(&server).await;
     turns_per_address(&server).await;
+    unparseable_addresses(&server).await;
+    address_buckets(&server).await;
+    burst_across_a_boundary(&server).await;
     turns_per_phase(&server).await;
     token_budget(&server).await;
     budget_under_concurrency(&server).await;

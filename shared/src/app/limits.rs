@@ -22,9 +22,10 @@ pub const SESSIONS: &str = "sessions";
 pub const TURNS: &str = "turns";
 
 /// The charge of one request from the caller's address against `limit`
-/// per `window`; none when the limit is off or the address unknown (every
-/// entry point knows it: the socket peer, or Lambda's request context).
-/// The counter is keyed by the address's keyed hash, never the address.
+/// per `window` (sliding); none when the limit is off or the request came
+/// from no address (every entry point knows one: the socket peer, or
+/// Lambda's request context). The counter is keyed by the keyed hash of
+/// the address's limit bucket, never the address.
 pub fn address_charge(
     what: &str,
     origin: &RequestOrigin,
@@ -32,10 +33,12 @@ pub fn address_charge(
     window: Window,
     now: DateTime<Utc>,
 ) -> Option<WindowCharge> {
-    let address = origin.ip_hash.as_deref().filter(|_| limit > 0)?;
+    let bucket = origin.limit_key.as_deref().filter(|_| limit > 0)?;
+    let window = window.sliding();
     Some(WindowCharge {
-        key: format!("{what}#{address}"),
-        window_end: window.end_of(now),
+        key: format!("{what}#{bucket}"),
+        window,
+        slot_end: window.slot_end(now),
         limit,
     })
 }
@@ -63,7 +66,8 @@ pub fn charge_refused(
                 charge.limit
             ),
         )
-        .with_retry_after(seconds_until(charge.window_end, now)),
+        // The soonest the window can have room: when its oldest slot leaves.
+        .with_retry_after(seconds_until(charge.slot_end, now)),
     )
 }
 
@@ -238,22 +242,35 @@ fn changed_fields(before: &UsageLimits, after: &UsageLimits) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::client_address::ClientAddress;
 
     fn origin(ip: &str) -> RequestOrigin {
         RequestOrigin::new(Some(ip.parse().unwrap()), None, b"key")
     }
 
     #[test]
-    fn charges_key_by_the_address_hash_and_skip_when_off_or_unknown() {
+    fn charges_key_by_the_bucket_hash_and_skip_when_off_or_unknown() {
         let now: DateTime<Utc> = "2026-11-26T08:15:42Z".parse().unwrap();
         let a = address_charge(TURNS, &origin("203.0.113.7"), 5, Window::Minute, now).unwrap();
         let b = address_charge(TURNS, &origin("203.0.113.8"), 5, Window::Minute, now).unwrap();
         assert_ne!(a.key, b.key);
         assert!(!a.key.contains("203.0.113"), "no raw address in a key");
         assert_eq!(
-            a.window_end,
-            "2026-11-26T08:16:00Z".parse::<DateTime<Utc>>().unwrap()
+            a.slot_end,
+            "2026-11-26T08:15:45Z".parse::<DateTime<Utc>>().unwrap()
         );
+        assert_eq!(a.window, Window::Minute.sliding());
+        let mapped = address_charge(TURNS, &origin("::ffff:203.0.113.7"), 5, Window::Minute, now);
+        assert_eq!(mapped.unwrap().key, a.key, "a mapped address is its IPv4");
+        let v6 = |ip| {
+            address_charge(TURNS, &origin(ip), 5, Window::Minute, now)
+                .unwrap()
+                .key
+        };
+        assert_eq!(v6("2001:db8:0:7::1"), v6("2001:db8:0:7:a:b:c:d"), "one /64");
+        assert_ne!(v6("2001:db8:0:7::1"), v6("2001:db8:0:8::1"));
+        let unparseable = RequestOrigin::of_client(Some(ClientAddress::Unparseable), None, b"key");
+        assert!(address_charge(TURNS, &unparseable, 5, Window::Minute, now).is_some());
         assert!(address_charge(TURNS, &origin("203.0.113.7"), 0, Window::Minute, now).is_none());
         assert!(address_charge(TURNS, &RequestOrigin::default(), 5, Window::Minute, now).is_none());
     }
@@ -271,7 +288,7 @@ mod tests {
         .unwrap();
         assert_eq!(e.code, "rate_limited");
         assert_eq!(e.kind, super::super::ErrorKind::TooManyRequests);
-        assert_eq!(e.retry_after, Some(44 * 60 + 18));
+        assert_eq!(e.retry_after, Some(14 * 60 + 18), "to the slot's end");
         assert!(charge_refused(&StoreError::Conflict("x".into()), &[charge], now).is_none());
     }
 

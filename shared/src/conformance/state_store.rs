@@ -8,6 +8,7 @@ use crate::domain::audit::action;
 use crate::domain::document::{DocumentRecord, DocumentSource, DocumentStatus, content_hash};
 use crate::domain::goal::{GoalLink, LinkType};
 use crate::domain::ids::new_id;
+use crate::domain::limits::Window;
 use crate::domain::phase::{GoalType, Phase};
 use crate::domain::tenant::{DocumentLimits, TenantStatus};
 use crate::ports::state_store::{
@@ -598,33 +599,41 @@ async fn budget_alerts(store: &dyn StateStore) {
 
 /// Windowed counters: refused past the limit with nothing written, again
 /// allowed in the next window, separate per key and per tenant.
+/// Sliding-window charges: refused past the limit with nothing written,
+/// still refused while any counted slot holds the charges, allowed once
+/// they left the window; separate per key and per tenant; a change with
+/// several charges names the full one.
 async fn window_charges(store: &dyn StateStore) {
     let tenant = unique("t");
     let (s, state) = create_session(store, &tenant).await;
-    let end = Utc::now() + Duration::seconds(60);
-    let charge = |key: &str, window_end| WindowCharge {
+    let window = Window::Minute.sliding();
+    let slot = Duration::seconds(window.slot_seconds);
+    let first = window.slot_end(Utc::now());
+    let charge = |key: &str, slot_end| WindowCharge {
         key: key.into(),
-        window_end,
+        window,
+        slot_end,
         limit: 2,
     };
-    let turn = |text: &str, window_end, key: &str| {
+    let turn = |text: &str, slot_end, key: &str| {
         let mut change = SessionChange::new(&tenant, &s.id);
         change.messages.push(message(&tenant, &s.id, text));
-        change.charges.push(charge(key, window_end));
+        change.charges.push(charge(key, slot_end));
         change
     };
-    store.apply(turn("one", end, "turns#a")).await.unwrap();
-    store.apply(turn("two", end, "turns#a")).await.unwrap();
-    let mut over = turn("three", end, "turns#a");
+    let refused = async |change: SessionChange, full: &str| match store.apply(change).await {
+        Err(StoreError::LimitReached(key)) => assert_eq!(key, full),
+        other => panic!("a full window must refuse the change: {other:?}"),
+    };
+    store.apply(turn("one", first, "turns#a")).await.unwrap();
+    store.apply(turn("two", first, "turns#a")).await.unwrap();
+    let mut over = turn("three", first, "turns#a");
     let mut next = state.clone();
     next.version += 1;
     over.state = Some(Guarded::replacing(state.version, next));
     over.counters.messages = 1;
     over.counters.messages_day = Some(Utc::now().date_naive());
-    match store.apply(over).await {
-        Err(StoreError::LimitReached(key)) => assert_eq!(key, "turns#a"),
-        other => panic!("a full window must refuse the change: {other:?}"),
-    }
+    refused(over, "turns#a").await;
     let texts: Vec<String> = store
         .messages(&tenant, &s.id)
         .await
@@ -646,27 +655,48 @@ async fn window_charges(store: &dyn StateStore) {
             .version,
         state.version
     );
-    // Another key, another tenant and the next window are unaffected.
-    store.apply(turn("b", end, "turns#b")).await.unwrap();
+    // The next slot, and the last one whose window still counts the first.
+    refused(turn("x", first + slot, "turns#a"), "turns#a").await;
+    let last_counting = first + slot * (window.slots as i32 - 1);
+    refused(turn("x", last_counting, "turns#a"), "turns#a").await;
+    // One slot later the charges left the window.
+    let clear = last_counting + slot;
+    store.apply(turn("later", clear, "turns#a")).await.unwrap();
+    // Charges spread over slots leave the window one slot at a time.
+    store.apply(turn("c1", first, "turns#c")).await.unwrap();
+    store
+        .apply(turn("c2", first + slot, "turns#c"))
+        .await
+        .unwrap();
+    refused(turn("x", first + slot * 2, "turns#c"), "turns#c").await;
+    store.apply(turn("c3", clear, "turns#c")).await.unwrap();
+    refused(turn("x", clear, "turns#c"), "turns#c").await;
+    store
+        .apply(turn("c4", clear + slot, "turns#c"))
+        .await
+        .unwrap();
+
+    // Another key and another tenant are unaffected.
+    store.apply(turn("b", first, "turns#b")).await.unwrap();
     let (other_tenant, other_session) = {
         let t = unique("t");
         let (s, _) = create_session(store, &t).await;
         (t, s)
     };
     let mut elsewhere = SessionChange::new(&other_tenant, &other_session.id);
-    elsewhere.charges.push(charge("turns#a", end));
+    elsewhere.charges.push(charge("turns#a", first));
     store.apply(elsewhere).await.unwrap();
-    store
-        .apply(turn("later", end + Duration::seconds(60), "turns#a"))
-        .await
-        .unwrap();
+    // Of two charges, the full one is named; the other is not counted.
+    let mut both = turn("two charges", first, "turns#d");
+    both.charges.push(charge("turns#b", first));
+    store.apply(both.clone()).await.unwrap();
+    refused(both, "turns#b").await;
+    store.apply(turn("d", first, "turns#d")).await.unwrap();
+    refused(turn("x", first, "turns#d"), "turns#d").await;
     // A limit of 0 in a charge refuses at once (callers skip a charge for "no limit").
-    let mut none = turn("never", end, "turns#c");
+    let mut none = turn("never", first, "turns#e");
     none.charges[0].limit = 0;
-    assert!(matches!(
-        store.apply(none).await,
-        Err(StoreError::LimitReached(_))
-    ));
+    refused(none, "turns#e").await;
 }
 
 async fn tenant_config_updates(store: &dyn StateStore) {

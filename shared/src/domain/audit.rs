@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::client_address::ClientAddress;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditStatus {
@@ -66,17 +68,33 @@ pub struct RequestOrigin {
     /// The user agent's product token (`Mozilla/5.0...`).
     pub user_agent_product: Option<String>,
     pub user_agent_hash: Option<String>,
+    /// The keyed hash of the client's per-address limit bucket (its IPv4
+    /// address, its IPv6 /64, or the one bucket of unparseable addresses);
+    /// `None` when the request came from no address at all.
+    pub limit_key: Option<String>,
 }
 
 impl RequestOrigin {
     /// Masks and hashes (with the deployment's `hash_key`) what a caller sent.
     pub fn new(ip: Option<std::net::IpAddr>, user_agent: Option<&str>, hash_key: &[u8]) -> Self {
+        Self::of_client(ip.map(ClientAddress::of_peer), user_agent, hash_key)
+    }
+
+    /// As [`RequestOrigin::new`], from a client address that may be
+    /// unparseable: that one is counted by the limits, never stored.
+    pub fn of_client(
+        client: Option<ClientAddress>,
+        user_agent: Option<&str>,
+        hash_key: &[u8],
+    ) -> Self {
         use super::privacy::{keyed_hash, mask_ip, user_agent_product};
+        let ip = client.and_then(ClientAddress::ip);
         RequestOrigin {
             ip_masked: ip.map(mask_ip),
             ip_hash: ip.map(|ip| keyed_hash(hash_key, &ip.to_string())),
             user_agent_product: user_agent.map(user_agent_product),
             user_agent_hash: user_agent.map(|ua| keyed_hash(hash_key, ua)),
+            limit_key: client.map(|c| keyed_hash(hash_key, &c.limit_bucket())),
         }
     }
 }
@@ -169,5 +187,18 @@ mod tests {
         assert_eq!(listed.ip_address.as_deref(), Some("***"));
         assert_eq!(listed.user_agent.as_deref(), Some("Mozilla/5.0..."));
         assert_eq!((listed.ip_hash, listed.user_agent_hash), (None, None));
+    }
+
+    #[test]
+    fn an_origin_is_its_canonical_address_and_an_unparseable_one_is_not_stored() {
+        let v4 = RequestOrigin::new(Some("198.51.100.7".parse().unwrap()), None, b"key");
+        let mapped = RequestOrigin::new(Some("::ffff:198.51.100.7".parse().unwrap()), None, b"key");
+        assert_eq!(v4, mapped);
+        assert!(v4.limit_key.is_some());
+        let unparseable = RequestOrigin::of_client(Some(ClientAddress::Unparseable), None, b"key");
+        assert_eq!((unparseable.ip_masked, unparseable.ip_hash), (None, None));
+        assert!(unparseable.limit_key.is_some());
+        assert_ne!(unparseable.limit_key, v4.limit_key);
+        assert_eq!(RequestOrigin::of_client(None, None, b"key").limit_key, None);
     }
 }

@@ -134,12 +134,15 @@ impl UsageLimits {
     }
 }
 
-/// Fixed clock-aligned windows of the per-address counters.
+/// The windows of the per-address counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     Minute,
     Hour,
 }
+
+/// Slots a window is cut into (see [`SlidingWindow`]).
+pub const SLOTS_PER_WINDOW: u32 = 4;
 
 impl Window {
     pub fn seconds(self) -> i64 {
@@ -149,11 +152,57 @@ impl Window {
         }
     }
 
-    /// The end of the window `now` falls in.
-    pub fn end_of(self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let length = self.seconds();
+    /// The sliding window that holds a limit per this window.
+    pub fn sliding(self) -> SlidingWindow {
+        SlidingWindow {
+            slot_seconds: self.seconds() / i64::from(SLOTS_PER_WINDOW),
+            slots: SLOTS_PER_WINDOW + 1,
+        }
+    }
+}
+
+/// A sliding window over clock-aligned slots: a charge is refused when the
+/// `slots` latest slots (its own included) already hold the limit. With a
+/// window cut into k slots and k + 1 of them counted, any window-long
+/// stretch of time, wherever it starts, lies within the counted slots of
+/// the last charge in it, so it never holds more than the limit (a fixed
+/// window lets twice the limit through across its boundary). The price: a
+/// client that spent its limit at once waits up to one slot longer than
+/// the window, and a steady client gets k/(k + 1) of the limit per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlidingWindow {
+    /// The length of one slot.
+    pub slot_seconds: i64,
+    /// The slots a charge counts, its own included.
+    pub slots: u32,
+}
+
+impl SlidingWindow {
+    /// The end of the slot `now` falls in (its first instant belongs to it).
+    pub fn slot_end(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let length = self.slot_seconds;
         let end = (now.timestamp().div_euclid(length) + 1) * length;
         Utc.timestamp_opt(end, 0).single().unwrap_or(now)
+    }
+
+    /// The ends of the slots whose charges count against a charge in the
+    /// slot ending at `slot_end`: that one and the `slots - 1` before it.
+    pub fn counted_slots(self, slot_end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        self.steps(slot_end, -1)
+    }
+
+    /// The ends of the slots whose counted slots include the one ending at
+    /// `slot_end`: that one and the `slots - 1` after it. A store that
+    /// keeps each slot's window total (not its own charges) adds a charge
+    /// to each of these and checks the first alone.
+    pub fn covering_slots(self, slot_end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        self.steps(slot_end, 1)
+    }
+
+    fn steps(self, from: DateTime<Utc>, direction: i64) -> Vec<DateTime<Utc>> {
+        (0..i64::from(self.slots))
+            .map(|i| from + chrono::Duration::seconds(direction * i * self.slot_seconds))
+            .collect()
     }
 }
 
@@ -241,17 +290,92 @@ mod tests {
     }
 
     #[test]
-    fn windows_are_clock_aligned() {
+    fn slots_are_clock_aligned() {
         let now = at("2026-11-26T08:15:42.500Z");
-        assert_eq!(Window::Minute.end_of(now), at("2026-11-26T08:16:00Z"));
-        assert_eq!(Window::Hour.end_of(now), at("2026-11-26T09:00:00Z"));
-        // The first instant of a window belongs to it, not to the one before.
+        let minute = Window::Minute.sliding();
+        assert_eq!((minute.slot_seconds, minute.slots), (15, 5));
+        assert_eq!(minute.slot_end(now), at("2026-11-26T08:15:45Z"));
         assert_eq!(
-            Window::Minute.end_of(at("2026-11-26T08:16:00Z")),
-            at("2026-11-26T08:17:00Z")
+            Window::Hour.sliding().slot_end(now),
+            at("2026-11-26T08:30:00Z")
+        );
+        // The first instant of a slot belongs to it, not to the one before.
+        assert_eq!(
+            minute.slot_end(at("2026-11-26T08:16:00Z")),
+            at("2026-11-26T08:16:15Z")
+        );
+        let end = at("2026-11-26T08:16:00Z");
+        assert_eq!(
+            minute.counted_slots(end),
+            ["08:16:00", "08:15:45", "08:15:30", "08:15:15", "08:15:00"]
+                .map(|t| at(&format!("2026-11-26T{t}Z")))
+        );
+        assert_eq!(
+            minute.covering_slots(end),
+            ["08:16:00", "08:16:15", "08:16:30", "08:16:45", "08:17:00"]
+                .map(|t| at(&format!("2026-11-26T{t}Z")))
         );
         assert_eq!(seconds_until(at("2026-11-26T08:16:00Z"), now), 18);
         assert_eq!(seconds_until(now, now), 1);
+    }
+
+    /// Charges at the given instants (seconds) against `limit`, decided the
+    /// two ways a store may keep them: each slot's own charges, summed over
+    /// the counted slots; or each slot's window total, added to by the
+    /// covering slots. Both must decide alike. Returns the admitted instants.
+    fn admitted(window: SlidingWindow, limit: u32, instants: &[i64]) -> Vec<i64> {
+        use std::collections::HashMap;
+        let (mut own, mut totals) = (HashMap::new(), HashMap::new());
+        let mut admitted = vec![];
+        for &t in instants {
+            let end = window.slot_end(Utc.timestamp_opt(t, 0).unwrap());
+            let summed: u32 = window
+                .counted_slots(end)
+                .iter()
+                .map(|e| own.get(e).copied().unwrap_or(0))
+                .sum();
+            let total = totals.get(&end).copied().unwrap_or(0);
+            assert_eq!(summed, total, "both ways agree at {t}");
+            if summed < limit {
+                *own.entry(end).or_insert(0) += 1;
+                for e in window.covering_slots(end) {
+                    *totals.entry(e).or_insert(0) += 1;
+                }
+                admitted.push(t);
+            }
+        }
+        admitted
+    }
+
+    #[test]
+    fn a_burst_across_a_boundary_is_held_to_the_limit() {
+        let window = Window::Minute.sliding();
+        // 60 at the end of a minute, 60 more just after: a fixed window
+        // takes all 120 within 10 s.
+        let start = at("2026-11-26T08:00:00Z").timestamp();
+        let burst: Vec<i64> = (0..120).map(|i| start + 55 + i / 12).collect();
+        assert_eq!(admitted(window, 60, &burst).len(), 60);
+        // One per second for ten minutes: no 60 s stretch holds over 60.
+        let steady: Vec<i64> = (0..600).map(|i| start + i).collect();
+        let taken = admitted(window, 60, &steady);
+        for (i, t) in taken.iter().enumerate() {
+            let within = taken[i..].iter().take_while(|u| **u < t + 60).count();
+            assert!(within <= 60, "{within} in the minute from {t}");
+        }
+        // A steady client still gets about k/(k + 1) of the limit.
+        assert!(taken.len() >= 420, "{}", taken.len());
+        // A window after the burst its slot still counts; a slot later the
+        // whole limit is back.
+        let minute_later = start + 55 + 60;
+        let after: Vec<i64> = burst.iter().copied().chain([minute_later]).collect();
+        assert_eq!(admitted(window, 60, &after).len(), 60);
+        let later = minute_later + 15;
+        let again: Vec<i64> = burst
+            .iter()
+            .copied()
+            .chain((0..60).map(|_| later))
+            .collect();
+        assert_eq!(admitted(window, 60, &again).len(), 120);
     }
 
     #[test]

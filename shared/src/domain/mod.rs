@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod chunking;
+pub mod client_address;
 pub mod coaching;
 pub mod conversation;
 pub mod document;

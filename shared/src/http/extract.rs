@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::app::tenants::{self, Admin};
 use crate::app::{App, AppError};
 use crate::domain::audit::RequestOrigin;
+use crate::domain::client_address::ClientAddress;
 use crate::domain::tenant::TenantRecord;
 
 pub const RESUME_COOKIE: &str = "resume_token";
@@ -50,43 +51,52 @@ impl FromRequestParts<App> for TenantCtx {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddress(pub IpAddr);
 
-/// The client's IP from a trusted source only: the peer address, or, with
-/// `trusted_proxies` = n > 0 configured, the n-th `X-Forwarded-For` entry
-/// from the right (each trusted proxy appends the address it saw; whatever
-/// is further left came from the client and proves nothing). `None` when
-/// unknown. One extractor for every use (audit origin, rate limits).
+/// The client's IP from a trusted source only (see [`client_address`]);
+/// `None` when unknown or unparseable. One extractor for every use.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
     pub fn of(parts: &Parts, trusted_proxies: usize) -> Option<IpAddr> {
-        let peer = parts
-            .extensions
-            .get::<PeerAddress>()
-            .map(|p| p.0)
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0.ip())
-            });
-        if trusted_proxies == 0 {
-            return peer;
-        }
-        let hops: Vec<&str> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        match hops.iter().rev().nth(trusted_proxies - 1) {
-            Some(hop) => hop.parse().ok(),
-            // Fewer hops than trusted proxies: the request did not come
-            // through them, so nothing in the header can be trusted.
-            None => peer,
-        }
+        client_address(parts, trusted_proxies).and_then(ClientAddress::ip)
+    }
+}
+
+/// The client's address from a trusted source only: the peer address, or,
+/// with `trusted_proxies` = n > 0 configured, the n-th `X-Forwarded-For`
+/// entry from the right (each trusted proxy appends the address it saw;
+/// whatever is further left came from the client and proves nothing),
+/// parsed strictly: an entry that is no address is
+/// [`ClientAddress::Unparseable`], never skipped. `None` when unknown.
+pub fn client_address(parts: &Parts, trusted_proxies: usize) -> Option<ClientAddress> {
+    let peer = parts
+        .extensions
+        .get::<PeerAddress>()
+        .map(|p| p.0)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+        })
+        .map(ClientAddress::of_peer);
+    if trusted_proxies == 0 {
+        return peer;
+    }
+    // Bytes, not `to_str`: a header that is not visible ASCII must not
+    // vanish (and leave fewer hops) but parse as an unparseable entry.
+    let hops: Vec<String> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    match hops.iter().rev().nth(trusted_proxies - 1) {
+        Some(hop) => Some(ClientAddress::parse_forwarded(hop)),
+        // Fewer hops than trusted proxies: the request did not come
+        // through them, so nothing in the header can be trusted.
+        None => peer,
     }
 }
 
@@ -106,11 +116,11 @@ impl FromRequestParts<App> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let ip = ClientIp::of(parts, app.settings.trusted_proxies);
+        let client = client_address(parts, app.settings.trusted_proxies);
         let user_agent: Option<String> =
             header(parts, USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect());
-        Ok(Origin(RequestOrigin::new(
-            ip,
+        Ok(Origin(RequestOrigin::of_client(
+            client,
             user_agent.as_deref(),
             &app.secrets.hash_key,
         )))
@@ -262,7 +272,64 @@ impl<T: DeserializeOwned + Default> FromRequest<App> for OptionalJson<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use axum::http::{HeaderValue, Request};
+
+    use super::*;
+
+    fn parts(forwarded: &[&[u8]]) -> Parts {
+        let mut request = Request::new(());
+        for value in forwarded {
+            request
+                .headers_mut()
+                .append("x-forwarded-for", HeaderValue::from_bytes(value).unwrap());
+        }
+        request
+            .extensions_mut()
+            .insert(PeerAddress("::ffff:192.0.2.1".parse().unwrap()));
+        request.into_parts().0
+    }
+
+    fn ip(s: &str) -> ClientAddress {
+        ClientAddress::Ip(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_trusted_hop_is_parsed_strictly() {
+        let of = |forwarded: &[&str], proxies| {
+            let bytes: Vec<&[u8]> = forwarded.iter().map(|f| f.as_bytes()).collect();
+            client_address(&parts(&bytes), proxies)
+        };
+        assert_eq!(
+            of(&["10.0.0.1"], 0),
+            Some(ip("192.0.2.1")),
+            "the peer, canonical"
+        );
+        assert_eq!(
+            of(&["10.0.0.1, 198.51.100.7:1234"], 1),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(
+            of(&["10.0.0.1", "[2001:db8::1]"], 1),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(
+            of(&["10.0.0.1, unknown"], 1),
+            Some(ClientAddress::Unparseable)
+        );
+        assert_eq!(
+            of(&["unknown, 10.0.0.1"], 2),
+            Some(ClientAddress::Unparseable)
+        );
+        // Fewer hops than trusted proxies: the peer.
+        assert_eq!(of(&["10.0.0.1"], 2), Some(ip("192.0.2.1")));
+        // Bytes that are not visible ASCII do not make the hop vanish.
+        let opaque: &[u8] = b"10.0.0.1, \xff";
+        assert_eq!(
+            client_address(&parts(&[opaque]), 1),
+            Some(ClientAddress::Unparseable)
+        );
+        assert_eq!(ClientIp::of(&parts(&[b"unknown".as_slice()]), 1), None);
+    }
 
     #[test]
     fn only_application_json_is_json() {

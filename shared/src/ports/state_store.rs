@@ -13,6 +13,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::conversation::ConversationState;
 use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
+use crate::domain::limits::SlidingWindow;
 use crate::domain::message::Message;
 use crate::domain::phase::GoalType;
 use crate::domain::session::Session;
@@ -31,15 +32,16 @@ pub enum StoreError {
     LimitReached(String),
 }
 
-/// A windowed counter a change increments by one, refused (with nothing
-/// written) when it already holds `limit`. Kept per tenant; it expires
-/// with its window.
+/// A per-address counter a change increments by one, refused (with nothing
+/// written) when the window's counted slots already hold `limit` charges
+/// (see [`SlidingWindow`]). Kept per tenant; it expires with its slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowCharge {
-    /// What is counted, e.g. `turns#<address hash>`.
+    /// What is counted, e.g. `turns#<limit key>`.
     pub key: String,
-    /// The end of the window; a new window is a new counter.
-    pub window_end: DateTime<Utc>,
+    pub window: SlidingWindow,
+    /// The end of the slot the charge falls in.
+    pub slot_end: DateTime<Utc>,
     pub limit: u32,
 }
 

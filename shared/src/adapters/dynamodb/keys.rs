@@ -41,7 +41,7 @@ pub const LINK_PREFIX: &str = "G#LINK#";
 pub const DAY_PREFIX: &str = "DAY#";
 pub const MONTH_PREFIX: &str = "MONTH#";
 pub const WINDOW_PREFIX: &str = "W#";
-/// The count of a windowed limit counter.
+/// The count of a limit slot's sliding window.
 pub const COUNT: &str = "n";
 
 /// The GSI1 partition that lists tenants (sorted by slug).
@@ -134,15 +134,16 @@ pub fn limit_pk(tenant_id: &str, key: &str) -> String {
     format!("LIMIT#{}#{}", part(tenant_id), part(key))
 }
 
-/// A window's item within its counter's partition, by the window's end.
-pub fn window_sk(window_end: DateTime<Utc>) -> String {
-    format!("{WINDOW_PREFIX}{}", window_end.timestamp())
+/// A slot's item within its counter's partition, by the slot's end: it
+/// holds the count of the sliding window that ends with that slot.
+pub fn window_sk(slot_end: DateTime<Utc>) -> String {
+    format!("{WINDOW_PREFIX}{}", slot_end.timestamp())
 }
 
-/// A window's counter is dead once the window ended; TTL removes it a
-/// little later.
-pub fn window_ttl(window_end: DateTime<Utc>) -> i64 {
-    (window_end + Duration::hours(1)).timestamp()
+/// A slot's item is checked only during its slot; TTL removes it a little
+/// after the slot ended.
+pub fn window_ttl(slot_end: DateTime<Utc>) -> i64 {
+    (slot_end + Duration::hours(1)).timestamp()
 }
 
 /// The counter shard of a session (or tenant): stable, so one session's

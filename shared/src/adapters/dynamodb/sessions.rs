@@ -20,7 +20,7 @@ use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::ports::state_store::{
-    Expect, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StoreError, tenant_scope,
+    Expect, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StoreError, WindowCharge, tenant_scope,
 };
 
 fn guard(expect: Expect) -> Condition {
@@ -48,26 +48,35 @@ pub fn change_transaction(
         .unwrap_or_else(|| session_item_ttl(&change.session_id, now));
     let mut tx = Transaction::new(table);
 
-    // Charges go first: a failed condition at position i < charges names
-    // the full counter.
+    // Charges go first, in the positions `charge_positions` names. Each
+    // slot's item holds its window total (the charges of the slots it
+    // counts), so a charge adds to the items of every slot whose window
+    // it falls in and checks its own slot's item alone: the sliding
+    // window in one conditional write, with no read.
     for charge in &change.charges {
-        tx.update(
-            key(
-                limit_pk(&change.tenant_id, &charge.key),
-                window_sk(charge.window_end),
-            ),
-            "ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)".into(),
-            vec![("#n".into(), COUNT.into()), ("#ttl".into(), TTL.into())],
-            vec![
-                (":one".into(), n(1)),
-                (":ttl".into(), n(window_ttl(charge.window_end))),
-            ],
-            Some(Condition {
-                expression: "(attribute_not_exists(#n) AND :one <= :limit) OR #n < :limit".into(),
-                names: vec![],
-                values: vec![(":limit".into(), n(charge.limit))],
-            }),
-        )?;
+        let pk = limit_pk(&change.tenant_id, &charge.key);
+        for (i, slot_end) in charge
+            .window
+            .covering_slots(charge.slot_end)
+            .into_iter()
+            .enumerate()
+        {
+            tx.update(
+                key(&pk, window_sk(slot_end)),
+                "ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)".into(),
+                vec![("#n".into(), COUNT.into()), ("#ttl".into(), TTL.into())],
+                vec![
+                    (":one".into(), n(1)),
+                    (":ttl".into(), n(window_ttl(slot_end))),
+                ],
+                (i == 0).then(|| Condition {
+                    expression: "(attribute_not_exists(#n) AND :one <= :limit) OR #n < :limit"
+                        .into(),
+                    names: vec![],
+                    values: vec![(":limit".into(), n(charge.limit))],
+                }),
+            )?;
+        }
     }
     if let Some(g) = &change.session {
         let mut item = key(&pk, SESSION_SK);
@@ -131,6 +140,19 @@ pub fn change_transaction(
     Ok((tx, ledger))
 }
 
+/// The transaction position of each charge's conditional write: charges
+/// come first, each with one item per covering slot.
+fn charge_positions(charges: &[WindowCharge]) -> Vec<usize> {
+    charges
+        .iter()
+        .scan(0, |next, charge| {
+            let at = *next;
+            *next += charge.window.slots as usize;
+            Some(at)
+        })
+        .collect()
+}
+
 pub async fn apply(
     client: &Client,
     table: &str,
@@ -156,7 +178,12 @@ pub async fn apply(
     match outcome {
         Ok(()) => Ok(()),
         Err(TransactError::ConditionFailed { failed }) => {
-            match failed.iter().find_map(|i| change.charges.get(*i)) {
+            let positions = charge_positions(&change.charges);
+            let full = failed
+                .iter()
+                .find_map(|i| positions.iter().position(|p| p == i))
+                .and_then(|c| change.charges.get(c));
+            match full {
                 Some(full) => Err(StoreError::LimitReached(full.key.clone())),
                 None => Err(StoreError::Conflict(format!(
                     "session {} changed meanwhile",

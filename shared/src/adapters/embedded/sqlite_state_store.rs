@@ -57,37 +57,44 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (tenant_id, id));
 CREATE TABLE IF NOT EXISTS counters (
     scope TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (scope, name));
+-- One row per limit slot: window_end is the slot's end, count its own charges.
 CREATE TABLE IF NOT EXISTS limit_windows (
     tenant_id TEXT NOT NULL, key TEXT NOT NULL, window_end INTEGER NOT NULL, count INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, key, window_end));
 CREATE INDEX IF NOT EXISTS limit_windows_by_end ON limit_windows (window_end);
 ";
 
-/// Windows end at most this long after they start; rows of windows that
-/// ended longer ago than this are dead and deleted as new charges come.
-const LONGEST_WINDOW_SECONDS: i64 = 3600;
+/// A window's counted slots span at most this long (an hour and a slot);
+/// rows of slots that ended longer ago than this are dead and deleted as
+/// new charges come.
+const LONGEST_WINDOW_SECONDS: i64 = 3600 + 900;
 
-/// Counts one charge in its window; `LimitReached` when it is full.
+/// Counts one charge in its slot (a row per slot holds that slot's own
+/// charges); `LimitReached` when the window's counted slots are full.
 fn charge_window(
     tx: &Connection,
     tenant_id: &str,
     charge: &WindowCharge,
 ) -> Result<(), StoreError> {
-    let end = charge.window_end.timestamp();
+    let end = charge.slot_end.timestamp();
     tx.execute(
         "DELETE FROM limit_windows WHERE window_end < ?1",
         params![end - 2 * LONGEST_WINDOW_SECONDS],
     )
     .map_err(db_error)?;
+    let oldest = charge
+        .window
+        .counted_slots(charge.slot_end)
+        .last()
+        .map_or(end, |e| e.timestamp());
     let count: i64 = tx
         .query_row(
-            "SELECT count FROM limit_windows WHERE tenant_id = ?1 AND key = ?2 AND window_end = ?3",
-            params![tenant_id, charge.key, end],
+            "SELECT COALESCE(SUM(count), 0) FROM limit_windows
+             WHERE tenant_id = ?1 AND key = ?2 AND window_end BETWEEN ?3 AND ?4",
+            params![tenant_id, charge.key, oldest, end],
             |r| r.get(0),
         )
-        .optional()
-        .map_err(db_error)?
-        .unwrap_or(0);
+        .map_err(db_error)?;
     if count >= i64::from(charge.limit) {
         return Err(StoreError::LimitReached(charge.key.clone()));
     }
