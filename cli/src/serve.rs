@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use petraf_core::app::{App, demo, documents, tenants};
-use petraf_core::config::{self, DEFAULT_ADDR, ProcessEnv};
+use petraf_core::config::{self, ProcessEnv};
 use petraf_core::http::server::{self, ServerLimits};
 use petraf_core::http::web;
 use std::net::SocketAddr;
@@ -15,7 +15,8 @@ pub async fn serve() -> anyhow::Result<()> {
     let app = config::from_env(&ProcessEnv)
         .await
         .context("configuration")?;
-    let addr = std::env::var("PETRAF_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
+    let serve_settings = config::serve_settings(&ProcessEnv);
+    let addr = serve_settings.addr;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("PETRAF_ADDR: cannot listen on {addr}"))?;
@@ -28,7 +29,11 @@ pub async fn serve() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
     print_banner(&app, local, seeded.as_ref());
     // The web app's assets beside the API (API routes keep theirs).
-    let web = web::WebConfig::local(Some(tenants::DEMO_TENANT_ID));
+    let web = web::WebConfig::local(
+        serve_settings
+            .web_tenant
+            .or_else(|| Some(tenants::DEMO_TENANT_ID.to_string())),
+    );
     let router = web::router(web).merge(petraf_core::http::full_api(app.clone()));
     server::serve_router(listener, app, router, limits, stop_requested()).await;
     eprintln!("Petraf stopped.");

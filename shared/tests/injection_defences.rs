@@ -10,7 +10,7 @@ use petraf_core::app::eval::{self, Expect, OWN_DRAFTS, SHARED_DRAFTS};
 use petraf_core::app::ingestion::{DocumentUpload, ingest_upload};
 use petraf_core::app::judging::judge_goal;
 use petraf_core::app::{App, Services, demo};
-use petraf_core::config;
+use petraf_core::config::{self, Ports};
 use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::domain::coaching::{ContextDoc, HistoryTurn, PhaseContext};
 use petraf_core::domain::injection::WITHHELD;
@@ -130,18 +130,19 @@ async fn demo_with(model: Arc<dyn ChatModel>) -> (App, TenantRecord, tempfile::T
     let dir = tempfile::tempdir().unwrap();
     let env: HashMap<&'static str, String> = HashMap::new();
     let offline = config::scratch_app(&env, dir.path()).await.unwrap();
-    let app: App = Arc::new(Services {
+    let ports = Ports {
         store: offline.store.clone(),
         vectors: offline.vectors.clone(),
         objects: offline.objects.clone(),
         model,
         embedder: offline.embedder.clone(),
-        clock: offline.clock.clone(),
-        secrets: offline.secrets.clone(),
-        settings: offline.settings.clone(),
-        cors_cache: Default::default(),
-        turns: Default::default(),
-    });
+    };
+    let app: App = Arc::new(Services::new(
+        ports,
+        offline.clock.clone(),
+        offline.secrets.clone(),
+        offline.settings.clone(),
+    ));
     let created = demo::seed_if_empty(&app).await.unwrap().unwrap();
     (app, created.record, dir)
 }

@@ -127,21 +127,11 @@ impl TestServer {
         );
         env.insert("PETRAF_PLATFORM_ADMIN_KEY", PLATFORM_KEY.to_string());
         let secrets = config::secrets(&env, data_dir.path()).expect("secrets");
-        let app: App = Arc::new(Services {
-            store: ports.store,
-            vectors: ports.vectors,
-            objects: ports.objects,
-            model: ports.model,
-            embedder: ports.embedder,
-            clock: clock.clone(),
-            secrets,
-            settings: Settings {
-                extract_worker: settings.extract_worker.or_else(|| Some(extract_worker())),
-                ..settings
-            },
-            cors_cache: Default::default(),
-            turns: Default::default(),
-        });
+        let settings = Settings {
+            extract_worker: settings.extract_worker.or_else(|| Some(extract_worker())),
+            ..settings
+        };
+        let app: App = Arc::new(Services::new(ports, clock.clone(), secrets, settings));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

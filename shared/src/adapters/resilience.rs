@@ -13,11 +13,11 @@ use futures::{Stream, StreamExt};
 use rand::Rng;
 use tokio::time::{Instant, sleep, timeout_at};
 
-use crate::config::{ConfigError, Env};
 use crate::domain::message::Usage;
 use crate::ports::chat_model::{ModelError, StreamPiece, TextStream};
 
-/// Timeouts and retry bounds of model calls.
+/// Timeouts and retry bounds of model calls (`config::model_resilience`
+/// reads them from the environment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resilience {
     /// Establishing a connection to the provider.
@@ -46,51 +46,7 @@ impl Default for Resilience {
     }
 }
 
-fn millis(env: &dyn Env, variable: &'static str) -> Result<Option<Duration>, ConfigError> {
-    env.get(variable)
-        .map(|v| {
-            v.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|ms| *ms > 0)
-                .map(Duration::from_millis)
-                .ok_or_else(|| ConfigError {
-                    variable,
-                    problem: format!("'{v}' is not a positive number of milliseconds"),
-                })
-        })
-        .transpose()
-}
-
 impl Resilience {
-    /// Defaults, overridden by `PETRAF_MODEL_CONNECT_TIMEOUT_MS`,
-    /// `PETRAF_MODEL_FIRST_TOKEN_TIMEOUT_MS`, `PETRAF_MODEL_CALL_TIMEOUT_MS`
-    /// and `PETRAF_MODEL_MAX_RETRIES`.
-    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let mut r = Resilience::default();
-        if let Some(d) = millis(env, "PETRAF_MODEL_CONNECT_TIMEOUT_MS")? {
-            r.connect_timeout = d;
-        }
-        if let Some(d) = millis(env, "PETRAF_MODEL_FIRST_TOKEN_TIMEOUT_MS")? {
-            r.first_token_timeout = d;
-        }
-        if let Some(d) = millis(env, "PETRAF_MODEL_CALL_TIMEOUT_MS")? {
-            r.call_timeout = d;
-        }
-        if let Some(v) = env.get("PETRAF_MODEL_MAX_RETRIES") {
-            r.max_retries = v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n <= 10)
-                .ok_or_else(|| ConfigError {
-                    variable: "PETRAF_MODEL_MAX_RETRIES",
-                    problem: format!("'{v}' is not a number from 0 to 10"),
-                })?;
-        }
-        Ok(r)
-    }
-
     /// The wait before retry number `retry` (0-based): exponential with
     /// jitter in its upper half, and never shorter than the server's
     /// Retry-After.

@@ -20,7 +20,7 @@ pub mod turns;
 use std::sync::Arc;
 
 use crate::domain::resume_token::TokenSigner;
-use crate::ports::{ChatModel, Clock, Embedder, ObjectStore, StateStore, VectorStore};
+use crate::ports::{ChatModel, Clock, Embedder, ObjectStore, Ports, StateStore, VectorStore};
 
 pub use error::{AppError, AppResult, ErrorKind};
 
@@ -97,6 +97,25 @@ pub struct Services {
     /// Which origins CORS allowed lately.
     pub cors_cache: crate::http::cors::OriginCache,
     pub turns: turns::TurnRegistry,
+}
+
+impl Services {
+    /// The services over `ports`, as production and every test harness
+    /// build them; the CORS cache and the running turns start empty.
+    pub fn new(ports: Ports, clock: Arc<dyn Clock>, secrets: Secrets, settings: Settings) -> Self {
+        Services {
+            store: ports.store,
+            vectors: ports.vectors,
+            objects: ports.objects,
+            model: ports.model,
+            embedder: ports.embedder,
+            clock,
+            secrets,
+            settings,
+            cors_cache: Default::default(),
+            turns: Default::default(),
+        }
+    }
 }
 
 /// The shared handle every router and worker holds.

@@ -22,15 +22,12 @@ pub struct WebConfig {
 }
 
 impl WebConfig {
-    /// Same-origin API; `PETRAF_WEB_TENANT_ID` overrides the default tenant.
-    pub fn local(default_tenant: Option<&str>) -> Self {
+    /// Same-origin API, with this default tenant.
+    pub fn local(default_tenant: Option<String>) -> Self {
         WebConfig {
             api_base: String::new(),
             chat_base: String::new(),
-            default_tenant: std::env::var("PETRAF_WEB_TENANT_ID")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .or(default_tenant.map(str::to_string)),
+            default_tenant,
         }
     }
 }

@@ -11,3 +11,14 @@ pub use embedder::Embedder;
 pub use object_store::ObjectStore;
 pub use state_store::{Clock, StateStore, SystemClock};
 pub use vector_store::VectorStore;
+
+use std::sync::Arc;
+
+/// One adapter for each port: what a process is wired with.
+pub struct Ports {
+    pub store: Arc<dyn StateStore>,
+    pub vectors: Arc<dyn VectorStore>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub model: Arc<dyn ChatModel>,
+    pub embedder: Arc<dyn Embedder>,
+}
