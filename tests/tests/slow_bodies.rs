@@ -148,6 +148,7 @@ async fn a_slow_body_attack_from_one_address_is_cut_and_health_answers_meanwhile
     assert_eq!(refused, 6, "one address holds four connections");
 
     // The attacker's slots are free again, and a body sent at once is served.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(health(ATTACKER, addr).await, Some(200));
     let body = r#"{"metadata":{"source":"raw"}}"#;
     let create = format!(
