@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod chunking;
 pub mod coaching;
+pub mod confusables;
 pub mod conversation;
 pub mod document;
 pub mod goal;
