@@ -739,7 +739,7 @@ async fn admin_keys_see_only_their_own_tenant() {
                 None,
             ),
             415,
-            "unsupported_type",
+            "format_mismatch",
         ),
         (
             upload("notes.txt", b"", "values", None),

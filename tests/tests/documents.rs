@@ -48,7 +48,7 @@ const FIXTURES: &[(&str, Want)] = &[
     ("hostile/bitflip-s3.pdf", IndexedOrRefused),
     ("hostile/garbage-with-header.pdf", Refused4xx),
     ("hostile/empty.pdf", Refused(400, "empty_document")),
-    ("hostile/not-a-pdf.pdf", Refused(415, "unsupported_type")),
+    ("hostile/not-a-pdf.pdf", Refused(415, "format_mismatch")),
     ("hostile/pagetree-cycle.pdf", Refused4xx),
     ("hostile/deep-nesting.pdf", Refused4xx),
     ("hostile/deep-content.pdf", Refused4xx),

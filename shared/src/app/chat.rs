@@ -35,7 +35,7 @@ use crate::domain::coaching::{HistoryTurn, PhaseContext, Readiness};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind, Verdict};
 use crate::domain::goal::{Goal, fit_goal_text, links_for_actions};
 use crate::domain::grounding::{QuantizedVector, citations};
-use crate::domain::hygiene::normalize_newlines;
+use crate::domain::hygiene::{normalize_newlines, strip_invisible};
 use crate::domain::ids::new_id;
 use crate::domain::limits::Window;
 use crate::domain::message::{Message, Role, Source, Usage};
@@ -323,7 +323,7 @@ async fn lease_turn(
         ..
     } = sessions::authorize_snapshot(&app, &tenant, &request.session_id, token).await?;
     let now = app.clock.now();
-    let text = normalize_newlines(&request.message);
+    let text = strip_invisible(&normalize_newlines(&request.message));
     let kind = state
         .plan_turn(phase, step, &text, now)
         .map_err(turn_error)?;

@@ -13,12 +13,13 @@ use crate::domain::document::{
     DocumentFailure, DocumentRecord, DocumentSource, DocumentStatus, LibraryUsage, admit,
     content_hash, upload_document_id,
 };
+use crate::domain::hygiene;
 use crate::domain::ids::new_id;
 use crate::domain::injection::{Finding, find_instructions};
 use crate::domain::tenant::DocumentLimits;
 use crate::extraction::structure::Place;
 use crate::extraction::{self, DocumentFormat, Extracted, worker};
-use crate::ports::object_store::{DocumentKey, StoredObject, document_key, parse_document_key};
+use crate::ports::object_store::{StoredObject, document_key, parse_document_key};
 use crate::ports::state_store::{Expect, StoreError};
 use crate::ports::vector_store::{ChunkRecord, CommitError, DocumentCommit};
 
@@ -65,14 +66,17 @@ pub fn validate_category(category: &str) -> AppResult<()> {
     })
 }
 
-/// A safe file name: the last path component, printable, at most 200 characters.
+/// A safe file name: the last path component, printable, at most 200
+/// characters, invisible characters stripped (it is a document's title when
+/// nothing else names it; [`hygiene`]).
 pub fn clean_filename(name: &str) -> AppResult<String> {
+    let name = hygiene::strip_invisible(name);
     let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
     let ok = !base.is_empty()
         && base != "."
         && base != ".."
         && base.chars().count() <= 200
-        && !base.chars().any(|c| c.is_control());
+        && hygiene::forbidden_in_field(base).is_none();
     ok.then(|| base.to_string()).ok_or_else(|| {
         AppError::bad_request(
             "invalid_filename",
@@ -216,7 +220,64 @@ pub fn validate_metadata(metadata: &Value) -> AppResult<()> {
             "metadata must be at most 2048 bytes",
         ));
     }
-    Ok(())
+    check_metadata_text(metadata, None)
+}
+
+/// Metadata with its text held to the rules of user text ([`hygiene`]):
+/// invisible characters stripped from every key and string, and
+/// `invalid_metadata` for characters user text may not hold. The title is
+/// a one-line field; other strings may span lines.
+pub fn clean_metadata(metadata: Value) -> AppResult<Value> {
+    let cleaned = strip_metadata_text(metadata);
+    check_metadata_text(&cleaned, None)?;
+    Ok(cleaned)
+}
+
+fn strip_metadata_text(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(hygiene::strip_invisible(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_metadata_text).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (hygiene::strip_invisible(&k), strip_metadata_text(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn check_metadata_text(value: &Value, key: Option<&str>) -> AppResult<()> {
+    let refused = |what: &str, c: char| {
+        AppError::bad_request(
+            "invalid_metadata",
+            format!(
+                "metadata {what} contains U+{:04X}: control characters, bidirectional overrides, tag characters, interlinear annotations, noncharacters, runs of variation selectors and more than 8 combining marks on one character are not accepted (nor line breaks in the title)",
+                c as u32
+            ),
+        )
+    };
+    match value {
+        Value::String(s) => {
+            let bad = if key == Some("title") {
+                hygiene::forbidden_in_field(s)
+            } else {
+                hygiene::forbidden_in_message(s)
+            };
+            match bad {
+                Some(c) => Err(refused(&format!("'{}'", key.unwrap_or("value")), c)),
+                None => Ok(()),
+            }
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| check_metadata_text(v, key)),
+        Value::Object(map) => {
+            map.iter()
+                .try_for_each(|(k, v)| match hygiene::forbidden_in_field(k) {
+                    Some(c) => Err(refused("key", c)),
+                    None => check_metadata_text(v, Some(k)),
+                })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Validates, extracts, stores and indexes an upload. The same bytes in
@@ -411,6 +472,7 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         )
     })?;
     validate_category(&parts.category)?;
+    let filename = clean_filename(&parts.filename)?;
     if app.store.tenant(&parts.tenant_id).await?.is_none() {
         return Err(AppError::not_found(
             "tenant_not_found",
@@ -438,8 +500,8 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
         id: parts.document_id.clone(),
         tenant_id: parts.tenant_id.clone(),
         category: parts.category.clone(),
-        title: parts.filename.clone(),
-        filename: parts.filename.clone(),
+        title: filename.clone(),
+        filename,
         format: None,
         status: DocumentStatus::Indexing,
         failure: None,
@@ -458,7 +520,7 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
     // Every write expects the record as this event last left it: a
     // document deleted or replaced meanwhile is not brought back.
     let mut stored = existing;
-    match read_dropped(app, key, &parts, &mut record, &mut stored).await {
+    match read_dropped(app, key, &mut record, &mut stored).await {
         Ok(None) => Ok(IngestReport::of(&record, "Document already indexed")),
         Ok(Some(extracted)) => {
             match index_dropped(app, &mut record, &extracted, stored.clone()).await {
@@ -541,7 +603,6 @@ fn is_transient(e: &AppError) -> bool {
 async fn read_dropped(
     app: &App,
     key: &str,
-    parts: &DocumentKey,
     record: &mut DocumentRecord,
     stored: &mut Option<DocumentRecord>,
 ) -> AppResult<Option<Extracted>> {
@@ -577,23 +638,30 @@ async fn read_dropped(
         .unwrap_or_else(|| json!({}));
     record.content_hash = hash;
     record.bytes = object.bytes.len() as u64;
-    record.metadata = metadata;
     record.status = DocumentStatus::Indexing;
     record.updated_at = app.clock.now();
     put_guarded(app, record, stored.as_ref()).await?;
     *stored = Some(record.clone());
+    // Recorded as the document's failure when refused, like an unreadable file.
+    record.metadata = clean_metadata(metadata)?;
+    let given_title = match object.metadata.get("title") {
+        Some(title) => Some(clean_metadata(json!({ "title": title }))?["title"].take()),
+        None => None,
+    };
     if object.bytes.is_empty() {
         return Err(AppError::bad_request("empty_document", "the file is empty"));
     }
-    let (format, extracted) = extract_document(app, &parts.filename, &object.bytes).await?;
+    let (format, extracted) = extract_document(app, &record.filename, &object.bytes).await?;
     record.format = Some(format.name().to_string());
     record.pages = extracted.pages;
     record.flagged_passages = flagged_passages(&extracted);
-    let given_title = object.metadata.get("title").map(String::as_str);
     record.title = title_of(
         &record.metadata,
-        given_title.or(extracted.title.as_deref()),
-        &parts.filename,
+        given_title
+            .as_ref()
+            .and_then(Value::as_str)
+            .or(extracted.title.as_deref()),
+        &record.filename,
     );
     Ok(Some(extracted))
 }

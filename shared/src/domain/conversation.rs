@@ -78,7 +78,7 @@ pub enum TurnError {
     #[error("the message is empty")]
     EmptyMessage,
     #[error(
-        "the message contains {0:?}: control characters (other than newline and tab) and bidirectional overrides are not accepted"
+        "the message contains {0:?}: control characters (other than newline and tab), bidirectional overrides, tag characters, interlinear annotations, noncharacters, runs of variation selectors and more than 8 combining marks on one character are not accepted"
     )]
     ForbiddenCharacter(char),
     #[error("the message is longer than {MAX_USER_MESSAGE_CHARS} characters")]
@@ -547,6 +547,10 @@ mod tests {
         assert_eq!(
             s.plan_turn(Phase::G4Future, Step::Collect, "a\0b", now()),
             Err(TurnError::ForbiddenCharacter('\0'))
+        );
+        assert_eq!(
+            s.plan_turn(Phase::G4Future, Step::Collect, "goal\u{E0069}", now()),
+            Err(TurnError::ForbiddenCharacter('\u{E0069}'))
         );
     }
 

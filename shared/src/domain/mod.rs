@@ -4,6 +4,7 @@ pub mod audit;
 pub mod chunking;
 pub mod client_address;
 pub mod coaching;
+pub mod confusables;
 pub mod conversation;
 pub mod document;
 pub mod goal;

@@ -57,6 +57,7 @@ pub struct ProfileError {
 const MAX_FIELD_CHARS: usize = 100;
 
 fn clean(field: &'static str, value: &str, required: bool) -> Result<Option<String>, ProfileError> {
+    let value = super::hygiene::strip_invisible(value);
     let value = value.trim();
     if value.is_empty() {
         return if required {
@@ -77,7 +78,7 @@ fn clean(field: &'static str, value: &str, required: bool) -> Result<Option<Stri
     if super::hygiene::forbidden_in_field(value).is_some() {
         return Err(ProfileError {
             field,
-            problem: "must not contain control characters or bidirectional overrides".into(),
+            problem: "must not contain control characters, bidirectional overrides, tag characters, interlinear annotations, noncharacters, runs of variation selectors or more than 8 combining marks on one character".into(),
         });
     }
     Ok(Some(value.to_string()))

@@ -1,14 +1,19 @@
-//! Cleaning extracted text before it is chunked: compatibility forms and
-//! ligatures normalised (NFKC), control characters dropped, words hyphenated
-//! across a line end joined, blank runs collapsed.
+//! Cleaning extracted text before it is chunked: invisible characters
+//! dropped and text spelled in tag characters shown
+//! ([`clean_document_text`]), compatibility forms and ligatures normalised
+//! (NFKC), control characters dropped, words hyphenated across a line end
+//! joined, blank runs collapsed.
 
 use unicode_normalization::UnicodeNormalization;
+
+use crate::domain::hygiene::clean_document_text;
 
 /// The cleaned text. Paragraph breaks (blank lines) and line breaks survive;
 /// a form feed (a page break in PDF text) becomes a paragraph break.
 pub fn clean_text(raw: &str) -> String {
     let mut mapped = String::with_capacity(raw.len());
-    let mut chars = raw.nfkc().peekable();
+    let visible = clean_document_text(raw);
+    let mut chars = visible.nfkc().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\r' => {
@@ -21,8 +26,6 @@ pub fn clean_text(raw: &str) -> String {
             '\u{0C}' | '\u{2029}' => mapped.push_str("\n\n"),
             '\u{2028}' => mapped.push('\n'),
             '\t' => mapped.push(' '),
-            // Soft hyphens and zero-width marks only hint at layout.
-            '\u{AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => {}
             c if c.is_control() => {}
             c if c.is_whitespace() => mapped.push(' '),
             c => mapped.push(c),
@@ -162,6 +165,14 @@ mod tests {
         assert_eq!(clean_text("2024-\n2025"), "2024-\n2025");
         assert_eq!(clean_text("Smith-\nJones"), "Smith-\nJones");
         assert_eq!(clean_text("north-\n\nsouth"), "north-\n\nsouth");
+    }
+
+    #[test]
+    fn invisible_characters_go_and_hidden_text_shows() {
+        assert_eq!(
+            clean_text("Lead\u{200B}ership \u{200F}matters\u{FEFF}.\u{E0020}\u{E0068}\u{E0069}"),
+            "Leadership matters.\nhi"
+        );
     }
 
     #[test]

@@ -1,4 +1,17 @@
 //! Which format a file is, from its content, checked against its name.
+//!
+//! The name and the content must agree, else `415 format_mismatch` and
+//! nothing is stored:
+//!
+//! | name | content it may hold |
+//! |---|---|
+//! | `.pdf` | a PDF (`%PDF-` first, or after at most 1 KiB of binary junk) |
+//! | `.docx` `.pptx` `.xlsx` `.odt` | a ZIP archive (its main part is checked on extraction) |
+//! | `.html` `.htm` | HTML, or text (a fragment without `<html>` is still HTML) |
+//! | `.md` `.markdown`, `.txt` | UTF-8 text that is not an HTML document (Markdown-ish `.txt` is text; Markdown may carry inline HTML) |
+//! | no extension | PDF, an HTML document or UTF-8 text, by content |
+//!
+//! Extensions are compared case-insensitively (`REPORT.PDF`).
 
 use serde::{Deserialize, Serialize};
 
@@ -107,9 +120,51 @@ impl Content {
     }
 }
 
+/// Bytes before the PDF header that readers tolerate.
+const PDF_HEADER_WITHIN: usize = 1024;
+
+/// A PDF starts with `%PDF-`. Readers accept it after up to 1 KiB of junk
+/// (a mail or transfer header), but text that merely mentions `%PDF-` in
+/// its first lines is text.
+fn is_pdf(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(PDF_HEADER_WITHIN + 5)];
+    match head.windows(5).position(|w| w == b"%PDF-") {
+        Some(0) => true,
+        Some(at) => {
+            let before = &bytes[..at];
+            std::str::from_utf8(before).map_or(true, |t| t.contains('\0'))
+        }
+        None => false,
+    }
+}
+
+/// Whether text begins as an HTML document does (after a byte-order mark,
+/// white space, an XML declaration and comments).
+fn starts_as_html(text: &str) -> bool {
+    let mut rest = text.trim_start_matches('\u{feff}').trim_start();
+    loop {
+        let lower = rest
+            .get(..rest.len().min(16))
+            .unwrap_or(rest)
+            .to_ascii_lowercase();
+        let skip = if lower.starts_with("<!--") {
+            rest.find("-->").map(|end| end + 3)
+        } else if lower.starts_with("<?xml") {
+            rest.find("?>").map(|end| end + 2)
+        } else {
+            return ["<!doctype html", "<html", "<head", "<body"]
+                .iter()
+                .any(|tag| lower.starts_with(tag));
+        };
+        match skip {
+            Some(n) => rest = rest[n..].trim_start(),
+            None => return false,
+        }
+    }
+}
+
 fn sniff(bytes: &[u8]) -> Content {
-    let head = &bytes[..bytes.len().min(1024)];
-    if head.windows(5).any(|w| w == b"%PDF-") {
+    if is_pdf(bytes) {
         return Content::Pdf;
     }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
@@ -124,15 +179,7 @@ fn sniff(bytes: &[u8]) -> Content {
     if text.contains('\0') {
         return Content::NotUtf8;
     }
-    let start: String = text
-        .trim_start_matches('\u{feff}')
-        .trim_start()
-        .chars()
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if start.starts_with("<!doctype html") || start.starts_with("<html") || start.contains("<body")
-    {
+    if starts_as_html(text) {
         Content::Html
     } else {
         Content::Text
@@ -151,16 +198,18 @@ fn unsupported(message: String) -> AppError {
 }
 
 /// The format of a file named `filename`, from its content and its name.
-/// A name that says one format and content that is another is refused.
+/// A name that says one format and content that is another is refused
+/// (`format_mismatch`).
 pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> {
     let content = sniff(bytes);
     let ext = extension(filename);
-    let mismatch = || {
-        unsupported(format!(
-            "'{filename}' is named .{} but its content is {}",
+    let mismatch = || -> AppError {
+        ExtractFailure::FormatMismatch(format!(
+            "'{filename}' is named .{} but its content is {}; rename it to match its content or upload the right file",
             ext.as_deref().unwrap_or_default(),
             content.describe()
         ))
+        .into()
     };
     let format = match (ext.as_deref(), content) {
         (Some("pdf") | None, Content::Pdf) => DocumentFormat::Pdf,
@@ -170,7 +219,7 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> 
         (Some("odt"), Content::Zip) => DocumentFormat::Odt,
         (Some("html" | "htm"), Content::Html | Content::Text) => DocumentFormat::Html,
         (None, Content::Html) => DocumentFormat::Html,
-        (Some("md" | "markdown"), Content::Html | Content::Text) => DocumentFormat::Markdown,
+        (Some("md" | "markdown"), Content::Text) => DocumentFormat::Markdown,
         (Some("txt") | None, Content::Text) => DocumentFormat::Text,
         (Some("txt" | "md" | "markdown"), Content::NotUtf8) => {
             return Err(AppError::bad_request(
@@ -256,13 +305,61 @@ mod tests {
     }
 
     #[test]
-    fn mismatches_and_unknown_types_are_unsupported() {
-        assert_eq!(
-            code("a.pdf", b"<html><body>hi</body></html>"),
-            "unsupported_type"
+    fn a_name_and_content_that_disagree_are_a_mismatch() {
+        let markdown = b"# Values\n\nOur PDFs start with `%PDF-1.7`, then a binary line.";
+        for (name, bytes) in [
+            ("a.pdf", &b"<html><body>hi</body></html>"[..]),
+            ("a.pdf", &markdown[..]),
+            ("a.pdf", b"PK\x03\x04rest"),
+            ("a.md", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+            ("a.MD", b"%PDF-1.4\n"),
+            ("a.markdown", b"<!DOCTYPE html><html><body>x</body></html>"),
+            ("a.txt", b"<!-- saved --><html><p>x</p></html>"),
+            ("a.html", b"%PDF-1.7\n"),
+            ("a.docx", b"%PDF-1.7"),
+            ("a.docx", b"not a zip"),
+            ("a.xlsx", b"# Heading"),
+        ] {
+            assert_eq!(code(name, bytes), "format_mismatch", "{name}");
+        }
+        let message = detect("a.md", b"%PDF-1.4\n").unwrap_err().message;
+        assert!(
+            message.contains("named .md") && message.contains("a PDF"),
+            "{message}"
         );
-        assert_eq!(code("a.docx", b"%PDF-1.7"), "unsupported_type");
-        assert_eq!(code("a.docx", b"not a zip"), "unsupported_type");
+    }
+
+    #[test]
+    fn names_that_vary_legitimately_are_accepted() {
+        assert_eq!(
+            detect("A.HTM", b"<p>fragment</p>").unwrap(),
+            DocumentFormat::Html
+        );
+        assert_eq!(
+            detect("a.markdown", b"# T\n\n<div>inline html</div>").unwrap(),
+            DocumentFormat::Markdown
+        );
+        assert_eq!(
+            detect("notes.txt", b"# A heading\n\n- a list").unwrap(),
+            DocumentFormat::Text
+        );
+        assert_eq!(
+            detect("notes", b"\xef\xbb\xbf<!doctype html><p>x").unwrap(),
+            DocumentFormat::Html
+        );
+        assert_eq!(
+            detect("notes", b"Mentions <body> later").unwrap(),
+            DocumentFormat::Text
+        );
+        // A PDF after a transfer header is still a PDF.
+        assert_eq!(
+            detect("a.pdf", b"\x00\x05\x16\x07junk%PDF-1.4\n").unwrap(),
+            DocumentFormat::Pdf
+        );
+    }
+
+    #[test]
+    fn mismatches_and_unknown_types_are_unsupported() {
         assert_eq!(
             code("a.doc", &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]),
             "unsupported_type"
@@ -271,9 +368,9 @@ mod tests {
         assert_eq!(code("a.odp", b"PK\x03\x04"), "unsupported_type");
         assert_eq!(code("archive", b"PK\x03\x04"), "unsupported_type");
         assert_eq!(code("a.txt", b"\xff\xfe"), "invalid_encoding");
-        let message = detect("a.pdf", b"<html>").unwrap_err().message;
+        let message = detect("a.exe", b"MZ").unwrap_err().message;
         assert!(
-            message.contains("HTML") && message.contains("Word (.docx)"),
+            message.contains(".exe") && message.contains("Word (.docx)"),
             "{message}"
         );
     }

@@ -55,6 +55,9 @@ impl Extracted {
 pub enum ExtractFailure {
     #[error("{0}")]
     UnsupportedType(String),
+    /// The name says one format and the content is another.
+    #[error("{0}")]
+    FormatMismatch(String),
     #[error("the document is protected by a password; upload a copy without one")]
     PasswordProtected,
     #[error(
@@ -74,6 +77,7 @@ impl From<ExtractFailure> for AppError {
             ExtractFailure::UnsupportedType(_) => {
                 AppError::unsupported("unsupported_type", message)
             }
+            ExtractFailure::FormatMismatch(_) => AppError::unsupported("format_mismatch", message),
             ExtractFailure::PasswordProtected => {
                 AppError::unprocessable("password_protected", message)
             }

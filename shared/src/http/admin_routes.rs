@@ -124,12 +124,13 @@ async fn read_upload_form(
             "metadata" => {
                 let text = field.text().await.map_err(multipart_error)?;
                 if !text.trim().is_empty() {
-                    form.metadata = serde_json::from_str::<Value>(&text).map_err(|e| {
+                    let parsed = serde_json::from_str::<Value>(&text).map_err(|e| {
                         AppError::bad_request(
                             "invalid_metadata",
                             format!("metadata is not JSON: {e}"),
                         )
                     })?;
+                    form.metadata = ingestion::clean_metadata(parsed)?;
                 }
             }
             other => {
@@ -180,7 +181,7 @@ pub struct ReplaceFormSchema {
         (status = 200, description = "Indexed (or the same bytes were already there)", body = IngestReport),
         (status = 400, description = "`missing_file`, `missing_category`, `invalid_category`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`", body = ErrorBody),
         (status = 413, description = "`document_too_large`", body = ErrorBody),
-        (status = 415, description = "`unsupported_type`, `unsupported_media_type`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
     )
 )]
@@ -331,7 +332,7 @@ async fn delete_document(
         (status = 409, description = "`document_changed`: a concurrent replace or delete won; nothing changed", body = ErrorBody),
         (status = 412, description = "`revision_mismatch`: the document is not at the revision `If-Match` names; nothing changed", body = ErrorBody),
         (status = 413, description = "`document_too_large`", body = ErrorBody),
-        (status = 415, description = "`unsupported_type`, `unsupported_media_type`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
     )
 )]

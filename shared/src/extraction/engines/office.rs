@@ -42,6 +42,24 @@ pub(super) fn check_archive(
         .map_err(|e| ExtractFailure::Corrupt(format!("not a readable ZIP archive: {e}")))?;
     let main = format.main_part().unwrap_or_default();
     if archive.index_for_name(main).is_none() {
+        let actual = [
+            DocumentFormat::Docx,
+            DocumentFormat::Pptx,
+            DocumentFormat::Xlsx,
+            DocumentFormat::Odt,
+        ]
+        .into_iter()
+        .find(|f| {
+            f.main_part()
+                .is_some_and(|p| archive.index_for_name(p).is_some())
+        });
+        if let Some(actual) = actual {
+            return Err(ExtractFailure::FormatMismatch(format!(
+                "the file is named .{} but it is a .{} file; rename it to match its content",
+                format.name(),
+                actual.name()
+            )));
+        }
         return Err(ExtractFailure::UnsupportedType(format!(
             "the archive has no {main}, so it is not a .{} file; supported: {}",
             format.name(),
