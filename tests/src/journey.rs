@@ -244,9 +244,10 @@ pub async fn sarah(server: &TestServer, tenant_id: &str) -> Journey {
             "cookie lacks {attribute}: {cookie}"
         );
     }
-    // Host-only; `Secure` is left out only for a loopback host, as here.
+    // Host-only, and `Secure`: the Host is the tenant's domain (only a
+    // loopback host goes without it, see session_routes' unit test).
     assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
-    assert!(!cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
     let stored = server
         .app
         .store
