@@ -4,17 +4,27 @@
 Runs N employees' journeys (Sarah's walkthrough script) against a fresh
 `petraf serve` with random disconnects (a TCP reset right after a chat
 turn is sent), resumes from a second "tab" beside every turn, and one
-`kill -9` of the server plus a restart half-way. Then it checks:
+`kill -9` of the server plus a restart half-way. Beside the journeys run
+two attacks (unless `--no-attacks`): a slow-body attack from a second
+loopback address (sockets that announce a body and send a byte at a time)
+while a prober on 127.0.0.1 checks `/api/health`, and concurrent replaces
+and deletes of company documents through the admin API. Then it checks:
 
   * every turn that got `complete` is stored (its reply; its goal if final);
   * no session stays locked (409) longer than the bound: 1 s after a
     disconnect, one lease term (+ restart time) after the kill;
   * no duplicate messages (no stored reply twice, no id twice);
   * every confirmed session has three final goals;
-  * SQLite's integrity check passes.
+  * SQLite's integrity check passes;
+  * every slow-body socket was closed by the server within the body
+    deadline (plus slack), and `/api/health` answered 200 throughout;
+  * each replace/delete race had exactly one winner, the losers got
+    409/412, no two audit entries claim one document revision, and every
+    listed document's original is in the object store.
 
 Usage: scripts/soak.py [--journeys 40] [--workers 8] [--lease 5] [--seed 1]
-                       [--binary target/release/petraf]
+                       [--slow-sockets 150] [--body-deadline 4] [--races 20]
+                       [--no-attacks] [--binary target/release/petraf]
 Python 3.9+ standard library only. Exit status 0 when every invariant holds.
 """
 
@@ -42,20 +52,27 @@ SCRIPT = [
     ("g8_actions", "In the next 6 months I will:\n1. Complete AWS Solutions Architect certification\n2. Lead the payment gateway migration project\n3. Mentor 2 junior developers (Mike and Jenny)\n4. Present at our monthly tech talks about microservices\n5. Improve our deployment pipeline to reduce downtime\n6. Read 3 books on distributed systems"),
 ]
 PROFILE = {"employee_code": "EMP1", "department": "Engineering", "position": "Software Engineer"}
+# The platform key: the attacks' admin calls (the demo tenant's own key is
+# printed once to a terminal the soak does not read).
+PLATFORM_KEY = "soak-platform-admin-key-0123456789abcdef"
+ATTACKER = "127.0.0.2"
 
 
 class Server:
     """`petraf serve` on a free loopback port and a private data directory."""
 
-    def __init__(self, binary, data_dir, lease):
+    def __init__(self, binary, data_dir, lease, body_deadline):
         self.binary, self.data_dir, self.lease = binary, data_dir, lease
+        self.body_deadline = body_deadline
         self.port = free_port()
         self.proc = None
 
     def start(self):
         env = dict(os.environ, PETRAF_DATA_DIR=self.data_dir,
                    PETRAF_ADDR=f"127.0.0.1:{self.port}",
-                   PETRAF_TURN_LEASE_SECONDS=str(self.lease), RUST_LOG="warn")
+                   PETRAF_TURN_LEASE_SECONDS=str(self.lease), RUST_LOG="warn",
+                   PETRAF_PLATFORM_ADMIN_KEY=PLATFORM_KEY,
+                   PETRAF_BODY_DEADLINE_SECS=str(self.body_deadline))
         self.proc = subprocess.Popen([self.binary, "serve"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
@@ -238,6 +255,233 @@ def journey(server, stats, rng, crash):
         stats.add("errors", f"complete {status} {text[:200]}")
 
 
+# ---------------------------------------------------------------- attacks
+
+class AttackStats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.slow_open = 0          # slow sockets the server accepted
+        self.slow_refused = 0       # refused at once (503 from the per-address cap)
+        self.slow_closed_after = []  # seconds from the head to the server's close
+        self.slow_never_closed = 0
+        self.health = []            # (status or error, seconds) of each probe
+        self.races = []             # (kind, [statuses])
+        self.problems = []
+
+    def add(self, field, value):
+        with self.lock:
+            getattr(self, field).append(value)
+
+
+def slow_body(port, deadline, stats):
+    """One socket from ATTACKER announcing a 1 KiB body, sent a byte a second."""
+    try:
+        s = socket.socket()
+        s.bind((ATTACKER, 0))
+        s.settimeout(1.0)
+        s.connect(("127.0.0.1", port))
+        s.sendall((f"POST /api/session/create HTTP/1.1\r\nhost: 127.0.0.1\r\nx-tenant-id: {TENANT}\r\n"
+                   "content-type: application/json\r\ncontent-length: 1024\r\n\r\n{").encode())
+    except OSError as e:
+        stats.add("problems", f"slow-body socket could not connect: {e}")
+        return
+    started = time.time()
+    give_up = started + deadline + 30
+    while time.time() < give_up:
+        try:
+            data = s.recv(4096)
+            if data.startswith(b"HTTP/1.1 503"):
+                with stats.lock:
+                    stats.slow_refused += 1
+                s.close()
+                return
+            if data == b"" or data.startswith(b"HTTP/1.1 "):
+                # Closed (or answered, e.g. 408) by the server.
+                with stats.lock:
+                    stats.slow_open += 1
+                stats.add("slow_closed_after", time.time() - started)
+                s.close()
+                return
+        except socket.timeout:
+            try:
+                s.send(b" ")
+            except OSError:
+                with stats.lock:
+                    stats.slow_open += 1
+                stats.add("slow_closed_after", time.time() - started)
+                return
+        except OSError:
+            with stats.lock:
+                stats.slow_open += 1
+            stats.add("slow_closed_after", time.time() - started)
+            return
+    with stats.lock:
+        stats.slow_open += 1
+        stats.slow_never_closed += 1
+    s.close()
+
+
+def slow_body_attack(server, sockets, stats):
+    """`sockets` slow bodies at once from ATTACKER while 127.0.0.1 probes health."""
+    done = threading.Event()
+
+    def probe():
+        while not done.is_set():
+            started = time.time()
+            try:
+                status, _ = request(server.port, "GET", "/api/health", timeout=5)
+            except (OSError, http.client.HTTPException) as e:
+                status = f"error {e.__class__.__name__}"
+            stats.add("health", (status, time.time() - started))
+            time.sleep(0.2)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    attackers = [threading.Thread(target=slow_body, args=(server.port, server.body_deadline, stats))
+                 for _ in range(sockets)]
+    for t in attackers:
+        t.start()
+    for t in attackers:
+        t.join()
+    done.set()
+    prober.join()
+
+
+def admin_call(port, method, path, body=b"", content_type=None, if_match=None, timeout=60):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"X-Admin-Key": PLATFORM_KEY}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if if_match:
+        headers["If-Match"] = if_match
+    conn.request(method, path, body=body or None, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read().decode()
+    etag = resp.getheader("ETag")
+    conn.close()
+    return resp.status, data, etag
+
+
+def multipart(fields, filename, text):
+    boundary = "soak" + os.urandom(8).hex()
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\ncontent-disposition: form-data; name="{name}"\r\n\r\n{value}\r\n')
+    parts.append(f'--{boundary}\r\ncontent-disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"content-type: text/markdown\r\n\r\n{text}\r\n--{boundary}--\r\n")
+    return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def document_text(tag):
+    return (f"# Soak guideline {tag}\n\nEngineers at Sunrise write design notes for {tag}. "
+            "Each quarter they review one system, mentor one colleague and record what they learned.\n")
+
+
+def upload(port, tag):
+    body, ctype = multipart({"category": "guidelines", "metadata": json.dumps({"title": f"Soak {tag}"})},
+                            f"soak-{tag}.md", document_text(tag))
+    status, text, _ = admin_call(port, "POST", f"/api/admin/rag/upload/{TENANT}", body, ctype)
+    return status, (json.loads(text) if status in (200, 201) else text)
+
+
+def replace(port, doc_id, tag, if_match):
+    body, ctype = multipart({}, f"soak-{tag}.md", document_text(tag))
+    return admin_call(port, "PUT", f"/api/admin/rag/documents/{TENANT}/{doc_id}", body, ctype, if_match)[0]
+
+
+def delete(port, doc_id):
+    return admin_call(port, "DELETE", f"/api/admin/rag/documents/{TENANT}/{doc_id}")[0]
+
+
+def race(*calls):
+    """Runs the calls at once; their statuses in order."""
+    results = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i, call):
+        barrier.wait()
+        try:
+            results[i] = call()
+        except (OSError, http.client.HTTPException) as e:
+            results[i] = f"error {e.__class__.__name__}"
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def replace_races(server, rounds, stats, rng):
+    """Two replaces of one document at once (half with If-Match, half
+    without), then a delete racing a replace followed by a new upload."""
+    port = server.port
+    status, doc = upload(port, "race-0")
+    if status not in (200, 201):
+        stats.add("problems", f"upload for the races answered {status}: {doc}")
+        return
+    doc_id = doc["id"] if "id" in doc else doc["document_id"]
+    for r in range(rounds):
+        status, _, etag = admin_call(port, "GET", f"/api/admin/rag/documents/{TENANT}/{doc_id}")
+        use_etag = etag if r % 2 == 0 else None
+        statuses = race(lambda: replace(port, doc_id, f"race-{r}-a", use_etag),
+                        lambda: replace(port, doc_id, f"race-{r}-b", use_etag))
+        stats.add("races", ("replace/replace", statuses))
+        if statuses.count(200) != 1 or any(s not in (200, 409, 412) for s in statuses):
+            stats.add("problems", f"replace race {r}: {statuses} (one 200, the other 409/412 expected)")
+    for r in range(max(1, rounds // 4)):
+        status, doc = upload(port, f"delete-race-{r}")
+        if status not in (200, 201):
+            stats.add("problems", f"upload for a delete race answered {status}: {doc}")
+            continue
+        victim = doc["id"] if "id" in doc else doc["document_id"]
+        statuses = race(lambda: delete(port, victim),
+                        lambda: replace(port, victim, f"delete-race-{r}-new", None))
+        stats.add("races", ("delete/replace", statuses))
+        if statuses.count(200) != 1 or any(s not in (200, 404, 409, 412) for s in statuses):
+            stats.add("problems", f"delete/replace race {r}: {statuses} (one 200 expected)")
+        # Delete-then-upload while a replace may still be finishing.
+        upload(port, f"delete-race-{r}-again-{rng.random():.6f}")
+
+
+def check_documents(server, stats, data_dir):
+    problems = []
+    db = sqlite3.connect(os.path.join(data_dir, "state.db"))
+    revisions = {}
+    for (body,) in db.execute("SELECT body FROM audit_log"):
+        a = json.loads(body)
+        if a["action"] == "rag.document_replaced":
+            key = (a["resource_id"], a["payload"].get("revision"))
+            revisions[key] = revisions.get(key, 0) + 1
+    doubled = [k for k, n in revisions.items() if n > 1]
+    if doubled:
+        problems.append(f"{len(doubled)} document revisions claimed by two audit entries: {doubled[:3]}")
+    status, text, _ = admin_call(server.port, "GET", f"/api/admin/rag/documents/{TENANT}")
+    if status != 200:
+        return problems + [f"document listing answered {status}"]
+    listed = json.loads(text)["documents"]
+    for d in listed:
+        if d.get("status") == "indexed" and d.get("object_key"):
+            if not os.path.exists(os.path.join(data_dir, "objects", d["object_key"])):
+                problems.append(f"document {d['id']} is listed indexed but its original is gone")
+    stats.listed_documents = len(listed)
+    return problems
+
+
+def check_attacks(server, stats, data_dir, slow_sockets):
+    problems = list(stats.problems)
+    bad_health = [h for h in stats.health if h[0] != 200]
+    if bad_health:
+        problems.append(f"/api/health failed {len(bad_health)} of {len(stats.health)} probes during the slow-body attack: {bad_health[:3]}")
+    if slow_sockets and stats.slow_never_closed:
+        problems.append(f"{stats.slow_never_closed} slow-body sockets were never closed")
+    late = [t for t in stats.slow_closed_after if t > server.body_deadline + 3]
+    if late:
+        problems.append(f"{len(late)} slow-body sockets were closed late (max {max(late):.1f} s, deadline {server.body_deadline} s)")
+    return problems + check_documents(server, stats, data_dir)
+
+
 def check(server, stats, data_dir):
     problems = list(stats.errors)
     db = sqlite3.connect(os.path.join(data_dir, "state.db"))
@@ -286,10 +530,15 @@ def main():
     parser.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "petraf"))
     parser.add_argument("--no-kill", action="store_true", help="skip the kill -9 and restart")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--slow-sockets", type=int, default=150,
+                        help="slow-body sockets from %s (more than the per-address cap of 128)" % ATTACKER)
+    parser.add_argument("--body-deadline", type=int, default=4, help="PETRAF_BODY_DEADLINE_SECS")
+    parser.add_argument("--races", type=int, default=20, help="replace/replace races (and a quarter as many delete/replace)")
+    parser.add_argument("--no-attacks", action="store_true", help="journeys only")
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="petraf-soak-")
-    server = Server(args.binary, data_dir, args.lease)
+    server = Server(args.binary, data_dir, args.lease, args.body_deadline)
     server.start()
     server.lift_address_limits()
     stats, crash = Stats(), threading.Event()
@@ -310,6 +559,18 @@ def main():
     threads = [threading.Thread(target=worker, args=(rng.random(),)) for _ in range(args.workers)]
     for t in threads:
         t.start()
+    attacks = AttackStats()
+    attackers = []
+    if not args.no_attacks:
+        attackers = [
+            threading.Thread(target=slow_body_attack, args=(server, args.slow_sockets, attacks)),
+            threading.Thread(target=replace_races, args=(server, args.races, attacks, random.Random(args.seed))),
+        ]
+        for t in attackers:
+            t.start()
+        # The attacks finish before the kill: a restart would close their sockets.
+        for t in attackers:
+            t.join()
     restart_seconds = None
     if not args.no_kill:
         while stats.turns < args.journeys * 2 and any(t.is_alive() for t in threads):
@@ -323,6 +584,8 @@ def main():
         t.join()
     elapsed = time.time() - started
     problems = check(server, stats, data_dir)
+    if attackers:
+        problems += check_attacks(server, attacks, data_dir, args.slow_sockets)
     server.stop()
 
     print(f"journeys: {args.journeys} ({args.workers} at once), turns completed: {stats.turns}, "
@@ -338,6 +601,24 @@ def main():
               f"longest from the cut to the next accepted turn {worst:.2f} s (bound: lease {args.lease} s + restart)")
         if worst > args.lease + restart_seconds + 2:
             problems.append(f"a session stayed locked {worst:.2f} s after the kill")
+    if attackers:
+        closed = sorted(attacks.slow_closed_after)
+        if closed:
+            print(f"slow bodies from {ATTACKER}: {args.slow_sockets} sockets, {attacks.slow_refused} refused at once "
+                  f"(per-address cap), {len(closed)} closed by the server after median {closed[len(closed) // 2]:.1f} s, "
+                  f"max {closed[-1]:.1f} s (deadline {args.body_deadline} s), never closed: {attacks.slow_never_closed}")
+        probes = [t for _, t in attacks.health]
+        ok = sum(1 for h, _ in attacks.health if h == 200)
+        if probes:
+            print(f"/api/health during the attack: {ok}/{len(probes)} answered 200, slowest {max(probes) * 1000:.0f} ms")
+        kinds = {}
+        for kind, statuses in attacks.races:
+            kinds.setdefault(kind, []).append(statuses)
+        for kind, runs in kinds.items():
+            winners = sum(1 for r in runs if r.count(200) == 1)
+            print(f"{kind} races: {len(runs)}, exactly one winner in {winners}; "
+                  f"losers answered {sorted(set(s for r in runs for s in r if s != 200), key=str)}")
+        print(f"documents listed at the end: {getattr(attacks, 'listed_documents', '?')}")
     print(f"unexpected answers: {len(stats.errors)}")
     for p in problems:
         print("FAIL:", p)
