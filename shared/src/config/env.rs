@@ -1,6 +1,7 @@
 //! The one place Petraf reads its environment: the `Env` source and the parsers every setting goes through.
 
 use std::collections::HashMap;
+#[cfg(any(feature = "openai", feature = "bedrock"))]
 use std::time::Duration;
 
 use super::error::{ConfigError, config_error};
@@ -97,6 +98,7 @@ pub fn bounded(
 }
 
 /// A positive number of milliseconds, if set.
+#[cfg(any(feature = "openai", feature = "bedrock"))]
 pub(crate) fn millis(
     env: &dyn Env,
     variable: &'static str,

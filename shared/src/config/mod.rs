@@ -17,6 +17,7 @@ mod error;
 mod model_settings;
 mod models;
 mod objects;
+#[cfg(any(feature = "openai", feature = "bedrock"))]
 mod resilience;
 mod secrets;
 mod settings;
@@ -40,6 +41,7 @@ pub use models::{ModelProvider, embedding_dimension};
 pub use objects::ObjectBackend;
 #[cfg(feature = "s3")]
 pub use objects::s3_object_store;
+#[cfg(any(feature = "openai", feature = "bedrock"))]
 pub use resilience::model_resilience;
 pub use secrets::{deployed_secrets, secrets};
 pub use settings::{DEFAULT_ADDR, ServeSettings, serve_settings, settings};

@@ -4,6 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::env::{Choice, Env};
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "pgvector")),
+    allow(unused_imports)
+)]
 use super::error::{ConfigError, config_error, not_in_this_build};
 use crate::ports::VectorStore;
 
