@@ -61,13 +61,10 @@ async fn a_tenants_own_domain_passes_preflight_and_gets_credentials() {
         created.headers["access-control-allow-origin"], TENANT_SITE,
         "the browser may read the answer"
     );
-    assert!(
-        created
-            .headers
-            .get_all("vary")
-            .iter()
-            .any(|v| v == "origin")
-    );
+    let varies: Vec<_> = created.headers.get_all("vary").iter().collect();
+    for header in ["origin", "x-tenant-id", "host"] {
+        assert!(varies.iter().any(|v| *v == header), "{varies:?}");
+    }
 }
 
 #[tokio::test]

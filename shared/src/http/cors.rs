@@ -241,7 +241,11 @@ pub async fn cors(State(app): State<App>, mut request: Request, next: Next) -> R
         next.run(request).await
     };
     let headers = response.headers_mut();
-    headers.append(VARY, HeaderValue::from_static("origin"));
+    // Whether an origin is granted depends on the tenant the request names,
+    // so a cache must key on those headers too.
+    for varies in ["origin", "x-tenant-id", "host"] {
+        headers.append(VARY, HeaderValue::from_static(varies));
+    }
     if allowed {
         allow(headers, origin);
     }
