@@ -449,7 +449,10 @@ async fn an_upload_whose_name_and_content_disagree_is_refused_and_stores_nothing
             r.text
         );
         assert!(
-            r.json()["error"]["message"].as_str().unwrap().contains("is named"),
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is named"),
             "{}",
             r.text
         );
