@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::app::App;
 use crate::config::{ConfigError, Env, bounded};
+use crate::domain::client_address::ClientAddress;
 
 /// The server's limits; every one can be set from the environment.
 #[derive(Debug, Clone)]
@@ -219,21 +220,22 @@ fn refuse(mut stream: TcpStream, response: &'static [u8], refusals: &Arc<Semapho
 /// Connections open per client address.
 #[derive(Default)]
 struct PerAddress {
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<HashMap<String, usize>>,
 }
 
 /// One connection's place in [`PerAddress`], given back on drop.
 struct AddressSlot {
     table: Arc<PerAddress>,
-    client: IpAddr,
+    client: String,
 }
 
 impl PerAddress {
     /// A slot for one more connection from `ip`, if it holds fewer than `cap`.
     fn take(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<AddressSlot> {
-        let client = client_of(ip);
+        // The limiter's bucket: IPv4 (mapped IPv6 included) or an IPv6 /64.
+        let client = ClientAddress::of_peer(ip).limit_bucket();
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(client).or_insert(0);
+        let count = open.entry(client.clone()).or_insert(0);
         if *count >= cap {
             return None;
         }
@@ -254,22 +256,6 @@ impl Drop for AddressSlot {
                 open.remove(&self.client);
             }
         }
-    }
-}
-
-/// Who a peer address is, for the per-address cap: an IPv4 address
-/// (IPv4-mapped IPv6 included), or the /64 of an IPv6 one, which a single
-/// host usually holds whole.
-fn client_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !(u128::MAX >> 64);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
     }
 }
 
