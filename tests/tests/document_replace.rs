@@ -14,7 +14,9 @@ use petraf_core::ports::object_store::{ObjectStore, StoredObject};
 use petraf_core::ports::state_store::{AuditQuery, StateStore, StoreError};
 use petraf_core::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore};
 use petraf_tests::TestServer;
+use petraf_tests::cases::Expect::Refused;
 use petraf_tests::documents::upload_form;
+use petraf_tests::moto::moto_state_store;
 use serde_json::Value;
 
 /// Switches that make one adapter call fail while set, and gates that
@@ -501,11 +503,9 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
     let won: Vec<&petraf_tests::Reply> = replies.iter().filter(|r| r.status == 200).collect();
     assert_eq!(won.len(), 1, "exactly one replace wins: {statuses:?}");
     let lost = replies.iter().find(|r| r.status != 200).unwrap();
-    assert_eq!(
-        (lost.status.as_u16(), lost.code()),
-        (409, "document_changed".to_string()),
-        "{}",
-        lost.text
+    lost.check(
+        "the replace that lost the race",
+        Refused(409, "document_changed"),
     );
     let winner = won[0].json();
     assert_eq!(winner["revision"], 2);
@@ -540,11 +540,9 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
         .multipart(replacement_form(V1))
         .send()
         .await;
-    assert_eq!(
-        (stale.status.as_u16(), stale.code()),
-        (412, "revision_mismatch".to_string()),
-        "{}",
-        stale.text
+    stale.check(
+        "a replace with an old If-Match",
+        Refused(412, "revision_mismatch"),
     );
     let bad = client
         .delete(&path)
@@ -552,9 +550,9 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
         .header("If-Match", "2")
         .send()
         .await;
-    assert_eq!(
-        (bad.status.as_u16(), bad.code()),
-        (400, "invalid_if_match".to_string())
+    bad.check(
+        "a delete with an unquoted If-Match",
+        Refused(400, "invalid_if_match"),
     );
     let fresh = client
         .put(&path)
@@ -642,11 +640,9 @@ async fn delete_and_upload_racing_a_replace(store: Option<Arc<dyn StateStore>>) 
     assert_eq!(again.status, 200, "{}", again.text);
     faults.delete_gate.release();
     let replaced = replacer.await.unwrap();
-    assert_eq!(
-        (replaced.status.as_u16(), replaced.code()),
-        (409, "document_changed".to_string()),
-        "{}",
-        replaced.text
+    replaced.check(
+        "the replace that read a deleted revision",
+        Refused(409, "document_changed"),
     );
     let records = library_matches_objects(&server, &tenant).await;
     assert_eq!(records.len(), 1, "{records:?}");
@@ -680,37 +676,9 @@ async fn a_replace_racing_delete_and_upload_on_dynamodb() {
     }
 }
 
-/// A DynamoDB state store on moto's server (`scripts/test.sh` starts it);
-/// `None` (the test is skipped) without it, unless PETRAF_REQUIRE_STANDINS=1.
+/// A DynamoDB state store on moto's server; `None` (the test is skipped)
+/// without it.
 async fn moto_store() -> Option<Arc<dyn StateStore>> {
-    let endpoint = match std::env::var("PETRAF_TEST_MOTO_ENDPOINT") {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
-            panic!("PETRAF_REQUIRE_STANDINS=1 but PETRAF_TEST_MOTO_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!(
-                "skipped: PETRAF_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)"
-            );
-            return None;
-        }
-    };
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    let sdk = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(sdk);
-    let table = format!(
-        "petraf-documents-{}",
-        petraf_core::domain::ids::new_id().to_lowercase()
-    );
-    petraf_core::adapters::dynamodb::create_table(&client, &table)
-        .await
-        .expect("create the table");
-    Some(Arc::new(
-        petraf_core::adapters::dynamodb::DynamoStateStore::new(client, table),
-    ))
+    let store = moto_state_store("petraf-documents", None).await?;
+    Some(Arc::new(store))
 }
