@@ -182,6 +182,26 @@ fn replacement_form(text: &str) -> reqwest::multipart::Form {
     )
 }
 
+async fn upload_v1(client: &petraf_tests::Client, tenant: &str, key: &str) -> petraf_tests::Reply {
+    client
+        .post(&format!("/api/admin/rag/upload/{tenant}"))
+        .admin(key)
+        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
+        .send()
+        .await
+}
+
+/// The demo tenant with V1 uploaded: (tenant id, admin key, the document's path).
+async fn v1_uploaded(server: &TestServer) -> (String, String, String) {
+    let created = server.create_tenant(demo_tenant()).await;
+    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let first = upload_v1(&server.client(), &tenant, &key).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let id = first.json()["document_id"].as_str().unwrap().to_string();
+    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
+    (tenant, key, path)
+}
+
 /// Which versions the tenant's searches find right now.
 async fn searchable(server: &TestServer, tenant: &str) -> (bool, bool) {
     let probe = server
@@ -216,27 +236,10 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_replacement_that_fails_midway_leaves_exactly_the_old_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ports = config::embedded_ports(dir.path()).unwrap();
-    let faults = Arc::new(Faults::default());
-    ports.embedder = Arc::new(FlakyEmbedder(ports.embedder, faults.clone()));
-    ports.vectors = Arc::new(FlakyVectors(ports.vectors, faults.clone()));
-    ports.objects = Arc::new(FlakyObjects(ports.objects, faults.clone()));
-    let server = TestServer::with_ports(ports, dir).await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (server, faults) = gated_server(None).await;
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
     let objects = server.data_dir.path().join("objects");
-
-    let first = client
-        .post(&format!("/api/admin/rag/upload/{tenant}"))
-        .admin(&key)
-        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-        .send()
-        .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
-    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
     let original = client.get(&path).admin(&key).send().await.json();
     assert_eq!(searchable(&server, &tenant).await, (true, false));
     assert_eq!(files_under(&objects), ["leave.md"]);
@@ -319,16 +322,8 @@ async fn a_replacement_that_fails_midway_leaves_exactly_the_old_version() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_during_a_replacement_see_one_version() {
     let server = TestServer::embedded().await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
-    let first = client
-        .post(&format!("/api/admin/rag/upload/{tenant}"))
-        .admin(&key)
-        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-        .send()
-        .await;
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
 
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -357,7 +352,7 @@ async fn searches_during_a_replacement_see_one_version() {
         })
     };
     let replaced = client
-        .put(&format!("/api/admin/rag/documents/{tenant}/{id}"))
+        .put(&path)
         .admin(&key)
         .multipart(replacement_form(V2))
         .send()
@@ -388,12 +383,27 @@ async fn gated_server(store: Option<Arc<dyn StateStore>>) -> (TestServer, Arc<Fa
     (TestServer::with_ports(ports, dir).await, faults)
 }
 
-/// A second client of the same server, for a request run in its own task.
-fn another_client(client: &petraf_tests::Client) -> petraf_tests::Client {
-    petraf_tests::Client {
+/// A replace of the document at `path` with `text`, run in its own task
+/// on a second client of the same server.
+fn spawn_replace(
+    client: &petraf_tests::Client,
+    path: &str,
+    key: &str,
+    text: &'static str,
+) -> tokio::task::JoinHandle<petraf_tests::Reply> {
+    let another = petraf_tests::Client {
         http: client.http.clone(),
         base: client.base.clone(),
-    }
+    };
+    let (path, key) = (path.to_string(), key.to_string());
+    tokio::spawn(async move {
+        another
+            .put(&path)
+            .admin(&key)
+            .multipart(replacement_form(text))
+            .send()
+            .await
+    })
 }
 
 /// Every listed document's original is stored, and nothing else is.
@@ -456,39 +466,14 @@ const V3: &str = "# Leave policy 2026b\n\nEvery employee has thirty-two days of 
 /// stored file. Then `If-Match` guards a replace by the revision.
 async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
     let (server, faults) = gated_server(store).await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
-    let first = client
-        .post(&format!("/api/admin/rag/upload/{tenant}"))
-        .admin(&key)
-        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-        .send()
-        .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
-    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
 
     // Both read revision 1 and are held at embedding until both got there.
     faults.embed_gate.arm(None);
-    let (a, b) = (another_client(&client), another_client(&client));
-    let (pa, pb) = (path.clone(), path.clone());
-    let (ka, kb) = (key.clone(), key.clone());
     let racers = [
-        tokio::spawn(async move {
-            a.put(&pa)
-                .admin(&ka)
-                .multipart(replacement_form(V2))
-                .send()
-                .await
-        }),
-        tokio::spawn(async move {
-            b.put(&pb)
-                .admin(&kb)
-                .multipart(replacement_form(V3))
-                .send()
-                .await
-        }),
+        spawn_replace(&client, &path, &key, V2),
+        spawn_replace(&client, &path, &key, V3),
     ];
     assert!(
         faults.embed_gate.holds(2).await,
@@ -589,36 +574,14 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
 /// library never names an original that is gone.
 async fn delete_and_upload_racing_a_replace(store: Option<Arc<dyn StateStore>>) {
     let (server, faults) = gated_server(store).await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
-    let upload = || async {
-        client
-            .post(&format!("/api/admin/rag/upload/{tenant}"))
-            .admin(&key)
-            .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-            .send()
-            .await
-    };
-    let first = upload().await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
-    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
     let original: Value = client.get(&path).admin(&key).send().await.json();
     let original_key = original["object_key"].as_str().unwrap().to_string();
 
     // The replace reads revision 1 and is held before it writes anything.
     faults.embed_gate.arm(None);
-    let replacer = {
-        let (c, p, k) = (another_client(&client), path.clone(), key.clone());
-        tokio::spawn(async move {
-            c.put(&p)
-                .admin(&k)
-                .multipart(replacement_form(V2))
-                .send()
-                .await
-        })
-    };
+    let replacer = spawn_replace(&client, &path, &key, V2);
     assert!(
         faults.embed_gate.holds(1).await,
         "the replace reached embedding"
@@ -636,7 +599,7 @@ async fn delete_and_upload_racing_a_replace(store: Option<Arc<dyn StateStore>>) 
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let again = upload().await;
+    let again = upload_v1(&client, &tenant, &key).await;
     assert_eq!(again.status, 200, "{}", again.text);
     faults.delete_gate.release();
     let replaced = replacer.await.unwrap();
