@@ -168,11 +168,10 @@ async fn bench_turns(
     let (model, embedder) = settings.models().unwrap();
     ports.model = Arc::new(model);
     ports.embedder = Arc::new(embedder);
-    let env: std::collections::HashMap<&'static str, String> = [(
+    let env = petraf_core::config::test_env(&[(
         "PETRAF_JWT_SECRET",
-        "bench-secret-bench-secret-bench-secret-01".to_string(),
-    )]
-    .into();
+        "bench-secret-bench-secret-bench-secret-01",
+    )]);
     let app: App = petraf_core::config::services(
         ports,
         petraf_core::config::secrets(&env, dir).unwrap(),

@@ -143,8 +143,7 @@ fn main() {
 async fn run(dimension: usize) {
     let dir = tempfile::tempdir().unwrap();
     let ports = config::embedded_ports(dir.path()).unwrap();
-    let env: std::collections::HashMap<&'static str, String> =
-        [("PETRAF_JWT_SECRET", "b".repeat(48))].into();
+    let env = config::test_env(&[("PETRAF_JWT_SECRET", &"b".repeat(48))]);
     let app = config::services(
         ports,
         config::secrets(&env, dir.path()).unwrap(),

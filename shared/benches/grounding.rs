@@ -59,11 +59,10 @@ const DOCUMENTS: [(&str, &str, &str); 4] = [
 
 async fn app_with_tenant(dir: &Path) -> (App, TenantRecord) {
     let ports = petraf_core::config::embedded_ports(dir).unwrap();
-    let env: std::collections::HashMap<&'static str, String> = [(
+    let env = petraf_core::config::test_env(&[(
         "PETRAF_JWT_SECRET",
-        "bench-secret-bench-secret-bench-secret-01".to_string(),
-    )]
-    .into();
+        "bench-secret-bench-secret-bench-secret-01",
+    )]);
     let app = petraf_core::config::services(
         ports,
         petraf_core::config::secrets(&env, dir).unwrap(),

@@ -7,7 +7,7 @@
 //! unless PETRAF_REQUIRE_STANDINS=1. Each test makes its own table or bucket.
 #![cfg(all(feature = "dynamodb", feature = "s3"))]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -550,7 +550,7 @@ fn new_tenant(id: &str) -> tenants::NewTenant {
 /// The application over `store`, every other port embedded.
 fn test_app(store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> App {
     let dir = tempfile::tempdir().unwrap().keep();
-    let env: HashMap<&'static str, String> = HashMap::from([("PETRAF_JWT_SECRET", "s".repeat(48))]);
+    let env = config::test_env(&[("PETRAF_JWT_SECRET", &"s".repeat(48))]);
     let ports = Ports {
         store,
         vectors: Arc::new(SqliteVectorStore::open(&dir.join("vectors.db")).unwrap()),
@@ -795,9 +795,9 @@ async fn presigned_put_uploads_into_the_drop_folder() {
 #[tokio::test]
 async fn the_dynamodb_state_store_needs_a_table_name() {
     let dir = tempfile::tempdir().unwrap();
-    let env: HashMap<&'static str, String> = HashMap::from([
-        ("PETRAF_DATA_DIR", dir.path().to_str().unwrap().to_string()),
-        ("PETRAF_STATE_STORE", "dynamodb".to_string()),
+    let env = config::test_env(&[
+        ("PETRAF_DATA_DIR", dir.path().to_str().unwrap()),
+        ("PETRAF_STATE_STORE", "dynamodb"),
     ]);
     match config::from_env(&env).await {
         Err(e) => assert_eq!(e.variable, "PETRAF_TABLE_NAME"),

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use petraf_core::adapters::bedrock::{BedrockSettings, DEFAULT_CHAT_MODEL};
 use petraf_core::adapters::embedded::HashingEmbedder;
 use petraf_core::adapters::resilience::Resilience;
+use petraf_core::config::test_env as env;
 use petraf_core::conformance::{self, sarah_context};
 use petraf_core::domain::message::Usage;
 use petraf_core::domain::phase::Phase;
@@ -53,29 +54,29 @@ fn client(http: impl aws_sdk_bedrockruntime::config::HttpClient + 'static) -> Cl
 
 /// One event-stream frame as Bedrock sends it.
 fn frame(event_type: &str, payload: Value) -> Vec<u8> {
-    let message = Message::new(payload.to_string().into_bytes())
-        .add_header(Header::new(
-            ":event-type",
-            HeaderValue::String(event_type.to_string().into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ))
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String("event".into()),
-        ));
-    let mut bytes = vec![];
-    aws_smithy_eventstream::frame::write_message_to(&message, &mut bytes).unwrap();
-    bytes
+    encoded(":event-type", event_type, "event", payload)
 }
 
 fn exception_frame(exception_type: &str, message: &str) -> Vec<u8> {
-    let message = Message::new(json!({"message": message}).to_string().into_bytes())
+    encoded(
+        ":exception-type",
+        exception_type,
+        "exception",
+        json!({"message": message}),
+    )
+}
+
+/// A frame of `message_type` whose `type_header` names it `name`.
+fn encoded(
+    type_header: &'static str,
+    name: &str,
+    message_type: &'static str,
+    payload: Value,
+) -> Vec<u8> {
+    let message = Message::new(payload.to_string().into_bytes())
         .add_header(Header::new(
-            ":exception-type",
-            HeaderValue::String(exception_type.to_string().into()),
+            type_header,
+            HeaderValue::String(name.to_string().into()),
         ))
         .add_header(Header::new(
             ":content-type",
@@ -83,7 +84,7 @@ fn exception_frame(exception_type: &str, message: &str) -> Vec<u8> {
         ))
         .add_header(Header::new(
             ":message-type",
-            HeaderValue::String("exception".into()),
+            HeaderValue::String(message_type.into()),
         ));
     let mut bytes = vec![];
     aws_smithy_eventstream::frame::write_message_to(&message, &mut bytes).unwrap();
@@ -504,10 +505,6 @@ async fn titan_embeds_one_text_a_call_in_order() {
     for (text, vector) in texts.iter().zip(&vectors) {
         assert_eq!(vector, &reference.embed_one(text));
     }
-}
-
-fn env(pairs: &[(&'static str, &str)]) -> std::collections::HashMap<&'static str, String> {
-    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
 }
 
 #[tokio::test]

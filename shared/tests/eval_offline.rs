@@ -1,8 +1,6 @@
 //! `petraf eval` on the offline model: the floor CI holds the scorer to, on
 //! the shared labelled drafts and on drafts the scorer was not tuned on.
 
-use std::collections::HashMap;
-
 use petraf_core::app::eval::{self, EvalReport, OWN_DRAFTS, SHARED_DRAFTS};
 use petraf_core::app::{App, demo};
 use petraf_core::config;
@@ -12,8 +10,9 @@ const FLOOR: f64 = 0.9;
 
 async fn demo_app() -> (App, TenantRecord, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let env: HashMap<&'static str, String> = HashMap::new();
-    let app = config::scratch_app(&env, dir.path()).await.unwrap();
+    let app = config::scratch_app(&config::test_env(&[]), dir.path())
+        .await
+        .unwrap();
     let created = demo::seed_if_empty(&app).await.unwrap().unwrap();
     (app, created.record, dir)
 }

@@ -1,7 +1,6 @@
 //! The defences against planted instructions, tested with a stand-in model
 //! that *does* obey them: which hold without the model's help.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -128,8 +127,9 @@ impl ChatModel for ObeyingModel {
 /// The demo tenant on embedded stores, with `model` as the chat model.
 async fn demo_with(model: Arc<dyn ChatModel>) -> (App, TenantRecord, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let env: HashMap<&'static str, String> = HashMap::new();
-    let offline = config::scratch_app(&env, dir.path()).await.unwrap();
+    let offline = config::scratch_app(&config::test_env(&[]), dir.path())
+        .await
+        .unwrap();
     let ports = Ports {
         store: offline.store.clone(),
         vectors: offline.vectors.clone(),

@@ -11,7 +11,7 @@ mod server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream};
 use axum::http::Request;
 use futures::StreamExt;
 use petraf_core::adapters::embedded::HashingEmbedder;
@@ -19,16 +19,19 @@ use petraf_core::adapters::openai::{OpenAiEmbedder, OpenAiModel, OpenAiSettings}
 use petraf_core::adapters::resilience::Resilience;
 use petraf_core::app::ingestion::{DocumentUpload, ingest_upload};
 use petraf_core::app::{App, demo, judging, tenants};
+use petraf_core::config::test_env as env;
 use petraf_core::conformance::{self, sarah_context};
 use petraf_core::domain::audit::RequestOrigin;
-use petraf_core::domain::message::{Role, Usage};
+use petraf_core::domain::conversation::ConversationState;
+use petraf_core::domain::message::{Message, Role, Usage};
 use petraf_core::domain::phase::Phase;
+use petraf_core::domain::scoring::Rubric;
 use petraf_core::domain::tenant::{CoachRetrieval, TenantConfig};
 use petraf_core::ports::Embedder;
 use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, ModelError, Readiness, StreamPiece};
 use router::{call_as_admin, names, sarahs_session, turn};
 use serde_json::json;
-use server::{DEFAULT_PIECES, Delays, FakeOpenAi, Op, Reply};
+use server::{DEFAULT_PIECES, Delays, FakeOpenAi, Op, Recorded, Reply};
 use tower::ServiceExt;
 
 const KEY: &str = "sk-test-fake-key-0123456789";
@@ -53,6 +56,13 @@ fn settings(fake: &FakeOpenAi) -> OpenAiSettings {
 
 fn adapters(fake: &FakeOpenAi) -> (OpenAiModel, OpenAiEmbedder) {
     settings(fake).models().unwrap()
+}
+
+fn g4_rubric() -> Rubric {
+    TenantConfig::defaults()
+        .rubric(Phase::G4Future)
+        .unwrap()
+        .clone()
 }
 
 /// Drains a coach stream (one that asks for no verdict) into its text, its
@@ -172,10 +182,7 @@ async fn json_calls_use_json_mode_capped_and_report_usage() {
             output: 40
         }
     );
-    let rubric = TenantConfig::defaults()
-        .rubric(Phase::G4Future)
-        .unwrap()
-        .clone();
+    let rubric = g4_rubric();
     model
         .score(&sarah_context(), "A goal", &rubric)
         .await
@@ -203,10 +210,7 @@ async fn a_429_is_retried_after_its_retry_after_then_succeeds() {
     );
 
     fake.script(Op::Score, [Reply::server_error()]);
-    let rubric = TenantConfig::defaults()
-        .rubric(Phase::G4Future)
-        .unwrap()
-        .clone();
+    let rubric = g4_rubric();
     model
         .score(&sarah_context(), "A goal", &rubric)
         .await
@@ -219,10 +223,7 @@ async fn retries_are_bounded() {
     let fake = FakeOpenAi::start().await;
     let (model, _) = adapters(&fake);
     fake.script(Op::Score, (0..3).map(|_| Reply::rate_limited("0")));
-    let rubric = TenantConfig::defaults()
-        .rubric(Phase::G4Future)
-        .unwrap()
-        .clone();
+    let rubric = g4_rubric();
     let err = model
         .score(&sarah_context(), "A goal", &rubric)
         .await
@@ -287,10 +288,7 @@ async fn a_slow_first_token_times_out() {
 async fn an_unusable_score_is_malformed() {
     let fake = FakeOpenAi::start().await;
     let (model, _) = adapters(&fake);
-    let rubric = TenantConfig::defaults()
-        .rubric(Phase::G4Future)
-        .unwrap()
-        .clone();
+    let rubric = g4_rubric();
     for reply in [
         Reply::Content(r#"{"criteria": [{"name": "specificity", "score": 9"#.into()),
         Reply::Content("I would rather not say.".into()),
@@ -314,15 +312,7 @@ async fn an_unusable_score_is_malformed() {
 async fn dropping_the_stream_closes_the_upstream_connection() {
     let fake = FakeOpenAi::start().await;
     let (model, _) = adapters(&fake);
-    fake.script(
-        Op::Coach,
-        [Reply::Stream {
-            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
-            first_delay: Duration::ZERO,
-            chunk_delay: Duration::from_millis(50),
-            cut_after: None,
-        }],
-    );
+    fake.script(Op::Coach, [long_reply()]);
     let forced = CoachPurpose::Collect {
         readiness: Readiness::Forced,
     };
@@ -374,33 +364,28 @@ async fn embeddings_batch_many_inputs_and_keep_their_order() {
     ));
 }
 
-fn env(pairs: &[(&'static str, &str)]) -> std::collections::HashMap<&'static str, String> {
-    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
-}
-
 #[tokio::test]
 async fn configuration_needs_the_key_and_never_reports_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let missing = petraf_core::config::from_env(&env(&[
-        ("PETRAF_DATA_DIR", d),
-        ("PETRAF_MODEL_PROVIDER", "openai"),
-    ]))
-    .await
-    .err()
-    .expect("a key is required");
-    assert_eq!(missing.variable, "OPENAI_API_KEY");
-
-    let unknown_size = petraf_core::config::from_env(&env(&[
-        ("PETRAF_DATA_DIR", d),
-        ("PETRAF_MODEL_PROVIDER", "openai"),
-        ("OPENAI_API_KEY", KEY),
-        ("PETRAF_OPENAI_EMBED_MODEL", "nomic-embed-text"),
-    ]))
-    .await
-    .err()
-    .expect("an unknown embed model needs its size");
-    assert_eq!(unknown_size.variable, "PETRAF_EMBEDDING_DIMENSION");
+    let openai = [("PETRAF_DATA_DIR", d), ("PETRAF_MODEL_PROVIDER", "openai")];
+    for (case, more, variable) in [
+        ("a key is required", &[][..], "OPENAI_API_KEY"),
+        (
+            "an unknown embed model needs its size",
+            &[
+                ("OPENAI_API_KEY", KEY),
+                ("PETRAF_OPENAI_EMBED_MODEL", "nomic-embed-text"),
+            ][..],
+            "PETRAF_EMBEDDING_DIMENSION",
+        ),
+    ] {
+        let refused = petraf_core::config::from_env(&env(&[&openai[..], more].concat()))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("case '{case}': the configuration was accepted"));
+        assert_eq!(refused.variable, variable, "case '{case}'");
+    }
 
     let fake = FakeOpenAi::start().await;
     let app = petraf_core::config::from_env(&env(&[
@@ -430,16 +415,18 @@ async fn configuration_needs_the_key_and_never_reports_it() {
 
 // ---- The whole chat flow through the HTTP router ----
 
-async fn app_on(fake: &FakeOpenAi, dir: &std::path::Path) -> App {
-    let (model, embedder) = adapters(fake);
-    router::app_with(Arc::new(model), Arc::new(embedder), dir)
+/// The fake, and an app on it in a data directory of its own.
+async fn on_fake() -> (FakeOpenAi, App, tempfile::TempDir) {
+    let fake = FakeOpenAi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (model, embedder) = adapters(&fake);
+    let app = router::app_with(Arc::new(model), Arc::new(embedder), dir.path());
+    (fake, app, dir)
 }
 
 #[tokio::test]
 async fn a_whole_session_runs_on_the_fake_through_the_router() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
+    let (fake, app, _dir) = on_fake().await;
     demo::seed_if_empty(&app)
         .await
         .unwrap()
@@ -492,11 +479,7 @@ async fn a_whole_session_runs_on_the_fake_through_the_router() {
     assert_eq!(last_state["phase"], "g6_values");
 
     // The coach saw the retrieved company context and the earlier turn.
-    let coach = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.op == Op::Coach)
-        .unwrap();
+    let coach = last_coach(&fake);
     let prompt = coach.body["messages"].to_string();
     assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
     assert!(prompt.contains("start leading a small team"));
@@ -512,11 +495,68 @@ fn ops_since(fake: &FakeOpenAi, from: usize) -> Vec<Op> {
     fake.requests()[from..].iter().map(|r| r.op).collect()
 }
 
-async fn seeded(fake: &FakeOpenAi, dir: &std::path::Path) -> (App, (String, String)) {
-    let app = app_on(fake, dir).await;
+/// The last request for the coach's reply.
+fn last_coach(fake: &FakeOpenAi) -> Recorded {
+    fake.requests()
+        .into_iter()
+        .rfind(|r| r.op == Op::Coach)
+        .expect("a coach request")
+}
+
+async fn conversation(app: &App, session: &(String, String)) -> ConversationState {
+    app.store
+        .conversation(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn stored_messages(app: &App, session: &(String, String)) -> Vec<Message> {
+    app.store
+        .messages(tenants::DEMO_TENANT_ID, &session.0)
+        .await
+        .unwrap()
+}
+
+/// A coach reply of 50 words, 50 ms apart: long enough to leave mid-way.
+fn long_reply() -> Reply {
+    Reply::Stream {
+        pieces: (0..50).map(|i| format!("word{i} ")).collect(),
+        first_delay: Duration::ZERO,
+        chunk_delay: Duration::from_millis(50),
+        cut_after: None,
+    }
+}
+
+/// Starts a turn through the router and reads its body up to the first
+/// text; dropping what it returns is the client leaving.
+async fn turn_until_text(app: &App, session: &(String, String), message: &str) -> BodyDataStream {
+    let request = Request::post("/api/chat/g4_future/stream")
+        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
+        .header("authorization", format!("Bearer {}", session.1))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"session_id": session.0, "message": message}).to_string(),
+        ))
+        .unwrap();
+    let response = petraf_core::http::full_api(app.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let mut body = response.into_body().into_data_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: message") {
+        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+    }
+    body
+}
+
+/// [`on_fake`] with the demo tenant seeded and Sarah's session in g4.
+async fn seeded() -> (FakeOpenAi, App, (String, String), tempfile::TempDir) {
+    let (fake, app, dir) = on_fake().await;
     demo::seed_if_empty(&app).await.unwrap();
     let session = sarahs_session(&app).await;
-    (app, session)
+    (fake, app, session, dir)
 }
 
 const READY_TURN: [&str; 8] = [
@@ -525,9 +565,7 @@ const READY_TURN: [&str; 8] = [
 
 #[tokio::test]
 async fn no_model_call_waits_in_front_of_the_coachs_stream() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     // A JSON or embedding call made before the coach's request would never
     // be answered.
     fake.hold_json_until_coach_requests(1);
@@ -582,9 +620,7 @@ async fn upload_guilds(app: &App) {
 
 #[tokio::test]
 async fn the_coach_gets_the_passage_its_latest_message_names_without_embedding_it_first() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     let tenant = app
         .store
         .tenant(tenants::DEMO_TENANT_ID)
@@ -593,12 +629,7 @@ async fn the_coach_gets_the_passage_its_latest_message_names_without_embedding_i
         .unwrap();
     upload_guilds(&app).await;
     // The phase's remembered query (the profile's) alone does not find it.
-    let state = app
-        .store
-        .conversation(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = conversation(&app, &session).await;
     let remembered = state.query_for(Phase::G4Future).unwrap().to_vec().unwrap();
     let by_query = judging::search_documents(&app, &tenant, Phase::G4Future, &remembered)
         .await
@@ -618,11 +649,7 @@ async fn the_coach_gets_the_passage_its_latest_message_names_without_embedding_i
     )
     .await;
     assert_eq!(names(&events), ["start", "message", "complete"]);
-    let coach = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.op == Op::Coach)
-        .unwrap();
+    let coach = last_coach(&fake);
     let prompt = coach.body["messages"].to_string();
     assert!(
         prompt.contains("Kubernetes guild elects a captain"),
@@ -632,9 +659,7 @@ async fn the_coach_gets_the_passage_its_latest_message_names_without_embedding_i
 
 #[tokio::test]
 async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
+    let (fake, app, _dir) = on_fake().await;
     let admin_key = demo::seed_if_empty(&app).await.unwrap().unwrap().admin_key;
     upload_guilds(&app).await;
     let session = sarahs_session(&app).await;
@@ -693,11 +718,7 @@ async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
     );
     let coach_asked = fake.timings().last().unwrap().received;
     assert!(coach_asked - sent >= embedding_takes);
-    let coach = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.op == Op::Coach)
-        .unwrap();
+    let coach = last_coach(&fake);
     assert!(
         coach.body["messages"]
             .to_string()
@@ -728,9 +749,7 @@ async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
 
 #[tokio::test]
 async fn a_per_turn_tenant_whose_turn_cannot_be_embedded_is_coached_from_the_remembered_query() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     tenants::set_coach_retrieval(
         &app,
         tenants::DEMO_TENANT_ID,
@@ -745,20 +764,14 @@ async fn a_per_turn_tenant_whose_turn_cannot_be_embedded_is_coached_from_the_rem
     fake.set_ready(false);
     let events = turn(&app, &session, "I want to lead a team.").await;
     assert_eq!(names(&events), ["start", "message", "complete"]);
-    let coach = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.op == Op::Coach)
-        .unwrap();
+    let coach = last_coach(&fake);
     let prompt = coach.body["messages"].to_string();
     assert!(prompt.contains("<company_context>") && prompt.contains("source: "));
 }
 
 #[tokio::test]
 async fn the_profile_embeds_each_phases_first_query_in_one_call() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
+    let (fake, app, _dir) = on_fake().await;
     demo::seed_if_empty(&app).await.unwrap();
     let before = fake.requests().len();
     let session = sarahs_session(&app).await;
@@ -772,43 +785,26 @@ async fn the_profile_embeds_each_phases_first_query_in_one_call() {
             .unwrap()
             .starts_with("Software Engineer, Engineering, L4. ")
     );
-    let state = app
-        .store
-        .conversation(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = conversation(&app, &session).await;
     assert_eq!(state.queries.len(), 3);
 
     // Later turns search by the turn before's query; each turn replaces it.
     let first = state.query_for(Phase::G4Future).cloned();
     fake.script_verdicts(["READY: no\n\n"]);
     turn(&app, &session, "I want to lead a team.").await;
-    let state = app
-        .store
-        .conversation(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = conversation(&app, &session).await;
     assert_ne!(state.query_for(Phase::G4Future).cloned(), first);
     assert_eq!(state.queries.len(), 3);
 }
 
 #[tokio::test]
 async fn without_a_profile_query_the_turn_retrieves_first_and_the_profile_is_kept() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
+    let (fake, app, _dir) = on_fake().await;
     demo::seed_if_empty(&app).await.unwrap();
     // The profile's embedding fails on every attempt.
     fake.script(Op::Embed, (0..3).map(|_| Reply::server_error()));
     let session = sarahs_session(&app).await;
-    let state = app
-        .store
-        .conversation(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = conversation(&app, &session).await;
     assert_eq!(state.phase, Phase::G4Future, "the profile was saved");
     assert!(state.queries.is_empty());
 
@@ -817,12 +813,7 @@ async fn without_a_profile_query_the_turn_retrieves_first_and_the_profile_is_kep
     let events = turn(&app, &session, "I want to lead a team.").await;
     assert_eq!(names(&events), ["start", "message", "complete"]);
     assert_eq!(ops_since(&fake, before), [Op::Embed, Op::Coach]);
-    let state = app
-        .store
-        .conversation(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = conversation(&app, &session).await;
     assert!(
         state.query_for(Phase::G4Future).is_some(),
         "the turn's query is kept for the next"
@@ -831,37 +822,11 @@ async fn without_a_profile_query_the_turn_retrieves_first_and_the_profile_is_kep
 
 #[tokio::test]
 async fn a_client_leaving_while_the_turns_retrieval_runs_cancels_it_too() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.hold_embed_until_coach_requests(usize::MAX);
     fake.script_verdicts(["READY: no\n\n"]);
-    fake.script(
-        Op::Coach,
-        [Reply::Stream {
-            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
-            first_delay: Duration::ZERO,
-            chunk_delay: Duration::from_millis(50),
-            cut_after: None,
-        }],
-    );
-    let request = Request::post("/api/chat/g4_future/stream")
-        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
-        .header("authorization", format!("Bearer {}", session.1))
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"session_id": session.0, "message": "I want to lead a team."}).to_string(),
-        ))
-        .unwrap();
-    let response = petraf_core::http::full_api(app.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let mut body = response.into_body().into_data_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: message") {
-        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
-    }
+    fake.script(Op::Coach, [long_reply()]);
+    let body = turn_until_text(&app, &session, "I want to lead a team.").await;
     drop(body);
     assert!(
         fake.wait_closed(1, Duration::from_secs(3)).await,
@@ -875,9 +840,7 @@ async fn a_client_leaving_while_the_turns_retrieval_runs_cancels_it_too() {
 
 #[tokio::test]
 async fn a_missing_or_garbled_verdict_is_a_normal_collect_reply() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.script_verdicts(["READY: perhaps\n\n", ""]);
     for message in ["I want to lead.", "A team."] {
         let events = turn(&app, &session, message).await;
@@ -895,9 +858,7 @@ async fn a_missing_or_garbled_verdict_is_a_normal_collect_reply() {
 
 #[tokio::test]
 async fn the_forced_refine_asks_for_no_verdict_and_drafts_alongside_the_coach() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.set_ready(false);
     for message in ["I want to lead.", "A team."] {
         let events = turn(&app, &session, message).await;
@@ -915,19 +876,13 @@ async fn the_forced_refine_asks_for_no_verdict_and_drafts_alongside_the_coach() 
     let mut ops = ops_since(&fake, before);
     ops.sort_by_key(|op| format!("{op:?}"));
     assert_eq!(ops, [Op::Coach, Op::Embed, Op::Refine, Op::Score]);
-    let coach = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.op == Op::Coach)
-        .unwrap();
+    let coach = last_coach(&fake);
     assert!(!server::asks_for_verdict(&coach.body));
 }
 
 #[tokio::test]
 async fn tokens_used_sums_every_call_of_the_turn() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.set_default_score(4.0);
     let events = turn(&app, &session, "I want to lead a team of 3-4 developers.").await;
     let advice = events
@@ -944,37 +899,10 @@ async fn tokens_used_sums_every_call_of_the_turn() {
 
 #[tokio::test]
 async fn a_client_leaving_while_the_goal_is_drafted_cancels_the_draft_too() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (app, session) = seeded(&fake, dir.path()).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.hold_json_until_coach_requests(usize::MAX);
-    fake.script(
-        Op::Coach,
-        [Reply::Stream {
-            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
-            first_delay: Duration::ZERO,
-            chunk_delay: Duration::from_millis(50),
-            cut_after: None,
-        }],
-    );
-    let request = Request::post("/api/chat/g4_future/stream")
-        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
-        .header("authorization", format!("Bearer {}", session.1))
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"session_id": session.0, "message": "I want to lead a team of four."})
-                .to_string(),
-        ))
-        .unwrap();
-    let response = petraf_core::http::full_api(app.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let mut body = response.into_body().into_data_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: message") {
-        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
-    }
+    fake.script(Op::Coach, [long_reply()]);
+    let body = turn_until_text(&app, &session, "I want to lead a team of four.").await;
     for _ in 0..100 {
         if fake.count(Op::Refine) == 1 {
             break;
@@ -999,11 +927,7 @@ async fn a_client_leaving_while_the_goal_is_drafted_cancels_the_draft_too() {
 
 #[tokio::test]
 async fn a_malformed_score_is_asked_once_more_then_ends_the_turn_with_an_error() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
-    demo::seed_if_empty(&app).await.unwrap();
-    let session = sarahs_session(&app).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.script(
         Op::Score,
         [
@@ -1046,19 +970,11 @@ async fn a_malformed_score_is_asked_once_more_then_ends_the_turn_with_an_error()
 
 #[tokio::test]
 async fn a_turn_that_fails_before_any_text_still_records_its_cost() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
-    demo::seed_if_empty(&app).await.unwrap();
-    let session = sarahs_session(&app).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.script(Op::Coach, (0..3).map(|_| Reply::server_error()));
     let events = turn(&app, &session, "I want to lead a team.").await;
     assert_eq!(events.last().unwrap().1["code"], "model_unavailable");
-    let messages = app
-        .store
-        .messages(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap();
+    let messages = stored_messages(&app, &session).await;
     let assistant = messages
         .iter()
         .rfind(|m| m.role == Role::Assistant)
@@ -1071,11 +987,7 @@ async fn a_turn_that_fails_before_any_text_still_records_its_cost() {
     // The next turn works, and its prompt leaves the empty row out.
     let events = turn(&app, &session, "I want to lead a team of four.").await;
     assert_eq!(events.last().unwrap().0, "complete");
-    let coach = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.op == Op::Coach)
-        .unwrap();
+    let coach = last_coach(&fake);
     let empty_turns = coach.body["messages"]
         .as_array()
         .unwrap()
@@ -1087,38 +999,10 @@ async fn a_turn_that_fails_before_any_text_still_records_its_cost() {
 
 #[tokio::test]
 async fn a_client_leaving_mid_reply_cancels_the_upstream_call() {
-    let fake = FakeOpenAi::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app_on(&fake, dir.path()).await;
-    demo::seed_if_empty(&app).await.unwrap();
-    let session = sarahs_session(&app).await;
+    let (fake, app, session, _dir) = seeded().await;
     fake.script_verdicts(["READY: no\n\n"]);
-    fake.script(
-        Op::Coach,
-        [Reply::Stream {
-            pieces: (0..50).map(|i| format!("word{i} ")).collect(),
-            first_delay: Duration::ZERO,
-            chunk_delay: Duration::from_millis(50),
-            cut_after: None,
-        }],
-    );
-    let request = Request::post("/api/chat/g4_future/stream")
-        .header("x-tenant-id", tenants::DEMO_TENANT_ID)
-        .header("authorization", format!("Bearer {}", session.1))
-        .header("content-type", "application/json")
-        .body(Body::from(
-            json!({"session_id": session.0, "message": "I want to lead a team."}).to_string(),
-        ))
-        .unwrap();
-    let response = petraf_core::http::full_api(app.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let mut body = response.into_body().into_data_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: message") {
-        seen.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
-    }
+    fake.script(Op::Coach, [long_reply()]);
+    let body = turn_until_text(&app, &session, "I want to lead a team.").await;
     drop(body);
     assert!(
         fake.wait_closed(1, Duration::from_secs(3)).await,
@@ -1136,11 +1020,7 @@ async fn a_client_leaving_mid_reply_cancels_the_upstream_call() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(events.last().unwrap().0, "complete");
-    let messages = app
-        .store
-        .messages(tenants::DEMO_TENANT_ID, &session.0)
-        .await
-        .unwrap();
+    let messages = stored_messages(&app, &session).await;
     let cancelled = messages.iter().find(|m| m.role == Role::Assistant).unwrap();
     assert!(cancelled.content.starts_with("word0 "));
 }

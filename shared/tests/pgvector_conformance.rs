@@ -348,14 +348,12 @@ async fn petraf_migrate_creates_the_schema_and_names_a_dimension_mismatch() {
         "{url}{separator}options[search_path]={},public",
         schema.name
     );
-    let env = |dimension: &str| -> std::collections::HashMap<&'static str, String> {
-        [
-            ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
-            ("DATABASE_URL", scoped_url.clone()),
-            ("PETRAF_EMBEDDING_DIMENSION", dimension.to_string()),
-        ]
-        .into_iter()
-        .collect()
+    let env = |dimension: &str| {
+        petraf_core::config::test_env(&[
+            ("PETRAF_VECTOR_STORE", "pgvector"),
+            ("DATABASE_URL", &scoped_url),
+            ("PETRAF_EMBEDDING_DIMENSION", dimension),
+        ])
     };
     for _ in 0..2 {
         let lines = petraf_core::config::migrate(&env("16")).await.unwrap();

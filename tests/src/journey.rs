@@ -4,7 +4,7 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use crate::{Client, PLATFORM_KEY, Reply, TestServer};
+use crate::{Call, Client, PLATFORM_KEY, Reply, TestServer};
 
 pub const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)";
 pub const SARAH_IP: &str = "192.168.1.100";
@@ -86,6 +86,20 @@ pub async fn chat(
     session_id: &str,
     message: &str,
 ) -> Reply {
+    chat_call(client, tenant, token, phase, session_id, message)
+        .send()
+        .await
+}
+
+/// The request [`chat`] sends, unsent.
+pub fn chat_call(
+    client: &Client,
+    tenant: &str,
+    token: &str,
+    phase: &str,
+    session_id: &str,
+    message: &str,
+) -> Call {
     client
         .post(&format!("/api/chat/{phase}/stream"))
         .tenant(tenant)
@@ -93,8 +107,6 @@ pub async fn chat(
         .header("User-Agent", UA)
         .header("X-Forwarded-For", SARAH_IP)
         .json(&json!({"session_id": session_id, "message": message, "step": "collect", "context": {}}))
-        .send()
-        .await
 }
 
 pub fn names(events: &[(String, Value)]) -> Vec<&str> {

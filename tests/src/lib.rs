@@ -8,17 +8,22 @@ use chrono::{DateTime, Duration, Utc};
 use petraf_core::app::tenants::{self, CreatedTenant, NewTenant};
 use petraf_core::app::{App, Services, Settings};
 use petraf_core::config::{self, Ports};
+use petraf_core::domain::conversation::ConversationState;
+use petraf_core::domain::message::Message;
+use petraf_core::domain::session::Session;
 use petraf_core::http::server::{self, ServerLimits};
 use petraf_core::ports::Clock;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+pub mod cases;
 pub mod documents;
 pub mod gate;
 pub mod interposed;
 pub mod journey;
 pub mod lambda;
+pub mod moto;
 
 pub const PLATFORM_KEY: &str = "platform-admin-key-for-tests-0123456789";
 
@@ -120,12 +125,13 @@ impl TestServer {
         settings: Settings,
         limits: ServerLimits,
     ) -> Self {
-        let mut env = std::collections::HashMap::new();
-        env.insert(
-            "PETRAF_JWT_SECRET",
-            "test-secret-test-secret-test-secret-0123".to_string(),
-        );
-        env.insert("PETRAF_PLATFORM_ADMIN_KEY", PLATFORM_KEY.to_string());
+        let env = config::test_env(&[
+            (
+                "PETRAF_JWT_SECRET",
+                "test-secret-test-secret-test-secret-0123",
+            ),
+            ("PETRAF_PLATFORM_ADMIN_KEY", PLATFORM_KEY),
+        ]);
         let secrets = config::secrets(&env, data_dir.path()).expect("secrets");
         let settings = Settings {
             extract_worker: settings.extract_worker.or_else(|| Some(extract_worker())),
@@ -178,6 +184,35 @@ impl TestServer {
     /// Today on the test clock.
     pub fn clock_today(&self) -> chrono::NaiveDate {
         self.clock.now().date_naive()
+    }
+
+    /// A session as stored; it must exist.
+    pub async fn stored_session(&self, tenant: &str, session: &str) -> Session {
+        self.app
+            .store
+            .session(tenant, session)
+            .await
+            .expect("read the session")
+            .expect("the session exists")
+    }
+
+    /// A session's conversation state as stored; it must exist.
+    pub async fn conversation(&self, tenant: &str, session: &str) -> ConversationState {
+        self.app
+            .store
+            .conversation(tenant, session)
+            .await
+            .expect("read the conversation")
+            .expect("the conversation exists")
+    }
+
+    /// A session's stored messages, oldest first.
+    pub async fn messages(&self, tenant: &str, session: &str) -> Vec<Message> {
+        self.app
+            .store
+            .messages(tenant, session)
+            .await
+            .expect("read the messages")
     }
 
     pub fn client(&self) -> Client {

@@ -1,5 +1,9 @@
 //! Every bad input gets a clear JSON error with the right status, and
 //! changes nothing.
+//!
+//! The refusals are tables of cases (name, request, expected reply) run by
+//! `petraf_tests::cases::run`; what must be unchanged is checked after each
+//! table.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -13,8 +17,11 @@ use petraf_core::domain::coaching::PhaseContext;
 use petraf_core::domain::scoring::{Judgement, Rubric};
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 use petraf_core::ports::chat_model::{ChatModel, CoachPurpose, Generated, ModelError, TextStream};
-use petraf_tests::journey::{G4_FIRST, chat};
+use petraf_tests::cases::Expect::{Refused, Status};
+use petraf_tests::cases::run;
+use petraf_tests::journey::{G4_FIRST, chat, chat_call};
 use petraf_tests::{Client, TestServer};
+use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 struct Session {
@@ -72,95 +79,32 @@ fn chat_body(session: &str, message: &str, step: &str) -> Value {
     json!({"session_id": session, "message": message, "step": step})
 }
 
+/// Asserts that the refusals stored no message in `session`.
+async fn assert_no_messages(server: &TestServer, tenant: &str, session: &str, why: &str) {
+    let messages = server.messages(tenant, session).await;
+    assert!(messages.is_empty(), "{why}: {messages:?}");
+}
+
+/// An upload form: `file` holding `bytes`, in `category`, with `metadata`.
+fn upload(file: &str, bytes: &[u8], category: &str, metadata: Option<&str>) -> Form {
+    let form = Form::new()
+        .part(
+            "file",
+            Part::bytes(bytes.to_vec()).file_name(file.to_string()),
+        )
+        .text("category", category.to_string());
+    match metadata {
+        Some(m) => form.text("metadata", m.to_string()),
+        None => form,
+    }
+}
+
 #[tokio::test]
 async fn session_calls_without_the_sessions_token_are_refused() {
     let (server, tenant, _) = setup().await;
     let client = server.client();
     let sarah = with_profile(&client, &tenant).await;
     let mallory = with_profile(&client, &tenant).await;
-    let info = json!({"employee_code": "X", "department": "Y", "position": "Z"});
-
-    // No token at all.
-    let r = client
-        .put(&format!("/api/session/{}/info", sarah.id))
-        .tenant(&tenant)
-        .json(&info)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "missing_token".into()));
-    let r = client
-        .post("/api/chat/g4_future/stream")
-        .tenant(&tenant)
-        .json(&chat_body(&sarah.id, "hi", "collect"))
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "missing_token".into()));
-    let r = client
-        .get(&format!("/api/goals/session/{}", sarah.id))
-        .tenant(&tenant)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "missing_token".into()));
-    let r = client
-        .post(&format!("/api/session/{}/complete", sarah.id))
-        .tenant(&tenant)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "missing_token".into()));
-
-    // Another session's token.
-    let r = client
-        .put(&format!("/api/session/{}/info", sarah.id))
-        .tenant(&tenant)
-        .bearer(&mallory.token)
-        .json(&info)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "forbidden_session".into())
-    );
-    let r = chat(
-        &client,
-        &tenant,
-        &mallory.token,
-        "g4_future",
-        &sarah.id,
-        "hi",
-    )
-    .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "forbidden_session".into())
-    );
-    let r = client
-        .get(&format!("/api/goals/session/{}", sarah.id))
-        .tenant(&tenant)
-        .bearer(&mallory.token)
-        .send()
-        .await;
-    assert_eq!(r.status, 403);
-
-    // A forged or tampered token.
-    let mut forged = sarah.token.clone();
-    forged.pop();
-    forged.push(if sarah.token.ends_with('A') { 'B' } else { 'A' });
-    let r = client
-        .get(&format!("/api/goals/session/{}", sarah.id))
-        .tenant(&tenant)
-        .bearer(&forged)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "invalid_token".into()));
-    let r = client
-        .get(&format!("/api/goals/session/{}", sarah.id))
-        .tenant(&tenant)
-        .bearer("not-a-jwt")
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "invalid_token".into()));
-
-    // A session of another tenant, reached through this tenant.
     let other = server
         .create_tenant(other_tenant("acme"))
         .await
@@ -168,42 +112,99 @@ async fn session_calls_without_the_sessions_token_are_refused() {
         .tenant
         .id;
     let outsider = with_profile(&client, &other).await;
-    let r = client
-        .get(&format!("/api/goals/session/{}", outsider.id))
-        .tenant(&tenant)
-        .bearer(&outsider.token)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "forbidden_session".into())
-    );
-    let r = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .json(&json!({"resume_token": outsider.token}))
-        .send()
-        .await;
-    assert_eq!(r.status, 403);
+    let info = json!({"employee_code": "X", "department": "Y", "position": "Z"});
+    let info_path = format!("/api/session/{}/info", sarah.id);
+    let goals = |session: &Session| {
+        client
+            .get(&format!("/api/goals/session/{}", session.id))
+            .tenant(&tenant)
+    };
+    let mut forged = sarah.token.clone();
+    forged.pop();
+    forged.push(if sarah.token.ends_with('A') { 'B' } else { 'A' });
+
+    run([
+        (
+            "info without a token",
+            client.put(&info_path).tenant(&tenant).json(&info),
+            Refused(401, "missing_token"),
+        ),
+        (
+            "chat without a token",
+            client
+                .post("/api/chat/g4_future/stream")
+                .tenant(&tenant)
+                .json(&chat_body(&sarah.id, "hi", "collect")),
+            Refused(401, "missing_token"),
+        ),
+        (
+            "goals without a token",
+            goals(&sarah),
+            Refused(401, "missing_token"),
+        ),
+        (
+            "complete without a token",
+            client
+                .post(&format!("/api/session/{}/complete", sarah.id))
+                .tenant(&tenant),
+            Refused(401, "missing_token"),
+        ),
+        (
+            "info with another session's token",
+            client
+                .put(&info_path)
+                .tenant(&tenant)
+                .bearer(&mallory.token)
+                .json(&info),
+            Refused(403, "forbidden_session"),
+        ),
+        (
+            "chat with another session's token",
+            chat_call(
+                &client,
+                &tenant,
+                &mallory.token,
+                "g4_future",
+                &sarah.id,
+                "hi",
+            ),
+            Refused(403, "forbidden_session"),
+        ),
+        (
+            "goals with another session's token",
+            goals(&sarah).bearer(&mallory.token),
+            Status(403),
+        ),
+        (
+            "goals with a tampered token",
+            goals(&sarah).bearer(&forged),
+            Refused(401, "invalid_token"),
+        ),
+        (
+            "goals with a token that is no JWT",
+            goals(&sarah).bearer("not-a-jwt"),
+            Refused(401, "invalid_token"),
+        ),
+        (
+            "goals of another tenant's session, through this tenant",
+            goals(&outsider).bearer(&outsider.token),
+            Refused(403, "forbidden_session"),
+        ),
+        (
+            "resuming another tenant's session, through this tenant",
+            client
+                .post("/api/session/resume")
+                .tenant(&tenant)
+                .json(&json!({"resume_token": outsider.token})),
+            Status(403),
+        ),
+    ])
+    .await;
 
     // Nothing changed for Sarah.
-    let stored = server
-        .app
-        .store
-        .session(&tenant, &sarah.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = server.stored_session(&tenant, &sarah.id).await;
     assert_eq!(stored.profile.employee_code.as_deref(), Some("EMP1"));
-    assert!(
-        server
-            .app
-            .store
-            .messages(&tenant, &sarah.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_no_messages(&server, &tenant, &sarah.id, "refused calls store nothing").await;
 }
 
 #[tokio::test]
@@ -211,51 +212,48 @@ async fn expired_tokens_and_unknown_sessions_are_refused() {
     let (server, tenant, _) = setup().await;
     let client = server.client();
     let s = with_profile(&client, &tenant).await;
-    let r = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "missing_token".into()));
-    let r = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .json(&json!({"resume_token": "garbage"}))
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "invalid_token".into()));
-    // The cookie works when the body is empty.
-    let r = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .header("Cookie", &format!("resume_token={}", s.token))
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let resume = || client.post("/api/session/resume").tenant(&tenant);
+    let goals = |session: &str| {
+        client
+            .get(&format!("/api/goals/session/{session}"))
+            .tenant(&tenant)
+            .bearer(&s.token)
+    };
+    run([
+        (
+            "resume without a token",
+            resume(),
+            Refused(401, "missing_token"),
+        ),
+        (
+            "resume with a garbage token",
+            resume().json(&json!({"resume_token": "garbage"})),
+            Refused(401, "invalid_token"),
+        ),
+        (
+            "resume by the cookie when the body is empty",
+            resume().header("Cookie", &format!("resume_token={}", s.token)),
+            Status(200),
+        ),
+    ])
+    .await;
 
     server.clock.advance(Duration::days(15));
-    let r = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .json(&json!({"resume_token": s.token}))
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "token_expired".into()));
-    let r = client
-        .get(&format!("/api/goals/session/{}", s.id))
-        .tenant(&tenant)
-        .bearer(&s.token)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (401, "token_expired".into()));
+    run([
+        (
+            "resume with an expired token",
+            resume().json(&json!({"resume_token": s.token})),
+            Refused(401, "token_expired"),
+        ),
+        (
+            "goals with an expired token",
+            goals(&s.id),
+            Refused(401, "token_expired"),
+        ),
+    ])
+    .await;
     // An expired, unfinished session counts as abandoned, once.
-    let stored = server
-        .app
-        .store
-        .session(&tenant, &s.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = server.stored_session(&tenant, &s.id).await;
     assert_eq!(
         stored.status,
         petraf_core::domain::session::SessionStatus::Expired
@@ -280,16 +278,12 @@ async fn expired_tokens_and_unknown_sessions_are_refused() {
         ),
         (Some(1), Some(0))
     );
-    let r = client
-        .get("/api/goals/session/not-a-ulid")
-        .tenant(&tenant)
-        .bearer(&s.token)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "invalid_session_id".into())
-    );
+    run([(
+        "goals of a session id that is no ULID",
+        goals("not-a-ulid"),
+        Refused(400, "invalid_session_id"),
+    )])
+    .await;
 }
 
 #[tokio::test]
@@ -297,114 +291,110 @@ async fn turns_for_another_phase_or_step_are_refused_and_store_nothing() {
     let (server, tenant, _) = setup().await;
     let client = server.client();
     let fresh = new_session(&client, &tenant).await;
-    let r = chat(
-        &client,
-        &tenant,
-        &fresh.token,
-        "g4_future",
-        &fresh.id,
-        "hello",
-    )
-    .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (409, "profile_required".into())
-    );
-
     let s = with_profile(&client, &tenant).await;
-    let send = |phase: &'static str, body: Value| {
-        let client = server.client();
-        let (tenant, token) = (tenant.clone(), s.token.clone());
-        async move {
-            client
-                .post(&format!("/api/chat/{phase}/stream"))
-                .tenant(&tenant)
-                .bearer(&token)
-                .json(&body)
-                .send()
-                .await
-        }
+    let turn = |phase: &str, body: Value| {
+        client
+            .post(&format!("/api/chat/{phase}/stream"))
+            .tenant(&tenant)
+            .bearer(&s.token)
+            .json(&body)
     };
-    let r = send("g6_values", chat_body(&s.id, "I value honesty", "collect")).await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "phase_mismatch".into())
-    );
-    let r = send("g4_future", chat_body(&s.id, "hi", "score")).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "step_mismatch".into()));
-    let r = send("g4_future", chat_body(&s.id, "My goal", "refine")).await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "nothing_to_edit".into())
-    );
-    let r = send("g5_dreams", chat_body(&s.id, "hi", "collect")).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "unknown_phase".into()));
-    let r = send("g2_basic", chat_body(&s.id, "hi", "collect")).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "unknown_phase".into()));
-    let r = send("g4_future", chat_body(&s.id, "hi", "write")).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "unknown_step".into()));
-    let r = send("g4_future", chat_body(&s.id, "   ", "collect")).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "empty_message".into()));
-    let r = send("g4_future", chat_body(&s.id, &"a".repeat(4001), "collect")).await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "message_too_long".into())
-    );
-    let r = send(
-        "g4_future",
-        json!({"session_id": s.id, "message": "x".repeat(70_000)}),
-    )
+    let raw_turn = |content_type: &str, body: &'static str| {
+        client
+            .post("/api/chat/g4_future/stream")
+            .tenant(&tenant)
+            .bearer(&s.token)
+            .body(content_type, body)
+    };
+    run([
+        (
+            "a turn before the profile",
+            chat_call(
+                &client,
+                &tenant,
+                &fresh.token,
+                "g4_future",
+                &fresh.id,
+                "hello",
+            ),
+            Refused(409, "profile_required"),
+        ),
+        (
+            "a turn for a later phase",
+            turn("g6_values", chat_body(&s.id, "I value honesty", "collect")),
+            Refused(400, "phase_mismatch"),
+        ),
+        (
+            "a turn for a later step",
+            turn("g4_future", chat_body(&s.id, "hi", "score")),
+            Refused(400, "step_mismatch"),
+        ),
+        (
+            "an edit with no draft",
+            turn("g4_future", chat_body(&s.id, "My goal", "refine")),
+            Refused(400, "nothing_to_edit"),
+        ),
+        (
+            "a phase that does not exist",
+            turn("g5_dreams", chat_body(&s.id, "hi", "collect")),
+            Refused(400, "unknown_phase"),
+        ),
+        (
+            "the profile phase, which is no chat",
+            turn("g2_basic", chat_body(&s.id, "hi", "collect")),
+            Refused(400, "unknown_phase"),
+        ),
+        (
+            "a step that does not exist",
+            turn("g4_future", chat_body(&s.id, "hi", "write")),
+            Refused(400, "unknown_step"),
+        ),
+        (
+            "a blank message",
+            turn("g4_future", chat_body(&s.id, "   ", "collect")),
+            Refused(400, "empty_message"),
+        ),
+        (
+            "a message over 4000 characters",
+            turn("g4_future", chat_body(&s.id, &"a".repeat(4001), "collect")),
+            Refused(400, "message_too_long"),
+        ),
+        (
+            "a body over the size limit",
+            turn(
+                "g4_future",
+                json!({"session_id": s.id, "message": "x".repeat(70_000)}),
+            ),
+            Refused(413, "body_too_large"),
+        ),
+        (
+            "an unknown field",
+            turn(
+                "g4_future",
+                json!({"session_id": s.id, "message": "hi", "mood": "great"}),
+            ),
+            Refused(400, "invalid_body"),
+        ),
+        (
+            "no message",
+            turn("g4_future", json!({"session_id": s.id})),
+            Refused(400, "invalid_body"),
+        ),
+        (
+            "a body that is no JSON",
+            raw_turn("application/json", "{not json"),
+            Refused(400, "invalid_json"),
+        ),
+        (
+            "a body that is plain text",
+            raw_turn("text/plain", "hi"),
+            Refused(415, "unsupported_media_type"),
+        ),
+    ])
     .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (413, "body_too_large".into())
-    );
-    let r = send(
-        "g4_future",
-        json!({"session_id": s.id, "message": "hi", "mood": "great"}),
-    )
-    .await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_body".into()));
-    let r = send("g4_future", json!({"session_id": s.id})).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_body".into()));
 
-    let r = client
-        .post("/api/chat/g4_future/stream")
-        .tenant(&tenant)
-        .bearer(&s.token)
-        .body("application/json", "{not json")
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_json".into()));
-    let r = client
-        .post("/api/chat/g4_future/stream")
-        .tenant(&tenant)
-        .bearer(&s.token)
-        .body("text/plain", "hi")
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (415, "unsupported_media_type".into())
-    );
-
-    assert!(
-        server
-            .app
-            .store
-            .messages(&tenant, &s.id)
-            .await
-            .unwrap()
-            .is_empty(),
-        "refused turns store nothing"
-    );
-    let state = server
-        .app
-        .store
-        .conversation(&tenant, &s.id)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_no_messages(&server, &tenant, &s.id, "refused turns store nothing").await;
+    let state = server.conversation(&tenant, &s.id).await;
     assert_eq!(
         (
             state.phase.as_str(),
@@ -413,16 +403,15 @@ async fn turns_for_another_phase_or_step_are_refused_and_store_nothing() {
         ),
         ("g4_future", "collect", true)
     );
-    let r = client
-        .post(&format!("/api/session/{}/complete", s.id))
-        .tenant(&tenant)
-        .bearer(&s.token)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (409, "session_incomplete".into())
-    );
+    run([(
+        "completing a session in g4",
+        client
+            .post(&format!("/api/session/{}/complete", s.id))
+            .tenant(&tenant)
+            .bearer(&s.token),
+        Refused(409, "session_incomplete"),
+    )])
+    .await;
 }
 
 #[tokio::test]
@@ -430,93 +419,79 @@ async fn bad_profiles_and_bodies_change_nothing() {
     let (server, tenant, _) = setup().await;
     let client = server.client();
     let s = new_session(&client, &tenant).await;
-    for (body, code) in [
-        (
-            json!({"employee_code": "", "department": "D", "position": "P"}),
-            "invalid_profile",
-        ),
-        (
-            json!({"employee_code": "E", "department": "D", "position": "P", "years_of_service": 99}),
-            "invalid_profile",
-        ),
-        (
-            json!({"employee_code": "E", "department": "D", "position": "P", "job_type": "pirate"}),
-            "invalid_body",
-        ),
-        (
-            json!({"employee_code": "E", "department": "D", "position": "P", "salary": 1}),
-            "invalid_body",
-        ),
-        (json!({"department": "D", "position": "P"}), "invalid_body"),
-    ] {
-        let r = client
+    let profile = |body: Value| {
+        client
             .put(&format!("/api/session/{}/info", s.id))
             .tenant(&tenant)
             .bearer(&s.token)
             .json(&body)
-            .send()
-            .await;
-        assert_eq!(
-            (r.status.as_u16(), r.code()),
-            (400, code.to_string()),
-            "{body}"
-        );
-    }
-    let stored = server
-        .app
-        .store
-        .session(&tenant, &s.id)
-        .await
-        .unwrap()
-        .unwrap();
+    };
+    run([
+        (
+            "an empty employee code",
+            profile(json!({"employee_code": "", "department": "D", "position": "P"})),
+            Refused(400, "invalid_profile"),
+        ),
+        (
+            "99 years of service",
+            profile(
+                json!({"employee_code": "E", "department": "D", "position": "P", "years_of_service": 99}),
+            ),
+            Refused(400, "invalid_profile"),
+        ),
+        (
+            "an unknown job type",
+            profile(
+                json!({"employee_code": "E", "department": "D", "position": "P", "job_type": "pirate"}),
+            ),
+            Refused(400, "invalid_body"),
+        ),
+        (
+            "an unknown profile field",
+            profile(json!({"employee_code": "E", "department": "D", "position": "P", "salary": 1})),
+            Refused(400, "invalid_body"),
+        ),
+        (
+            "no employee code",
+            profile(json!({"department": "D", "position": "P"})),
+            Refused(400, "invalid_body"),
+        ),
+    ])
+    .await;
+    let stored = server.stored_session(&tenant, &s.id).await;
     assert_eq!((stored.completion_percentage, stored.version), (0, 1));
     assert_eq!(
-        server
-            .app
-            .store
-            .conversation(&tenant, &s.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .phase
-            .as_str(),
+        server.conversation(&tenant, &s.id).await.phase.as_str(),
         "g2_basic"
     );
 
-    let r = client
-        .post("/api/session/create")
-        .tenant(&tenant)
-        .body("application/json", "[1,2")
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_json".into()));
-    let r = client
-        .post("/api/session/create")
-        .tenant(&tenant)
-        .json(&json!({"metadata": [1]}))
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "invalid_metadata".into())
-    );
-    let r = client
-        .post("/api/session/create")
-        .tenant(&tenant)
-        .json(&json!({"metadata": {"blob": "x".repeat(3000)}}))
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "invalid_metadata".into())
-    );
-    let r = client
-        .get(&format!("/api/goals/session/{}?final_only=maybe", s.id))
-        .tenant(&tenant)
-        .bearer(&s.token)
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_query".into()));
+    let create = || client.post("/api/session/create").tenant(&tenant);
+    run([
+        (
+            "a create body that is no JSON",
+            create().body("application/json", "[1,2"),
+            Refused(400, "invalid_json"),
+        ),
+        (
+            "metadata that is no object",
+            create().json(&json!({"metadata": [1]})),
+            Refused(400, "invalid_metadata"),
+        ),
+        (
+            "metadata over the size limit",
+            create().json(&json!({"metadata": {"blob": "x".repeat(3000)}})),
+            Refused(400, "invalid_metadata"),
+        ),
+        (
+            "a final_only that is no boolean",
+            client
+                .get(&format!("/api/goals/session/{}?final_only=maybe", s.id))
+                .tenant(&tenant)
+                .bearer(&s.token),
+            Refused(400, "invalid_query"),
+        ),
+    ])
+    .await;
     let usage = server
         .app
         .store
@@ -528,88 +503,74 @@ async fn bad_profiles_and_bodies_change_nothing() {
         "refused creations create nothing"
     );
 
-    let r = client.get("/api/nothing/here").send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (404, "route_not_found".into())
-    );
-    let r = client.get("/api/session/create").send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (405, "method_not_allowed".into())
-    );
+    run([
+        (
+            "a route that does not exist",
+            client.get("/api/nothing/here"),
+            Refused(404, "route_not_found"),
+        ),
+        (
+            "a route with the wrong method",
+            client.get("/api/session/create"),
+            Refused(405, "method_not_allowed"),
+        ),
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_and_inactive_tenants_are_refused_and_the_host_resolves_tenants() {
     let (server, tenant, _) = setup().await;
     let client = server.client();
-    let r = client
-        .post("/api/session/create")
-        .tenant(&"x".repeat(3000))
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (404, "tenant_not_found".into()),
-        "an oversized id is no tenant's"
-    );
-    let r = client
-        .post("/api/session/create")
-        .tenant("no-such-tenant")
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (404, "tenant_not_found".into())
-    );
-    let r = client
-        .post("/api/session/create")
-        .header("Host", "unknown.petraf.com")
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (404, "tenant_not_found".into())
-    );
-    let r = client
-        .post("/api/session/create")
-        .header("Host", "sunrise.petraf.com:443")
-        .send()
-        .await;
-    assert_eq!(
-        r.status, 201,
-        "the Host header's domain resolves the tenant: {}",
-        r.text
-    );
+    let create = || client.post("/api/session/create");
+    run([
+        (
+            "an oversized tenant id, which is no tenant's",
+            create().tenant(&"x".repeat(3000)),
+            Refused(404, "tenant_not_found"),
+        ),
+        (
+            "an unknown tenant id",
+            create().tenant("no-such-tenant"),
+            Refused(404, "tenant_not_found"),
+        ),
+        (
+            "an unknown Host",
+            create().header("Host", "unknown.petraf.com"),
+            Refused(404, "tenant_not_found"),
+        ),
+        (
+            "the Host header's domain resolves the tenant",
+            create().header("Host", "sunrise.petraf.com:443"),
+            Status(201),
+        ),
+    ])
+    .await;
 
     let s = with_profile(&client, &tenant).await;
     set_status(&server.app, &tenant, TenantStatus::Inactive)
         .await
         .unwrap();
-    let r = client
-        .post("/api/session/create")
-        .tenant(&tenant)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "tenant_inactive".into())
-    );
-    let r = chat(&client, &tenant, &s.token, "g4_future", &s.id, "hi").await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "tenant_inactive".into())
-    );
-    assert!(
-        server
-            .app
-            .store
-            .messages(&tenant, &s.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    run([
+        (
+            "a new session of an inactive tenant",
+            create().tenant(&tenant),
+            Refused(403, "tenant_inactive"),
+        ),
+        (
+            "a turn of an inactive tenant",
+            chat_call(&client, &tenant, &s.token, "g4_future", &s.id, "hi"),
+            Refused(403, "tenant_inactive"),
+        ),
+    ])
+    .await;
+    assert_no_messages(
+        &server,
+        &tenant,
+        &s.id,
+        "an inactive tenant's turn stores nothing",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -617,61 +578,47 @@ async fn admin_keys_see_only_their_own_tenant() {
     let (server, tenant, key) = setup().await;
     let client = server.client();
     let acme = server.create_tenant(other_tenant("acme")).await;
-    let form = || {
-        reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(b"Be kind. Ship often.".to_vec())
-                    .file_name("values.md"),
-            )
-            .text("category", "values")
-    };
+    let form = || upload("values.md", b"Be kind. Ship often.", "values", None);
     let path = format!("/api/admin/rag/upload/{tenant}");
-    let r = client.post(&path).multipart(form()).send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (401, "missing_admin_key".into())
-    );
-    let r = client
-        .post(&path)
-        .admin("admin_sk_sunrise_wrong")
-        .multipart(form())
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (401, "invalid_admin_key".into())
-    );
-    let r = client
-        .post(&path)
-        .admin(&acme.admin_key)
-        .multipart(form())
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "forbidden_tenant".into())
-    );
-    let r = client
-        .get(&format!("/api/admin/stats/overview?tenant_id={tenant}"))
-        .admin(&acme.admin_key)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "forbidden_tenant".into())
-    );
-    let r = client
-        .get(&format!("/api/admin/audit-logs?tenant_id={tenant}"))
-        .admin(&acme.admin_key)
-        .send()
-        .await;
-    assert_eq!(r.status, 403);
-    let r = client.get("/api/admin/tenants").admin(&key).send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "platform_admin_only".into())
-    );
+    let upload_as =
+        |admin_key: &str, form: Form| client.post(&path).admin(admin_key).multipart(form);
+    run([
+        (
+            "an upload without an admin key",
+            client.post(&path).multipart(form()),
+            Refused(401, "missing_admin_key"),
+        ),
+        (
+            "an upload with a wrong admin key",
+            upload_as("admin_sk_sunrise_wrong", form()),
+            Refused(401, "invalid_admin_key"),
+        ),
+        (
+            "an upload with another tenant's key",
+            upload_as(&acme.admin_key, form()),
+            Refused(403, "forbidden_tenant"),
+        ),
+        (
+            "stats with another tenant's key",
+            client
+                .get(&format!("/api/admin/stats/overview?tenant_id={tenant}"))
+                .admin(&acme.admin_key),
+            Refused(403, "forbidden_tenant"),
+        ),
+        (
+            "audit logs with another tenant's key",
+            client
+                .get(&format!("/api/admin/audit-logs?tenant_id={tenant}"))
+                .admin(&acme.admin_key),
+            Status(403),
+        ),
+        (
+            "the tenant list with a tenant's key",
+            client.get("/api/admin/tenants").admin(&key),
+            Refused(403, "platform_admin_only"),
+        ),
+    ])
+    .await;
 
     // Acme's key sees Acme's trail only.
     let r = client
@@ -685,117 +632,117 @@ async fn admin_keys_see_only_their_own_tenant() {
             .all(|l| l["tenant_id"] == acme.record.tenant.id.as_str())
     );
 
-    let r = client
-        .get("/api/admin/audit-logs?limit=200&page=4000000")
-        .admin(&key)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "invalid_page".into()),
-        "offset paging is bounded"
-    );
-    for (limit, page, code) in [
-        ("0", "1", "invalid_limit"),
-        ("201", "1", "invalid_limit"),
-        ("10", "0", "invalid_page"),
-        ("x", "1", "invalid_query"),
-    ] {
-        let r = client
-            .get(&format!("/api/admin/audit-logs?limit={limit}&page={page}"))
+    let audit_page = |query: &str| {
+        client
+            .get(&format!("/api/admin/audit-logs?{query}"))
             .admin(&key)
-            .send()
-            .await;
-        assert_eq!((r.status.as_u16(), r.code()), (400, code.to_string()));
-    }
+    };
+    run([
+        (
+            "offset paging is bounded",
+            audit_page("limit=200&page=4000000"),
+            Refused(400, "invalid_page"),
+        ),
+        (
+            "a limit of 0",
+            audit_page("limit=0&page=1"),
+            Refused(400, "invalid_limit"),
+        ),
+        (
+            "a limit over 200",
+            audit_page("limit=201&page=1"),
+            Refused(400, "invalid_limit"),
+        ),
+        (
+            "page 0",
+            audit_page("limit=10&page=0"),
+            Refused(400, "invalid_page"),
+        ),
+        (
+            "a limit that is no number",
+            audit_page("limit=x&page=1"),
+            Refused(400, "invalid_query"),
+        ),
+    ])
+    .await;
 
     // Bad uploads.
-    let upload = |file: &'static str,
-                  bytes: &'static [u8],
-                  category: &'static str,
-                  metadata: Option<&'static str>| {
-        let mut form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(file),
-            )
-            .text("category", category);
-        if let Some(m) = metadata {
-            form = form.text("metadata", m);
-        }
-        form
-    };
-    for (form, status, code) in [
+    run([
         (
-            upload("framework.exe", b"MZ\x90\x00", "career_framework", None),
-            415,
-            "unsupported_type",
-        ),
-        (
-            upload(
-                "framework.pdf",
-                b"<html>not a pdf</html>",
-                "career_framework",
-                None,
+            "an executable",
+            upload_as(
+                &key,
+                upload("framework.exe", b"MZ\x90\x00", "career_framework", None),
             ),
-            415,
-            "format_mismatch",
+            Refused(415, "unsupported_type"),
         ),
         (
-            upload("notes.txt", b"", "values", None),
-            400,
-            "empty_document",
+            "HTML named .pdf",
+            upload_as(
+                &key,
+                upload(
+                    "framework.pdf",
+                    b"<html>not a pdf</html>",
+                    "career_framework",
+                    None,
+                ),
+            ),
+            Refused(415, "format_mismatch"),
         ),
         (
-            upload("notes.txt", b"\xff\xfe", "values", None),
-            400,
-            "invalid_encoding",
+            "an empty document",
+            upload_as(&key, upload("notes.txt", b"", "values", None)),
+            Refused(400, "empty_document"),
         ),
         (
-            upload("notes.txt", b"Text.", "Career Framework", None),
-            400,
-            "invalid_category",
+            "text that is no UTF-8",
+            upload_as(&key, upload("notes.txt", b"\xff\xfe", "values", None)),
+            Refused(400, "invalid_encoding"),
         ),
         (
-            upload("notes.txt", b"Text.", "values", Some("{not json")),
-            400,
-            "invalid_metadata",
+            "a category that is no slug",
+            upload_as(
+                &key,
+                upload("notes.txt", b"Text.", "Career Framework", None),
+            ),
+            Refused(400, "invalid_category"),
         ),
         (
-            upload("notes.txt", b"Text.", "values", Some("[1]")),
-            400,
-            "invalid_metadata",
+            "metadata that is no JSON",
+            upload_as(
+                &key,
+                upload("notes.txt", b"Text.", "values", Some("{not json")),
+            ),
+            Refused(400, "invalid_metadata"),
         ),
-    ] {
-        let r = client.post(&path).admin(&key).multipart(form).send().await;
-        assert_eq!((r.status.as_u16(), r.code()), (status, code.to_string()));
-    }
-    let no_category = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.md"),
-    );
-    let r = client
-        .post(&path)
-        .admin(&key)
-        .multipart(no_category)
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (400, "missing_category".into())
-    );
-    let r = client.post(&path).admin(&key).json(&json!({})).send().await;
-    assert_eq!(r.status, 415);
-    let r = client
-        .post("/api/admin/rag/upload/no-such-tenant")
-        .admin(petraf_tests::PLATFORM_KEY)
-        .multipart(form())
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (404, "tenant_not_found".into())
-    );
+        (
+            "metadata that is no object",
+            upload_as(&key, upload("notes.txt", b"Text.", "values", Some("[1]"))),
+            Refused(400, "invalid_metadata"),
+        ),
+        (
+            "no category",
+            upload_as(
+                &key,
+                Form::new().part("file", Part::bytes(b"x".to_vec()).file_name("a.md")),
+            ),
+            Refused(400, "missing_category"),
+        ),
+        (
+            "a JSON body instead of a form",
+            client.post(&path).admin(&key).json(&json!({})),
+            Status(415),
+        ),
+        (
+            "an upload to an unknown tenant",
+            client
+                .post("/api/admin/rag/upload/no-such-tenant")
+                .admin(petraf_tests::PLATFORM_KEY)
+                .multipart(form()),
+            Refused(404, "tenant_not_found"),
+        ),
+    ])
+    .await;
 
     // None of that indexed anything or wrote an audit entry.
     let logs = client
@@ -820,52 +767,36 @@ async fn admin_keys_see_only_their_own_tenant() {
 
     // Presigned drop-folder URLs need S3; the embedded store says so.
     let url_path = format!("/api/admin/rag/upload-url/{tenant}");
-    let r = client
-        .post(&url_path)
-        .admin(&key)
-        .json(&json!({"category": "values", "filename": "v.md"}))
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (501, "presigned_uploads_unavailable".into())
-    );
-    let r = client
-        .post(&url_path)
-        .admin(&key)
-        .json(&json!({"category": "values", "filename": "v.exe"}))
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (415, "unsupported_type".into())
-    );
-    let r = client
-        .post(&url_path)
-        .admin(&acme.admin_key)
-        .json(&json!({"category": "values", "filename": "v.md"}))
-        .send()
-        .await;
-    assert_eq!(
-        (r.status.as_u16(), r.code()),
-        (403, "forbidden_tenant".into())
-    );
-    let r = client
-        .post(&url_path)
-        .admin(&key)
-        .json(&json!({"category": "values"}))
-        .send()
-        .await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_body".into()));
-
-    // The good upload works.
-    let r = client
-        .post(&path)
-        .admin(&key)
-        .multipart(form())
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let upload_url =
+        |admin_key: &str, body: Value| client.post(&url_path).admin(admin_key).json(&body);
+    run([
+        (
+            "a presigned URL on the embedded store",
+            upload_url(&key, json!({"category": "values", "filename": "v.md"})),
+            Refused(501, "presigned_uploads_unavailable"),
+        ),
+        (
+            "a presigned URL for an executable",
+            upload_url(&key, json!({"category": "values", "filename": "v.exe"})),
+            Refused(415, "unsupported_type"),
+        ),
+        (
+            "a presigned URL with another tenant's key",
+            upload_url(
+                &acme.admin_key,
+                json!({"category": "values", "filename": "v.md"}),
+            ),
+            Refused(403, "forbidden_tenant"),
+        ),
+        (
+            "a presigned URL with no file name",
+            upload_url(&key, json!({"category": "values"})),
+            Refused(400, "invalid_body"),
+        ),
+        // The good upload works.
+        ("the good upload", upload_as(&key, form()), Status(200)),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -924,13 +855,7 @@ async fn a_vague_goal_fails_is_kept_as_a_draft_and_an_edit_can_pass() {
             json!({"phase": "g4_future", "step": "collect", "completion_percentage": 10})
         );
     }
-    let state = server
-        .app
-        .store
-        .conversation(&tenant, &s.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = server.conversation(&tenant, &s.id).await;
     assert_eq!(
         (
             state.retry_count,
@@ -1077,19 +1002,13 @@ async fn of_two_concurrent_turns_exactly_one_proceeds() {
     assert_eq!(statuses, vec![200, 409]);
     let refused = if a.status == 409 { &a } else { &b };
     assert_eq!(refused.code(), "turn_in_progress");
-    let messages = server.app.store.messages(&tenant, &s.id).await.unwrap();
+    let messages = server.messages(&tenant, &s.id).await;
     assert_eq!(
         messages.len(),
         2,
         "one user message and one reply, nothing twice"
     );
-    let state = server
-        .app
-        .store
-        .conversation(&tenant, &s.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let state = server.conversation(&tenant, &s.id).await;
     assert!(state.lease.is_none(), "the winner released the session");
     assert_eq!(state.collect_turns, 1);
 }

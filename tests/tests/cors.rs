@@ -13,6 +13,7 @@ use petraf_core::config::{self, Ports};
 use petraf_core::domain::ids::new_id;
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
 use petraf_core::http::server::ServerLimits;
+use petraf_tests::moto::moto_state_store;
 use petraf_tests::{Reply, TestServer, walkthrough_clock};
 use reqwest::Method;
 
@@ -302,33 +303,10 @@ async fn a_tenants_origin_reads_only_its_own_tenant_on_the_embedded_store() {
 
 #[tokio::test]
 async fn a_tenants_origin_reads_only_its_own_tenant_on_dynamodb() {
-    let endpoint = match std::env::var("PETRAF_TEST_MOTO_ENDPOINT") {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
-            panic!("PETRAF_REQUIRE_STANDINS=1 but PETRAF_TEST_MOTO_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!(
-                "skipped: PETRAF_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)"
-            );
-            return;
-        }
-    };
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    let sdk = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(sdk);
-    let table = format!("petraf-cors-{}", new_id().to_lowercase());
-    petraf_core::adapters::dynamodb::create_table(&client, &table)
-        .await
-        .expect("create the table");
     let clock = walkthrough_clock();
-    let store = petraf_core::adapters::dynamodb::DynamoStateStore::new(client, table)
-        .with_clock(clock.clone());
+    let Some(store) = moto_state_store("petraf-cors", Some(clock.clone())).await else {
+        return;
+    };
     let data_dir = tempfile::tempdir().unwrap();
     let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
     ports.store = Arc::new(store);

@@ -14,7 +14,9 @@ use petraf_core::ports::object_store::{ObjectStore, StoredObject};
 use petraf_core::ports::state_store::{AuditQuery, StateStore, StoreError};
 use petraf_core::ports::vector_store::{ChunkRecord, ScoredChunk, VectorStore};
 use petraf_tests::TestServer;
+use petraf_tests::cases::Expect::Refused;
 use petraf_tests::documents::upload_form;
+use petraf_tests::moto::moto_state_store;
 use serde_json::Value;
 
 /// Switches that make one adapter call fail while set, and gates that
@@ -180,6 +182,26 @@ fn replacement_form(text: &str) -> reqwest::multipart::Form {
     )
 }
 
+async fn upload_v1(client: &petraf_tests::Client, tenant: &str, key: &str) -> petraf_tests::Reply {
+    client
+        .post(&format!("/api/admin/rag/upload/{tenant}"))
+        .admin(key)
+        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
+        .send()
+        .await
+}
+
+/// The demo tenant with V1 uploaded: (tenant id, admin key, the document's path).
+async fn v1_uploaded(server: &TestServer) -> (String, String, String) {
+    let created = server.create_tenant(demo_tenant()).await;
+    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let first = upload_v1(&server.client(), &tenant, &key).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let id = first.json()["document_id"].as_str().unwrap().to_string();
+    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
+    (tenant, key, path)
+}
+
 /// Which versions the tenant's searches find right now.
 async fn searchable(server: &TestServer, tenant: &str) -> (bool, bool) {
     let probe = server
@@ -214,27 +236,10 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_replacement_that_fails_midway_leaves_exactly_the_old_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ports = config::embedded_ports(dir.path()).unwrap();
-    let faults = Arc::new(Faults::default());
-    ports.embedder = Arc::new(FlakyEmbedder(ports.embedder, faults.clone()));
-    ports.vectors = Arc::new(FlakyVectors(ports.vectors, faults.clone()));
-    ports.objects = Arc::new(FlakyObjects(ports.objects, faults.clone()));
-    let server = TestServer::with_ports(ports, dir).await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (server, faults) = gated_server(None).await;
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
     let objects = server.data_dir.path().join("objects");
-
-    let first = client
-        .post(&format!("/api/admin/rag/upload/{tenant}"))
-        .admin(&key)
-        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-        .send()
-        .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
-    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
     let original = client.get(&path).admin(&key).send().await.json();
     assert_eq!(searchable(&server, &tenant).await, (true, false));
     assert_eq!(files_under(&objects), ["leave.md"]);
@@ -317,16 +322,8 @@ async fn a_replacement_that_fails_midway_leaves_exactly_the_old_version() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_during_a_replacement_see_one_version() {
     let server = TestServer::embedded().await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
-    let first = client
-        .post(&format!("/api/admin/rag/upload/{tenant}"))
-        .admin(&key)
-        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-        .send()
-        .await;
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
 
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -355,7 +352,7 @@ async fn searches_during_a_replacement_see_one_version() {
         })
     };
     let replaced = client
-        .put(&format!("/api/admin/rag/documents/{tenant}/{id}"))
+        .put(&path)
         .admin(&key)
         .multipart(replacement_form(V2))
         .send()
@@ -386,12 +383,27 @@ async fn gated_server(store: Option<Arc<dyn StateStore>>) -> (TestServer, Arc<Fa
     (TestServer::with_ports(ports, dir).await, faults)
 }
 
-/// A second client of the same server, for a request run in its own task.
-fn another_client(client: &petraf_tests::Client) -> petraf_tests::Client {
-    petraf_tests::Client {
+/// A replace of the document at `path` with `text`, run in its own task
+/// on a second client of the same server.
+fn spawn_replace(
+    client: &petraf_tests::Client,
+    path: &str,
+    key: &str,
+    text: &'static str,
+) -> tokio::task::JoinHandle<petraf_tests::Reply> {
+    let another = petraf_tests::Client {
         http: client.http.clone(),
         base: client.base.clone(),
-    }
+    };
+    let (path, key) = (path.to_string(), key.to_string());
+    tokio::spawn(async move {
+        another
+            .put(&path)
+            .admin(&key)
+            .multipart(replacement_form(text))
+            .send()
+            .await
+    })
 }
 
 /// Every listed document's original is stored, and nothing else is.
@@ -454,39 +466,14 @@ const V3: &str = "# Leave policy 2026b\n\nEvery employee has thirty-two days of 
 /// stored file. Then `If-Match` guards a replace by the revision.
 async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
     let (server, faults) = gated_server(store).await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
-    let first = client
-        .post(&format!("/api/admin/rag/upload/{tenant}"))
-        .admin(&key)
-        .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-        .send()
-        .await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
-    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
 
     // Both read revision 1 and are held at embedding until both got there.
     faults.embed_gate.arm(None);
-    let (a, b) = (another_client(&client), another_client(&client));
-    let (pa, pb) = (path.clone(), path.clone());
-    let (ka, kb) = (key.clone(), key.clone());
     let racers = [
-        tokio::spawn(async move {
-            a.put(&pa)
-                .admin(&ka)
-                .multipart(replacement_form(V2))
-                .send()
-                .await
-        }),
-        tokio::spawn(async move {
-            b.put(&pb)
-                .admin(&kb)
-                .multipart(replacement_form(V3))
-                .send()
-                .await
-        }),
+        spawn_replace(&client, &path, &key, V2),
+        spawn_replace(&client, &path, &key, V3),
     ];
     assert!(
         faults.embed_gate.holds(2).await,
@@ -501,11 +488,9 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
     let won: Vec<&petraf_tests::Reply> = replies.iter().filter(|r| r.status == 200).collect();
     assert_eq!(won.len(), 1, "exactly one replace wins: {statuses:?}");
     let lost = replies.iter().find(|r| r.status != 200).unwrap();
-    assert_eq!(
-        (lost.status.as_u16(), lost.code()),
-        (409, "document_changed".to_string()),
-        "{}",
-        lost.text
+    lost.check(
+        "the replace that lost the race",
+        Refused(409, "document_changed"),
     );
     let winner = won[0].json();
     assert_eq!(winner["revision"], 2);
@@ -540,11 +525,9 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
         .multipart(replacement_form(V1))
         .send()
         .await;
-    assert_eq!(
-        (stale.status.as_u16(), stale.code()),
-        (412, "revision_mismatch".to_string()),
-        "{}",
-        stale.text
+    stale.check(
+        "a replace with an old If-Match",
+        Refused(412, "revision_mismatch"),
     );
     let bad = client
         .delete(&path)
@@ -552,9 +535,9 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
         .header("If-Match", "2")
         .send()
         .await;
-    assert_eq!(
-        (bad.status.as_u16(), bad.code()),
-        (400, "invalid_if_match".to_string())
+    bad.check(
+        "a delete with an unquoted If-Match",
+        Refused(400, "invalid_if_match"),
     );
     let fresh = client
         .put(&path)
@@ -591,36 +574,14 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
 /// library never names an original that is gone.
 async fn delete_and_upload_racing_a_replace(store: Option<Arc<dyn StateStore>>) {
     let (server, faults) = gated_server(store).await;
-    let created = server.create_tenant(demo_tenant()).await;
-    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let (tenant, key, path) = v1_uploaded(&server).await;
     let client = server.client();
-    let upload = || async {
-        client
-            .post(&format!("/api/admin/rag/upload/{tenant}"))
-            .admin(&key)
-            .multipart(upload_form("leave.md", V1.as_bytes().to_vec(), CATEGORY))
-            .send()
-            .await
-    };
-    let first = upload().await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    let id = first.json()["document_id"].as_str().unwrap().to_string();
-    let path = format!("/api/admin/rag/documents/{tenant}/{id}");
     let original: Value = client.get(&path).admin(&key).send().await.json();
     let original_key = original["object_key"].as_str().unwrap().to_string();
 
     // The replace reads revision 1 and is held before it writes anything.
     faults.embed_gate.arm(None);
-    let replacer = {
-        let (c, p, k) = (another_client(&client), path.clone(), key.clone());
-        tokio::spawn(async move {
-            c.put(&p)
-                .admin(&k)
-                .multipart(replacement_form(V2))
-                .send()
-                .await
-        })
-    };
+    let replacer = spawn_replace(&client, &path, &key, V2);
     assert!(
         faults.embed_gate.holds(1).await,
         "the replace reached embedding"
@@ -638,15 +599,13 @@ async fn delete_and_upload_racing_a_replace(store: Option<Arc<dyn StateStore>>) 
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let again = upload().await;
+    let again = upload_v1(&client, &tenant, &key).await;
     assert_eq!(again.status, 200, "{}", again.text);
     faults.delete_gate.release();
     let replaced = replacer.await.unwrap();
-    assert_eq!(
-        (replaced.status.as_u16(), replaced.code()),
-        (409, "document_changed".to_string()),
-        "{}",
-        replaced.text
+    replaced.check(
+        "the replace that read a deleted revision",
+        Refused(409, "document_changed"),
     );
     let records = library_matches_objects(&server, &tenant).await;
     assert_eq!(records.len(), 1, "{records:?}");
@@ -680,37 +639,9 @@ async fn a_replace_racing_delete_and_upload_on_dynamodb() {
     }
 }
 
-/// A DynamoDB state store on moto's server (`scripts/test.sh` starts it);
-/// `None` (the test is skipped) without it, unless PETRAF_REQUIRE_STANDINS=1.
+/// A DynamoDB state store on moto's server; `None` (the test is skipped)
+/// without it.
 async fn moto_store() -> Option<Arc<dyn StateStore>> {
-    let endpoint = match std::env::var("PETRAF_TEST_MOTO_ENDPOINT") {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
-            panic!("PETRAF_REQUIRE_STANDINS=1 but PETRAF_TEST_MOTO_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!(
-                "skipped: PETRAF_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)"
-            );
-            return None;
-        }
-    };
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    let sdk = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(sdk);
-    let table = format!(
-        "petraf-documents-{}",
-        petraf_core::domain::ids::new_id().to_lowercase()
-    );
-    petraf_core::adapters::dynamodb::create_table(&client, &table)
-        .await
-        .expect("create the table");
-    Some(Arc::new(
-        petraf_core::adapters::dynamodb::DynamoStateStore::new(client, table),
-    ))
+    let store = moto_state_store("petraf-documents", None).await?;
+    Some(Arc::new(store))
 }

@@ -17,7 +17,10 @@ use petraf_core::domain::ids::new_id;
 use petraf_core::http::server::ServerLimits;
 use petraf_core::ports::Clock;
 use petraf_core::ports::StateStore;
-use petraf_tests::{Client, ManualClock, PLATFORM_KEY, Reply, TestServer, walkthrough_clock};
+use petraf_tests::cases::Expect::{Refused, Status};
+use petraf_tests::cases::run;
+use petraf_tests::moto::moto_state_store;
+use petraf_tests::{Call, Client, ManualClock, PLATFORM_KEY, Reply, TestServer, walkthrough_clock};
 use serde_json::{Value, json};
 
 const ADDRESS_A: &str = "203.0.113.10";
@@ -55,16 +58,41 @@ async fn new_tenant_with_key(server: &TestServer) -> (String, String) {
     (id, created.admin_key)
 }
 
-async fn set_limits(client: &Client, tenant: &str, limits: Value) -> Reply {
+/// The request that sets `tenant`'s limits, as `admin_key`.
+fn limits_patch(client: &Client, tenant: &str, admin_key: &str, limits: Value) -> Call {
     client
         .request(
             reqwest::Method::PATCH,
             &format!("/api/admin/tenants/{tenant}/limits"),
         )
-        .admin(PLATFORM_KEY)
+        .admin(admin_key)
         .json(&limits)
+}
+
+async fn set_limits(client: &Client, tenant: &str, limits: Value) -> Reply {
+    limits_patch(client, tenant, PLATFORM_KEY, limits)
         .send()
         .await
+}
+
+/// A tenant of its own with `limits` set.
+async fn tenant_with_limits(server: &TestServer, limits: Value) -> String {
+    let tenant = new_tenant(server).await;
+    let set = set_limits(&server.client(), &tenant, limits).await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    tenant
+}
+
+/// `tenant`'s audit log, as the platform admin sees it.
+async fn audit_log(client: &Client, tenant: &str) -> Value {
+    client
+        .get(&format!(
+            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
+        ))
+        .admin(PLATFORM_KEY)
+        .send()
+        .await
+        .json()
 }
 
 async fn create_session(client: &Client, tenant: &str, forwarded: &str) -> Reply {
@@ -142,13 +170,7 @@ async fn stats(client: &Client, tenant: &str) -> Value {
 }
 
 async fn message_count(server: &TestServer, tenant: &str, session: &str) -> usize {
-    server
-        .app
-        .store
-        .messages(tenant, session)
-        .await
-        .unwrap()
-        .len()
+    server.messages(tenant, session).await.len()
 }
 
 async fn sessions_per_address(server: &TestServer) {
@@ -206,9 +228,7 @@ async fn sessions_per_address(server: &TestServer) {
 
 async fn turns_per_address(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
-    let set = set_limits(&client, &tenant, json!({"turns_per_address_per_minute": 2})).await;
-    assert_eq!(set.status, 200, "{}", set.text);
+    let tenant = tenant_with_limits(server, json!({"turns_per_address_per_minute": 2})).await;
     let session = ready_session(&client, &tenant, ADDRESS_A).await;
     for _ in 0..2 {
         let reply = turn(&client, &tenant, &session, ADDRESS_A).await;
@@ -241,9 +261,7 @@ async fn turns_per_address(server: &TestServer) {
 
 async fn turns_per_phase(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
-    let set = set_limits(&client, &tenant, json!({"extra_turns_per_phase": 1})).await;
-    assert_eq!(set.status, 200, "{}", set.text);
+    let tenant = tenant_with_limits(server, json!({"extra_turns_per_phase": 1})).await;
     let session = ready_session(&client, &tenant, ADDRESS_A).await;
     let other = ready_session(&client, &tenant, ADDRESS_A).await;
     // max_collect_turns (3) + 1: the vague answers are refined, scored
@@ -271,11 +289,9 @@ async fn turns_per_phase(server: &TestServer) {
 
 async fn token_budget(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
-    let other_tenant = new_tenant(server).await;
     // Less than any turn spends: the first turn crosses it while streaming.
-    let set = set_limits(&client, &tenant, json!({"monthly_token_budget": 10})).await;
-    assert_eq!(set.status, 200, "{}", set.text);
+    let tenant = tenant_with_limits(server, json!({"monthly_token_budget": 10})).await;
+    let other_tenant = new_tenant(server).await;
     let session = ready_session(&client, &tenant, ADDRESS_A).await;
     let crossing = turn(&client, &tenant, &session, ADDRESS_A).await;
     assert_eq!(
@@ -298,14 +314,7 @@ async fn token_budget(server: &TestServer) {
     assert_eq!(counted["token_budget"]["state"], "exhausted");
     assert_eq!(counted["token_budget"]["monthly_token_budget"], 10);
     assert_eq!(counted["refusals_this_month"]["token_budget_exhausted"], 1);
-    let audit = client
-        .get(&format!(
-            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
-        ))
-        .admin(PLATFORM_KEY)
-        .send()
-        .await
-        .json();
+    let audit = audit_log(&client, &tenant).await;
     let actions: Vec<&str> = audit["logs"]
         .as_array()
         .unwrap()
@@ -384,14 +393,7 @@ async fn budget_under_concurrency(server: &TestServer) {
         counted["tokens_this_month"].as_i64().unwrap() >= 5 * spent,
         "the turns crossed the budget: {counted}"
     );
-    let audit = client
-        .get(&format!(
-            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
-        ))
-        .admin(PLATFORM_KEY)
-        .send()
-        .await
-        .json();
+    let audit = audit_log(&client, &tenant).await;
     let count = |what: &str| {
         audit["logs"]
             .as_array()
@@ -413,36 +415,50 @@ async fn budget_under_concurrency(server: &TestServer) {
 async fn operator_settings(server: &TestServer) {
     let client = server.client();
     let (tenant, admin_key) = new_tenant_with_key(server).await;
-    // The tenant's own admin reads its limits but does not set them.
-    let own = client
-        .get(&format!("/api/admin/tenants/{tenant}/limits"))
-        .admin(&admin_key)
-        .send()
-        .await;
-    assert_eq!(own.status, 200, "{}", own.text);
-    let raise = client
-        .request(
-            reqwest::Method::PATCH,
-            &format!("/api/admin/tenants/{tenant}/limits"),
-        )
-        .admin(&admin_key)
-        .json(&json!({"monthly_token_budget": 0}))
-        .send()
-        .await;
-    assert_eq!(raise.status, 403, "{}", raise.text);
-    assert_eq!(raise.code(), "platform_admin_only");
-    let bad = set_limits(&client, &tenant, json!({"budget_warning_percent": 0})).await;
-    assert_eq!(bad.status, 400, "{}", bad.text);
-    assert_eq!(bad.code(), "invalid_limits");
-    let unknown = set_limits(&client, &tenant, json!({"tokens": 5})).await;
-    assert_eq!(unknown.status, 400, "{}", unknown.text);
-    let missing = set_limits(
-        &client,
-        "no-such-tenant",
-        json!({"monthly_token_budget": 5}),
-    )
+    let limits_path = format!("/api/admin/tenants/{tenant}/limits");
+    run([
+        (
+            "the tenant's own admin reads its limits",
+            client.get(&limits_path).admin(&admin_key),
+            Status(200),
+        ),
+        (
+            "the tenant's own admin does not set them",
+            limits_patch(
+                &client,
+                &tenant,
+                &admin_key,
+                json!({"monthly_token_budget": 0}),
+            ),
+            Refused(403, "platform_admin_only"),
+        ),
+        (
+            "a warning at 0 %",
+            limits_patch(
+                &client,
+                &tenant,
+                PLATFORM_KEY,
+                json!({"budget_warning_percent": 0}),
+            ),
+            Refused(400, "invalid_limits"),
+        ),
+        (
+            "an unknown limit",
+            limits_patch(&client, &tenant, PLATFORM_KEY, json!({"tokens": 5})),
+            Status(400),
+        ),
+        (
+            "an unknown tenant",
+            limits_patch(
+                &client,
+                "no-such-tenant",
+                PLATFORM_KEY,
+                json!({"monthly_token_budget": 5}),
+            ),
+            Status(404),
+        ),
+    ])
     .await;
-    assert_eq!(missing.status, 404, "{}", missing.text);
     let shown = client
         .get(&format!("/api/admin/tenants/{tenant}/limits"))
         .admin(PLATFORM_KEY)
@@ -457,14 +473,7 @@ async fn operator_settings(server: &TestServer) {
 /// each of them escaped every per-address limit.
 async fn unparseable_addresses(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
-    let set = set_limits(
-        &client,
-        &tenant,
-        json!({"sessions_per_address_per_hour": 1}),
-    )
-    .await;
-    assert_eq!(set.status, 200, "{}", set.text);
+    let tenant = tenant_with_limits(server, json!({"sessions_per_address_per_hour": 1})).await;
     let cases: [(&str, &[&str]); 3] = [
         ("198.51.100.7:1234", &["198.51.100.7:1234", "198.51.100.7"]),
         ("[2001:db8::1]", &["[2001:db8::1]", "2001:db8::1"]),
@@ -480,14 +489,7 @@ async fn unparseable_addresses(server: &TestServer) {
         }
     }
     // Nothing that is no address reaches the audit log.
-    let audit = client
-        .get(&format!(
-            "/api/admin/audit-logs?tenant_id={tenant}&limit=200"
-        ))
-        .admin(PLATFORM_KEY)
-        .send()
-        .await
-        .json();
+    let audit = audit_log(&client, &tenant).await;
     let text = audit.to_string();
     assert!(
         !text.contains("unknown") && !text.contains("0198"),
@@ -498,14 +500,7 @@ async fn unparseable_addresses(server: &TestServer) {
 /// An IPv6 client is its /64; `::ffff:a.b.c.d` is `a.b.c.d`.
 async fn address_buckets(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
-    let set = set_limits(
-        &client,
-        &tenant,
-        json!({"sessions_per_address_per_hour": 1}),
-    )
-    .await;
-    assert_eq!(set.status, 200, "{}", set.text);
+    let tenant = tenant_with_limits(server, json!({"sessions_per_address_per_hour": 1})).await;
     for (first, same_bucket, other) in [
         (
             "2001:db8:aa:bb::1",
@@ -532,9 +527,7 @@ async fn address_buckets(server: &TestServer) {
 /// end of one and another at the start of the next get the limit once.
 async fn burst_across_a_boundary(server: &TestServer) {
     let client = server.client();
-    let tenant = new_tenant(server).await;
-    let set = set_limits(&client, &tenant, json!({"turns_per_address_per_minute": 3})).await;
-    assert_eq!(set.status, 200, "{}", set.text);
+    let tenant = tenant_with_limits(server, json!({"turns_per_address_per_minute": 3})).await;
     let burst = ready_session(&client, &tenant, ADDRESS_A).await;
     let after = ready_session(&client, &tenant, ADDRESS_A).await;
     // To the last second of a clock minute.
@@ -577,33 +570,10 @@ async fn every_limit_on_the_embedded_store() {
 
 #[tokio::test]
 async fn every_limit_on_dynamodb() {
-    let endpoint = match std::env::var("PETRAF_TEST_MOTO_ENDPOINT") {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ if std::env::var("PETRAF_REQUIRE_STANDINS").as_deref() == Ok("1") => {
-            panic!("PETRAF_REQUIRE_STANDINS=1 but PETRAF_TEST_MOTO_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!(
-                "skipped: PETRAF_TEST_MOTO_ENDPOINT is not set (scripts/test.sh starts moto)"
-            );
-            return;
-        }
-    };
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    let sdk = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(sdk);
-    let table = format!("petraf-limits-{}", new_id().to_lowercase());
-    petraf_core::adapters::dynamodb::create_table(&client, &table)
-        .await
-        .expect("create the table");
     // The store judges expiry by the clock the server moves.
     let clock = walkthrough_clock();
-    let store = petraf_core::adapters::dynamodb::DynamoStateStore::new(client, table)
-        .with_clock(clock.clone());
+    let Some(store) = moto_state_store("petraf-limits", Some(clock.clone())).await else {
+        return;
+    };
     every_limit(server_on(Some(Arc::new(store)), clock).await).await;
 }

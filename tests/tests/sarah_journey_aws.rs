@@ -4,7 +4,6 @@
 //! both; without them this test says "skipped", unless
 //! PETRAF_REQUIRE_STANDINS=1.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use petraf_core::adapters::dynamodb::DynamoStateStore;
@@ -64,16 +63,14 @@ async fn sarahs_whole_journey_on_dynamodb_s3_and_pgvector() {
     let table = format!("petraf-journey-{}", new_id().to_lowercase());
     let bucket = format!("petraf-journey-{}", new_id().to_lowercase());
     let database_url = fresh_database(&postgres).await;
-    let env: HashMap<&'static str, String> = [
-        ("PETRAF_STATE_STORE", "dynamodb".to_string()),
-        ("PETRAF_TABLE_NAME", table.clone()),
-        ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
-        ("DATABASE_URL", database_url),
-        ("PETRAF_EMBEDDING_DIMENSION", "384".to_string()),
-        ("PETRAF_DOCUMENT_BUCKET", bucket.clone()),
-    ]
-    .into_iter()
-    .collect();
+    let env = config::test_env(&[
+        ("PETRAF_STATE_STORE", "dynamodb"),
+        ("PETRAF_TABLE_NAME", &table),
+        ("PETRAF_VECTOR_STORE", "pgvector"),
+        ("DATABASE_URL", &database_url),
+        ("PETRAF_EMBEDDING_DIMENSION", "384"),
+        ("PETRAF_DOCUMENT_BUCKET", &bucket),
+    ]);
 
     // What `petraf migrate` does, then the bucket the template would create.
     let done = config::migrate(&env).await.expect("migrate");

@@ -120,8 +120,9 @@ pub(crate) fn millis(
         .transpose()
 }
 
-/// The tests' environment: these variables and no others.
-#[cfg(test)]
-pub(crate) fn test_env(pairs: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+/// The tests' environment: these variables and no others. Public with
+/// feature `conformance`, so integration tests and benches share it.
+#[cfg(any(test, feature = "conformance"))]
+pub fn test_env(pairs: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
     pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
 }

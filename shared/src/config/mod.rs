@@ -35,6 +35,8 @@ use env::{Choice, choice, deployed_choice};
 #[cfg(feature = "aws-sdk")]
 pub use aws::aws_sdk_config;
 pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private};
+#[cfg(any(test, feature = "conformance"))]
+pub use env::test_env;
 pub use env::{Env, ProcessEnv, bounded};
 pub use error::ConfigError;
 pub use models::{ModelProvider, embedding_dimension};

@@ -307,16 +307,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         for (requested, expected) in [(None, 384), (Some("1536"), 1536)] {
-            let mut env: std::collections::HashMap<&'static str, String> = [
-                ("PETRAF_DATA_DIR", d.to_string()),
-                ("PETRAF_VECTOR_STORE", "pgvector".to_string()),
-                (
-                    "DATABASE_URL",
-                    "postgres://postgres@127.0.0.1:1/postgres".to_string(),
-                ),
-            ]
-            .into_iter()
-            .collect();
+            let mut env = env(&[
+                ("PETRAF_DATA_DIR", d),
+                ("PETRAF_VECTOR_STORE", "pgvector"),
+                ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/postgres"),
+            ]);
             if let Some(n) = requested {
                 env.insert("PETRAF_EMBEDDING_DIMENSION", n.to_string());
             }

@@ -246,7 +246,7 @@ fn add_chat_events(doc: &mut Value) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeSet, HashMap};
+    use std::collections::BTreeSet;
     use std::path::PathBuf;
 
     use axum::body::{Body, to_bytes};
@@ -539,8 +539,9 @@ mod tests {
     }
 
     async fn test_app(dir: &std::path::Path) -> crate::app::App {
-        let env: HashMap<&'static str, String> = HashMap::new();
-        crate::config::scratch_app(&env, dir).await.unwrap()
+        crate::config::scratch_app(&crate::config::test_env(&[]), dir)
+            .await
+            .unwrap()
     }
 
     /// Every documented operation reaches a handler (no `route_not_found`,

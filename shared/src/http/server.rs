@@ -479,6 +479,7 @@ impl AsyncWrite for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_env;
 
     #[test]
     fn the_refusals_are_well_formed() {
@@ -556,22 +557,20 @@ mod tests {
 
     #[test]
     fn limits_come_from_the_environment() {
-        let env: std::collections::HashMap<&'static str, String> = [
-            ("PETRAF_MAX_CONNECTIONS", "8".to_string()),
-            ("PETRAF_HEADER_TIMEOUT_SECS", "2".to_string()),
-            ("PETRAF_BODY_DEADLINE_SECS", "20".to_string()),
-            ("PETRAF_BODY_MIN_RATE", "0".to_string()),
-            ("PETRAF_MAX_CONNECTIONS_PER_ADDRESS", "4".to_string()),
-        ]
-        .into();
+        let env = test_env(&[
+            ("PETRAF_MAX_CONNECTIONS", "8"),
+            ("PETRAF_HEADER_TIMEOUT_SECS", "2"),
+            ("PETRAF_BODY_DEADLINE_SECS", "20"),
+            ("PETRAF_BODY_MIN_RATE", "0"),
+            ("PETRAF_MAX_CONNECTIONS_PER_ADDRESS", "4"),
+        ]);
         let limits = ServerLimits::from_env(&env).unwrap();
         assert_eq!(limits.max_connections, 8);
         assert_eq!(limits.body_deadline, Duration::from_secs(20));
         assert_eq!(limits.body_min_rate, 0);
         assert_eq!(limits.max_connections_per_address, 4);
         assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
-        let bad: std::collections::HashMap<&'static str, String> =
-            [("PETRAF_MAX_CONNECTIONS", "0".to_string())].into();
+        let bad = test_env(&[("PETRAF_MAX_CONNECTIONS", "0")]);
         assert_eq!(
             ServerLimits::from_env(&bad).unwrap_err().variable,
             "PETRAF_MAX_CONNECTIONS"

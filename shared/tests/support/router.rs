@@ -22,11 +22,10 @@ pub fn app_with(
     let mut ports = petraf_core::config::embedded_ports(dir).unwrap();
     ports.model = model;
     ports.embedder = embedder;
-    let env: std::collections::HashMap<&'static str, String> = [(
+    let env = petraf_core::config::test_env(&[(
         "PETRAF_JWT_SECRET",
-        "test-secret-test-secret-test-secret-0123".to_string(),
-    )]
-    .into();
+        "test-secret-test-secret-test-secret-0123",
+    )]);
     let secrets = petraf_core::config::secrets(&env, dir).unwrap();
     petraf_core::config::services(ports, secrets, Arc::new(SystemClock))
 }
