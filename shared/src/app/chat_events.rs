@@ -92,3 +92,124 @@ pub fn event_schemas() -> Vec<(&'static str, String)> {
         ("error", StreamErrorData::name().into_owned()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::chat::ChatEvent;
+    use crate::domain::message::{Source, Usage};
+    use crate::domain::phase::{Phase, Step};
+    use crate::domain::scoring::{CriterionScore, ScoreCard};
+
+    /// Each event's name and data exactly as the wire carries them: the
+    /// e2e tests, the browser tests and `openapi.json` depend on them.
+    #[test]
+    fn every_event_keeps_its_wire_format() {
+        let at = "2026-11-26T08:15:42Z".parse().unwrap();
+        let (phase, step) = (Phase::G4Future, Step::Collect);
+        let card = ScoreCard {
+            overall: 8.0,
+            criteria: vec![CriterionScore {
+                name: "specific".into(),
+                score: 8.0,
+                weight: 1.0,
+                weighted_score: 8.0,
+                reasoning: "clear".into(),
+            }],
+            feedback: "good".into(),
+            suggestions: vec![],
+            meets_threshold: true,
+            threshold: 7.0,
+        };
+        let cases = [
+            (
+                ChatEvent::Start {
+                    phase,
+                    step,
+                    timestamp: at,
+                },
+                "start",
+                r#"{"phase":"g4_future","step":"collect","timestamp":"2026-11-26T08:15:42Z"}"#,
+            ),
+            (
+                ChatEvent::Message {
+                    content: "Hi".into(),
+                    phase,
+                    step,
+                    chunk_index: 1,
+                },
+                "message",
+                r#"{"content":"Hi","phase":"g4_future","step":"collect","chunk_index":1}"#,
+            ),
+            (
+                ChatEvent::State {
+                    phase,
+                    step,
+                    completion_percentage: 33,
+                },
+                "state",
+                r#"{"phase":"g4_future","step":"collect","completion_percentage":33}"#,
+            ),
+            (
+                ChatEvent::Refined {
+                    goal: "Lead".into(),
+                    phase,
+                    characters: 4,
+                    version: 1,
+                },
+                "refined",
+                r#"{"goal":"Lead","phase":"g4_future","characters":4,"version":1}"#,
+            ),
+            (
+                ChatEvent::Score {
+                    goal_id: "g".into(),
+                    phase,
+                    card,
+                },
+                "score",
+                concat!(
+                    r#"{"goal_id":"g","phase":"g4_future","overall":8.0,"criteria":[{"name":"specific","score":8.0,"weight":1.0,"weighted_score":8.0,"reasoning":"clear"}],"#,
+                    r#""feedback":"good","suggestions":[],"meets_threshold":true,"threshold":7.0}"#
+                ),
+            ),
+            (
+                ChatEvent::Complete {
+                    phase,
+                    step,
+                    full_response: "Hi".into(),
+                    chunks: 1,
+                    tokens_used: Usage {
+                        input: 1,
+                        output: 2,
+                    },
+                    latency_ms: 5,
+                    timestamp: at,
+                    sources: vec![Source {
+                        title: "Framework".into(),
+                        category: "career_framework".into(),
+                        page: Some(2),
+                        section: None,
+                    }],
+                },
+                "complete",
+                concat!(
+                    r#"{"phase":"g4_future","step":"collect","full_response":"Hi","chunks":1,"#,
+                    r#""tokens_used":{"input":1,"output":2,"total":3},"latency_ms":5,"#,
+                    r#""timestamp":"2026-11-26T08:15:42Z","#,
+                    r#""sources":[{"title":"Framework","category":"career_framework","page":2}]}"#
+                ),
+            ),
+            (
+                ChatEvent::Error {
+                    code: "model_unavailable".into(),
+                    message: "later".into(),
+                },
+                "error",
+                r#"{"code":"model_unavailable","message":"later"}"#,
+            ),
+        ];
+        for (event, name, data) in cases {
+            assert_eq!(event.name(), name);
+            assert_eq!(event.data().to_string(), data, "{name}");
+        }
+    }
+}
