@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 
 use super::error::ErrorBody;
 use super::{admin_routes, chat_routes, goals_routes, session_routes, tenant_routes};
-use crate::app::chat_events;
+use crate::app::chat::events as chat_events;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -256,6 +256,9 @@ mod tests {
 
     use super::*;
     use crate::app::chat::ChatEvent;
+    use crate::app::chat::events::{
+        CompleteData, MessageData, RefinedData, ScoreData, StartData, StateData, StreamErrorData,
+    };
     use crate::domain::message::{Source, Usage};
     use crate::domain::phase::{Phase, Step};
     use crate::domain::scoring::{CriterionScore, ScoreCard};
@@ -409,29 +412,29 @@ mod tests {
         let now = Utc::now();
         let (phase, step) = (Phase::G4Future, Step::Collect);
         vec![
-            ChatEvent::Start {
+            ChatEvent::Start(StartData {
                 phase,
                 step,
                 timestamp: now,
-            },
-            ChatEvent::Message {
+            }),
+            ChatEvent::Message(MessageData {
                 content: "Hi".into(),
                 phase,
                 step,
                 chunk_index: 1,
-            },
-            ChatEvent::State {
+            }),
+            ChatEvent::State(StateData {
                 phase,
                 step,
                 completion_percentage: 33,
-            },
-            ChatEvent::Refined {
+            }),
+            ChatEvent::Refined(RefinedData {
                 goal: "Lead".into(),
                 phase,
                 characters: 4,
                 version: 1,
-            },
-            ChatEvent::Score {
+            }),
+            ChatEvent::Score(ScoreData {
                 goal_id: "g".into(),
                 phase,
                 card: ScoreCard {
@@ -448,8 +451,8 @@ mod tests {
                     meets_threshold: true,
                     threshold: 7.0,
                 },
-            },
-            ChatEvent::Complete {
+            }),
+            ChatEvent::Complete(CompleteData {
                 phase,
                 step,
                 full_response: "Hi".into(),
@@ -457,7 +460,8 @@ mod tests {
                 tokens_used: Usage {
                     input: 1,
                     output: 2,
-                },
+                }
+                .into(),
                 latency_ms: 5,
                 timestamp: now,
                 sources: vec![Source {
@@ -466,11 +470,8 @@ mod tests {
                     page: Some(2),
                     section: None,
                 }],
-            },
-            ChatEvent::Error {
-                code: "model_unavailable".into(),
-                message: "later".into(),
-            },
+            }),
+            ChatEvent::Error(StreamErrorData::new("model_unavailable", "later")),
         ]
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::App;
+use crate::app::App;
 use crate::domain::conversation::ConversationState;
 use crate::ports::state_store::{Guarded, SessionChange, StoreError};
 

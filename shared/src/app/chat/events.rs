@@ -1,82 +1,48 @@
-//! The data of each server-sent event a chat turn streams: one type per
-//! event, serialized as the event's `data` and described in the OpenAPI
-//! document from the same type.
+//! The server-sent events a chat turn streams: one enum wrapping one data
+//! type per event. An event's `data` is the enum serialized (one
+//! `to_value`), its name the variant's; the OpenAPI document describes each
+//! data type. A new event is a data type, a variant, its name and its line
+//! in [`event_schemas`] — all in this file.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::chat::TokensUsed;
-use crate::domain::message::Source;
+use crate::domain::message::{Source, Usage};
 use crate::domain::phase::{Phase, Step};
 use crate::domain::scoring::ScoreCard;
 
-/// `start`: the turn has begun.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StartData {
-    pub phase: Phase,
-    pub step: Step,
-    pub timestamp: DateTime<Utc>,
+/// The events a turn streams, in the order a client sees them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ChatEvent {
+    Start(StartData),
+    Message(MessageData),
+    State(StateData),
+    Refined(RefinedData),
+    Score(ScoreData),
+    Complete(CompleteData),
+    Error(StreamErrorData),
 }
 
-/// `message`: one piece of the coach's streamed reply (`step: score` for
-/// advice after a low score).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageData {
-    pub content: String,
-    pub phase: Phase,
-    pub step: Step,
-    /// From 1.
-    pub chunk_index: u32,
-}
+impl ChatEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChatEvent::Start(_) => "start",
+            ChatEvent::Message(_) => "message",
+            ChatEvent::State(_) => "state",
+            ChatEvent::Refined(_) => "refined",
+            ChatEvent::Score(_) => "score",
+            ChatEvent::Complete(_) => "complete",
+            ChatEvent::Error(_) => "error",
+        }
+    }
 
-/// `state`: the conversation moved (sent at every transition).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StateData {
-    pub phase: Phase,
-    pub step: Step,
-    #[schema(maximum = 100)]
-    pub completion_percentage: u8,
-}
-
-/// `refined`: the answers refined into a SMART goal.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RefinedData {
-    pub goal: String,
-    pub phase: Phase,
-    /// At most 300.
-    pub characters: usize,
-    pub version: u32,
-}
-
-/// `score`: the goal scored against the tenant's rubric.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScoreData {
-    pub goal_id: String,
-    pub phase: Phase,
-    #[serde(flatten)]
-    pub card: ScoreCard,
-}
-
-/// `complete`: the turn is stored; the last event of a successful turn.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CompleteData {
-    pub phase: Phase,
-    pub step: Step,
-    pub full_response: String,
-    pub chunks: u32,
-    pub tokens_used: TokensUsed,
-    pub latency_ms: u64,
-    pub timestamp: DateTime<Utc>,
-    /// The company-document passages the turn used.
-    pub sources: Vec<Source>,
-}
-
-/// `error`: a fault after the stream began; the user's message stays stored.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StreamErrorData {
-    pub code: String,
-    pub message: String,
+    /// The event's data: the wrapped type, serialized.
+    pub fn data(&self) -> Value {
+        serde_json::to_value(self).expect("event data serializes")
+    }
 }
 
 /// Every event a turn may stream: its name and its data's schema name
@@ -93,12 +59,104 @@ pub fn event_schemas() -> Vec<(&'static str, String)> {
     ]
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TokensUsed {
+    pub input: u32,
+    pub output: u32,
+    pub total: u32,
+}
+
+impl From<Usage> for TokensUsed {
+    fn from(u: Usage) -> Self {
+        TokensUsed {
+            input: u.input,
+            output: u.output,
+            total: u.total(),
+        }
+    }
+}
+
+/// `start`: the turn has begun.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StartData {
+    pub phase: Phase,
+    pub step: Step,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// `message`: one piece of the coach's streamed reply (`step: score` for
+/// advice after a low score).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MessageData {
+    pub content: String,
+    pub phase: Phase,
+    pub step: Step,
+    /// From 1.
+    pub chunk_index: u32,
+}
+
+/// `state`: the conversation moved (sent at every transition).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StateData {
+    pub phase: Phase,
+    pub step: Step,
+    #[schema(maximum = 100)]
+    pub completion_percentage: u8,
+}
+
+/// `refined`: the answers refined into a SMART goal.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RefinedData {
+    pub goal: String,
+    pub phase: Phase,
+    /// At most 300.
+    pub characters: usize,
+    pub version: u32,
+}
+
+/// `score`: the goal scored against the tenant's rubric.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ScoreData {
+    pub goal_id: String,
+    pub phase: Phase,
+    #[serde(flatten)]
+    pub card: ScoreCard,
+}
+
+/// `complete`: the turn is stored; the last event of a successful turn.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CompleteData {
+    pub phase: Phase,
+    pub step: Step,
+    pub full_response: String,
+    pub chunks: u32,
+    pub tokens_used: TokensUsed,
+    pub latency_ms: u64,
+    pub timestamp: DateTime<Utc>,
+    /// The company-document passages the turn used.
+    pub sources: Vec<Source>,
+}
+
+/// `error`: a fault after the stream began; the user's message stays stored.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct StreamErrorData {
+    pub code: String,
+    pub message: String,
+}
+
+impl StreamErrorData {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        StreamErrorData {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::chat::ChatEvent;
-    use crate::domain::message::{Source, Usage};
-    use crate::domain::phase::{Phase, Step};
-    use crate::domain::scoring::{CriterionScore, ScoreCard};
+    use super::*;
+    use crate::domain::scoring::CriterionScore;
 
     /// Each event's name and data exactly as the wire carries them: the
     /// e2e tests, the browser tests and `openapi.json` depend on them.
@@ -122,49 +180,49 @@ mod tests {
         };
         let cases = [
             (
-                ChatEvent::Start {
+                ChatEvent::Start(StartData {
                     phase,
                     step,
                     timestamp: at,
-                },
+                }),
                 "start",
                 r#"{"phase":"g4_future","step":"collect","timestamp":"2026-11-26T08:15:42Z"}"#,
             ),
             (
-                ChatEvent::Message {
+                ChatEvent::Message(MessageData {
                     content: "Hi".into(),
                     phase,
                     step,
                     chunk_index: 1,
-                },
+                }),
                 "message",
                 r#"{"content":"Hi","phase":"g4_future","step":"collect","chunk_index":1}"#,
             ),
             (
-                ChatEvent::State {
+                ChatEvent::State(StateData {
                     phase,
                     step,
                     completion_percentage: 33,
-                },
+                }),
                 "state",
                 r#"{"phase":"g4_future","step":"collect","completion_percentage":33}"#,
             ),
             (
-                ChatEvent::Refined {
+                ChatEvent::Refined(RefinedData {
                     goal: "Lead".into(),
                     phase,
                     characters: 4,
                     version: 1,
-                },
+                }),
                 "refined",
                 r#"{"goal":"Lead","phase":"g4_future","characters":4,"version":1}"#,
             ),
             (
-                ChatEvent::Score {
+                ChatEvent::Score(ScoreData {
                     goal_id: "g".into(),
                     phase,
                     card,
-                },
+                }),
                 "score",
                 concat!(
                     r#"{"goal_id":"g","phase":"g4_future","overall":8.0,"criteria":[{"name":"specific","score":8.0,"weight":1.0,"weighted_score":8.0,"reasoning":"clear"}],"#,
@@ -172,7 +230,7 @@ mod tests {
                 ),
             ),
             (
-                ChatEvent::Complete {
+                ChatEvent::Complete(CompleteData {
                     phase,
                     step,
                     full_response: "Hi".into(),
@@ -180,7 +238,8 @@ mod tests {
                     tokens_used: Usage {
                         input: 1,
                         output: 2,
-                    },
+                    }
+                    .into(),
                     latency_ms: 5,
                     timestamp: at,
                     sources: vec![Source {
@@ -189,7 +248,7 @@ mod tests {
                         page: Some(2),
                         section: None,
                     }],
-                },
+                }),
                 "complete",
                 concat!(
                     r#"{"phase":"g4_future","step":"collect","full_response":"Hi","chunks":1,"#,
@@ -199,10 +258,7 @@ mod tests {
                 ),
             ),
             (
-                ChatEvent::Error {
-                    code: "model_unavailable".into(),
-                    message: "later".into(),
-                },
+                ChatEvent::Error(StreamErrorData::new("model_unavailable", "later")),
                 "error",
                 r#"{"code":"model_unavailable","message":"later"}"#,
             ),
