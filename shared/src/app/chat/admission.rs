@@ -242,3 +242,63 @@ async fn within_limits(
     limits::check_turn_cap(tenant, history, phase)?;
     limits::check_budget(app, tenant).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::ErrorKind;
+    use crate::app::chat::test_support::Fixture;
+
+    #[test]
+    fn only_a_conversation_phase_and_a_known_step_are_a_target() {
+        assert_eq!(
+            parse_target("g4_future", "collect").unwrap(),
+            (Phase::G4Future, Step::Collect)
+        );
+        let code = |phase, step| parse_target(phase, step).unwrap_err().code;
+        assert_eq!(code("g9_nowhere", "collect"), "unknown_phase");
+        assert_eq!(code("g2_basic", "collect"), "unknown_phase");
+        assert_eq!(code("g4_future", "dance"), "unknown_step");
+    }
+
+    #[tokio::test]
+    async fn admission_leases_the_session_and_stores_the_cleaned_message() {
+        let fx = Fixture::new().await;
+        let turn = fx
+            .admit("I want to lead\r\na\u{200B} team.  ")
+            .await
+            .unwrap();
+        assert_eq!(turn.kind, TurnKind::Collect);
+        let latest = turn.history.last().unwrap();
+        assert_eq!(
+            (latest.role, latest.content.as_str()),
+            (Role::User, "I want to lead\na team.")
+        );
+        let stored = fx.conversation().await;
+        assert_eq!(stored.version, turn.state.version, "the lease is stored");
+        assert!(stored.lease.is_some(), "the session is leased");
+        let messages = fx.app.store.messages(&fx.tenant.tenant.id, &fx.session_id);
+        assert_eq!(messages.await.unwrap().last().unwrap().id, latest.id);
+        let ctx = turn.coaching_context();
+        assert_eq!(ctx.latest_user_message(), "I want to lead\na team.");
+    }
+
+    #[tokio::test]
+    async fn a_second_turn_is_refused_while_the_first_holds_the_lease() {
+        let fx = Fixture::new().await;
+        let _first = fx.admit("I want to lead a team.").await.unwrap();
+        let refused = fx.admit("Hello?").await.err().unwrap();
+        assert_eq!(refused.kind, ErrorKind::Conflict);
+        assert_eq!(refused.code, "turn_in_progress");
+    }
+
+    #[tokio::test]
+    async fn a_spent_turn_cap_refuses_before_the_lease() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.max_collect_turns = 0;
+        fx.tenant.config.limits.extra_turns_per_phase = 0;
+        let refused = fx.admit("I want to lead a team.").await.err().unwrap();
+        assert_eq!(refused.code, "turn_limit_reached");
+        assert!(fx.conversation().await.lease.is_none());
+    }
+}

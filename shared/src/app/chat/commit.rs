@@ -275,3 +275,160 @@ async fn release_after_failed_commit(
         tracing::error!(error = %e, "could not release the session after a failed commit; its lease will expire");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::chat::test_support::{FIRST_ANSWER, Fixture, outbox};
+    use crate::domain::goal::Goal;
+    use crate::domain::scoring::ScoreCard;
+
+    fn ending(turn: &AdmittedTurn, scored: Option<Scored>) -> Ending {
+        Ending {
+            scored,
+            next_query: None,
+            stored: turn.state.clone(),
+            at: turn.app.clock.now(),
+            latency_ms: 42,
+        }
+    }
+
+    /// A goal for `turn`'s phase scored `overall`, as drafting leaves it.
+    fn scored(turn: &mut AdmittedTurn, overall: f64, threshold: f64) -> Scored {
+        let card = ScoreCard {
+            overall,
+            criteria: vec![],
+            feedback: "f".into(),
+            suggestions: vec![],
+            meets_threshold: overall >= threshold,
+            threshold,
+        };
+        let phase = turn.state.phase;
+        let goal = Goal {
+            id: new_id(),
+            session_id: turn.session.id.clone(),
+            tenant_id: turn.session.tenant_id.clone(),
+            goal_type: phase.goal_type().unwrap(),
+            phase,
+            content: "Lead a team of 4 by June.".into(),
+            score: overall,
+            is_final: card.meets_threshold,
+            version: 1,
+            score_details: card.clone(),
+            created_at: turn.app.clock.now(),
+        };
+        let verdict = turn.state.record_score(&card, &goal.content);
+        Scored {
+            goal,
+            verdict,
+            at: turn.app.clock.now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_turn_s_reply_is_stored_and_its_lease_released() {
+        let fx = Fixture::new().await;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let (mut out, _rx) = outbox(&turn);
+        out.text("Which team?".into(), Step::Collect).await;
+        out.usage.input = 7;
+        let mut ending = ending(&turn, None);
+        ending.next_query = Some(vec![0.5; fx.app.embedder.dimension()]);
+        let leased_version = turn.state.version;
+        assert_eq!(
+            commit(&mut turn, &out, ending).await.unwrap(),
+            Step::Collect
+        );
+        let stored = fx.conversation().await;
+        assert!(stored.lease.is_none(), "released");
+        assert_eq!(stored.version, leased_version + 1);
+        assert!(
+            stored.query_for(Phase::G4Future).is_some(),
+            "the query is kept"
+        );
+        let messages = fx.app.store.messages(&fx.tenant.tenant.id, &fx.session_id);
+        let reply = messages.await.unwrap().pop().unwrap();
+        assert_eq!(reply.role, Role::Assistant);
+        assert_eq!(reply.content, "Which team?");
+        assert_eq!((reply.tokens_prompt, reply.latency_ms), (7, 42));
+        assert_eq!(reply.model_used.as_deref(), Some("petraf-offline-1"));
+    }
+
+    #[tokio::test]
+    async fn a_passing_goal_is_stored_audited_and_moves_the_session_on() {
+        let fx = Fixture::new().await;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let (out, _rx) = outbox(&turn);
+        let scored = scored(&mut turn, 8.0, 7.0);
+        let goal_id = scored.goal.id.clone();
+        let ending = ending(&turn, Some(scored));
+        commit(&mut turn, &out, ending).await.unwrap();
+        let goals = fx.app.store.goals(&fx.tenant.tenant.id, &fx.session_id);
+        let (goals, _) = goals.await.unwrap();
+        assert_eq!(goals.len(), 1);
+        assert!(goals[0].id == goal_id && goals[0].is_final);
+        let session = fx.app.store.session(&fx.tenant.tenant.id, &fx.session_id);
+        let session = session.await.unwrap().unwrap();
+        assert_eq!(
+            session.completion_percentage,
+            Phase::G4Future.completion_when_done()
+        );
+        assert_eq!(fx.conversation().await.phase, Phase::G6Values);
+    }
+
+    #[tokio::test]
+    async fn only_a_passing_goal_counts_and_only_the_last_completes_the_session() {
+        let fx = Fixture::new().await;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let mut change = SessionChange::default();
+        let failed = scored(&mut turn, 5.0, 7.0);
+        assert_eq!(record_goal(&turn, &mut change, failed), None);
+        assert_eq!(change.goals.len(), 1, "a failed attempt is kept");
+        assert!(change.counters.final_goals.is_empty());
+
+        let mut change = SessionChange::default();
+        let passed = scored(&mut turn, 8.0, 7.0);
+        let progress = record_goal(&turn, &mut change, passed).unwrap();
+        assert!(!progress.completes);
+        assert_eq!(change.counters.final_goals, [GoalType::Future]);
+        let actions: Vec<&str> = change.audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(actions, [action::GOAL_SCORED]);
+
+        turn.state.phase = Phase::G8Actions;
+        let mut change = SessionChange::default();
+        let last = scored(&mut turn, 9.0, 7.0);
+        assert_eq!(
+            last.verdict,
+            Verdict::Passed {
+                phase: Phase::G8Actions,
+                next: Phase::Completed
+            }
+        );
+        let progress = record_goal(&turn, &mut change, last).unwrap();
+        assert!(progress.completes);
+        assert_eq!(progress.completion, 100);
+        assert_eq!(change.counters.sessions_completed, 1);
+        let actions: Vec<&str> = change.audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(actions, [action::GOAL_SCORED, action::SESSION_COMPLETED]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_never_writes_over_a_lost_lease() {
+        let fx = Fixture::new().await;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let (mut out, _rx) = outbox(&turn);
+        out.text("Which team?".into(), Step::Collect).await;
+        let mut ending = ending(&turn, None);
+        ending.stored.version -= 1; // Not the version stored: the lease is lost.
+        assert!(matches!(
+            commit(&mut turn, &out, ending).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let messages = fx.app.store.messages(&fx.tenant.tenant.id, &fx.session_id);
+        assert_eq!(messages.await.unwrap().len(), 1, "only the user's message");
+        assert!(
+            fx.conversation().await.lease.is_some(),
+            "left to whoever holds it"
+        );
+    }
+}

@@ -374,3 +374,128 @@ async fn refine_and_score(
     };
     Drafted { goal, card, usage }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::chat::test_support::{
+        FIRST_ANSWER, Fixture, READY_ANSWER, down, names, outbox, rewired, sent,
+    };
+    use crate::domain::phase::Phase;
+
+    /// Drafts `turn` after grounding it as the driver does.
+    async fn drafted(turn: &mut AdmittedTurn, out: &mut Outbox) -> Result<Option<Scored>, Halt> {
+        let mut ctx = turn.coaching_context();
+        let mut next_query = None;
+        let fresh = super::super::grounding::ground(turn, &mut ctx, &mut next_query).await?;
+        draft(turn, out, ctx, fresh, &mut next_query).await
+    }
+
+    fn steps_of_messages(events: &[ChatEvent]) -> Vec<Step> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                ChatEvent::Message(m) => Some(m.step),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_vague_answer_gets_the_coach_s_question_and_no_goal() {
+        let fx = Fixture::new().await;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let (mut out, mut rx) = outbox(&turn);
+        assert!(drafted(&mut turn, &mut out).await.unwrap().is_none());
+        assert_eq!(names(&sent(&mut rx)), ["message"]);
+        assert!(out.full_response.contains('?'), "{}", out.full_response);
+        assert!(out.usage.total() > 0, "the reply's cost is kept");
+        assert_eq!(
+            (turn.state.step, turn.state.collect_turns),
+            (Step::Collect, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ready_answer_is_refined_and_scored_and_a_pass_is_held_until_stored() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.threshold = 0.0;
+        let mut turn = fx.admit(READY_ANSWER).await.unwrap();
+        let (mut out, mut rx) = outbox(&turn);
+        let scored = drafted(&mut turn, &mut out).await.unwrap().unwrap();
+        assert_eq!(
+            scored.verdict,
+            Verdict::Passed {
+                phase: Phase::G4Future,
+                next: Phase::G6Values
+            }
+        );
+        assert!(scored.goal.is_final && !scored.goal.content.is_empty());
+        let before = sent(&mut rx);
+        assert_eq!(names(&before), ["message", "state", "refined", "state"]);
+        let Some(ChatEvent::Refined(refined)) = before.iter().find(|e| e.name() == "refined")
+        else {
+            unreachable!()
+        };
+        assert_eq!(refined.goal, scored.goal.content);
+        out.release_held().await;
+        let held = sent(&mut rx);
+        assert_eq!(names(&held), ["score", "state"]);
+        let ChatEvent::State(moved) = &held[1] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (moved.phase, moved.completion_percentage),
+            (Phase::G6Values, Phase::G4Future.completion_when_done())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_goal_that_falls_short_gets_the_coach_s_advice_as_step_score() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.threshold = 10.0;
+        let mut turn = fx.admit(READY_ANSWER).await.unwrap();
+        let (mut out, mut rx) = outbox(&turn);
+        let scored = drafted(&mut turn, &mut out).await.unwrap().unwrap();
+        assert!(matches!(scored.verdict, Verdict::Failed { .. }));
+        let events = sent(&mut rx);
+        assert_eq!(
+            names(&events),
+            [
+                "message", "state", "refined", "state", "score", "message", "state"
+            ]
+        );
+        let steps = steps_of_messages(&events);
+        assert_eq!(steps.first(), Some(&Step::Collect));
+        assert_eq!(steps.last(), Some(&Step::Score), "the advice");
+        assert_eq!(
+            turn.state.draft_goal.as_deref(),
+            Some(scored.goal.content.as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn an_edited_goal_is_scored_without_a_coach_reply() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.threshold = 0.0;
+        let goal = "Lead a team of 4 developers on the payment platform by June 2026.";
+        let mut turn = fx.admit(goal).await.unwrap();
+        turn.kind = TurnKind::EditGoal;
+        let (mut out, mut rx) = outbox(&turn);
+        let scored = drafted(&mut turn, &mut out).await.unwrap().unwrap();
+        assert_eq!(scored.goal.content, goal);
+        assert_eq!(names(&sent(&mut rx)), ["state", "refined", "state"]);
+        assert!(out.full_response.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_model_halts_the_turn() {
+        let fx = Fixture::new().await;
+        let mut turn = fx.admit(READY_ANSWER).await.unwrap();
+        turn.app = rewired(&turn.app, |ports| ports.model = down());
+        let (mut out, mut rx) = outbox(&turn);
+        let halted = drafted(&mut turn, &mut out).await;
+        assert!(matches!(halted, Err(Halt::Model(_))));
+        assert!(sent(&mut rx).is_empty());
+    }
+}

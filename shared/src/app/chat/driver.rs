@@ -186,3 +186,99 @@ async fn abandon(turn: &mut AdmittedTurn, out: &mut Outbox, leased: Conversation
         out.send(event).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::chat::test_support::{
+        FIRST_ANSWER, Fixture, READY_ANSWER, down, names, rewired,
+    };
+    use crate::domain::message::Role;
+    use crate::domain::phase::Phase;
+
+    async fn turn(fx: &Fixture, message: &str) -> Vec<ChatEvent> {
+        let mut rx = start_turn(
+            fx.app.clone(),
+            fx.tenant.clone(),
+            "g4_future",
+            fx.request(message),
+            Some(&fx.token),
+            RequestOrigin::default(),
+        )
+        .await
+        .unwrap();
+        let mut events = vec![];
+        while let Some(event) = rx.recv().await {
+            events.push(event);
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn a_turn_streams_its_reply_then_completes_stored() {
+        let fx = Fixture::new().await;
+        let events = turn(&fx, FIRST_ANSWER).await;
+        assert_eq!(names(&events), ["start", "message", "complete"]);
+        let Some(ChatEvent::Complete(complete)) = events.last() else {
+            unreachable!()
+        };
+        assert!(fx.conversation().await.lease.is_none(), "released");
+        let messages = fx.app.store.messages(&fx.tenant.tenant.id, &fx.session_id);
+        let messages = messages.await.unwrap();
+        let roles: Vec<Role> = messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::User, Role::Assistant]);
+        assert_eq!(messages[1].content, complete.full_response);
+    }
+
+    #[tokio::test]
+    async fn a_passing_goal_is_announced_once_stored() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.threshold = 0.0;
+        let events = turn(&fx, READY_ANSWER).await;
+        assert_eq!(
+            names(&events),
+            [
+                "start", "message", "state", "refined", "state", "score", "state", "complete"
+            ]
+        );
+        assert_eq!(fx.conversation().await.phase, Phase::G6Values);
+    }
+
+    #[tokio::test]
+    async fn a_model_fault_ends_in_an_error_and_releases_the_session() {
+        let mut fx = Fixture::new().await;
+        fx.app = rewired(&fx.app, |ports| ports.model = down());
+        let events = turn(&fx, FIRST_ANSWER).await;
+        assert_eq!(names(&events), ["start", "error"]);
+        let stored = fx.conversation().await;
+        assert!(stored.lease.is_none());
+        assert_eq!(stored.step, crate::domain::phase::Step::Collect);
+        let messages = fx.app.store.messages(&fx.tenant.tenant.id, &fx.session_id);
+        assert_eq!(
+            messages.await.unwrap().len(),
+            2,
+            "the user's and the reply row"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shutting_down_process_refuses_new_turns() {
+        let fx = Fixture::new().await;
+        fx.app
+            .turns
+            .shut_down(std::time::Duration::ZERO, std::time::Duration::ZERO)
+            .await;
+        let refused = start_turn(
+            fx.app.clone(),
+            fx.tenant.clone(),
+            "g4_future",
+            fx.request(FIRST_ANSWER),
+            Some(&fx.token),
+            RequestOrigin::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert_eq!(refused.code, "shutting_down");
+    }
+}

@@ -174,3 +174,81 @@ impl FreshRetrieval {
         self.result.clone().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::chat::test_support::{FIRST_ANSWER, Fixture, down, rewired};
+
+    async fn grounded(
+        turn: &AdmittedTurn,
+    ) -> Result<(PhaseContext, Option<FreshRetrieval>, Option<Vec<f32>>), Halt> {
+        let mut ctx = turn.coaching_context();
+        let mut next_query = None;
+        let fresh = ground(turn, &mut ctx, &mut next_query).await?;
+        Ok((ctx, fresh, next_query))
+    }
+
+    #[tokio::test]
+    async fn ahead_starts_from_the_remembered_query_and_retrieves_alongside() {
+        let fx = Fixture::new().await;
+        fx.index("career_framework", "A senior engineer leads a small team.")
+            .await;
+        let turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        assert!(remembered_query(&turn, Phase::G4Future).is_some());
+        let (ctx, fresh, next_query) = grounded(&turn).await.unwrap();
+        assert_eq!(ctx.documents.len(), 1, "the remembered query found it");
+        assert!(next_query.is_none(), "the turn's own query is still coming");
+        let retrieved = fresh.expect("retrieving alongside").finish().await.unwrap();
+        assert_eq!(retrieved.documents.len(), 1);
+        assert!(retrieved.query.is_some());
+    }
+
+    #[tokio::test]
+    async fn without_a_remembered_query_ahead_retrieves_first() {
+        let fx = Fixture::new().await;
+        fx.index(
+            "values",
+            "Leading a small team as a senior engineer is valued.",
+        )
+        .await;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        turn.state.queries.clear();
+        let (ctx, fresh, next_query) = grounded(&turn).await.unwrap();
+        assert!(fresh.is_none());
+        assert_eq!(ctx.documents.len(), 1);
+        assert_eq!(
+            next_query.map(|q| q.len()),
+            Some(fx.app.embedder.dimension())
+        );
+    }
+
+    #[tokio::test]
+    async fn per_turn_retrieves_before_the_coach_within_the_phase_s_categories() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.coach_retrieval = CoachRetrieval::PerTurn;
+        fx.index(
+            "performance_guidelines",
+            "A senior engineer leads a small team.",
+        )
+        .await;
+        let turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let (ctx, fresh, next_query) = grounded(&turn).await.unwrap();
+        assert!(fresh.is_none());
+        assert!(
+            next_query.is_some(),
+            "the turn's own query, kept for the next"
+        );
+        assert!(ctx.documents.is_empty(), "not a category of g4_future");
+    }
+
+    #[tokio::test]
+    async fn a_failed_retrieval_with_no_usable_remembered_query_halts_the_turn() {
+        let mut fx = Fixture::new().await;
+        fx.tenant.config.coach_retrieval = CoachRetrieval::PerTurn;
+        let mut turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        // The embedder fails, and its dimension (0) fits no remembered query.
+        turn.app = rewired(&turn.app, |ports| ports.embedder = down());
+        assert!(matches!(grounded(&turn).await, Err(Halt::Storage(_))));
+    }
+}

@@ -40,3 +40,28 @@ impl Halt {
         Some(ChatEvent::Error(data))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_halt_but_a_disconnect_reports_its_own_code() {
+        let code = |halt: Halt| match halt.event() {
+            Some(ChatEvent::Error(data)) => Some(data.code),
+            _ => None,
+        };
+        let model = ModelError::Upstream("down".into());
+        assert_eq!(code(Halt::Model(model.clone())).unwrap(), model.code());
+        assert_eq!(
+            code(Halt::Storage(AppError::internal(
+                "rubric_missing",
+                "no rubric"
+            )))
+            .unwrap(),
+            "rubric_missing"
+        );
+        assert_eq!(code(Halt::ShuttingDown).unwrap(), "shutting_down");
+        assert_eq!(code(Halt::Disconnected), None);
+    }
+}

@@ -20,6 +20,8 @@ mod grounding;
 mod halt;
 mod lease_keeper;
 mod outbox;
+#[cfg(test)]
+mod test_support;
 
 pub use admission::TurnRequest;
 pub use driver::start_turn;

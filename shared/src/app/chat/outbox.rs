@@ -79,3 +79,43 @@ impl Outbox {
         self.send(event).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::chat::events::StreamErrorData;
+
+    fn names(rx: &mut mpsc::Receiver<ChatEvent>) -> Vec<&'static str> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| e.name())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn held_events_wait_for_the_release_and_a_discard_drops_them() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut out = Outbox::new(tx, Phase::G4Future);
+        out.text("Hel".into(), Step::Collect).await;
+        out.hold();
+        out.text("lo".into(), Step::Collect).await;
+        assert_eq!(names(&mut rx), ["message"], "the second piece is held");
+        out.release_held().await;
+        assert_eq!(names(&mut rx), ["message"]);
+        assert_eq!((out.full_response.as_str(), out.chunk_index), ("Hello", 2));
+        out.hold();
+        out.send(ChatEvent::Error(StreamErrorData::new("x", "y")))
+            .await;
+        out.discard_held();
+        out.release_held().await;
+        assert!(names(&mut rx).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_closed_stream_marks_the_client_gone() {
+        let (tx, rx) = mpsc::channel(8);
+        let mut out = Outbox::new(tx, Phase::G4Future);
+        drop(rx);
+        out.text("Hi".into(), Step::Collect).await;
+        assert!(out.disconnected);
+    }
+}
