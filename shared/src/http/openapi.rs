@@ -256,12 +256,6 @@ mod tests {
 
     use super::*;
     use crate::app::chat::ChatEvent;
-    use crate::app::chat::events::{
-        CompleteData, MessageData, RefinedData, ScoreData, StartData, StateData, StreamErrorData,
-    };
-    use crate::domain::message::{Source, Usage};
-    use crate::domain::phase::{Phase, Step};
-    use crate::domain::scoring::{CriterionScore, ScoreCard};
 
     fn committed_path() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.json")
@@ -408,73 +402,6 @@ mod tests {
         assert!(chat_400.contains("phase_mismatch") && chat_400.contains("invalid_json"));
     }
 
-    fn sample_events() -> Vec<ChatEvent> {
-        let now = Utc::now();
-        let (phase, step) = (Phase::G4Future, Step::Collect);
-        vec![
-            ChatEvent::Start(StartData {
-                phase,
-                step,
-                timestamp: now,
-            }),
-            ChatEvent::Message(MessageData {
-                content: "Hi".into(),
-                phase,
-                step,
-                chunk_index: 1,
-            }),
-            ChatEvent::State(StateData {
-                phase,
-                step,
-                completion_percentage: 33,
-            }),
-            ChatEvent::Refined(RefinedData {
-                goal: "Lead".into(),
-                phase,
-                characters: 4,
-                version: 1,
-            }),
-            ChatEvent::Score(ScoreData {
-                goal_id: "g".into(),
-                phase,
-                card: ScoreCard {
-                    overall: 8.0,
-                    criteria: vec![CriterionScore {
-                        name: "specific".into(),
-                        score: 8.0,
-                        weight: 1.0,
-                        weighted_score: 8.0,
-                        reasoning: "clear".into(),
-                    }],
-                    feedback: "good".into(),
-                    suggestions: vec![],
-                    meets_threshold: true,
-                    threshold: 7.0,
-                },
-            }),
-            ChatEvent::Complete(CompleteData {
-                phase,
-                step,
-                full_response: "Hi".into(),
-                chunks: 1,
-                tokens_used: Usage {
-                    input: 1,
-                    output: 2,
-                }
-                .into(),
-                latency_ms: 5,
-                timestamp: now,
-                sources: vec![Source {
-                    title: "Framework".into(),
-                    category: "career_framework".into(),
-                    page: Some(2),
-                    section: None,
-                }],
-            }),
-            ChatEvent::Error(StreamErrorData::new("model_unavailable", "later")),
-        ]
-    }
-
     /// Each event's data has exactly the fields its documented schema
     /// lists (flattened parts resolved), the required ones included.
     #[test]
@@ -485,7 +412,7 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        let events = sample_events();
+        let events = crate::app::chat::events::samples(Utc::now());
         let names: BTreeSet<&str> = events.iter().map(ChatEvent::name).collect();
         let documented_names: BTreeSet<&str> = documented.keys().map(String::as_str).collect();
         assert_eq!(names, documented_names);

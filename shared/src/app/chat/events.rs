@@ -153,76 +153,104 @@ impl StreamErrorData {
     }
 }
 
+/// One event of each kind, in stream order, stamped `at`: for the tests
+/// that go through every event.
+#[cfg(test)]
+pub(crate) fn samples(at: DateTime<Utc>) -> Vec<ChatEvent> {
+    use crate::domain::scoring::CriterionScore;
+    let (phase, step) = (Phase::G4Future, Step::Collect);
+    let card = ScoreCard {
+        overall: 8.0,
+        criteria: vec![CriterionScore {
+            name: "specific".into(),
+            score: 8.0,
+            weight: 1.0,
+            weighted_score: 8.0,
+            reasoning: "clear".into(),
+        }],
+        feedback: "good".into(),
+        suggestions: vec![],
+        meets_threshold: true,
+        threshold: 7.0,
+    };
+    let source = Source {
+        title: "Framework".into(),
+        category: "career_framework".into(),
+        page: Some(2),
+        section: None,
+    };
+    vec![
+        ChatEvent::Start(StartData {
+            phase,
+            step,
+            timestamp: at,
+        }),
+        ChatEvent::Message(MessageData {
+            content: "Hi".into(),
+            phase,
+            step,
+            chunk_index: 1,
+        }),
+        ChatEvent::State(StateData {
+            phase,
+            step,
+            completion_percentage: 33,
+        }),
+        ChatEvent::Refined(RefinedData {
+            goal: "Lead".into(),
+            phase,
+            characters: 4,
+            version: 1,
+        }),
+        ChatEvent::Score(ScoreData {
+            goal_id: "g".into(),
+            phase,
+            card,
+        }),
+        ChatEvent::Complete(CompleteData {
+            phase,
+            step,
+            full_response: "Hi".into(),
+            chunks: 1,
+            tokens_used: Usage {
+                input: 1,
+                output: 2,
+            }
+            .into(),
+            latency_ms: 5,
+            timestamp: at,
+            sources: vec![source],
+        }),
+        ChatEvent::Error(StreamErrorData::new("model_unavailable", "later")),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scoring::CriterionScore;
 
     /// Each event's name and data exactly as the wire carries them: the
     /// e2e tests, the browser tests and `openapi.json` depend on them.
     #[test]
     fn every_event_keeps_its_wire_format() {
-        let at = "2026-11-26T08:15:42Z".parse().unwrap();
-        let (phase, step) = (Phase::G4Future, Step::Collect);
-        let card = ScoreCard {
-            overall: 8.0,
-            criteria: vec![CriterionScore {
-                name: "specific".into(),
-                score: 8.0,
-                weight: 1.0,
-                weighted_score: 8.0,
-                reasoning: "clear".into(),
-            }],
-            feedback: "good".into(),
-            suggestions: vec![],
-            meets_threshold: true,
-            threshold: 7.0,
-        };
-        let cases = [
+        let expected = [
             (
-                ChatEvent::Start(StartData {
-                    phase,
-                    step,
-                    timestamp: at,
-                }),
                 "start",
                 r#"{"phase":"g4_future","step":"collect","timestamp":"2026-11-26T08:15:42Z"}"#,
             ),
             (
-                ChatEvent::Message(MessageData {
-                    content: "Hi".into(),
-                    phase,
-                    step,
-                    chunk_index: 1,
-                }),
                 "message",
                 r#"{"content":"Hi","phase":"g4_future","step":"collect","chunk_index":1}"#,
             ),
             (
-                ChatEvent::State(StateData {
-                    phase,
-                    step,
-                    completion_percentage: 33,
-                }),
                 "state",
                 r#"{"phase":"g4_future","step":"collect","completion_percentage":33}"#,
             ),
             (
-                ChatEvent::Refined(RefinedData {
-                    goal: "Lead".into(),
-                    phase,
-                    characters: 4,
-                    version: 1,
-                }),
                 "refined",
                 r#"{"goal":"Lead","phase":"g4_future","characters":4,"version":1}"#,
             ),
             (
-                ChatEvent::Score(ScoreData {
-                    goal_id: "g".into(),
-                    phase,
-                    card,
-                }),
                 "score",
                 concat!(
                     r#"{"goal_id":"g","phase":"g4_future","overall":8.0,"criteria":[{"name":"specific","score":8.0,"weight":1.0,"weighted_score":8.0,"reasoning":"clear"}],"#,
@@ -230,25 +258,6 @@ mod tests {
                 ),
             ),
             (
-                ChatEvent::Complete(CompleteData {
-                    phase,
-                    step,
-                    full_response: "Hi".into(),
-                    chunks: 1,
-                    tokens_used: Usage {
-                        input: 1,
-                        output: 2,
-                    }
-                    .into(),
-                    latency_ms: 5,
-                    timestamp: at,
-                    sources: vec![Source {
-                        title: "Framework".into(),
-                        category: "career_framework".into(),
-                        page: Some(2),
-                        section: None,
-                    }],
-                }),
                 "complete",
                 concat!(
                     r#"{"phase":"g4_future","step":"collect","full_response":"Hi","chunks":1,"#,
@@ -257,13 +266,11 @@ mod tests {
                     r#""sources":[{"title":"Framework","category":"career_framework","page":2}]}"#
                 ),
             ),
-            (
-                ChatEvent::Error(StreamErrorData::new("model_unavailable", "later")),
-                "error",
-                r#"{"code":"model_unavailable","message":"later"}"#,
-            ),
+            ("error", r#"{"code":"model_unavailable","message":"later"}"#),
         ];
-        for (event, name, data) in cases {
+        let events = samples("2026-11-26T08:15:42Z".parse().unwrap());
+        assert_eq!(events.len(), expected.len());
+        for (event, (name, data)) in events.iter().zip(expected) {
             assert_eq!(event.name(), name);
             assert_eq!(event.data().to_string(), data, "{name}");
         }
