@@ -58,13 +58,6 @@ use crate::app::chat::events as chat_events;
         ErrorBody,
         chat_routes::ChatPhase,
         goals_routes::ExportFormatName,
-        chat_events::StartData,
-        chat_events::MessageData,
-        chat_events::StateData,
-        chat_events::RefinedData,
-        chat_events::ScoreData,
-        chat_events::CompleteData,
-        chat_events::StreamErrorData,
     )),
     tags(
         (name = "session", description = "An employee's session: create, profile, resume, confirm"),
@@ -202,13 +195,13 @@ fn add_implied_errors(operation: &mut Value) {
             }
         }
     }
-    sort_by_status(responses);
+    sort_by_key(responses);
 }
 
-fn sort_by_status(responses: &mut Map<String, Value>) {
-    let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+fn sort_by_key(map: &mut Map<String, Value>) {
+    let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    responses.extend(entries);
+    map.extend(entries);
 }
 
 /// The chat stream's events. The `text/event-stream` media type's `schema`
@@ -216,11 +209,20 @@ fn sort_by_status(responses: &mut Map<String, Value>) {
 /// OpenAPI 3.2's `itemSchema` does and as tools read 3.1 streams
 /// (schemathesis validates every event's data this way); `x-sse-events`
 /// maps each event name to its data's schema for readers and generators.
+/// The data's schemas join the components from the events' own list.
 fn add_chat_events(doc: &mut Value) {
     let mut by_name = Map::new();
     let mut items = vec![];
-    for (event, component) in chat_events::event_schemas() {
-        let reference = json!({"$ref": format!("#/components/schemas/{component}")});
+    let components = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    for described in chat_events::event_schemas() {
+        for (name, schema) in described.schemas {
+            let schema = serde_json::to_value(schema).expect("the schema serializes");
+            components.insert(name, schema);
+        }
+        let event = described.event;
+        let reference = json!({"$ref": format!("#/components/schemas/{}", described.component)});
         by_name.insert(event.to_string(), reference.clone());
         items.push(json!({
             "type": "object",
@@ -235,6 +237,8 @@ fn add_chat_events(doc: &mut Value) {
             }
         }));
     }
+    // In name order, as the derived components are.
+    sort_by_key(components);
     let media = &mut doc["paths"]["/api/chat/{phase}/stream"]["post"]["responses"]["200"]["content"]
         ["text/event-stream"];
     media["schema"] = json!({

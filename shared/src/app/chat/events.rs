@@ -1,13 +1,15 @@
 //! The server-sent events a chat turn streams: one enum wrapping one data
 //! type per event. An event's `data` is the enum serialized (one
 //! `to_value`), its name the variant's; the OpenAPI document describes each
-//! data type. A new event is a data type, a variant, its name and its line
-//! in [`event_schemas`] — all in this file.
+//! data type from [`event_schemas`]. A new event is a data type, a variant,
+//! its name and its line in [`event_schemas`] — all in this file.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use crate::domain::message::{Source, Usage};
 use crate::domain::phase::{Phase, Step};
@@ -45,18 +47,37 @@ impl ChatEvent {
     }
 }
 
-/// Every event a turn may stream: its name and its data's schema name
-/// (each listed among the document's components).
-pub fn event_schemas() -> Vec<(&'static str, String)> {
+/// An event as the OpenAPI document describes it.
+pub struct EventSchema {
+    pub event: &'static str,
+    /// The name of its data's schema.
+    pub component: String,
+    /// Its data's schema and those it refers to, named.
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+/// Every event a turn may stream, described.
+pub fn event_schemas() -> Vec<EventSchema> {
     vec![
-        ("start", StartData::name().into_owned()),
-        ("message", MessageData::name().into_owned()),
-        ("state", StateData::name().into_owned()),
-        ("refined", RefinedData::name().into_owned()),
-        ("score", ScoreData::name().into_owned()),
-        ("complete", CompleteData::name().into_owned()),
-        ("error", StreamErrorData::name().into_owned()),
+        described::<StartData>("start"),
+        described::<MessageData>("message"),
+        described::<StateData>("state"),
+        described::<RefinedData>("refined"),
+        described::<ScoreData>("score"),
+        described::<CompleteData>("complete"),
+        described::<StreamErrorData>("error"),
     ]
+}
+
+fn described<T: ToSchema>(event: &'static str) -> EventSchema {
+    let component = T::name().into_owned();
+    let mut schemas = vec![(component.clone(), T::schema())];
+    T::schemas(&mut schemas);
+    EventSchema {
+        event,
+        component,
+        schemas,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
