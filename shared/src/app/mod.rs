@@ -2,7 +2,6 @@
 
 pub mod admin;
 pub mod chat;
-pub mod chat_events;
 pub mod demo;
 pub mod documents;
 pub mod error;
@@ -11,7 +10,6 @@ pub mod export;
 pub mod goals;
 pub mod ingestion;
 pub mod judging;
-pub mod lease;
 pub mod limits;
 pub mod sessions;
 pub mod tenants;

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 
 use super::error::ErrorBody;
 use super::{admin_routes, chat_routes, goals_routes, session_routes, tenant_routes};
-use crate::app::chat_events;
+use crate::app::chat::events as chat_events;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,13 +58,6 @@ use crate::app::chat_events;
         ErrorBody,
         chat_routes::ChatPhase,
         goals_routes::ExportFormatName,
-        chat_events::StartData,
-        chat_events::MessageData,
-        chat_events::StateData,
-        chat_events::RefinedData,
-        chat_events::ScoreData,
-        chat_events::CompleteData,
-        chat_events::StreamErrorData,
     )),
     tags(
         (name = "session", description = "An employee's session: create, profile, resume, confirm"),
@@ -202,13 +195,13 @@ fn add_implied_errors(operation: &mut Value) {
             }
         }
     }
-    sort_by_status(responses);
+    sort_by_key(responses);
 }
 
-fn sort_by_status(responses: &mut Map<String, Value>) {
-    let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+fn sort_by_key(map: &mut Map<String, Value>) {
+    let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    responses.extend(entries);
+    map.extend(entries);
 }
 
 /// The chat stream's events. The `text/event-stream` media type's `schema`
@@ -216,11 +209,20 @@ fn sort_by_status(responses: &mut Map<String, Value>) {
 /// OpenAPI 3.2's `itemSchema` does and as tools read 3.1 streams
 /// (schemathesis validates every event's data this way); `x-sse-events`
 /// maps each event name to its data's schema for readers and generators.
+/// The data's schemas join the components from the events' own list.
 fn add_chat_events(doc: &mut Value) {
     let mut by_name = Map::new();
     let mut items = vec![];
-    for (event, component) in chat_events::event_schemas() {
-        let reference = json!({"$ref": format!("#/components/schemas/{component}")});
+    let components = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    for described in chat_events::event_schemas() {
+        for (name, schema) in described.schemas {
+            let schema = serde_json::to_value(schema).expect("the schema serializes");
+            components.insert(name, schema);
+        }
+        let event = described.event;
+        let reference = json!({"$ref": format!("#/components/schemas/{}", described.component)});
         by_name.insert(event.to_string(), reference.clone());
         items.push(json!({
             "type": "object",
@@ -235,6 +237,8 @@ fn add_chat_events(doc: &mut Value) {
             }
         }));
     }
+    // In name order, as the derived components are.
+    sort_by_key(components);
     let media = &mut doc["paths"]["/api/chat/{phase}/stream"]["post"]["responses"]["200"]["content"]
         ["text/event-stream"];
     media["schema"] = json!({
@@ -256,9 +260,6 @@ mod tests {
 
     use super::*;
     use crate::app::chat::ChatEvent;
-    use crate::domain::message::{Source, Usage};
-    use crate::domain::phase::{Phase, Step};
-    use crate::domain::scoring::{CriterionScore, ScoreCard};
 
     fn committed_path() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.json")
@@ -405,75 +406,6 @@ mod tests {
         assert!(chat_400.contains("phase_mismatch") && chat_400.contains("invalid_json"));
     }
 
-    fn sample_events() -> Vec<ChatEvent> {
-        let now = Utc::now();
-        let (phase, step) = (Phase::G4Future, Step::Collect);
-        vec![
-            ChatEvent::Start {
-                phase,
-                step,
-                timestamp: now,
-            },
-            ChatEvent::Message {
-                content: "Hi".into(),
-                phase,
-                step,
-                chunk_index: 1,
-            },
-            ChatEvent::State {
-                phase,
-                step,
-                completion_percentage: 33,
-            },
-            ChatEvent::Refined {
-                goal: "Lead".into(),
-                phase,
-                characters: 4,
-                version: 1,
-            },
-            ChatEvent::Score {
-                goal_id: "g".into(),
-                phase,
-                card: ScoreCard {
-                    overall: 8.0,
-                    criteria: vec![CriterionScore {
-                        name: "specific".into(),
-                        score: 8.0,
-                        weight: 1.0,
-                        weighted_score: 8.0,
-                        reasoning: "clear".into(),
-                    }],
-                    feedback: "good".into(),
-                    suggestions: vec![],
-                    meets_threshold: true,
-                    threshold: 7.0,
-                },
-            },
-            ChatEvent::Complete {
-                phase,
-                step,
-                full_response: "Hi".into(),
-                chunks: 1,
-                tokens_used: Usage {
-                    input: 1,
-                    output: 2,
-                },
-                latency_ms: 5,
-                timestamp: now,
-                sources: vec![Source {
-                    title: "Framework".into(),
-                    category: "career_framework".into(),
-                    page: Some(2),
-                    section: None,
-                }],
-            },
-            ChatEvent::Error {
-                code: "model_unavailable".into(),
-                message: "later".into(),
-            },
-        ]
-    }
-
     /// Each event's data has exactly the fields its documented schema
     /// lists (flattened parts resolved), the required ones included.
     #[test]
@@ -484,7 +416,7 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        let events = sample_events();
+        let events = crate::app::chat::events::samples(Utc::now());
         let names: BTreeSet<&str> = events.iter().map(ChatEvent::name).collect();
         let documented_names: BTreeSet<&str> = documented.keys().map(String::as_str).collect();
         assert_eq!(names, documented_names);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::App;
+use crate::app::App;
 use crate::domain::conversation::ConversationState;
 use crate::ports::state_store::{Guarded, SessionChange, StoreError};
 
@@ -60,5 +60,58 @@ impl LeaseKeeper {
         let current = self.stored.lock().await;
         self.renewing.abort();
         current.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::app::Settings;
+    use crate::app::chat::test_support::{FIRST_ANSWER, Fixture};
+
+    #[tokio::test]
+    async fn a_running_turn_s_lease_is_renewed_until_the_keeper_stops() {
+        let settings = Settings::default().with_turn_lease(Duration::from_millis(400));
+        let fx = Fixture::with_settings(settings).await;
+        let turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        let leased_until = turn.state.lease.clone().unwrap().expires_at;
+        let keeper = LeaseKeeper::start(&fx.app, turn.state.clone());
+        // A renewal is due every 100 ms; a busy machine may take longer.
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if fx.conversation().await.version > turn.state.version {
+                break;
+            }
+        }
+        let last = keeper.stop().await;
+        let stored = fx.conversation().await;
+        assert!(stored.version > turn.state.version, "renewed at least once");
+        assert_eq!(
+            last.version, stored.version,
+            "the keeper knows the version the commit guards"
+        );
+        assert!(stored.lease.unwrap().expires_at > leased_until);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(fx.conversation().await.version, stored.version, "stopped");
+    }
+
+    #[tokio::test]
+    async fn a_lost_lease_is_not_renewed() {
+        let settings = Settings::default().with_turn_lease(Duration::from_millis(400));
+        let fx = Fixture::with_settings(settings).await;
+        let turn = fx.admit(FIRST_ANSWER).await.unwrap();
+        // Another writer takes the conversation (as after an expiry).
+        let mut taken = turn.state.clone();
+        taken.version += 1;
+        let mut change = SessionChange::new(&taken.tenant_id, &taken.session_id);
+        change.state = Some(Guarded::replacing(turn.state.version, taken.clone()));
+        fx.app.store.apply(change).await.unwrap();
+        let keeper = LeaseKeeper::start(&fx.app, turn.state.clone());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let kept = keeper.stop().await;
+        assert_eq!(kept.version, turn.state.version, "nothing renewed");
+        assert_eq!(fx.conversation().await.version, taken.version);
     }
 }
