@@ -168,7 +168,7 @@ pub async fn replace(
     if upload.bytes.is_empty() {
         return Err(AppError::bad_request("empty_document", "the file is empty"));
     }
-    if upload.bytes.len() > super::ingestion::MAX_DOCUMENT_BYTES {
+    if upload.bytes.len() > crate::extraction::MAX_DOCUMENT_BYTES {
         return Err(AppError::too_large(
             "document_too_large",
             "documents must be at most 10 MiB",

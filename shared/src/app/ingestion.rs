@@ -18,12 +18,11 @@ use crate::domain::ids::new_id;
 use crate::domain::injection::{Finding, find_instructions};
 use crate::domain::tenant::DocumentLimits;
 use crate::extraction::structure::Place;
-use crate::extraction::{self, DocumentFormat, Extracted, worker};
+use crate::extraction::{self, DocumentFormat, Extracted, MAX_DOCUMENT_BYTES, worker};
 use crate::ports::object_store::{StoredObject, document_key, parse_document_key};
 use crate::ports::state_store::{Expect, StoreError};
 use crate::ports::vector_store::{ChunkRecord, CommitError, DocumentCommit};
 
-pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 const MAX_METADATA_BYTES: usize = 2048;
 /// Inputs per embedding request.
 const EMBED_BATCH: usize = 128;

@@ -13,6 +13,7 @@ pub mod ingestion;
 pub mod judging;
 pub mod lease;
 pub mod limits;
+pub mod origins;
 pub mod sessions;
 pub mod tenants;
 pub mod turns;
@@ -95,7 +96,7 @@ pub struct Services {
     pub secrets: Secrets,
     pub settings: Settings,
     /// Which origins CORS allowed lately.
-    pub cors_cache: crate::http::cors::OriginCache,
+    pub cors_cache: origins::OriginCache,
     pub turns: turns::TurnRegistry,
 }
 

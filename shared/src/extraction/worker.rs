@@ -64,7 +64,7 @@ fn worker_main(args: &[String]) -> Result<(), String> {
     confine(&limits);
     let mut bytes = vec![];
     std::io::stdin()
-        .take(crate::app::ingestion::MAX_DOCUMENT_BYTES as u64 + 1)
+        .take(super::MAX_DOCUMENT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
     let engine_limits = limits.clone();
