@@ -17,6 +17,7 @@ pub mod origins;
 pub mod sessions;
 pub mod tenants;
 pub mod turns;
+pub mod validation;
 
 use std::sync::Arc;
 

@@ -16,7 +16,7 @@ use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::documents::IfMatch;
 use crate::app::ingestion::{self, DocumentUpload, IngestReport};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants};
+use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants, validation};
 use crate::domain::document::DocumentRecord;
 use crate::domain::limits::UsageLimits;
 use crate::domain::tenant::{CoachRetrieval, DocumentLimits, Tenant};
@@ -131,7 +131,7 @@ async fn read_upload_form(
                             format!("metadata is not JSON: {e}"),
                         )
                     })?;
-                    form.metadata = ingestion::clean_metadata(parsed)?;
+                    form.metadata = validation::clean_metadata(parsed)?;
                 }
             }
             other => {
