@@ -53,8 +53,8 @@ pub struct Settings {
     /// Proxies in front of the server that append the address they saw to
     /// `X-Forwarded-For`; 0 means the header is ignored.
     pub trusted_proxies: usize,
-    /// The executable run as the extraction worker; `None`: the
-    /// `PETRAF_EXTRACT_WORKER` variable, else the running executable.
+    /// The executable run as the extraction worker
+    /// (`PETRAF_EXTRACT_WORKER`); `None`: the running executable.
     pub extract_worker: Option<std::path::PathBuf>,
     pub extraction_limits: crate::extraction::Limits,
 }
