@@ -101,7 +101,7 @@ struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     fn new() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
+        let dir = config::scratch_data_dir(&format!(
             "petraf-eval-{}-{}",
             std::process::id(),
             petraf_core::domain::ids::new_id()

@@ -4,14 +4,14 @@
 use anyhow::Context;
 use petraf_core::app::{App, demo, documents, tenants};
 use petraf_core::config::{self, ProcessEnv};
-use petraf_core::http::server::{self, ServerLimits};
+use petraf_core::http::server;
 use petraf_core::http::web;
 use std::net::SocketAddr;
 
 pub async fn serve() -> anyhow::Result<()> {
     petraf_core::telemetry::init();
     keep_new_files_private();
-    let limits = ServerLimits::from_env(&ProcessEnv).context("configuration")?;
+    let limits = config::server_limits(&ProcessEnv).context("configuration")?;
     let app = config::from_env(&ProcessEnv)
         .await
         .context("configuration")?;

@@ -1,15 +1,19 @@
 //! Document management for tenant admins: list, get, delete, replace.
 
-use super::ingestion::{
-    DOCUMENT_CHANGED, DocumentUpload, chunk_document, clean_filename, commit_document,
-    document_audit, document_changed, document_limits, embed_chunks, extract_document,
-    put_original, validate_metadata,
+use super::ingestion::DocumentUpload;
+use super::ingestion::extraction::{extract_document, flagged_passages};
+use super::ingestion::indexing::{
+    DOCUMENT_CHANGED, chunk_document, commit_document, document_audit, document_changed,
+    document_limits, embed_chunks,
 };
+use super::ingestion::originals::{discard_original, next_revision_key, put_original};
+use super::ingestion::upload::validate_file;
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{RequestOrigin, action};
-use crate::domain::document::{DocumentRecord, DocumentStatus, LibraryUsage, admit, content_hash};
-use crate::domain::ids::new_id;
-use crate::ports::object_store::{document_key, parse_document_key};
+use crate::domain::document::{
+    DocumentContent, DocumentRecord, DocumentStatus, LibraryUsage, admit, content_hash,
+};
+use crate::ports::object_store::parse_document_key;
 use crate::ports::state_store::StoreError;
 
 pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<DocumentRecord>> {
@@ -164,17 +168,7 @@ pub async fn replace(
 ) -> AppResult<DocumentRecord> {
     let old = get(app, &upload.tenant_id, document_id).await?;
     if_match.check(&old)?;
-    let filename = clean_filename(&upload.filename)?;
-    if upload.bytes.is_empty() {
-        return Err(AppError::bad_request("empty_document", "the file is empty"));
-    }
-    if upload.bytes.len() > super::ingestion::MAX_DOCUMENT_BYTES {
-        return Err(AppError::too_large(
-            "document_too_large",
-            "documents must be at most 10 MiB",
-        ));
-    }
-    validate_metadata(&upload.metadata)?;
+    let filename = validate_file(&upload)?;
     let hash = content_hash(&upload.bytes);
     if hash == old.content_hash && old.status == DocumentStatus::Indexed {
         return Ok(old);
@@ -189,30 +183,26 @@ pub async fn replace(
     } else {
         old.metadata.clone()
     };
-    let revision = old.revision + 1;
-    let new = DocumentRecord {
-        title: metadata
-            .get("title")
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.trim().is_empty())
-            .map(str::to_string)
-            .or_else(|| extracted.title.clone())
-            .unwrap_or_else(|| filename.clone()),
+    // The metadata's title as given, else the document's own, else its name.
+    let title = metadata
+        .get("title")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| extracted.title.clone())
+        .unwrap_or_else(|| filename.clone());
+    let content = DocumentContent {
+        title,
         filename: filename.clone(),
-        format: Some(format.name().to_string()),
-        status: DocumentStatus::Indexed,
-        failure: None,
+        format: format.name().to_string(),
         pages: extracted.pages,
-        flagged_passages: super::ingestion::flagged_passages(&extracted),
+        flagged_passages: flagged_passages(&extracted),
         chunks: pieces.len() as u32,
         bytes: upload.bytes.len() as u64,
         content_hash: hash,
-        object_key: revision_key(&old, revision, &filename),
-        revision,
         metadata,
-        updated_at: app.clock.now(),
-        ..old.clone()
     };
+    let new = old.revised(content, next_revision_key(&old, &filename), app.clock.now());
     // Embedded before anything is written: an embedder failure changes nothing.
     let chunks = embed_chunks(app, &new, pieces).await?;
     put_original(app, &new, format, upload.bytes).await?;
@@ -225,32 +215,6 @@ pub async fn replace(
     }
     discard_original(app, &old, &new).await;
     Ok(new)
-}
-
-/// Where a revision's original is kept: its own key from the second
-/// revision on, so storing it never overwrites the version still searched,
-/// and a random part, so concurrent attempts at one revision never share
-/// an object (the loser removes its own).
-pub(crate) fn revision_key(old: &DocumentRecord, revision: u32, filename: &str) -> String {
-    let attempt = new_id().to_lowercase();
-    document_key(
-        &old.tenant_id,
-        &old.category,
-        &old.id,
-        &format!("r{revision}-{}-{filename}", &attempt[attempt.len() - 8..]),
-    )
-}
-
-/// Removes `gone`'s original unless `kept` uses the same object; a failure
-/// only leaves an unreferenced object behind (start-up cleanup removes it on
-/// the embedded default), so it is logged, not raised.
-pub(crate) async fn discard_original(app: &App, gone: &DocumentRecord, kept: &DocumentRecord) {
-    if gone.object_key == kept.object_key {
-        return;
-    }
-    if let Err(e) = app.objects.delete(&gone.object_key).await {
-        tracing::warn!(key = %gone.object_key, error = %e, "an old document original was left behind");
-    }
 }
 
 /// Removes stored originals that no document record names: uploads
@@ -286,5 +250,5 @@ pub async fn remove_uncommitted_objects(app: &App) -> AppResult<Vec<String>> {
     Ok(removed)
 }
 
-/// Where document originals live (see [`document_key`]).
+/// Where document originals live (see [`crate::ports::object_store::document_key`]).
 const UPLOADS_PREFIX: &str = "uploads";

@@ -1,6 +1,7 @@
 //! Errors the application services report, with the HTTP status each maps to.
 
 use crate::domain::document::LimitReached;
+use crate::extraction::ExtractFailure;
 use crate::ports::chat_model::ModelError;
 use crate::ports::state_store::StoreError;
 
@@ -111,6 +112,26 @@ impl From<LimitReached> for AppError {
 impl From<ModelError> for AppError {
     fn from(e: ModelError) -> Self {
         AppError::unavailable(e.code(), e.to_string())
+    }
+}
+
+/// A document that could not be read: a clear 4xx, nothing stored.
+impl From<ExtractFailure> for AppError {
+    fn from(e: ExtractFailure) -> Self {
+        let message = e.to_string();
+        match e {
+            ExtractFailure::UnsupportedType(_) => {
+                AppError::unsupported("unsupported_type", message)
+            }
+            ExtractFailure::FormatMismatch(_) => AppError::unsupported("format_mismatch", message),
+            ExtractFailure::PasswordProtected => {
+                AppError::unprocessable("password_protected", message)
+            }
+            ExtractFailure::NoTextLayer => AppError::unprocessable("no_text_layer", message),
+            ExtractFailure::Corrupt(_) => AppError::unprocessable("corrupt_document", message),
+            ExtractFailure::TooLarge(_) => AppError::too_large("document_too_large", message),
+            ExtractFailure::InvalidEncoding => AppError::bad_request("invalid_encoding", message),
+        }
     }
 }
 

@@ -11,9 +11,11 @@ pub mod goals;
 pub mod ingestion;
 pub mod judging;
 pub mod limits;
+pub mod origins;
 pub mod sessions;
 pub mod tenants;
 pub mod turns;
+pub mod validation;
 
 use std::sync::Arc;
 
@@ -49,8 +51,8 @@ pub struct Settings {
     /// Proxies in front of the server that append the address they saw to
     /// `X-Forwarded-For`; 0 means the header is ignored.
     pub trusted_proxies: usize,
-    /// The executable run as the extraction worker; `None`: the
-    /// `PETRAF_EXTRACT_WORKER` variable, else the running executable.
+    /// The executable run as the extraction worker
+    /// (`PETRAF_EXTRACT_WORKER`); `None`: the running executable.
     pub extract_worker: Option<std::path::PathBuf>,
     pub extraction_limits: crate::extraction::Limits,
 }
@@ -93,7 +95,7 @@ pub struct Services {
     pub secrets: Secrets,
     pub settings: Settings,
     /// Which origins CORS allowed lately.
-    pub cors_cache: crate::http::cors::OriginCache,
+    pub cors_cache: origins::OriginCache,
     pub turns: turns::TurnRegistry,
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{App, AppError, AppResult, judging};
 use crate::app::limits;
 use crate::app::tenants::digests_match;
+use crate::app::validation::check_metadata_size;
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
 use crate::domain::grounding::{QuantizedVector, profile_query};
@@ -17,9 +18,6 @@ use crate::domain::resume_token::{ResumeClaims, TokenError, hash_token};
 use crate::domain::session::{EmployeeProfile, ProfileInput, Session, SessionStatus};
 use crate::domain::tenant::TenantRecord;
 use crate::ports::state_store::{CounterDelta, Guarded, SessionChange, SessionSnapshot};
-
-/// The largest `metadata` object a session may carry, serialised.
-const MAX_METADATA_BYTES: usize = 2048;
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -71,17 +69,8 @@ pub async fn create(
     metadata: Value,
     origin: &RequestOrigin,
 ) -> AppResult<CreatedSession> {
-    if !(metadata.is_object() || metadata.is_null()) {
-        return Err(AppError::bad_request(
-            "invalid_metadata",
-            "metadata must be a JSON object",
-        ));
-    }
-    if metadata.to_string().len() > MAX_METADATA_BYTES {
-        return Err(AppError::bad_request(
-            "invalid_metadata",
-            format!("metadata must be at most {MAX_METADATA_BYTES} bytes"),
-        ));
+    if !metadata.is_null() {
+        check_metadata_size(&metadata)?;
     }
     let metadata = if metadata.is_null() {
         json!({})

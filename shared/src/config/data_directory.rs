@@ -12,6 +12,13 @@ pub fn data_dir(env: &dyn Env) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
 }
 
+/// A scratch data directory named `name` under the system's temporary
+/// directory (`TMPDIR` on Unix): where `petraf eval` runs when it is not
+/// pointed at a deployed tenant.
+pub fn scratch_data_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(name)
+}
+
 /// What Petraf keeps in its data directory, tightened at start.
 const DATA_ENTRIES: [&str; 7] = [
     "state.db",

@@ -6,7 +6,8 @@
 //! Each concern has its own file: `env` (the only reader of the
 //! environment), one file per backend (`state`, `vectors`, `objects`,
 //! `models`: parsed once into an enum, one match to build and one to name
-//! it), `secrets`, `data_directory`, `aws`, `dimension`, `settings`.
+//! it), `secrets`, `data_directory`, `aws`, `dimension`, `settings`,
+//! `server` (the socket server's limits).
 
 #[cfg(feature = "aws-sdk")]
 mod aws;
@@ -20,6 +21,7 @@ mod objects;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 mod resilience;
 mod secrets;
+mod server;
 mod settings;
 mod state;
 mod vectors;
@@ -34,7 +36,7 @@ use env::{Choice, choice, deployed_choice};
 
 #[cfg(feature = "aws-sdk")]
 pub use aws::aws_sdk_config;
-pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private};
+pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private, scratch_data_dir};
 #[cfg(any(test, feature = "conformance"))]
 pub use env::test_env;
 pub use env::{Env, ProcessEnv, bounded};
@@ -46,6 +48,7 @@ pub use objects::s3_object_store;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub use resilience::model_resilience;
 pub use secrets::{deployed_secrets, secrets};
+pub use server::server_limits;
 pub use settings::{DEFAULT_ADDR, ServeSettings, serve_settings, settings};
 pub use state::StateBackend;
 pub use vectors::VectorBackend;
@@ -226,7 +229,16 @@ pub async fn scratch_app(env: &dyn Env, dir: &Path) -> Result<App, ConfigError> 
     ports.model = model;
     ports.embedder = embedder;
     let secrets = secrets(env, dir)?;
-    Ok(services(ports, secrets, Arc::new(SystemClock)))
+    let settings = Settings {
+        extract_worker: settings::extract_worker(env),
+        ..Settings::default()
+    };
+    Ok(Arc::new(Services::new(
+        ports,
+        Arc::new(SystemClock),
+        secrets,
+        settings,
+    )))
 }
 
 /// The application as the environment configures it, every port wired.

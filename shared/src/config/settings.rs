@@ -1,5 +1,7 @@
 //! Behaviour settings that are not secrets: the app's `Settings`, and `petraf serve`'s address and web tenant.
 
+use std::path::PathBuf;
+
 use super::env::{Env, bounded};
 use super::error::{ConfigError, config_error};
 use crate::app::Settings;
@@ -10,8 +12,12 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// stays locked after the process running its turn died.
 /// `PETRAF_TRUSTED_PROXIES` (default 0): how many proxies in front append
 /// to `X-Forwarded-For`. `PETRAF_ALLOWED_ORIGINS`: see [`allowed_origins`].
+/// `PETRAF_EXTRACT_WORKER`: see [`extract_worker`].
 pub fn settings(env: &dyn Env) -> Result<Settings, ConfigError> {
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        extract_worker: extract_worker(env),
+        ..Settings::default()
+    };
     if let Some(seconds) = bounded(env, "PETRAF_TURN_LEASE_SECONDS", 2..=300)? {
         settings = settings.with_turn_lease(std::time::Duration::from_secs(seconds));
     }
@@ -20,6 +26,13 @@ pub fn settings(env: &dyn Env) -> Result<Settings, ConfigError> {
     }
     settings.allowed_origins = allowed_origins(env)?;
     Ok(settings)
+}
+
+/// `PETRAF_EXTRACT_WORKER`: the executable run as the document extraction
+/// worker (default: the running one), for processes that are not such a
+/// binary themselves.
+pub(crate) fn extract_worker(env: &dyn Env) -> Option<PathBuf> {
+    env.get("PETRAF_EXTRACT_WORKER").map(PathBuf::from)
 }
 
 /// `PETRAF_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]` origins

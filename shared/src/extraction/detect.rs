@@ -16,7 +16,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ExtractFailure, SUPPORTED};
-use crate::app::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -193,23 +192,22 @@ fn extension(filename: &str) -> Option<String> {
         .filter(|e| !e.is_empty())
 }
 
-fn unsupported(message: String) -> AppError {
-    ExtractFailure::UnsupportedType(format!("{message}; supported: {SUPPORTED}")).into()
+fn unsupported(message: String) -> ExtractFailure {
+    ExtractFailure::UnsupportedType(format!("{message}; supported: {SUPPORTED}"))
 }
 
 /// The format of a file named `filename`, from its content and its name.
 /// A name that says one format and content that is another is refused
 /// (`format_mismatch`).
-pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> {
+pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, ExtractFailure> {
     let content = sniff(bytes);
     let ext = extension(filename);
-    let mismatch = || -> AppError {
+    let mismatch = || {
         ExtractFailure::FormatMismatch(format!(
             "'{filename}' is named .{} but its content is {}; rename it to match its content or upload the right file",
             ext.as_deref().unwrap_or_default(),
             content.describe()
         ))
-        .into()
     };
     let format = match (ext.as_deref(), content) {
         (Some("pdf") | None, Content::Pdf) => DocumentFormat::Pdf,
@@ -222,10 +220,7 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> 
         (Some("md" | "markdown"), Content::Text) => DocumentFormat::Markdown,
         (Some("txt") | None, Content::Text) => DocumentFormat::Text,
         (Some("txt" | "md" | "markdown"), Content::NotUtf8) => {
-            return Err(AppError::bad_request(
-                "invalid_encoding",
-                "text documents must be UTF-8",
-            ));
+            return Err(ExtractFailure::InvalidEncoding);
         }
         (
             Some(
@@ -250,7 +245,7 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, AppError> 
 }
 
 /// The format a file name promises, for refusing a presigned upload early.
-pub fn format_of_name(filename: &str) -> Result<DocumentFormat, AppError> {
+pub fn format_of_name(filename: &str) -> Result<DocumentFormat, ExtractFailure> {
     match extension(filename).as_deref() {
         Some("pdf") => Ok(DocumentFormat::Pdf),
         Some("docx") => Ok(DocumentFormat::Docx),
@@ -268,9 +263,15 @@ pub fn format_of_name(filename: &str) -> Result<DocumentFormat, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::AppError;
+
+    /// The answer a refusal becomes.
+    fn refusal(filename: &str, bytes: &[u8]) -> AppError {
+        detect(filename, bytes).unwrap_err().into()
+    }
 
     fn code(filename: &str, bytes: &[u8]) -> &'static str {
-        detect(filename, bytes).unwrap_err().code
+        refusal(filename, bytes).code
     }
 
     #[test]
@@ -322,7 +323,7 @@ mod tests {
         ] {
             assert_eq!(code(name, bytes), "format_mismatch", "{name}");
         }
-        let message = detect("a.md", b"%PDF-1.4\n").unwrap_err().message;
+        let message = refusal("a.md", b"%PDF-1.4\n").message;
         assert!(
             message.contains("named .md") && message.contains("a PDF"),
             "{message}"
@@ -368,7 +369,7 @@ mod tests {
         assert_eq!(code("a.odp", b"PK\x03\x04"), "unsupported_type");
         assert_eq!(code("archive", b"PK\x03\x04"), "unsupported_type");
         assert_eq!(code("a.txt", b"\xff\xfe"), "invalid_encoding");
-        let message = detect("a.exe", b"MZ").unwrap_err().message;
+        let message = refusal("a.exe", b"MZ").message;
         assert!(
             message.contains(".exe") && message.contains("Word (.docx)"),
             "{message}"
@@ -379,7 +380,7 @@ mod tests {
     fn names_alone_are_judged_for_presigned_uploads() {
         assert_eq!(format_of_name("plan.pdf").unwrap(), DocumentFormat::Pdf);
         assert_eq!(
-            format_of_name("v.exe").unwrap_err().code,
+            AppError::from(format_of_name("v.exe").unwrap_err()).code,
             "unsupported_type"
         );
     }

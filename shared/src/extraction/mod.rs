@@ -20,8 +20,6 @@ use serde::{Deserialize, Serialize};
 pub use detect::{DocumentFormat, detect};
 pub use structure::{Block, Place};
 
-use crate::app::AppError;
-
 /// A document's text, cleaned, paragraph by paragraph.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Extracted {
@@ -68,25 +66,14 @@ pub enum ExtractFailure {
     Corrupt(String),
     #[error("the document exceeds the extraction limits: {0}")]
     TooLarge(String),
+    /// A plain-text or Markdown name on content that is not UTF-8.
+    #[error("text documents must be UTF-8")]
+    InvalidEncoding,
 }
 
-impl From<ExtractFailure> for AppError {
-    fn from(e: ExtractFailure) -> Self {
-        let message = e.to_string();
-        match e {
-            ExtractFailure::UnsupportedType(_) => {
-                AppError::unsupported("unsupported_type", message)
-            }
-            ExtractFailure::FormatMismatch(_) => AppError::unsupported("format_mismatch", message),
-            ExtractFailure::PasswordProtected => {
-                AppError::unprocessable("password_protected", message)
-            }
-            ExtractFailure::NoTextLayer => AppError::unprocessable("no_text_layer", message),
-            ExtractFailure::Corrupt(_) => AppError::unprocessable("corrupt_document", message),
-            ExtractFailure::TooLarge(_) => AppError::too_large("document_too_large", message),
-        }
-    }
-}
+/// The largest document accepted, in bytes (an upload, a drop-folder
+/// object, a worker's input).
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 
 /// Bounds on one extraction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

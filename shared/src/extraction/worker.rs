@@ -10,7 +10,7 @@
 //!
 //! Every binary that extracts documents calls [`run_if_worker`] first thing
 //! in `main`. Where the running executable is not such a binary (a test
-//! harness), `PETRAF_EXTRACT_WORKER` names one.
+//! harness), the settings name one (`PETRAF_EXTRACT_WORKER`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,8 +23,6 @@ use super::{DocumentFormat, ExtractFailure, Extracted, Limits, engines};
 
 /// The first argument that turns a Petraf binary into an extraction worker.
 pub const WORKER_FLAG: &str = "--petraf-extract-worker";
-/// Names the executable to run as the worker (default: the running one).
-pub const WORKER_ENV: &str = "PETRAF_EXTRACT_WORKER";
 /// Workers running at once in one process; more wait their turn.
 const MAX_CONCURRENT_WORKERS: usize = 2;
 static WORKER_SLOTS: tokio::sync::Semaphore =
@@ -64,7 +62,7 @@ fn worker_main(args: &[String]) -> Result<(), String> {
     confine(&limits);
     let mut bytes = vec![];
     std::io::stdin()
-        .take(crate::app::ingestion::MAX_DOCUMENT_BYTES as u64 + 1)
+        .take(super::MAX_DOCUMENT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
     let engine_limits = limits.clone();
@@ -128,14 +126,12 @@ fn peak_rss_kib() -> u64 {
     0
 }
 
-/// The executable to run as the worker.
+/// The executable to run as the worker: the one configured, else the
+/// running one.
 pub fn worker_program(configured: Option<&PathBuf>) -> std::io::Result<PathBuf> {
-    if let Some(path) = configured {
-        return Ok(path.clone());
-    }
-    match std::env::var_os(WORKER_ENV) {
-        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ => std::env::current_exe(),
+    match configured {
+        Some(path) => Ok(path.clone()),
+        None => std::env::current_exe(),
     }
 }
 

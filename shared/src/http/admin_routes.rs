@@ -14,12 +14,13 @@ use super::error::ErrorBody;
 
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::documents::IfMatch;
-use crate::app::ingestion::{self, DocumentUpload, IngestReport, MAX_DOCUMENT_BYTES};
+use crate::app::ingestion::{self, DocumentUpload, IngestReport};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants};
+use crate::app::{App, AppError, AppResult, admin, documents, limits, tenants, validation};
 use crate::domain::document::DocumentRecord;
 use crate::domain::limits::UsageLimits;
 use crate::domain::tenant::{CoachRetrieval, DocumentLimits, Tenant};
+use crate::extraction::MAX_DOCUMENT_BYTES;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -130,7 +131,7 @@ async fn read_upload_form(
                             format!("metadata is not JSON: {e}"),
                         )
                     })?;
-                    form.metadata = ingestion::clean_metadata(parsed)?;
+                    form.metadata = validation::clean_metadata(parsed)?;
                 }
             }
             other => {

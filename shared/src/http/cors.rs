@@ -9,10 +9,6 @@
 //! refused origin only gets no CORS headers (a preflight gets a 403), the
 //! request itself is judged by its tenant, token and key as always.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::RequestExt;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{Query, RawPathParams, Request, State};
@@ -25,41 +21,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::origins::active_tenant_of;
 use crate::app::{App, AppError};
-use crate::domain::tenant::TenantStatus;
 
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const ALLOWED_HEADERS: &str = "Content-Type, Authorization, X-Tenant-ID, X-Admin-Key";
-/// How long a browser may reuse a preflight answer, and the app a tenant
-/// domain look-up.
+/// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE_SECONDS: u64 = 600;
-const LOOKUP_TTL: Duration = Duration::from_secs(60);
-const LOOKUP_CACHE_ENTRIES: usize = 1024;
-
-/// Tenant-domain answers (the active tenant whose domain the origin is),
-/// kept briefly so a page's requests cost one read.
-#[derive(Default)]
-pub struct OriginCache {
-    entries: Mutex<HashMap<String, (Option<String>, Instant)>>,
-}
-
-impl OriginCache {
-    fn get(&self, origin: &str) -> Option<Option<String>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(origin)
-            .filter(|(_, at)| at.elapsed() < LOOKUP_TTL)
-            .map(|(tenant, _)| tenant.clone())
-    }
-
-    fn put(&self, origin: &str, tenant: Option<String>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= LOOKUP_CACHE_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(origin.to_string(), (tenant, Instant::now()));
-    }
-}
 
 /// The host of an `https://host[:port]` origin (`http://` only for
 /// loopback development), if it is one.
@@ -96,24 +64,7 @@ async fn grant_of(app: &App, origin: &str) -> Grant {
         return Grant::Nowhere;
     };
     let domain = host.to_ascii_lowercase();
-    let tenant = match app.cors_cache.get(origin) {
-        Some(known) => known,
-        None => match app.store.tenant_by_domain(&domain).await {
-            Ok(found) => {
-                let active = found
-                    .filter(|t| t.tenant.status == TenantStatus::Active)
-                    .map(|t| t.tenant.id);
-                app.cors_cache.put(origin, active.clone());
-                active
-            }
-            // Not cached: the next request asks again.
-            Err(e) => {
-                tracing::warn!(error = %e, "CORS: could not look up the origin's tenant");
-                None
-            }
-        },
-    };
-    match tenant {
+    match active_tenant_of(app, origin, &domain).await {
         Some(id) => Grant::Tenant { id, domain },
         None => Grant::Nowhere,
     }

@@ -80,9 +80,7 @@ const FRAGMENT_PAGES: u32 = 8;
 /// rebuilt cross-reference table, a premature end, runaway operators).
 fn is_damaged(doc: &PdfDocument) -> bool {
     doc.structured_warnings().iter().any(|w| {
-        if std::env::var_os("PETRAF_DEBUG_PDF_WARNINGS").is_some() {
-            eprintln!("pdf warning: {:?} {}", w.category, w.message);
-        }
+        tracing::debug!(category = ?w.category, message = %w.message, "pdf warning");
         matches!(
             w.category,
             WarningCategory::SpecViolation
