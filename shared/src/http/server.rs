@@ -443,7 +443,6 @@ impl AsyncWrite for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_env;
 
     #[test]
     fn the_refusals_are_well_formed() {
