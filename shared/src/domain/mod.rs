@@ -22,4 +22,5 @@ pub mod prompts;
 pub mod resume_token;
 pub mod scoring;
 pub mod session;
+pub mod settings_error;
 pub mod tenant;
