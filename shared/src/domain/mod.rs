@@ -24,3 +24,4 @@ pub mod scoring;
 pub mod session;
 pub mod settings_error;
 pub mod tenant;
+pub mod text;
