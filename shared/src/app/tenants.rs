@@ -55,8 +55,9 @@ pub fn digests_match(a: &str, b: &str) -> bool {
 }
 
 pub async fn create_tenant(app: &App, new: NewTenant) -> AppResult<CreatedTenant> {
-    let invalid =
-        |e: crate::domain::tenant::ConfigError| AppError::bad_request("invalid_tenant", e.0);
+    let invalid = |e: crate::domain::settings_error::SettingsError| {
+        AppError::bad_request("invalid_tenant", e.0)
+    };
     validate_slug(&new.slug).map_err(invalid)?;
     validate_domain(&new.domain).map_err(invalid)?;
     validate_email(&new.admin_email).map_err(invalid)?;

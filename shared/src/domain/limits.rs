@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::tenant::ConfigError;
+use super::settings_error::SettingsError;
 
 /// A tenant's limits; every new tenant starts with [`UsageLimits::default`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -73,11 +73,11 @@ pub enum BudgetState {
 }
 
 impl UsageLimits {
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         let within = |value: u64, max: u64, name: &str| {
             (value <= max)
                 .then_some(())
-                .ok_or_else(|| ConfigError(format!("limits.{name} must be within 0-{max}")))
+                .ok_or_else(|| SettingsError(format!("limits.{name} must be within 0-{max}")))
         };
         within(
             self.sessions_per_address_per_hour.into(),
@@ -100,7 +100,7 @@ impl UsageLimits {
             "monthly_token_budget",
         )?;
         if !(1..=100).contains(&self.budget_warning_percent) {
-            return Err(ConfigError(
+            return Err(SettingsError(
                 "limits.budget_warning_percent must be within 1-100".into(),
             ));
         }

@@ -22,4 +22,6 @@ pub mod prompts;
 pub mod resume_token;
 pub mod scoring;
 pub mod session;
+pub mod settings_error;
 pub mod tenant;
+pub mod text;

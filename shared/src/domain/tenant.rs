@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::limits::UsageLimits;
 use super::phase::Phase;
 use super::scoring::Rubric;
+use super::settings_error::SettingsError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -117,15 +118,15 @@ impl DocumentLimits {
     pub const CEILING_DOCUMENTS: u32 = 100_000;
     pub const CEILING_CHUNKS: u32 = 10_000_000;
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if !(1..=Self::CEILING_DOCUMENTS).contains(&self.max_documents) {
-            return Err(ConfigError(format!(
+            return Err(SettingsError(format!(
                 "max_documents must be within 1-{}",
                 Self::CEILING_DOCUMENTS
             )));
         }
         if !(1..=Self::CEILING_CHUNKS).contains(&self.max_chunks) {
-            return Err(ConfigError(format!(
+            return Err(SettingsError(format!(
                 "max_chunks must be within 1-{}",
                 Self::CEILING_CHUNKS
             )));
@@ -142,10 +143,6 @@ impl Default for DocumentLimits {
         }
     }
 }
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid tenant configuration: {0}")]
-pub struct ConfigError(pub String);
 
 impl TenantConfig {
     /// The configuration a new tenant starts with.
@@ -258,27 +255,29 @@ impl TenantConfig {
             .unwrap_or(&[])
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if !(self.threshold.is_finite() && (0.0..=10.0).contains(&self.threshold)) {
-            return Err(ConfigError("threshold must be within 0-10".into()));
+            return Err(SettingsError("threshold must be within 0-10".into()));
         }
         if !(1..=365).contains(&self.session_expiration_days) {
-            return Err(ConfigError(
+            return Err(SettingsError(
                 "session_expiration_days must be within 1-365".into(),
             ));
         }
         if !(1..=10).contains(&self.max_collect_turns) {
-            return Err(ConfigError("max_collect_turns must be within 1-10".into()));
+            return Err(SettingsError(
+                "max_collect_turns must be within 1-10".into(),
+            ));
         }
         self.limits.validate()?;
         self.document_limits.validate()?;
         for phase in Phase::CONVERSATIONAL {
             let rubric = self
                 .rubric(phase)
-                .ok_or_else(|| ConfigError(format!("no scoring rubric for {phase}")))?;
+                .ok_or_else(|| SettingsError(format!("no scoring rubric for {phase}")))?;
             rubric
                 .validate()
-                .map_err(|e| ConfigError(format!("{phase} rubric: {e}")))?;
+                .map_err(|e| SettingsError(format!("{phase} rubric: {e}")))?;
         }
         Ok(())
     }
@@ -294,7 +293,7 @@ pub struct TenantRecord {
 }
 
 /// Slugs and domains are lowercase and DNS-safe.
-pub fn validate_slug(slug: &str) -> Result<(), ConfigError> {
+pub fn validate_slug(slug: &str) -> Result<(), SettingsError> {
     let ok = !slug.is_empty()
         && slug.len() <= 63
         && slug
@@ -303,10 +302,10 @@ pub fn validate_slug(slug: &str) -> Result<(), ConfigError> {
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     ok.then_some(())
-        .ok_or_else(|| ConfigError(format!("slug '{slug}' must be 1-63 of a-z, 0-9 and '-'")))
+        .ok_or_else(|| SettingsError(format!("slug '{slug}' must be 1-63 of a-z, 0-9 and '-'")))
 }
 
-pub fn validate_domain(domain: &str) -> Result<(), ConfigError> {
+pub fn validate_domain(domain: &str) -> Result<(), SettingsError> {
     let ok = !domain.is_empty()
         && domain.len() <= 253
         && domain.split('.').all(|label| {
@@ -317,17 +316,17 @@ pub fn validate_domain(domain: &str) -> Result<(), ConfigError> {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         });
     ok.then_some(())
-        .ok_or_else(|| ConfigError(format!("domain '{domain}' is not a lowercase host name")))
+        .ok_or_else(|| SettingsError(format!("domain '{domain}' is not a lowercase host name")))
 }
 
-pub fn validate_email(email: &str) -> Result<(), ConfigError> {
+pub fn validate_email(email: &str) -> Result<(), SettingsError> {
     let ok = email.len() <= 254
         && email
             .split_once('@')
             .is_some_and(|(local, host)| !local.is_empty() && host.contains('.'))
         && !email.chars().any(char::is_whitespace);
     ok.then_some(())
-        .ok_or_else(|| ConfigError(format!("'{email}' is not an email address")))
+        .ok_or_else(|| SettingsError(format!("'{email}' is not an email address")))
 }
 
 #[cfg(test)]

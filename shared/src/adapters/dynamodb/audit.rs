@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::Select;
 use futures::{StreamExt, TryStreamExt};
 
-use super::items::{Item, decode, get_s, s, sdk_error};
-use super::keys::{BODY, GSI1, GSI1_PK, GSI1_SK, PK, SK, audit_pk, audit_session_pk, next_order};
+use super::items::{Item, audit_item, decode, get_s, s, sdk_error};
+use super::keys::{BODY, GSI1, GSI1_PK, GSI1_SK, PK, SK, audit_pk, audit_session_pk};
 use super::tenants;
 use super::transaction::Condition;
 use crate::domain::audit::AuditEntry;
@@ -20,21 +20,6 @@ use crate::ports::state_store::{AuditPage, AuditQuery, StoreError};
 
 /// Concurrent queries of a platform-wide listing.
 const FAN_OUT: usize = 8;
-
-/// The item of an audit entry, keyed by write order.
-pub fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
-    let order = next_order();
-    let mut item = super::items::key(audit_pk(&entry.tenant_id), &order);
-    item.insert(BODY.into(), super::items::json(entry)?);
-    if let Some(session_id) = &entry.session_id {
-        item.insert(
-            GSI1_PK.into(),
-            s(audit_session_pk(&entry.tenant_id, session_id)),
-        );
-        item.insert(GSI1_SK.into(), s(order));
-    }
-    Ok(item)
-}
 
 pub async fn append(client: &Client, table: &str, entry: &AuditEntry) -> Result<(), StoreError> {
     let condition = Condition::absent();

@@ -11,7 +11,7 @@
 use aws_sdk_dynamodb::Client;
 use chrono::{Datelike, NaiveDate};
 
-use super::audit::audit_item;
+use super::items::audit_item;
 use super::items::{Item, get_n, key, n, sdk_error};
 use super::keys::{budget_pk, day_counter_ttl, month_sk};
 use super::transaction::{Condition, Transaction};

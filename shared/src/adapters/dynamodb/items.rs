@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::keys::{PK, SK, TTL};
+use super::keys::{BODY, GSI1_PK, GSI1_SK, PK, SK, TTL, audit_pk, audit_session_pk, next_order};
+use crate::domain::audit::AuditEntry;
 use crate::ports::state_store::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -64,4 +65,19 @@ pub fn decode<T: DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreEr
 /// lazily (up to days later), so reads must skip them themselves.
 pub fn is_expired(item: &Item, now_epoch: i64) -> bool {
     get_n(item, TTL).is_some_and(|ttl| ttl <= now_epoch)
+}
+
+/// The item of an audit entry, keyed by write order.
+pub fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
+    let order = next_order();
+    let mut item = key(audit_pk(&entry.tenant_id), &order);
+    item.insert(BODY.into(), json(entry)?);
+    if let Some(session_id) = &entry.session_id {
+        item.insert(
+            GSI1_PK.into(),
+            s(audit_session_pk(&entry.tenant_id, session_id)),
+        );
+        item.insert(GSI1_SK.into(), s(order));
+    }
+    Ok(item)
 }

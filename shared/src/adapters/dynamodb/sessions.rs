@@ -5,9 +5,9 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use super::audit::audit_item;
 use super::budget;
 use super::counters::add_increments;
+use super::items::audit_item;
 use super::items::{Item, decode, get_s, is_expired, json, key, n, s, sdk_error};
 use super::keys::{
     BODY, COUNT, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, LINK_PREFIX, MESSAGE_PREFIX, PK, SESSION_SK,

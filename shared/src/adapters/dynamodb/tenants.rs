@@ -7,8 +7,8 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::audit::audit_item;
 use super::counters::add_increments;
+use super::items::audit_item;
 use super::items::{Item, decode, get_n, json, key, n, s, sdk_error};
 use super::keys::{
     GSI1, GSI1_PK, GSI1_SK, MARKER_SK, RECORD, REVISION, SUMMARY, TENANT_ID, TENANT_LIST,

@@ -1,23 +1,12 @@
 //! Embedded adapters: everything runs in one process with no configuration.
-//! The SQLite stores are feature `sqlite` (the `petraf` command's default),
-//! so the Lambda functions, which never use them, do not link SQLite.
+//! Two kinds, apart: [`storage`] keeps state, vectors and uploaded files on
+//! the local disk; [`offline`] is the language model that needs no key and
+//! no network (coach, scorer, embedder).
 
-pub mod hashing_embedder;
-pub mod lexicon;
-pub mod local_object_store;
-pub mod offline_model;
-pub mod offline_scorer;
-pub mod reading;
-#[cfg(feature = "sqlite")]
-pub mod sqlite_state_store;
-#[cfg(feature = "sqlite")]
-pub mod sqlite_vector_store;
-pub mod text;
+pub mod offline;
+pub mod storage;
 
-pub use hashing_embedder::HashingEmbedder;
-pub use local_object_store::LocalObjectStore;
-pub use offline_model::OfflineModel;
+pub use offline::{HashingEmbedder, OfflineModel};
+pub use storage::LocalObjectStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite_state_store::SqliteStateStore;
-#[cfg(feature = "sqlite")]
-pub use sqlite_vector_store::SqliteVectorStore;
+pub use storage::{SqliteStateStore, SqliteVectorStore};

@@ -1,13 +1,13 @@
 //! The offline model: a deterministic coach, refiner and SMART scorer that
 //! needs no key and no network. Coaching and refinement read the plain-text
-//! signals in [`super::text`]; scoring is [`super::offline_scorer`]'s close
+//! signals in [`super::signals`]; scoring is [`super::scorer`]'s close
 //! reading, so every score can be explained.
 
 use async_trait::async_trait;
 use futures::stream;
 
-use super::offline_scorer;
-use super::text::{
+use super::scorer;
+use super::signals::{
     TimeFrame, action_items, content_stems, named_values, quantities, strip_lead, time_frame,
     title_case,
 };
@@ -380,7 +380,7 @@ impl ChatModel for OfflineModel {
         goal: &str,
         rubric: &Rubric,
     ) -> Result<Generated<Judgement>, ModelError> {
-        let criteria = offline_scorer::judge(ctx, goal, rubric);
+        let criteria = scorer::judge(ctx, goal, rubric);
         let suggestions: Vec<String> = criteria
             .iter()
             .filter(|c| c.score < 7.0)

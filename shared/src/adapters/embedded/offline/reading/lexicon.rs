@@ -1,27 +1,8 @@
-//! The word lists the offline reading uses: filler, words about goals,
-//! vague words, time words (in English, Spanish, French and German), and
-//! phrases that aim outside the company. Kept apart so the rules in
-//! [`super::reading`] stay readable.
-
-pub(super) const STOPWORDS: &[&str] = &[
-    "a", "about", "across", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
-    "at", "be", "been", "before", "being", "both", "but", "by", "can", "could", "did", "do",
-    "does", "doing", "done", "each", "end", "for", "from", "further", "had", "has", "have",
-    "having", "he", "her", "here", "him", "his", "how", "i", "i'd", "i'll", "i'm", "i've", "if",
-    "in", "into", "is", "it", "it's", "its", "just", "least", "me", "mine", "more", "most", "much",
-    "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
-    "our", "ours", "out", "over", "own", "per", "same", "she", "should", "so", "some", "such",
-    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those",
-    "through", "to", "too", "under", "until", "up", "upon", "us", "very", "was", "we", "were",
-    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "within",
-    "would", "you", "your", "want", "like", "next", "each", "every", "via", "toward", "towards",
-    "into", "onto", "whenever", "during", "before", "between", "among", "new", "able",
-    // a few function words of the languages drafts arrive in
-    "de", "la", "el", "los", "las", "en", "y", "un", "una", "del", "por", "para", "con", "le",
-    "les", "des", "du", "et", "une", "dans", "pour", "avec", "der", "die", "das", "den", "dem",
-    "und", "ein", "eine", "einen", "mit", "für", "auf", "von", "zu", "im", "ich", "il", "di",
-    "per", "e", "che",
-];
+//! The word lists only the offline reading uses: words about goals, general
+//! words, time words (in English, Spanish, French and German) and phrases
+//! that aim outside the company; the stop words, vague words, months and
+//! numbers are the text kernel's (`domain::text`). Kept apart so the
+//! reading's rules stay readable.
 
 /// Words about goals: they describe a good goal instead of being one.
 pub(super) const GOAL_WORDS: &[&str] = &[
@@ -167,110 +148,10 @@ pub(super) const GENERIC: &[&str] = &[
 /// General words that still count things: "lead 2 projects", "mentor 3 people".
 pub(super) const COUNTABLE: &[&str] = &["project", "projects", "people", "person", "persons"];
 
-/// Words that sound like a goal but say nothing measurable or specific.
-pub(super) const VAGUE: &[&str] = &[
-    "better",
-    "more",
-    "good",
-    "great",
-    "stuff",
-    "things",
-    "thing",
-    "maybe",
-    "somehow",
-    "some",
-    "really",
-    "very",
-    "kind",
-    "sort",
-    "try",
-    "trying",
-    "hopefully",
-    "generally",
-    "well",
-    "harder",
-    "few",
-    "lot",
-    "best",
-    "improve",
-    "proactive",
-];
-
-pub(super) const TIME_UNITS: &[&str] = &[
-    "day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters",
-    "yr", "yrs", "meses", "mes", "años", "año", "semanas", "monaten", "monate", "monat", "jahren",
-    "jahre", "jahr", "wochen", "mois", "ans", "années", "semaines", "mesi", "anni", "maanden",
-    "jaar",
-];
-
 /// Units that measure effort rather than say by when ("saving 8 hours").
 pub(super) const DURATION_UNITS: &[&str] = &[
     "hour", "hours", "minute", "minutes", "min", "mins", "seconds", "horas", "minutos", "stunden",
     "minuten", "heures",
-];
-
-pub(super) const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-    "januar",
-    "februar",
-    "märz",
-    "juni",
-    "juli",
-    "oktober",
-    "dezember",
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-pub(super) const NUMBER_WORDS: &[&str] = &[
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "twenty", "dozen", "half", "double", "twice", "dos", "tres", "cuatro", "cinco",
-    "zwei", "drei", "vier", "fünf", "deux", "trois", "quatre", "cinq",
 ];
 
 pub(super) const DEADLINE_WORDS: &[&str] = &[

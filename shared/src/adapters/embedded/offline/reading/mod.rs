@@ -7,156 +7,23 @@
 
 use std::collections::BTreeSet;
 
-use crate::domain::injection::{Finding, find_instructions, without_instructions};
-
-use super::lexicon::{
+use self::lexicon::{
     CADENCES, COMPLETIONS, COUNTABLE, DEADLINE_WORDS, DURATION_UNITS, FRAME_WORDS, FROM_WORDS,
-    GENERIC, GOAL_WORDS, LEAVING, MONTHS, NUMBER_WORDS, STOPWORDS, TIME_UNITS, VAGUE, VAGUE_TIMES,
+    GOAL_WORDS, LEAVING, VAGUE_TIMES,
+};
+use self::words::{Word, company_words, concrete_stem, is_goal_word, strip_markup, words};
+use crate::domain::injection::{Finding, find_instructions, without_instructions};
+use crate::domain::text::{
+    is_month, is_number, is_number_word, is_quarter, is_stop_word, is_time_unit, is_vague,
+    looks_like_year,
 };
 
-/// A crude stem so that "mentoring"/"mentor" and "migration"/"migrate" meet.
-pub fn stem(word: &str) -> String {
-    const SUFFIXES: &[(&str, &str)] = &[
-        ("ations", "at"),
-        ("ation", "at"),
-        ("ings", ""),
-        ("ing", ""),
-        ("ions", ""),
-        ("ion", ""),
-        ("ers", ""),
-        ("er", ""),
-        ("ies", "y"),
-        ("ied", "y"),
-        ("es", ""),
-        ("ed", ""),
-        ("ly", ""),
-        ("s", ""),
-        ("e", ""),
-    ];
-    for (suffix, replacement) in SUFFIXES {
-        if let Some(base) = word.strip_suffix(suffix)
-            && base.chars().count() >= 3
-        {
-            return format!("{base}{replacement}");
-        }
-    }
-    word.to_string()
-}
+mod lexicon;
+mod values;
+mod words;
 
-/// A word as read: lowercase, with whether it looked like an acronym ("CI").
-#[derive(Debug, Clone)]
-struct Word {
-    lower: String,
-    acronym: bool,
-}
-
-fn words(text: &str) -> Vec<Word> {
-    text.replace('%', " percent ")
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-' || c == '/' || c == '.'))
-        .map(|w| w.trim_matches(|c: char| matches!(c, '\'' | '-' | '/' | '.')))
-        .filter(|w| !w.is_empty())
-        .map(|w| Word {
-            lower: w.to_lowercase(),
-            acronym: w.chars().count() >= 2 && w.chars().all(|c| c.is_ascii_uppercase()),
-        })
-        .collect()
-}
-
-fn is_number(word: &str) -> bool {
-    word.chars().next().is_some_and(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&word)
-}
-
-fn looks_like_year(word: &str) -> bool {
-    word.len() == 4 && word.starts_with("20") && word.chars().all(|c| c.is_ascii_digit())
-}
-
-fn is_quarter(word: &str) -> bool {
-    word.len() == 2 && word.starts_with('q') && matches!(word.as_bytes()[1], b'1'..=b'4')
-}
-
-pub fn is_goal_word(word: &str) -> bool {
-    GOAL_WORDS.contains(&word)
-}
-
-/// A stem that can carry meaning, or `None` for filler, goal words, vague
-/// words, numbers and time words.
-fn concrete_stem(word: &Word, company: &[String]) -> Option<String> {
-    let w = word.lower.as_str();
-    let has_digit = w.chars().any(|c| c.is_ascii_digit());
-    let has_letter = w.chars().any(char::is_alphabetic);
-    let long_enough = w.chars().count() >= 3 || word.acronym || (has_digit && has_letter);
-    if !long_enough
-        || !has_letter
-        || STOPWORDS.contains(&w)
-        || GOAL_WORDS.contains(&w)
-        || GENERIC.contains(&w)
-        || VAGUE.contains(&w)
-        || NUMBER_WORDS.contains(&w)
-        || TIME_UNITS.contains(&w)
-        || DURATION_UNITS.contains(&w)
-        || MONTHS.contains(&w)
-        || CADENCES.contains(&w)
-        || VAGUE_TIMES.contains(&w)
-        || is_quarter(w)
-        || company.iter().any(|c| c == w)
-    {
-        return None;
-    }
-    // "payment-platform" counts as its parts.
-    Some(stem(w.split('-').next_back().unwrap_or(w)))
-}
-
-/// Stems of `text` that carry meaning, without the company's own name.
-pub fn concrete_stems(text: &str, company: &str) -> BTreeSet<String> {
-    let company = company_words(company);
-    let mut out = BTreeSet::new();
-    for w in words(&strip_markup(text)) {
-        for part in w.lower.split('-') {
-            let part = Word {
-                lower: part.to_string(),
-                acronym: w.acronym,
-            };
-            if let Some(s) = concrete_stem(&part, &company) {
-                out.insert(s);
-            }
-        }
-    }
-    out
-}
-
-fn company_words(company: &str) -> Vec<String> {
-    words(company)
-        .into_iter()
-        .map(|w| w.lower.trim_end_matches("'s").to_string())
-        .flat_map(|w| [w.clone(), format!("{w}'s")])
-        .collect()
-}
-
-/// The text without HTML or XML tags, so markup is read as the words it holds.
-pub fn strip_markup(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let tag_like = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
-        match after.find('>') {
-            Some(close) if tag_like => {
-                out.push(' ');
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('<');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub use self::values::{NamedValue, ValuesReading, read_values};
+pub use self::words::concrete_stems;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeFrame {
@@ -334,7 +201,7 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
         let prev = if i > 0 { lower[i - 1] } else { "" };
         let next = lower.get(i + 1).copied().unwrap_or("");
         let before = if i > 1 { lower[i - 2] } else { "" };
-        if MONTHS.contains(&w)
+        if is_month(w)
             && (is_number(next)
                 || is_number(prev)
                 || DEADLINE_WORDS.contains(&prev)
@@ -348,21 +215,18 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             clause.dated = true;
         }
         let numeric = is_number(w) && !looks_like_year(w) && !w.chars().any(char::is_alphabetic)
-            || NUMBER_WORDS.contains(&w);
+            || is_number_word(w);
         if !numeric {
             i += 1;
             continue;
         }
         let after_next = lower.get(i + 2).copied().unwrap_or("");
-        if MONTHS.contains(&next)
-            || MONTHS.contains(&prev)
-            || (next == "de" && MONTHS.contains(&after_next))
-        {
+        if is_month(next) || is_month(prev) || (next == "de" && is_month(after_next)) {
             clause.dated = true;
             i += 1;
             continue;
         }
-        let unit_next = TIME_UNITS.contains(&next) || w.split('-').any(|p| TIME_UNITS.contains(&p));
+        let unit_next = is_time_unit(next) || w.split('-').any(is_time_unit);
         let measured = matches!(
             prev,
             "saving" | "save" | "cut" | "reduce" | "under" | "to" | "from" | "below" | "about"
@@ -394,7 +258,7 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             if is_number(look) && !look.chars().any(char::is_alphabetic) {
                 break;
             }
-            if DURATION_UNITS.contains(look) || TIME_UNITS.contains(look) {
+            if DURATION_UNITS.contains(look) || is_time_unit(look) {
                 attached = Some(look.to_string());
                 break;
             }
@@ -442,16 +306,15 @@ fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
     for (i, w) in ws.iter().enumerate() {
         let prev = if i > 0 { ws[i - 1].as_str() } else { "" };
         let next = ws.get(i + 1).map(String::as_str).unwrap_or("");
-        let number_then_unit = is_number(w) && TIME_UNITS.contains(&next);
-        let hyphenated =
-            w.split('-').any(|p| TIME_UNITS.contains(&p)) && w.split('-').any(is_number);
+        let number_then_unit = is_number(w) && is_time_unit(next);
+        let hyphenated = w.split('-').any(is_time_unit) && w.split('-').any(is_number);
         let year = w.split('-').any(looks_like_year);
         let deadline =
             (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev) || prev == "of")
-                && (MONTHS.contains(&w.as_str()) || year || is_quarter(w));
+                && (is_month(w.as_str()) || year || is_quarter(w));
         // "30 June", "June 30", "30 de junio"
         let before = if i > 1 { ws[i - 2].as_str() } else { "" };
-        let date = MONTHS.contains(&w.as_str())
+        let date = is_month(w.as_str())
             && (is_number(prev) || is_number(next) || (prev == "de" && is_number(before)));
         let cadence = CADENCES.contains(&w.as_str());
         let quarter_heading = is_quarter(w);
@@ -463,7 +326,7 @@ fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
         Some(TimeFrame::Explicit)
     } else if ws
         .iter()
-        .any(|w| VAGUE_TIMES.contains(&w.as_str()) || TIME_UNITS.contains(&w.as_str()))
+        .any(|w| VAGUE_TIMES.contains(&w.as_str()) || is_time_unit(w.as_str()))
     {
         Some(TimeFrame::Vague)
     } else {
@@ -484,7 +347,7 @@ fn stuffing_of(
     let ws: Vec<String> = words(text).into_iter().map(|w| w.lower).collect();
     let doubled: Vec<&String> = ws
         .windows(2)
-        .filter(|p| p[0] == p[1] && !STOPWORDS.contains(&p[0].as_str()))
+        .filter(|p| p[0] == p[1] && !is_stop_word(p[0].as_str()))
         .map(|p| &p[0])
         .collect();
     if doubled.len() >= 2 {
@@ -519,10 +382,7 @@ fn stuffing_of(
             "{time_expressions} time frames for {concrete_clauses} concrete claim(s)"
         ));
     }
-    let function_words = ws
-        .iter()
-        .filter(|w| STOPWORDS.contains(&w.as_str()))
-        .count();
+    let function_words = ws.iter().filter(|w| is_stop_word(w.as_str())).count();
     if ws.len() >= 14 && function_words * 20 < ws.len() {
         return Some("a list of keywords rather than sentences".into());
     }
@@ -538,7 +398,7 @@ pub fn read(draft: &str, company: &str) -> Reading {
     let goal_words: Vec<String> = ws.iter().filter(|w| is_goal_word(w)).cloned().collect();
     let vague_words: Vec<String> = ws
         .iter()
-        .filter(|w| VAGUE.contains(&w.as_str()))
+        .filter(|w| is_vague(w.as_str()))
         .cloned()
         .collect();
     let clauses: Vec<Clause> = split_clauses(&text)
@@ -577,140 +437,10 @@ pub fn read(draft: &str, company: &str) -> Reading {
     }
 }
 
-/// One value a draft names, and whether it says what it means in practice.
-#[derive(Debug, Clone)]
-pub struct NamedValue {
-    pub name: String,
-    pub stems: BTreeSet<String>,
-    pub described: bool,
-}
-
-/// The values of a values draft and the practices it describes.
-#[derive(Debug, Clone, Default)]
-pub struct ValuesReading {
-    pub values: Vec<NamedValue>,
-    /// Parts that repeated a value already named.
-    pub repeats: usize,
-    /// First-person practices ("I pair at least weekly").
-    pub practices: usize,
-}
-
-/// Reads a list of values: "Learning (one new technology a quarter),
-/// collaboration across teams, and balance: I protect my evenings."
-pub fn read_values(draft: &str, company: &str) -> ValuesReading {
-    let text = strip_markup(&without_instructions(draft));
-    let company = company_words(company);
-    let mut out = ValuesReading::default();
-    let mut in_practices = false;
-    for part in split_value_parts(&text) {
-        let (head, described_inside) = split_parenthetical(&part);
-        let head_words: Vec<String> = words(&head).into_iter().map(|w| w.lower).collect();
-        let starts_first_person = head_words
-            .first()
-            .is_some_and(|w| matches!(w.as_str(), "i" | "i'm" | "i'll" | "my" | "we"));
-        if starts_first_person {
-            in_practices = true;
-        }
-        let stems: BTreeSet<String> = head_words
-            .iter()
-            .filter_map(|w| {
-                concrete_stem(
-                    &Word {
-                        lower: w.clone(),
-                        acronym: false,
-                    },
-                    &company,
-                )
-            })
-            .collect();
-        if in_practices {
-            if !stems.is_empty() {
-                out.practices += 1;
-            }
-            continue;
-        }
-        if stems.is_empty() {
-            continue;
-        }
-        let name_stem: BTreeSet<String> = stems.iter().take(1).cloned().collect();
-        let description = concrete_stems(&described_inside, "").len();
-        let counted = words(&described_inside).iter().any(|w| {
-            is_number(&w.lower)
-                || TIME_UNITS.contains(&w.lower.as_str())
-                || CADENCES.contains(&w.lower.as_str())
-        });
-        let qualified = head_words.len() >= 3
-            && head_words.iter().any(|w| {
-                matches!(
-                    w.as_str(),
-                    "through" | "across" | "in" | "by" | "with" | "for" | "of" | "to" | "over"
-                )
-            })
-            && stems.len() >= 2;
-        if out.values.iter().any(|v| {
-            v.stems == stems || v.stems.iter().next() == name_stem.iter().next() && stems.len() == 1
-        }) {
-            out.repeats += 1;
-            continue;
-        }
-        out.values.push(NamedValue {
-            name: head.trim().to_string(),
-            stems,
-            described: description >= 2 || (description == 1 && counted) || qualified,
-        });
-    }
-    out
-}
-
-/// Value list parts: split at `, ; : .`, line breaks and "and" outside
-/// parentheses.
-fn split_value_parts(text: &str) -> Vec<String> {
-    let mut parts = vec![];
-    for clause in split_clauses(text) {
-        let mut depth = 0usize;
-        let mut current = String::new();
-        let tokens: Vec<&str> = clause.split(' ').collect();
-        for token in tokens {
-            let lower = token.to_lowercase();
-            if depth == 0 && matches!(lower.as_str(), "and" | "et" | "y" | "und" | "e") {
-                parts.push(std::mem::take(&mut current));
-                continue;
-            }
-            depth += token.matches('(').count();
-            depth = depth.saturating_sub(token.matches(')').count());
-            if !current.is_empty() {
-                current.push(' ');
-            }
-            current.push_str(token);
-        }
-        parts.push(current);
-    }
-    parts
-        .into_iter()
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-/// "Learning (one technology a quarter)" → ("Learning", "one technology a quarter").
-fn split_parenthetical(part: &str) -> (String, String) {
-    let mut head = String::new();
-    let mut inside = String::new();
-    let mut depth = 0usize;
-    for c in part.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth > 0 => inside.push(c),
-            _ => head.push(c),
-        }
-    }
-    (head, inside)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::text::stem;
 
     #[test]
     fn counts_need_something_to_count() {

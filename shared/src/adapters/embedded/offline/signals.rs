@@ -4,144 +4,10 @@
 
 use std::collections::BTreeSet;
 
-const STOPWORDS: &[&str] = &[
-    "a",
-    "about",
-    "also",
-    "an",
-    "and",
-    "are",
-    "as",
-    "at",
-    "be",
-    "been",
-    "being",
-    "but",
-    "by",
-    "can",
-    "could",
-    "do",
-    "does",
-    "for",
-    "from",
-    "get",
-    "has",
-    "have",
-    "how",
-    "i",
-    "i'd",
-    "i'll",
-    "i'm",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "its",
-    "just",
-    "me",
-    "my",
-    "myself",
-    "of",
-    "on",
-    "or",
-    "our",
-    "so",
-    "that",
-    "the",
-    "their",
-    "them",
-    "then",
-    "there",
-    "these",
-    "this",
-    "those",
-    "to",
-    "up",
-    "us",
-    "was",
-    "we",
-    "were",
-    "what",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "will",
-    "with",
-    "would",
-    "you",
-    "your",
-    "want",
-    "like",
-    "within",
-    "next",
-    "through",
-    "each",
-    "per",
-    "than",
-    "important",
-];
-
-/// Words that sound like a goal but say nothing measurable or specific.
-const VAGUE: &[&str] = &[
-    "better",
-    "more",
-    "good",
-    "great",
-    "stuff",
-    "things",
-    "thing",
-    "maybe",
-    "somehow",
-    "some",
-    "really",
-    "very",
-    "kind",
-    "sort",
-    "try",
-    "hopefully",
-    "generally",
-    "well",
-];
-
-const TIME_UNITS: &[&str] = &[
-    "day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters",
-    "yr", "yrs",
-];
-
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-];
-
-const NUMBER_WORDS: &[&str] = &[
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve",
-    "twenty", "dozen", "half", "double", "twice",
-];
+use crate::domain::text::{
+    is_month, is_number, is_quarter, is_stop_word, is_time_unit, is_vague, light_stem,
+    looks_like_year,
+};
 
 /// Lowercase words (letters, digits, apostrophes and inner hyphens).
 pub fn words(text: &str) -> Vec<String> {
@@ -151,36 +17,14 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A crude stem so that "mentoring" and "mentor" meet.
-pub fn stem(word: &str) -> String {
-    for suffix in ["ing", "ers", "er", "ed", "es", "s"] {
-        if word.len() > suffix.len() + 3
-            && let Some(base) = word.strip_suffix(suffix)
-        {
-            return base.to_string();
-        }
-    }
-    word.to_string()
-}
-
-pub fn is_vague(word: &str) -> bool {
-    VAGUE.contains(&word)
-}
-
-fn is_number(word: &str) -> bool {
-    word.chars().next().is_some_and(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&word)
-}
-
 /// Distinct stems that carry meaning: no stop words, vague words, numbers or time units.
 pub fn content_stems(text: &str) -> BTreeSet<String> {
     words(text)
         .iter()
         .flat_map(|w| w.split('-').map(str::to_string).collect::<Vec<_>>())
-        .filter(|w| w.len() >= 3 && !STOPWORDS.contains(&w.as_str()) && !is_vague(w))
-        .filter(|w| {
-            !is_number(w) && !TIME_UNITS.contains(&w.as_str()) && !MONTHS.contains(&w.as_str())
-        })
-        .map(|w| stem(&w))
+        .filter(|w| w.len() >= 3 && !is_stop_word(w) && !is_vague(w))
+        .filter(|w| !is_number(w) && !is_time_unit(w) && !is_month(w))
+        .map(|w| light_stem(&w))
         .collect()
 }
 
@@ -226,21 +70,13 @@ pub fn quantities(text: &str) -> usize {
     for (i, token) in tokens.iter().enumerate() {
         let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
         for part in token.split('-') {
-            let unit_inside = token.split('-').any(|p| TIME_UNITS.contains(&p));
-            if is_number(part)
-                && !TIME_UNITS.contains(&next)
-                && !unit_inside
-                && !looks_like_year(part)
-            {
+            let unit_inside = token.split('-').any(is_time_unit);
+            if is_number(part) && !is_time_unit(next) && !unit_inside && !looks_like_year(part) {
                 found.insert(format!("{part}@{i}"));
             }
         }
     }
     found.len()
-}
-
-fn looks_like_year(word: &str) -> bool {
-    word.len() == 4 && word.starts_with("20") && word.chars().all(|c| c.is_ascii_digit())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,11 +93,10 @@ pub fn time_frame(text: &str) -> TimeFrame {
     for (i, token) in tokens.iter().enumerate() {
         let next = tokens.get(i + 1).map(String::as_str).unwrap_or("");
         let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
-        let number_then_unit = is_number(token) && TIME_UNITS.contains(&next);
-        let hyphenated =
-            token.split('-').any(|p| TIME_UNITS.contains(&p)) && token.split('-').any(is_number);
+        let number_then_unit = is_number(token) && is_time_unit(next);
+        let hyphenated = token.split('-').any(is_time_unit) && token.split('-').any(is_number);
         let deadline = matches!(prev, "by" | "before" | "until" | "in" | "end")
-            && (MONTHS.contains(&token.as_str()) || looks_like_year(token) || is_quarter(token));
+            && (is_month(token) || looks_like_year(token) || is_quarter(token));
         let cadence = matches!(
             token.as_str(),
             "monthly" | "weekly" | "quarterly" | "annually" | "biweekly"
@@ -284,12 +119,6 @@ pub fn time_frame(text: &str) -> TimeFrame {
     } else {
         TimeFrame::Missing
     }
-}
-
-fn is_quarter(token: &str) -> bool {
-    token.len() == 2
-        && token.starts_with('q')
-        && token[1..].chars().all(|c| ('1'..='4').contains(&c))
 }
 
 const VALUE_LEAD_INS: &[&str] = &[

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::text::{stem, words};
+use super::signals::words;
+use crate::domain::text::light_stem;
 use crate::ports::chat_model::ModelError;
 use crate::ports::embedder::Embedder;
 
@@ -25,7 +26,7 @@ impl HashingEmbedder {
         let mut v = vec![0f32; self.dimension];
         let stems: Vec<String> = words(text)
             .iter()
-            .map(|w| stem(w))
+            .map(|w| light_stem(w))
             .filter(|w| w.len() > 2)
             .collect();
         let mut add = |feature: &str, weight: f32| {
