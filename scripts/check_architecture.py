@@ -55,6 +55,18 @@ def modules(src):
     return found
 
 
+TEST_CHILD = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\(crate\))? )?mod (\w+);")
+
+
+def test_only(files):
+    """Modules declared under #[cfg(test)] in their parent, and everything below them."""
+    declared = set()
+    for module, path in files.items():
+        for name in TEST_CHILD.findall(open(path, encoding="utf-8").read()):
+            declared.add(module + (name,))
+    return {m for m in files if any(m[: len(t)] == t for t in declared)}
+
+
 def without_tests(text):
     """The file's text before its first #[cfg(test)] module: tests may import anything."""
     match = TEST_MODULE.search(text)
@@ -167,6 +179,8 @@ def long_files():
 
 def main():
     files = modules(CORE)
+    for module in test_only(files):
+        del files[module]
     edges = {module: imports(module, path, files) for module, path in files.items()}
     failures = []
 

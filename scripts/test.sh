@@ -13,6 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# The layout first (no circles, no upward imports, no overlong files): seconds.
+python3 scripts/check_architecture.py
 export PETRAF_STANDINS_DIR="${PETRAF_STANDINS_DIR:-${TMPDIR:-/tmp}/petraf-standins}"
 mkdir -p "$PETRAF_STANDINS_DIR"
 

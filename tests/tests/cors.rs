@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use petraf_core::app::Settings;
 use petraf_core::app::tenants::{NewTenant, demo_tenant, set_status};
+use petraf_core::config::ServerLimits;
 use petraf_core::config::{self, Ports};
 use petraf_core::domain::ids::new_id;
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
-use petraf_core::http::server::ServerLimits;
 use petraf_tests::moto::moto_state_store;
 use petraf_tests::{Reply, TestServer, walkthrough_clock};
 use reqwest::Method;

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use petraf_core::app::Settings;
 use petraf_core::app::tenants::demo_tenant;
 use petraf_core::config;
-use petraf_core::http::server::ServerLimits;
+use petraf_core::config::ServerLimits;
 use petraf_tests::gate::{GatePoint, GatedModel};
 use petraf_tests::interposed::{After, Before, InterposedStore};
 use petraf_tests::journey::{G4_FIRST, G4_SECOND, chat};

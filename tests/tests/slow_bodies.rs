@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use petraf_core::app::Settings;
 use petraf_core::app::tenants::demo_tenant;
-use petraf_core::http::server::ServerLimits;
+use petraf_core::config::ServerLimits;
 use petraf_tests::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

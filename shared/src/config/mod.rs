@@ -48,7 +48,7 @@ pub use objects::s3_object_store;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub use resilience::model_resilience;
 pub use secrets::{deployed_secrets, secrets};
-pub use server::server_limits;
+pub use server::{ServerLimits, server_limits};
 pub use settings::{DEFAULT_ADDR, ServeSettings, serve_settings, settings};
 pub use state::StateBackend;
 pub use vectors::VectorBackend;

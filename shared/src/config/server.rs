@@ -1,11 +1,54 @@
 //! The socket server's limits (`petraf serve`), from the `PETRAF_*`
-//! variables; the defaults are [`ServerLimits::default`].
+//! variables; the defaults are [`ServerLimits::default`]. The server
+//! (`http::server`) takes them as they are.
 
 use std::time::Duration;
 
 use super::env::{Env, bounded};
 use super::error::ConfigError;
-use crate::http::server::ServerLimits;
+
+/// The server's limits; every one can be set from the environment
+/// ([`server_limits`]).
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// A request's head must arrive within this (slow-header clients).
+    pub header_read_timeout: Duration,
+    /// Each piece of a request body must arrive within this.
+    pub body_read_timeout: Duration,
+    /// A request body must arrive whole within this, however steadily it
+    /// trickles in.
+    pub body_deadline: Duration,
+    /// After [`BODY_RATE_GRACE`], a body must have averaged at least this
+    /// many bytes a second since its head arrived (0: no minimum).
+    pub body_min_rate: u64,
+    /// A connection with no traffic either way for this long is closed
+    /// (after the response in progress, if any).
+    pub idle_timeout: Duration,
+    /// Connections served at once; more are answered `503` and closed.
+    pub max_connections: usize,
+    /// Connections one client address may hold at once (IPv6: one /64),
+    /// so that one client cannot take them all; more are answered `503
+    /// too_many_connections`. Not applied behind trusted proxies, whose
+    /// own address every connection comes from.
+    pub max_connections_per_address: usize,
+    /// On shutdown, how long running turns may go on before they are stopped.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            body_deadline: Duration::from_secs(120),
+            body_min_rate: 1024,
+            idle_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            max_connections_per_address: 128,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
 
 /// `PETRAF_HEADER_TIMEOUT_SECS`, `PETRAF_BODY_TIMEOUT_SECS`,
 /// `PETRAF_BODY_DEADLINE_SECS`, `PETRAF_BODY_MIN_RATE`,
