@@ -9,6 +9,7 @@ mod embedding;
 mod faces;
 mod helvetica;
 mod shape;
+mod subset;
 mod wrap;
 
 use pdf_writer::types::TextRenderingMode;

@@ -1,16 +1,15 @@
 //! The font objects of a document: which codes its glyphs are drawn with,
-//! the embedded subsets (only the glyphs used), the predefined CJK fonts,
+//! the embedded subsets (only the glyphs used drawn), the predefined CJK fonts,
 //! and ToUnicode maps so that copied or extracted text is the original.
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::faces::{self, Cjk, Embedded, Face};
+use super::shape::Glyph;
+use super::subset;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Finish, Name, Pdf, Rect, Ref, Str};
 use sha2::{Digest, Sha256};
-use subsetter::GlyphRemapper;
-
-use super::faces::{self, Cjk, Embedded, Face};
-use super::shape::Glyph;
 
 /// The glyphs used of one font, each with its code.
 #[derive(Default)]
@@ -131,15 +130,8 @@ fn write_embedded(pdf: &mut Pdf, next: &mut Ref, id: Ref, font: &Embedded, usage
         next.bump(),
         next.bump(),
     );
-    let mut remapper = GlyphRemapper::new();
-    for (glyph, _) in &usage.entries {
-        remapper.remap(*glyph);
-    }
-    // Should the subsetter refuse the font, the whole font keeps its ids.
-    let (program, subset) = match subsetter::subset(font.data, 0, &remapper) {
-        Ok(program) => (program, true),
-        Err(_) => (font.data.to_vec(), false),
-    };
+    let used = usage.entries.iter().map(|(glyph, _)| *glyph);
+    let program = subset::subset(font.data, used).unwrap_or_else(|| font.data.to_vec());
     let name = format!("{}+{}", subset_tag(&usage.entries), font.postscript_name);
 
     pdf.type0_font(id)
@@ -163,14 +155,10 @@ fn write_embedded(pdf: &mut Pdf, next: &mut Ref, id: Ref, font: &Embedded, usage
         .consecutive(1, usage.entries.iter().map(|(g, _)| font.advance(*g)));
     cid.finish();
 
+    // The subset keeps the font's glyph ids.
     let mut map = vec![0, 0];
     for (glyph, _) in &usage.entries {
-        let gid = if subset {
-            remapper.get(*glyph).unwrap_or(0)
-        } else {
-            *glyph
-        };
-        map.extend(gid.to_be_bytes());
+        map.extend(glyph.to_be_bytes());
     }
     pdf.stream(cid_map, &map);
 
