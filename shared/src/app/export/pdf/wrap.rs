@@ -139,6 +139,35 @@ mod tests {
     }
 
     #[test]
+    fn mixed_scripts_at_any_width_fit_and_keep_every_character() {
+        let alphabet: Vec<char> = "aZ09.,-/é Łż Ωλ Жы محمدلا 王明 さく 김준 ́ https://x.io/ "
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let len = 1 + next(160);
+            let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            let width = 40.0 + next(440) as f32;
+            let lines = wrap(&text, width, 10.0, STYLE);
+            for line in &lines {
+                let single = graphemes(line).len() == 1;
+                assert!(
+                    single || measure(line, STYLE, 10.0) <= width,
+                    "{width}: {line:?}"
+                );
+            }
+            let kept: String = lines.concat().split_whitespace().collect();
+            assert_eq!(kept, text.split_whitespace().collect::<String>());
+        }
+    }
+
+    #[test]
     fn combining_marks_stay_with_their_letter() {
         assert_eq!(graphemes("e\u{301}a"), vec!["e\u{301}", "a"]);
         assert_eq!(segments("王小明"), vec!["王", "小", "明"]);
