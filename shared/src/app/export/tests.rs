@@ -188,3 +188,27 @@ fn pdf_text_extracts_back_to_names_in_every_script_and_the_long_url() {
     let joined: String = text.split_whitespace().collect();
     assert!(joined.contains(&url), "{text}");
 }
+
+/// The same check without poppler: the extraction engine the project
+/// already has (pdf_oxide) reads the export's text back too.
+#[test]
+fn pdf_text_reads_back_in_pure_rust_in_every_script() {
+    let url = format!("https://example.com/{}", "a1b2c3d4e5".repeat(10));
+    let mut goals = sample();
+    goals.employee.department = Some(NAMES[..3].join(" "));
+    goals.employee.position = Some(NAMES[3..5].join(" "));
+    goals.employee.grade = Some(NAMES[5..].join(" "));
+    goals.goals[0].content = format!("Ask the mentor first, then read {url} today");
+    let export = export("Acme 株式会社", &goals, ExportFormat::Pdf);
+    let doc = pdf_oxide::PdfDocument::from_bytes(export.body).unwrap();
+    let text = doc.extract_text(0).unwrap();
+    assert!(
+        text.contains("Department: 王小明 田中さくら 김민준"),
+        "{text}"
+    );
+    assert!(text.contains("Position: محمد علي سلامة خليل"), "{text}");
+    assert!(text.contains("Grade: Zoë Ñúñez Дмитрий Γιώργος"), "{text}");
+    assert!(text.contains("Acme 株式会社: development goals"), "{text}");
+    let joined: String = text.split_whitespace().collect();
+    assert!(joined.contains(&url), "{text}");
+}
