@@ -147,3 +147,95 @@ async fn a_final_goal_is_exported_as_markdown_and_as_a_pdf_download() {
         format!("attachment; filename=\"goals-{id}.pdf\"").as_str()
     );
 }
+
+/// What `pdftotext` reads from a PDF; `None` where poppler-utils is absent.
+fn pdftotext(pdf: &[u8]) -> Option<String> {
+    if std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: pdftotext is not installed (apt-get install poppler-utils)");
+        return None;
+    }
+    assert!(
+        std::path::Path::new("/usr/share/poppler/cMap/Adobe-GB1").exists(),
+        "pdftotext reads the predefined CJK fonts with poppler-data: apt-get install poppler-data"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn the_pdf_export_prints_names_in_every_script_and_keeps_long_words() {
+    let server = TestServer::embedded().await;
+    let tenant = server.create_tenant(demo_tenant()).await.record.tenant.id;
+    let client = server.client();
+    let created = client
+        .post("/api/session/create")
+        .tenant(&tenant)
+        .send()
+        .await
+        .json();
+    let (id, token) = (
+        created["session_id"].as_str().unwrap().to_string(),
+        created["resume_token"].as_str().unwrap().to_string(),
+    );
+    let long_word = "x".repeat(20) + &"0123456789".repeat(8);
+    assert_eq!(long_word.chars().count(), 100);
+    let profile = json!({
+        "employee_code": "王小明 田中さくら 김민준",
+        "department": "محمد علي سلامة",
+        "position": "Zoë Ñúñez Дмитрий",
+        "grade": long_word,
+    });
+    let reply = client
+        .put(&format!("/api/session/{id}/info"))
+        .tenant(&tenant)
+        .bearer(&token)
+        .json(&profile)
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    let pdf = client
+        .http
+        .get(format!("{}/api/goals/session/{id}/export", client.base))
+        .header("X-Tenant-ID", &tenant)
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let body = pdf.bytes().await.unwrap();
+    assert!(body.starts_with(b"%PDF-"));
+    let Some(text) = pdftotext(&body) else {
+        return;
+    };
+    for name in [
+        "王小明",
+        "田中さくら",
+        "김민준",
+        "محمد علي",
+        "Zoë Ñúñez",
+        "Дмитрий",
+    ] {
+        assert!(text.contains(name), "{name} is not in:\n{text}");
+    }
+    let joined: String = text.split_whitespace().collect();
+    assert!(joined.contains(&long_word), "{text}");
+    assert!(!text.contains('?'), "{text}");
+}

@@ -124,3 +124,91 @@ fn pdf_is_a_named_pdf_download() {
     assert!(export.body.starts_with(b"%PDF-"));
     assert!(String::from_utf8_lossy(&export.body).contains("Helvetica-Bold"));
 }
+
+const NAMES: [&str; 8] = [
+    "王小明",
+    "田中さくら",
+    "김민준",
+    "محمد علي",
+    "سلامة خليل",
+    "Zoë Ñúñez",
+    "Дмитрий",
+    "Γιώργος",
+];
+
+/// The text poppler's `pdftotext` reads from a PDF; `None` (the test is
+/// skipped) where poppler-utils is not installed.
+fn pdftotext(pdf: &[u8]) -> Option<String> {
+    if std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: pdftotext is not installed (apt-get install poppler-utils)");
+        return None;
+    }
+    assert!(
+        std::path::Path::new("/usr/share/poppler/cMap/Adobe-GB1").exists(),
+        "pdftotext reads the predefined CJK fonts with poppler-data: apt-get install poppler-data"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn pdf_text_extracts_back_to_names_in_every_script_and_the_long_url() {
+    let url = format!("https://example.com/{}", "a1b2c3d4e5".repeat(10));
+    assert_eq!(url.chars().count(), 120);
+    let mut goals = sample();
+    goals.employee.department = Some(NAMES[..3].join(" "));
+    goals.employee.position = Some(NAMES[3..5].join(" "));
+    goals.employee.grade = Some(NAMES[5..].join(" "));
+    goals.goals[0].content = format!("Ask the mentor first, then read {url} today");
+    let export = export("Acme 株式会社", &goals, ExportFormat::Pdf);
+    let Some(text) = pdftotext(&export.body) else {
+        return;
+    };
+    for name in NAMES {
+        assert!(text.contains(name), "{name} is not in:\n{text}");
+    }
+    assert!(text.contains("Acme 株式会社: development goals"), "{text}");
+    let joined: String = text.split_whitespace().collect();
+    assert!(joined.contains(&url), "{text}");
+}
+
+/// The same check without poppler: the extraction engine the project
+/// already has (pdf_oxide) reads the export's text back too.
+#[test]
+fn pdf_text_reads_back_in_pure_rust_in_every_script() {
+    let url = format!("https://example.com/{}", "a1b2c3d4e5".repeat(10));
+    let mut goals = sample();
+    goals.employee.department = Some(NAMES[..3].join(" "));
+    goals.employee.position = Some(NAMES[3..5].join(" "));
+    goals.employee.grade = Some(NAMES[5..].join(" "));
+    goals.goals[0].content = format!("Ask the mentor first, then read {url} today");
+    let export = export("Acme 株式会社", &goals, ExportFormat::Pdf);
+    let doc = pdf_oxide::PdfDocument::from_bytes(export.body).unwrap();
+    let text = doc.extract_text(0).unwrap();
+    assert!(
+        text.contains("Department: 王小明 田中さくら 김민준"),
+        "{text}"
+    );
+    assert!(text.contains("Position: محمد علي سلامة خليل"), "{text}");
+    assert!(text.contains("Grade: Zoë Ñúñez Дмитрий Γιώργος"), "{text}");
+    assert!(text.contains("Acme 株式会社: development goals"), "{text}");
+    let joined: String = text.split_whitespace().collect();
+    assert!(joined.contains(&url), "{text}");
+}
