@@ -210,6 +210,57 @@ pub fn check_pass(events: &[(String, Value)], phase: &str, next: &str, completio
     score["goal_id"].as_str().unwrap().to_string()
 }
 
+/// The conversation read back through the API, in two pages: the stored
+/// messages in order, and each passing reply with its goal (the vague first
+/// answer made none).
+async fn check_transcript(
+    client: &Client,
+    tenant_id: &str,
+    token: &str,
+    session_id: &str,
+    stored: &[petraf_core::domain::message::Message],
+    goal_ids: [&String; 3],
+) {
+    let page = |cursor: Option<&str>| {
+        let query = cursor.map_or(String::new(), |c| format!("&cursor={c}"));
+        client
+            .get(&format!(
+                "/api/session/{session_id}/messages?limit=5{query}"
+            ))
+            .tenant(tenant_id)
+            .bearer(token)
+            .send()
+    };
+    let first = page(None).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first = first.json();
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second = page(Some(cursor)).await.json();
+    assert_eq!(second["next_cursor"], Value::Null);
+    let read: Vec<Value> = [&first, &second]
+        .iter()
+        .flat_map(|p| p["messages"].as_array().unwrap().clone())
+        .collect();
+    let ids: Vec<&str> = read.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let stored_ids: Vec<&str> = stored.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, stored_ids);
+    let scored: Vec<(usize, &str)> = read
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m["goal"]["goal_id"].as_str().map(|g| (i, g)))
+        .collect();
+    assert_eq!(
+        scored,
+        [
+            (3, goal_ids[0].as_str()),
+            (5, goal_ids[1].as_str()),
+            (7, goal_ids[2].as_str())
+        ]
+    );
+    assert_eq!(read[3]["text"], stored[3].content.as_str());
+    assert_eq!(read[3]["goal"]["meets_threshold"], true);
+}
+
 fn completion_before(after: u64) -> u64 {
     match after {
         33 => 10,
@@ -436,6 +487,15 @@ pub async fn sarah(server: &TestServer, tenant_id: &str) -> Journey {
         assert!(reply.model_used.is_some());
     }
     assert_eq!(messages[0].content, G4_FIRST);
+    check_transcript(
+        &client,
+        tenant_id,
+        &token,
+        &session_id,
+        &messages,
+        [&future_goal, &values_goal, &actions_goal],
+    )
+    .await;
 
     // 6.1 complete
     server.clock.advance(Duration::minutes(5));

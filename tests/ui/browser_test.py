@@ -198,6 +198,16 @@ def attr_of(driver, element_id, name):
         element_id, name)
 
 
+def my_bubbles(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#transcript .bubble.me')].map(b => b.textContent)")
+
+
+def coach_replies(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#transcript .bubble.coach')].map(b => b.textContent)")
+
+
 def progress(driver):
     return int(driver.find_element(By.ID, "progress").get_attribute("value"))
 
@@ -268,8 +278,10 @@ class Journeys(unittest.TestCase):
             shot(phone, "05-dashboard-phone")
             phone.get(SERVER["base"] + "/?resume=not-a-token")
             self.assertIn("not valid", visible(phone, "#welcome .notice").text)
+            visible(phone, "#continue-saved")
             phone.get(SERVER["base"] + "/?resume=" + expired_token())
             self.assertIn("expired", visible(phone, "#expired h1").text)
+            visible(phone, "#continue-saved")
             shot(phone, "10-expired-phone")
             phone.find_element(By.ID, "start-over").click()
             visible(phone, "#profile-form")
@@ -306,6 +318,87 @@ class Journeys(unittest.TestCase):
             # Same browser, page reloaded: the session resumes on the next conversation.
             driver.get(SERVER["base"] + "/")
             wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == "g6_values")
+        finally:
+            quit_browser(driver)
+
+    def test_a_reload_mid_conversation_shows_the_transcript(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            send(driver, G4_FIRST)
+            before = coach_replies(driver)
+            self.assertEqual(len(before), 2, "the opening question and one reply")
+            driver.refresh()
+            wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == "g4_future")
+            self.assertEqual(my_bubbles(driver), [G4_FIRST])
+            self.assertEqual(coach_replies(driver), before)
+            shot(driver, "11-reloaded-transcript")
+            # The conversation goes on from there.
+            send(driver, G4_SECOND)
+            self.assertEqual(my_bubbles(driver), [G4_FIRST, G4_SECOND])
+        finally:
+            quit_browser(driver)
+
+    def test_a_bad_link_keeps_the_session_saved_in_the_browser(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            send(driver, G4_FIRST)
+            saved = driver.execute_script(
+                "return Object.entries(localStorage).find(([k]) => k.startsWith('petraf.session.'))")
+            self.assertTrue(saved, "the session is saved in the browser")
+
+            driver.get(SERVER["base"] + "/?resume=not-a-token")
+            notice = visible(driver, "#welcome .notice")
+            self.assertIn("not valid", notice.text)
+            self.assertIn("kept", notice.text)
+            self.assertIn("warning", notice.get_attribute("class"))
+            ok_color = driver.execute_script(
+                "const p = document.createElement('p'); p.className = 'ok'; document.body.append(p);"
+                "const c = getComputedStyle(p).backgroundColor; p.remove(); return c")
+            self.assertNotEqual(notice.value_of_css_property("background-color"), ok_color,
+                                "a failed link is not styled as success")
+            shot(driver, "12-bad-link-keeps-session")
+            self.assertEqual(saved, driver.execute_script(
+                "return Object.entries(localStorage).find(([k]) => k.startsWith('petraf.session.'))"))
+
+            driver.get(SERVER["base"] + "/?resume=" + expired_token())
+            visible(driver, "#expired h1")
+            visible(driver, "#continue-saved").click()
+            wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == "g4_future")
+            self.assertEqual(my_bubbles(driver), [G4_FIRST])
+
+            # A plain visit resumes the saved session too.
+            driver.get(SERVER["base"] + "/")
+            wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == "g4_future")
+            self.assertEqual(my_bubbles(driver), [G4_FIRST])
+        finally:
+            quit_browser(driver)
+
+    def test_a_failed_send_keeps_the_text_and_offers_retry(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            driver.execute_cdp_cmd("Network.enable", {})
+            offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+            driver.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+            send(driver, G4_FIRST)
+            retry = visible(driver, "#retry-send")
+            self.assertIn("kept", text_of(driver, "transcript"))
+            self.assertEqual(driver.find_element(By.ID, "message").get_attribute("value"), G4_FIRST)
+            self.assertEqual(my_bubbles(driver), [], "an unsent answer is not shown as sent")
+            shot(driver, "13-offline-send")
+
+            driver.execute_cdp_cmd("Network.emulateNetworkConditions", dict(offline, offline=False))
+            retry.click()
+            wait(driver, 60).until(lambda d: len(coach_replies(d)) == 2 and d.execute_script(
+                "return !document.getElementById('composer').hasAttribute('aria-busy')"))
+            self.assertEqual(my_bubbles(driver), [G4_FIRST])
+            self.assertEqual(driver.find_element(By.ID, "message").get_attribute("value"), "")
+            self.assertFalse(driver.find_elements(By.CSS_SELECTOR, "#transcript .bubble.error"))
         finally:
             quit_browser(driver)
 

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod origins;
 pub mod sessions;
 pub mod tenants;
+pub mod transcript;
 pub mod turns;
 pub mod validation;
 

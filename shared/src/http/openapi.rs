@@ -34,6 +34,7 @@ use crate::app::chat::events as chat_events;
         session_routes::resume,
         session_routes::update_info,
         session_routes::complete,
+        session_routes::messages,
         tenant_routes::public_tenant,
         chat_routes::stream,
         goals_routes::session_goals,
@@ -60,7 +61,7 @@ use crate::app::chat::events as chat_events;
         goals_routes::ExportFormatName,
     )),
     tags(
-        (name = "session", description = "An employee's session: create, profile, resume, confirm"),
+        (name = "session", description = "An employee's session: create, profile, resume, read the conversation back, confirm"),
         (name = "chat", description = "The coach, one turn at a time, as server-sent events"),
         (name = "goals", description = "A session's goals and their export"),
         (name = "tenant", description = "The tenant's public face"),

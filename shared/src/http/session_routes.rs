@@ -1,6 +1,6 @@
 //! `/api/session/*` and `/api/health`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{HOST, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, OptionalJson, Origin, RESUME_COOKIE, ResumeToken, TenantCtx};
-use crate::app::{App, AppResult, sessions};
+use crate::app::{App, AppError, AppResult, sessions, transcript};
 use crate::domain::session::ProfileInput;
 
 pub fn router() -> Router<App> {
@@ -23,6 +23,7 @@ pub fn router() -> Router<App> {
         .route("/api/session/resume", post(resume))
         .route("/api/session/{id}/info", put(update_info))
         .route("/api/session/{id}/complete", post(complete))
+        .route("/api/session/{id}/messages", get(messages))
 }
 
 /// `resume_token` cookie, for the token's life: host-only (no `Domain`:
@@ -235,6 +236,43 @@ async fn complete(
         success: true,
         message: format!("Session {id} completed successfully"),
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MessagesQuery {
+    /// The `next_cursor` of the previous page; absent: from the first message.
+    cursor: Option<String>,
+    /// Messages per page, 1-200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+}
+
+/// The session's conversation, oldest first, a page at a time.
+#[utoipa::path(
+    get, path = "/api/session/{id}/messages", tag = "session", operation_id = "session_messages",
+    params(("id" = String, Path, description = "The session id"), MessagesQuery),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    responses(
+        (status = 200, description = "A page of messages in conversation order; an assistant turn that refined a goal carries it with its score", body = transcript::TranscriptPage),
+        (status = 400, description = "`invalid_session_id`, `invalid_cursor` (not a message of this session), `invalid_limit` (outside 1-200), `invalid_query`", body = ErrorBody),
+    )
+)]
+async fn messages(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    Path(id): Path<String>,
+    ResumeToken(token): ResumeToken,
+    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<transcript::TranscriptPage>> {
+    let Query(query) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
+    let limit = transcript::parse_limit(query.limit.as_deref())?;
+    let snapshot = sessions::authorize_snapshot(&app, &tenant, &id, token.as_deref()).await?;
+    Ok(Json(transcript::page(
+        &snapshot,
+        query.cursor.as_deref(),
+        limit,
+    )?))
 }
 
 /// The (optional) body of `POST /api/session/resume`.

@@ -107,6 +107,25 @@ export class Api {
     return this.call("POST", `/api/session/${encodeURIComponent(sessionId)}/complete`, { token });
   }
 
+  // One page of the session's conversation, oldest first.
+  messages(sessionId, token, cursor) {
+    const query = new URLSearchParams({ limit: "200" });
+    if (cursor) query.set("cursor", cursor);
+    return this.call("GET", `/api/session/${encodeURIComponent(sessionId)}/messages?${query}`, { token });
+  }
+
+  // The whole conversation, page after page.
+  async transcript(sessionId, token) {
+    const all = [];
+    let cursor = null;
+    do {
+      const page = await this.messages(sessionId, token, cursor);
+      all.push(...page.messages);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return all;
+  }
+
   goals(sessionId, token, finalOnly) {
     return this.call("GET", `/api/goals/session/${encodeURIComponent(sessionId)}?final_only=${finalOnly}`, { token });
   }

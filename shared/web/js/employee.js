@@ -49,25 +49,55 @@ export class Employee {
     return url.toString();
   }
 
-  // A token from the link (`?resume=`) wins over the one stored in this browser.
-  async start(linkToken) {
-    let token = linkToken;
-    if (!token) {
-      try {
-        token = JSON.parse(localStorage.getItem(this.storageKey) || "null")?.token;
-      } catch (_) {}
+  // The session saved in this browser: {id, token}, or null.
+  saved() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(this.storageKey) || "null");
+      return saved && saved.token ? saved : null;
+    } catch (_) {
+      return null;
     }
+  }
+
+  // A token from the link (`?resume=`) wins over the one stored in this
+  // browser; a link that fails leaves the stored session alone.
+  async start(linkToken) {
+    const saved = this.saved();
+    if (linkToken && linkToken !== saved?.token) {
+      try {
+        return await this.resumeWith(linkToken);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status >= 500) throw e;
+        if (e.code === "token_expired") return this.expired(saved);
+        return this.welcome("That link is not valid any more.", saved);
+      }
+    }
+    const token = linkToken || saved?.token;
     if (!token) return this.welcome();
     try {
-      const view = await this.api.resume(token);
-      this.remember(view.id, token);
-      return this.route(view);
+      return await this.resumeWith(token);
     } catch (e) {
-      this.forget();
+      // The stored token itself failed: it can never work again.
+      if (e instanceof ApiError && e.status < 500) this.forget();
       if (e instanceof ApiError && e.code === "token_expired") return this.expired();
-      if (e instanceof ApiError && e.status < 500) return this.welcome("That link is not valid any more. Start a new session below.");
+      if (e instanceof ApiError && e.status < 500) return this.welcome("That link is not valid any more.");
       throw e;
     }
+  }
+
+  async resumeWith(token) {
+    const view = await this.api.resume(token);
+    this.remember(view.id, token);
+    return this.route(view);
+  }
+
+  // Offers the session saved in this browser after a link failed.
+  continueSaved(saved) {
+    if (!saved) return null;
+    return el("button", {
+      type: "button", id: "continue-saved",
+      onclick: () => this.start(null).catch((e) => show(el("section", { class: "card" }, el("h1", { text: "Something went wrong" }), errorBox(e.message)))),
+    }, "Continue the session saved in this browser");
   }
 
   route(view) {
@@ -76,17 +106,23 @@ export class Employee {
     return this.conversation(view.current_phase, view.completion_percentage);
   }
 
-  expired() {
+  expired(saved) {
     show(
       el("section", { class: "card", id: "expired" },
         el("h1", { text: "Your session link has expired" }),
         el("p", { text: "For your privacy, saved sessions are kept for a limited time. Your earlier answers can no longer be opened from this link." }),
-        el("button", { type: "button", id: "start-over", onclick: () => this.welcome() }, "Start a new session"),
+        saved && el("p", { text: "The session saved in this browser is kept." }),
+        el("div", { class: "actions" },
+          this.continueSaved(saved),
+          el("button", { type: "button", id: "start-over", onclick: () => this.welcome() }, "Start a new session"),
+        ),
       ),
     );
   }
 
-  welcome(notice) {
+  // `notice` says why this screen shows (a link that failed); `saved`, the
+  // session this browser keeps, is offered beside a new one.
+  welcome(notice, saved) {
     const flags = this.tenant.ui_flags;
     const field = (id, label, attrs = {}) =>
       el("div", { class: "field" },
@@ -121,7 +157,9 @@ export class Employee {
     show(
       el("section", { class: "card", id: "welcome" },
         el("h1", { text: "Welcome to Goal Setting!" }),
-        notice && el("p", { class: "notice", role: "status", text: notice }),
+        notice && el("p", { class: "notice warning", role: "alert" },
+          notice, saved ? " The session saved in this browser is kept." : " Start a new session below."),
+        this.continueSaved(saved),
         el("p", { text: `${this.tenant.name}'s coach will help you set three goals: your future, your values and your next six months. It takes about fifteen minutes, and you can come back later.` }),
         form,
       ),
@@ -186,8 +224,10 @@ export class Employee {
     const phase = PHASES.find((p) => p.id === phaseId) || PHASES[0];
     const index = PHASES.indexOf(phase);
     this.phase = phase.id;
+    const earlier = await this.earlierTurns(phase.id);
     const transcript = el("ol", { id: "transcript", class: "transcript", "aria-live": "polite", "aria-label": "Conversation" },
       el("li", { class: "bubble coach" }, phase.ask),
+      earlier,
     );
     const goalPanel = el("div", { id: "goal-panel" });
     const message = el("textarea", { id: "message", name: "message", rows: "4", maxlength: "4000", required: true });
@@ -220,6 +260,28 @@ export class Employee {
     await this.showLastAttempt(phase.id, { transcript, goalPanel, composer });
   }
 
+  // The turns this phase already had (the server keeps them), as bubbles:
+  // a reload or a resume continues the conversation where it was.
+  async earlierTurns(phaseId) {
+    let messages;
+    try {
+      messages = await this.api.transcript(this.session.id, this.session.token);
+    } catch (_) {
+      return [];
+    }
+    return messages.filter((m) => m.phase === phaseId).map((m) => {
+      if (m.role === "user") {
+        return el("li", { class: "bubble me", "data-restored": "" }, m.step === "refine" ? `Edited goal: ${m.text}` : m.text);
+      }
+      if (!m.text && !m.goal) return null;
+      return el("li", { class: "bubble coach", "data-step": m.step, "data-restored": "" },
+        m.text,
+        m.goal && el("span", { class: "turn-goal meta" },
+          `Draft goal (score ${score(m.goal.score)} / 10): ${m.goal.refined_goal}`),
+      );
+    });
+  }
+
   // On resume, show the latest goal of this phase that fell short, so it can be edited.
   async showLastAttempt(phaseId, parts) {
     try {
@@ -234,18 +296,24 @@ export class Employee {
 
   async turn(request, parts) {
     const { transcript, goalPanel, composer } = parts;
-    if (request.step === "collect") transcript.append(el("li", { class: "bubble me" }, request.message));
+    const mine = request.step === "collect" ? el("li", { class: "bubble me" }, request.message) : null;
+    if (mine) transcript.append(mine);
+    transcript.querySelectorAll(".bubble.error").forEach((n) => n.remove());
     let bubble = null;
     let bubbleStep = null;
     let refined = null;
     let nextPhase = null;
     let percent = null;
+    let heard = false; // any event: the server took the message
+    let completed = false;
+    let failure = null;
     composer.setAttribute("aria-busy", "true");
     composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
     goalPanel.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
     try {
       const events = this.api.chat(this.phase, this.session.token, { session_id: this.session.id, message: request.message, step: request.step });
       for await (const { event, data } of events) {
+        heard = true;
         if (event === "message") {
           if (!bubble || bubbleStep !== data.step) {
             bubble = el("li", { class: "bubble coach", "data-step": data.step });
@@ -264,18 +332,22 @@ export class Employee {
           refined = data.goal;
         } else if (event === "score") {
           this.showGoal(refined, data, parts);
+        } else if (event === "complete") {
+          completed = true;
         } else if (event === "error") {
-          transcript.append(el("li", { class: "bubble error", role: "alert" }, `${data.message} Your message is saved; try again.`));
+          failure = `${data.message} Your message is saved.`;
         }
       }
+      if (!completed && !failure) failure = "The answer was cut off.";
     } catch (e) {
       if (e instanceof ApiError && e.code === "token_expired") return this.expired();
-      transcript.append(el("li", { class: "bubble error", role: "alert" }, e.message));
+      failure = e instanceof ApiError ? e.message : "Could not reach the server; check your connection.";
     } finally {
       composer.removeAttribute("aria-busy");
       composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = false));
       goalPanel.querySelectorAll("button, textarea").forEach((n) => (n.disabled = false));
     }
+    if (failure && !nextPhase) return this.failedTurn(request, parts, failure, heard ? null : mine);
     if (nextPhase === "completed") {
       try {
         await this.api.complete(this.session.id, this.session.token);
@@ -295,6 +367,22 @@ export class Employee {
       // After a short score, the edit box is the likely next step.
       (goalPanel.querySelector("#refine-goal") || composer.querySelector("textarea")).focus();
     }
+  }
+
+  // A turn that did not finish: the typed text goes back into its box (the
+  // edit box keeps its own), and a button sends it again.
+  failedTurn(request, parts, failure, unsent) {
+    const { transcript, goalPanel, composer } = parts;
+    unsent?.remove();
+    const box = request.step === "collect" ? composer.querySelector("#message") : goalPanel.querySelector("#refine-goal");
+    if (box && !box.value.trim()) box.value = request.message;
+    const form = request.step === "collect" ? composer : goalPanel.querySelector("#refine-form");
+    const retry = el("button", { type: "button", id: "retry-send", onclick: () => form?.requestSubmit() }, "Try again");
+    transcript.append(
+      el("li", { class: "bubble error", role: "alert" },
+        `${failure} Your answer is kept below. `, retry),
+    );
+    retry.focus();
   }
 
   scoreCard(goal, card) {
