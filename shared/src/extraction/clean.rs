@@ -11,6 +11,17 @@ use crate::domain::hygiene::clean_document_text;
 /// The cleaned text. Paragraph breaks (blank lines) and line breaks survive;
 /// a form feed (a page break in PDF text) becomes a paragraph break.
 pub fn clean_text(raw: &str) -> String {
+    tidy_lines(&clean_characters(raw, false))
+}
+
+/// Markdown with its characters cleaned as [`clean_text`] cleans them but
+/// its lines untouched: indentation (tabs too) is structure there, an
+/// indented code block. Its paragraphs are tidied once read.
+pub fn clean_markdown_characters(raw: &str) -> String {
+    clean_characters(raw, true)
+}
+
+fn clean_characters(raw: &str, keep_tabs: bool) -> String {
     let mut mapped = String::with_capacity(raw.len());
     let visible = clean_document_text(raw);
     let mut chars = visible.nfkc().peekable();
@@ -25,13 +36,14 @@ pub fn clean_text(raw: &str) -> String {
             '\n' => mapped.push('\n'),
             '\u{0C}' | '\u{2029}' => mapped.push_str("\n\n"),
             '\u{2028}' => mapped.push('\n'),
+            '\t' if keep_tabs => mapped.push('\t'),
             '\t' => mapped.push(' '),
             c if c.is_control() => {}
             c if c.is_whitespace() => mapped.push(' '),
             c => mapped.push(c),
         }
     }
-    tidy_lines(&mapped)
+    mapped
 }
 
 /// Joins "compre-\nhensive", trims lines, collapses repeated spaces and

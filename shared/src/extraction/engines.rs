@@ -40,10 +40,10 @@ fn too_many_chars(limits: &Limits) -> ExtractFailure {
 fn plain(format: DocumentFormat, bytes: &[u8]) -> Result<Extracted, ExtractFailure> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ExtractFailure::Corrupt("text documents must be UTF-8".into()))?;
-    let text = clean_text(text);
     Ok(if format == DocumentFormat::Markdown {
-        from_markdown(&text, None)
+        from_markdown(text, None)
     } else {
+        let text = clean_text(text);
         Extracted {
             title: None,
             pages: None,
@@ -60,7 +60,8 @@ fn plain(format: DocumentFormat, bytes: &[u8]) -> Result<Extracted, ExtractFailu
     })
 }
 
-/// Markdown-like text (cleaned) as paragraphs with heading paths.
+/// Markdown or Markdown-like text (as read, uncleaned) as cleaned
+/// paragraphs with heading paths.
 fn from_markdown(text: &str, title: Option<String>) -> Extracted {
     let blocks = markdown_blocks(text);
     Extracted {

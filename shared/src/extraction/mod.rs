@@ -2,12 +2,14 @@
 //! OpenDocument text, HTML, Markdown and plain text.
 //!
 //! The format is detected from the content and checked against the name
-//! ([`detect`]). Plain text and Markdown are decoded in-process (UTF-8 and a
-//! linear line scan); every format that needs a parser engine is extracted
-//! in an isolated worker process with memory, CPU, wall-clock, page and
-//! output limits ([`worker`]), so a hostile file can never take the server
-//! down. The text is cleaned ([`clean`]) and split into paragraphs that
-//! know their page or heading path ([`structure`]).
+//! ([`detect`]). Plain text and Markdown are decoded in-process (UTF-8, a
+//! linear line scan, and for Markdown pulldown-cmark, linear in time and
+//! not recursive however deep the nesting); every format that needs a parser
+//! engine is extracted in an isolated worker process with memory, CPU,
+//! wall-clock, page and output limits ([`worker`]), so a hostile file can
+//! never take the server down. The text is cleaned ([`clean`]) and split
+//! into paragraphs that know their page or the path of CommonMark headings
+//! above them ([`structure`]).
 
 pub mod clean;
 pub mod detect;
@@ -120,7 +122,8 @@ impl Default for Limits {
 pub const SUPPORTED: &str = "PDF (.pdf), Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument text (.odt), HTML (.html, .htm), Markdown (.md) and plain text (.txt)";
 
 /// Extracts a plain-text or Markdown document in this process: UTF-8
-/// decoding and a linear line scan, nothing that needs isolating.
+/// decoding, a linear line scan and a CommonMark parse, nothing that needs
+/// isolating.
 pub fn extract_in_process(
     format: DocumentFormat,
     bytes: &[u8],

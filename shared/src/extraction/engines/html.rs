@@ -2,7 +2,6 @@
 //! slows to a crawl on pathological nesting, so that is refused first.
 
 use super::{from_markdown, plausible_title};
-use crate::extraction::clean::clean_text;
 use crate::extraction::{ExtractFailure, Extracted, Limits};
 
 /// Elements that never hold others.
@@ -30,7 +29,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractFailur
         .link_footnotes(false)
         .string_from_read(html.as_bytes(), 100_000)
         .map_err(|e| ExtractFailure::Corrupt(e.to_string()))?;
-    Ok(from_markdown(&clean_text(&text), page_title(&html)))
+    Ok(from_markdown(&text, page_title(&html)))
 }
 
 /// How deep elements nest, counting unclosed ones as open; a linear scan

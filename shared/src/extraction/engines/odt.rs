@@ -10,7 +10,6 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::office::check_archive;
 use super::{from_markdown, plausible_title, too_many_chars};
-use crate::extraction::clean::clean_text;
 use crate::extraction::{DocumentFormat, ExtractFailure, Extracted, Limits};
 
 pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractFailure> {
@@ -20,7 +19,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractFailur
     let title = part(bytes, "meta.xml")?
         .and_then(|meta| meta_title(&meta))
         .and_then(|t| plausible_title(&t));
-    Ok(from_markdown(&clean_text(&markdown), title))
+    Ok(from_markdown(&markdown, title))
 }
 
 /// A part of the archive as text (its size was checked by `check_archive`).
@@ -273,7 +272,7 @@ mod tests {
         assert!(text.contains("BOXMARK"), "{text}");
         assert!(!text.contains("DELETEDMARK"), "{text}");
         assert!(!text.contains("COMMENTMARK"), "{text}");
-        let doc = from_markdown(&clean_text(&text), None);
+        let doc = from_markdown(&text, None);
         let paid = doc.blocks.iter().find(|b| b.text.contains("Paid")).unwrap();
         assert_eq!(
             paid.place.section.as_deref(),

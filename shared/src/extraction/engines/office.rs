@@ -7,7 +7,6 @@ use std::io::{Cursor, Read};
 use office_oxide::Document;
 
 use super::from_markdown;
-use crate::extraction::clean::clean_text;
 use crate::extraction::{DocumentFormat, ExtractFailure, Extracted, Limits};
 
 pub fn extract(
@@ -27,7 +26,7 @@ pub fn extract(
     let doc = Document::from_reader(Cursor::new(bytes.to_vec()), kind)
         .map_err(|e| ExtractFailure::Corrupt(e.to_string().chars().take(200).collect()))?;
     let markdown = doc.to_markdown();
-    Ok(from_markdown(&clean_text(&markdown), None))
+    Ok(from_markdown(&markdown, None))
 }
 
 /// What the archive must be before a parser reads it: the format's main
