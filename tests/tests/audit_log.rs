@@ -236,6 +236,19 @@ async fn refused_uploads_are_recorded(server: &TestServer) {
         .await;
     assert_eq!(refused.status, 415, "{}", refused.text);
     codes.push(refused.code());
+    let replace = client
+        .put(&format!(
+            "/api/admin/rag/documents/{tenant}/no-such-document"
+        ))
+        .admin(&key)
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(secret.as_bytes().to_vec()).file_name("bands-v2.md"),
+        ))
+        .send()
+        .await;
+    assert_eq!(replace.status, 404, "{}", replace.text);
+    codes.push(replace.code());
     // Not authenticated: nothing to attribute, nothing recorded.
     let anonymous = client
         .post(&format!("/api/admin/rag/upload/{tenant}"))
@@ -245,17 +258,25 @@ async fn refused_uploads_are_recorded(server: &TestServer) {
     assert_eq!(anonymous.status, 401);
 
     let (total, logs) = audit(&client, &key, "action=rag.upload_failed").await;
-    assert_eq!(total, 4, "{logs:?}");
+    assert_eq!(total, 5, "{logs:?}");
     let reasons: Vec<&str> = logs
         .iter()
         .map(|l| l["payload"]["reason"].as_str().unwrap())
         .collect();
     let newest_first: Vec<&str> = codes.iter().rev().map(String::as_str).collect();
     assert_eq!(reasons, newest_first);
-    assert_eq!(logs[3]["payload"]["filename"], "bands.pdf");
-    assert_eq!(logs[3]["payload"]["category"], "values");
-    assert_eq!(logs[3]["resource_id"], "bands.pdf");
-    assert_eq!(logs[0]["payload"]["filename"], Value::Null);
+    assert_eq!(logs[4]["payload"]["filename"], "bands.pdf");
+    assert_eq!(logs[4]["payload"]["category"], "values");
+    assert_eq!(logs[4]["resource_id"], "bands.pdf");
+    assert_eq!(logs[1]["payload"]["filename"], Value::Null);
+    assert_eq!(
+        (
+            logs[0]["payload"]["filename"].as_str(),
+            logs[0]["payload"]["document_id"].as_str()
+        ),
+        (Some("bands-v2.md"), Some("no-such-document")),
+        "a refused replacement names its document"
+    );
     for log in &logs {
         assert_eq!(log["status"], "failure");
         assert!(!log.to_string().contains("salary"), "no content: {log}");

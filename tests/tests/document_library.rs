@@ -225,7 +225,10 @@ async fn the_platform_admin_sets_limits_and_uploads_beyond_them_are_refused_with
         .iter()
         .filter(|a| *a == "rag.upload_failed")
         .count();
-    assert_eq!(refusals, 2, "both refused uploads: {audit_after:?}");
+    assert_eq!(
+        refusals, 3,
+        "the refused uploads and replace: {audit_after:?}"
+    );
     assert_eq!(
         audit_after.len(),
         audit_before.len() + 1 + refusals,

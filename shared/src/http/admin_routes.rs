@@ -229,6 +229,7 @@ async fn upload(
     if let Err(e) = &ingested {
         let refused = ingestion::RefusedUpload {
             tenant_id: &tenant_id,
+            document_id: None,
             filename: filename.as_deref(),
             category: category.as_deref(),
             bytes,
@@ -362,7 +363,8 @@ async fn delete_document(
         (status = 413, description = "`document_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
-    )
+    ),
+    description = "Every refusal after authentication is audited as `rag.upload_failed` (status `failure`) with the reason code, the document id, filename and size — never the content."
 )]
 async fn replace_document(
     State(app): State<App>,
@@ -373,31 +375,41 @@ async fn replace_document(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<(TypedEtag, Json<DocumentRecord>)> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
-    let expected = if_match(&headers)?;
-    let form = read_upload_form(multipart).await?;
-    if form.category.is_some() {
-        return Err(AppError::bad_request(
-            "invalid_multipart",
-            "a replacement keeps its category; send 'file' and optionally 'metadata'",
-        ));
+    let actor = admin.actor();
+    // What the refusal's audit entry can name: the file, once read.
+    let mut file: Option<(String, usize)> = None;
+    let replaced = async {
+        let expected = if_match(&headers)?;
+        let form = read_upload_form(multipart).await?;
+        if form.category.is_some() {
+            return Err(AppError::bad_request(
+                "invalid_multipart",
+                "a replacement keeps its category; send 'file' and optionally 'metadata'",
+            ));
+        }
+        let (filename, bytes) = form.file.ok_or_else(missing_file)?;
+        file = Some((filename.clone(), bytes.len()));
+        let upload = DocumentUpload {
+            tenant_id: tenant_id.clone(),
+            category: String::new(),
+            filename,
+            bytes,
+            metadata: form.metadata,
+        };
+        documents::replace(&app, &document_id, upload, &expected, &actor, &origin).await
     }
-    let (filename, bytes) = form.file.ok_or_else(missing_file)?;
-    let upload = DocumentUpload {
-        tenant_id,
-        category: String::new(),
-        filename,
-        bytes,
-        metadata: form.metadata,
-    };
-    let record = documents::replace(
-        &app,
-        &document_id,
-        upload,
-        &expected,
-        &admin.actor(),
-        &origin,
-    )
-    .await?;
+    .await;
+    if let Err(e) = &replaced {
+        let refused = ingestion::RefusedUpload {
+            tenant_id: &tenant_id,
+            document_id: Some(&document_id),
+            filename: file.as_ref().map(|(name, _)| name.as_str()),
+            bytes: file.as_ref().map(|(_, size)| *size),
+            ..Default::default()
+        };
+        ingestion::record_failed_upload(&app, refused, e, &actor, &origin).await;
+    }
+    let record = replaced?;
     Ok((etag_of(&record), Json(record)))
 }
 

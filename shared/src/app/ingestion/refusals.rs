@@ -13,6 +13,8 @@ use crate::domain::ids::new_id;
 #[derive(Debug, Clone, Default)]
 pub struct RefusedUpload<'a> {
     pub tenant_id: &'a str,
+    /// The document a refused replacement was for.
+    pub document_id: Option<&'a str>,
     pub filename: Option<&'a str>,
     pub category: Option<&'a str>,
     pub bytes: Option<usize>,
@@ -36,6 +38,7 @@ pub async fn record_failed_upload(
         ("rag_upload", upload.filename.unwrap_or_default()),
         json!({
             "reason": error.code,
+            "document_id": upload.document_id,
             "filename": upload.filename,
             "category": upload.category,
             "bytes": upload.bytes,
