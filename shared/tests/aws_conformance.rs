@@ -157,6 +157,7 @@ async fn session_audit_total(store: &dyn StateStore, tenant: &str, session: &str
             session_id: Some(session.into()),
             page: 1,
             per_page: 200,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -344,6 +345,7 @@ async fn a_cancelled_transaction_writes_nothing() {
             session_id: None,
             page: 1,
             per_page: 50,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -441,7 +443,7 @@ async fn tenant_updates_keep_the_lookup_markers_consistent() {
 }
 
 #[tokio::test]
-async fn the_platform_audit_log_merges_every_tenant_oldest_first() {
+async fn the_platform_audit_log_merges_every_tenant_newest_first() {
     let Some(endpoint) = moto_endpoint() else {
         return;
     };
@@ -467,6 +469,7 @@ async fn the_platform_audit_log_merges_every_tenant_oldest_first() {
                     session_id: None,
                     page,
                     per_page: 3,
+                    ..Default::default()
                 })
                 .await
                 .unwrap()
@@ -487,6 +490,7 @@ async fn the_platform_audit_log_merges_every_tenant_oldest_first() {
     ]
     .into_iter()
     .chain((0..3).flat_map(|i| [format!("{a}.{i}"), format!("{b}.{i}")]))
+    .rev()
     .collect();
     assert_eq!(actions, expected);
     assert!(page(4).await.entries.is_empty());
@@ -498,12 +502,16 @@ async fn the_platform_audit_log_merges_every_tenant_oldest_first() {
             session_id: None,
             page: 2,
             per_page: 2,
+            ..Default::default()
         })
         .await
         .unwrap();
     assert_eq!(of_b.total, 4);
     let actions: Vec<String> = of_b.entries.iter().map(|e| e.action.clone()).collect();
-    assert_eq!(actions, [format!("{b}.1"), format!("{b}.2")]);
+    assert_eq!(
+        actions,
+        [format!("{b}.0"), action::TENANT_CREATED.to_string()]
+    );
 }
 
 #[tokio::test]

@@ -185,6 +185,7 @@ async fn a_planted_document_is_flagged_at_ingestion_and_never_reaches_the_model(
             session_id: None,
             page: 1,
             per_page: 50,
+            ..Default::default()
         })
         .await
         .unwrap();

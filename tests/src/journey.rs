@@ -684,7 +684,10 @@ pub async fn admin_views(server: &TestServer, tenant_id: &str, admin_key: &str, 
         ),
         (Some(7), Some(1), Some(50))
     );
-    let logs = audit["logs"].as_array().unwrap();
+    // Listed newest first; read here in the order it happened.
+    let mut logs = audit["logs"].as_array().unwrap().clone();
+    assert_eq!(logs[0]["action"], "session.resumed", "newest first");
+    logs.reverse();
     let actions: Vec<(&str, &str)> = logs
         .iter()
         .map(|l| (l["action"].as_str().unwrap(), l["actor"].as_str().unwrap()))
@@ -701,7 +704,7 @@ pub async fn admin_views(server: &TestServer, tenant_id: &str, admin_key: &str, 
             ("session.resumed", "EMP12345"),
         ]
     );
-    for log in logs {
+    for log in &logs {
         assert_eq!(log["tenant_id"], tenant_id);
         assert_eq!(log["session_id"], journey.session_id.as_str());
         assert_eq!(log["status"], "success");
@@ -747,11 +750,12 @@ pub async fn admin_views(server: &TestServer, tenant_id: &str, admin_key: &str, 
 
     // The tenant's own trail starts with its creation and John's uploads.
     let reply = client
-        .get("/api/admin/audit-logs?limit=5")
+        .get("/api/admin/audit-logs?limit=200")
         .admin(admin_key)
         .send()
         .await;
-    let logs = reply.json()["logs"].as_array().unwrap().clone();
+    let mut logs = reply.json()["logs"].as_array().unwrap().clone();
+    logs.reverse();
     assert_eq!(logs[0]["action"], "tenant.created");
     assert_eq!(logs[0]["actor"], "system_admin");
     assert_eq!(

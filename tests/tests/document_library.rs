@@ -98,6 +98,7 @@ async fn audit_actions(app: &App, tenant: &str) -> Vec<String> {
             session_id: None,
             page: 1,
             per_page: 200,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -208,7 +209,7 @@ async fn the_platform_admin_sets_limits_and_uploads_beyond_them_are_refused_with
     assert_eq!(too_many_chunks.code(), "chunk_limit_reached");
 
     // Nothing of the refused uploads was kept: no record, no chunk, no
-    // original, no audit entry.
+    // original, no audit entry but the refusal's (issue 22).
     let listed = client
         .get("/api/admin/rag/documents/acme")
         .admin(&key)
@@ -219,10 +220,19 @@ async fn the_platform_admin_sets_limits_and_uploads_beyond_them_are_refused_with
     assert_eq!(listed["documents"][0]["revision"], 1);
     assert_eq!(chunk_count(&server.app, "acme").await, first_chunks);
     assert_eq!(stored_files(&server), files_before);
+    let audit_after = audit_actions(&server.app, "acme").await;
+    let refusals = audit_after
+        .iter()
+        .filter(|a| *a == "rag.upload_failed")
+        .count();
     assert_eq!(
-        audit_actions(&server.app, "acme").await.len(),
-        audit_before.len() + 1,
-        "only the last limits change was audited"
+        refusals, 3,
+        "the refused uploads and replace: {audit_after:?}"
+    );
+    assert_eq!(
+        audit_after.len(),
+        audit_before.len() + 1 + refusals,
+        "else only the last limits change was audited"
     );
 }
 

@@ -449,6 +449,7 @@ async fn replaced_entries(server: &TestServer, tenant: &str) -> Vec<Value> {
             session_id: None,
             page: 1,
             per_page: 200,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -137,6 +137,7 @@ async fn audited_ips(
         session_id: Some(session.to_string()),
         page: 1,
         per_page: 50,
+        ..Default::default()
     };
     let page = server.app.store.audit_log(&query).await.unwrap();
     page.entries
@@ -169,6 +170,7 @@ async fn a_forged_forwarded_for_is_ignored_and_audit_rows_hold_no_raw_ip() {
         session_id: Some(id.to_string()),
         page: 1,
         per_page: 50,
+        ..Default::default()
     };
     let stored =
         serde_json::to_string(&server.app.store.audit_log(&query).await.unwrap().entries).unwrap();

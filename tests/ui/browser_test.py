@@ -28,7 +28,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ARGS = None
 SERVER = {}
@@ -441,6 +441,60 @@ class Journeys(unittest.TestCase):
             uploads = [a for a in actions if "document" in a]
             self.assertGreaterEqual(len(uploads), 4, actions)
             shot(driver, "09-admin")
+
+            # A file whose name and content disagree is refused, and the refusal is audited.
+            mismatched = os.path.join(os.path.dirname(document), "onboarding.pdf")
+            with open(mismatched, "w") as f:
+                f.write("# Not a PDF\n")
+            driver.find_element(By.ID, "doc-file").send_keys(mismatched)
+            driver.find_element(By.ID, "upload-submit").click()
+            visible(driver, "#upload-result .error")
+
+            # Newest first, documents by title; filtered by action and day.
+            driver.find_element(By.ID, "audit-clear").click()
+            wait(driver).until(lambda d: "Page 1 of" in text_of(d, "audit-page"))
+            wait(driver).until(lambda d: d.execute_script(
+                "const r = document.querySelector('#audit-table tbody tr'); return r && r.dataset.action")
+                == "rag.upload_failed")
+            first = driver.find_element(By.CSS_SELECTOR, "#audit-table tbody tr")
+            self.assertIn("onboarding.pdf", first.text)
+            self.assertIn("failure: format_mismatch", first.text)
+            second = driver.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")[1]
+            self.assertEqual(second.get_attribute("data-action"), "rag.document_uploaded")
+            self.assertIn("Document “Onboarding”", second.text)
+            Select(driver.find_element(By.ID, "audit-action")).select_by_value("rag.document_uploaded")
+            today = driver.execute_script("return new Date().toISOString().slice(0, 10)")
+            driver.execute_script(
+                "document.getElementById('audit-from').value = arguments[0];"
+                "document.getElementById('audit-to').value = arguments[0];", today)
+            driver.find_element(By.ID, "audit-apply").click()
+            wait(driver).until(lambda d: d.execute_script(
+                "return [...document.querySelectorAll('#audit-table tbody tr')]"
+                ".every(r => r.dataset.action === 'rag.document_uploaded')"
+                " && document.querySelectorAll('#audit-table tbody tr').length >= 4"))
+            self.assertNotIn("rag_corpus", driver.find_element(By.ID, "audit-table").text,
+                             "documents are named, not shown by id")
+
+            # No word is broken across lines, wide or narrow.
+            for width in (1280, 360):
+                driver.set_window_size(width, 900)
+                broken = driver.execute_script(
+                    "return [...document.querySelectorAll('#audit-table td')].flatMap(td => {"
+                    "  const words = [];"
+                    "  const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);"
+                    "  for (let n = walk.nextNode(); n; n = walk.nextNode()) {"
+                    "    for (const m of n.textContent.matchAll(/\\S+/g)) {"
+                    "      const r = document.createRange();"
+                    "      r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);"
+                    "      const tops = new Set([...r.getClientRects()].map(c => Math.round(c.top)));"
+                    "      if (tops.size > 1) words.push(m[0]);"
+                    "    }"
+                    "  }"
+                    "  return words;"
+                    "})")
+                self.assertEqual(broken, [], f"words broken at width {width}")
+                driver.execute_script("document.getElementById('audit-table').scrollIntoView()")
+                shot(driver, f"10-admin-audit-{width}")
         finally:
             quit_browser(driver)
 

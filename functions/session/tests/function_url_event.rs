@@ -109,6 +109,7 @@ async fn the_audit_ip_is_the_request_contexts_source_ip_not_the_forwarded_header
         session_id: None,
         page: 1,
         per_page: 100,
+        ..Default::default()
     };
     let entries = app.store.audit_log(&query).await.unwrap().entries;
     let created = entries

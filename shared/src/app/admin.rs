@@ -152,14 +152,35 @@ pub const MAX_PER_PAGE: u32 = 200;
 /// How far back paging reaches (offset pages cost a read of what they skip).
 pub const MAX_AUDIT_OFFSET: u64 = 100_000;
 
+/// What an audit listing selects besides its tenant; empty filters select all.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilters {
+    pub session_id: Option<String>,
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of the audit log, newest first.
 pub async fn audit_logs(
     app: &App,
     admin: &Admin,
     requested_tenant: Option<&str>,
-    session_id: Option<String>,
+    filters: AuditFilters,
     page: u32,
     per_page: u32,
 ) -> AppResult<AuditListing> {
+    if let (Some(from), Some(to)) = (filters.from, filters.to)
+        && from >= to
+    {
+        return Err(AppError::bad_request(
+            "invalid_range",
+            "from must be before to",
+        ));
+    }
     if page == 0 {
         return Err(AppError::bad_request("invalid_page", "page starts at 1"));
     }
@@ -180,7 +201,11 @@ pub async fn audit_logs(
         .store
         .audit_log(&AuditQuery {
             tenant_id,
-            session_id,
+            session_id: filters.session_id,
+            action: filters.action,
+            actor: filters.actor,
+            from: filters.from,
+            to: filters.to,
             page,
             per_page,
         })

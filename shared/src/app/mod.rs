@@ -12,6 +12,7 @@ pub mod ingestion;
 pub mod judging;
 pub mod limits;
 pub mod origins;
+pub mod resume_audit;
 pub mod sessions;
 pub mod tenants;
 pub mod transcript;

@@ -490,17 +490,19 @@ pub async fn resume(
     };
     updated.last_accessed_at = now;
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
-    change.audit.push(AuditEntry::new(
-        new_id(),
-        &session.tenant_id,
-        Some(&session.id),
-        session.actor(),
-        action::SESSION_RESUMED,
-        ("session", &session.id),
-        payload,
-        origin,
-        now,
-    ));
+    if super::resume_audit::is_a_return(app, &session, origin, now).await? {
+        change.audit.push(AuditEntry::new(
+            new_id(),
+            &session.tenant_id,
+            Some(&session.id),
+            session.actor(),
+            action::SESSION_RESUMED,
+            ("session", &session.id),
+            payload,
+            origin,
+            now,
+        ));
+    }
     // Bookkeeping only: several tabs resuming at once, or a resume beside a
     // running turn, never conflict.
     change.touched_at = Some(now);

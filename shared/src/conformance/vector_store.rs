@@ -218,6 +218,7 @@ async fn audited(state: &dyn StateStore, tenant: &str, what: &str) -> usize {
             session_id: None,
             page: 1,
             per_page: 100,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -23,6 +23,8 @@ pub mod action {
     pub const RAG_DOCUMENT_REPLACED: &str = "rag.document_replaced";
     pub const RAG_DOCUMENT_DELETED: &str = "rag.document_deleted";
     pub const RAG_DOCUMENT_FAILED: &str = "rag.document_failed";
+    /// An admin upload refused after authentication (status `failure`).
+    pub const RAG_UPLOAD_FAILED: &str = "rag.upload_failed";
     pub const SESSION_CREATED: &str = "session.created";
     pub const SESSION_INFO_UPDATED: &str = "session.info_updated";
     pub const GOAL_SCORED: &str = "goal.scored";

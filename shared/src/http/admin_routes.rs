@@ -6,6 +6,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -184,7 +185,8 @@ pub struct ReplaceFormSchema {
         (status = 413, description = "`document_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
-    )
+    ),
+    description = "Every refusal after authentication is audited as `rag.upload_failed` (status `failure`) with the reason code, filename, category and size — never the content."
 )]
 async fn upload(
     State(app): State<App>,
@@ -194,21 +196,47 @@ async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<Json<IngestReport>> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
-    let form = read_upload_form(multipart).await?;
-    let (filename, bytes) = form.file.ok_or_else(missing_file)?;
-    let category = form.category.ok_or_else(|| {
-        AppError::bad_request("missing_category", "the form needs a 'category' field")
-    })?;
-    let upload = DocumentUpload {
-        tenant_id,
-        category,
-        filename,
-        bytes,
-        metadata: form.metadata,
+    let actor = admin.actor();
+    let form = match read_upload_form(multipart).await {
+        Ok(form) => form,
+        Err(e) => {
+            let refused = ingestion::RefusedUpload {
+                tenant_id: &tenant_id,
+                ..Default::default()
+            };
+            ingestion::record_failed_upload(&app, refused, &e, &actor, &origin).await;
+            return Err(e);
+        }
     };
-    Ok(Json(
-        ingestion::ingest_upload(&app, upload, &admin.actor(), &origin).await?,
-    ))
+    let filename = form.file.as_ref().map(|(name, _)| name.clone());
+    let bytes = form.file.as_ref().map(|(_, bytes)| bytes.len());
+    let category = form.category.clone();
+    let ingested = async {
+        let (filename, bytes) = form.file.ok_or_else(missing_file)?;
+        let category = form.category.ok_or_else(|| {
+            AppError::bad_request("missing_category", "the form needs a 'category' field")
+        })?;
+        let upload = DocumentUpload {
+            tenant_id: tenant_id.clone(),
+            category,
+            filename,
+            bytes,
+            metadata: form.metadata,
+        };
+        ingestion::ingest_upload(&app, upload, &actor, &origin).await
+    }
+    .await;
+    if let Err(e) = &ingested {
+        let refused = ingestion::RefusedUpload {
+            tenant_id: &tenant_id,
+            document_id: None,
+            filename: filename.as_deref(),
+            category: category.as_deref(),
+            bytes,
+        };
+        ingestion::record_failed_upload(&app, refused, e, &actor, &origin).await;
+    }
+    Ok(Json(ingested?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -335,7 +363,8 @@ async fn delete_document(
         (status = 413, description = "`document_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
-    )
+    ),
+    description = "Every refusal after authentication is audited as `rag.upload_failed` (status `failure`) with the reason code, the document id, filename and size — never the content."
 )]
 async fn replace_document(
     State(app): State<App>,
@@ -346,31 +375,41 @@ async fn replace_document(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<(TypedEtag, Json<DocumentRecord>)> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
-    let expected = if_match(&headers)?;
-    let form = read_upload_form(multipart).await?;
-    if form.category.is_some() {
-        return Err(AppError::bad_request(
-            "invalid_multipart",
-            "a replacement keeps its category; send 'file' and optionally 'metadata'",
-        ));
+    let actor = admin.actor();
+    // What the refusal's audit entry can name: the file, once read.
+    let mut file: Option<(String, usize)> = None;
+    let replaced = async {
+        let expected = if_match(&headers)?;
+        let form = read_upload_form(multipart).await?;
+        if form.category.is_some() {
+            return Err(AppError::bad_request(
+                "invalid_multipart",
+                "a replacement keeps its category; send 'file' and optionally 'metadata'",
+            ));
+        }
+        let (filename, bytes) = form.file.ok_or_else(missing_file)?;
+        file = Some((filename.clone(), bytes.len()));
+        let upload = DocumentUpload {
+            tenant_id: tenant_id.clone(),
+            category: String::new(),
+            filename,
+            bytes,
+            metadata: form.metadata,
+        };
+        documents::replace(&app, &document_id, upload, &expected, &actor, &origin).await
     }
-    let (filename, bytes) = form.file.ok_or_else(missing_file)?;
-    let upload = DocumentUpload {
-        tenant_id,
-        category: String::new(),
-        filename,
-        bytes,
-        metadata: form.metadata,
-    };
-    let record = documents::replace(
-        &app,
-        &document_id,
-        upload,
-        &expected,
-        &admin.actor(),
-        &origin,
-    )
-    .await?;
+    .await;
+    if let Err(e) = &replaced {
+        let refused = ingestion::RefusedUpload {
+            tenant_id: &tenant_id,
+            document_id: Some(&document_id),
+            filename: file.as_ref().map(|(name, _)| name.as_str()),
+            bytes: file.as_ref().map(|(_, size)| *size),
+            ..Default::default()
+        };
+        ingestion::record_failed_upload(&app, refused, e, &actor, &origin).await;
+    }
+    let record = replaced?;
     Ok((etag_of(&record), Json(record)))
 }
 
@@ -440,6 +479,14 @@ struct AuditQueryParams {
     tenant_id: Option<String>,
     /// Only this session's entries.
     session_id: Option<String>,
+    /// Only this action (`session.resumed`, `document.upload_failed`, …).
+    action: Option<String>,
+    /// Only this actor (an employee code as stored, `system_admin`, `tenant_admin`, …).
+    actor: Option<String>,
+    /// From this instant (RFC 3339) or day (`2026-12-01`, from its start, UTC), inclusive.
+    from: Option<String>,
+    /// Up to this instant (RFC 3339, exclusive) or day (`2026-12-06`: the whole day, UTC).
+    to: Option<String>,
     /// Entries a page (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
@@ -454,8 +501,8 @@ struct AuditQueryParams {
     params(AuditQueryParams),
     security(("admin_key" = [])),
     responses(
-        (status = 200, description = "The audit trail, oldest first, IPs masked", body = admin::AuditListing),
-        (status = 400, description = "`invalid_query`, `invalid_page`, `invalid_limit`", body = ErrorBody),
+        (status = 200, description = "The audit trail, newest first, IPs masked", body = admin::AuditListing),
+        (status = 400, description = "`invalid_query`, `invalid_page`, `invalid_limit`, `invalid_range`", body = ErrorBody),
     )
 )]
 async fn audit_logs(
@@ -464,16 +511,51 @@ async fn audit_logs(
     query: Result<Query<AuditQueryParams>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<admin::AuditListing>> {
     let Query(q) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
+    let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let filters = admin::AuditFilters {
+        session_id: given(q.session_id),
+        action: given(q.action),
+        actor: given(q.actor),
+        from: given(q.from)
+            .map(|v| audit_bound(&v, Bound::From))
+            .transpose()?,
+        to: given(q.to)
+            .map(|v| audit_bound(&v, Bound::To))
+            .transpose()?,
+    };
     let listing = admin::audit_logs(
         &app,
         &admin,
         q.tenant_id.as_deref(),
-        q.session_id.filter(|s| !s.is_empty()),
+        filters,
         q.page.unwrap_or(1),
         q.limit.unwrap_or(50),
     )
     .await?;
     Ok(Json(listing))
+}
+
+enum Bound {
+    From,
+    To,
+}
+
+/// An RFC 3339 instant, or a day (UTC): `from` its start, `to` its end.
+fn audit_bound(value: &str, bound: Bound) -> AppResult<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+        AppError::bad_request(
+            "invalid_query",
+            format!("{value:?} is neither an RFC 3339 instant nor a day (2026-12-06)"),
+        )
+    })?;
+    let day = match bound {
+        Bound::From => day,
+        Bound::To => day.succ_opt().unwrap_or(day),
+    };
+    Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
 /// A tenant's limits: its own admin may read them.

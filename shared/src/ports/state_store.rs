@@ -324,9 +324,33 @@ pub struct AuditQuery {
     /// `None` only for the platform admin: every tenant.
     pub tenant_id: Option<String>,
     pub session_id: Option<String>,
+    /// Only entries of this action (`session.resumed`).
+    pub action: Option<String>,
+    /// Only entries by this actor (an employee code, `system_admin`, …).
+    pub actor: Option<String>,
+    /// Only entries made at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries made before this instant.
+    pub to: Option<DateTime<Utc>>,
     /// 1-based.
     pub page: u32,
     pub per_page: u32,
+}
+
+impl AuditQuery {
+    /// Whether it selects by more than tenant and session.
+    pub fn filters_entries(&self) -> bool {
+        self.action.is_some() || self.actor.is_some() || self.from.is_some() || self.to.is_some()
+    }
+
+    /// Whether `entry` passes the action, actor and time filters (for
+    /// stores that cannot apply them where they read).
+    pub fn admits(&self, entry: &AuditEntry) -> bool {
+        self.action.as_ref().is_none_or(|a| *a == entry.action)
+            && self.actor.as_ref().is_none_or(|a| *a == entry.actor)
+            && self.from.is_none_or(|from| entry.created_at >= from)
+            && self.to.is_none_or(|to| entry.created_at < to)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -430,7 +454,8 @@ pub trait StateStore: Send + Sync {
 
     /// Records an audit entry that belongs to no session change (admin actions).
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    /// Audit entries oldest first, paged.
+    /// One page of the entries `query` selects, newest first (write order
+    /// reversed), with how many it selects in all.
     async fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
 
     /// Usage counters of one tenant, or of every tenant; `today` picks the

@@ -8,12 +8,22 @@ const KEY_STORAGE = "petraf.admin_key";
 // Larger files go straight to the object store when it offers presigned URLs.
 const DIRECT_UPLOAD_BYTES = 1024 * 1024;
 const CATEGORIES = ["career_framework", "values", "performance_guidelines", "engineering_guidelines", "policies", "general"];
+// What the audit log records (domain/audit.rs), for the action filter.
+const AUDIT_ACTIONS = [
+  "session.created", "session.info_updated", "session.resumed", "session.completed", "goal.scored",
+  "rag.document_uploaded", "rag.document_replaced", "rag.document_deleted", "rag.document_failed", "rag.upload_failed",
+  "tenant.created", "tenant.status_changed", "tenant.limits_changed", "tenant.config_changed",
+  "tenant.token_budget_warning", "tenant.token_budget_exhausted",
+];
+const NO_FILTERS = { action: "", actor: "", from: "", to: "", session_id: "" };
+// Session actors that are no employee code.
+const NOT_EMPLOYEES = new Set(["anonymous", "system_admin", "platform_admin"]);
 
 export class AdminConsole {
   constructor(api, tenant) {
     this.api = api;
     this.tenant = tenant;
-    this.audit = { page: 1, limit: 20, session_id: "" };
+    this.audit = { page: 1, limit: 20, ...NO_FILTERS };
   }
 
   get key() {
@@ -171,42 +181,98 @@ export class AdminConsole {
   }
 
   auditFilters() {
-    const session = el("input", { id: "audit-session", type: "text", value: this.audit.session_id, placeholder: "any session" });
-    const limit = el("select", { id: "audit-limit" }, [10, 20, 50, 100].map((n) => el("option", { value: String(n), selected: n === this.audit.limit }, String(n))));
+    const f = this.audit;
+    const input = (id, label, attrs) => {
+      const field = el("input", { id, name: id, ...attrs });
+      return [field, el("div", { class: "field" }, el("label", { for: id, text: label }), field)];
+    };
+    const action = el("select", { id: "audit-action" },
+      el("option", { value: "" }, "Any action"),
+      AUDIT_ACTIONS.map((a) => el("option", { value: a, selected: a === f.action }, a)));
+    const [actor, actorField] = input("audit-actor", "Actor", { type: "text", value: f.actor, placeholder: "employee code or admin" });
+    const [from, fromField] = input("audit-from", "From", { type: "date", value: f.from });
+    const [to, toField] = input("audit-to", "To (inclusive)", { type: "date", value: f.to });
+    const [session, sessionField] = input("audit-session", "Session id", { type: "text", value: f.session_id, placeholder: "any session" });
+    const limit = el("select", { id: "audit-limit" }, [10, 20, 50, 100].map((n) => el("option", { value: String(n), selected: n === f.limit }, String(n))));
     const form = el("form", { id: "audit-filters", class: "filters" },
-      el("div", { class: "field" }, el("label", { for: "audit-session", text: "Session id" }), session),
+      el("div", { class: "field" }, el("label", { for: "audit-action", text: "Action" }), action),
+      actorField, fromField, toField, sessionField,
       el("div", { class: "field" }, el("label", { for: "audit-limit", text: "Per page" }), limit),
       el("button", { type: "submit", id: "audit-apply" }, "Filter"),
+      el("button", { type: "button", class: "secondary", id: "audit-clear", onclick: () => {
+        this.audit = { page: 1, limit: this.audit.limit, ...NO_FILTERS };
+        form.replaceWith(this.auditFilters());
+        this.reloadAudit();
+      } }, "Clear"),
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.audit = { page: 1, limit: Number(limit.value), session_id: session.value.trim() };
-      this.loadAudit().catch((e) => e.code !== "signed_out" && this.auditBox.replaceChildren(errorBox(e.message)));
+      this.audit = {
+        page: 1,
+        limit: Number(limit.value),
+        action: action.value,
+        actor: actor.value.trim(),
+        from: from.value,
+        to: to.value,
+        session_id: session.value.trim(),
+      };
+      this.reloadAudit();
     });
     return form;
   }
 
+  reloadAudit() {
+    this.loadAudit().catch((e) => e.code !== "signed_out" && this.auditBox.replaceChildren(errorBox(e.message)));
+  }
+
+  // Only this session's entries, from a session named in the table.
+  filterBySession(sessionId) {
+    this.audit = { ...this.audit, page: 1, session_id: sessionId };
+    document.getElementById("audit-filters").replaceWith(this.auditFilters());
+    this.reloadAudit();
+  }
+
   async loadAudit() {
     const q = new URLSearchParams({ tenant_id: this.tenant.id, page: this.audit.page, limit: this.audit.limit });
-    if (this.audit.session_id) q.set("session_id", this.audit.session_id);
-    const listing = await this.call("GET", `/api/admin/audit-logs?${q}`);
+    for (const name of Object.keys(NO_FILTERS)) {
+      if (this.audit[name]) q.set(name, this.audit[name]);
+    }
+    const tenant = encodeURIComponent(this.tenant.id);
+    const [listing, library] = await Promise.all([
+      this.call("GET", `/api/admin/audit-logs?${q}`),
+      this.call("GET", `/api/admin/rag/documents/${tenant}`).catch((e) => {
+        if (e.code === "signed_out") throw e;
+        return { documents: [] };
+      }),
+    ]);
+    const titles = new Map(library.documents.map((d) => [d.id, d.title]));
+    // A session is named by the employee code its entries carry, as stored.
+    const codes = new Map();
+    for (const log of listing.logs) {
+      if (log.session_id && !NOT_EMPLOYEES.has(log.actor) && !codes.has(log.session_id)) codes.set(log.session_id, log.actor);
+    }
     const pages = Math.max(1, Math.ceil(listing.total / listing.per_page));
     const go = (page) => () => {
       this.audit.page = page;
-      this.loadAudit().catch((e) => e.code !== "signed_out" && this.auditBox.replaceChildren(errorBox(e.message)));
+      this.reloadAudit();
     };
+    const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
     this.auditBox.replaceChildren(
       el("div", { class: "table-scroll" },
         el("table", { class: "audit", id: "audit-table" },
-          el("caption", { text: `${listing.total} entries, oldest first` }),
-          el("thead", {}, el("tr", {}, ["When", "Action", "Actor", "Resource", "Status"].map((h) => el("th", { scope: "col" }, h)))),
+          el("caption", { text: `${listing.total} entries, newest first` }),
+          el("thead", {}, el("tr", {}, ["When", "Action", "Actor", "Subject", "Session", "Status"].map((h) => el("th", { scope: "col" }, h)))),
           el("tbody", {}, listing.logs.map((log) =>
-            el("tr", {},
-              el("td", {}, new Date(log.created_at).toLocaleString()),
-              el("td", { class: "action" }, log.action),
-              el("td", {}, log.actor),
-              el("td", {}, `${log.resource_type} ${log.resource_id}`),
-              el("td", {}, log.status),
+            el("tr", { "data-action": log.action },
+              cell("When", el("time", { datetime: log.created_at }, whenText(log.created_at))),
+              el("td", { class: "action", "data-label": "Action" }, log.action),
+              cell("Actor", log.actor),
+              el("td", { class: "subject", "data-label": "Subject" }, subjectOf(log, titles)),
+              cell("Session", log.session_id
+                ? el("button", { type: "button", class: "link session-name", title: `Only session ${log.session_id}`,
+                  onclick: () => this.filterBySession(log.session_id) }, sessionName(log.session_id, codes))
+                : "—"),
+              cell("Status", log.status === "failure" && log.payload?.reason ? `failure: ${log.payload.reason}` : log.status),
             ))),
         ),
       ),
@@ -217,4 +283,36 @@ export class AdminConsole {
       ),
     );
   }
+}
+
+// "2026-12-06 10:25" in the browser's time zone: short, and sorts as read.
+function whenText(iso) {
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// What an entry is about, by name: a document's title, a refused upload's
+// file, a goal's phase; ids only when nothing better is known.
+function subjectOf(log, titles) {
+  const p = log.payload || {};
+  switch (log.resource_type) {
+    case "rag_corpus":
+      return `Document “${p.title || titles.get(log.resource_id) || log.resource_id}”`;
+    case "rag_upload":
+      return p.filename ? `Upload of ${p.filename}` : "Upload (no file read)";
+    case "goal":
+      return p.phase ? `Goal (${p.phase}${p.score !== undefined ? `, score ${p.score}` : ""})` : "Goal";
+    case "session":
+      return "Session";
+    case "tenant":
+      return "Tenant";
+    default:
+      return `${log.resource_type} ${log.resource_id}`;
+  }
+}
+
+function sessionName(sessionId, codes) {
+  const short = sessionId.slice(-6);
+  return codes.has(sessionId) ? `${codes.get(sessionId)} · …${short}` : `Session …${short}`;
 }

@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::keys::{BODY, GSI1_PK, GSI1_SK, PK, SK, TTL, audit_pk, audit_session_pk, next_order};
+use super::keys::{
+    AUDIT_ACTION, AUDIT_ACTOR, AUDIT_AT, BODY, GSI1_PK, GSI1_SK, PK, SK, TTL, audit_instant,
+    audit_pk, audit_session_pk, next_order,
+};
 use crate::domain::audit::AuditEntry;
 use crate::ports::state_store::StoreError;
 
@@ -72,6 +75,9 @@ pub fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
     let order = next_order();
     let mut item = key(audit_pk(&entry.tenant_id), &order);
     item.insert(BODY.into(), json(entry)?);
+    item.insert(AUDIT_ACTION.into(), s(&entry.action));
+    item.insert(AUDIT_ACTOR.into(), s(&entry.actor));
+    item.insert(AUDIT_AT.into(), s(audit_instant(entry.created_at)));
     if let Some(session_id) = &entry.session_id {
         item.insert(
             GSI1_PK.into(),

@@ -24,6 +24,16 @@ pub const SUMMARY: &str = "summary";
 /// Optimistic revision of a tenant item.
 pub const REVISION: &str = "rev";
 pub const TENANT_ID: &str = "tenant_id";
+/// An audit entry's action, actor and time (fixed-width, so it compares
+/// as text), kept beside its body for the listing's filters.
+pub const AUDIT_ACTION: &str = "action";
+pub const AUDIT_ACTOR: &str = "actor";
+pub const AUDIT_AT: &str = "at";
+
+/// An instant as the audit items store it: fixed width, sorts as text.
+pub fn audit_instant(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
 
 /// Sort keys of fixed items.
 pub const TENANT_SK: &str = "TENANT";

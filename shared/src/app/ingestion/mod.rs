@@ -2,12 +2,14 @@
 //! Admin uploads ([`upload`]) and the S3 drop folder ([`drop_folder`]) run
 //! the same steps: [`extraction`] (the document's text), [`indexing`]
 //! (chunk, embed, commit with its audit entry) and [`originals`] (the
-//! stored files).
+//! stored files). An upload refused after authentication is audited
+//! ([`refusals`]).
 
 pub mod drop_folder;
 pub mod extraction;
 pub mod indexing;
 pub mod originals;
+pub mod refusals;
 pub mod upload;
 
 use serde::Serialize;
@@ -24,6 +26,7 @@ pub use extraction::{extract_document, flagged_passages};
 pub use indexing::{
     DOCUMENT_CHANGED, chunk_document, document_changed, document_limits, embed_chunks, index_text,
 };
+pub use refusals::{RefusedUpload, record_failed_upload};
 pub use upload::ingest_upload;
 
 #[derive(Debug, Clone)]

@@ -121,6 +121,7 @@ pub(super) async fn alerts_written(store: &dyn StateStore, tenant: &str) -> (usi
             session_id: None,
             page: 1,
             per_page: 200,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -99,6 +99,7 @@ pub(super) async fn sessions_and_guards(store: &dyn StateStore) {
             session_id: Some(s.id.clone()),
             page: 1,
             per_page: 50,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -266,6 +267,7 @@ pub(super) async fn touches_never_conflict(store: &dyn StateStore) {
         session_id: Some(s.id.clone()),
         page: 1,
         per_page: 50,
+        ..Default::default()
     };
     let entries = store.audit_log(&resumed).await.unwrap().entries;
     assert_eq!(

@@ -198,6 +198,7 @@ pub(super) async fn isolation(store: &dyn StateStore) {
             session_id: None,
             page: 1,
             per_page: 50,
+            ..Default::default()
         })
         .await
         .unwrap();

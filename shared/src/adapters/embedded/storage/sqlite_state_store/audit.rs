@@ -1,4 +1,4 @@
-//! The audit log: appended in write order, read a page at a time.
+//! The audit log: appended in write order, read newest first a page at a time.
 
 use rusqlite::{Connection, params};
 
@@ -18,7 +18,12 @@ pub(in crate::adapters::embedded::storage) fn insert_audit(
     Ok(())
 }
 
-/// One page of the entries `query` selects, with their total.
+/// An instant to the millisecond, as SQLite's `strftime` writes it and as
+/// chrono does.
+const SQLITE_INSTANT: &str = "%Y-%m-%d %H:%M:%f";
+const CHRONO_INSTANT: &str = "%Y-%m-%d %H:%M:%S%.3f";
+
+/// One page of the entries `query` selects, newest first, with their total.
 pub(super) fn page(conn: &Connection, query: &AuditQuery) -> Result<AuditPage, StoreError> {
     let mut clauses = vec![];
     let mut args: Vec<String> = vec![];
@@ -29,6 +34,23 @@ pub(super) fn page(conn: &Connection, query: &AuditQuery) -> Result<AuditPage, S
     if let Some(s) = &query.session_id {
         args.push(s.clone());
         clauses.push(format!("session_id = ?{}", args.len()));
+    }
+    for (field, value) in [("action", &query.action), ("actor", &query.actor)] {
+        if let Some(value) = value {
+            args.push(value.clone());
+            clauses.push(format!("json_extract(body, '$.{field}') = ?{}", args.len()));
+        }
+    }
+    // Both sides in one fixed format: chrono writes a varying number of
+    // fractional digits, which does not compare as text.
+    for (op, bound) in [(">=", &query.from), ("<", &query.to)] {
+        if let Some(bound) = bound {
+            args.push(bound.format(CHRONO_INSTANT).to_string());
+            clauses.push(format!(
+                "strftime('{SQLITE_INSTANT}', json_extract(body, '$.created_at')) {op} ?{}",
+                args.len()
+            ));
+        }
     }
     let filter = if clauses.is_empty() {
         String::new()
@@ -46,7 +68,7 @@ pub(super) fn page(conn: &Connection, query: &AuditQuery) -> Result<AuditPage, S
     let offset = (query.page.max(1) as i64 - 1) * per_page;
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT body FROM audit_log {filter} ORDER BY seq LIMIT {per_page} OFFSET {offset}"
+            "SELECT body FROM audit_log {filter} ORDER BY seq DESC LIMIT {per_page} OFFSET {offset}"
         ))
         .map_err(db_error)?;
     let rows = stmt
