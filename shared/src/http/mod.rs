@@ -4,6 +4,7 @@
 pub mod admin_routes;
 pub mod chat_routes;
 pub mod cors;
+pub mod document_routes;
 pub mod error;
 pub mod extract;
 pub mod goals_routes;
@@ -56,8 +57,10 @@ pub fn goals_api(app: App) -> Router {
     finish(goals_routes::router(), app)
 }
 
+/// The admin console's API (the admin function): documents, stats, audit
+/// log, tenants.
 pub fn admin_api(app: App) -> Router {
-    finish(admin_routes::router(), app)
+    finish(admin_routes::router().merge(document_routes::router()), app)
 }
 
 /// Every route group in one router (`petraf serve`).
@@ -66,7 +69,8 @@ pub fn full_api(app: App) -> Router {
         .merge(tenant_routes::router())
         .merge(chat_routes::router())
         .merge(goals_routes::router())
-        .merge(admin_routes::router());
+        .merge(admin_routes::router())
+        .merge(document_routes::router());
     finish(routes, app)
 }
 

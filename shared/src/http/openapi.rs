@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::error::ErrorBody;
-use super::{admin_routes, chat_routes, goals_routes, session_routes, tenant_routes};
+use super::{
+    admin_routes, chat_routes, document_routes, goals_routes, session_routes, tenant_routes,
+};
 use crate::app::chat::events as chat_events;
 
 #[derive(OpenApi)]
@@ -39,12 +41,12 @@ use crate::app::chat::events as chat_events;
         chat_routes::stream,
         goals_routes::session_goals,
         goals_routes::export_goals,
-        admin_routes::upload,
-        admin_routes::upload_url,
-        admin_routes::list_documents,
-        admin_routes::get_document,
-        admin_routes::replace_document,
-        admin_routes::delete_document,
+        document_routes::upload,
+        document_routes::upload_url,
+        document_routes::list_documents,
+        document_routes::get_document,
+        document_routes::replace_document,
+        document_routes::delete_document,
         admin_routes::stats,
         admin_routes::audit_logs,
         admin_routes::tenants,
@@ -301,6 +303,7 @@ mod tests {
             include_str!("chat_routes.rs"),
             include_str!("goals_routes.rs"),
             include_str!("admin_routes.rs"),
+            include_str!("document_routes.rs"),
             include_str!("mod.rs"),
         ];
         let mut paths = BTreeSet::new();
