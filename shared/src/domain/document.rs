@@ -95,27 +95,14 @@ impl DocumentRecord {
         previous: Option<&DocumentRecord>,
         now: DateTime<Utc>,
     ) -> Self {
-        DocumentRecord {
-            id: id.to_string(),
-            tenant_id: tenant_id.to_string(),
-            category: category.to_string(),
-            title: content.title,
-            filename: content.filename,
-            format: Some(content.format),
-            status: DocumentStatus::Indexed,
-            failure: None,
-            pages: content.pages,
-            flagged_passages: content.flagged_passages,
-            chunks: content.chunks,
-            bytes: content.bytes,
+        // The revision before this one (none: 0), then this content as the next.
+        let before = DocumentRecord {
             source: DocumentSource::Upload,
-            content_hash: content.content_hash,
-            object_key,
-            revision: previous.map_or(1, |p| p.revision + 1),
-            metadata: content.metadata,
+            revision: previous.map_or(0, |p| p.revision),
             created_at: previous.map_or(now, |p| p.created_at),
-            updated_at: now,
-        }
+            ..Self::dropped(tenant_id, category, id, "", "", now)
+        };
+        before.revised(content, object_key, now)
     }
 
     /// This document's next revision with new content (a replacement),
@@ -188,26 +175,10 @@ impl DocumentRecord {
         content: DocumentContent,
         now: DateTime<Utc>,
     ) -> Self {
+        let record = Self::uploaded(tenant_id, category, id, content, String::new(), None, now);
         DocumentRecord {
-            id: id.to_string(),
-            tenant_id: tenant_id.to_string(),
-            category: category.to_string(),
-            title: content.title,
-            filename: content.filename,
-            format: Some(content.format),
             status: DocumentStatus::Indexing,
-            failure: None,
-            pages: content.pages,
-            flagged_passages: content.flagged_passages,
-            chunks: content.chunks,
-            bytes: content.bytes,
-            source: DocumentSource::Upload,
-            content_hash: content.content_hash,
-            object_key: String::new(),
-            revision: 1,
-            metadata: content.metadata,
-            created_at: now,
-            updated_at: now,
+            ..record
         }
     }
 }
