@@ -1,5 +1,6 @@
 //! The public tenant endpoint and the goal export, over HTTP.
 
+use petraf_core::app::export::read_back::pdftotext;
 use petraf_core::app::tenants::demo_tenant;
 use petraf_tests::TestServer;
 use petraf_tests::journey::{G4_FIRST, G4_SECOND, chat};
@@ -146,37 +147,6 @@ async fn a_final_goal_is_exported_as_markdown_and_as_a_pdf_download() {
         pdf.headers["content-disposition"],
         format!("attachment; filename=\"goals-{id}.pdf\"").as_str()
     );
-}
-
-/// What `pdftotext` reads from a PDF; `None` where poppler-utils is absent.
-fn pdftotext(pdf: &[u8]) -> Option<String> {
-    if std::process::Command::new("pdftotext")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: pdftotext is not installed (apt-get install poppler-utils)");
-        return None;
-    }
-    assert!(
-        std::path::Path::new("/usr/share/poppler/cMap/Adobe-GB1").exists(),
-        "pdftotext reads the predefined CJK fonts with poppler-data: apt-get install poppler-data"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("export.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args(["-enc", "UTF-8"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 //! rendered by each format, so both always say the same thing.
 
 mod pdf;
+#[cfg(any(test, feature = "conformance"))]
+pub mod read_back;
 
 use super::goals::{GoalView, SessionGoals};
 use crate::domain::goal::LinkType;

@@ -1,5 +1,6 @@
 use chrono::{TimeZone, Utc};
 
+use super::read_back::pdftotext;
 use super::*;
 use crate::app::goals::{EmployeeView, LinkView, Summary};
 use crate::domain::phase::GoalType;
@@ -135,38 +136,6 @@ const NAMES: [&str; 8] = [
     "Дмитрий",
     "Γιώργος",
 ];
-
-/// The text poppler's `pdftotext` reads from a PDF; `None` (the test is
-/// skipped) where poppler-utils is not installed.
-fn pdftotext(pdf: &[u8]) -> Option<String> {
-    if std::process::Command::new("pdftotext")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED: pdftotext is not installed (apt-get install poppler-utils)");
-        return None;
-    }
-    assert!(
-        std::path::Path::new("/usr/share/poppler/cMap/Adobe-GB1").exists(),
-        "pdftotext reads the predefined CJK fonts with poppler-data: apt-get install poppler-data"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("export.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args(["-enc", "UTF-8"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
-}
 
 #[test]
 fn pdf_text_extracts_back_to_names_in_every_script_and_the_long_url() {
