@@ -32,6 +32,35 @@ pub mod action {
     pub const SESSION_RESUMED: &str = "session.resumed";
     pub const TOKEN_BUDGET_WARNING: &str = "tenant.token_budget_warning";
     pub const TOKEN_BUDGET_EXHAUSTED: &str = "tenant.token_budget_exhausted";
+    /// A session and everything derived from it erased (by the employee or
+    /// an admin); the entry names who and when, never whose.
+    pub const SESSION_ERASED: &str = "session.erased";
+    /// A session deleted because its tenant's retention period passed.
+    pub const SESSION_RETENTION_EXPIRED: &str = "session.retention_expired";
+    /// A tenant admin took the tenant's data (NDJSON export).
+    pub const TENANT_DATA_EXPORTED: &str = "tenant.data_exported";
+    pub const TENANT_RETENTION_CHANGED: &str = "tenant.retention_changed";
+    /// The platform operator removed a tenant and everything it held.
+    pub const TENANT_OFFBOARDED: &str = "tenant.offboarded";
+}
+
+/// What replaces a personal value in an erased session's audit entries.
+pub const ERASED_VALUE: &str = "[erased]";
+
+/// Every string and number in `value` replaced by [`ERASED_VALUE`]: keys,
+/// array lengths, booleans and nulls stay, so the entry keeps its shape.
+fn erase_values(value: Value) -> Value {
+    match value {
+        Value::String(_) | Value::Number(_) => Value::String(ERASED_VALUE.into()),
+        Value::Array(items) => Value::Array(items.into_iter().map(erase_values).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, erase_values(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -138,6 +167,21 @@ impl AuditEntry {
         self
     }
 
+    /// The entry of an erased session: the actor (an employee code), the
+    /// payload's and changes' values, the caller's address and user agent
+    /// masked, their hashes dropped; id, tenant, session, action, resource,
+    /// status and time kept.
+    pub fn with_personal_data_erased(mut self) -> Self {
+        self.actor = ERASED_VALUE.into();
+        self.payload = erase_values(self.payload);
+        self.changes = self.changes.map(erase_values);
+        self.ip_address = self.ip_address.map(|_| ERASED_VALUE.into());
+        self.user_agent = self.user_agent.map(|_| ERASED_VALUE.into());
+        self.ip_hash = None;
+        self.user_agent_hash = None;
+        self
+    }
+
     /// The entry as an admin listing shows it: no IP at all, the user
     /// agent's product token (entries stored before masking are shortened
     /// here), no hashes.
@@ -189,6 +233,42 @@ mod tests {
         assert_eq!(listed.ip_address.as_deref(), Some("***"));
         assert_eq!(listed.user_agent.as_deref(), Some("Mozilla/5.0..."));
         assert_eq!((listed.ip_hash, listed.user_agent_hash), (None, None));
+    }
+
+    #[test]
+    fn an_erased_entry_keeps_its_shape_and_loses_every_personal_value() {
+        let origin =
+            RequestOrigin::new(Some("203.0.113.45".parse().unwrap()), Some("Agent/1"), b"k");
+        let entry = AuditEntry::new(
+            "a".into(),
+            "t",
+            Some("s"),
+            "EMP-MARKER",
+            action::SESSION_INFO_UPDATED,
+            ("session", "s"),
+            serde_json::json!({"employee_code": "EMP-MARKER", "years": 3, "tags": ["x"], "ok": true, "none": null}),
+            &origin,
+            Utc::now(),
+        )
+        .with_changes(serde_json::json!({"fields_updated": ["employee_code"]}));
+        let erased = entry.clone().with_personal_data_erased();
+        assert!(!serde_json::to_string(&erased).unwrap().contains("MARKER"));
+        assert_eq!(
+            erased.payload,
+            serde_json::json!({"employee_code": ERASED_VALUE, "years": ERASED_VALUE, "tags": [ERASED_VALUE], "ok": true, "none": null})
+        );
+        assert_eq!(erased.actor, ERASED_VALUE);
+        assert_eq!(erased.ip_address.as_deref(), Some(ERASED_VALUE));
+        assert_eq!((erased.ip_hash, erased.user_agent_hash), (None, None));
+        assert_eq!(
+            (
+                erased.id,
+                erased.action,
+                erased.session_id,
+                erased.created_at
+            ),
+            (entry.id, entry.action, entry.session_id, entry.created_at)
+        );
     }
 
     #[test]

@@ -82,6 +82,47 @@ pub struct TenantConfig {
     /// before the choice existed read as `ahead`).
     #[serde(default)]
     pub coach_retrieval: CoachRetrieval,
+    /// Days a session is kept after its last activity; then it is deleted
+    /// with everything derived from it (configs stored before the setting
+    /// existed read as the default).
+    #[serde(default = "Retention::default_days")]
+    pub retention_days: u32,
+}
+
+/// How long a tenant keeps its employees' sessions.
+pub struct Retention;
+
+impl Retention {
+    pub const DEFAULT_DAYS: u32 = 365;
+    /// Under a month would delete sessions employees are still working on.
+    pub const MIN_DAYS: u32 = 30;
+    pub const MAX_DAYS: u32 = 3650;
+
+    pub fn default_days() -> u32 {
+        Self::DEFAULT_DAYS
+    }
+
+    pub fn validate(days: u32) -> Result<(), SettingsError> {
+        if (Self::MIN_DAYS..=Self::MAX_DAYS).contains(&days) {
+            Ok(())
+        } else {
+            Err(SettingsError(format!(
+                "retention_days must be within {}-{}",
+                Self::MIN_DAYS,
+                Self::MAX_DAYS
+            )))
+        }
+    }
+
+    /// Whether a session last active at `last_activity` is past a
+    /// retention of `days` at `now`.
+    pub fn has_expired(
+        days: u32,
+        last_activity: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        now >= last_activity + chrono::Duration::days(i64::from(days))
+    }
 }
 
 /// What the coach's company passages are retrieved by on a collect turn:
@@ -241,6 +282,7 @@ impl TenantConfig {
             limits: UsageLimits::default(),
             document_limits: DocumentLimits::default(),
             coach_retrieval: CoachRetrieval::default(),
+            retention_days: Retention::DEFAULT_DAYS,
         }
     }
 
@@ -271,6 +313,7 @@ impl TenantConfig {
         }
         self.limits.validate()?;
         self.document_limits.validate()?;
+        Retention::validate(self.retention_days)?;
         for phase in Phase::CONVERSATIONAL {
             let rubric = self
                 .rubric(phase)
@@ -345,6 +388,32 @@ mod tests {
             assert!(!cfg.categories(phase).is_empty());
         }
         assert_eq!(cfg.categories(Phase::G6Values), ["values".to_string()]);
+    }
+
+    #[test]
+    fn retention_defaults_to_a_year_is_bounded_and_counts_from_last_activity() {
+        let mut stored = serde_json::to_value(TenantConfig::defaults()).unwrap();
+        stored.as_object_mut().unwrap().remove("retention_days");
+        let read: TenantConfig = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.retention_days, 365);
+        for days in [0, 29, 3651] {
+            let cfg = TenantConfig {
+                retention_days: days,
+                ..TenantConfig::defaults()
+            };
+            assert!(cfg.validate().is_err(), "{days}");
+        }
+        let last: chrono::DateTime<chrono::Utc> = "2025-01-10T09:00:00Z".parse().unwrap();
+        assert!(!Retention::has_expired(
+            30,
+            last,
+            last + chrono::Duration::days(29)
+        ));
+        assert!(Retention::has_expired(
+            30,
+            last,
+            last + chrono::Duration::days(30)
+        ));
     }
 
     #[test]
