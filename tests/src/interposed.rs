@@ -16,7 +16,8 @@ use petraf_core::domain::session::Session;
 use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use petraf_core::ports::StateStore;
 use petraf_core::ports::state_store::{
-    AuditPage, AuditQuery, SessionChange, StoreError, UsageCounters,
+    AuditPage, AuditQuery, ErasedItems, SessionChange, SessionErasure, StoreError, TenantInventory,
+    UsageCounters,
 };
 
 /// Runs before a change is applied; an error is returned instead of applying it.
@@ -109,6 +110,23 @@ impl StateStore for InterposedStore {
     }
     async fn goals(&self, t: &str, s: &str) -> Result<(Vec<Goal>, Vec<GoalLink>), StoreError> {
         self.inner.goals(t, s).await
+    }
+    async fn erase_session(&self, e: &SessionErasure) -> Result<Option<ErasedItems>, StoreError> {
+        self.inner.erase_session(e).await
+    }
+    async fn sessions_page(
+        &self,
+        t: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        self.inner.sessions_page(t, after, limit).await
+    }
+    async fn tenant_inventory(&self, t: &str) -> Result<TenantInventory, StoreError> {
+        self.inner.tenant_inventory(t).await
+    }
+    async fn purge_tenant(&self, t: &str, batch: u32) -> Result<u64, StoreError> {
+        self.inner.purge_tenant(t, batch).await
     }
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.inner.append_audit(entry).await

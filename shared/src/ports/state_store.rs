@@ -119,6 +119,14 @@ pub struct CounterDelta {
     pub refused: Option<String>,
     #[serde(default)]
     pub month_of: Option<NaiveDate>,
+    /// Sessions erased on request (employee or admin). Erased sessions stay
+    /// counted in `sessions_created` and the other totals: counters hold
+    /// numbers, never whose.
+    #[serde(default)]
+    pub sessions_erased: i64,
+    /// Sessions deleted when their tenant's retention period passed.
+    #[serde(default)]
+    pub sessions_expired_by_retention: i64,
 }
 
 impl CounterDelta {
@@ -136,6 +144,11 @@ impl CounterDelta {
             ("completion_points", self.completion_points),
             ("session_minutes", self.session_minutes),
             ("score_hundredths", self.score_hundredths),
+            ("sessions_erased", self.sessions_erased),
+            (
+                "sessions_expired_by_retention",
+                self.sessions_expired_by_retention,
+            ),
         ]
         .into_iter()
         .filter(|(_, v)| *v != 0)
@@ -211,6 +224,10 @@ pub struct SessionChange {
     /// (`counters.tokens` in the month of `counters.month_of`) reach their
     /// level.
     pub budget: Option<BudgetAlerts>,
+    /// The tenant's retention: a store that deletes by itself (DynamoDB's
+    /// TTL) keeps the session this long after its last activity. `None`:
+    /// the default retention.
+    pub retention_days: Option<u32>,
 }
 
 /// Audit entries a change writes once per tenant and month, when the
@@ -274,6 +291,8 @@ pub struct UsageCounters {
     pub tokens_month: i64,
     /// This month's refused requests by `Refusal::code`.
     pub refused_month: std::collections::BTreeMap<String, i64>,
+    pub sessions_erased: i64,
+    pub sessions_expired_by_retention: i64,
 }
 
 impl UsageCounters {
@@ -288,6 +307,8 @@ impl UsageCounters {
             "completion_points" => self.completion_points += value,
             "session_minutes" => self.session_minutes += value,
             "score_hundredths" => self.score_hundredths += value,
+            "sessions_erased" => self.sessions_erased += value,
+            "sessions_expired_by_retention" => self.sessions_expired_by_retention += value,
             "goals_future" => self.goals_future += value,
             "goals_values" => self.goals_values += value,
             "goals_actions" => self.goals_actions += value,
@@ -350,6 +371,49 @@ impl AuditQuery {
             && self.actor.as_ref().is_none_or(|a| *a == entry.actor)
             && self.from.is_none_or(|from| entry.created_at >= from)
             && self.to.is_none_or(|to| entry.created_at < to)
+    }
+}
+
+/// A session's erasure: the session, its conversation state, messages,
+/// goals and links removed; its earlier audit entries masked
+/// ([`AuditEntry::with_personal_data_erased`]); `audit` (who erased it, and
+/// when) and `counters` written. Erasing a session that is gone writes
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct SessionErasure {
+    pub tenant_id: String,
+    pub session_id: String,
+    pub audit: AuditEntry,
+    pub counters: CounterDelta,
+}
+
+/// What an erasure removed or masked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErasedItems {
+    pub messages: u64,
+    pub goals: u64,
+    pub links: u64,
+    pub audit_entries_masked: u64,
+}
+
+/// What a tenant holds in the state store, counted by kind: offboarding's
+/// dry run, and its proof that nothing is left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TenantInventory {
+    /// 1 while the tenant's record exists.
+    pub tenant: u64,
+    pub sessions: u64,
+    /// Conversation states, messages, goals and links.
+    pub session_items: u64,
+    pub documents: u64,
+    pub audit_entries: u64,
+    /// The tenant's usage counters, budget ledgers and limit windows.
+    pub counters: u64,
+}
+
+impl TenantInventory {
+    pub fn is_empty(&self) -> bool {
+        *self == TenantInventory::default()
     }
 }
 
@@ -451,6 +515,37 @@ pub trait StateStore: Send + Sync {
             links,
         }))
     }
+
+    /// Erases a session and everything stored about it (see
+    /// [`SessionErasure`]); `None` when there is no such session. A store
+    /// that cannot do it in one transaction removes the session's item last,
+    /// so that an interrupted erasure is finished by running it again.
+    async fn erase_session(
+        &self,
+        erasure: &SessionErasure,
+    ) -> Result<Option<ErasedItems>, StoreError>;
+
+    /// Up to `limit` of a tenant's sessions in id order (ULIDs: creation
+    /// order), after session `after` when given; fewer only at the end.
+    /// A store that deletes expired sessions lazily lists those it has not
+    /// deleted yet, so that erasures and the retention sweep reach them.
+    async fn sessions_page(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// What the tenant holds (see [`TenantInventory`]).
+    async fn tenant_inventory(&self, tenant_id: &str) -> Result<TenantInventory, StoreError>;
+
+    /// Deletes up to about `batch` of the tenant's items — its sessions with
+    /// everything in them, document records, audit entries and counters,
+    /// and last its record (taking it out of the platform's tenant
+    /// counters); returns how many it deleted, 0 once nothing is left.
+    /// Each call leaves a consistent store, so a purge stopped between
+    /// calls resumes by calling again.
+    async fn purge_tenant(&self, tenant_id: &str, batch: u32) -> Result<u64, StoreError>;
 
     /// Records an audit entry that belongs to no session change (admin actions).
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

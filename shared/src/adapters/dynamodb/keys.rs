@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use crate::domain::session::Session;
+
 /// Attribute names.
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -61,9 +63,6 @@ pub const TENANT_LIST: &str = "TENANTS";
 /// that concurrent transactions rarely touch the same counter item.
 pub const COUNTER_SHARDS: u32 = 8;
 
-/// Sessions and their items outlive `expires_at` by this much before
-/// DynamoDB's TTL may delete them.
-pub const EXPIRY_GRACE: Duration = Duration::days(30);
 /// The longest a session can be valid (`session_expiration_days` is 1-365).
 pub const MAX_SESSION_LIFETIME: Duration = Duration::days(365);
 /// Daily counter items are only read on their day; keep them a while.
@@ -100,6 +99,12 @@ pub fn tenant_list_sk(slug: &str, tenant_id: &str) -> String {
 
 pub fn session_pk(tenant_id: &str, session_id: &str) -> String {
     format!("SESSION#{}#{}", part(tenant_id), part(session_id))
+}
+
+/// GSI1 partition listing a tenant's sessions (sort key: the session id),
+/// written on the session item.
+pub fn sessions_list_pk(tenant_id: &str) -> String {
+    format!("SESSIONS#{}", part(tenant_id))
 }
 
 /// The partition of a tenant's document records.
@@ -178,21 +183,38 @@ pub fn next_order() -> String {
         .to_string()
 }
 
-/// TTL of a session item: its expiry plus the grace period.
-pub fn session_ttl(expires_at: DateTime<Utc>) -> i64 {
-    (expires_at + EXPIRY_GRACE).timestamp()
+/// TTL of a session item: its tenant's retention after its last activity
+/// (the later of its last access and its last write).
+pub fn session_ttl(session: &Session, retention_days: u32) -> i64 {
+    let last_activity = session.last_accessed_at.max(session.updated_at);
+    (last_activity + Duration::days(i64::from(retention_days))).timestamp()
 }
 
-/// TTL of an item in a session whose expiry this write does not know: an
-/// upper bound from the session's creation time (its ULID), so that no
-/// item expires before its session does.
-pub fn session_item_ttl(session_id: &str, now: DateTime<Utc>) -> i64 {
-    let created = ulid::Ulid::from_string(session_id)
-        .ok()
-        .map(|u| DateTime::<Utc>::from(u.datetime()))
-        .filter(|created| *created <= now)
-        .unwrap_or(now);
-    (created + MAX_SESSION_LIFETIME + EXPIRY_GRACE).timestamp()
+/// TTL of the session item after a touch at `at`.
+pub fn touched_ttl(at: DateTime<Utc>, retention_days: u32) -> i64 {
+    (at + Duration::days(i64::from(retention_days))).timestamp()
+}
+
+/// TTL of the other items of a session (state, messages, goals, links):
+/// never before the session item's. Activity needs a valid resume token,
+/// so it ends by the session's expiry: that plus the retention bounds the
+/// session item's TTL. When this write does not know the expiry, the
+/// longest a session can be valid from its creation (its ULID) does.
+pub fn session_item_ttl(
+    session_id: &str,
+    expires_at: Option<DateTime<Utc>>,
+    retention_days: u32,
+    now: DateTime<Utc>,
+) -> i64 {
+    let last_possible_activity = expires_at.unwrap_or_else(|| {
+        let created = ulid::Ulid::from_string(session_id)
+            .ok()
+            .map(|u| DateTime::<Utc>::from(u.datetime()))
+            .filter(|created| *created <= now)
+            .unwrap_or(now);
+        created + MAX_SESSION_LIFETIME
+    });
+    (last_possible_activity.max(now) + Duration::days(i64::from(retention_days))).timestamp()
 }
 
 pub fn day_counter_ttl(day: NaiveDate) -> i64 {
@@ -231,10 +253,19 @@ mod tests {
     }
 
     #[test]
-    fn items_of_a_session_outlive_any_session_expiry() {
+    fn items_of_a_session_outlive_the_session_item() {
         let now = Utc::now();
         let id = crate::domain::ids::new_id();
-        let latest_expiry = now + MAX_SESSION_LIFETIME;
-        assert!(session_item_ttl(&id, now) >= session_ttl(latest_expiry) - 1);
+        let mut session = crate::conformance::fixtures::session("t", &id);
+        // The latest a session can be active: its token's last second.
+        session.expires_at = now + MAX_SESSION_LIFETIME;
+        session.last_accessed_at = session.expires_at;
+        for days in [30, 365, 3650] {
+            assert!(session_item_ttl(&id, None, days, now) >= session_ttl(&session, days) - 1);
+            assert!(
+                session_item_ttl(&id, Some(session.expires_at), days, now)
+                    >= session_ttl(&session, days)
+            );
+        }
     }
 }

@@ -9,8 +9,10 @@ mod audit;
 mod budget;
 mod counters;
 mod documents;
+mod erasure;
 mod items;
 mod keys;
+mod offboarding;
 mod sessions;
 mod table;
 mod tenants;
@@ -33,8 +35,9 @@ use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use crate::ports::state_store::{
-    AuditPage, AuditQuery, Clock, Expect, GLOBAL_SCOPE, SessionChange, SessionSnapshot, StateStore,
-    StoreError, SystemClock, UsageCounters, tenant_scope,
+    AuditPage, AuditQuery, Clock, ErasedItems, Expect, GLOBAL_SCOPE, SessionChange, SessionErasure,
+    SessionSnapshot, StateStore, StoreError, SystemClock, TenantInventory, UsageCounters,
+    tenant_scope,
 };
 
 #[derive(Clone)]
@@ -208,6 +211,30 @@ impl StateStore for DynamoStateStore {
             self.clock.now(),
         )
         .await
+    }
+
+    async fn erase_session(
+        &self,
+        erasure: &SessionErasure,
+    ) -> Result<Option<ErasedItems>, StoreError> {
+        erasure::erase(&self.client, &self.table, erasure).await
+    }
+
+    async fn sessions_page(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        erasure::sessions_page(&self.client, &self.table, tenant_id, after, limit).await
+    }
+
+    async fn tenant_inventory(&self, tenant_id: &str) -> Result<TenantInventory, StoreError> {
+        offboarding::inventory(&self.client, &self.table, tenant_id).await
+    }
+
+    async fn purge_tenant(&self, tenant_id: &str, batch: u32) -> Result<u64, StoreError> {
+        offboarding::purge(&self.client, &self.table, tenant_id, batch).await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

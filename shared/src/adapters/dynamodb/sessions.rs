@@ -10,9 +10,10 @@ use super::counters::add_increments;
 use super::items::audit_item;
 use super::items::{Item, decode, get_s, is_expired, json, key, n, s, sdk_error};
 use super::keys::{
-    BODY, COUNT, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, LINK_PREFIX, MESSAGE_PREFIX, PK, SESSION_SK,
-    SK, STATE_SK, TOUCHED_AT, TTL, VERSION, limit_pk, next_order, session_item_ttl, session_pk,
-    session_ttl, shard_of, window_sk, window_ttl,
+    BODY, COUNT, GOAL_PREFIX, GOALS_AND_LINKS_PREFIX, GSI1_PK, GSI1_SK, LINK_PREFIX,
+    MESSAGE_PREFIX, PK, SESSION_SK, SK, STATE_SK, TOUCHED_AT, TTL, VERSION, limit_pk, next_order,
+    session_item_ttl, session_pk, session_ttl, sessions_list_pk, shard_of, touched_ttl, window_sk,
+    window_ttl,
 };
 use super::transaction::{Condition, TransactError, Transaction};
 use crate::domain::conversation::ConversationState;
@@ -40,12 +41,16 @@ pub fn change_transaction(
     due: &[bool],
 ) -> Result<(Transaction, Option<usize>), StoreError> {
     let pk = session_pk(&change.tenant_id, &change.session_id);
+    let retention_days = change
+        .retention_days
+        .unwrap_or(crate::domain::tenant::Retention::DEFAULT_DAYS);
     // Items whose session expiry is unknown here get an upper bound.
-    let item_ttl = change
-        .session
-        .as_ref()
-        .map(|g| session_ttl(g.value.expires_at))
-        .unwrap_or_else(|| session_item_ttl(&change.session_id, now));
+    let item_ttl = session_item_ttl(
+        &change.session_id,
+        change.session.as_ref().map(|g| g.value.expires_at),
+        retention_days,
+        now,
+    );
     let mut tx = Transaction::new(table);
 
     // Charges go first, in the positions `charge_positions` names. Each
@@ -82,16 +87,25 @@ pub fn change_transaction(
         let mut item = key(&pk, SESSION_SK);
         item.insert(BODY.into(), json(&g.value)?);
         item.insert(VERSION.into(), n(g.value.version));
-        item.insert(TTL.into(), n(session_ttl(g.value.expires_at)));
+        item.insert(TTL.into(), n(session_ttl(&g.value, retention_days)));
+        // Lists the tenant's sessions (erasure by employee code, export).
+        item.insert(GSI1_PK.into(), s(sessions_list_pk(&change.tenant_id)));
+        item.insert(GSI1_SK.into(), s(&change.session_id));
         tx.put(item, Some(guard(g.expect)))?;
     }
     if let (Some(at), None) = (change.touched_at, &change.session) {
         // A separate attribute: the body (and its version) stay as they are.
         tx.update(
             key(&pk, SESSION_SK),
-            "SET #touched = :touched".into(),
-            vec![("#touched".into(), TOUCHED_AT.into())],
-            vec![(":touched".into(), s(at.to_rfc3339()))],
+            "SET #touched = :touched, #ttl = :ttl".into(),
+            vec![
+                ("#touched".into(), TOUCHED_AT.into()),
+                ("#ttl".into(), TTL.into()),
+            ],
+            vec![
+                (":touched".into(), s(at.to_rfc3339())),
+                (":ttl".into(), n(touched_ttl(at, retention_days))),
+            ],
             Some(Condition {
                 expression: format!("attribute_exists({PK})"),
                 ..Default::default()

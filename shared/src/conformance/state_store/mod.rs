@@ -8,6 +8,7 @@ use crate::ports::state_store::StateStore;
 mod audit;
 mod counters;
 mod documents;
+mod erasure;
 mod sessions;
 mod tenants;
 
@@ -28,4 +29,6 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     sessions::one_winner_per_version(store).await;
     sessions::touches_never_conflict(store).await;
     documents::documents(store).await;
+    erasure::erasure(store).await;
+    erasure::tenant_purge(store).await;
 }

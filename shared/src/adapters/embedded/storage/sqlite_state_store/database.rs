@@ -95,6 +95,10 @@ pub(in crate::adapters::embedded::storage) fn open_database(
         .map_err(unavailable)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(unavailable)?;
+    // Deleted rows (an erased session) are overwritten, not left in free
+    // space where a copy of the file would still hold them.
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     let file = std::fs::canonicalize(path)
         .map_err(unavailable)?

@@ -20,14 +20,16 @@ use crate::domain::message::Message;
 use crate::domain::session::Session;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use crate::ports::state_store::{
-    AuditPage, AuditQuery, Expect, GLOBAL_SCOPE, SessionChange, StateStore, StoreError,
-    UsageCounters, tenant_scope,
+    AuditPage, AuditQuery, ErasedItems, Expect, GLOBAL_SCOPE, SessionChange, SessionErasure,
+    StateStore, StoreError, TenantInventory, UsageCounters, tenant_scope,
 };
 
 mod audit;
 mod counters;
 mod database;
 mod documents;
+mod erasure;
+mod offboarding;
 mod sessions;
 mod tenants;
 
@@ -225,6 +227,37 @@ impl StateStore for SqliteStateStore {
             .session_rows("goal_links", tenant_id, session_id)
             .await?;
         Ok((goals, links))
+    }
+
+    async fn erase_session(
+        &self,
+        erasure: &SessionErasure,
+    ) -> Result<Option<ErasedItems>, StoreError> {
+        let erasure = erasure.clone();
+        self.run(move |conn| erasure::erase(conn, &erasure)).await
+    }
+
+    async fn sessions_page(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        let (tenant_id, after) = (tenant_id.to_string(), after.map(str::to_string));
+        self.run(move |conn| erasure::sessions_page(conn, &tenant_id, after.as_deref(), limit))
+            .await
+    }
+
+    async fn tenant_inventory(&self, tenant_id: &str) -> Result<TenantInventory, StoreError> {
+        let tenant_id = tenant_id.to_string();
+        self.run(move |conn| offboarding::inventory(conn, &tenant_id))
+            .await
+    }
+
+    async fn purge_tenant(&self, tenant_id: &str, batch: u32) -> Result<u64, StoreError> {
+        let tenant_id = tenant_id.to_string();
+        self.run(move |conn| offboarding::purge(conn, &tenant_id, batch))
+            .await
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
