@@ -39,6 +39,12 @@ pub struct StatsOverview {
     pub token_budget: Option<TokenBudgetView>,
     /// Requests refused by a limit this month, by error code.
     pub refusals_this_month: RefusalsByKind,
+    /// Sessions erased on request. Erased and retention-deleted sessions
+    /// stay counted in the totals above as numbers (one never completed
+    /// counts as abandoned); nothing else of them is kept.
+    pub erased_sessions: i64,
+    /// Sessions deleted when their tenant's retention period passed.
+    pub sessions_deleted_by_retention: i64,
     pub timestamp: DateTime<Utc>,
 }
 
@@ -136,6 +142,8 @@ pub async fn stats(
         tokens_this_month: usage.tokens_month,
         token_budget,
         refusals_this_month: RefusalsByKind::from_counts(&usage.refused_month),
+        erased_sessions: usage.sessions_erased,
+        sessions_deleted_by_retention: usage.sessions_expired_by_retention,
         timestamp: now,
     })
 }

@@ -2,8 +2,10 @@
 
 pub mod admin;
 pub mod chat;
+pub mod data_export;
 pub mod demo;
 pub mod documents;
+pub mod erasure;
 pub mod error;
 pub mod eval;
 pub mod export;
@@ -11,8 +13,10 @@ pub mod goals;
 pub mod ingestion;
 pub mod judging;
 pub mod limits;
+pub mod offboarding;
 pub mod origins;
 pub mod resume_audit;
+pub mod retention;
 pub mod sessions;
 pub mod tenants;
 pub mod transcript;

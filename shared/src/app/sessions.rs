@@ -102,6 +102,7 @@ pub async fn create(
         version: 1,
     };
     let mut change = SessionChange::new(&tenant.tenant.id, &id);
+    change.retention_days = Some(tenant.config.retention_days);
     change.session = Some(Guarded::create(session.clone()));
     change.state = Some(Guarded::create(ConversationState::new(
         &id,
@@ -273,6 +274,7 @@ async fn mark_abandoned(app: &App, tenant: &TenantRecord, token: &str) {
     expired.updated_at = app.clock.now();
     expired.version += 1;
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
+    change.retention_days = Some(tenant.config.retention_days);
     change.session = Some(Guarded::replacing(session.version, expired));
     change.counters.sessions_abandoned = 1;
     if let Err(e) = app.store.apply(change).await {
@@ -358,6 +360,7 @@ async fn profile_change(
     let fields = updated.profile.filled_fields();
     let p = &updated.profile;
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
+    change.retention_days = Some(tenant.config.retention_days);
     change.audit.push(
         AuditEntry::new(
             new_id(),
@@ -490,6 +493,7 @@ pub async fn resume(
     };
     updated.last_accessed_at = now;
     let mut change = SessionChange::new(&session.tenant_id, &session.id);
+    change.retention_days = Some(tenant.config.retention_days);
     if super::resume_audit::is_a_return(app, &session, origin, now).await? {
         change.audit.push(AuditEntry::new(
             new_id(),

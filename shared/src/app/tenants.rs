@@ -169,6 +169,11 @@ pub async fn set_document_limits(
 }
 
 /// The tenant's record, or `404 tenant_not_found`.
+pub async fn existing_tenant(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
+    existing(app, tenant_id).await
+}
+
+/// The tenant's record, or `404 tenant_not_found`.
 pub(crate) async fn existing(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
     app.store
         .tenant(tenant_id)

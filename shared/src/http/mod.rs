@@ -11,6 +11,7 @@ pub mod goals_routes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod openapi;
+pub mod privacy_routes;
 pub mod server;
 pub mod session_routes;
 pub mod tenant_routes;
@@ -45,7 +46,12 @@ fn finish(routes: Router<App>, app: App) -> Router {
 
 /// Sessions and health (the session function).
 pub fn session_api(app: App) -> Router {
-    finish(session_routes::router().merge(tenant_routes::router()), app)
+    finish(
+        session_routes::router()
+            .merge(tenant_routes::router())
+            .merge(privacy_routes::session_router()),
+        app,
+    )
 }
 
 /// The streaming chat (the chat-stream function).
@@ -60,7 +66,12 @@ pub fn goals_api(app: App) -> Router {
 /// The admin console's API (the admin function): documents, stats, audit
 /// log, tenants.
 pub fn admin_api(app: App) -> Router {
-    finish(admin_routes::router().merge(document_routes::router()), app)
+    finish(
+        admin_routes::router()
+            .merge(document_routes::router())
+            .merge(privacy_routes::admin_router()),
+        app,
+    )
 }
 
 /// Every route group in one router (`petraf serve`).
@@ -70,7 +81,9 @@ pub fn full_api(app: App) -> Router {
         .merge(chat_routes::router())
         .merge(goals_routes::router())
         .merge(admin_routes::router())
-        .merge(document_routes::router());
+        .merge(document_routes::router())
+        .merge(privacy_routes::session_router())
+        .merge(privacy_routes::admin_router());
     finish(routes, app)
 }
 

@@ -22,6 +22,8 @@ pub struct PublicTenant {
     pub threshold: f64,
     pub max_collect_turns: u32,
     pub ui_flags: UiFlags,
+    /// Days a session is kept after its last activity (what employees are told).
+    pub retention_days: u32,
 }
 
 /// The tenant's public face.
@@ -37,5 +39,6 @@ async fn public_tenant(State(_): State<App>, TenantCtx(record): TenantCtx) -> Js
         threshold: record.config.threshold,
         max_collect_turns: record.config.max_collect_turns,
         ui_flags: record.config.ui_flags,
+        retention_days: record.config.retention_days,
     })
 }

@@ -66,6 +66,7 @@ pub(super) async fn commit(
         latency_ms,
     } = ending;
     let mut change = SessionChange::new(&turn.session.tenant_id, &turn.session.id);
+    change.retention_days = Some(turn.tenant.config.retention_days);
     let progress = scored.and_then(|scored| record_goal(turn, &mut change, scored));
     if let Some(query) = next_query {
         turn.state
