@@ -5,7 +5,9 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use petraf_core::app::{App, ingestion, limits, tenants};
+use petraf_core::app::{
+    App, data_export, erasure, ingestion, limits, offboarding, retention, tenants,
+};
 use petraf_core::config::{self, ProcessEnv};
 use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::domain::tenant::{CoachRetrieval, DocumentLimits, TenantConfig, TenantStatus};
@@ -39,6 +41,9 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Delete every session past its tenant's retention, with everything
+    /// derived from it (`petraf serve` does this hourly); prints the counts.
+    RetentionSweep,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +110,39 @@ enum TenantCommand {
         #[arg(long)]
         set: Option<CoachRetrievalArg>,
     },
+    /// Show a tenant's retention (days a session is kept after its last
+    /// activity), or set it (30-3650, audited).
+    Retention {
+        tenant_id: String,
+        #[arg(long)]
+        set: Option<u32>,
+    },
+    /// Erase a session, or every session of an employee code, with
+    /// everything derived from it (audited `session.erased`).
+    Erase {
+        tenant_id: String,
+        #[arg(
+            long,
+            conflicts_with = "employee_code",
+            required_unless_present = "employee_code"
+        )]
+        session: Option<String>,
+        #[arg(long)]
+        employee_code: Option<String>,
+    },
+    /// Write the tenant's data as newline-delimited JSON to standard output.
+    Export { tenant_id: String },
+    /// Remove a tenant that leaves and everything it holds (sessions,
+    /// documents with their files and vectors, settings, key, counters,
+    /// audit log); one `tenant.offboarded` record stays under the
+    /// pseudo-tenant `platform`. Safe to run again: an interrupted run
+    /// resumes.
+    Offboard {
+        tenant_id: String,
+        /// List what would go, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Set how much a tenant's document library may hold (unset: unchanged).
     DocumentLimits {
         tenant_id: String,
@@ -145,6 +183,14 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Tenant { command } => tenant(command).await,
+            Command::RetentionSweep => {
+                let app = app().await?;
+                let report = petraf_core::app::retention::sweep(&app)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                println!("{}", serde_json::to_string(&report)?);
+                Ok(())
+            }
         }
     })
 }
@@ -277,6 +323,68 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             }
             .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{}", serde_json::json!({ "coach_retrieval": mode }));
+        }
+        TenantCommand::Retention { tenant_id, set } => {
+            let days = match set {
+                None => retention::retention_days(&app, &tenant_id).await,
+                Some(days) => {
+                    retention::set_retention_days(
+                        &app,
+                        &tenant_id,
+                        days,
+                        "system_admin",
+                        &RequestOrigin::default(),
+                    )
+                    .await
+                }
+            }
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{}", serde_json::json!({ "retention_days": days }));
+        }
+        TenantCommand::Erase {
+            tenant_id,
+            session,
+            employee_code,
+        } => {
+            tenants::existing_tenant(&app, &tenant_id)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let request = erasure::ErasureRequest {
+                session_id: session,
+                employee_code,
+            };
+            let report =
+                erasure::erase_for_admin(&app, &tenants::Admin::Platform, &tenant_id, request)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        TenantCommand::Offboard { tenant_id, dry_run } => {
+            let options = offboarding::OffboardOptions {
+                dry_run,
+                ..Default::default()
+            };
+            let report = offboarding::offboard(&app, &tenant_id, options, "platform_operator")
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        TenantCommand::Export { tenant_id } => {
+            use std::io::Write;
+            let mut lines = data_export::tenant_export(
+                &app,
+                &tenants::Admin::Platform,
+                &tenant_id,
+                &RequestOrigin::default(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            let mut out = std::io::stdout().lock();
+            while let Some(line) = lines.recv().await {
+                let line = line.map_err(|e| anyhow::anyhow!(e.message))?;
+                out.write_all(line.as_bytes())?;
+            }
+            out.flush()?;
         }
         TenantCommand::DocumentLimits {
             tenant_id,

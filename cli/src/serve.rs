@@ -2,7 +2,7 @@
 //! of `petraf_core::http::server`, stopped gracefully by SIGTERM or Ctrl-C.
 
 use anyhow::Context;
-use petraf_core::app::{App, demo, documents, tenants};
+use petraf_core::app::{App, demo, documents, retention, tenants};
 use petraf_core::config::{self, ProcessEnv};
 use petraf_core::http::server;
 use petraf_core::http::web;
@@ -28,6 +28,12 @@ pub async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
     print_banner(&app, local, seeded.as_ref());
+    // Expired sessions go within the hour (DynamoDB's TTL deletes them as
+    // well; the sweep removes every item of the session at once).
+    tokio::spawn(retention::sweep_periodically(
+        app.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
     // The web app's assets beside the API (API routes keep theirs).
     let web = web::WebConfig::local(
         serve_settings
