@@ -2,7 +2,7 @@
 // document upload, usage stats and the audit log with filters and paging.
 
 import { ApiError } from "./api.js";
-import { el, show, errorBox, score } from "./ui.js";
+import { el, show, errorBox, score, download } from "./ui.js";
 
 const KEY_STORAGE = "petraf.admin_key";
 // Larger files go straight to the object store when it offers presigned URLs.
@@ -14,10 +14,11 @@ const AUDIT_ACTIONS = [
   "rag.document_uploaded", "rag.document_replaced", "rag.document_deleted", "rag.document_failed", "rag.upload_failed",
   "tenant.created", "tenant.status_changed", "tenant.limits_changed", "tenant.config_changed",
   "tenant.token_budget_warning", "tenant.token_budget_exhausted",
+  "session.erased", "session.retention_expired", "tenant.data_exported", "tenant.retention_changed",
 ];
 const NO_FILTERS = { action: "", actor: "", from: "", to: "", session_id: "" };
 // Session actors that are no employee code.
-const NOT_EMPLOYEES = new Set(["anonymous", "system_admin", "platform_admin"]);
+const NOT_EMPLOYEES = new Set(["anonymous", "system_admin", "platform_admin", "employee", "retention", "[erased]"]);
 
 export class AdminConsole {
   constructor(api, tenant) {
@@ -82,12 +83,99 @@ export class AdminConsole {
         this.uploadForm(),
         el("h2", { text: "Usage" }),
         this.statsBox,
+        this.privacySection(),
         el("h2", { text: "Audit log" }),
         this.auditFilters(),
         this.auditBox,
       ),
     );
     await this.refresh();
+  }
+
+  // Employees' data: erase a session (by id or employee code), export the
+  // tenant's data, and the retention period.
+  privacySection() {
+    const status = el("div", { id: "privacy-status", "aria-live": "polite" });
+    const target = el("input", { id: "erase-target", type: "text", autocomplete: "off", required: true, placeholder: "EMP12345 or a session id" });
+    const kind = el("select", { id: "erase-kind" },
+      el("option", { value: "employee_code" }, "Employee code"),
+      el("option", { value: "session_id" }, "Session id"),
+    );
+    const erase = el("form", { id: "erase-form" },
+      el("div", { class: "row" },
+        el("div", { class: "field" }, el("label", { for: "erase-kind", text: "Erase by" }), kind),
+        el("div", { class: "field" }, el("label", { for: "erase-target", text: "Value" }), target),
+      ),
+      el("button", { type: "submit", class: "danger" }, "Erase for good"),
+    );
+    erase.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!target.value.trim()) return target.focus();
+      this.eraseSessions({ [kind.value]: target.value.trim() }, status);
+    });
+    this.retentionInput = el("input", { id: "retention-days", type: "number", min: "30", max: "3650", inputmode: "numeric" });
+    const retention = el("form", { id: "retention-form" },
+      el("div", { class: "field" }, el("label", { for: "retention-days", text: "Keep sessions this many days after the last activity (30–3650)" }), this.retentionInput),
+      el("button", { type: "submit", class: "secondary" }, "Save retention"),
+    );
+    retention.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.saveRetention(status);
+    });
+    this.loadRetention(status);
+    return el("section", { id: "privacy" },
+      el("h2", { text: "Employees' data" }),
+      erase,
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", id: "export-tenant", onclick: (event) => this.exportTenant(event.target, status) }, "Export all data (NDJSON)"),
+      ),
+      retention,
+      status,
+    );
+  }
+
+  async eraseSessions(body, status) {
+    try {
+      const report = await this.call("POST", `/api/admin/tenants/${encodeURIComponent(this.tenant.id)}/erasures`, { body });
+      const count = report.erased_sessions.length;
+      status.replaceChildren(el("p", { class: "notice", role: "status", text: count
+        ? `Erased ${count} session${count === 1 ? "" : "s"}: ${report.erased.messages} messages, ${report.erased.goals} goals.`
+        : "No session matched." }));
+      await this.refresh();
+    } catch (e) {
+      if (e.code !== "signed_out") status.replaceChildren(errorBox(e.message));
+    }
+  }
+
+  async exportTenant(button, status) {
+    button.disabled = true;
+    try {
+      const response = await this.call("GET", `/api/admin/tenants/${encodeURIComponent(this.tenant.id)}/export`, { raw: true });
+      download(await response.blob(), `petraf-${this.tenant.id}.ndjson`);
+    } catch (e) {
+      if (e.code !== "signed_out") status.replaceChildren(errorBox(e.message));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async loadRetention(status) {
+    try {
+      const setting = await this.call("GET", `/api/admin/tenants/${encodeURIComponent(this.tenant.id)}/retention`);
+      this.retentionInput.value = setting.retention_days;
+    } catch (e) {
+      if (e.code !== "signed_out") status.replaceChildren(errorBox(e.message));
+    }
+  }
+
+  async saveRetention(status) {
+    try {
+      const body = { retention_days: Number(this.retentionInput.value) };
+      const setting = await this.call("PUT", `/api/admin/tenants/${encodeURIComponent(this.tenant.id)}/retention`, { body });
+      status.replaceChildren(el("p", { class: "notice", role: "status", text: `Sessions are now kept ${setting.retention_days} days after their last activity.` }));
+    } catch (e) {
+      if (e.code !== "signed_out") status.replaceChildren(errorBox(e.message));
+    }
   }
 
   async refresh() {

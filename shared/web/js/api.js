@@ -141,6 +141,17 @@ export class Api {
     return { blob: await response.blob(), filename: name ? name[1] : `goals.${format}` };
   }
 
+  // Everything stored about the session, as a JSON file.
+  async exportMyData(sessionId, token) {
+    const response = await this.call("GET", `/api/session/${encodeURIComponent(sessionId)}/export`, { token, raw: true });
+    return { blob: await response.blob(), filename: `petraf-session-${sessionId}.json` };
+  }
+
+  // Erases the session and everything derived from it, for good.
+  eraseMyData(sessionId, token) {
+    return this.call("DELETE", `/api/session/${encodeURIComponent(sessionId)}`, { token });
+  }
+
   // One chat turn; yields the SSE events as they arrive.
   async *chat(phase, token, body, signal) {
     const response = await fetch(`${this.chatBase}/api/chat/${encodeURIComponent(phase)}/stream`, {

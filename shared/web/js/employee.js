@@ -471,7 +471,63 @@ export class Employee {
           el("label", { for: "resume-link", text: "Your link to come back to these goals (keep it private)" }),
           link,
         ),
+        this.myDataActions(),
       ),
     );
+  }
+
+  // "Your data": download everything stored about the session, or erase it.
+  myDataActions() {
+    const status = el("div", { id: "my-data-status", "aria-live": "polite" });
+    const retention = this.tenant.retention_days;
+    return el("section", { id: "my-data" },
+      el("h2", { text: "Your data" }),
+      el("p", { class: "hint", text: retention
+        ? `Your session is deleted ${retention} days after your last visit.`
+        : "Your session is deleted after a period set by your company." }),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", id: "export-my-data", onclick: (event) => this.exportMyData(event.target, status) }, "Download my data"),
+        el("button", { type: "button", class: "danger", id: "erase-my-data", onclick: (event) => this.confirmErase(event.target, status) }, "Erase my data"),
+      ),
+      status,
+    );
+  }
+
+  async exportMyData(button, status) {
+    button.disabled = true;
+    try {
+      const file = await this.api.exportMyData(this.session.id, this.session.token);
+      download(file.blob, file.filename);
+    } catch (e) {
+      status.replaceChildren(errorBox(e.message));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // Erasing cannot be undone: a second, explicit click confirms it.
+  confirmErase(button, status) {
+    const confirm = el("button", { type: "button", class: "danger", id: "confirm-erase", onclick: () => this.eraseMyData(confirm, status) }, "Yes, erase everything");
+    status.replaceChildren(
+      el("p", { text: "This erases your profile, your conversation and your goals, for good. Your company keeps only the fact that a session was erased." }),
+      el("div", { class: "actions" },
+        confirm,
+        el("button", { type: "button", class: "secondary", id: "cancel-erase", onclick: () => status.replaceChildren() }, "Keep my data"),
+      ),
+    );
+    button.disabled = true;
+    confirm.focus();
+  }
+
+  async eraseMyData(button, status) {
+    button.disabled = true;
+    try {
+      await this.api.eraseMyData(this.session.id, this.session.token);
+    } catch (e) {
+      button.disabled = false;
+      return status.append(errorBox(e.message));
+    }
+    this.forget();
+    this.welcome("Your data has been erased.");
   }
 }
