@@ -83,16 +83,17 @@ pub async fn erase_session(
     Ok(app.store.erase_session(&erasure).await?)
 }
 
-/// What an admin asks to erase: one session, or every session of an
-/// employee code.
+/// What an admin asks to erase: exactly one of a session, or every session
+/// of an employee code.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRequest {
     /// A session id (ULID).
-    #[schema(pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub session_id: Option<String>,
-    /// Every session whose profile holds this employee code (exact match).
-    #[schema(min_length = 1, max_length = 100)]
+    /// Every session whose profile holds this employee code (exact match,
+    /// surrounding spaces ignored).
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub employee_code: Option<String>,
 }
 

@@ -49,7 +49,7 @@ fn cleared_cookie() -> HeaderValue {
 /// Erase my session: everything stored about it, for good.
 #[utoipa::path(
     delete, path = "/api/session/{id}", tag = "session", operation_id = "erase_session",
-    params(("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")),
+    params(("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "Erased: the session, its conversation, goals and links are gone, its audit entries masked (`session.erased` recorded); the cookie is removed",
@@ -78,7 +78,7 @@ async fn erase_own_session(
 /// My data: the session, the whole conversation and every goal, as JSON.
 #[utoipa::path(
     get, path = "/api/session/{id}/export", tag = "session", operation_id = "export_session",
-    params(("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")),
+    params(("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "Everything stored about the session (an attachment)", body = EmployeeExport,

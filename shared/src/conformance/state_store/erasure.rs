@@ -160,7 +160,7 @@ pub(super) async fn erasure(store: &dyn StateStore) {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(listed, [kept.id.clone()]);
+    assert_eq!(listed.as_slice(), std::slice::from_ref(&kept.id));
 
     // The trail keeps its entries, masked, and the erasure's own.
     let trail = store
