@@ -499,6 +499,69 @@ class Journeys(unittest.TestCase):
             quit_browser(driver)
 
 
+class Privacy(unittest.TestCase):
+    def test_the_employee_downloads_then_erases_her_data(self):
+        downloads = tempfile.mkdtemp(prefix="petraf-downloads-")
+        driver = browser(downloads)
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            send(driver, G4_SECOND)
+            next_phase(driver, "g6_values")
+            send(driver, G6_VALUES)
+            next_phase(driver, "g8_actions")
+            send(driver, G8_ACTIONS)
+            visible(driver, "#dashboard", 60)
+            self.assertIn("days after your last visit", visible(driver, "#my-data").text)
+
+            driver.find_element(By.ID, "export-my-data").click()
+            deadline = time.time() + 30
+            while time.time() < deadline and not any(f.endswith(".json") for f in os.listdir(downloads)):
+                time.sleep(0.2)
+            exported = [f for f in os.listdir(downloads) if f.endswith(".json")]
+            self.assertTrue(exported, f"nothing downloaded: {os.listdir(downloads)}")
+            with open(os.path.join(downloads, exported[0])) as f:
+                data = json.load(f)
+            self.assertEqual(data["session"]["employee_code"], "EMP12345")
+            self.assertGreaterEqual(len(data["messages"]), 6)
+
+            # Erasing asks once more; "Keep my data" keeps it.
+            driver.find_element(By.ID, "erase-my-data").click()
+            visible(driver, "#cancel-erase").click()
+            wait(driver).until(lambda d: not d.find_elements(By.ID, "confirm-erase"))
+            driver.find_element(By.ID, "erase-my-data").click()
+            shot(driver, "11-erase-confirm")
+            visible(driver, "#confirm-erase").click()
+            self.assertIn("erased", visible(driver, "#welcome .notice").text)
+            # Nothing is saved in this browser any more: a reload starts afresh.
+            driver.get(SERVER["base"] + "/")
+            visible(driver, "#profile-form")
+            self.assertFalse(driver.find_elements(By.CSS_SELECTOR, "#welcome .notice"))
+        finally:
+            quit_browser(driver)
+            shutil.rmtree(downloads, ignore_errors=True)
+
+    def test_the_admin_sets_retention_and_erases_by_employee_code(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/#/admin")
+            visible(driver, "#admin-key").send_keys(SERVER["admin_key"])
+            driver.find_element(By.CSS_SELECTOR, "#admin-login button").click()
+            visible(driver, "#privacy")
+            wait(driver).until(lambda d: d.find_element(By.ID, "retention-days").get_attribute("value"))
+            days = driver.find_element(By.ID, "retention-days")
+            days.clear()
+            days.send_keys("90")
+            driver.find_element(By.CSS_SELECTOR, "#retention-form button").click()
+            self.assertIn("90 days", visible(driver, "#privacy-status .notice").text)
+            driver.find_element(By.ID, "erase-target").send_keys("NOBODY-0000")
+            driver.find_element(By.CSS_SELECTOR, "#erase-form button").click()
+            wait(driver).until(lambda d: "No session matched" in text_of(d, "privacy-status"))
+            shot(driver, "12-admin-privacy")
+        finally:
+            quit_browser(driver)
+
+
 def main():
     global ARGS
     parser = argparse.ArgumentParser()

@@ -512,7 +512,11 @@ export class Employee {
       el("p", { text: "This erases your profile, your conversation and your goals, for good. Your company keeps only the fact that a session was erased." }),
       el("div", { class: "actions" },
         confirm,
-        el("button", { type: "button", class: "secondary", id: "cancel-erase", onclick: () => status.replaceChildren() }, "Keep my data"),
+        el("button", { type: "button", class: "secondary", id: "cancel-erase", onclick: () => {
+          status.replaceChildren();
+          button.disabled = false;
+          button.focus();
+        } }, "Keep my data"),
       ),
     );
     button.disabled = true;
