@@ -37,6 +37,8 @@ use crate::app::chat::events as chat_events;
         session_routes::update_info,
         session_routes::complete,
         session_routes::messages,
+        session_routes::keep_best,
+        session_routes::start_over,
         tenant_routes::public_tenant,
         chat_routes::stream,
         goals_routes::session_goals,
@@ -56,6 +58,7 @@ use crate::app::chat::events as chat_events;
         admin_routes::set_document_limits,
         admin_routes::coach_retrieval,
         admin_routes::set_coach_retrieval,
+        admin_routes::reopen_phase,
     ),
     components(schemas(
         ErrorBody,
