@@ -135,7 +135,7 @@ export class Api {
   // transcript's first page carries it).
   async phaseStanding(sessionId, token) {
     const page = await this.call("GET", `/api/session/${encodeURIComponent(sessionId)}/messages?limit=1`, { token });
-    return { turns_left: page.turns_left, next_steps: page.next_steps || null };
+    return { turns_left: page.turns_left, draft_editable: page.draft_editable, next_steps: page.next_steps || null };
   }
 
   // The ways forward of a phase whose attempts ran out.
