@@ -95,6 +95,10 @@ enum TenantCommand {
         /// Turns a session may take per phase beyond max_collect_turns.
         #[arg(long)]
         extra_turns_per_phase: Option<u32>,
+        /// Scored attempts below threshold in a phase after which the
+        /// employee may keep their best draft or start over (0: only the cap).
+        #[arg(long)]
+        keep_best_after_attempts: Option<u32>,
         /// Model tokens per calendar month (UTC), input + output (0: no budget).
         #[arg(long)]
         monthly_token_budget: Option<u64>,
@@ -272,6 +276,7 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             sessions_per_address_per_hour,
             turns_per_address_per_minute,
             extra_turns_per_phase,
+            keep_best_after_attempts,
             monthly_token_budget,
             budget_warning_percent,
         } => {
@@ -292,6 +297,10 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             set(
                 "extra_turns_per_phase",
                 extra_turns_per_phase.map(Into::into),
+            );
+            set(
+                "keep_best_after_attempts",
+                keep_best_after_attempts.map(Into::into),
             );
             set("monthly_token_budget", monthly_token_budget.map(Into::into));
             set(

@@ -198,6 +198,14 @@ def attr_of(driver, element_id, name):
         element_id, name)
 
 
+def petraf_cli(*args):
+    """Runs the petraf CLI on the server's data directory; returns its output."""
+    env = dict(os.environ, PETRAF_DATA_DIR=SERVER["data_dir"], RUST_LOG="warn", PETRAF_JWT_SECRET=JWT_SECRET)
+    for name in [n for n in env if n.startswith(("PETRAF_STATE", "PETRAF_VECTOR", "PETRAF_MODEL", "PETRAF_DOCUMENT"))]:
+        del env[name]
+    return subprocess.run([ARGS.petraf, *args], env=env, check=True, capture_output=True, text=True).stdout
+
+
 def my_bubbles(driver):
     return driver.execute_script(
         "return [...document.querySelectorAll('#transcript .bubble.me')].map(b => b.textContent)")
@@ -399,6 +407,59 @@ class Journeys(unittest.TestCase):
             self.assertEqual(my_bubbles(driver), [G4_FIRST])
             self.assertEqual(driver.find_element(By.ID, "message").get_attribute("value"), "")
             self.assertFalse(driver.find_elements(By.CSS_SELECTOR, "#transcript .bubble.error"))
+        finally:
+            quit_browser(driver)
+
+    def test_an_employee_below_the_threshold_finishes_by_keeping_best_drafts(self):
+        # A company whose passing score no draft reaches, where one low score
+        # opens the ways forward.
+        created = json.loads(petraf_cli(
+            "tenant", "create", "--slug", "strict-co", "--name", "Strict Company",
+            "--domain", "strict.example.com", "--admin-email", "hr@strict.example.com",
+            "--threshold", "10", "--json"))
+        tenant = created["tenant_id"]
+        petraf_cli("tenant", "limits", tenant, "--keep-best-after-attempts", "1")
+        driver = browser()
+
+        def until_the_ways_forward():
+            for _ in range(4):
+                send(driver, "I want to do better")
+                if driver.find_elements(By.ID, "keep-best"):
+                    return
+            self.fail("no way forward offered: " + text_of(driver, "conversation"))
+
+        try:
+            driver.get(SERVER["base"] + f"/?tenant={tenant}")
+            self.assertEqual(visible(driver, "#brand-name").text, "Strict Company")
+            fill_profile(driver)
+            send(driver, "I want to do better")
+            # max_collect_turns 3 + 10 extra turns: 13 messages a step.
+            self.assertEqual(text_of(driver, "tries-left"), "12 tries left in this step")
+            until_the_ways_forward()
+            self.assertEqual(attr_of(driver, "score-card", "data-meets"), "false")
+            shot(driver, "14-ways-forward")
+
+            # Starting over gives the step fresh tries; the earlier turns stay.
+            said = len(my_bubbles(driver))
+            visible(driver, "#restart-step").click()
+            wait(driver).until(lambda d: text_of(d, "tries-left") == "13 tries left in this step")
+            self.assertFalse(driver.find_elements(By.ID, "way-forward"))
+            self.assertFalse(driver.find_elements(By.ID, "refine-form"), "the cleared draft is not editable")
+            self.assertEqual(len(my_bubbles(driver)), said)
+
+            for phase, following in [("g4_future", "g6_values"), ("g6_values", "g8_actions"), ("g8_actions", None)]:
+                self.assertEqual(attr_of(driver, "conversation", "data-phase"), phase)
+                until_the_ways_forward()
+                visible(driver, "#keep-best").click()
+                if following:
+                    self.assertIn("below the passing score", visible(driver, "#kept-best").text)
+                    next_phase(driver, following)
+            visible(driver, "#dashboard", 60)
+            self.assertEqual(progress(driver), 100)
+            self.assertEqual(len(driver.find_elements(By.CSS_SELECTOR, "#dashboard .goal")), 3)
+            marks = driver.find_elements(By.CSS_SELECTOR, "#dashboard .below-threshold")
+            self.assertEqual(len(marks), 3, "every goal shows it was kept below the passing score")
+            shot(driver, "15-kept-best-dashboard")
         finally:
             quit_browser(driver)
 

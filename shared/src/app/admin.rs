@@ -30,6 +30,9 @@ pub struct StatsOverview {
     pub total_messages_today: i64,
     pub total_goals_created: i64,
     pub goals_by_type: GoalsByType,
+    /// Final goals the employee kept below the threshold when the phase's
+    /// attempts ran out (included in `total_goals_created`).
+    pub goals_kept_below_threshold: i64,
     pub avg_completion_rate: f64,
     pub avg_session_duration_minutes: f64,
     pub avg_score: f64,
@@ -136,6 +139,7 @@ pub async fn stats(
             values: usage.goals_values,
             actions: usage.goals_actions,
         },
+        goals_kept_below_threshold: usage.goals_below_threshold,
         avg_completion_rate: ratio(usage.completion_points as f64, usage.sessions_created),
         avg_session_duration_minutes: ratio(usage.session_minutes as f64, usage.sessions_completed),
         avg_score: ratio(usage.score_hundredths as f64 / 100.0, goals),

@@ -1,6 +1,7 @@
 //! Errors the application services report, with the HTTP status each maps to.
 
 use crate::domain::document::LimitReached;
+use crate::domain::way_forward::NextStep;
 use crate::extraction::ExtractFailure;
 use crate::ports::chat_model::ModelError;
 use crate::ports::state_store::StoreError;
@@ -34,12 +35,14 @@ pub struct AppError {
     pub message: String,
     /// Seconds after which the same request may succeed (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// The requests that lead on from here (a phase whose attempts ran out).
+    pub next_steps: Vec<NextStep>,
 }
 
 macro_rules! constructors {
     ($($name:ident => $kind:ident),* $(,)?) => {
         $(pub fn $name(code: &'static str, message: impl Into<String>) -> Self {
-            AppError { kind: ErrorKind::$kind, code, message: message.into(), retry_after: None }
+            AppError { kind: ErrorKind::$kind, code, message: message.into(), retry_after: None, next_steps: Vec::new() }
         })*
     };
 }
@@ -65,6 +68,11 @@ impl AppError {
 impl AppError {
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn with_next_steps(mut self, steps: Vec<NextStep>) -> Self {
+        self.next_steps = steps;
         self
     }
 }

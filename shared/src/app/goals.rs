@@ -32,6 +32,8 @@ pub struct GoalView {
     pub content: String,
     pub score: f64,
     pub is_final: bool,
+    /// Kept as final below the threshold when the phase's attempts ran out.
+    pub below_threshold: bool,
     pub version: u32,
     pub score_details: crate::domain::scoring::ScoreCard,
     pub created_at: DateTime<Utc>,
@@ -96,6 +98,7 @@ pub fn session_goals(app: &App, snapshot: &SessionSnapshot, final_only: bool) ->
             content: g.content.clone(),
             score: g.score,
             is_final: g.is_final,
+            below_threshold: g.below_threshold,
             version: g.version,
             score_details: g.score_details.clone(),
             created_at: g.created_at,

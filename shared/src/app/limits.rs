@@ -8,13 +8,16 @@ use serde_json::{Value, json};
 use super::tenants::{self, ConfigChange};
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
+use crate::domain::conversation::ConversationState;
+use crate::domain::goal::Goal;
 use crate::domain::ids::new_id;
 use crate::domain::limits::{BudgetState, Refusal, UsageLimits, Window, next_month, seconds_until};
-use crate::domain::message::{Message, Role};
+use crate::domain::message::Message;
 use crate::domain::phase::Phase;
 use crate::domain::tenant::TenantRecord;
+use crate::domain::way_forward::{Attempts, NextStep};
 use crate::ports::state_store::{
-    BudgetAlert, BudgetAlerts, SessionChange, StoreError, WindowCharge,
+    BudgetAlert, BudgetAlerts, SessionChange, SessionSnapshot, StoreError, WindowCharge,
 };
 
 /// What the per-address counters count.
@@ -71,22 +74,92 @@ pub fn charge_refused(
     )
 }
 
-/// Refuses a turn beyond the phase's cap: `max_collect_turns` plus the
-/// tenant's extra turns, counting the user's messages in the phase.
-pub fn check_turn_cap(tenant: &TenantRecord, history: &[Message], phase: Phase) -> AppResult<()> {
-    let cap = tenant
-        .config
-        .limits
-        .turns_per_phase(tenant.config.max_collect_turns);
-    let taken = history
-        .iter()
-        .filter(|m| m.role == Role::User && m.phase == phase)
-        .count();
-    if taken as u64 >= u64::from(cap) {
+/// Where the session's current phase stands against its limits: the
+/// cap (`max_collect_turns` plus the tenant's extra turns) counts the
+/// user's messages since the phase began or was last restarted.
+pub fn phase_attempts(tenant: &TenantRecord, snapshot: &SessionSnapshot) -> Attempts {
+    attempts_of(tenant, &snapshot.state, &snapshot.messages, &snapshot.goals)
+}
+
+/// [`phase_attempts`] from the parts a turn holds.
+pub fn attempts_of(
+    tenant: &TenantRecord,
+    state: &ConversationState,
+    history: &[Message],
+    goals: &[Goal],
+) -> Attempts {
+    let limits = &tenant.config.limits;
+    Attempts::of(
+        state,
+        history,
+        goals,
+        limits.turns_per_phase(tenant.config.max_collect_turns),
+        limits.keep_best_after_attempts,
+    )
+}
+
+/// What a client shows of the current phase's standing: the messages left
+/// before the cap (none once the session is completed) and the ways
+/// forward open now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PhaseStanding {
+    /// Messages the employee may still send in the current phase before
+    /// its cap; null once every phase is done.
+    pub turns_left: Option<u32>,
+    /// Whether the phase has a draft that fell short which the employee
+    /// may edit (a turn with step `refine`); a restart clears it.
+    pub draft_editable: bool,
+    /// The ways forward once the phase's attempts ran out (keep the best
+    /// draft, start over); absent while attempts are left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_steps: Option<Vec<NextStep>>,
+}
+
+impl PhaseStanding {
+    pub fn of(
+        tenant: &TenantRecord,
+        session_id: &str,
+        state: &ConversationState,
+        history: &[Message],
+        goals: &[Goal],
+    ) -> Self {
+        if !state.phase.is_conversational() {
+            let turns_left = (state.phase != Phase::Completed).then(|| {
+                tenant
+                    .config
+                    .limits
+                    .turns_per_phase(tenant.config.max_collect_turns)
+            });
+            return PhaseStanding {
+                turns_left,
+                draft_editable: false,
+                next_steps: None,
+            };
+        }
+        let attempts = attempts_of(tenant, state, history, goals);
+        let steps = attempts.next_steps(session_id, state.phase);
+        PhaseStanding {
+            turns_left: Some(attempts.turns_left()),
+            draft_editable: state.draft_goal.is_some(),
+            next_steps: (!steps.is_empty()).then_some(steps),
+        }
+    }
+}
+
+/// Refuses a turn beyond the phase's cap, naming the ways forward (keep
+/// the best draft, start the step over) in the refusal.
+pub fn check_turn_cap(tenant: &TenantRecord, snapshot: &SessionSnapshot) -> AppResult<()> {
+    let attempts = phase_attempts(tenant, snapshot);
+    if attempts.turns_left() == 0 {
+        let phase = snapshot.state.phase;
+        let cap = attempts.cap;
         return Err(AppError::too_many(
             Refusal::TurnLimitReached.code(),
-            format!("this session has used its {cap} messages for {phase}"),
-        ));
+            format!(
+                "this session has used its {cap} messages for {phase}: keep your best draft, or start this step over"
+            ),
+        )
+        .with_next_steps(attempts.next_steps(&snapshot.session.id, phase)));
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod tenants;
 pub mod transcript;
 pub mod turns;
 pub mod validation;
+pub mod way_forward;
 
 use std::sync::Arc;
 

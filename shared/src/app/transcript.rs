@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::limits::PhaseStanding;
 use super::{AppError, AppResult};
 use crate::domain::goal::Goal;
 use crate::domain::ids::is_ulid;
@@ -57,6 +58,10 @@ pub struct TranscriptPage {
     pub messages: Vec<TranscriptMessage>,
     /// The cursor of the next page; absent on the last one.
     pub next_cursor: Option<String>,
+    /// The current phase: messages left before its cap, and the ways
+    /// forward once its attempts ran out.
+    #[serde(flatten)]
+    pub standing: PhaseStanding,
 }
 
 /// Reads `limit` as the query sent it: absent means [`DEFAULT_LIMIT`].
@@ -112,6 +117,7 @@ pub fn page(
         session_id: snapshot.session.id.clone(),
         messages: page,
         next_cursor,
+        standing: PhaseStanding::default(),
     })
 }
 
@@ -206,6 +212,7 @@ mod tests {
             content: format!("goal {version}"),
             score: 6.0,
             is_final: false,
+            below_threshold: false,
             version,
             score_details: ScoreCard {
                 overall: 6.0,

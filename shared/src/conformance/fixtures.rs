@@ -97,6 +97,7 @@ pub fn goal(tenant: &str, session: &str, goal_type: GoalType, score: f64) -> Goa
         content: format!("{goal_type} goal"),
         score,
         is_final: score >= 7.0,
+        below_threshold: false,
         version: 1,
         score_details: ScoreCard {
             overall: score,

@@ -30,6 +30,12 @@ pub mod action {
     pub const GOAL_SCORED: &str = "goal.scored";
     pub const SESSION_COMPLETED: &str = "session.completed";
     pub const SESSION_RESUMED: &str = "session.resumed";
+    /// The employee kept a phase's best draft as final below the threshold.
+    pub const GOAL_KEPT_BELOW_THRESHOLD: &str = "goal.kept_below_threshold";
+    /// The employee started a phase over (a fresh allowance).
+    pub const PHASE_RESTARTED: &str = "phase.restarted";
+    /// An HR admin reopened a session's phase (a fresh allowance).
+    pub const PHASE_REOPENED: &str = "phase.reopened";
     pub const TOKEN_BUDGET_WARNING: &str = "tenant.token_budget_warning";
     pub const TOKEN_BUDGET_EXHAUSTED: &str = "tenant.token_budget_exhausted";
     /// A session and everything derived from it erased (by the employee or

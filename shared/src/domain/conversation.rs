@@ -47,9 +47,33 @@ pub struct ConversationState {
     /// What each unfinished phase's next turn retrieves its passages by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queries: Vec<PhaseQuery>,
+    /// The current phase's last fresh allowance (start over, HR reopen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<PhaseRestart>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why a phase was given a fresh allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartReason {
+    /// The employee started the step over.
+    StartedOver,
+    /// An HR admin reopened the phase.
+    Reopened,
+}
+
+/// The last fresh allowance a phase was given: the turn cap counts the
+/// user's messages after it (earlier messages stay stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseRestart {
+    pub phase: Phase,
+    /// The user's messages in the phase before the restart.
+    pub user_messages_before: u32,
+    pub reason: RestartReason,
+    pub at: DateTime<Utc>,
 }
 
 /// What a validated turn will do.
@@ -129,6 +153,7 @@ impl ConversationState {
             draft_goal: None,
             lease: None,
             queries: vec![],
+            restart: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -279,21 +304,31 @@ impl ConversationState {
         self.collect_turns = 0;
         self.step = Step::Collect;
         if card.meets_threshold {
-            self.queries.retain(|q| q.phase != phase);
-            self.phase = phase.next();
-            self.retry_count = 0;
-            self.consecutive_low_scores = 0;
-            self.attempts = 0;
-            self.draft_goal = None;
-            Verdict::Passed {
-                phase,
-                next: self.phase,
-            }
+            self.move_on()
         } else {
             self.retry_count += 1;
             self.consecutive_low_scores += 1;
             self.draft_goal = Some(goal.to_string());
             Verdict::Failed { phase }
+        }
+    }
+
+    /// The phase's goal is final (passed, or its best draft kept): the
+    /// conversation moves on to the next phase, fresh.
+    pub(super) fn move_on(&mut self) -> Verdict {
+        let phase = self.phase;
+        self.queries.retain(|q| q.phase != phase);
+        self.phase = phase.next();
+        self.step = Step::Collect;
+        self.collect_turns = 0;
+        self.retry_count = 0;
+        self.consecutive_low_scores = 0;
+        self.attempts = 0;
+        self.draft_goal = None;
+        self.restart = None;
+        Verdict::Passed {
+            phase,
+            next: self.phase,
         }
     }
 

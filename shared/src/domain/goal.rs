@@ -20,6 +20,10 @@ pub struct Goal {
     pub content: String,
     pub score: f64,
     pub is_final: bool,
+    /// Kept as final by the employee although it scored below the
+    /// threshold (the phase's attempts ran out).
+    #[serde(default)]
+    pub below_threshold: bool,
     /// The attempt number within the phase, from 1.
     pub version: u32,
     pub score_details: ScoreCard,

@@ -19,6 +19,11 @@ pub struct UsageLimits {
     /// Turns a session may take in one phase beyond `max_collect_turns`
     /// (edited goals and retries after low scores included).
     pub extra_turns_per_phase: u32,
+    /// Scored attempts below the threshold in one phase after which the
+    /// employee may keep their best draft or start the step over (as when
+    /// the phase's turn cap is reached); 0: only the cap.
+    #[schema(maximum = 100)]
+    pub keep_best_after_attempts: u32,
     /// Model tokens (input + output, every call of a turn) the tenant may
     /// spend per calendar month (UTC); 0: no budget.
     pub monthly_token_budget: u64,
@@ -32,6 +37,7 @@ impl Default for UsageLimits {
             sessions_per_address_per_hour: 50,
             turns_per_address_per_minute: 60,
             extra_turns_per_phase: 10,
+            keep_best_after_attempts: 3,
             monthly_token_budget: 5_000_000,
             budget_warning_percent: 80,
         }
@@ -93,6 +99,11 @@ impl UsageLimits {
             self.extra_turns_per_phase.into(),
             1000,
             "extra_turns_per_phase",
+        )?;
+        within(
+            self.keep_best_after_attempts.into(),
+            100,
+            "keep_best_after_attempts",
         )?;
         within(
             self.monthly_token_budget,
@@ -251,6 +262,12 @@ mod tests {
             ..UsageLimits::default()
         };
         assert!(limits.validate().is_err());
+        let limits = UsageLimits {
+            keep_best_after_attempts: 101,
+            ..UsageLimits::default()
+        };
+        assert!(limits.validate().is_err());
+        assert_eq!(UsageLimits::default().keep_best_after_attempts, 3);
     }
 
     #[test]

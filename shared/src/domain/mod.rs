@@ -25,3 +25,4 @@ pub mod session;
 pub mod settings_error;
 pub mod tenant;
 pub mod text;
+pub mod way_forward;

@@ -2,7 +2,7 @@
 //! tenants and their settings.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use super::error::ErrorBody;
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::ingestion;
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, limits, tenants};
+use crate::app::{App, AppError, AppResult, admin, limits, tenants, way_forward};
 use crate::domain::limits::UsageLimits;
 use crate::domain::tenant::{CoachRetrieval, DocumentLimits, Tenant};
 
@@ -34,6 +34,10 @@ pub fn router() -> Router<App> {
         .route(
             "/api/admin/tenants/{tenant_id}/coach-retrieval",
             get(coach_retrieval).put(set_coach_retrieval),
+        )
+        .route(
+            "/api/admin/sessions/{session_id}/phases/{phase}/reopen",
+            post(reopen_phase),
         )
 }
 
@@ -335,4 +339,54 @@ async fn set_coach_retrieval(
     Ok(Json(CoachRetrievalSetting {
         coach_retrieval: mode,
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SessionTenantQuery {
+    /// The session's tenant: required with the platform key; a tenant's
+    /// key reaches only its own sessions.
+    tenant_id: Option<String>,
+}
+
+/// Reopen a session's current phase (HR): a fresh allowance.
+///
+/// For an employee stuck in a phase: the turn cap counts messages from
+/// here and the draft is cleared; earlier messages and drafts stay. Only
+/// the session's current phase: a phase already final (passed or kept
+/// below threshold) is not reopened, nor a completed session.
+#[utoipa::path(
+    post, path = "/api/admin/sessions/{session_id}/phases/{phase}/reopen", tag = "admin", operation_id = "reopen_phase",
+    params(
+        ("session_id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("phase" = super::chat_routes::ChatPhase, Path, description = "The session's current phase"),
+        SessionTenantQuery,
+    ),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The phase is reopened (audited `phase.reopened` with the admin as actor)", body = way_forward::WayForward),
+        (status = 400, description = "`unknown_phase`, `invalid_session_id`, `tenant_required` (the platform key names the tenant), `invalid_query`", body = ErrorBody),
+        (status = 404, description = "`session_not_found` (also another tenant's session)", body = ErrorBody),
+        (status = 409, description = "`phase_not_current`, `session_completed`, `profile_required`, `turn_in_progress`, `conflict`", body = ErrorBody),
+    )
+)]
+async fn reopen_phase(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path((session_id, phase)): Path<(String, String)>,
+    query: Result<Query<SessionTenantQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<way_forward::WayForward>> {
+    let Query(query) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
+    Ok(Json(
+        way_forward::reopen(
+            &app,
+            &admin,
+            query.tenant_id.as_deref(),
+            &session_id,
+            &phase,
+            &origin,
+        )
+        .await?,
+    ))
 }

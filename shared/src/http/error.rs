@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::{AppError, ErrorKind};
+use crate::domain::way_forward::NextStep;
 
 /// Every error response's body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -21,6 +22,11 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people; may change.
     pub message: String,
+    /// The requests that lead on from here, when there are any: a phase
+    /// whose attempts ran out (`turn_limit_reached`) names `keep_best`
+    /// (when it has a scored draft) and `start_over`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_steps: Option<Vec<NextStep>>,
 }
 
 impl ErrorBody {
@@ -29,6 +35,7 @@ impl ErrorBody {
             error: ErrorDetail {
                 code: code.to_string(),
                 message: message.into(),
+                next_steps: None,
             },
         })
     }
@@ -58,7 +65,9 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let mut response = (status, ErrorBody::new(self.code, self.message)).into_response();
+        let mut body = ErrorBody::new(self.code, self.message);
+        body.error.next_steps = (!self.next_steps.is_empty()).then_some(self.next_steps);
+        let mut response = (status, body).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -38,6 +38,8 @@ use crate::app::chat::events as chat_events;
         session_routes::update_info,
         session_routes::complete,
         session_routes::messages,
+        session_routes::keep_best,
+        session_routes::start_over,
         tenant_routes::public_tenant,
         chat_routes::stream,
         goals_routes::session_goals,
@@ -63,6 +65,7 @@ use crate::app::chat::events as chat_events;
         privacy_routes::export_tenant,
         privacy_routes::get_retention,
         privacy_routes::set_retention,
+        admin_routes::reopen_phase,
     ),
     components(schemas(
         ErrorBody,

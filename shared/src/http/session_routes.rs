@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::chat_routes;
 use super::error::ErrorBody;
 use super::extract::{ApiJson, OptionalJson, Origin, RESUME_COOKIE, ResumeToken, TenantCtx};
-use crate::app::{App, AppError, AppResult, sessions, transcript};
+use crate::app::{App, AppError, AppResult, limits, sessions, transcript, way_forward};
 use crate::domain::session::ProfileInput;
 
 pub fn router() -> Router<App> {
@@ -24,6 +25,14 @@ pub fn router() -> Router<App> {
         .route("/api/session/{id}/info", put(update_info))
         .route("/api/session/{id}/complete", post(complete))
         .route("/api/session/{id}/messages", get(messages))
+        .route(
+            "/api/session/{id}/phases/{phase}/keep-best",
+            post(keep_best),
+        )
+        .route(
+            "/api/session/{id}/phases/{phase}/start-over",
+            post(start_over),
+        )
 }
 
 /// `resume_token` cookie, for the token's life: host-only (no `Domain`:
@@ -268,11 +277,76 @@ async fn messages(
     let Query(query) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
     let limit = transcript::parse_limit(query.limit.as_deref())?;
     let snapshot = sessions::authorize_snapshot(&app, &tenant, &id, token.as_deref()).await?;
-    Ok(Json(transcript::page(
-        &snapshot,
-        query.cursor.as_deref(),
-        limit,
-    )?))
+    let mut page = transcript::page(&snapshot, query.cursor.as_deref(), limit)?;
+    page.standing = limits::PhaseStanding::of(
+        &tenant,
+        &snapshot.session.id,
+        &snapshot.state,
+        &snapshot.messages,
+        &snapshot.goals,
+    );
+    Ok(Json(page))
+}
+
+/// Keep the best-scoring draft of the current phase and move on.
+///
+/// Allowed once the phase's attempts ran out: its turn cap is reached, or
+/// the employee had the tenant's `keep_best_after_attempts` scored attempts
+/// below threshold. The draft becomes the phase's final goal, marked
+/// `below_threshold: true`; the conversation moves on as after a pass.
+#[utoipa::path(
+    post, path = "/api/session/{id}/phases/{phase}/keep-best", tag = "session", operation_id = "keep_best_draft",
+    params(
+        ("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("phase" = chat_routes::ChatPhase, Path, description = "The session's current phase"),
+    ),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    responses(
+        (status = 200, description = "The draft is final (audited `goal.kept_below_threshold`); the session is in the next phase", body = way_forward::WayForward),
+        (status = 400, description = "`unknown_phase`, `invalid_session_id`", body = ErrorBody),
+        (status = 409, description = "`attempts_left` (the phase still has attempts), `no_scored_draft`, `phase_not_current`, `session_completed`, `profile_required`, `turn_in_progress`, `conflict`", body = ErrorBody),
+    )
+)]
+async fn keep_best(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    Path((id, phase)): Path<(String, String)>,
+    ResumeToken(token): ResumeToken,
+    Origin(origin): Origin,
+) -> AppResult<Json<way_forward::WayForward>> {
+    Ok(Json(
+        way_forward::keep_best(&app, &tenant, &id, token.as_deref(), &phase, &origin).await?,
+    ))
+}
+
+/// Start the current phase over once its attempts ran out.
+///
+/// The phase gets a fresh allowance (the turn cap counts messages from
+/// here); the draft is cleared; earlier messages and drafts stay stored
+/// (the best draft may still be kept later).
+#[utoipa::path(
+    post, path = "/api/session/{id}/phases/{phase}/start-over", tag = "session", operation_id = "start_phase_over",
+    params(
+        ("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("phase" = chat_routes::ChatPhase, Path, description = "The session's current phase"),
+    ),
+    security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
+    responses(
+        (status = 200, description = "The phase starts over (audited `phase.restarted`)", body = way_forward::WayForward),
+        (status = 400, description = "`unknown_phase`, `invalid_session_id`", body = ErrorBody),
+        (status = 409, description = "`attempts_left` (the phase still has attempts), `phase_not_current`, `session_completed`, `profile_required`, `turn_in_progress`, `conflict`", body = ErrorBody),
+    )
+)]
+async fn start_over(
+    State(app): State<App>,
+    TenantCtx(tenant): TenantCtx,
+    Path((id, phase)): Path<(String, String)>,
+    ResumeToken(token): ResumeToken,
+    Origin(origin): Origin,
+) -> AppResult<Json<way_forward::WayForward>> {
+    Ok(Json(
+        way_forward::start_over(&app, &tenant, &id, token.as_deref(), &phase, &origin).await?,
+    ))
 }
 
 /// The (optional) body of `POST /api/session/resume`.

@@ -108,6 +108,9 @@ pub struct CounterDelta {
     pub messages: i64,
     pub messages_day: Option<NaiveDate>,
     pub final_goals: Vec<GoalType>,
+    /// Final goals kept below the threshold (attempts ran out), of `final_goals`.
+    #[serde(default)]
+    pub goals_below_threshold: i64,
     /// Sum of final goal scores in hundredths (integers keep counters exact).
     pub score_hundredths: i64,
     /// Model tokens (input + output), counted in the month of `month_of`.
@@ -149,6 +152,7 @@ impl CounterDelta {
                 "sessions_expired_by_retention",
                 self.sessions_expired_by_retention,
             ),
+            (GOALS_BELOW_THRESHOLD, self.goals_below_threshold),
         ]
         .into_iter()
         .filter(|(_, v)| *v != 0)
@@ -171,6 +175,9 @@ impl CounterDelta {
         out
     }
 }
+
+/// The counter of final goals kept below the threshold.
+pub const GOALS_BELOW_THRESHOLD: &str = "goals_below_threshold";
 
 /// Names of the monthly counters: tokens, and refusals per kind.
 pub const TOKENS: &str = "tokens";
@@ -287,6 +294,9 @@ pub struct UsageCounters {
     pub goals_values: i64,
     pub goals_actions: i64,
     pub score_hundredths: i64,
+    /// Final goals kept below the threshold.
+    #[serde(default)]
+    pub goals_below_threshold: i64,
     /// This month's model tokens.
     pub tokens_month: i64,
     /// This month's refused requests by `Refusal::code`.
@@ -312,6 +322,7 @@ impl UsageCounters {
             "goals_future" => self.goals_future += value,
             "goals_values" => self.goals_values += value,
             "goals_actions" => self.goals_actions += value,
+            GOALS_BELOW_THRESHOLD => self.goals_below_threshold += value,
             other if other == messages_counter(today) => self.messages_today += value,
             other if other == monthly_counter(TOKENS, today) => self.tokens_month += value,
             other => {

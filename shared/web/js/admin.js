@@ -11,6 +11,7 @@ const CATEGORIES = ["career_framework", "values", "performance_guidelines", "eng
 // What the audit log records (domain/audit.rs), for the action filter.
 const AUDIT_ACTIONS = [
   "session.created", "session.info_updated", "session.resumed", "session.completed", "goal.scored",
+  "goal.kept_below_threshold", "phase.restarted", "phase.reopened",
   "rag.document_uploaded", "rag.document_replaced", "rag.document_deleted", "rag.document_failed", "rag.upload_failed",
   "tenant.created", "tenant.status_changed", "tenant.limits_changed", "tenant.config_changed",
   "tenant.token_budget_warning", "tenant.token_budget_exhausted",
@@ -84,6 +85,7 @@ export class AdminConsole {
         el("h2", { text: "Usage" }),
         this.statsBox,
         this.privacySection(),
+        this.stuckSessionsPanel(),
         el("h2", { text: "Audit log" }),
         this.auditFilters(),
         this.auditBox,
@@ -260,6 +262,7 @@ export class AdminConsole {
         item("Completed", s.completed_sessions),
         item("Messages today", s.total_messages_today),
         item("Goals", s.total_goals_created),
+        item("Kept below passing score", s.goals_kept_below_threshold ?? 0),
         item("Average score", score(s.avg_score)),
         item("Completion rate", `${Math.round(s.avg_completion_rate)}%`),
         item("Tokens this month", tokensLine(s)),
@@ -307,6 +310,71 @@ export class AdminConsole {
       this.reloadAudit();
     });
     return form;
+  }
+
+  // --- Stuck sessions: find an employee's sessions by code, reopen a step ---
+
+  stuckSessionsPanel() {
+    const code = el("input", { id: "stuck-code", type: "text", autocomplete: "off", placeholder: "EMP12345" });
+    const results = el("div", { id: "stuck-results", "aria-live": "polite" });
+    const form = el("form", { id: "stuck-form", class: "filters" },
+      el("div", { class: "field" }, el("label", { for: "stuck-code", text: "Employee code" }), code),
+      el("button", { type: "submit", id: "stuck-find" }, "Find sessions"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!code.value.trim()) return code.focus();
+      this.findSessions(code.value.trim(), results)
+        .catch((e) => e.code !== "signed_out" && results.replaceChildren(errorBox(e.message)));
+    });
+    return el("div", { id: "stuck-sessions" },
+      el("h2", { text: "Stuck sessions" }),
+      el("p", { class: "hint", text: "Find an employee's sessions by their code, and give the step they are in fresh tries." }),
+      form,
+      results,
+    );
+  }
+
+  // The employee's sessions, from the audit entries they made (newest first).
+  async findSessions(code, results) {
+    const q = new URLSearchParams({ tenant_id: this.tenant.id, actor: code, limit: "200" });
+    const listing = await this.call("GET", `/api/admin/audit-logs?${q}`);
+    const sessions = new Map();
+    for (const log of listing.logs) {
+      if (!log.session_id) continue;
+      if (!sessions.has(log.session_id)) sessions.set(log.session_id, []);
+      sessions.get(log.session_id).push(log);
+    }
+    if (!sessions.size) {
+      return results.replaceChildren(el("p", { class: "hint", id: "stuck-none" }, `No session found for ${code}.`));
+    }
+    results.replaceChildren(el("ul", { class: "stuck-list" },
+      [...sessions].map(([id, logs]) => this.stuckSessionItem(id, logs))));
+  }
+
+  stuckSessionItem(sessionId, logs) {
+    const phase = currentPhaseOf(logs);
+    const status = el("span", { class: "stuck-status", role: "status" });
+    const reopen = async (event) => {
+      const button = event.target;
+      button.disabled = true;
+      const path = `/api/admin/sessions/${encodeURIComponent(sessionId)}/phases/${phase}/reopen?tenant_id=${encodeURIComponent(this.tenant.id)}`;
+      try {
+        const view = await this.call("POST", path);
+        status.replaceChildren(el("span", { class: "ok" }, `Reopened: ${view.turns_left} tries in “${STEP_NAMES[phase]}”.`));
+        this.reloadAudit();
+      } catch (e) {
+        if (e.code !== "signed_out") status.replaceChildren(errorBox(e.message));
+      } finally {
+        button.disabled = false;
+      }
+    };
+    return el("li", { class: "stuck-session", "data-session": sessionId },
+      el("code", {}, `…${sessionId.slice(-6)}`), " ",
+      phase ? `in “${STEP_NAMES[phase]}” ` : "completed ",
+      phase && el("button", { type: "button", class: "secondary reopen-phase", onclick: reopen }, "Reopen this step"),
+      status,
+    );
   }
 
   reloadAudit() {
@@ -398,6 +466,18 @@ function subjectOf(log, titles) {
     default:
       return `${log.resource_type} ${log.resource_id}`;
   }
+}
+
+const STEP_NAMES = { g4_future: "Your future", g6_values: "Your values", g8_actions: "Your action plan" };
+
+// The step a session is in, from its audit entries: the first whose goal is
+// not final yet; null once the session is completed. The server checks it.
+function currentPhaseOf(logs) {
+  if (logs.some((l) => l.action === "session.completed")) return null;
+  const done = new Set(logs
+    .filter((l) => l.action === "goal.kept_below_threshold" || (l.action === "goal.scored" && l.payload?.meets_threshold))
+    .map((l) => l.payload?.phase));
+  return Object.keys(STEP_NAMES).find((p) => !done.has(p)) || null;
 }
 
 function sessionName(sessionId, codes) {

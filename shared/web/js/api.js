@@ -3,26 +3,31 @@
 // POST), and downloads that carry the resume token.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  // `nextSteps`: the ways forward the refusal names ({action, method, href}),
+  // e.g. keep_best and start_over when a phase's attempts ran out.
+  constructor(status, code, message, nextSteps = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.nextSteps = nextSteps;
   }
 }
 
 async function failure(response) {
   let code = "http_" + response.status;
   let message = response.statusText || "The request failed";
+  let nextSteps = null;
   try {
     const body = await response.json();
     if (body && body.error) {
       code = body.error.code || code;
       message = body.error.message || message;
+      nextSteps = Array.isArray(body.error.next_steps) ? body.error.next_steps : null;
     }
   } catch (_) {
     // Not JSON: keep the status text.
   }
-  return new ApiError(response.status, code, message);
+  return new ApiError(response.status, code, message, nextSteps);
 }
 
 // Splits an SSE byte stream into {event, data} records as they arrive.
@@ -124,6 +129,22 @@ export class Api {
       cursor = page.next_cursor;
     } while (cursor);
     return all;
+  }
+
+  // The current phase's standing: {turns_left, next_steps?} (the
+  // transcript's first page carries it).
+  async phaseStanding(sessionId, token) {
+    const page = await this.call("GET", `/api/session/${encodeURIComponent(sessionId)}/messages?limit=1`, { token });
+    return { turns_left: page.turns_left, draft_editable: page.draft_editable, next_steps: page.next_steps || null };
+  }
+
+  // The ways forward of a phase whose attempts ran out.
+  keepBest(sessionId, token, phase) {
+    return this.call("POST", `/api/session/${encodeURIComponent(sessionId)}/phases/${encodeURIComponent(phase)}/keep-best`, { token });
+  }
+
+  startOver(sessionId, token, phase) {
+    return this.call("POST", `/api/session/${encodeURIComponent(sessionId)}/phases/${encodeURIComponent(phase)}/start-over`, { token });
   }
 
   goals(sessionId, token, finalOnly) {

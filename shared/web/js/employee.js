@@ -258,6 +258,7 @@ export class Employee {
       ),
     );
     await this.showLastAttempt(phase.id, { transcript, goalPanel, composer });
+    await this.loadStanding({ transcript, goalPanel, composer });
   }
 
   // The turns this phase already had (the server keeps them), as bubbles:
@@ -306,6 +307,7 @@ export class Employee {
     let percent = null;
     let heard = false; // any event: the server took the message
     let completed = false;
+    let standing = null; // the step's tries left and ways forward, from `complete`
     let failure = null;
     composer.setAttribute("aria-busy", "true");
     composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
@@ -334,6 +336,7 @@ export class Employee {
           this.showGoal(refined, data, parts);
         } else if (event === "complete") {
           completed = true;
+          standing = data;
         } else if (event === "error") {
           failure = `${data.message} Your message is saved.`;
         }
@@ -341,6 +344,7 @@ export class Employee {
       if (!completed && !failure) failure = "The answer was cut off.";
     } catch (e) {
       if (e instanceof ApiError && e.code === "token_expired") return this.expired();
+      if (e instanceof ApiError && e.nextSteps) return this.attemptsRanOut(e, request, parts, mine);
       failure = e instanceof ApiError ? e.message : "Could not reach the server; check your connection.";
     } finally {
       composer.removeAttribute("aria-busy");
@@ -364,9 +368,122 @@ export class Employee {
       composer.hidden = true;
       next.focus();
     } else {
+      this.showStanding(standing, parts);
       // After a short score, the edit box is the likely next step.
       (goalPanel.querySelector("#refine-goal") || composer.querySelector("textarea")).focus();
     }
+  }
+
+  // --- Every step can end: tries left, keep the best draft, start over ---
+
+  // Shows the step's tries left and, once they ran out, the ways forward.
+  // `standing`: {turns_left, draft_editable, next_steps?} from a turn's
+  // `complete` event or the transcript.
+  showStanding(standing, parts) {
+    if (!standing) return;
+    this.showTriesLeft(standing.turns_left, parts);
+    if (standing.draft_editable === false) parts.goalPanel.querySelector("#refine-form")?.remove();
+    if (standing.next_steps?.length) this.showWayForward(standing.next_steps, parts);
+    else document.getElementById("way-forward")?.remove();
+  }
+
+  async loadStanding(parts) {
+    try {
+      this.showStanding(await this.api.phaseStanding(this.session.id, this.session.token), parts);
+    } catch (_) {
+      // Without it the step still works; the server refuses past the cap.
+    }
+  }
+
+  showTriesLeft(turnsLeft, { composer }) {
+    let line = document.getElementById("tries-left");
+    if (turnsLeft === null || turnsLeft === undefined) return line?.remove();
+    if (!line) {
+      line = el("p", { id: "tries-left", class: "meta tries-left", "aria-live": "polite" });
+      composer.before(line);
+    }
+    line.dataset.left = String(turnsLeft);
+    line.classList.toggle("low", turnsLeft <= 3);
+    line.textContent = turnsLeft === 0
+      ? "No tries left in this step."
+      : `${turnsLeft} ${turnsLeft === 1 ? "try" : "tries"} left in this step`;
+  }
+
+  // The server refused the message: this step's tries are used up. The
+  // typed text goes back into its box; the ways forward are offered.
+  attemptsRanOut(refusal, request, parts, unsent) {
+    unsent?.remove();
+    const box = request.step === "collect" ? parts.composer.querySelector("#message") : parts.goalPanel.querySelector("#refine-goal");
+    if (box && !box.value.trim()) box.value = request.message;
+    this.showTriesLeft(0, parts);
+    this.showWayForward(refusal.nextSteps, parts, "You have used all the tries for this step.");
+  }
+
+  showWayForward(nextSteps, parts, notice) {
+    const actions = new Set(nextSteps.map((s) => s.action));
+    document.getElementById("way-forward")?.remove();
+    const canKeep = actions.has("keep_best");
+    const panel = el("div", { id: "way-forward", class: "way-forward", role: "group", "aria-labelledby": "way-forward-title" },
+      el("h2", { id: "way-forward-title", text: "Ready to move on?" }),
+      el("p", {},
+        notice ? `${notice} ` : "",
+        canKeep
+          ? "You can keep your best draft and go on to the next step (it is saved, marked as below the passing score), or start this step over with fresh tries."
+          : "You can start this step over with fresh tries."),
+      el("div", { class: "actions" },
+        canKeep && el("button", { type: "button", id: "keep-best", onclick: () => this.keepBestDraft(parts) }, "Keep my best draft"),
+        actions.has("start_over") && el("button", { type: "button", id: "restart-step", class: "secondary", onclick: () => this.restartStep(parts) }, "Start this step over"),
+      ),
+    );
+    parts.composer.before(panel);
+    (panel.querySelector("#keep-best") || panel.querySelector("#restart-step"))?.focus();
+  }
+
+  async keepBestDraft(parts) {
+    const panel = document.getElementById("way-forward");
+    panel.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    let view;
+    try {
+      view = await this.api.keepBest(this.session.id, this.session.token, this.phase);
+    } catch (e) {
+      return this.wayForwardFailed(e, panel);
+    }
+    this.setProgress(view.completion_percentage);
+    if (view.current_phase === "completed") {
+      try {
+        await this.api.complete(this.session.id, this.session.token);
+      } catch (_) {
+        // Already confirmed: the dashboard shows the goals either way.
+      }
+      return this.dashboard();
+    }
+    document.getElementById("tries-left")?.remove();
+    parts.composer.hidden = true;
+    parts.goalPanel.querySelector("#refine-form")?.remove();
+    const next = el("button", { type: "button", id: "next-phase", onclick: () => this.conversation(view.current_phase, view.completion_percentage) }, "Continue →");
+    panel.replaceChildren(
+      el("p", { class: "passed", role: "status", id: "kept-best" }, "Your best draft is saved as this step's goal (below the passing score). On to the next conversation…"),
+      next,
+    );
+    next.focus();
+  }
+
+  async restartStep() {
+    const panel = document.getElementById("way-forward");
+    panel.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    try {
+      const view = await this.api.startOver(this.session.id, this.session.token, this.phase);
+      return this.conversation(view.current_phase, view.completion_percentage);
+    } catch (e) {
+      return this.wayForwardFailed(e, panel);
+    }
+  }
+
+  wayForwardFailed(e, panel) {
+    if (e instanceof ApiError && e.code === "token_expired") return this.expired();
+    panel.querySelectorAll("button").forEach((b) => (b.disabled = false));
+    panel.querySelector(".error")?.remove();
+    panel.append(errorBox(e.message));
   }
 
   // A turn that did not finish: the typed text goes back into its box (the
@@ -463,6 +580,7 @@ export class Employee {
             el("h2", { text: PHASE_LABELS[g.phase] || g.phase }),
             el("p", { class: "content" }, g.content),
             el("p", { class: "meta" }, `Score ${score(g.score)} / 10 · ${new Date(g.created_at).toLocaleDateString()}`),
+            g.below_threshold && el("p", { class: "meta below-threshold" }, "Kept below the passing score: the tries for this step ran out."),
             g.links.length ? el("ul", { class: "links" }, g.links.map((l) =>
               el("li", {}, `${LINK_LABELS[l.link_type] || l.link_type} `, el("a", { href: `#goal-${byId[l.parent_goal_id]?.phase}` }, PHASE_LABELS[byId[l.parent_goal_id]?.phase] || "another goal"), ` (strength ${l.strength}/10)`))) : null,
           ))),

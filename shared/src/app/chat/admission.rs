@@ -147,25 +147,27 @@ pub(super) async fn admit(
     token: Option<&str>,
     origin: RequestOrigin,
 ) -> AppResult<AdmittedTurn> {
-    let SessionSnapshot {
-        session,
-        state,
-        messages: mut history,
-        goals,
-        ..
-    } = sessions::authorize_snapshot(&app, &tenant, &request.session_id, token).await?;
+    let snapshot = sessions::authorize_snapshot(&app, &tenant, &request.session_id, token).await?;
     let now = app.clock.now();
     let text = strip_invisible(&normalize_newlines(&request.message));
-    let kind = state
+    let kind = snapshot
+        .state
         .plan_turn(phase, step, &text, now)
         .map_err(turn_error)?;
-    let tokens_before = match within_limits(&app, &tenant, &history, phase).await {
+    let tokens_before = match within_limits(&app, &tenant, &snapshot).await {
         Ok(tokens) => tokens,
         Err(refused) => {
             limits::count_refusal(&app, &tenant.tenant.id, &refused).await;
             return Err(refused);
         }
     };
+    let SessionSnapshot {
+        session,
+        state,
+        messages: mut history,
+        goals,
+        ..
+    } = snapshot;
 
     let mut leased = state.clone();
     leased.begin_turn(new_id(), now, lease_term(&app));
@@ -236,10 +238,9 @@ pub(super) async fn admit(
 async fn within_limits(
     app: &App,
     tenant: &TenantRecord,
-    history: &[Message],
-    phase: Phase,
+    snapshot: &SessionSnapshot,
 ) -> AppResult<Option<i64>> {
-    limits::check_turn_cap(tenant, history, phase)?;
+    limits::check_turn_cap(tenant, snapshot)?;
     limits::check_budget(app, tenant).await
 }
 
@@ -299,6 +300,12 @@ mod tests {
         fx.tenant.config.limits.extra_turns_per_phase = 0;
         let refused = fx.admit("I want to lead a team.").await.err().unwrap();
         assert_eq!(refused.code, "turn_limit_reached");
+        let ways: Vec<_> = refused.next_steps.iter().map(|s| s.action).collect();
+        assert_eq!(
+            ways,
+            [crate::domain::way_forward::NextAction::StartOver],
+            "no draft to keep yet"
+        );
         assert!(fx.conversation().await.lease.is_none());
     }
 }

@@ -11,14 +11,14 @@ use super::admission::AdmittedTurn;
 use super::drafting::Scored;
 use super::outbox::Outbox;
 use crate::app::limits;
-use crate::domain::audit::{AuditEntry, action};
+use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::{ConversationState, Verdict};
-use crate::domain::goal::links_for_actions;
+use crate::domain::goal::{Goal, links_for_actions};
 use crate::domain::grounding::QuantizedVector;
 use crate::domain::ids::new_id;
 use crate::domain::message::{Message, Role};
 use crate::domain::phase::{GoalType, Phase, Step};
-use crate::domain::session::SessionStatus;
+use crate::domain::session::{Session, SessionStatus};
 use crate::ports::state_store::{Expect, Guarded, SessionChange, StoreError};
 
 /// What a turn ended with, for the commit to store.
@@ -35,14 +35,31 @@ pub(super) struct Ending {
     pub(super) latency_ms: u64,
 }
 
-/// How a passing goal moves the session on; applied to the session as
+/// How a final goal moves the session on; applied to the session as
 /// stored at commit time, so requests that changed it meanwhile (a resume,
 /// a profile edit) do not make the turn fail.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Progress {
+pub(crate) struct Progress {
     completion: u8,
     completes: bool,
     at: DateTime<Utc>,
+}
+
+impl Progress {
+    /// `session` moved on, and the completion points it gained.
+    pub(crate) fn applied_to(self, session: &Session) -> (Session, i64) {
+        let mut updated = session.clone();
+        updated.completion_percentage = updated.completion_percentage.max(self.completion);
+        updated.updated_at = self.at;
+        updated.last_accessed_at = self.at;
+        if self.completes {
+            updated.status = SessionStatus::Completed;
+            updated.completed_at = Some(self.at);
+        }
+        updated.version += 1;
+        let points = updated.completion_percentage as i64 - session.completion_percentage as i64;
+        (updated, points)
+    }
 }
 
 /// Attempts at a turn's commit when only the session changed meanwhile.
@@ -67,7 +84,10 @@ pub(super) async fn commit(
     } = ending;
     let mut change = SessionChange::new(&turn.session.tenant_id, &turn.session.id);
     change.retention_days = Some(turn.tenant.config.retention_days);
+    let goal = scored.as_ref().map(|s| s.goal.clone());
     let progress = scored.and_then(|scored| record_goal(turn, &mut change, scored));
+    // The goals as they stand after the turn, for the phase's standing.
+    turn.goals.extend(goal);
     if let Some(query) = next_query {
         turn.state
             .remember_query(turn.phase, QuantizedVector::new(&query));
@@ -131,14 +151,41 @@ fn record_goal(
         change.goals.push(goal);
         return None;
     };
+    let progress = record_final(
+        session,
+        &turn.goals,
+        &goal,
+        (phase, next),
+        &turn.origin,
+        change,
+    );
+    change.goals.push(goal);
+    Some(progress)
+}
+
+/// The bookkeeping of a goal that became final (passed, or kept below
+/// threshold), `goal` not included: the counters, and when it completes
+/// the session the links between its goals and the completion's audit
+/// entry. `earlier`: the session's goals before it.
+pub(crate) fn record_final(
+    session: &Session,
+    earlier: &[Goal],
+    goal: &Goal,
+    (phase, next): (Phase, Phase),
+    origin: &RequestOrigin,
+    change: &mut SessionChange,
+) -> Progress {
+    let now = goal.created_at;
     let completion = session
         .completion_percentage
         .max(phase.completion_when_done());
     change.counters.final_goals.push(goal.goal_type);
     change.counters.score_hundredths += (goal.score * 100.0).round() as i64;
+    if goal.below_threshold {
+        change.counters.goals_below_threshold += 1;
+    }
     let completes = next == Phase::Completed;
     if completes {
-        let earlier = &turn.goals;
         let find = |t: GoalType| {
             earlier
                 .iter()
@@ -146,7 +193,7 @@ fn record_goal(
                 .find(|g| g.is_final && g.goal_type == t)
         };
         change.links = links_for_actions(
-            &goal,
+            goal,
             find(GoalType::Future),
             find(GoalType::Values),
             new_id,
@@ -170,16 +217,15 @@ fn record_goal(
             action::SESSION_COMPLETED,
             ("session", &session.id),
             json!({"goals_created": finals.len(), "duration_minutes": minutes, "avg_score": (avg * 100.0).round() / 100.0}),
-            &turn.origin,
+            origin,
             now,
         ));
     }
-    change.goals.push(goal);
-    Some(Progress {
+    Progress {
         completion,
         completes,
         at: now,
-    })
+    }
 }
 
 /// Applies the turn's change. The conversation is guarded by the turn's
@@ -238,17 +284,8 @@ async fn move_session_on(
         .session(&turn.session.tenant_id, &turn.session.id)
         .await?
         .ok_or_else(|| StoreError::Conflict("the session is gone".into()))?;
-    let mut updated = session.clone();
-    updated.completion_percentage = updated.completion_percentage.max(progress.completion);
-    updated.updated_at = progress.at;
-    updated.last_accessed_at = progress.at;
-    if progress.completes {
-        updated.status = SessionStatus::Completed;
-        updated.completed_at = Some(progress.at);
-    }
-    updated.version += 1;
-    change.counters.completion_points =
-        updated.completion_percentage as i64 - session.completion_percentage as i64;
+    let (updated, points) = progress.applied_to(&session);
+    change.counters.completion_points = points;
     change.session = Some(Guarded::replacing(session.version, updated));
     Ok(())
 }
@@ -281,7 +318,6 @@ async fn release_after_failed_commit(
 mod tests {
     use super::*;
     use crate::app::chat::test_support::{FIRST_ANSWER, Fixture, outbox};
-    use crate::domain::goal::Goal;
     use crate::domain::scoring::ScoreCard;
 
     fn ending(turn: &AdmittedTurn, scored: Option<Scored>) -> Ending {
@@ -314,6 +350,7 @@ mod tests {
             content: "Lead a team of 4 by June.".into(),
             score: overall,
             is_final: card.meets_threshold,
+            below_threshold: false,
             version: 1,
             score_details: card.clone(),
             created_at: turn.app.clock.now(),

@@ -267,6 +267,7 @@ fn record_score(
         content: goal.to_string(),
         score: card.overall,
         is_final: card.meets_threshold,
+        below_threshold: false,
         version,
         score_details: card.clone(),
         created_at: turn.app.clock.now(),

@@ -23,7 +23,7 @@ use super::halt::Halt;
 use super::lease_keeper::LeaseKeeper;
 use super::outbox::Outbox;
 use crate::app::turns::TurnTicket;
-use crate::app::{App, AppError, AppResult};
+use crate::app::{App, AppError, AppResult, limits};
 use crate::domain::audit::RequestOrigin;
 use crate::domain::conversation::ConversationState;
 use crate::domain::grounding::citations;
@@ -117,6 +117,13 @@ async fn run(mut turn: AdmittedTurn, events: mpsc::Sender<ChatEvent>, mut ticket
                 latency_ms,
                 timestamp: at,
                 sources: out.sources.clone(),
+                standing: limits::PhaseStanding::of(
+                    &turn.tenant,
+                    &turn.session.id,
+                    &turn.state,
+                    &turn.history,
+                    &turn.goals,
+                ),
             };
             out.send(ChatEvent::Complete(complete)).await;
         }

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
+use crate::app::limits::PhaseStanding;
 use crate::domain::message::{Source, Usage};
 use crate::domain::phase::{Phase, Step};
 use crate::domain::scoring::ScoreCard;
@@ -156,6 +157,10 @@ pub struct CompleteData {
     pub timestamp: DateTime<Utc>,
     /// The company-document passages the turn used.
     pub sources: Vec<Source>,
+    /// The phase the conversation now rests in: messages left before its
+    /// cap, and the ways forward once its attempts ran out.
+    #[serde(flatten)]
+    pub standing: PhaseStanding,
 }
 
 /// `error`: a fault after the stream began; the user's message stays stored.
@@ -241,6 +246,11 @@ pub(crate) fn samples(at: DateTime<Utc>) -> Vec<ChatEvent> {
             latency_ms: 5,
             timestamp: at,
             sources: vec![source],
+            standing: PhaseStanding {
+                turns_left: Some(12),
+                draft_editable: false,
+                next_steps: None,
+            },
         }),
         ChatEvent::Error(StreamErrorData::new("model_unavailable", "later")),
     ]
@@ -284,7 +294,7 @@ mod tests {
                     r#"{"phase":"g4_future","step":"collect","full_response":"Hi","chunks":1,"#,
                     r#""tokens_used":{"input":1,"output":2,"total":3},"latency_ms":5,"#,
                     r#""timestamp":"2026-11-26T08:15:42Z","#,
-                    r#""sources":[{"title":"Framework","category":"career_framework","page":2}]}"#
+                    r#""sources":[{"title":"Framework","category":"career_framework","page":2}],"turns_left":12,"draft_editable":false}"#
                 ),
             ),
             ("error", r#"{"code":"model_unavailable","message":"later"}"#),

@@ -12,7 +12,7 @@
 //! `events` are what the client receives, `outbox` sends them in order.
 
 mod admission;
-mod commit;
+pub(crate) mod commit;
 mod drafting;
 mod driver;
 pub mod events;

@@ -80,6 +80,10 @@ fn link_label(link: LinkType) -> &'static str {
     }
 }
 
+/// What the report says of a goal kept below the passing score.
+pub const BELOW_THRESHOLD_NOTE: &str =
+    "Kept below the passing score: the attempts for this step ran out";
+
 fn score(value: f64) -> String {
     format!("{value:.2}/10")
 }
@@ -118,6 +122,9 @@ pub fn report(company: &str, goals: &SessionGoals) -> Vec<Block> {
             goal.version,
             goal.created_at.format("%Y-%m-%d")
         )));
+        if goal.below_threshold {
+            blocks.push(Block::Note(BELOW_THRESHOLD_NOTE.into()));
+        }
         for c in &goal.score_details.criteria {
             blocks.push(Block::Bullet(format!(
                 "{} {} (weight {}): {}",

@@ -14,6 +14,7 @@ fn goal(id: &str, phase: Phase, goal_type: GoalType, content: &str, is_final: bo
         content: content.into(),
         score: 8.25,
         is_final,
+        below_threshold: false,
         version: 2,
         score_details: ScoreCard {
             overall: 8.25,
@@ -107,6 +108,25 @@ fn markdown_names_the_company_profile_final_goals_scores_dates_and_links() {
     assert!(md.contains("- time_bound 10.00/10 (weight 20): explicit timeline"));
     assert!(md.contains("Contributes to \"Where I will be in two years\" (strength 10/10)"));
     assert!(!md.contains("fell short"), "only final goals are exported");
+}
+
+#[test]
+fn a_goal_kept_below_the_threshold_says_so_in_markdown_and_pdf() {
+    let mut goals = sample();
+    let md = markdown(&report("Acme Inc", &goals));
+    assert!(!md.contains(BELOW_THRESHOLD_NOTE), "only when kept below");
+    goals.goals[2].below_threshold = true;
+    goals.goals[2].score = 5.5;
+    let md = markdown(&report("Acme Inc", &goals));
+    assert_eq!(md.matches(BELOW_THRESHOLD_NOTE).count(), 1, "{md}");
+    let after_actions = &md[md.find("## My six-month action plan").unwrap()..];
+    assert!(after_actions.contains(BELOW_THRESHOLD_NOTE), "{md}");
+    let pdf = export("Acme Inc", &goals, ExportFormat::Pdf);
+    let Some(text) = pdftotext(&pdf.body) else {
+        return;
+    };
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(joined.contains(BELOW_THRESHOLD_NOTE), "{text}");
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub(super) async fn counters(store: &dyn StateStore) {
         messages_day: Some(today),
         final_goals: vec![GoalType::Future, GoalType::Values, GoalType::Actions],
         score_hundredths: 2690,
+        goals_below_threshold: 1,
         ..Default::default()
     };
     store.apply(change).await.unwrap();
@@ -49,6 +50,7 @@ pub(super) async fn counters(store: &dyn StateStore) {
         (1, 1, 1)
     );
     assert_eq!(usage.score_hundredths, 2690);
+    assert_eq!(usage.goals_below_threshold, 1);
     let global = store.usage(None, today).await.unwrap();
     assert!(global.sessions_created - global_before.sessions_created >= 1);
     assert!(global.messages_today - global_before.messages_today >= 12);

@@ -19,6 +19,7 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     tenants::tenants(store).await;
     sessions::sessions_and_guards(store).await;
     sessions::history(store).await;
+    sessions::phase_restarts(store).await;
     audit::audit_log(store).await;
     counters::counters(store).await;
     counters::monthly_counters(store).await;

@@ -6,9 +6,10 @@ use chrono::{Duration, Utc};
 use crate::conformance::fixtures::{audit, create_session, goal, message};
 use crate::conformance::unique;
 use crate::domain::audit::action;
-use crate::domain::goal::{GoalLink, LinkType};
+use crate::domain::goal::{Goal, GoalLink, LinkType};
 use crate::domain::ids::new_id;
 use crate::domain::phase::{GoalType, Phase};
+use crate::domain::way_forward::RestartReason;
 use crate::ports::state_store::{
     AuditQuery, CounterDelta, Guarded, SessionChange, StateStore, StoreError,
 };
@@ -146,7 +147,12 @@ pub(super) async fn history(store: &dyn StateStore) {
 
     let future = goal(&tenant, &s.id, GoalType::Future, 9.2);
     let draft = goal(&tenant, &s.id, GoalType::Actions, 4.0);
-    let actions = goal(&tenant, &s.id, GoalType::Actions, 9.0);
+    // A draft kept as final below the threshold keeps its mark.
+    let actions = Goal {
+        is_final: true,
+        below_threshold: true,
+        ..goal(&tenant, &s.id, GoalType::Actions, 5.5)
+    };
     let link = GoalLink {
         id: new_id(),
         goal_id: actions.id.clone(),
@@ -294,5 +300,29 @@ pub(super) async fn touches_never_conflict(store: &dyn StateStore) {
     assert!(
         matches!(store.apply(nobody).await, Err(StoreError::Conflict(_))),
         "touching a missing session is refused"
+    );
+}
+
+/// A phase's restart is stored with the conversation and read back.
+pub(super) async fn phase_restarts(store: &dyn StateStore) {
+    let tenant = unique("t");
+    let (s, state) = create_session(store, &tenant).await;
+    let mut restarted = state.clone();
+    restarted.complete_profile(Utc::now());
+    let history = vec![
+        message(&tenant, &s.id, "one"),
+        message(&tenant, &s.id, "two"),
+    ];
+    restarted.restart_phase(&history, RestartReason::Reopened, Utc::now());
+    restarted.version += 1;
+    let mut change = SessionChange::new(&tenant, &s.id);
+    change.state = Some(Guarded::replacing(state.version, restarted.clone()));
+    store.apply(change).await.unwrap();
+    let stored = store.conversation(&tenant, &s.id).await.unwrap().unwrap();
+    assert_eq!(stored, restarted);
+    let restart = stored.restart.expect("the restart is stored");
+    assert_eq!(
+        (restart.phase, restart.user_messages_before, restart.reason),
+        (Phase::G4Future, 2, RestartReason::Reopened)
     );
 }
