@@ -48,7 +48,8 @@ async fn walk_phase(
                 .collect()
         };
         if let Some(refined) = of("refined").first() {
-            walk.drafts.push(refined["goal"].as_str().unwrap().to_string());
+            walk.drafts
+                .push(refined["goal"].as_str().unwrap().to_string());
         }
         if of("score")
             .first()
@@ -121,7 +122,10 @@ async fn a_hurried_sarah_ends_with_three_final_goals() {
         eprintln!("{phase}: {:#?}", walk.drafts);
         assert!(walk.passed, "{phase} never passed: {:?}", walk.drafts);
         for pair in walk.drafts.windows(2) {
-            assert_ne!(pair[0], pair[1], "{phase}: an answer left the draft unchanged");
+            assert_ne!(
+                pair[0], pair[1],
+                "{phase}: an answer left the draft unchanged"
+            );
         }
         walks.push(walk);
     }
@@ -129,11 +133,20 @@ async fn a_hurried_sarah_ends_with_three_final_goals() {
     // The plan typed on one line drafts clean items: no number of the next
     // item stuck to the end of the one before ("… by March 2025 2; 2) …").
     let plan = walks[2].drafts.last().unwrap();
-    assert!(plan.contains("1) get AWS Solutions Architect certified by March 2025;"), "{plan}");
-    assert!(plan.contains("2) Lead payment gateway migration by June 2025;"), "{plan}");
+    assert!(
+        plan.contains("1) get AWS Solutions Architect certified by March 2025;"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("2) Lead payment gateway migration by June 2025;"),
+        "{plan}"
+    );
     assert!(!plan.contains("2025 2"), "{plan}");
     // The second answer, a restatement in the past tense, counts too.
-    assert!(plan.contains("3) mentor 2 junior devs (Mike and Jenny)"), "{plan}");
+    assert!(
+        plan.contains("3) mentor 2 junior devs (Mike and Jenny)"),
+        "{plan}"
+    );
 
     let state = server.conversation(&tenant, &session).await;
     assert_eq!(state.phase.as_str(), "completed");
@@ -146,7 +159,10 @@ async fn a_hurried_sarah_ends_with_three_final_goals() {
     assert_eq!(goals.status, 200, "{}", goals.text);
     let goals = goals.json();
     let finals = goals["goals"].as_array().unwrap();
-    let phases: Vec<&str> = finals.iter().map(|g| g["phase"].as_str().unwrap()).collect();
+    let phases: Vec<&str> = finals
+        .iter()
+        .map(|g| g["phase"].as_str().unwrap())
+        .collect();
     assert_eq!(phases, ["g4_future", "g6_values", "g8_actions"]);
     for goal in finals {
         assert_eq!(goal["is_final"], true);

@@ -250,7 +250,10 @@ pub fn refine_messages(ctx: &PhaseContext, draft: Option<&str>) -> Vec<PromptMes
         Phase::G6Values => "ongoing",
         _ => "2 years",
     };
-    let mut user = format!("The employee's answers in this phase:\n{}", answers_block(ctx));
+    let mut user = format!(
+        "The employee's answers in this phase:\n{}",
+        answers_block(ctx)
+    );
     if let Some(draft) = draft {
         user.push_str(&format!(
             "Previous attempt, which scored too low: \"{draft}\"\nDo not repeat it unchanged: take in what the \
@@ -384,7 +387,10 @@ mod tests {
         let mut phase = ctx("x");
         phase.phase = Phase::G8Actions;
         phase.history = [
-            (Role::User, "I will: 1. get AWS certified by March 2. lead the migration by June"),
+            (
+                Role::User,
+                "I will: 1. get AWS certified by March 2. lead the migration by June",
+            ),
             (Role::Assistant, "Your goal scored 6.1/10. Add numbers."),
             (Role::User, "like I said, mentor 2 juniors by May too"),
         ]
@@ -408,7 +414,10 @@ mod tests {
             "the inline list one item a line: {user}"
         );
         assert!(user.contains("like I said, mentor 2 juniors by May too"));
-        assert!(!user.contains("scored 6.1"), "the coach's replies are not answers");
+        assert!(
+            !user.contains("scored 6.1"),
+            "the coach's replies are not answers"
+        );
         assert!(user.contains("Do not repeat it unchanged"), "{user}");
     }
 

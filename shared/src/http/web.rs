@@ -219,11 +219,7 @@ fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
 }
 
-fn asset(
-    content_type: &'static str,
-    served: &Representations,
-    headers: &HeaderMap,
-) -> Response {
+fn asset(content_type: &'static str, served: &Representations, headers: &HeaderMap) -> Response {
     let coding = chosen_coding(headers);
     let (bytes, etag) = served.pick(coding);
     let mut response = if not_modified(headers, etag) {
@@ -255,7 +251,8 @@ fn asset(
 }
 
 /// Every asset's representations, made on its first request, once per process.
-static SERVED: [OnceLock<Representations>; ASSETS.len()] = [const { OnceLock::new() }; ASSETS.len()];
+static SERVED: [OnceLock<Representations>; ASSETS.len()] =
+    [const { OnceLock::new() }; ASSETS.len()];
 
 /// The app's routes; merge with the API router (their paths never overlap).
 pub fn router(config: WebConfig) -> Router {
@@ -264,7 +261,11 @@ pub fn router(config: WebConfig) -> Router {
         router = router.route(
             path,
             get(move |headers: HeaderMap| async move {
-                asset(content_type, served.get_or_init(|| Representations::of(body)), &headers)
+                asset(
+                    content_type,
+                    served.get_or_init(|| Representations::of(body)),
+                    &headers,
+                )
             }),
         );
     }
@@ -363,7 +364,11 @@ mod tests {
     #[tokio::test]
     async fn assets_are_compressed_as_the_browser_accepts_and_decompress_to_the_file() {
         use std::io::Read;
-        let br = fetch("/js/employee.js", &[("accept-encoding", "gzip, deflate, br, zstd")]).await;
+        let br = fetch(
+            "/js/employee.js",
+            &[("accept-encoding", "gzip, deflate, br, zstd")],
+        )
+        .await;
         assert_eq!(header(&br, CONTENT_ENCODING), "br");
         assert_eq!(header(&br, VARY), "accept-encoding");
         let body = to_bytes(br.into_body(), usize::MAX).await.unwrap();
@@ -383,7 +388,11 @@ mod tests {
             .unwrap();
         assert_eq!(plain, original("/style.css"));
 
-        for refused in [&[][..], &[("accept-encoding", "identity")], &[("accept-encoding", "*;q=0")]] {
+        for refused in [
+            &[][..],
+            &[("accept-encoding", "identity")],
+            &[("accept-encoding", "*;q=0")],
+        ] {
             let plain = fetch("/", refused).await;
             assert_eq!(header(&plain, CONTENT_ENCODING), "", "{refused:?}");
             assert_eq!(header(&plain, VARY), "accept-encoding");
@@ -396,19 +405,34 @@ mod tests {
     async fn a_matching_if_none_match_gets_an_empty_304_per_encoding() {
         let first = fetch("/js/app.js", &[("accept-encoding", "gzip")]).await;
         let etag = header(&first, ETAG);
-        assert!(etag.starts_with('"') && etag.ends_with("-gzip\""), "strong: {etag}");
+        assert!(
+            etag.starts_with('"') && etag.ends_with("-gzip\""),
+            "strong: {etag}"
+        );
         let again = fetch(
             "/js/app.js",
-            &[("accept-encoding", "gzip"), ("if-none-match", &format!("\"other\", {etag}"))],
+            &[
+                ("accept-encoding", "gzip"),
+                ("if-none-match", &format!("\"other\", {etag}")),
+            ],
         )
         .await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(header(&again, ETAG), etag);
         assert_eq!(header(&again, VARY), "accept-encoding");
-        assert!(to_bytes(again.into_body(), usize::MAX).await.unwrap().is_empty());
+        assert!(
+            to_bytes(again.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // Another encoding is another representation, with its own tag.
-        let br = fetch("/js/app.js", &[("accept-encoding", "br"), ("if-none-match", &etag)]).await;
+        let br = fetch(
+            "/js/app.js",
+            &[("accept-encoding", "br"), ("if-none-match", &etag)],
+        )
+        .await;
         assert_eq!(br.status(), StatusCode::OK);
         assert_ne!(header(&br, ETAG), etag);
         let stale = fetch("/js/app.js", &[("if-none-match", "\"stale\"")]).await;
@@ -432,7 +456,10 @@ mod tests {
     fn the_page_counts_characters_against_the_server_s_limits() {
         let script = original("/js/employee.js");
         for (name, limit) in [
-            ("MAX_MESSAGE_CHARS", crate::domain::message::MAX_USER_MESSAGE_CHARS),
+            (
+                "MAX_MESSAGE_CHARS",
+                crate::domain::message::MAX_USER_MESSAGE_CHARS,
+            ),
             ("MAX_GOAL_CHARS", crate::domain::goal::MAX_GOAL_CHARS),
         ] {
             assert!(

@@ -319,7 +319,11 @@ mod tests {
     fn numbers_inside_items_are_not_markers() {
         assert_eq!(
             items("1. Mentor 2 juniors 2. Read 3 books 3. Cut downtime by 2.5 hours"),
-            ["Mentor 2 juniors", "Read 3 books", "Cut downtime by 2.5 hours"]
+            [
+                "Mentor 2 juniors",
+                "Read 3 books",
+                "Cut downtime by 2.5 hours"
+            ]
         );
         // A lone "2." with no "1." before it starts nothing.
         assert_eq!(read_list("Ship release 2. Then rest."), None);
@@ -331,7 +335,10 @@ mod tests {
             items("My values: learning, collaboration with my team, and integrity."),
             ["learning", "collaboration with my team", "integrity"]
         );
-        assert_eq!(read_list("I want to lead a team, mentor others, and grow."), None);
+        assert_eq!(
+            read_list("I want to lead a team, mentor others, and grow."),
+            None
+        );
         assert_eq!(read_list("I want to lead a team."), None);
         assert_eq!(read_list(""), None);
     }
@@ -347,7 +354,20 @@ mod tests {
 
     #[test]
     fn no_input_makes_it_panic() {
-        for tricky in ["(", "1", "1.", "(é)", "é) ü) ", "a)", "- -", "•", ":", ";;", "1) 2) 3)", "İ. 1.x 2.y"] {
+        for tricky in [
+            "(",
+            "1",
+            "1.",
+            "(é)",
+            "é) ü) ",
+            "a)",
+            "- -",
+            "•",
+            ":",
+            ";;",
+            "1) 2) 3)",
+            "İ. 1.x 2.y",
+        ] {
             let _ = read_list(tricky);
         }
     }

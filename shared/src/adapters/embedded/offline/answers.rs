@@ -179,7 +179,9 @@ pub fn merge(answers: &[Vec<String>]) -> Vec<Clause> {
             let restated: Vec<usize> = merged
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| c.answer < answer && restates_stems(&stems, &content_stems(&c.text)))
+                .filter(|(_, c)| {
+                    c.answer < answer && restates_stems(&stems, &content_stems(&c.text))
+                })
                 .map(|(i, _)| i)
                 .collect();
             let clause = Clause {
@@ -244,7 +246,10 @@ mod tests {
             strip_lead_ins("Like I said, I wanted to lead a team of 3 developers"),
             "lead a team of 3 developers"
         );
-        assert_eq!(strip_lead_ins("i said i'd mentor 2 juniors"), "mentor 2 juniors");
+        assert_eq!(
+            strip_lead_ins("i said i'd mentor 2 juniors"),
+            "mentor 2 juniors"
+        );
         assert_eq!(strip_lead_ins("Andrew leads"), "Andrew leads");
         assert_eq!(strip_lead_ins("so"), "");
         for tricky in ["İ said", "é", "i", "ok—", "Kİ will"] {
@@ -268,11 +273,15 @@ mod tests {
             "mentor 2 juniors",
         ];
         assert_eq!(
-            clauses_of("I will: 1. get AWS certified by March 2. I'll lead the migration by June 3. mentor 2 juniors"),
+            clauses_of(
+                "I will: 1. get AWS certified by March 2. I'll lead the migration by June 3. mentor 2 juniors"
+            ),
             expected
         );
         assert_eq!(
-            clauses_of("I will:\n1. get AWS certified by March\n2. lead the migration by June\n3. mentor 2 juniors"),
+            clauses_of(
+                "I will:\n1. get AWS certified by March\n2. lead the migration by June\n3. mentor 2 juniors"
+            ),
             expected
         );
     }
@@ -298,7 +307,10 @@ mod tests {
             ]
         );
         assert_eq!(merged[1].answer, 1);
-        assert!(!restates("lead the payment migration", "lead a team of developers"));
+        assert!(!restates(
+            "lead the payment migration",
+            "lead a team of developers"
+        ));
     }
 
     #[test]

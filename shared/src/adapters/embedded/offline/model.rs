@@ -8,13 +8,11 @@ use futures::stream;
 
 use super::answers::{Clause, clauses_of, fit, merge, restates, sentences, strip_lead_ins};
 use super::scorer;
-use super::signals::{
-    TimeFrame, content_stems, named_values, quantities, time_frame, title_case,
-};
+use super::signals::{TimeFrame, content_stems, named_values, quantities, time_frame, title_case};
 use crate::domain::coaching::{PhaseContext, Readiness};
+use crate::domain::goal::MAX_GOAL_CHARS;
 use crate::domain::goal::fit_goal_text;
 use crate::domain::message::Usage;
-use crate::domain::goal::MAX_GOAL_CHARS;
 use crate::domain::phase::Phase;
 use crate::domain::scoring::{Judgement, Rubric};
 use crate::domain::text::{read_list, with_lists_on_lines};
@@ -117,6 +115,14 @@ fn advice_for(criterion: &str, ctx: &PhaseContext) -> String {
     } else {
         "Be concrete: name the role, team, system or skill.".into()
     }
+}
+
+/// What a goal still lacks, in words an employee uses.
+fn plain_feedback(weak: usize, total: usize) -> String {
+    let parts = if weak == 1 { "part" } else { "parts" };
+    format!(
+        "{weak} of the {total} {parts} of this goal score below 7; the suggestions say what would raise them."
+    )
 }
 
 /// Splits a reply into streamable pieces of a few words.
@@ -257,7 +263,10 @@ fn merged_values(ctx: &PhaseContext) -> Vec<String> {
 /// things" are both "Continuous Learning".
 fn value_name(value: &str) -> String {
     let lower = value.to_lowercase();
-    match VALUE_MEANINGS.iter().find(|(key, _, _)| lower.contains(key)) {
+    match VALUE_MEANINGS
+        .iter()
+        .find(|(key, _, _)| lower.contains(key))
+    {
         Some((_, name, _)) => (*name).to_string(),
         None => title_case(value),
     }
@@ -319,7 +328,12 @@ fn refine_actions(ctx: &PhaseContext) -> String {
     .map(|c| c.text)
     .collect();
     if items.is_empty() {
-        items.push(ctx.latest_user_message().split_whitespace().collect::<Vec<_>>().join(" "));
+        items.push(
+            ctx.latest_user_message()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     let numbered: Vec<String> = items
         .iter()
@@ -460,10 +474,7 @@ impl ChatModel for OfflineModel {
         let feedback = if suggestions.is_empty() {
             "Specific, measurable and time-bound; it fits the company context.".to_string()
         } else {
-            format!(
-                "Scored by the offline SMART heuristics; {} criterion(s) below 7.",
-                suggestions.len()
-            )
+            plain_feedback(suggestions.len(), criteria.len())
         };
         let judgement = Judgement {
             criteria,
@@ -597,11 +608,16 @@ mod tests {
     async fn an_inline_plan_is_ready_to_refine() {
         let ctx = phase_with(
             Phase::G8Actions,
-            &["In the next 6 months I will: 1. get AWS certified by March 2. lead the payment migration by June 3. \
-               mentor 2 juniors by August"],
+            &[
+                "In the next 6 months I will: 1. get AWS certified by March 2. lead the payment migration by June 3. \
+               mentor 2 juniors by August",
+            ],
         );
         assert!(is_ready(&ctx), "{:?}", missing_details(&ctx));
-        let values = phase_with(Phase::G6Values, &["my values: a) learning b) teamwork c) integrity"]);
+        let values = phase_with(
+            Phase::G6Values,
+            &["my values: a) learning b) teamwork c) integrity"],
+        );
         assert!(is_ready(&values), "{:?}", missing_details(&values));
     }
 
@@ -631,5 +647,11 @@ mod tests {
         };
         let reply = improve_reply(&ctx, &card);
         assert!(!reply.contains("step") && !reply.contains('"'), "{reply}");
+        let feedback = plain_feedback(1, 4);
+        assert_eq!(
+            feedback,
+            "1 of the 4 parts of this goal score below 7; the suggestions say what would raise them."
+        );
+        assert!(!plain_feedback(2, 4).contains("criterion"));
     }
 }
