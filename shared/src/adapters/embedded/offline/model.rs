@@ -119,9 +119,9 @@ fn advice_for(criterion: &str, ctx: &PhaseContext) -> String {
 
 /// What a goal still lacks, in words an employee uses.
 fn plain_feedback(weak: usize, total: usize) -> String {
-    let parts = if weak == 1 { "part" } else { "parts" };
+    let score = if weak == 1 { "scores" } else { "score" };
     format!(
-        "{weak} of the {total} {parts} of this goal score below 7; the suggestions say what would raise them."
+        "{weak} of the {total} parts of this goal {score} below 7; the suggestions say what would raise them."
     )
 }
 
@@ -650,7 +650,7 @@ mod tests {
         let feedback = plain_feedback(1, 4);
         assert_eq!(
             feedback,
-            "1 of the 4 parts of this goal score below 7; the suggestions say what would raise them."
+            "1 of the 4 parts of this goal scores below 7; the suggestions say what would raise them."
         );
         assert!(!plain_feedback(2, 4).contains("criterion"));
     }
