@@ -548,11 +548,15 @@ class NeverLoseWork(unittest.TestCase):
     def test_at_390_px_nothing_scrolls_sideways(self):
         driver = browser(mobile=True)
         try:
+            # A headless window may not go below 500 px: emulate the phone's viewport.
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
             driver.get(SERVER["base"] + "/")
             fill_profile(driver)
             send(driver, G4_FIRST)
             send(driver, G4_SECOND)
             visible(driver, "#score-card .criteria")
+            self.assertEqual(driver.execute_script("return document.documentElement.clientWidth"), 390)
             overflow = driver.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
             self.assertLessEqual(overflow, 0, "the page scrolls sideways at 390 px")
