@@ -27,6 +27,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -591,7 +592,7 @@ class Privacy(unittest.TestCase):
             visible(driver, "#cancel-erase").click()
             wait(driver).until(lambda d: not d.find_elements(By.ID, "confirm-erase"))
             driver.find_element(By.ID, "erase-my-data").click()
-            shot(driver, "11-erase-confirm")
+            shot(driver, "16-erase-confirm")
             visible(driver, "#confirm-erase").click()
             self.assertIn("erased", visible(driver, "#welcome .notice").text)
             # Nothing is saved in this browser any more: a reload starts afresh.
@@ -618,7 +619,73 @@ class Privacy(unittest.TestCase):
             driver.find_element(By.ID, "erase-target").send_keys("NOBODY-0000")
             driver.find_element(By.CSS_SELECTOR, "#erase-form button").click()
             wait(driver).until(lambda d: "No session matched" in text_of(d, "privacy-status"))
-            shot(driver, "12-admin-privacy")
+            shot(driver, "17-admin-privacy")
+        finally:
+            quit_browser(driver)
+
+
+class NeverLoseWork(unittest.TestCase):
+    def test_the_resume_link_and_its_copy_button_show_on_the_first_screen(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            link = visible(driver, "#conversation #resume-link")
+            self.assertIn("resume=", link.get_attribute("value"))
+            visible(driver, "#copy-resume-link").click()
+            wait(driver).until(lambda d: text_of(d, "copy-status") != "")
+            self.assertIn(text_of(driver, "copy-status"), ["Link copied.", "Select the link and copy it."])
+            shot(driver, "18-resume-link-first-screen")
+        finally:
+            quit_browser(driver)
+
+    def test_enter_sends_and_shift_enter_adds_a_line(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            self.assertIn("Shift+Enter adds a line", text_of(driver, "message-hint"))
+            box = driver.find_element(By.ID, "message")
+            box.send_keys("I want to lead a team")
+            box.send_keys(Keys.SHIFT, Keys.ENTER)
+            box.send_keys("and mentor juniors")
+            self.assertEqual(box.get_attribute("value"), "I want to lead a team\nand mentor juniors")
+            self.assertEqual(my_bubbles(driver), [], "Shift+Enter sends nothing")
+            self.assertEqual(text_of(driver, "message-count"), "40 / 4000")
+            box.send_keys(Keys.ENTER)
+            wait(driver, 60).until(lambda d: len(coach_replies(d)) == 2 and d.execute_script(
+                "return !document.getElementById('composer').hasAttribute('aria-busy')"))
+            self.assertEqual(my_bubbles(driver), ["I want to lead a team\nand mentor juniors"])
+            self.assertEqual(driver.find_element(By.ID, "message").get_attribute("value"), "")
+
+            # Too long: said by how much, kept whole, and not sent.
+            driver.execute_script(
+                "const b = document.getElementById('message'); b.value = 'x'.repeat(4001);"
+                "b.dispatchEvent(new Event('input'))")
+            self.assertIn("1 too many", text_of(driver, "message-count"))
+            driver.find_element(By.ID, "message").send_keys(Keys.ENTER)
+            self.assertEqual(len(my_bubbles(driver)), 1)
+            self.assertEqual(len(driver.find_element(By.ID, "message").get_attribute("value")), 4001)
+        finally:
+            quit_browser(driver)
+
+    def test_at_390_px_nothing_scrolls_sideways(self):
+        driver = browser(mobile=True)
+        try:
+            # A headless window may not go below 500 px: emulate the phone's viewport.
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            send(driver, G4_FIRST)
+            send(driver, G4_SECOND)
+            visible(driver, "#score-card .criteria")
+            self.assertEqual(driver.execute_script("return document.documentElement.clientWidth"), 390)
+            overflow = driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            self.assertLessEqual(overflow, 0, "the page scrolls sideways at 390 px")
+            driver.execute_script("document.getElementById('score-card').scrollIntoView()")
+            shot(driver, "19-score-table-390")
         finally:
             quit_browser(driver)
 

@@ -66,6 +66,15 @@ impl PhaseContext {
             .join("\n")
     }
 
+    /// Each answer the user gave in this phase, oldest first.
+    pub fn user_answers(&self) -> Vec<&str> {
+        self.history
+            .iter()
+            .filter(|t| t.role == Role::User)
+            .map(|t| t.content.as_str())
+            .collect()
+    }
+
     pub fn latest_user_message(&self) -> &str {
         self.history
             .iter()

@@ -10,6 +10,7 @@ use super::goal::MAX_GOAL_CHARS;
 use super::message::Role;
 use super::phase::{Phase, Step};
 use super::scoring::{Rubric, ScoreCard};
+use super::text::with_lists_on_lines;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptRole {
@@ -216,6 +217,32 @@ pub fn improvement_messages(
     ]
 }
 
+/// How the refiner is told to read the answers: all of them, the latest
+/// weighing most, lists however they were typed.
+const READ_ANSWERS: &str = "Draft from all of the employee's answers in this phase, given oldest first. The latest \
+answer weighs most: where it restates, corrects or adds to an earlier one, follow the latest, and the goal must show \
+what it says. Lists may have been typed on one line (\"1. … 2. …\", \"a) … b) …\", \"; \"-separated) or on lines; \
+they are shown one item a line and mean the same either way.";
+
+/// The phase's answers, oldest first, each delimited, any list in them
+/// written one item a line, the latest marked as weighing most.
+fn answers_block(ctx: &PhaseContext) -> String {
+    let answers = ctx.user_answers();
+    let mut out = String::new();
+    for (i, answer) in answers.iter().enumerate() {
+        let label = if i + 1 == answers.len() {
+            format!("Answer {} (the latest; it weighs most)", i + 1)
+        } else {
+            format!("Answer {}", i + 1)
+        };
+        out.push_str(&format!(
+            "{label}:\n\"\"\"\n{}\n\"\"\"\n",
+            with_lists_on_lines(answer)
+        ));
+    }
+    out
+}
+
 /// Asks for the refined SMART goal (JSON out).
 pub fn refine_messages(ctx: &PhaseContext, draft: Option<&str>) -> Vec<PromptMessage> {
     let horizon = match ctx.phase {
@@ -223,17 +250,21 @@ pub fn refine_messages(ctx: &PhaseContext, draft: Option<&str>) -> Vec<PromptMes
         Phase::G6Values => "ongoing",
         _ => "2 years",
     };
-    let mut user = format!("Employee answers:\n\"\"\"\n{}\n\"\"\"\n", ctx.user_text());
+    let mut user = format!(
+        "The employee's answers in this phase:\n{}",
+        answers_block(ctx)
+    );
     if let Some(draft) = draft {
         user.push_str(&format!(
-            "Previous attempt, which scored too low: \"{draft}\"\n"
+            "Previous attempt, which scored too low: \"{draft}\"\nDo not repeat it unchanged: take in what the \
+             employee has said since.\n"
         ));
     }
     let mut messages = vec![
         PromptMessage::system(format!(
             "{}\nRewrite the employee's answers as one SMART goal about {} (time horizon: {horizon}) of at most \
              {MAX_GOAL_CHARS} characters, in the first person or as a plan, using only facts the employee gave or \
-             the company context supports.\nAnswer with JSON only: {{\"goal\": \"...\"}}",
+             the company context supports.\n{READ_ANSWERS}\nAnswer with JSON only: {{\"goal\": \"...\"}}",
             system_prompt(ctx, Step::Refine),
             phase_purpose(ctx.phase)
         )),
@@ -349,6 +380,45 @@ mod tests {
         let forced = instructions(Readiness::Forced);
         assert!(!forced.contains(VERDICT_KEY), "{forced}");
         assert!(forced.starts_with("Reply in at most 120 words"), "{forced}");
+    }
+
+    #[test]
+    fn the_refine_prompt_carries_every_answer_with_the_latest_weighing_most() {
+        let mut phase = ctx("x");
+        phase.phase = Phase::G8Actions;
+        phase.history = [
+            (
+                Role::User,
+                "I will: 1. get AWS certified by March 2. lead the migration by June",
+            ),
+            (Role::Assistant, "Your goal scored 6.1/10. Add numbers."),
+            (Role::User, "like I said, mentor 2 juniors by May too"),
+        ]
+        .map(|(role, content)| HistoryTurn {
+            role,
+            content: content.into(),
+        })
+        .to_vec();
+        let messages = refine_messages(&phase, Some("6-month plan: 1) get AWS certified"));
+        let system = &messages[0].content;
+        assert!(system.contains("The latest answer weighs most"), "{system}");
+        let user = &messages.last().unwrap().content;
+        assert_eq!(messages.last().unwrap().role, PromptRole::User);
+        let first = user.find("Answer 1:").expect("the earlier answer");
+        let latest = user
+            .find("Answer 2 (the latest; it weighs most):")
+            .expect("the latest answer, marked");
+        assert!(first < latest, "oldest first: {user}");
+        assert!(
+            user.contains("I will:\nget AWS certified by March\nlead the migration by June"),
+            "the inline list one item a line: {user}"
+        );
+        assert!(user.contains("like I said, mentor 2 juniors by May too"));
+        assert!(
+            !user.contains("scored 6.1"),
+            "the coach's replies are not answers"
+        );
+        assert!(user.contains("Do not repeat it unchanged"), "{user}");
     }
 
     #[test]

@@ -15,6 +15,30 @@ const PHASE_LABELS = {
   g8_actions: "My six-month action plan",
 };
 const LINK_LABELS = { contributes_to: "Contributes to", aligns_with: "Aligns with" };
+// What the server accepts (MAX_USER_MESSAGE_CHARS in domain/message.rs,
+// MAX_GOAL_CHARS in domain/goal.rs; a test in http/web.rs keeps them equal).
+const MAX_MESSAGE_CHARS = 4000;
+const MAX_GOAL_CHARS = 300;
+
+// Characters as the server counts them (code points, not UTF-16 units).
+function characters(text) {
+  return [...text].length;
+}
+
+// Copies the link in `input`; false when the browser allows neither way.
+async function copyText(input) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    return true;
+  } catch (_) {
+    input.select();
+    try {
+      return document.execCommand("copy");
+    } catch (_) {
+      return false;
+    }
+  }
+}
 
 export class Employee {
   constructor(api, tenant) {
@@ -230,23 +254,23 @@ export class Employee {
       earlier,
     );
     const goalPanel = el("div", { id: "goal-panel" });
-    const message = el("textarea", { id: "message", name: "message", rows: "4", maxlength: "4000", required: true });
+    const message = el("textarea", { id: "message", name: "message", rows: "4", required: true, "aria-describedby": "message-hint message-count" });
     const send = el("button", { type: "submit", id: "send" }, "Send");
+    const count = this.characterCounter(message, MAX_MESSAGE_CHARS, "message-count");
     const composer = el("form", { id: "composer", class: "composer" },
       el("label", { for: "message", text: "Your answer" }),
       message,
-      el("div", { class: "actions" }, send),
+      el("div", { class: "actions" }, this.enterHint("message-hint"), count, send),
     );
     composer.addEventListener("submit", (event) => {
       event.preventDefault();
       const text = message.value.trim();
-      if (!text) return message.focus();
+      if (!text || characters(text) > MAX_MESSAGE_CHARS) return message.focus();
       message.value = "";
+      count.update();
       this.turn({ message: text, step: "collect" }, { transcript, goalPanel, composer });
     });
-    message.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) composer.requestSubmit();
-    });
+    this.sendOnEnter(message, composer);
     show(
       el("section", { class: "card", id: "conversation", "data-phase": phase.id },
         el("p", { class: "eyebrow", text: `Step ${index + 1} of 3` }),
@@ -255,6 +279,7 @@ export class Employee {
         transcript,
         goalPanel,
         composer,
+        this.resumeLinkPanel(),
       ),
     );
     await this.showLastAttempt(phase.id, { transcript, goalPanel, composer });
@@ -310,6 +335,7 @@ export class Employee {
     let standing = null; // the step's tries left and ways forward, from `complete`
     let failure = null;
     composer.setAttribute("aria-busy", "true");
+    this.showTyping(transcript);
     composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
     goalPanel.querySelectorAll("button, textarea").forEach((n) => (n.disabled = true));
     try {
@@ -317,6 +343,7 @@ export class Employee {
       for await (const { event, data } of events) {
         heard = true;
         if (event === "message") {
+          this.hideTyping(transcript);
           if (!bubble || bubbleStep !== data.step) {
             bubble = el("li", { class: "bubble coach", "data-step": data.step });
             bubbleStep = data.step;
@@ -347,6 +374,7 @@ export class Employee {
       if (e instanceof ApiError && e.nextSteps) return this.attemptsRanOut(e, request, parts, mine);
       failure = e instanceof ApiError ? e.message : "Could not reach the server; check your connection.";
     } finally {
+      this.hideTyping(transcript);
       composer.removeAttribute("aria-busy");
       composer.querySelectorAll("button, textarea").forEach((n) => (n.disabled = false));
       goalPanel.querySelectorAll("button, textarea").forEach((n) => (n.disabled = false));
@@ -492,7 +520,10 @@ export class Employee {
     const { transcript, goalPanel, composer } = parts;
     unsent?.remove();
     const box = request.step === "collect" ? composer.querySelector("#message") : goalPanel.querySelector("#refine-goal");
-    if (box && !box.value.trim()) box.value = request.message;
+    if (box && !box.value.trim()) {
+      box.value = request.message;
+      box.dispatchEvent(new Event("input"));
+    }
     const form = request.step === "collect" ? composer : goalPanel.querySelector("#refine-form");
     const retry = el("button", { type: "button", id: "retry-send", onclick: () => form?.requestSubmit() }, "Try again");
     transcript.append(
@@ -515,7 +546,7 @@ export class Employee {
         el("caption", { text: "Score by criterion" }),
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Criterion"), el("th", { scope: "col" }, "Score"), el("th", { scope: "col" }, "Weight"), el("th", { scope: "col" }, "Why"))),
         el("tbody", {}, (card.criteria || []).map((c) =>
-          el("tr", {}, el("th", { scope: "row" }, c.name.replace(/_/g, " ")), el("td", {}, score(c.score)), el("td", {}, String(c.weight)), el("td", {}, c.reasoning)))),
+          el("tr", {}, el("th", { scope: "row" }, c.name.replace(/_/g, " ")), el("td", { "data-label": "Score" }, score(c.score)), el("td", { "data-label": "Weight" }, String(c.weight)), el("td", { "data-label": "Why" }, c.reasoning)))),
       ),
       card.feedback && el("p", { class: "feedback" }, card.feedback),
       card.suggestions?.length ? el("ul", { class: "suggestions", "aria-label": "Suggestions" }, card.suggestions.map((s) => el("li", {}, s))) : null,
@@ -526,19 +557,19 @@ export class Employee {
     const { goalPanel } = parts;
     goalPanel.replaceChildren(this.scoreCard(goal, card));
     if (card.meets_threshold) return;
-    const edit = el("textarea", { id: "refine-goal", rows: "3", maxlength: "300" });
+    const edit = el("textarea", { id: "refine-goal", rows: "3", "aria-describedby": "refine-hint refine-count" });
     edit.value = goal || "";
-    const count = el("span", { class: "count", "aria-live": "polite" }, `${edit.value.length}/300`);
-    edit.addEventListener("input", () => (count.textContent = `${edit.value.length}/300`));
+    const count = this.characterCounter(edit, MAX_GOAL_CHARS, "refine-count");
     const form = el("form", { id: "refine-form", class: "refine" },
-      el("label", { for: "refine-goal", text: "Edit your goal (at most 300 characters)" }),
+      el("label", { for: "refine-goal", text: `Edit your goal (at most ${MAX_GOAL_CHARS} characters)` }),
       edit,
-      el("div", { class: "actions" }, count, el("button", { type: "submit", id: "refine-submit" }, "Score my edited goal")),
+      el("div", { class: "actions" }, this.enterHint("refine-hint"), count, el("button", { type: "submit", id: "refine-submit" }, "Score my edited goal")),
     );
+    this.sendOnEnter(edit, form);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const text = edit.value.trim();
-      if (!text) return edit.focus();
+      if (!text || characters(text) > MAX_GOAL_CHARS) return edit.focus();
       parts.transcript.append(el("li", { class: "bubble me" }, `Edited goal: ${text}`));
       this.turn({ message: text, step: "refine" }, parts);
     });
@@ -569,7 +600,6 @@ export class Employee {
           }
         },
       }, label);
-    const link = el("input", { id: "resume-link", type: "text", readonly: true, value: this.resumeLink() });
     show(
       el("section", { class: "card", id: "dashboard" },
         el("h1", { text: "Your goals are set!" }),
@@ -585,9 +615,93 @@ export class Employee {
               el("li", {}, `${LINK_LABELS[l.link_type] || l.link_type} `, el("a", { href: `#goal-${byId[l.parent_goal_id]?.phase}` }, PHASE_LABELS[byId[l.parent_goal_id]?.phase] || "another goal"), ` (strength ${l.strength}/10)`))) : null,
           ))),
         el("div", { class: "actions" }, exportButton("pdf", "Download PDF"), exportButton("md", "Download Markdown")),
-        el("div", { class: "field" },
-          el("label", { for: "resume-link", text: "Your link to come back to these goals (keep it private)" }),
-          link,
+        this.resumeLinkPanel("Your link to come back to these goals (keep it private)"),
+        this.sessionControls(),
+      ),
+    );
+  }
+
+  // The private resume link and a button that copies it, shown from the
+  // first conversation on, so a closed tab never loses the session.
+  resumeLinkPanel(label = "Your private link to come back later (keep it private)") {
+    const link = el("input", { id: "resume-link", type: "text", readonly: true, value: this.resumeLink(), onfocus: (event) => event.target.select() });
+    const status = el("span", { id: "copy-status", class: "meta", role: "status" });
+    const copy = el("button", {
+      type: "button", id: "copy-resume-link", class: "secondary",
+      onclick: async () => {
+        status.textContent = (await copyText(link)) ? "Link copied." : "Select the link and copy it.";
+      },
+    }, "Copy link");
+    return el("div", { class: "field resume-panel" },
+      el("label", { for: "resume-link", text: label }),
+      el("div", { class: "copy-row" }, link, copy),
+      status,
+    );
+  }
+
+  // Enter sends the form; Shift+Enter adds a line (and Enter that picks an
+  // input method's word is left alone).
+  sendOnEnter(box, form) {
+    box.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      event.preventDefault();
+      form.requestSubmit();
+    });
+  }
+
+  enterHint(id) {
+    return el("span", { class: "hint", id }, "Enter sends · Shift+Enter adds a line");
+  }
+
+  // "n / max" under an answer box. Past the limit the box is marked and
+  // says by how much, and its form refuses to send: nothing is cut off.
+  characterCounter(box, max, id) {
+    const count = el("span", { class: "count", id, "aria-live": "polite" });
+    count.update = () => {
+      const used = characters(box.value.trim());
+      const over = used - max;
+      count.textContent = over > 0 ? `${used} / ${max}: ${over} too many, shorten it to send` : `${used} / ${max}`;
+      count.classList.toggle("over", over > 0);
+      if (over > 0) box.setAttribute("aria-invalid", "true");
+      else box.removeAttribute("aria-invalid");
+    };
+    box.addEventListener("input", count.update);
+    count.update();
+    return count;
+  }
+
+  // Dots in the transcript until the coach's first words arrive.
+  showTyping(transcript) {
+    this.hideTyping(transcript);
+    transcript.append(el("li", { class: "bubble typing", id: "typing", role: "status", "aria-label": "The coach is writing" },
+      el("span"), el("span"), el("span")));
+  }
+
+  hideTyping(transcript) {
+    transcript.querySelector("#typing")?.remove();
+  }
+
+  // Ending the session in this browser: a new one, or nothing left behind.
+  sessionControls() {
+    return el("div", { class: "actions", id: "session-controls" },
+      el("button", { type: "button", class: "secondary", id: "new-session", onclick: () => this.startNewSession() }, "Start a new session"),
+      el("button", { type: "button", class: "secondary", id: "leave-computer", onclick: () => this.leaveThisComputer() }, "Leave this computer"),
+    );
+  }
+
+  startNewSession() {
+    this.forget();
+    this.welcome();
+  }
+
+  leaveThisComputer() {
+    this.forget();
+    show(
+      el("section", { class: "card", id: "left-computer" },
+        el("h1", { text: "This browser no longer keeps your session" }),
+        el("p", { text: "Your goals are safe. To come back to them, open your private link. You can close this page now." }),
+        el("div", { class: "actions" },
+          el("button", { type: "button", id: "start-fresh", onclick: () => this.welcome() }, "Start a new session"),
         ),
         this.myDataActions(),
       ),

@@ -3,6 +3,7 @@
 //! be explained from the text: [`signals`] are the plain-text signals the
 //! coach reads, [`reading`] the close reading the scorer judges.
 
+pub mod answers;
 pub mod hashing_embedder;
 pub mod model;
 pub mod reading;
