@@ -16,6 +16,7 @@ use crate::domain::tenant::TenantRecord;
 use crate::ports::state_store::{
     BudgetAlert, BudgetAlerts, SessionChange, StoreError, WindowCharge,
 };
+use crate::telemetry::metrics::{self, Metric};
 
 /// What the per-address counters count.
 pub const SESSIONS: &str = "sessions";
@@ -120,6 +121,11 @@ pub async fn count_refusal(app: &App, tenant_id: &str, refusal: &AppError) {
     if refusal.kind != super::ErrorKind::TooManyRequests {
         return;
     }
+    metrics::count(
+        Metric::Refusals,
+        &[("Kind", refusal.code), ("Tenant", tenant_id)],
+        1,
+    );
     // Spread over the counter shards like sessions are.
     let mut change = SessionChange::new(tenant_id, &new_id());
     change.counters.refused = Some(refusal.code.to_string());

@@ -16,7 +16,8 @@ use utoipa::OpenApi;
 
 use super::error::ErrorBody;
 use super::{
-    admin_routes, chat_routes, document_routes, goals_routes, session_routes, tenant_routes,
+    admin_routes, chat_routes, document_routes, goals_routes, metrics_routes, session_routes,
+    tenant_routes,
 };
 use crate::app::chat::events as chat_events;
 
@@ -56,6 +57,7 @@ use crate::app::chat::events as chat_events;
         admin_routes::set_document_limits,
         admin_routes::coach_retrieval,
         admin_routes::set_coach_retrieval,
+        metrics_routes::prometheus,
     ),
     components(schemas(
         ErrorBody,
@@ -304,6 +306,7 @@ mod tests {
             include_str!("goals_routes.rs"),
             include_str!("admin_routes.rs"),
             include_str!("document_routes.rs"),
+            include_str!("metrics_routes.rs"),
             include_str!("mod.rs"),
         ];
         let mut paths = BTreeSet::new();
