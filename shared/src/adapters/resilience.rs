@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 use crate::domain::message::Usage;
 use crate::ports::chat_model::{ModelError, StreamPiece, TextStream};
+use crate::telemetry::metrics::{self, Metric};
 
 /// Timeouts and retry bounds of model calls (`config::model_resilience`
 /// reads them from the environment).
@@ -244,6 +245,24 @@ impl CallMeter {
 
 impl Drop for CallMeter {
     fn drop(&mut self) {
+        let provider = ("Provider", self.provider);
+        let outcome = self.outcome.as_deref().unwrap_or("cancelled");
+        metrics::count(
+            Metric::ModelCalls,
+            &[
+                provider,
+                ("Operation", self.operation),
+                ("Outcome", outcome),
+            ],
+            1,
+        );
+        if self.attempts > 1 {
+            metrics::count(
+                Metric::ModelRetries,
+                &[provider],
+                u64::from(self.attempts - 1),
+            );
+        }
         tracing::info!(
             provider = self.provider,
             operation = self.operation,

@@ -5,6 +5,7 @@ use crate::domain::way_forward::NextStep;
 use crate::extraction::ExtractFailure;
 use crate::ports::chat_model::ModelError;
 use crate::ports::state_store::StoreError;
+use crate::telemetry::metrics::{self, Metric};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -82,6 +83,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Conflict(m) => {
                 tracing::debug!(detail = %m, "storage conflict");
+                metrics::count(Metric::StoreConflicts, &[], 1);
                 AppError::conflict(
                     "conflict",
                     "the data changed meanwhile; fetch it and try again",

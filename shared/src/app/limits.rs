@@ -19,6 +19,7 @@ use crate::domain::way_forward::{Attempts, NextStep};
 use crate::ports::state_store::{
     BudgetAlert, BudgetAlerts, SessionChange, SessionSnapshot, StoreError, WindowCharge,
 };
+use crate::telemetry::metrics::{self, Metric};
 
 /// What the per-address counters count.
 pub const SESSIONS: &str = "sessions";
@@ -193,6 +194,11 @@ pub async fn count_refusal(app: &App, tenant_id: &str, refusal: &AppError) {
     if refusal.kind != super::ErrorKind::TooManyRequests {
         return;
     }
+    metrics::count(
+        Metric::Refusals,
+        &[("Kind", refusal.code), ("Tenant", tenant_id)],
+        1,
+    );
     // Spread over the counter shards like sessions are.
     let mut change = SessionChange::new(tenant_id, &new_id());
     change.counters.refused = Some(refusal.code.to_string());

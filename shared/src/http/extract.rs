@@ -38,9 +38,9 @@ impl FromRequestParts<App> for TenantCtx {
         let host = header(parts, HOST.as_str())
             .map(str::to_string)
             .or_else(|| parts.uri.host().map(str::to_string));
-        tenants::resolve(app, header(parts, "x-tenant-id"), host.as_deref())
-            .await
-            .map(TenantCtx)
+        let record = tenants::resolve(app, header(parts, "x-tenant-id"), host.as_deref()).await?;
+        super::request_span::record_tenant(&record.tenant.id);
+        Ok(TenantCtx(record))
     }
 }
 
@@ -167,9 +167,11 @@ impl FromRequestParts<App> for AdminAuth {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        tenants::authenticate_admin(app, header(parts, "x-admin-key"))
-            .await
-            .map(AdminAuth)
+        let admin = tenants::authenticate_admin(app, header(parts, "x-admin-key")).await?;
+        if let Admin::Tenant(record) = &admin {
+            super::request_span::record_tenant(&record.tenant.id);
+        }
+        Ok(AdminAuth(admin))
     }
 }
 

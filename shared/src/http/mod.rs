@@ -10,8 +10,10 @@ pub mod extract;
 pub mod goals_routes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod metrics_routes;
 pub mod openapi;
 pub mod privacy_routes;
+mod request_span;
 pub mod server;
 pub mod session_routes;
 pub mod tenant_routes;
@@ -23,6 +25,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tracing::Instrument;
 
 use crate::app::App;
 
@@ -83,12 +86,15 @@ pub fn full_api(app: App) -> Router {
         .merge(admin_routes::router())
         .merge(document_routes::router())
         .merge(privacy_routes::session_router())
-        .merge(privacy_routes::admin_router());
+        .merge(privacy_routes::admin_router())
+        .merge(metrics_routes::router());
     finish(routes, app)
 }
 
 /// One JSON log line a request, naming the route template, never the path
-/// (paths carry session ids).
+/// (paths carry session ids). The request runs in a span carrying its id
+/// (answered as `X-Request-Id`) and, once known, its tenant: every line it
+/// logs carries both.
 async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -96,7 +102,11 @@ async fn access_log(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string());
-    let response = next.run(request).await;
+    let request_id = request_span::request_id(request.headers());
+    let span = request_span::span(&request_id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    request_span::answer_with_id(&mut response, &request_id);
+    let _in_span = span.enter();
     tracing::info!(
         method = %method,
         route = route.as_deref().unwrap_or("unmatched"),

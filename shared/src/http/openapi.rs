@@ -16,7 +16,8 @@ use utoipa::OpenApi;
 
 use super::error::ErrorBody;
 use super::{
-    admin_routes, chat_routes, document_routes, goals_routes, privacy_routes, session_routes,
+    admin_routes, chat_routes, document_routes, goals_routes, metrics_routes, privacy_routes,
+    session_routes,
     tenant_routes,
 };
 use crate::app::chat::events as chat_events;
@@ -66,6 +67,7 @@ use crate::app::chat::events as chat_events;
         privacy_routes::get_retention,
         privacy_routes::set_retention,
         admin_routes::reopen_phase,
+        metrics_routes::prometheus,
     ),
     components(schemas(
         ErrorBody,
@@ -315,6 +317,7 @@ mod tests {
             include_str!("admin_routes.rs"),
             include_str!("document_routes.rs"),
             include_str!("privacy_routes.rs"),
+            include_str!("metrics_routes.rs"),
             include_str!("mod.rs"),
         ];
         let mut paths = BTreeSet::new();

@@ -117,11 +117,14 @@ pub(super) async fn commit(
     change.counters.tokens = i64::from(out.usage.total());
     change.counters.month_of = Some(now.date_naive());
     change.budget = limits::budget_alerts(&turn.tenant, turn.tokens_before, &turn.session.id, now);
+    let crossings =
+        super::turn_metrics::budget_crossings(change.budget.as_ref(), change.counters.tokens);
     if let Err(e) = apply(turn, change, progress).await {
         tracing::error!(error = %e, "could not commit a chat turn");
         release_after_failed_commit(turn, &stored, reply, now).await;
         return Err(e);
     }
+    super::turn_metrics::record_budget_crossings(&turn.tenant.tenant.id, &crossings);
     Ok(final_step)
 }
 

@@ -22,6 +22,7 @@ use super::grounding;
 use super::halt::Halt;
 use super::lease_keeper::LeaseKeeper;
 use super::outbox::Outbox;
+use super::turn_metrics::{self, TurnReport};
 use crate::app::turns::TurnTicket;
 use crate::app::{App, AppError, AppResult, limits};
 use crate::domain::audit::RequestOrigin;
@@ -91,13 +92,16 @@ async fn run(mut turn: AdmittedTurn, events: mpsc::Sender<ChatEvent>, mut ticket
     let at = turn.app.clock.now();
     let latency_ms = started.elapsed().as_millis() as u64;
     let finished = outcome.is_ok();
+    let mut halted = None;
     let scored = match outcome {
         Ok(scored) => scored,
         Err(halt) => {
-            abandon(&mut turn, &mut out, leased, halt).await;
+            halted = Some(halt);
+            abandon(&mut turn, &mut out, leased, halted.as_ref()).await;
             None
         }
     };
+    let verdict = scored.as_ref().map(|s| s.verdict);
     let ending = Ending {
         scored,
         next_query,
@@ -105,7 +109,17 @@ async fn run(mut turn: AdmittedTurn, events: mpsc::Sender<ChatEvent>, mut ticket
         at,
         latency_ms,
     };
-    match commit::commit(&mut turn, &out, ending).await {
+    let committed = commit::commit(&mut turn, &out, ending).await;
+    turn_metrics::record(TurnReport {
+        tenant_id: &turn.tenant.tenant.id,
+        provider: turn.app.model.provider(),
+        phase: turn.phase.as_str(),
+        outcome: turn_metrics::outcome(halted.as_ref(), verdict, committed.is_ok()),
+        first_text_ms: out.first_text_ms,
+        duration_ms: latency_ms,
+        usage: out.usage,
+    });
+    match committed {
         Ok(step) if finished => {
             out.release_held().await;
             let complete = CompleteData {
@@ -178,11 +192,17 @@ async fn supervised<T>(
 
 /// Drops whatever the halted steps produced (the user's message stays
 /// stored), logs why the turn stopped and tells the client if it listens.
-async fn abandon(turn: &mut AdmittedTurn, out: &mut Outbox, leased: ConversationState, halt: Halt) {
+async fn abandon(
+    turn: &mut AdmittedTurn,
+    out: &mut Outbox,
+    leased: ConversationState,
+    halt: Option<&Halt>,
+) {
+    let Some(halt) = halt else { return };
     out.discard_held();
     turn.state = leased;
     turn.state.abandon_step();
-    match &halt {
+    match halt {
         Halt::Model(e) => {
             tracing::warn!(session = %crate::domain::privacy::mask(&turn.session.id), error = %e, "chat turn stopped by the model")
         }

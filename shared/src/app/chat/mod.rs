@@ -22,6 +22,7 @@ mod lease_keeper;
 mod outbox;
 #[cfg(test)]
 mod test_support;
+mod turn_metrics;
 
 pub use admission::TurnRequest;
 pub use driver::start_turn;

@@ -2,6 +2,8 @@
 //! those the client may only see once the turn is stored, and keeps what
 //! the turn streamed (its text, what the model calls cost, its sources).
 
+use std::time::Instant;
+
 use tokio::sync::mpsc;
 
 use super::events::{ChatEvent, MessageData};
@@ -19,6 +21,9 @@ pub(super) struct Outbox {
     held: Option<Vec<ChatEvent>>,
     /// The passages retrieval gave this turn, cited in `complete`.
     pub(super) sources: Vec<Source>,
+    started: Instant,
+    /// Milliseconds from the turn's start to its first streamed text.
+    pub(super) first_text_ms: Option<u64>,
 }
 
 impl Outbox {
@@ -32,6 +37,8 @@ impl Outbox {
             disconnected: false,
             held: None,
             sources: vec![],
+            started: Instant::now(),
+            first_text_ms: None,
         }
     }
 
@@ -68,6 +75,9 @@ impl Outbox {
 
     /// Streams one piece of the coach's reply.
     pub(super) async fn text(&mut self, content: String, step: Step) {
+        if self.first_text_ms.is_none() {
+            self.first_text_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
         self.chunk_index += 1;
         self.full_response.push_str(&content);
         let event = ChatEvent::Message(MessageData {

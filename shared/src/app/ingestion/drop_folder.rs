@@ -22,6 +22,7 @@ use crate::domain::ids::new_id;
 use crate::extraction::{self, Extracted, MAX_DOCUMENT_BYTES};
 use crate::ports::object_store::{document_key, parse_document_key};
 use crate::ports::state_store::{Expect, StoreError};
+use crate::telemetry::metrics::{self, Metric};
 
 /// How long a presigned drop-folder URL stays valid.
 pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
@@ -227,6 +228,11 @@ async fn record_failure(
     e: AppError,
     stored: Option<&DocumentRecord>,
 ) -> AppResult<IngestReport> {
+    metrics::count(
+        Metric::DocumentsFailed,
+        &[("Reason", e.code), ("Tenant", &record.tenant_id)],
+        1,
+    );
     record.status = DocumentStatus::Failed;
     record.failure = Some(DocumentFailure {
         code: e.code.to_string(),

@@ -5,6 +5,7 @@
 use crate::app::{App, AppError, AppResult};
 use crate::domain::injection::{Finding, find_instructions};
 use crate::extraction::{self, DocumentFormat, Extracted, worker};
+use crate::telemetry::metrics::{self, Metric};
 
 /// The format and text of the document `filename` holding `bytes`;
 /// `400 empty_document` when it has no text.
@@ -15,10 +16,10 @@ pub async fn extract_document(
 ) -> AppResult<(DocumentFormat, Extracted)> {
     let format = extraction::detect(filename, bytes)?;
     let limits = app.settings.extraction_limits.clone();
+    let started = std::time::Instant::now();
     let extracted = if format.needs_worker() {
         let program = worker::worker_program(app.settings.extract_worker.as_ref())
             .map_err(worker_unavailable)?;
-        let started = std::time::Instant::now();
         let reply = worker::extract_isolated(program, format, bytes.to_vec(), limits)
             .await
             .map_err(worker_unavailable)?;
@@ -34,6 +35,11 @@ pub async fn extract_document(
     } else {
         extraction::extract_in_process(format, bytes, &limits)?
     };
+    metrics::observe_ms(
+        Metric::ExtractionDuration,
+        &[("Format", format.name())],
+        started.elapsed().as_millis() as u64,
+    );
     if extracted.blocks.is_empty() {
         return Err(AppError::bad_request(
             "empty_document",

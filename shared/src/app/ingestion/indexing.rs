@@ -15,6 +15,7 @@ use crate::domain::tenant::DocumentLimits;
 use crate::extraction::{Extracted, Place};
 use crate::ports::state_store::StoreError;
 use crate::ports::vector_store::{ChunkRecord, CommitError, DocumentCommit};
+use crate::telemetry::metrics::{self, Metric};
 
 /// Inputs per embedding request.
 const EMBED_BATCH: usize = 128;
@@ -119,6 +120,7 @@ pub(crate) async fn commit_document(
     limits: DocumentLimits,
     previous: Option<DocumentRecord>,
 ) -> AppResult<()> {
+    let tenant_id = record.tenant_id.clone();
     let commit = DocumentCommit {
         record,
         chunks,
@@ -131,7 +133,10 @@ pub(crate) async fn commit_document(
         .commit_document(app.store.as_ref(), commit)
         .await
     {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            metrics::count(Metric::DocumentsIndexed, &[("Tenant", &tenant_id)], 1);
+            Ok(())
+        }
         Err(CommitError::Limit(reached)) => Err(reached.into()),
         Err(CommitError::Store(StoreError::Conflict(_))) => Err(document_changed()),
         Err(CommitError::Store(e)) => Err(e.into()),

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::app::{App, AppError};
 use crate::domain::audit::{AuditEntry, AuditStatus, RequestOrigin, action};
 use crate::domain::ids::new_id;
+use crate::telemetry::metrics::{self, Metric};
 
 /// What is known of a refused upload: as much of the form as was read.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +48,11 @@ pub async fn record_failed_upload(
         app.clock.now(),
     );
     entry.status = AuditStatus::Failure;
+    metrics::count(
+        Metric::DocumentsFailed,
+        &[("Reason", error.code), ("Tenant", upload.tenant_id)],
+        1,
+    );
     if let Err(e) = app.store.append_audit(&entry).await {
         tracing::warn!(error = %e, reason = error.code, "could not audit a refused upload");
     }
