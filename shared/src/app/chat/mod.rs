@@ -23,6 +23,6 @@ mod outbox;
 #[cfg(test)]
 mod test_support;
 
-pub use admission::TurnRequest;
+pub use admission::{StepName, TurnRequest};
 pub use driver::start_turn;
 pub use events::{ChatEvent, TokensUsed};
