@@ -148,7 +148,7 @@ def run_fuzzer(server, args):
     # The exit code counts the known mismatches too: the checks' failures
     # and the warnings are judged here.
     text = "".join(output)
-    failed = re.search(r"^=+ \d+ failures?\b", text, re.MULTILINE) is not None
+    failed = re.search(r"^=+ .*\b\d+ (failures?|errors?)\b", text, re.MULTILINE) is not None
     return mismatch_warnings(text) or (1 if failed else 0)
 
 
