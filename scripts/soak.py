@@ -219,6 +219,9 @@ def journey(server, stats, rng, crash):
             if status == 409 and '"session_completed"' in text:
                 # The reset turn ran to completion after all.
                 break
+            if status == 409 and '"phase_mismatch"' in text:
+                # The reset turn ran to completion after all: the phase moved on.
+                break
             if status == 409:
                 locked_since = locked_since or started
                 reason = reason or "crash_waits"
@@ -227,9 +230,6 @@ def journey(server, stats, rng, crash):
                     return
                 time.sleep(0.05)
                 continue
-            if status == 400 and '"phase_mismatch"' in text:
-                # The reset turn ran to completion after all: the phase moved on.
-                break
             if status != 200:
                 stats.add("errors", f"chat {status} {text[:200]}")
                 return

@@ -5,7 +5,9 @@
 # adapters against a wire-level fake OpenAI server and Bedrock replays, and
 # the end-to-end tests over HTTP, and the web app's tests in headless Chromium
 # (scripts/ui-tests.sh; screenshots in target/ui-screenshots/), and the API
-# against its OpenAPI document under schemathesis (scripts/api-fuzz.sh).
+# against its OpenAPI document under schemathesis (scripts/api-fuzz.sh), and a
+# client generated from that document running the journeys
+# (scripts/client-journey.sh).
 #
 # The stand-ins are installed (python3 venv, pip) and started here on free
 # loopback ports, with their data outside the repository, and stopped on exit.
@@ -33,3 +35,4 @@ export PETRAF_REQUIRE_STANDINS=1
 cargo test --workspace --all-features --locked "$@"
 scripts/ui-tests.sh
 scripts/api-fuzz.sh
+scripts/client-journey.sh

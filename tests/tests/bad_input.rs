@@ -322,17 +322,17 @@ async fn turns_for_another_phase_or_step_are_refused_and_store_nothing() {
         (
             "a turn for a later phase",
             turn("g6_values", chat_body(&s.id, "I value honesty", "collect")),
-            Refused(400, "phase_mismatch"),
+            Refused(409, "phase_mismatch"),
         ),
         (
             "a turn for a later step",
             turn("g4_future", chat_body(&s.id, "hi", "score")),
-            Refused(400, "step_mismatch"),
+            Refused(409, "step_mismatch"),
         ),
         (
             "an edit with no draft",
             turn("g4_future", chat_body(&s.id, "My goal", "refine")),
-            Refused(400, "nothing_to_edit"),
+            Refused(409, "nothing_to_edit"),
         ),
         (
             "a phase that does not exist",

@@ -163,6 +163,9 @@ pub struct AuditListing {
 pub const MAX_PER_PAGE: u32 = 200;
 /// How far back paging reaches (offset pages cost a read of what they skip).
 pub const MAX_AUDIT_OFFSET: u64 = 100_000;
+/// The last page, whatever the limit: one bound a client can know without
+/// arithmetic (499 pages of 200 skip 99,800 entries, within the reach).
+pub const MAX_PAGE: u32 = (MAX_AUDIT_OFFSET / MAX_PER_PAGE as u64) as u32;
 
 /// What an audit listing selects besides its tenant; empty filters select all.
 #[derive(Debug, Clone, Default)]
@@ -202,10 +205,10 @@ pub async fn audit_logs(
             format!("limit must be within 1-{MAX_PER_PAGE}"),
         ));
     }
-    if (page as u64 - 1) * per_page as u64 >= MAX_AUDIT_OFFSET {
+    if page > MAX_PAGE {
         return Err(AppError::bad_request(
             "invalid_page",
-            format!("pages reach back {MAX_AUDIT_OFFSET} entries; filter by session or tenant"),
+            format!("pages go up to {MAX_PAGE}; filter by session, action or time"),
         ));
     }
     let tenant_id = admin.scope(requested_tenant)?;

@@ -20,16 +20,32 @@ pub async fn list(app: &App, tenant_id: &str) -> AppResult<Vec<DocumentRecord>> 
     Ok(app.store.documents(tenant_id).await?)
 }
 
+/// Whether `id` can name a document: 26 lower-case hex characters (an
+/// upload's id) or a ULID (a drop-folder upload's). Anything else names
+/// none, and is not looked up.
+pub fn valid_document_id(id: &str) -> bool {
+    let hex = id.len() == 26
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex || crate::domain::ids::is_ulid(id)
+}
+
 pub async fn get(app: &App, tenant_id: &str, document_id: &str) -> AppResult<DocumentRecord> {
+    if !valid_document_id(document_id) {
+        return Err(document_not_found(document_id));
+    }
     app.store
         .document(tenant_id, document_id)
         .await?
-        .ok_or_else(|| {
-            AppError::not_found(
-                "document_not_found",
-                format!("no document {document_id} in this tenant"),
-            )
-        })
+        .ok_or_else(|| document_not_found(document_id))
+}
+
+fn document_not_found(document_id: &str) -> AppError {
+    AppError::not_found(
+        "document_not_found",
+        format!("no document {document_id} in this tenant"),
+    )
 }
 
 /// Which revision a request that changes a document expects: what its

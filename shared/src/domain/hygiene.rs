@@ -22,6 +22,65 @@
 //! selector after a visible character (❤️), and an emoji flag's tag
 //! sequence (🏴 + a subdivision code + cancel tag).
 
+use super::ids::string_schema_type;
+
+/// What a one-line field may hold, as an OpenAPI (ECMA-262) pattern: no
+/// control character, none of the refused classes of the Basic
+/// Multilingual Plane, and something visible. The rest of the rules (tag
+/// characters, runs of combining marks or variation selectors) are in the
+/// schemas' descriptions: [`forbidden_in_field`] is the check.
+pub const FIELD_TEXT_PATTERN: &str = concat!(
+    "^[^\\x00-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*",
+    "[^\\s\\x00-\\x1F\\x7F-\\x9F\\xAD\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\uFDD0-\\uFDEF\\uFEFF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]",
+    "[^\\x00-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*$",
+);
+
+/// What an optional one-line field may hold: as [`FIELD_TEXT_PATTERN`],
+/// but blank is fine (it is read as absent).
+pub const OPTIONAL_FIELD_TEXT_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*$";
+
+/// What a message may hold, as an OpenAPI pattern: as
+/// [`FIELD_TEXT_PATTERN`], with line breaks (`\n`, `\r`) and tabs.
+pub const MESSAGE_TEXT_PATTERN: &str = concat!(
+    "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*",
+    "[^\\s\\x00-\\x1F\\x7F-\\x9F\\xAD\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\uFDD0-\\uFDEF\\uFEFF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]",
+    "[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*$",
+);
+
+// The text schemas. What a pattern cannot state is in their descriptions.
+
+string_schema_type!(
+    /// A required one-line field (a profile's code, department, position).
+    ProfileField,
+    FIELD_TEXT_PATTERN,
+    Some((1, 100)),
+    "1-100 characters with something visible; no control characters, bidirectional overrides, \
+     interlinear annotations or noncharacters, nor tag characters, runs of variation selectors \
+     or more than 8 combining marks on one character. Invisible characters are dropped and the \
+     text trimmed",
+    "Engineering"
+);
+string_schema_type!(
+    /// An optional one-line field: blank is read as absent.
+    OptionalProfileField,
+    OPTIONAL_FIELD_TEXT_PATTERN,
+    Some((0, 100)),
+    "At most 100 characters, as a required field's; blank is read as absent",
+    "L4"
+);
+string_schema_type!(
+    /// A chat message.
+    MessageText,
+    MESSAGE_TEXT_PATTERN,
+    Some((1, 4000)),
+    "1-4,000 characters with something visible; line breaks and tabs are fine, other control \
+     characters, bidirectional overrides, interlinear annotations, noncharacters, tag \
+     characters, runs of variation selectors and more than 8 combining marks on one character \
+     are not. Invisible characters are dropped. An edited goal (`step: refine`) is at most \
+     300 characters",
+    "I want to lead a small team within a year."
+);
+
 /// Combining marks one character may carry. Real scripts stay well below:
 /// Vietnamese uses two, pointed and cantillated Hebrew about five.
 pub const MAX_COMBINING_RUN: usize = 8;

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::hygiene::{OptionalProfileField, ProfileField};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
@@ -38,11 +40,22 @@ pub struct EmployeeProfile {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
+    #[schema(value_type = ProfileField)]
     pub employee_code: String,
+    #[schema(value_type = ProfileField)]
     pub department: String,
+    #[schema(value_type = ProfileField)]
     pub position: String,
+    #[schema(value_type = Option<OptionalProfileField>)]
     pub grade: Option<String>,
+    #[schema(maximum = 60)]
     pub years_of_service: Option<u32>,
+    /// `28-32` (from 14, the first at most the second, up to 100) or `60+`;
+    /// blank is read as absent.
+    #[schema(
+        max_length = 100,
+        pattern = "^ *(?:(?:1[4-9]|[2-9][0-9]|100) *(?:- *(?:1[4-9]|[2-9][0-9]|100)|\\+))? *$"
+    )]
     pub age_range: Option<String>,
     pub job_type: Option<JobType>,
 }
@@ -57,6 +70,13 @@ pub struct ProfileError {
 const MAX_FIELD_CHARS: usize = 100;
 
 fn clean(field: &'static str, value: &str, required: bool) -> Result<Option<String>, ProfileError> {
+    // Counted as sent too, so that the documented `maxLength` is the limit.
+    if value.chars().count() > MAX_FIELD_CHARS {
+        return Err(ProfileError {
+            field,
+            problem: format!("must be at most {MAX_FIELD_CHARS} characters"),
+        });
+    }
     let value = super::hygiene::strip_invisible(value);
     let value = value.trim();
     if value.is_empty() {

@@ -146,9 +146,16 @@ pub enum CoachRetrieval {
 /// How much a tenant's document library may hold. Every upload is checked
 /// against them before anything is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(
+    description = "How much a tenant's document library may hold. Other fields are accepted and ignored."
+)]
 pub struct DocumentLimits {
+    /// 1-100,000.
+    #[schema(minimum = 1, maximum = 100_000)]
     pub max_documents: u32,
-    /// Chunks across all of the tenant's documents (a 10 MiB text is ~14k).
+    /// Chunks across all of the tenant's documents (a 10 MiB text is
+    /// ~14k): 1-10,000,000.
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub max_chunks: u32,
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::contract::{InstantOrDay, SessionId, TenantId};
 use super::error::ErrorBody;
 
 use super::extract::{AdminAuth, ApiJson, Origin};
@@ -56,7 +57,9 @@ pub(super) async fn admin_of_tenant(app: &App, admin: &Admin, tenant_id: &str) -
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ScopeQuery {
-    /// The platform key: one tenant's figures (else every tenant's).
+    /// The platform key: one tenant's figures (else every tenant's). A
+    /// tenant's key may name only its own.
+    #[param(value_type = Option<TenantId>)]
     tenant_id: Option<String>,
 }
 
@@ -84,23 +87,31 @@ async fn stats(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AuditQueryParams {
-    /// The platform key: one tenant's log.
+    /// The platform key: one tenant's log. A tenant's key may name only its own.
+    #[param(value_type = Option<TenantId>)]
     tenant_id: Option<String>,
     /// Only this session's entries.
+    #[param(value_type = Option<SessionId>)]
     session_id: Option<String>,
-    /// Only this action (`session.resumed`, `document.upload_failed`, …).
+    /// Only this action (`session.resumed`, `document.upload_failed`, …); any
+    /// text is accepted, one that names no action matches no entry.
     action: Option<String>,
-    /// Only this actor (an employee code as stored, `system_admin`, `tenant_admin`, …).
+    /// Only this actor (an employee code as stored, `system_admin`,
+    /// `tenant_admin`, …); any text is accepted.
     actor: Option<String>,
-    /// From this instant (RFC 3339) or day (`2026-12-01`, from its start, UTC), inclusive.
+    /// From this instant (RFC 3339) or day (`2026-12-01`, from its start,
+    /// UTC), inclusive; before `to`.
+    #[param(value_type = Option<InstantOrDay>)]
     from: Option<String>,
-    /// Up to this instant (RFC 3339, exclusive) or day (`2026-12-06`: the whole day, UTC).
+    /// Up to this instant (RFC 3339, exclusive) or day (`2026-12-06`: the
+    /// whole day, UTC); after `from`.
+    #[param(value_type = Option<InstantOrDay>)]
     to: Option<String>,
     /// Entries a page (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// From 1 (default 1); pages reach back 100,000 entries.
-    #[param(minimum = 1)]
+    /// From 1 (default 1) to 500, whatever the limit.
+    #[param(minimum = 1, maximum = 500)]
     page: Option<u32>,
 }
 
@@ -170,7 +181,7 @@ fn audit_bound(value: &str, bound: Bound) -> AppResult<DateTime<Utc>> {
 /// A tenant's limits: its own admin may read them.
 #[utoipa::path(
     get, path = "/api/admin/tenants/{tenant_id}/limits", tag = "admin", operation_id = "get_limits",
-    params(("tenant_id" = String, Path, description = "The tenant")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The tenant's rate limits, turn cap and token budget", body = UsageLimits),
@@ -185,11 +196,33 @@ async fn get_limits(
     Ok(Json(limits::limits_of(&app, &tenant_id).await?))
 }
 
+/// The body of a limits change: any of the limits, each within its range.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // A schema only: `limits::update_limits` merges the body.
+pub struct UsageLimitsPatch {
+    /// Sessions one client address may create per clock hour; 0: no limit.
+    #[schema(nullable = false, maximum = 1_000_000)]
+    sessions_per_address_per_hour: Option<u32>,
+    /// Chat turns one client address may send per clock minute; 0: no limit.
+    #[schema(nullable = false, maximum = 1_000_000)]
+    turns_per_address_per_minute: Option<u32>,
+    /// Turns a session may take in one phase beyond `max_collect_turns`.
+    #[schema(nullable = false, maximum = 1000)]
+    extra_turns_per_phase: Option<u32>,
+    /// Model tokens the tenant may spend per calendar month (UTC); 0: no budget.
+    #[schema(nullable = false, maximum = 1_000_000_000_000_u64)]
+    monthly_token_budget: Option<u64>,
+    /// The share of the budget (percent) from which stats and the audit log warn.
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
+    budget_warning_percent: Option<u8>,
+}
+
 /// Changes the limits the body names; the platform admin only.
 #[utoipa::path(
     patch, path = "/api/admin/tenants/{tenant_id}/limits", tag = "admin", operation_id = "update_limits",
-    params(("tenant_id" = String, Path, description = "The tenant")),
-    request_body(content = UsageLimits, description = "Only the fields sent change; the rest are kept"),
+    params(("tenant_id" = TenantId, Path, description = "The tenant")),
+    request_body(content = UsageLimitsPatch, description = "Only the fields sent change; the rest are kept"),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The tenant's limits after the change (audited `tenant.limits_changed`)", body = UsageLimits),
@@ -237,7 +270,7 @@ async fn tenants(
 /// How much the tenant's document library may hold: its own admin may read it.
 #[utoipa::path(
     get, path = "/api/admin/tenants/{tenant_id}/document-limits", tag = "admin", operation_id = "get_document_limits",
-    params(("tenant_id" = String, Path, description = "The tenant")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The tenant's document limits", body = DocumentLimits),
@@ -255,7 +288,7 @@ async fn document_limits(
 /// Sets both document limits; the platform admin only.
 #[utoipa::path(
     put, path = "/api/admin/tenants/{tenant_id}/document-limits", tag = "admin", operation_id = "set_document_limits",
-    params(("tenant_id" = String, Path, description = "The tenant")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant")),
     request_body = DocumentLimits,
     security(("admin_key" = [])),
     responses(
@@ -292,7 +325,7 @@ pub struct CoachRetrievalSetting {
 /// What grounds the tenant's coach replies: its own admin may read it.
 #[utoipa::path(
     get, path = "/api/admin/tenants/{tenant_id}/coach-retrieval", tag = "admin", operation_id = "get_coach_retrieval",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The tenant's choice", body = CoachRetrievalSetting),
@@ -312,12 +345,12 @@ async fn coach_retrieval(
 /// Chooses what grounds the tenant's coach replies; its own admin may.
 #[utoipa::path(
     put, path = "/api/admin/tenants/{tenant_id}/coach-retrieval", tag = "admin", operation_id = "set_coach_retrieval",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     request_body = CoachRetrievalSetting,
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The choice now in force, from the next turn (audited `tenant.config_changed`)", body = CoachRetrievalSetting),
-        (status = 400, description = "`invalid_body`: not `ahead` or `per_turn`", body = ErrorBody),
+        (status = 400, description = "`invalid_body`: not ahead or per_turn", body = ErrorBody),
     )
 )]
 async fn set_coach_retrieval(

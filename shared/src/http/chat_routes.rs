@@ -46,8 +46,8 @@ pub enum ChatPhase {
     responses(
         (status = 200, description = "One chat turn as server-sent events: `start`, `message`…, then `refined` and `score` when a goal is drafted, `state` at each transition, `complete` (or `error`); `complete` tells the messages left in the phase (`turns_left`) and, once its attempts ran out, the ways forward (`next_steps`)",
             content_type = "text/event-stream", body = String),
-        (status = 400, description = "`unknown_phase`, `unknown_step`, `phase_mismatch`, `step_mismatch`, `nothing_to_edit`, `empty_message`, `message_too_long`, `goal_too_long`, `invalid_characters`, `invalid_json`, `invalid_body`", body = ErrorBody),
-        (status = 409, description = "`turn_in_progress` (another message of this session is being answered), `session_completed`, `profile_required`", body = ErrorBody),
+        (status = 400, description = "`unknown_phase`, `unknown_step`, `invalid_session_id`, `empty_message`, `message_too_long`, `goal_too_long`, `invalid_characters`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 409, description = "The session's state refuses the turn: `phase_mismatch` (not its current phase), `step_mismatch`, `nothing_to_edit` (`refine` with no draft), `turn_in_progress` (another message of this session is being answered), `session_completed`, `profile_required`", body = ErrorBody),
         (status = 429, description = "`rate_limited` (this address's turns per minute; `Retry-After`), `turn_limit_reached` (this phase's turn cap; the body's `error.next_steps` names the ways forward: `keep_best` when the phase has a scored draft, and `start_over`), `token_budget_exhausted` (the tenant's monthly budget; `Retry-After`: the next month)",
             body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds until the limit's window ends; absent for `turn_limit_reached`"))),
         (status = 503, description = "The model is unavailable", body = ErrorBody),

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::admin_routes::admin_of_tenant;
+use super::contract::{DocumentId, TenantId};
 use super::error::ErrorBody;
 use super::extract::{AdminAuth, ApiJson, Origin};
 use crate::app::documents::IfMatch;
@@ -146,7 +147,7 @@ pub struct ReplaceFormSchema {
 /// Upload a company document.
 #[utoipa::path(
     post, path = "/api/admin/rag/upload/{tenant_id}", tag = "admin", operation_id = "upload_document",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     security(("admin_key" = [])),
     request_body(content = UploadFormSchema, content_type = "multipart/form-data"),
     responses(
@@ -219,7 +220,7 @@ pub struct DocumentList {
 /// The tenant's documents.
 #[utoipa::path(
     get, path = "/api/admin/rag/documents/{tenant_id}", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     security(("admin_key" = [])),
     responses((status = 200, description = "The tenant's documents", body = DocumentList))
 )]
@@ -237,7 +238,7 @@ async fn list_documents(
 /// One document's record.
 #[utoipa::path(
     get, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = DocumentId, Path, description = "The document id")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The document's record; `ETag` is its revision (`\"2\"`), for `If-Match` on a replace or delete", body = DocumentRecord,
@@ -281,7 +282,7 @@ pub struct DeletedDocument {
 /// Delete a document.
 #[utoipa::path(
     delete, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id"),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = DocumentId, Path, description = "The document id"),
         ("If-Match" = Option<String>, Header, description = "Optional: the revision to delete, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts")),
     security(("admin_key" = [])),
     responses(
@@ -319,7 +320,7 @@ async fn delete_document(
 /// Replace a document with a new version.
 #[utoipa::path(
     put, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = String, Path, description = "The document id"),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = DocumentId, Path, description = "The document id"),
         ("If-Match" = Option<String>, Header, description = "Optional: the revision to replace, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts")),
     security(("admin_key" = [])),
     request_body(content = ReplaceFormSchema, content_type = "multipart/form-data"),
@@ -393,7 +394,7 @@ pub struct UploadUrlRequest {
 /// A presigned URL into the S3 drop folder.
 #[utoipa::path(
     post, path = "/api/admin/rag/upload-url/{tenant_id}", tag = "admin", operation_id = "upload_url",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     security(("admin_key" = [])),
     request_body = UploadUrlRequest,
     responses(

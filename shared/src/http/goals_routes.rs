@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::contract::SessionId;
 use super::error::ErrorBody;
 use super::extract::{ResumeToken, TenantCtx};
 use crate::app::export::{self, ExportFormat};
@@ -30,11 +31,11 @@ struct GoalsQuery {
 /// A session's goals, their links and a summary.
 #[utoipa::path(
     get, path = "/api/goals/session/{id}", tag = "goals", operation_id = "session_goals",
-    params(("id" = String, Path, description = "The session id"), GoalsQuery),
+    params(("id" = SessionId, Path, description = "The session id"), GoalsQuery),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "The session's goals with their links and a summary", body = SessionGoals),
-        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 400, description = "`invalid_query`, `invalid_session_id`", body = ErrorBody),
     )
 )]
 async fn session_goals(
@@ -80,12 +81,12 @@ pub enum ExportFormatName {
 /// The final goals as a download (`format=pdf`, the default, or `md`).
 #[utoipa::path(
     get, path = "/api/goals/session/{id}/export", tag = "goals", operation_id = "export_goals",
-    params(("id" = String, Path, description = "The session id"), ExportQuery),
+    params(("id" = SessionId, Path, description = "The session id"), ExportQuery),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "The final goals as a download (`Content-Disposition: attachment`)",
             content((String = "application/pdf"), (String = "text/markdown"))),
-        (status = 400, description = "`invalid_format`, `invalid_query`", body = ErrorBody),
+        (status = 400, description = "`invalid_format`, `invalid_query`, `invalid_session_id`", body = ErrorBody),
     )
 )]
 async fn export_goals(

@@ -3,6 +3,7 @@
 
 pub mod admin_routes;
 pub mod chat_routes;
+pub mod contract;
 pub mod cors;
 pub mod document_routes;
 pub mod error;

@@ -1,3 +1,4 @@
+// Long: the document builder and its tests, which read the whole document.
 //! The OpenAPI 3.1 document of the whole API, derived from the handlers'
 //! annotations and the types they read and write; served at
 //! `GET /api/openapi.json` by every route group and committed as
@@ -16,8 +17,8 @@ use utoipa::OpenApi;
 
 use super::error::ErrorBody;
 use super::{
-    admin_routes, chat_routes, document_routes, goals_routes, metrics_routes, privacy_routes,
-    session_routes,
+    admin_routes, chat_routes, contract, document_routes, goals_routes, metrics_routes,
+    privacy_routes, session_routes,
     tenant_routes,
 };
 use crate::app::chat::events as chat_events;
@@ -73,6 +74,16 @@ use crate::app::chat::events as chat_events;
         ErrorBody,
         chat_routes::ChatPhase,
         goals_routes::ExportFormatName,
+        // Named by `value_type`s, which utoipa does not collect.
+        contract::SessionId,
+        contract::MessageId,
+        contract::TenantId,
+        contract::DocumentId,
+        contract::InstantOrDay,
+        crate::domain::hygiene::ProfileField,
+        crate::domain::hygiene::OptionalProfileField,
+        crate::domain::hygiene::MessageText,
+        crate::app::chat::StepName,
     )),
     tags(
         (name = "session", description = "An employee's session: create, profile, resume, read the conversation back, confirm"),
@@ -115,21 +126,118 @@ pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
     add_security_schemes(&mut doc);
     let paths = doc["paths"].as_object_mut().expect("paths");
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         for operation in item.as_object_mut().expect("path item").values_mut() {
             add_implied_errors(operation);
+            tenant_as_header_parameter(operation);
+            if path != "/api/health" {
+                add_error_code_enums(operation);
+            }
+            drop_null_from_optional_body(operation);
         }
     }
     add_chat_events(&mut doc);
     doc
 }
 
+/// An annotation's `tenant` security names the `X-Tenant-ID` header, which
+/// names a tenant and proves nothing (a caller without it gets `404
+/// tenant_not_found`, not `401`): the document lists it as an optional
+/// header parameter (the `Host`'s domain stands in for it), and keeps only
+/// the credentials (the resume token, the admin key) as security.
+fn tenant_as_header_parameter(operation: &mut Value) {
+    let Some(requirements) = operation["security"].as_array() else {
+        return;
+    };
+    let names_tenant = requirements
+        .iter()
+        .any(|r| r.as_object().is_some_and(|r| r.contains_key("tenant")));
+    if !names_tenant {
+        return;
+    }
+    let mut credentials: Vec<Value> = vec![];
+    for requirement in requirements {
+        let mut requirement = requirement.clone();
+        if let Some(r) = requirement.as_object_mut() {
+            r.remove("tenant");
+        }
+        if !credentials.contains(&requirement) {
+            credentials.push(requirement);
+        }
+    }
+    let object = operation.as_object_mut().expect("operation");
+    if credentials.iter().all(|r| r == &json!({})) {
+        object.remove("security");
+    } else {
+        object.insert("security".into(), Value::Array(credentials));
+    }
+    let parameter = json!({
+        "name": "X-Tenant-ID",
+        "in": "header",
+        "required": false,
+        "description": "The tenant's id; without it the `Host` header's domain names the tenant",
+        "schema": {"$ref": "#/components/schemas/TenantId"},
+    });
+    let parameters = object.entry("parameters").or_insert_with(|| json!([]));
+    parameters
+        .as_array_mut()
+        .expect("parameters")
+        .insert(0, parameter);
+}
+
+/// Each error response's `error.code` as the enum of the codes its
+/// description names ([`contract::error_codes`]): a client can match on
+/// them, and a fuzzer fails on a code the document does not list. The
+/// response still names `ErrorBody` (JSON Schema 2020-12 applies a `$ref`'s
+/// siblings too), so generators that read only the `$ref` see one type.
+fn add_error_code_enums(operation: &mut Value) {
+    let Some(responses) = operation["responses"].as_object_mut() else {
+        return;
+    };
+    for (status, response) in responses.iter_mut() {
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
+        }
+        let codes = contract::error_codes(response["description"].as_str().unwrap_or_default());
+        let Some(schema) = response.pointer_mut("/content/application~1json/schema") else {
+            continue;
+        };
+        if codes.is_empty() {
+            continue;
+        }
+        schema["properties"] = json!({"error": {"properties": {"code": {"enum": codes}}}});
+    }
+}
+
+/// An optional body is absent or the type: `null` is no body the server
+/// reads (utoipa writes `Option<T>` as `oneOf [null, T]`).
+fn drop_null_from_optional_body(operation: &mut Value) {
+    let Some(body) = operation.get_mut("requestBody") else {
+        return;
+    };
+    if body["required"] == json!(true) {
+        return;
+    }
+    let Some(content) = body["content"].as_object_mut() else {
+        return;
+    };
+    for media in content.values_mut() {
+        let Some(variants) = media["schema"]["oneOf"].as_array() else {
+            continue;
+        };
+        let others: Vec<Value> = variants
+            .iter()
+            .filter(|v| **v != json!({"type": "null"}))
+            .cloned()
+            .collect();
+        if let [only] = others.as_slice() {
+            media["schema"] = only.clone();
+        }
+    }
+}
+
 fn add_security_schemes(doc: &mut Value) {
     doc["components"]["securitySchemes"] = json!({
-        "tenant": {
-            "type": "apiKey", "in": "header", "name": "X-Tenant-ID",
-            "description": "The tenant's id; without it the `Host` header's domain names the tenant."
-        },
         "resume_token": {
             "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
             "description": "The session's resume token (from `POST /api/session/create`)."
@@ -388,22 +496,150 @@ mod tests {
                     );
                 }
             }
-            let guarded = path.starts_with("/api/session/")
+            let tenant_scoped = path.starts_with("/api/session/")
                 || path.starts_with("/api/chat/")
                 || path.starts_with("/api/goals/")
-                || path.starts_with("/api/admin/")
                 || path == "/api/tenant";
-            assert_eq!(operation["security"].is_array(), guarded, "{label}");
+            let with_credentials = path.starts_with("/api/admin/")
+                || (tenant_scoped
+                    && !["/api/session/create", "/api/tenant"].contains(&path.as_str()));
+            assert_eq!(
+                operation["security"].is_array(),
+                with_credentials,
+                "{label}"
+            );
+            let names_tenant = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "X-Tenant-ID" && p["in"] == "header");
+            assert_eq!(names_tenant, tenant_scoped, "{label}");
             if path.starts_with("/api/admin/") {
                 assert!(
                     responses.contains_key("401") && responses.contains_key("403"),
                     "{label}"
                 );
             }
-            if guarded && !path.starts_with("/api/admin/") {
+            if tenant_scoped {
                 assert!(responses.contains_key("404"), "{label}: tenant_not_found");
             }
         }
+    }
+
+    /// Every error response names the codes it may carry, as an enum.
+    #[test]
+    fn every_error_response_lists_its_codes() {
+        for (path, method, operation) in operations(&document()) {
+            if path == "/api/health" {
+                continue;
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let schema = &response["content"]["application/json"]["schema"];
+                let codes = schema["properties"]["error"]["properties"]["code"]["enum"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(!codes.is_empty(), "{method} {path} {status}: no code enum");
+                assert_eq!(schema["$ref"], "#/components/schemas/ErrorBody");
+            }
+        }
+        let doc = document();
+        let chat_409 = &doc["paths"]["/api/chat/{phase}/stream"]["post"]["responses"]["409"];
+        let codes = &chat_409["content"]["application/json"]["schema"]["properties"]["error"]["properties"]
+            ["code"]["enum"];
+        let codes = codes.as_array().unwrap();
+        assert!(codes.contains(&json!("phase_mismatch")), "{codes:?}");
+        assert!(
+            !codes.contains(&json!("forbidden_session")),
+            "a 403's code: {codes:?}"
+        );
+    }
+
+    /// Every path parameter and every id in a query has a pattern or an
+    /// enum: none is a bare string.
+    #[test]
+    fn every_parameter_is_constrained() {
+        let doc = document();
+        let resolve = |schema: &Value| -> Value {
+            match schema["$ref"].as_str() {
+                Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+                None => schema.clone(),
+            }
+        };
+        for (path, method, operation) in operations(&doc) {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let constrained_by_type =
+                    ["limit", "page", "final_only", "action", "actor", "If-Match"];
+                if constrained_by_type.contains(&name) {
+                    continue;
+                }
+                let mut schema = resolve(&parameter["schema"]);
+                if let Some(variants) = schema["oneOf"].as_array().cloned() {
+                    // `Option<T>`: the `T`.
+                    if let Some(inner) = variants.iter().find(|v| v["type"] != "null") {
+                        schema = resolve(inner);
+                    }
+                }
+                let precise = schema["pattern"].is_string()
+                    || schema["enum"].is_array()
+                    || schema["oneOf"].is_array()
+                    || schema["format"].is_string();
+                assert!(precise, "{method} {path} {name}: {schema}");
+            }
+        }
+    }
+
+    /// A JSON body refuses unknown fields (`additionalProperties: false`,
+    /// from `#[serde(deny_unknown_fields)]`) or says it ignores them.
+    #[test]
+    fn strict_bodies() {
+        let doc = document();
+        for (path, method, operation) in operations(&doc) {
+            let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+            let Some(reference) = schema["$ref"].as_str() else {
+                continue;
+            };
+            let body = &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()];
+            let says = body["additionalProperties"] == json!(false)
+                || body["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("accepted and ignored");
+            assert!(says, "{method} {path}: {body}");
+        }
+    }
+
+    /// The numbers written in annotations are the server's.
+    #[test]
+    fn documented_limits_are_the_server_s() {
+        use crate::domain::tenant::DocumentLimits;
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let limits = &schemas["DocumentLimits"]["properties"];
+        assert_eq!(
+            limits["max_documents"]["maximum"],
+            DocumentLimits::CEILING_DOCUMENTS
+        );
+        assert_eq!(
+            limits["max_chunks"]["maximum"],
+            DocumentLimits::CEILING_CHUNKS
+        );
+        assert_eq!(
+            schemas["MessageText"]["maxLength"],
+            crate::domain::message::MAX_USER_MESSAGE_CHARS
+        );
+        let audit = &doc["paths"]["/api/admin/audit-logs"]["get"]["parameters"];
+        let page = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "page")
+            .unwrap();
+        assert_eq!(page["schema"]["maximum"], crate::app::admin::MAX_PAGE);
     }
 
     #[test]
@@ -421,7 +657,7 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .to_string();
-        assert!(chat_400.contains("phase_mismatch") && chat_400.contains("invalid_json"));
+        assert!(chat_400.contains("unknown_phase") && chat_400.contains("invalid_json"));
     }
 
     /// Each event's data has exactly the fields its documented schema

@@ -12,6 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::chat_routes;
+use super::contract::{MessageId, SessionId};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, OptionalJson, Origin, RESUME_COOKIE, ResumeToken, TenantCtx};
 use crate::app::{App, AppError, AppResult, limits, sessions, transcript, way_forward};
@@ -194,12 +195,12 @@ async fn create(
 /// Set the employee's profile.
 #[utoipa::path(
     put, path = "/api/session/{id}/info", tag = "session", operation_id = "update_profile",
-    params(("id" = String, Path, description = "The session id")),
+    params(("id" = SessionId, Path, description = "The session id")),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     request_body = ProfileInput,
     responses(
         (status = 200, description = "The session with its profile; phase `g4_future`, completion 10", body = sessions::SessionView),
-        (status = 400, description = "`invalid_profile` (a field missing, too long or with control characters), `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 400, description = "`invalid_profile` (a field missing, too long or with control characters), `invalid_session_id`, `invalid_json`, `invalid_body`", body = ErrorBody),
         (status = 409, description = "`session_completed`, `conflict`", body = ErrorBody),
     )
 )]
@@ -226,10 +227,11 @@ pub struct Completed {
 /// Confirm a session whose three goals are final.
 #[utoipa::path(
     post, path = "/api/session/{id}/complete", tag = "session", operation_id = "complete_session",
-    params(("id" = String, Path, description = "The session id")),
+    params(("id" = SessionId, Path, description = "The session id")),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "Confirmed", body = Completed),
+        (status = 400, description = "`invalid_session_id`", body = ErrorBody),
         (status = 409, description = "`session_incomplete` (a phase has no final goal), `session_completed`, `conflict`", body = ErrorBody),
     )
 )]
@@ -251,6 +253,7 @@ async fn complete(
 #[into_params(parameter_in = Query)]
 struct MessagesQuery {
     /// The `next_cursor` of the previous page; absent: from the first message.
+    #[param(value_type = Option<MessageId>)]
     cursor: Option<String>,
     /// Messages per page, 1-200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
@@ -260,7 +263,7 @@ struct MessagesQuery {
 /// The session's conversation, oldest first, a page at a time.
 #[utoipa::path(
     get, path = "/api/session/{id}/messages", tag = "session", operation_id = "session_messages",
-    params(("id" = String, Path, description = "The session id"), MessagesQuery),
+    params(("id" = SessionId, Path, description = "The session id"), MessagesQuery),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "A page of messages in conversation order; an assistant turn that refined a goal carries it with its score", body = transcript::TranscriptPage),

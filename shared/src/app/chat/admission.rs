@@ -12,10 +12,11 @@ use crate::domain::audit::RequestOrigin;
 use crate::domain::coaching::{HistoryTurn, PhaseContext};
 use crate::domain::conversation::{ConversationState, TurnError, TurnKind};
 use crate::domain::goal::Goal;
-use crate::domain::hygiene::{normalize_newlines, strip_invisible};
+use crate::domain::hygiene::{MessageText, normalize_newlines, strip_invisible};
+use crate::domain::ids::SessionId;
 use crate::domain::ids::new_id;
 use crate::domain::limits::Window;
-use crate::domain::message::{Message, Role};
+use crate::domain::message::{MAX_USER_MESSAGE_CHARS, Message, Role};
 use crate::domain::phase::{Phase, Step, UnknownName};
 use crate::domain::session::Session;
 use crate::domain::tenant::TenantRecord;
@@ -27,13 +28,29 @@ use crate::ports::state_store::{
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TurnRequest {
+    /// The session the token is for.
+    #[schema(value_type = SessionId)]
     pub session_id: String,
+    #[schema(value_type = MessageText)]
     pub message: String,
+    /// `collect` (the default): a message for the coach; `refine`: an edited
+    /// goal, once an attempt has fallen short.
     #[serde(default = "collect_step")]
+    #[schema(value_type = Option<StepName>)]
     pub step: String,
-    /// Client hints (previous_messages, previous_goal); informational only.
+    /// Client hints (previous_messages, previous_goal): any JSON, accepted
+    /// and ignored.
     #[serde(default)]
     pub context: Value,
+}
+
+/// The steps a client may ask for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // A schema only: `parse_target` reads the step.
+pub enum StepName {
+    Collect,
+    Refine,
 }
 
 fn collect_step() -> String {
@@ -127,12 +144,20 @@ pub(super) fn enter(app: &App) -> AppResult<TurnTicket> {
     })
 }
 
+/// A well-formed turn the session's state refuses is `409` (the same
+/// request may succeed in another state); a malformed one is `400`.
 fn turn_error(e: TurnError) -> AppError {
     match e {
-        TurnError::TurnInProgress => AppError::conflict(e.code(), e.to_string()),
-        TurnError::SessionCompleted => AppError::conflict(e.code(), e.to_string()),
-        TurnError::ProfileRequired => AppError::conflict(e.code(), e.to_string()),
-        _ => AppError::bad_request(e.code(), e.to_string()),
+        TurnError::TurnInProgress
+        | TurnError::SessionCompleted
+        | TurnError::ProfileRequired
+        | TurnError::PhaseMismatch { .. }
+        | TurnError::StepMismatch { .. }
+        | TurnError::NothingToEdit => AppError::conflict(e.code(), e.to_string()),
+        TurnError::EmptyMessage
+        | TurnError::ForbiddenCharacter(_)
+        | TurnError::MessageTooLong
+        | TurnError::GoalTooLong => AppError::bad_request(e.code(), e.to_string()),
     }
 }
 
@@ -149,6 +174,10 @@ pub(super) async fn admit(
 ) -> AppResult<AdmittedTurn> {
     let snapshot = sessions::authorize_snapshot(&app, &tenant, &request.session_id, token).await?;
     let now = app.clock.now();
+    // Counted as sent too, so that the documented `maxLength` is the limit.
+    if request.message.chars().count() > MAX_USER_MESSAGE_CHARS {
+        return Err(turn_error(TurnError::MessageTooLong));
+    }
     let text = strip_invisible(&normalize_newlines(&request.message));
     let kind = snapshot
         .state

@@ -24,6 +24,6 @@ mod outbox;
 mod test_support;
 mod turn_metrics;
 
-pub use admission::TurnRequest;
+pub use admission::{StepName, TurnRequest};
 pub use driver::start_turn;
 pub use events::{ChatEvent, TokensUsed};
