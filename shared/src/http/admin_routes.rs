@@ -379,6 +379,7 @@ async fn set_coach_retrieval(
 struct SessionTenantQuery {
     /// The session's tenant: required with the platform key; a tenant's
     /// key reaches only its own sessions.
+    #[param(value_type = Option<TenantId>)]
     tenant_id: Option<String>,
 }
 
@@ -391,7 +392,7 @@ struct SessionTenantQuery {
 #[utoipa::path(
     post, path = "/api/admin/sessions/{session_id}/phases/{phase}/reopen", tag = "admin", operation_id = "reopen_phase",
     params(
-        ("session_id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("session_id" = SessionId, Path, description = "The session id (a ULID)"),
         ("phase" = super::chat_routes::ChatPhase, Path, description = "The session's current phase"),
         SessionTenantQuery,
     ),

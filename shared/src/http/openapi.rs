@@ -18,8 +18,7 @@ use utoipa::OpenApi;
 use super::error::ErrorBody;
 use super::{
     admin_routes, chat_routes, contract, document_routes, goals_routes, metrics_routes,
-    privacy_routes, session_routes,
-    tenant_routes,
+    privacy_routes, session_routes, tenant_routes,
 };
 use crate::app::chat::events as chat_events;
 

@@ -14,6 +14,7 @@ use tokio_stream::StreamExt;
 use utoipa::ToSchema;
 
 use super::admin_routes::admin_of_tenant;
+use super::contract::{SessionId, TenantId};
 use super::error::ErrorBody;
 use super::extract::{AdminAuth, ApiJson, Origin, ResumeToken, TenantCtx};
 use crate::app::data_export::{self, EmployeeExport};
@@ -49,7 +50,7 @@ fn cleared_cookie() -> HeaderValue {
 /// Erase my session: everything stored about it, for good.
 #[utoipa::path(
     delete, path = "/api/session/{id}", tag = "session", operation_id = "erase_session",
-    params(("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(("id" = SessionId, Path, description = "The session id")),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "Erased: the session, its conversation, goals and links are gone, its audit entries masked (`session.erased` recorded); the cookie is removed",
@@ -78,7 +79,7 @@ async fn erase_own_session(
 /// My data: the session, the whole conversation and every goal, as JSON.
 #[utoipa::path(
     get, path = "/api/session/{id}/export", tag = "session", operation_id = "export_session",
-    params(("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    params(("id" = SessionId, Path, description = "The session id")),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
     responses(
         (status = 200, description = "Everything stored about the session (an attachment)", body = EmployeeExport,
@@ -112,7 +113,7 @@ async fn export_own_session(
 /// Erase sessions of the tenant: one by id, or every session of an employee code.
 #[utoipa::path(
     post, path = "/api/admin/tenants/{tenant_id}/erasures", tag = "admin", operation_id = "erase_sessions",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     request_body = ErasureRequest,
     security(("admin_key" = [])),
     responses(
@@ -136,7 +137,7 @@ async fn erase_sessions(
 /// The tenant's data as newline-delimited JSON, streamed.
 #[utoipa::path(
     get, path = "/api/admin/tenants/{tenant_id}/export", tag = "admin", operation_id = "export_tenant",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "One JSON object a line, `{\"type\", \"data\"}`: the tenant first, then each session and its goals, the documents' records (with the object keys of their originals), the audit log newest first, and `end` with the counts (a body without it was cut short). Recorded `tenant.data_exported`.",
@@ -182,7 +183,7 @@ pub struct RetentionSetting {
 /// The tenant's retention period: its own admin may read it.
 #[utoipa::path(
     get, path = "/api/admin/tenants/{tenant_id}/retention", tag = "admin", operation_id = "get_retention",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The retention in force", body = RetentionSetting),
@@ -203,7 +204,7 @@ async fn get_retention(
 /// Sets the tenant's retention period; its own admin may.
 #[utoipa::path(
     put, path = "/api/admin/tenants/{tenant_id}/retention", tag = "admin", operation_id = "set_retention",
-    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)")),
+    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
     request_body = RetentionSetting,
     security(("admin_key" = [])),
     responses(

@@ -300,7 +300,7 @@ async fn messages(
 #[utoipa::path(
     post, path = "/api/session/{id}/phases/{phase}/keep-best", tag = "session", operation_id = "keep_best_draft",
     params(
-        ("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("id" = SessionId, Path, description = "The session id"),
         ("phase" = chat_routes::ChatPhase, Path, description = "The session's current phase"),
     ),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
@@ -330,7 +330,7 @@ async fn keep_best(
 #[utoipa::path(
     post, path = "/api/session/{id}/phases/{phase}/start-over", tag = "session", operation_id = "start_phase_over",
     params(
-        ("id" = String, Path, description = "The session id (a ULID)", pattern = "^[0-9A-HJKMNP-TV-Z]{26}$"),
+        ("id" = SessionId, Path, description = "The session id"),
         ("phase" = chat_routes::ChatPhase, Path, description = "The session's current phase"),
     ),
     security(("tenant" = [], "resume_token" = []), ("tenant" = [], "resume_cookie" = [])),
