@@ -1,6 +1,7 @@
 //! Application services: the use cases, orchestrating the domain over the ports.
 
 pub mod admin;
+pub mod admin_keys;
 pub mod chat;
 pub mod demo;
 pub mod documents;
@@ -14,6 +15,7 @@ pub mod limits;
 pub mod origins;
 pub mod resume_audit;
 pub mod sessions;
+pub mod settings;
 pub mod tenants;
 pub mod transcript;
 pub mod turns;

@@ -11,8 +11,11 @@ pub mod goals_routes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod openapi;
+#[cfg(test)]
+mod readme_routes;
 pub mod server;
 pub mod session_routes;
+pub mod settings_routes;
 pub mod tenant_routes;
 pub mod web;
 
@@ -60,7 +63,12 @@ pub fn goals_api(app: App) -> Router {
 /// The admin console's API (the admin function): documents, stats, audit
 /// log, tenants.
 pub fn admin_api(app: App) -> Router {
-    finish(admin_routes::router().merge(document_routes::router()), app)
+    finish(
+        admin_routes::router()
+            .merge(settings_routes::router())
+            .merge(document_routes::router()),
+        app,
+    )
 }
 
 /// Every route group in one router (`petraf serve`).
@@ -70,6 +78,7 @@ pub fn full_api(app: App) -> Router {
         .merge(chat_routes::router())
         .merge(goals_routes::router())
         .merge(admin_routes::router())
+        .merge(settings_routes::router())
         .merge(document_routes::router());
     finish(routes, app)
 }

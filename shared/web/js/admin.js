@@ -1,7 +1,9 @@
 // The admin console: the key lives only in this tab (sessionStorage), then
-// document upload, usage stats and the audit log with filters and paging.
+// document upload, usage stats, settings, admin keys and the audit log with
+// filters and paging.
 
 import { ApiError } from "./api.js";
+import { KeysPanel, SettingsPanel } from "./admin-settings.js";
 import { el, show, errorBox, score } from "./ui.js";
 
 const KEY_STORAGE = "petraf.admin_key";
@@ -12,7 +14,8 @@ const CATEGORIES = ["career_framework", "values", "performance_guidelines", "eng
 const AUDIT_ACTIONS = [
   "session.created", "session.info_updated", "session.resumed", "session.completed", "goal.scored",
   "rag.document_uploaded", "rag.document_replaced", "rag.document_deleted", "rag.document_failed", "rag.upload_failed",
-  "tenant.created", "tenant.status_changed", "tenant.limits_changed", "tenant.config_changed",
+  "tenant.created", "tenant.status_changed", "tenant.settings_changed", "tenant.limits_changed", "tenant.config_changed",
+  "tenant.admin_key_created", "tenant.admin_key_revoked",
   "tenant.token_budget_warning", "tenant.token_budget_exhausted",
 ];
 const NO_FILTERS = { action: "", actor: "", from: "", to: "", session_id: "" };
@@ -51,17 +54,23 @@ export class AdminConsole {
     show(el("section", { class: "card", id: "admin-signin" }, el("h1", { text: `${this.tenant.name} admin` }), form));
   }
 
+  // Switches this tab to another key (a rotation).
+  useKey(key) {
+    sessionStorage.setItem(KEY_STORAGE, key);
+  }
+
   signOut() {
     sessionStorage.removeItem(KEY_STORAGE);
     this.signIn();
   }
 
-  // Any 401/403 sends the admin back to the key form.
+  // A 401 or a 403 about the key sends the admin back to the key form; a
+  // setting only the platform may change is an answer to show.
   async call(method, path, options) {
     try {
       return await this.api.admin(method, path, this.key, options);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+      if (e instanceof ApiError && (e.status === 401 || (e.status === 403 && e.code !== "platform_admin_only"))) {
         sessionStorage.removeItem(KEY_STORAGE);
         this.signIn(e.message);
         throw new ApiError(e.status, "signed_out", "");
@@ -73,6 +82,8 @@ export class AdminConsole {
   async console() {
     this.statsBox = el("div", { id: "stats", "aria-live": "polite" });
     this.auditBox = el("div", { id: "audit" });
+    this.settings = new SettingsPanel(this);
+    this.keys = new KeysPanel(this);
     show(
       el("section", { class: "card", id: "admin" },
         el("div", { class: "row" },
@@ -82,12 +93,17 @@ export class AdminConsole {
         this.uploadForm(),
         el("h2", { text: "Usage" }),
         this.statsBox,
+        this.settings.view(),
+        this.keys.view(),
         el("h2", { text: "Audit log" }),
         this.auditFilters(),
         this.auditBox,
       ),
     );
     await this.refresh();
+    for (const panel of [this.settings, this.keys]) {
+      panel.load().catch((e) => e.code !== "signed_out" && panel.box.replaceChildren(errorBox(e.message)));
+    }
   }
 
   async refresh() {
