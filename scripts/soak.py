@@ -89,9 +89,9 @@ class Server:
         # Every simulated employee speaks from 127.0.0.1: the per-address
         # limits would measure that, not the journeys.
         env = dict(os.environ, PETRAF_DATA_DIR=self.data_dir, RUST_LOG="warn")
-        subprocess.run([self.binary, "tenant", "limits", TENANT, "--sessions-per-address-per-hour", "0",
-                        "--turns-per-address-per-minute", "0"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        patch = '{"limits": {"sessions_per_address_per_hour": 0, "turns_per_address_per_minute": 0}}'
+        subprocess.run([self.binary, "tenant", "settings", TENANT, "--patch", patch], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

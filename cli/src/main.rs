@@ -5,12 +5,16 @@ mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use petraf_core::app::tenants::Admin;
 use petraf_core::app::{
-    App, data_export, erasure, ingestion, limits, offboarding, retention, tenants,
+    App, admin_keys, data_export, erasure, offboarding, retention, settings, tenants,
 };
 use petraf_core::config::{self, ProcessEnv};
 use petraf_core::domain::audit::RequestOrigin;
-use petraf_core::domain::tenant::{CoachRetrieval, DocumentLimits, TenantConfig, TenantStatus};
+use petraf_core::domain::tenant::{DocumentLimits, TenantConfig, TenantStatus};
+
+/// Who the audit log names for a change made with this command.
+const CLI_ACTOR: &str = "platform_operator (cli)";
 
 #[derive(Parser)]
 #[command(
@@ -83,36 +87,26 @@ enum TenantCommand {
         tenant_id: String,
         status: StatusArg,
     },
-    /// Show a tenant's limits, or change those given (audited); prints them as JSON.
-    Limits {
+    /// Show a tenant's settings (limits, document limits, coach retrieval,
+    /// threshold, rubrics, prompts, model) as JSON, or change them with a
+    /// JSON merge patch (the platform key's rights; a new version, audited).
+    Settings {
         tenant_id: String,
-        /// Sessions one client address may create per hour (0: no limit).
+        /// A merge patch, e.g. '{"limits": {"monthly_token_budget": 20000000}}';
+        /// `-` reads it from standard input.
         #[arg(long)]
-        sessions_per_address_per_hour: Option<u32>,
-        /// Chat turns one client address may send per minute (0: no limit).
+        patch: Option<String>,
+        /// Only apply it if the settings are still at this version.
         #[arg(long)]
-        turns_per_address_per_minute: Option<u32>,
-        /// Turns a session may take per phase beyond max_collect_turns.
-        #[arg(long)]
-        extra_turns_per_phase: Option<u32>,
-        /// Scored attempts below threshold in a phase after which the
-        /// employee may keep their best draft or start over (0: only the cap).
-        #[arg(long)]
-        keep_best_after_attempts: Option<u32>,
-        /// Model tokens per calendar month (UTC), input + output (0: no budget).
-        #[arg(long)]
-        monthly_token_budget: Option<u64>,
-        /// Percent of the budget from which stats and the audit log warn.
-        #[arg(long)]
-        budget_warning_percent: Option<u8>,
+        if_version: Option<u32>,
     },
-    /// Show what grounds a tenant's coach replies, or choose it (audited).
-    CoachRetrieval {
+    /// List a tenant's settings versions, newest first (who, when, what changed).
+    SettingsVersions { tenant_id: String },
+    /// A tenant's admin keys: list (prefix and dates), create (shown once), revoke.
+    Keys {
         tenant_id: String,
-        /// `ahead`: no model call before the reply (the default);
-        /// `per_turn`: the turn's answers are embedded and searched first.
-        #[arg(long)]
-        set: Option<CoachRetrievalArg>,
+        #[command(subcommand)]
+        command: KeyCommand,
     },
     /// Show a tenant's retention (days a session is kept after its last
     /// activity), or set it (30-3650, audited).
@@ -147,21 +141,16 @@ enum TenantCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Set how much a tenant's document library may hold (unset: unchanged).
-    DocumentLimits {
-        tenant_id: String,
-        #[arg(long)]
-        max_documents: Option<u32>,
-        #[arg(long)]
-        max_chunks: Option<u32>,
-    },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum CoachRetrievalArg {
-    Ahead,
-    #[value(name = "per_turn")]
-    PerTurn,
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Prefixes and dates, never the keys.
+    List,
+    /// A new key, printed once (a tenant holds at most two active keys).
+    Create,
+    /// Revoke the key with this prefix: it is refused from now on.
+    Revoke { prefix: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -271,67 +260,31 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{} is now {:?}", t.id, t.status);
         }
-        TenantCommand::Limits {
+        TenantCommand::Settings {
             tenant_id,
-            sessions_per_address_per_hour,
-            turns_per_address_per_minute,
-            extra_turns_per_phase,
-            keep_best_after_attempts,
-            monthly_token_budget,
-            budget_warning_percent,
+            patch,
+            if_version,
         } => {
-            let mut patch = serde_json::Map::new();
-            let mut set = |name: &str, value: Option<serde_json::Value>| {
-                if let Some(v) = value {
-                    patch.insert(name.to_string(), v);
-                }
-            };
-            set(
-                "sessions_per_address_per_hour",
-                sessions_per_address_per_hour.map(Into::into),
-            );
-            set(
-                "turns_per_address_per_minute",
-                turns_per_address_per_minute.map(Into::into),
-            );
-            set(
-                "extra_turns_per_phase",
-                extra_turns_per_phase.map(Into::into),
-            );
-            set(
-                "keep_best_after_attempts",
-                keep_best_after_attempts.map(Into::into),
-            );
-            set("monthly_token_budget", monthly_token_budget.map(Into::into));
-            set(
-                "budget_warning_percent",
-                budget_warning_percent.map(Into::into),
-            );
-            let limits = if patch.is_empty() {
-                limits::limits_of(&app, &tenant_id).await
-            } else {
-                let origin = petraf_core::domain::audit::RequestOrigin::default();
-                let patch = serde_json::Value::Object(patch);
-                limits::update_limits(&app, &tenant_id, patch, "platform_operator", &origin).await
-            }
-            .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!("{}", serde_json::to_string_pretty(&limits)?);
-        }
-        TenantCommand::CoachRetrieval { tenant_id, set } => {
-            let mode = match set {
-                None => tenants::coach_retrieval(&app, &tenant_id).await,
-                Some(arg) => {
-                    let mode = match arg {
-                        CoachRetrievalArg::Ahead => CoachRetrieval::Ahead,
-                        CoachRetrievalArg::PerTurn => CoachRetrieval::PerTurn,
+            let shown = match patch {
+                None => settings::settings(&app, &Admin::Platform, &tenant_id).await,
+                Some(text) => {
+                    let text = if text == "-" {
+                        std::io::read_to_string(std::io::stdin())?
+                    } else {
+                        text
                     };
+                    let patch: serde_json::Value =
+                        serde_json::from_str(&text).context("the patch is not JSON")?;
                     let origin = RequestOrigin::default();
-                    tenants::set_coach_retrieval(&app, &tenant_id, mode, "system_admin", &origin)
-                        .await
+                    let change = settings::SettingsChange {
+                        if_match: if_version,
+                        ..settings::SettingsChange::by(&Admin::Platform, CLI_ACTOR, &origin)
+                    };
+                    settings::update(&app, &Admin::Platform, &tenant_id, &patch, change).await
                 }
             }
-            .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!("{}", serde_json::json!({ "coach_retrieval": mode }));
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("{}", serde_json::to_string_pretty(&shown)?);
         }
         TenantCommand::Retention { tenant_id, set } => {
             let days = match set {
@@ -395,28 +348,58 @@ async fn tenant(command: TenantCommand) -> anyhow::Result<()> {
             }
             out.flush()?;
         }
-        TenantCommand::DocumentLimits {
-            tenant_id,
-            max_documents,
-            max_chunks,
-        } => {
-            let current = ingestion::document_limits(&app, &tenant_id)
+        TenantCommand::SettingsVersions { tenant_id } => {
+            let list = settings::versions(&app, &Admin::Platform, &tenant_id)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
-            let limits = limits_with(current, max_documents, max_chunks);
-            let set = tenants::set_document_limits(
-                &app,
-                &tenant_id,
-                limits,
-                "system_admin",
-                &RequestOrigin::default(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!(
-                "{tenant_id} may keep {} documents and {} chunks",
-                set.max_documents, set.max_chunks
-            );
+            for v in list.versions {
+                let paths: Vec<&str> = v.changes.iter().map(|c| c.path.as_str()).collect();
+                println!(
+                    "v{}\t{}\t{}\t{}",
+                    v.version,
+                    v.changed_at.to_rfc3339(),
+                    v.changed_by,
+                    paths.join(", ")
+                );
+            }
+        }
+        TenantCommand::Keys { tenant_id, command } => {
+            let origin = RequestOrigin::default();
+            let platform = Admin::Platform;
+            let fail = |e: petraf_core::app::AppError| anyhow::anyhow!("{}: {}", e.code, e.message);
+            match command {
+                KeyCommand::List => {
+                    let list = admin_keys::list(&app, &platform, &tenant_id)
+                        .await
+                        .map_err(fail)?;
+                    for k in list.keys {
+                        let state = match k.revoked_at {
+                            Some(at) => format!("revoked {}", at.to_rfc3339()),
+                            None => "active".into(),
+                        };
+                        println!(
+                            "{}\tcreated {}\t{state}",
+                            k.prefix,
+                            k.created_at.to_rfc3339()
+                        );
+                    }
+                }
+                KeyCommand::Create => {
+                    let created = admin_keys::create(&app, &platform, &tenant_id, &origin)
+                        .await
+                        .map_err(fail)?;
+                    println!(
+                        "Admin key (shown once; only its hash is kept): {}",
+                        created.key
+                    );
+                }
+                KeyCommand::Revoke { prefix } => {
+                    let key = admin_keys::revoke(&app, &platform, &tenant_id, &prefix, &origin)
+                        .await
+                        .map_err(fail)?;
+                    println!("{} revoked", key.prefix);
+                }
+            }
         }
     }
     Ok(())

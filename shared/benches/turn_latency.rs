@@ -32,7 +32,7 @@ use axum::body::Body;
 use axum::http::Request;
 use futures::StreamExt;
 use petraf_core::adapters::openai::OpenAiSettings;
-use petraf_core::app::{App, demo, tenants};
+use petraf_core::app::{App, demo, settings, tenants};
 use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::domain::tenant::CoachRetrieval;
 use petraf_core::ports::SystemClock;
@@ -259,7 +259,7 @@ fn main() {
         report("low score", &mut scenario(&app, &fake).await);
         // A tenant that chose exact per-turn grounding: the turn's
         // embedding before the coach's request.
-        tenants::set_coach_retrieval(
+        settings::set_coach_retrieval(
             &app,
             tenants::DEMO_TENANT_ID,
             CoachRetrieval::PerTurn,

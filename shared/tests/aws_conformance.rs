@@ -677,7 +677,10 @@ async fn round_trips_per_session_create_and_chat_turn() {
     trips.take();
     let stats = app::admin::stats(
         &app,
-        &tenants::Admin::Tenant(Box::new(record.clone())),
+        &tenants::Admin::Tenant {
+            key: Box::new(record.keys()[0].clone()),
+            record: Box::new(record.clone()),
+        },
         None,
     )
     .await;

@@ -18,7 +18,7 @@ use petraf_core::adapters::embedded::HashingEmbedder;
 use petraf_core::adapters::openai::{OpenAiEmbedder, OpenAiModel, OpenAiSettings};
 use petraf_core::adapters::resilience::Resilience;
 use petraf_core::app::ingestion::{DocumentUpload, ingest_upload};
-use petraf_core::app::{App, demo, judging, tenants};
+use petraf_core::app::{App, demo, judging, settings, tenants};
 use petraf_core::config::test_env as env;
 use petraf_core::conformance::{self, sarah_context};
 use petraf_core::domain::audit::RequestOrigin;
@@ -663,37 +663,30 @@ async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
     let admin_key = demo::seed_if_empty(&app).await.unwrap().unwrap().admin_key;
     upload_guilds(&app).await;
     let session = sarahs_session(&app).await;
-    let path = format!(
-        "/api/admin/tenants/{}/coach-retrieval",
-        tenants::DEMO_TENANT_ID
-    );
+    let path = format!("/api/admin/tenants/{}/settings", tenants::DEMO_TENANT_ID);
     let (status, body) = call_as_admin(&app, "GET", &path, &admin_key, json!(null)).await;
-    assert_eq!(
-        (status, body.as_str()),
-        (200, r#"{"coach_retrieval":"ahead"}"#)
-    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""coach_retrieval":"ahead""#), "{body}");
     let (status, body) = call_as_admin(
         &app,
-        "PUT",
+        "PATCH",
         &path,
         &admin_key,
         json!({"coach_retrieval": "sometimes"}),
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains(r#""code":"invalid_body""#), "{body}");
+    assert!(body.contains(r#""code":"invalid_settings""#), "{body}");
     let (status, body) = call_as_admin(
         &app,
-        "PUT",
+        "PATCH",
         &path,
         &admin_key,
         json!({"coach_retrieval": "per_turn"}),
     )
     .await;
-    assert_eq!(
-        (status, body.as_str()),
-        (200, r#"{"coach_retrieval":"per_turn"}"#)
-    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""coach_retrieval":"per_turn""#), "{body}");
 
     // The coach's request cannot come before the embedding's answer if
     // the turn waits for it (under `ahead` it comes a search later).
@@ -750,7 +743,7 @@ async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
 #[tokio::test]
 async fn a_per_turn_tenant_whose_turn_cannot_be_embedded_is_coached_from_the_remembered_query() {
     let (fake, app, session, _dir) = seeded().await;
-    tenants::set_coach_retrieval(
+    settings::set_coach_retrieval(
         &app,
         tenants::DEMO_TENANT_ID,
         CoachRetrieval::PerTurn,

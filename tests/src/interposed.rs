@@ -13,11 +13,12 @@ use petraf_core::domain::document::DocumentRecord;
 use petraf_core::domain::goal::{Goal, GoalLink};
 use petraf_core::domain::message::Message;
 use petraf_core::domain::session::Session;
+use petraf_core::domain::settings::SettingsVersion;
 use petraf_core::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use petraf_core::ports::StateStore;
 use petraf_core::ports::state_store::{
     AuditPage, AuditQuery, ErasedItems, SessionChange, SessionErasure, StoreError, TenantInventory,
-    UsageCounters,
+    TenantReplacement, UsageCounters,
 };
 
 /// Runs before a change is applied; an error is returned instead of applying it.
@@ -71,6 +72,12 @@ impl StateStore for InterposedStore {
         a: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.inner.update_tenant_config(t, c, a).await
+    }
+    async fn replace_tenant(&self, change: &TenantReplacement) -> Result<(), StoreError> {
+        self.inner.replace_tenant(change).await
+    }
+    async fn settings_versions(&self, t: &str) -> Result<Vec<SettingsVersion>, StoreError> {
+        self.inner.settings_versions(t).await
     }
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.inner.tenant(id).await

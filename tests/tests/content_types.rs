@@ -186,9 +186,7 @@ async fn every_json_operation_refuses_other_media_types() {
         "PUT /api/session/{id}/info",
         "POST /api/chat/{phase}/stream",
         "POST /api/admin/rag/upload-url/{tenant_id}",
-        "PATCH /api/admin/tenants/{tenant_id}/limits",
-        "PUT /api/admin/tenants/{tenant_id}/document-limits",
-        "PUT /api/admin/tenants/{tenant_id}/coach-retrieval",
+        "PATCH /api/admin/tenants/{tenant_id}/settings",
     ] {
         assert!(
             checked.iter().any(|c| c == expected),

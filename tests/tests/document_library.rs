@@ -20,7 +20,7 @@ use petraf_core::ports::vector_store::{
 };
 use petraf_tests::documents::upload_form;
 use petraf_tests::{PLATFORM_KEY, TestServer};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A Markdown document of `paragraphs` paragraphs about `topic`.
 fn text(topic: &str, paragraphs: usize) -> String {
@@ -114,18 +114,21 @@ async fn the_platform_admin_sets_limits_and_uploads_beyond_them_are_refused_with
     let created = server.create_tenant(tenant("acme")).await;
     let key = created.admin_key;
     let client = server.client();
-    let limits = "/api/admin/tenants/acme/document-limits";
+    let settings = "/api/admin/tenants/acme/settings";
+    let set_limits = |key: &str, limits: Value| {
+        client
+            .request(reqwest::Method::PATCH, settings)
+            .admin(key)
+            .json(&json!({ "document_limits": limits }))
+    };
 
-    let defaults = client.get(limits).admin(&key).send().await;
+    let defaults = client.get(settings).admin(&key).send().await;
     assert_eq!(defaults.status, 200, "{}", defaults.text);
     assert_eq!(
-        defaults.json(),
+        defaults.json()["settings"]["document_limits"],
         json!({"max_documents": 200, "max_chunks": 50000})
     );
-    let by_tenant = client
-        .put(limits)
-        .admin(&key)
-        .json(&json!({"max_documents": 1000, "max_chunks": 1000000}))
+    let by_tenant = set_limits(&key, json!({"max_documents": 1000, "max_chunks": 1000000}))
         .send()
         .await;
     assert_eq!(
@@ -133,41 +136,41 @@ async fn the_platform_admin_sets_limits_and_uploads_beyond_them_are_refused_with
         "a tenant admin cannot raise its own limits"
     );
     assert_eq!(by_tenant.code(), "platform_admin_only");
-    let zero = client
-        .put(limits)
-        .admin(PLATFORM_KEY)
-        .json(&json!({"max_documents": 0, "max_chunks": 10}))
+    let zero = set_limits(PLATFORM_KEY, json!({"max_documents": 0, "max_chunks": 10}))
         .send()
         .await;
     assert_eq!(
         (zero.status.as_u16(), zero.code().as_str()),
-        (400, "invalid_limits")
+        (400, "invalid_settings")
     );
 
-    let set = client
-        .put(limits)
-        .admin(PLATFORM_KEY)
-        .json(&json!({"max_documents": 1, "max_chunks": 1000}))
-        .send()
-        .await;
+    let set = set_limits(
+        PLATFORM_KEY,
+        json!({"max_documents": 1, "max_chunks": 1000}),
+    )
+    .send()
+    .await;
     assert_eq!(set.status, 200, "{}", set.text);
-    assert_eq!(set.json(), json!({"max_documents": 1, "max_chunks": 1000}));
+    assert_eq!(
+        set.json()["settings"]["document_limits"],
+        json!({"max_documents": 1, "max_chunks": 1000})
+    );
     assert!(
         audit_actions(&server.app, "acme")
             .await
-            .contains(&"tenant.limits_changed".to_string())
+            .contains(&"tenant.settings_changed".to_string())
     );
 
     let first = text("career", 3);
     let ok = upload(&client, "acme", &key, "career.md", &first).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     let first_chunks = ok.json()["chunks_created"].as_u64().unwrap() as usize;
-    client
-        .put(limits)
-        .admin(PLATFORM_KEY)
-        .json(&json!({"max_documents": 1, "max_chunks": first_chunks + 1}))
-        .send()
-        .await;
+    set_limits(
+        PLATFORM_KEY,
+        json!({"max_documents": 1, "max_chunks": first_chunks + 1}),
+    )
+    .send()
+    .await;
     let files_before = stored_files(&server);
     let audit_before = audit_actions(&server.app, "acme").await;
 
@@ -198,12 +201,12 @@ async fn the_platform_admin_sets_limits_and_uploads_beyond_them_are_refused_with
     assert_eq!(replaced.code(), "chunk_limit_reached");
 
     // With room for documents, the chunk limit still holds.
-    client
-        .put(limits)
-        .admin(PLATFORM_KEY)
-        .json(&json!({"max_documents": 5, "max_chunks": first_chunks + 1}))
-        .send()
-        .await;
+    set_limits(
+        PLATFORM_KEY,
+        json!({"max_documents": 5, "max_chunks": first_chunks + 1}),
+    )
+    .send()
+    .await;
     let too_many_chunks = upload(&client, "acme", &key, "big.md", &bigger).await;
     assert_eq!(too_many_chunks.status, 413, "{}", too_many_chunks.text);
     assert_eq!(too_many_chunks.code(), "chunk_limit_reached");

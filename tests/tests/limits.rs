@@ -58,15 +58,16 @@ async fn new_tenant_with_key(server: &TestServer) -> (String, String) {
     (id, created.admin_key)
 }
 
-/// The request that sets `tenant`'s limits, as `admin_key`.
+/// The request that sets `tenant`'s limits, as `admin_key`: a merge patch
+/// of the settings' `limits`.
 fn limits_patch(client: &Client, tenant: &str, admin_key: &str, limits: Value) -> Call {
     client
         .request(
             reqwest::Method::PATCH,
-            &format!("/api/admin/tenants/{tenant}/limits"),
+            &format!("/api/admin/tenants/{tenant}/settings"),
         )
         .admin(admin_key)
-        .json(&limits)
+        .json(&json!({ "limits": limits }))
 }
 
 async fn set_limits(client: &Client, tenant: &str, limits: Value) -> Reply {
@@ -321,7 +322,7 @@ async fn token_budget(server: &TestServer) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert!(actions.contains(&"tenant.limits_changed"), "{actions:?}");
+    assert!(actions.contains(&"tenant.settings_changed"), "{actions:?}");
     assert_eq!(
         actions
             .iter()
@@ -334,10 +335,10 @@ async fn token_budget(server: &TestServer) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["action"] == "tenant.limits_changed")
+        .find(|e| e["action"] == "tenant.settings_changed")
         .unwrap();
     assert_eq!(
-        change["changes"]["monthly_token_budget"],
+        change["changes"]["limits.monthly_token_budget"],
         json!({"from": 5_000_000, "to": 10})
     );
 
@@ -415,11 +416,11 @@ async fn budget_under_concurrency(server: &TestServer) {
 async fn operator_settings(server: &TestServer) {
     let client = server.client();
     let (tenant, admin_key) = new_tenant_with_key(server).await;
-    let limits_path = format!("/api/admin/tenants/{tenant}/limits");
+    let settings_path = format!("/api/admin/tenants/{tenant}/settings");
     run([
         (
             "the tenant's own admin reads its limits",
-            client.get(&limits_path).admin(&admin_key),
+            client.get(&settings_path).admin(&admin_key),
             Status(200),
         ),
         (
@@ -440,7 +441,7 @@ async fn operator_settings(server: &TestServer) {
                 PLATFORM_KEY,
                 json!({"budget_warning_percent": 0}),
             ),
-            Refused(400, "invalid_limits"),
+            Refused(400, "invalid_settings"),
         ),
         (
             "an unknown limit",
@@ -459,13 +460,13 @@ async fn operator_settings(server: &TestServer) {
         ),
     ])
     .await;
-    let shown = client
-        .get(&format!("/api/admin/tenants/{tenant}/limits"))
-        .admin(PLATFORM_KEY)
-        .send()
-        .await;
+    let shown = client.get(&settings_path).admin(PLATFORM_KEY).send().await;
     assert_eq!(shown.status, 200, "{}", shown.text);
-    assert_eq!(shown.json()["monthly_token_budget"], 5_000_000, "unchanged");
+    assert_eq!(
+        shown.json()["settings"]["limits"]["monthly_token_budget"],
+        5_000_000,
+        "unchanged"
+    );
 }
 
 /// Trusted-proxy entries that are no plain address: the forms proxies send

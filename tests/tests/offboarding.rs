@@ -47,6 +47,23 @@ async fn populated_tenant(server: &TestServer) -> String {
         .await;
     let client = server.client();
     upload_documents(&client, &id, &created.admin_key).await;
+    // A settings version and a second admin key, both the tenant's too.
+    let changed = client
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/tenants/{id}/settings"),
+        )
+        .admin(&created.admin_key)
+        .json(&json!({"threshold": 7.5}))
+        .send()
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let second = client
+        .post(&format!("/api/admin/tenants/{id}/admin-keys"))
+        .admin(&created.admin_key)
+        .send()
+        .await;
+    assert_eq!(second.status, 201, "{}", second.text);
     let session = client
         .post("/api/session/create")
         .tenant(&id)
@@ -100,6 +117,14 @@ async fn a_tenant_goes_whole_and_alone(server: &TestServer) {
     let gone = populated_tenant(server).await;
     let kept = populated_tenant(server).await;
     let kept_before = app.store.tenant_inventory(&kept).await.unwrap();
+    let gone_keys = app
+        .store
+        .tenant(&gone)
+        .await
+        .unwrap()
+        .unwrap()
+        .active_key_hashes();
+    assert_eq!(gone_keys.len(), 2);
     let kept_chunks = chunks_of(app, &kept).await;
     assert!(kept_chunks > 0);
 
@@ -118,6 +143,7 @@ async fn a_tenant_goes_whole_and_alone(server: &TestServer) {
     assert!(!dry.finished);
     assert_eq!((dry.before.tenant, dry.before.sessions), (1, 1));
     assert!(dry.before.documents >= 1 && dry.before.session_items >= 3);
+    assert_eq!(dry.before.settings_versions, 1);
     assert_eq!(dry.objects.len() as u64, dry.before.documents);
     assert_eq!(app.store.tenant_inventory(&gone).await.unwrap(), dry.before);
     assert_eq!(objects_of(app, &gone).await as u64, dry.before.documents);
@@ -150,6 +176,10 @@ async fn a_tenant_goes_whole_and_alone(server: &TestServer) {
     assert!(finished.finished, "{finished:?}");
     assert!(app.store.tenant_inventory(&gone).await.unwrap().is_empty());
     assert!(app.store.tenant(&gone).await.unwrap().is_none());
+    for hash in &gone_keys {
+        let found = app.store.tenant_by_admin_key_hash(hash).await.unwrap();
+        assert!(found.is_none(), "an admin key of the tenant still resolves");
+    }
     let again = offboarding::offboard(app, &gone, OffboardOptions::default(), "platform_operator")
         .await
         .unwrap();

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -419,7 +420,7 @@ class Journeys(unittest.TestCase):
             "--domain", "strict.example.com", "--admin-email", "hr@strict.example.com",
             "--threshold", "10", "--json"))
         tenant = created["tenant_id"]
-        petraf_cli("tenant", "limits", tenant, "--keep-best-after-attempts", "1")
+        petraf_cli("tenant", "settings", tenant, "--patch", "{\"limits\": {\"keep_best_after_attempts\": 1}}")
         driver = browser()
 
         def until_the_ways_forward():
@@ -560,6 +561,85 @@ class Journeys(unittest.TestCase):
         finally:
             quit_browser(driver)
 
+    def sign_in_as_admin(self, driver, key):
+        driver.get(SERVER["base"] + "/#/admin")
+        visible(driver, "#admin-key").send_keys(key)
+        driver.find_element(By.CSS_SELECTOR, "#admin-login button").click()
+        visible(driver, "#settings-form")
+
+    def test_the_admin_changes_a_setting_and_sees_its_version_and_diff(self):
+        driver = browser()
+        try:
+            self.sign_in_as_admin(driver, SERVER["admin_key"])
+            version = int(re.search(r"Version (\d+)", text_of(driver, "settings-version")).group(1))
+            threshold = driver.find_element(By.ID, "set-threshold")
+            before = float(threshold.get_attribute("value"))
+            after = 6.5 if before != 6.5 else 7.5
+            threshold.clear()
+            threshold.send_keys(str(after))
+            # A rubric whose weights no longer add up to 100 is refused, nothing saved.
+            weight = driver.find_element(By.CSS_SELECTOR, "#rubric-g4_future input")
+            weight.clear()
+            weight.send_keys("99")
+            driver.find_element(By.ID, "settings-save").click()
+            self.assertIn("add up to", visible(driver, "#settings-result .error").text)
+            driver.refresh()
+            visible(driver, "#settings-form")
+            self.assertIn(f"Version {version} ", text_of(driver, "settings-version"))
+            threshold = driver.find_element(By.ID, "set-threshold")
+            threshold.clear()
+            threshold.send_keys(str(after))
+            driver.find_element(By.ID, "settings-save").click()
+            saved = visible(driver, "#settings-saved")
+            self.assertIn(f"Saved as version {version + 1}", saved.text)
+            change = driver.find_element(By.CSS_SELECTOR, "#settings-diff li[data-path='threshold']")
+            self.assertIn(f"{before:g} → {after:g}", change.text)
+            self.assertIn(f"Version {version + 1} ", text_of(driver, "settings-version"))
+            driver.find_element(By.CSS_SELECTOR, "#settings-versions summary").click()
+            newest = visible(driver, "#settings-versions li")
+            self.assertEqual(newest.get_attribute("data-version"), str(version + 1))
+            self.assertIn("threshold", newest.text)
+            shot(driver, "11-admin-settings")
+        finally:
+            quit_browser(driver)
+
+    def test_the_admin_rotates_its_key_and_the_old_one_is_refused_at_once(self):
+        driver = browser()
+        try:
+            self.sign_in_as_admin(driver, SERVER["admin_key"])
+            visible(driver, "#keys-table")
+            old_prefix = driver.execute_script(
+                "return [...document.querySelectorAll('#keys-table tr[data-active=true]')]"
+                ".find(r => r.textContent.includes('(this tab)')).dataset.prefix")
+            driver.find_element(By.ID, "key-create").click()
+            new_key = visible(driver, "#new-key").text
+            self.assertTrue(new_key.startswith("admin_sk_"), new_key)
+            driver.find_element(By.ID, "key-use").click()
+            wait(driver).until(lambda d: d.execute_script(
+                "const r = [...document.querySelectorAll('#keys-table tr')]"
+                ".find(r => r.textContent.includes('(this tab)'));"
+                "return r && r.dataset.prefix") not in (None, old_prefix))
+            row = driver.find_element(By.CSS_SELECTOR, f"#keys-table tr[data-prefix='{old_prefix}']")
+            row.find_element(By.CSS_SELECTOR, "button.revoke").click()
+            driver.switch_to.alert.accept()
+            visible(driver, "#key-revoked")
+            wait(driver).until(lambda d: d.find_element(
+                By.CSS_SELECTOR, f"#keys-table tr[data-prefix='{old_prefix}']").get_attribute("data-active") == "false")
+            shot(driver, "12-admin-keys")
+
+            def status_with(key):
+                request = urllib.request.Request(
+                    SERVER["base"] + f"/api/admin/tenants/{DEMO_TENANT}/settings", headers={"X-Admin-Key": key})
+                try:
+                    return urllib.request.urlopen(request, timeout=10).status
+                except urllib.error.HTTPError as e:
+                    return e.code
+            self.assertEqual(status_with(SERVER["admin_key"]), 401, "the revoked key is refused at once")
+            self.assertEqual(status_with(new_key), 200)
+            # The other tests sign in with the key the server printed: hand them the new one.
+            SERVER["admin_key"] = new_key
+        finally:
+            quit_browser(driver)
 
 class Privacy(unittest.TestCase):
     def test_the_employee_downloads_then_erases_her_data(self):

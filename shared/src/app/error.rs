@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Conflict,
     /// A precondition the request named (`If-Match`) does not hold (412).
     PreconditionFailed,
+    /// A resource that moved for good (410).
+    Gone,
     PayloadTooLarge,
     UnsupportedMediaType,
     /// Well-formed but unusable content (422).
@@ -56,6 +58,7 @@ impl AppError {
         not_found => NotFound,
         conflict => Conflict,
         precondition_failed => PreconditionFailed,
+        gone => Gone,
         too_large => PayloadTooLarge,
         unsupported => UnsupportedMediaType,
         unprocessable => Unprocessable,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::tenants::{self, ConfigChange};
+use super::settings::{self, ConfigChange};
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
@@ -267,8 +267,8 @@ pub async fn limits_of(app: &App, tenant_id: &str) -> AppResult<UsageLimits> {
 }
 
 /// Changes the fields of a tenant's limits that `patch` (a JSON object)
-/// names, keeping the others: the platform operator's setting, audited
-/// with what changed.
+/// names, keeping the others: the platform operator's setting, a new
+/// settings version audited with what changed.
 pub async fn update_limits(
     app: &App,
     tenant_id: &str,
@@ -281,41 +281,20 @@ pub async fn update_limits(
         return Err(invalid("send a JSON object of the limits to change".into()));
     };
     let change = ConfigChange::new(action::TENANT_LIMITS_CHANGED, actor, origin);
-    let config = tenants::change_config(app, tenant_id, change, |config| {
+    let config = settings::change_config(app, tenant_id, change, |config| {
         let mut merged = serde_json::to_value(&config.limits)
             .map_err(|e| AppError::internal("internal_error", e.to_string()))?;
         if let Value::Object(fields) = &mut merged {
-            fields.extend(patch);
+            fields.extend(patch.clone());
         }
         let limits: UsageLimits =
             serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
         limits.validate().map_err(|e| invalid(e.0))?;
-        let changes = changed_fields(&config.limits, &limits);
         config.limits = limits;
-        Ok((json!({"limits": config.limits}), changes))
+        Ok(())
     })
     .await?;
     Ok(config.limits)
-}
-
-/// `{field: {from, to}}` for every field that differs.
-fn changed_fields(before: &UsageLimits, after: &UsageLimits) -> Value {
-    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return json!({});
-    };
-    let changed: serde_json::Map<String, Value> = after
-        .iter()
-        .filter(|(field, value)| before.get(*field) != Some(value))
-        .map(|(field, value)| {
-            (
-                field.clone(),
-                json!({"from": before.get(field), "to": value}),
-            )
-        })
-        .collect();
-    Value::Object(changed)
 }
 
 #[cfg(test)]
@@ -390,6 +369,9 @@ mod tests {
             },
             config: tenant.config,
             admin_key_hash: "h".into(),
+            admin_keys: vec![],
+            settings: Default::default(),
+            revision: 0,
         };
         let now = Utc::now();
         let alerts = budget_alerts(&record, Some(700), "s1", now).unwrap();
@@ -420,19 +402,5 @@ mod tests {
         assert_eq!(only_budget.alerts.len(), 1);
         record.config.limits.monthly_token_budget = 0;
         assert!(budget_alerts(&record, Some(0), "s1", now).is_none());
-    }
-
-    #[test]
-    fn only_changed_limits_are_recorded() {
-        let before = UsageLimits::default();
-        let after = UsageLimits {
-            monthly_token_budget: 42,
-            ..before.clone()
-        };
-        let changes = changed_fields(&before, &after);
-        assert_eq!(
-            changes,
-            json!({"monthly_token_budget": {"from": 5_000_000, "to": 42}})
-        );
     }
 }

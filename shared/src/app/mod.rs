@@ -1,6 +1,7 @@
 //! Application services: the use cases, orchestrating the domain over the ports.
 
 pub mod admin;
+pub mod admin_keys;
 pub mod chat;
 pub mod data_export;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod origins;
 pub mod resume_audit;
 pub mod retention;
 pub mod sessions;
+pub mod settings;
 pub mod tenants;
 pub mod transcript;
 pub mod turns;

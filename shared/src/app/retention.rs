@@ -8,7 +8,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::tenants::{ConfigChange, change_config, existing};
+use super::settings::{ConfigChange, change_config};
+use super::tenants::existing;
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::ids::new_id;

@@ -6,12 +6,13 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::{App, AppError, AppResult};
+use crate::domain::admin_keys::{AdminKey, key_prefix};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::ids::new_id;
 use crate::domain::resume_token::hash_token;
 use crate::domain::tenant::{
-    CoachRetrieval, DocumentLimits, Tenant, TenantConfig, TenantRecord, TenantStatus,
-    validate_domain, validate_email, validate_slug,
+    Tenant, TenantConfig, TenantRecord, TenantStatus, validate_domain, validate_email,
+    validate_slug,
 };
 
 /// What `petraf tenant create` asks for.
@@ -89,11 +90,18 @@ pub async fn create_tenant(app: &App, new: NewTenant) -> AppResult<CreatedTenant
         created_at: now,
         updated_at: now,
     };
-    let record = TenantRecord {
+    let record = TenantRecord::new(
         tenant,
-        config: new.config,
-        admin_key_hash: hash_token(&admin_key),
-    };
+        new.config,
+        AdminKey {
+            prefix: key_prefix(&admin_key),
+            hash: hash_token(&admin_key),
+            created_at: now,
+            created_by: "tenant creation".into(),
+            revoked_at: None,
+            revoked_by: None,
+        },
+    );
     let audit = AuditEntry::new(
         new_id(),
         &id,
@@ -143,31 +151,6 @@ pub async fn set_status(app: &App, tenant_id: &str, status: TenantStatus) -> App
     Ok(tenant)
 }
 
-/// Sets how much a tenant's document library may hold (the platform
-/// operator's call); audited with the limits before and after. Documents
-/// already stored stay; only new uploads are held to the new limits.
-pub async fn set_document_limits(
-    app: &App,
-    tenant_id: &str,
-    limits: DocumentLimits,
-    actor: &str,
-    origin: &RequestOrigin,
-) -> AppResult<DocumentLimits> {
-    limits
-        .validate()
-        .map_err(|e| AppError::bad_request("invalid_limits", e.0))?;
-    let change = ConfigChange::new(action::TENANT_LIMITS_CHANGED, actor, origin);
-    change_config(app, tenant_id, change, |config| {
-        let before = std::mem::replace(&mut config.document_limits, limits);
-        Ok((
-            json!({"document_limits": limits}),
-            json!({"document_limits": {"from": before, "to": limits}}),
-        ))
-    })
-    .await?;
-    Ok(limits)
-}
-
 /// The tenant's record, or `404 tenant_not_found`.
 pub async fn existing_tenant(app: &App, tenant_id: &str) -> AppResult<TenantRecord> {
     existing(app, tenant_id).await
@@ -179,79 +162,6 @@ pub(crate) async fn existing(app: &App, tenant_id: &str) -> AppResult<TenantReco
         .tenant(tenant_id)
         .await?
         .ok_or_else(|| AppError::not_found("tenant_not_found", format!("no tenant {tenant_id}")))
-}
-
-/// Who changes a tenant's config, and the audit action that records it.
-pub(crate) struct ConfigChange<'a> {
-    action: &'static str,
-    actor: &'a str,
-    origin: &'a RequestOrigin,
-}
-
-impl<'a> ConfigChange<'a> {
-    pub(crate) fn new(action: &'static str, actor: &'a str, origin: &'a RequestOrigin) -> Self {
-        ConfigChange {
-            action,
-            actor,
-            origin,
-        }
-    }
-}
-
-/// Applies `edit` to the tenant's config and stores it with its audit entry
-/// in one write. `edit` returns the entry's details and its
-/// `{field: {from, to}}` changes, or refuses (then nothing is written).
-pub(crate) async fn change_config(
-    app: &App,
-    tenant_id: &str,
-    change: ConfigChange<'_>,
-    edit: impl FnOnce(&mut TenantConfig) -> AppResult<(serde_json::Value, serde_json::Value)>,
-) -> AppResult<TenantConfig> {
-    let mut config = existing(app, tenant_id).await?.config;
-    let (details, changes) = edit(&mut config)?;
-    let audit = AuditEntry::new(
-        new_id(),
-        tenant_id,
-        None,
-        change.actor,
-        change.action,
-        ("tenant", tenant_id),
-        details,
-        change.origin,
-        app.clock.now(),
-    )
-    .with_changes(changes);
-    app.store
-        .update_tenant_config(tenant_id, &config, &audit)
-        .await?;
-    Ok(config)
-}
-
-/// What grounds the tenant's coach replies.
-pub async fn coach_retrieval(app: &App, tenant_id: &str) -> AppResult<CoachRetrieval> {
-    Ok(existing(app, tenant_id).await?.config.coach_retrieval)
-}
-
-/// Chooses what grounds the tenant's coach replies (the tenant's own call:
-/// both ways make the same model calls, only their order differs); audited
-/// with the choice before and after. Takes effect from the next turn.
-pub async fn set_coach_retrieval(
-    app: &App,
-    tenant_id: &str,
-    mode: CoachRetrieval,
-    actor: &str,
-    origin: &RequestOrigin,
-) -> AppResult<CoachRetrieval> {
-    let change = ConfigChange::new(action::TENANT_CONFIG_CHANGED, actor, origin);
-    change_config(app, tenant_id, change, |config| {
-        let before = std::mem::replace(&mut config.coach_retrieval, mode);
-        Ok((
-            json!({"coach_retrieval": mode}),
-            json!({"coach_retrieval": {"from": before, "to": mode}}),
-        ))
-    })
-    .await?;
-    Ok(mode)
 }
 
 /// Finds the tenant a request is for: `X-Tenant-ID` first, else the host.
@@ -293,15 +203,30 @@ pub async fn resolve(
 #[derive(Debug, Clone)]
 pub enum Admin {
     Platform,
-    Tenant(Box<TenantRecord>),
+    /// A tenant's key: the tenant and which of its keys.
+    Tenant {
+        record: Box<TenantRecord>,
+        key: Box<AdminKey>,
+    },
 }
 
 impl Admin {
-    /// The name the audit log records.
+    /// The name the audit log records: a tenant key by its contact and
+    /// the key's prefix, so every use is attributable to one key.
     pub fn actor(&self) -> String {
         match self {
             Admin::Platform => "platform_admin".into(),
-            Admin::Tenant(r) => r.tenant.contact_email.clone(),
+            Admin::Tenant { record, key } => {
+                format!("{} (key {})", record.tenant.contact_email, key.prefix)
+            }
+        }
+    }
+
+    /// The hash of the tenant key in use (none for the platform key).
+    pub fn key_hash(&self) -> Option<&str> {
+        match self {
+            Admin::Platform => None,
+            Admin::Tenant { key, .. } => Some(&key.hash),
         }
     }
 
@@ -309,7 +234,7 @@ impl Admin {
     pub fn require_platform(&self, what: &str) -> AppResult<()> {
         match self {
             Admin::Platform => Ok(()),
-            Admin::Tenant(_) => Err(AppError::forbidden(
+            Admin::Tenant { .. } => Err(AppError::forbidden(
                 "platform_admin_only",
                 format!("only the platform admin key {what}"),
             )),
@@ -320,15 +245,20 @@ impl Admin {
     pub fn scope(&self, requested: Option<&str>) -> AppResult<Option<String>> {
         match (self, requested) {
             (Admin::Platform, requested) => Ok(requested.map(str::to_string)),
-            (Admin::Tenant(r), Some(t)) if t != r.tenant.id => Err(AppError::forbidden(
-                "forbidden_tenant",
-                "this admin key belongs to another tenant",
-            )),
-            (Admin::Tenant(r), _) => Ok(Some(r.tenant.id.clone())),
+            (Admin::Tenant { record, .. }, Some(t)) if t != record.tenant.id => {
+                Err(AppError::forbidden(
+                    "forbidden_tenant",
+                    "this admin key belongs to another tenant",
+                ))
+            }
+            (Admin::Tenant { record, .. }, _) => Ok(Some(record.tenant.id.clone())),
         }
     }
 }
 
+/// The platform key, or an active key of an active tenant; a revoked key
+/// is refused from the moment its revocation is written (every request
+/// reads the tenant record strongly consistently).
 pub async fn authenticate_admin(app: &App, key: Option<&str>) -> AppResult<Admin> {
     let key = key.filter(|k| !k.trim().is_empty()).ok_or_else(|| {
         AppError::unauthorized("missing_admin_key", "send the admin key in X-Admin-Key")
@@ -339,17 +269,28 @@ pub async fn authenticate_admin(app: &App, key: Option<&str>) -> AppResult<Admin
     {
         return Ok(Admin::Platform);
     }
-    match app.store.tenant_by_admin_key_hash(&hash).await? {
-        Some(record) if digests_match(&record.admin_key_hash, &hash) => {
+    let found = app.store.tenant_by_admin_key_hash(&hash).await?;
+    let found = found.and_then(|record| {
+        let key = record
+            .keys()
+            .into_iter()
+            .find(|k| k.is_active() && digests_match(&k.hash, &hash))?;
+        Some((record, key))
+    });
+    match found {
+        Some((record, key)) => {
             if record.tenant.status != TenantStatus::Active {
                 return Err(AppError::forbidden(
                     "tenant_inactive",
                     "this tenant is not active",
                 ));
             }
-            Ok(Admin::Tenant(Box::new(record)))
+            Ok(Admin::Tenant {
+                record: Box::new(record),
+                key: Box::new(key),
+            })
         }
-        _ => Err(AppError::unauthorized(
+        None => Err(AppError::unauthorized(
             "invalid_admin_key",
             "the admin key is not valid",
         )),

@@ -31,6 +31,9 @@ pub fn tenant_record(id: &str) -> TenantRecord {
         },
         config: TenantConfig::defaults(),
         admin_key_hash: format!("hash-{id}"),
+        admin_keys: vec![],
+        settings: Default::default(),
+        revision: 0,
     }
 }
 

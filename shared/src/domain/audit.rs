@@ -19,6 +19,10 @@ pub mod action {
     pub const TENANT_STATUS_CHANGED: &str = "tenant.status_changed";
     pub const TENANT_LIMITS_CHANGED: &str = "tenant.limits_changed";
     pub const TENANT_CONFIG_CHANGED: &str = "tenant.config_changed";
+    /// A merge patch of the settings resource: a new version, with the diff.
+    pub const TENANT_SETTINGS_CHANGED: &str = "tenant.settings_changed";
+    pub const ADMIN_KEY_CREATED: &str = "tenant.admin_key_created";
+    pub const ADMIN_KEY_REVOKED: &str = "tenant.admin_key_revoked";
     pub const RAG_DOCUMENT_UPLOADED: &str = "rag.document_uploaded";
     pub const RAG_DOCUMENT_REPLACED: &str = "rag.document_replaced";
     pub const RAG_DOCUMENT_DELETED: &str = "rag.document_deleted";

@@ -1,5 +1,6 @@
 //! Pure domain logic: no I/O, no clocks, no randomness beyond ids and nonces.
 
+pub mod admin_keys;
 pub mod audit;
 pub mod chunking;
 pub mod client_address;
@@ -22,7 +23,9 @@ pub mod prompts;
 pub mod resume_token;
 pub mod scoring;
 pub mod session;
+pub mod settings;
 pub mod settings_error;
+pub mod settings_stamp;
 pub mod tenant;
 pub mod text;
 pub mod way_forward;

@@ -24,11 +24,16 @@ pub struct Rubric {
     pub criteria: Vec<Criterion>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CriterionBody {
-    weight: f64,
+/// A criterion as the settings show it, under its name.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CriterionBody {
+    /// Positive; a rubric's weights add up to 100 when it is changed.
+    #[schema(exclusive_minimum = 0.0, maximum = 100.0)]
+    pub weight: f64,
     #[serde(default)]
-    description: String,
+    #[schema(max_length = 500)]
+    pub description: String,
 }
 
 impl Serialize for Rubric {

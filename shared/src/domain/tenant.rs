@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::admin_keys::{AdminKey, INITIAL_KEY_PREFIX};
 use super::limits::UsageLimits;
 use super::phase::Phase;
-use super::scoring::Rubric;
+use super::scoring::{CriterionBody, Rubric};
 use super::settings_error::SettingsError;
+use super::settings_stamp::SettingsStamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -31,11 +33,17 @@ pub struct Tenant {
 }
 
 /// The tenant's prompts; `{company}` is replaced with the tenant's name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Each 1-8000 characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Prompts {
+    #[schema(min_length = 1, max_length = 8000)]
     pub system_prompt: String,
+    #[schema(min_length = 1, max_length = 8000)]
     pub g4_future_prompt: String,
+    #[schema(min_length = 1, max_length = 8000)]
     pub g6_values_prompt: String,
+    #[schema(min_length = 1, max_length = 8000)]
     pub g8_actions_prompt: String,
 }
 
@@ -51,35 +59,55 @@ impl Prompts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UiFlags {
     pub show_age_field: bool,
     pub show_years_of_service: bool,
     pub show_grade: bool,
 }
 
-/// Everything a tenant can tune about the coach.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything a tenant can tune about the coach: the settings resource.
+/// `editable_by` of `GET …/settings` (and each field's description) says
+/// who may change it; `limits` and `document_limits` take the platform key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantConfig {
+    /// Tenant admin. The coach's prompts, per phase.
     pub prompts: Prompts,
-    /// One rubric per conversational phase, keyed by phase name.
+    /// Tenant admin. One rubric per conversational phase (`g4_future`,
+    /// `g6_values`, `g8_actions`): criteria by name with their weights,
+    /// which add up to 100 when a rubric is changed.
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, CriterionBody>>)]
     pub scoring_rubrics: BTreeMap<String, Rubric>,
+    /// Tenant admin. The overall score (0-10) a goal needs to pass.
+    #[schema(minimum = 0.0, maximum = 10.0)]
     pub threshold: f64,
+    /// Tenant admin.
     pub ui_flags: UiFlags,
+    /// Tenant admin. Whether the coach retrieves the company's documents.
     pub rag_enabled: bool,
+    /// Tenant admin. 1-365.
+    #[schema(minimum = 1, maximum = 365)]
     pub session_expiration_days: u32,
+    /// Tenant admin. The chat model: one of the known models when changed
+    /// (`gpt-4o-mini`, `gpt-4o`, `gpt-4.1`, `gpt-4.1-mini`, `gpt-4.1-nano`,
+    /// `gpt-5`, `gpt-5-mini`, `gpt-5-nano`, or the Bedrock ids in the README).
+    #[schema(min_length = 1, max_length = 200)]
     pub llm_model: String,
+    /// Tenant admin. Turns the coach collects before drafting a goal, 1-10.
+    #[schema(minimum = 1, maximum = 10)]
     pub max_collect_turns: u32,
-    /// The document categories each phase retrieves from.
+    /// Tenant admin. The document categories each phase retrieves from.
     pub rag_categories: BTreeMap<String, Vec<String>>,
-    /// Rate limits, turn caps and the token budget (defaults when absent).
+    /// Platform key only. Rate limits, turn caps and the token budget
+    /// (defaults when absent).
     #[serde(default)]
     pub limits: UsageLimits,
-    /// How much the tenant's document library may hold (set by the
-    /// platform operator; tenants created before limits get the defaults).
+    /// Platform key only. How much the tenant's document library may hold
+    /// (tenants created before limits get the defaults).
     #[serde(default)]
     pub document_limits: DocumentLimits,
-    /// What grounds the coach's reply on a collect turn (configs stored
-    /// before the choice existed read as `ahead`).
+    /// Tenant admin. What grounds the coach's reply on a collect turn
+    /// (configs stored before the choice existed read as `ahead`).
     #[serde(default)]
     pub coach_retrieval: CoachRetrieval,
     /// Days a session is kept after its last activity; then it is deleted
@@ -339,7 +367,62 @@ impl TenantConfig {
 pub struct TenantRecord {
     pub tenant: Tenant,
     pub config: TenantConfig,
+    /// The hash of the key the tenant was created with. Records written
+    /// before keys could be rotated hold their only key here.
     pub admin_key_hash: String,
+    /// Every key created since, revoked ones included (empty: only the one above).
+    #[serde(default)]
+    pub admin_keys: Vec<AdminKey>,
+    /// The settings version in force.
+    #[serde(default)]
+    pub settings: SettingsStamp,
+    /// Bumped by every write of the record: what a compare-and-swap compares.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl TenantRecord {
+    /// A new tenant's record, holding `key_hash` as its one key.
+    pub fn new(tenant: Tenant, config: TenantConfig, key: AdminKey) -> Self {
+        TenantRecord {
+            tenant,
+            config,
+            admin_key_hash: key.hash.clone(),
+            admin_keys: vec![key],
+            settings: SettingsStamp::default(),
+            revision: 0,
+        }
+    }
+
+    /// Every key, the one of a record from before rotation included.
+    pub fn keys(&self) -> Vec<AdminKey> {
+        if !self.admin_keys.is_empty() {
+            return self.admin_keys.clone();
+        }
+        vec![AdminKey {
+            prefix: INITIAL_KEY_PREFIX.into(),
+            hash: self.admin_key_hash.clone(),
+            created_at: self.tenant.created_at,
+            created_by: "tenant creation".into(),
+            revoked_at: None,
+            revoked_by: None,
+        }]
+    }
+
+    /// The active key whose hash is `hash`.
+    pub fn active_key(&self, hash: &str) -> Option<AdminKey> {
+        self.keys()
+            .into_iter()
+            .find(|k| k.is_active() && k.hash == hash)
+    }
+
+    pub fn active_key_hashes(&self) -> Vec<String> {
+        self.keys()
+            .into_iter()
+            .filter(AdminKey::is_active)
+            .map(|k| k.hash)
+            .collect()
+    }
 }
 
 /// Slugs and domains are lowercase and DNS-safe.

@@ -1,41 +1,26 @@
-//! `/api/admin/*` but documents (`document_routes.rs`): stats, audit log,
-//! tenants and their settings.
+//! `/api/admin/*` but documents (`document_routes.rs`) and settings
+//! (`settings_routes.rs`): stats, audit log, tenants.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::contract::{InstantOrDay, SessionId, TenantId};
 use super::error::ErrorBody;
 
-use super::extract::{AdminAuth, ApiJson, Origin};
-use crate::app::ingestion;
+use super::extract::{AdminAuth, Origin};
 use crate::app::tenants::Admin;
-use crate::app::{App, AppError, AppResult, admin, limits, tenants, way_forward};
-use crate::domain::limits::UsageLimits;
-use crate::domain::tenant::{CoachRetrieval, DocumentLimits, Tenant};
+use crate::app::{App, AppError, AppResult, admin, way_forward};
+use crate::domain::tenant::Tenant;
 
 pub fn router() -> Router<App> {
     Router::new()
         .route("/api/admin/stats/overview", get(stats))
         .route("/api/admin/audit-logs", get(audit_logs))
         .route("/api/admin/tenants", get(tenants))
-        .route(
-            "/api/admin/tenants/{tenant_id}/limits",
-            get(get_limits).patch(update_limits),
-        )
-        .route(
-            "/api/admin/tenants/{tenant_id}/document-limits",
-            get(document_limits).put(set_document_limits),
-        )
-        .route(
-            "/api/admin/tenants/{tenant_id}/coach-retrieval",
-            get(coach_retrieval).put(set_coach_retrieval),
-        )
         .route(
             "/api/admin/sessions/{session_id}/phases/{phase}/reopen",
             post(reopen_phase),
@@ -178,71 +163,6 @@ fn audit_bound(value: &str, bound: Bound) -> AppResult<DateTime<Utc>> {
     Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
-/// A tenant's limits: its own admin may read them.
-#[utoipa::path(
-    get, path = "/api/admin/tenants/{tenant_id}/limits", tag = "admin", operation_id = "get_limits",
-    params(("tenant_id" = TenantId, Path, description = "The tenant")),
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The tenant's rate limits, turn cap and token budget", body = UsageLimits),
-    )
-)]
-async fn get_limits(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Path(tenant_id): Path<String>,
-) -> AppResult<Json<UsageLimits>> {
-    admin.scope(Some(&tenant_id))?;
-    Ok(Json(limits::limits_of(&app, &tenant_id).await?))
-}
-
-/// The body of a limits change: any of the limits, each within its range.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // A schema only: `limits::update_limits` merges the body.
-pub struct UsageLimitsPatch {
-    /// Sessions one client address may create per clock hour; 0: no limit.
-    #[schema(nullable = false, maximum = 1_000_000)]
-    sessions_per_address_per_hour: Option<u32>,
-    /// Chat turns one client address may send per clock minute; 0: no limit.
-    #[schema(nullable = false, maximum = 1_000_000)]
-    turns_per_address_per_minute: Option<u32>,
-    /// Turns a session may take in one phase beyond `max_collect_turns`.
-    #[schema(nullable = false, maximum = 1000)]
-    extra_turns_per_phase: Option<u32>,
-    /// Model tokens the tenant may spend per calendar month (UTC); 0: no budget.
-    #[schema(nullable = false, maximum = 1_000_000_000_000_u64)]
-    monthly_token_budget: Option<u64>,
-    /// The share of the budget (percent) from which stats and the audit log warn.
-    #[schema(nullable = false, minimum = 1, maximum = 100)]
-    budget_warning_percent: Option<u8>,
-}
-
-/// Changes the limits the body names; the platform admin only.
-#[utoipa::path(
-    patch, path = "/api/admin/tenants/{tenant_id}/limits", tag = "admin", operation_id = "update_limits",
-    params(("tenant_id" = TenantId, Path, description = "The tenant")),
-    request_body(content = UsageLimitsPatch, description = "Only the fields sent change; the rest are kept"),
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The tenant's limits after the change (audited `tenant.limits_changed`)", body = UsageLimits),
-        (status = 400, description = "`invalid_limits`: a field out of range or unknown", body = ErrorBody),
-        (status = 403, description = "`platform_admin_only`: a tenant's key", body = ErrorBody),
-    )
-)]
-async fn update_limits(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
-    Path(tenant_id): Path<String>,
-    ApiJson(patch): ApiJson<Value>,
-) -> AppResult<Json<UsageLimits>> {
-    admin.require_platform("changes a tenant's limits")?;
-    Ok(Json(
-        limits::update_limits(&app, &tenant_id, patch, &admin.actor(), &origin).await?,
-    ))
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantList {
     pub tenants: Vec<Tenant>,
@@ -265,113 +185,6 @@ async fn tenants(
     let tenants = admin::tenants(&app, &admin).await?;
     let total = tenants.len();
     Ok(Json(TenantList { tenants, total }))
-}
-
-/// How much the tenant's document library may hold: its own admin may read it.
-#[utoipa::path(
-    get, path = "/api/admin/tenants/{tenant_id}/document-limits", tag = "admin", operation_id = "get_document_limits",
-    params(("tenant_id" = TenantId, Path, description = "The tenant")),
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The tenant's document limits", body = DocumentLimits),
-    )
-)]
-async fn document_limits(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Path(tenant_id): Path<String>,
-) -> AppResult<Json<DocumentLimits>> {
-    admin.scope(Some(&tenant_id))?;
-    Ok(Json(ingestion::document_limits(&app, &tenant_id).await?))
-}
-
-/// Sets both document limits; the platform admin only.
-#[utoipa::path(
-    put, path = "/api/admin/tenants/{tenant_id}/document-limits", tag = "admin", operation_id = "set_document_limits",
-    params(("tenant_id" = TenantId, Path, description = "The tenant")),
-    request_body = DocumentLimits,
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The limits now in force (audited `tenant.limits_changed`)", body = DocumentLimits),
-        (status = 400, description = "`invalid_limits`: `max_documents` 1–100,000, `max_chunks` 1–10,000,000", body = ErrorBody),
-        (status = 403, description = "`platform_admin_only`: a tenant's key", body = ErrorBody),
-    )
-)]
-async fn set_document_limits(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
-    Path(tenant_id): Path<String>,
-    ApiJson(limits): ApiJson<DocumentLimits>,
-) -> AppResult<Json<DocumentLimits>> {
-    admin.require_platform("sets a tenant's document limits")?;
-    Ok(Json(
-        tenants::set_document_limits(&app, &tenant_id, limits, &admin.actor(), &origin).await?,
-    ))
-}
-
-/// What grounds a tenant's coach replies.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CoachRetrievalSetting {
-    /// `ahead` (default): the coach starts from the passages of the phase's
-    /// query embedded before the turn, reranked by the latest message's
-    /// words: no model call before the reply. `per_turn`: the turn's
-    /// answers are embedded and searched first: passages for exactly this
-    /// message, the first token one embedding call later.
-    pub coach_retrieval: CoachRetrieval,
-}
-
-/// What grounds the tenant's coach replies: its own admin may read it.
-#[utoipa::path(
-    get, path = "/api/admin/tenants/{tenant_id}/coach-retrieval", tag = "admin", operation_id = "get_coach_retrieval",
-    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The tenant's choice", body = CoachRetrievalSetting),
-    )
-)]
-async fn coach_retrieval(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Path(tenant_id): Path<String>,
-) -> AppResult<Json<CoachRetrievalSetting>> {
-    admin.scope(Some(&tenant_id))?;
-    Ok(Json(CoachRetrievalSetting {
-        coach_retrieval: tenants::coach_retrieval(&app, &tenant_id).await?,
-    }))
-}
-
-/// Chooses what grounds the tenant's coach replies; its own admin may.
-#[utoipa::path(
-    put, path = "/api/admin/tenants/{tenant_id}/coach-retrieval", tag = "admin", operation_id = "set_coach_retrieval",
-    params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)")),
-    request_body = CoachRetrievalSetting,
-    security(("admin_key" = [])),
-    responses(
-        (status = 200, description = "The choice now in force, from the next turn (audited `tenant.config_changed`)", body = CoachRetrievalSetting),
-        (status = 400, description = "`invalid_body`: not ahead or per_turn", body = ErrorBody),
-    )
-)]
-async fn set_coach_retrieval(
-    State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
-    Path(tenant_id): Path<String>,
-    ApiJson(setting): ApiJson<CoachRetrievalSetting>,
-) -> AppResult<Json<CoachRetrievalSetting>> {
-    admin.scope(Some(&tenant_id))?;
-    let mode = tenants::set_coach_retrieval(
-        &app,
-        &tenant_id,
-        setting.coach_retrieval,
-        &admin.actor(),
-        &origin,
-    )
-    .await?;
-    Ok(Json(CoachRetrievalSetting {
-        coach_retrieval: mode,
-    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -205,7 +205,8 @@ fn content_type(req: &Request) -> Option<&[u8]> {
     req.headers().get(CONTENT_TYPE).map(|v| v.as_bytes())
 }
 
-/// `application/json`, optionally with parameters (`; charset=utf-8`).
+/// `application/json` (or `application/merge-patch+json`, what a settings
+/// PATCH is), optionally with parameters (`; charset=utf-8`).
 fn is_json(content_type: &[u8]) -> bool {
     let essence = content_type
         .split(|b| *b == b';')
@@ -213,6 +214,7 @@ fn is_json(content_type: &[u8]) -> bool {
         .unwrap_or_default()
         .trim_ascii();
     essence.eq_ignore_ascii_case(b"application/json")
+        || essence.eq_ignore_ascii_case(b"application/merge-patch+json")
 }
 
 async fn body_bytes(req: Request, app: &App) -> Result<Bytes, AppError> {
@@ -340,6 +342,7 @@ mod tests {
             "application/json; charset=utf-8",
             "Application/JSON;charset=UTF-8",
             " application/json ",
+            "application/merge-patch+json",
         ] {
             assert!(is_json(yes.as_bytes()), "{yes}");
         }

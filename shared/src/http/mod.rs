@@ -14,9 +14,12 @@ pub mod lambda;
 pub mod metrics_routes;
 pub mod openapi;
 pub mod privacy_routes;
+#[cfg(test)]
+mod readme_routes;
 mod request_span;
 pub mod server;
 pub mod session_routes;
+pub mod settings_routes;
 pub mod tenant_routes;
 pub mod web;
 
@@ -72,6 +75,7 @@ pub fn goals_api(app: App) -> Router {
 pub fn admin_api(app: App) -> Router {
     finish(
         admin_routes::router()
+            .merge(settings_routes::router())
             .merge(document_routes::router())
             .merge(privacy_routes::admin_router()),
         app,
@@ -85,6 +89,7 @@ pub fn full_api(app: App) -> Router {
         .merge(chat_routes::router())
         .merge(goals_routes::router())
         .merge(admin_routes::router())
+        .merge(settings_routes::router())
         .merge(document_routes::router())
         .merge(privacy_routes::session_router())
         .merge(privacy_routes::admin_router())

@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 use super::error::ErrorBody;
 use super::{
     admin_routes, chat_routes, contract, document_routes, goals_routes, metrics_routes,
-    privacy_routes, session_routes, tenant_routes,
+    privacy_routes, session_routes, settings_routes, tenant_routes,
 };
 use crate::app::chat::events as chat_events;
 
@@ -54,12 +54,6 @@ use crate::app::chat::events as chat_events;
         admin_routes::stats,
         admin_routes::audit_logs,
         admin_routes::tenants,
-        admin_routes::get_limits,
-        admin_routes::update_limits,
-        admin_routes::document_limits,
-        admin_routes::set_document_limits,
-        admin_routes::coach_retrieval,
-        admin_routes::set_coach_retrieval,
         privacy_routes::erase_own_session,
         privacy_routes::export_own_session,
         privacy_routes::erase_sessions,
@@ -68,6 +62,13 @@ use crate::app::chat::events as chat_events;
         privacy_routes::set_retention,
         admin_routes::reopen_phase,
         metrics_routes::prometheus,
+        settings_routes::get_settings,
+        settings_routes::patch_settings,
+        settings_routes::list_versions,
+        settings_routes::get_version,
+        settings_routes::list_keys,
+        settings_routes::create_key,
+        settings_routes::revoke_key,
     ),
     components(schemas(
         ErrorBody,
@@ -136,6 +137,7 @@ pub fn document() -> Value {
         }
     }
     add_chat_events(&mut doc);
+    add_settings_editors(&mut doc);
     doc
 }
 
@@ -231,6 +233,29 @@ fn drop_null_from_optional_body(operation: &mut Value) {
             .collect();
         if let [only] = others.as_slice() {
             media["schema"] = only.clone();
+        }
+    }
+}
+
+/// Who may change each setting, from the one table the API enforces
+/// (`domain::settings::FIELDS`): `x-editable-by` on every property of
+/// `TenantConfig` (`tenant_admin`: the tenant's key or the platform key;
+/// `platform`: the platform key only).
+fn add_settings_editors(doc: &mut Value) {
+    use crate::domain::settings::{Editor, editor_of};
+    let Some(properties) =
+        doc["components"]["schemas"]["TenantConfig"]["properties"].as_object_mut()
+    else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        let editor = match editor_of(name) {
+            Some(Editor::Platform) => "platform",
+            Some(Editor::TenantAdmin) => "tenant_admin",
+            None => continue,
+        };
+        if let Some(property) = property.as_object_mut() {
+            property.insert("x-editable-by".into(), editor.into());
         }
     }
 }
@@ -425,6 +450,7 @@ mod tests {
             include_str!("document_routes.rs"),
             include_str!("privacy_routes.rs"),
             include_str!("metrics_routes.rs"),
+            include_str!("settings_routes.rs"),
             include_str!("mod.rs"),
         ];
         let mut paths = BTreeSet::new();
@@ -450,6 +476,20 @@ mod tests {
             Value::Array(items) => items.iter().for_each(|v| references(v, found)),
             _ => {}
         }
+    }
+
+    #[test]
+    fn every_setting_states_who_may_change_it() {
+        let doc = document();
+        let properties = doc["components"]["schemas"]["TenantConfig"]["properties"]
+            .as_object()
+            .expect("TenantConfig is documented");
+        assert_eq!(properties.len(), crate::domain::settings::FIELDS.len());
+        for (name, property) in properties {
+            assert!(property["x-editable-by"].is_string(), "{name}: {property}");
+        }
+        assert_eq!(properties["limits"]["x-editable-by"], "platform");
+        assert_eq!(properties["threshold"]["x-editable-by"], "tenant_admin");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::domain::limits::SlidingWindow;
 use crate::domain::message::Message;
 use crate::domain::phase::GoalType;
 use crate::domain::session::Session;
+use crate::domain::settings::SettingsVersion;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -420,12 +421,25 @@ pub struct TenantInventory {
     pub audit_entries: u64,
     /// The tenant's usage counters, budget ledgers and limit windows.
     pub counters: u64,
+    /// Superseded versions of its settings.
+    pub settings_versions: u64,
 }
 
 impl TenantInventory {
     pub fn is_empty(&self) -> bool {
         *self == TenantInventory::default()
     }
+}
+
+/// A tenant record to write in place of the one read at `expected_revision`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantReplacement {
+    pub expected_revision: u64,
+    /// Its `revision` is `expected_revision + 1`.
+    pub record: TenantRecord,
+    /// The settings version the record's replaces, when its settings changed.
+    pub superseded: Option<SettingsVersion>,
+    pub audit: AuditEntry,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -467,8 +481,19 @@ pub trait StateStore: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
+    /// Replaces a tenant's record whole (settings, keys) when its stored
+    /// `revision` is still `expected_revision`, keeping the superseded
+    /// settings version and the audit entry in the same write; `Conflict`
+    /// when the record changed meanwhile or there is no such tenant, or a
+    /// new key's hash is taken.
+    async fn replace_tenant(&self, change: &TenantReplacement) -> Result<(), StoreError>;
+
+    /// A tenant's superseded settings versions, newest first.
+    async fn settings_versions(&self, tenant_id: &str) -> Result<Vec<SettingsVersion>, StoreError>;
+
     async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError>;
     async fn tenant_by_domain(&self, domain: &str) -> Result<Option<TenantRecord>, StoreError>;
+    /// The tenant holding `key_hash` as an active key (a revoked key finds none).
     async fn tenant_by_admin_key_hash(
         &self,
         key_hash: &str,

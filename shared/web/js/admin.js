@@ -1,7 +1,9 @@
 // The admin console: the key lives only in this tab (sessionStorage), then
-// document upload, usage stats and the audit log with filters and paging.
+// document upload, usage stats, settings, admin keys and the audit log with
+// filters and paging.
 
 import { ApiError } from "./api.js";
+import { KeysPanel, SettingsPanel } from "./admin-settings.js";
 import { el, show, errorBox, score, download } from "./ui.js";
 
 const KEY_STORAGE = "petraf.admin_key";
@@ -13,7 +15,8 @@ const AUDIT_ACTIONS = [
   "session.created", "session.info_updated", "session.resumed", "session.completed", "goal.scored",
   "goal.kept_below_threshold", "phase.restarted", "phase.reopened",
   "rag.document_uploaded", "rag.document_replaced", "rag.document_deleted", "rag.document_failed", "rag.upload_failed",
-  "tenant.created", "tenant.status_changed", "tenant.limits_changed", "tenant.config_changed",
+  "tenant.created", "tenant.status_changed", "tenant.settings_changed", "tenant.limits_changed", "tenant.config_changed",
+  "tenant.admin_key_created", "tenant.admin_key_revoked",
   "tenant.token_budget_warning", "tenant.token_budget_exhausted",
   "session.erased", "session.retention_expired", "tenant.data_exported", "tenant.retention_changed",
 ];
@@ -53,17 +56,23 @@ export class AdminConsole {
     show(el("section", { class: "card", id: "admin-signin" }, el("h1", { text: `${this.tenant.name} admin` }), form));
   }
 
+  // Switches this tab to another key (a rotation).
+  useKey(key) {
+    sessionStorage.setItem(KEY_STORAGE, key);
+  }
+
   signOut() {
     sessionStorage.removeItem(KEY_STORAGE);
     this.signIn();
   }
 
-  // Any 401/403 sends the admin back to the key form.
+  // A 401 or a 403 about the key sends the admin back to the key form; a
+  // setting only the platform may change is an answer to show.
   async call(method, path, options) {
     try {
       return await this.api.admin(method, path, this.key, options);
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+      if (e instanceof ApiError && (e.status === 401 || (e.status === 403 && e.code !== "platform_admin_only"))) {
         sessionStorage.removeItem(KEY_STORAGE);
         this.signIn(e.message);
         throw new ApiError(e.status, "signed_out", "");
@@ -75,6 +84,8 @@ export class AdminConsole {
   async console() {
     this.statsBox = el("div", { id: "stats", "aria-live": "polite" });
     this.auditBox = el("div", { id: "audit" });
+    this.settings = new SettingsPanel(this);
+    this.keys = new KeysPanel(this);
     show(
       el("section", { class: "card", id: "admin" },
         el("div", { class: "row" },
@@ -84,6 +95,8 @@ export class AdminConsole {
         this.uploadForm(),
         el("h2", { text: "Usage" }),
         this.statsBox,
+        this.settings.view(),
+        this.keys.view(),
         this.privacySection(),
         this.stuckSessionsPanel(),
         el("h2", { text: "Audit log" }),
@@ -92,6 +105,9 @@ export class AdminConsole {
       ),
     );
     await this.refresh();
+    for (const panel of [this.settings, this.keys]) {
+      panel.load().catch((e) => e.code !== "signed_out" && panel.box.replaceChildren(errorBox(e.message)));
+    }
   }
 
   // Employees' data: erase a session (by id or employee code), export the

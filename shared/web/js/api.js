@@ -187,6 +187,6 @@ export class Api {
   }
 
   admin(method, path, key, options = {}) {
-    return this.call(method, path, { ...options, headers: { "X-Admin-Key": key } });
+    return this.call(method, path, { ...options, headers: { ...(options.headers || {}), "X-Admin-Key": key } });
   }
 }

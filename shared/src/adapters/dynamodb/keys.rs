@@ -43,6 +43,13 @@ pub const MARKER_SK: &str = "MARKER";
 pub const SESSION_SK: &str = "SESSION";
 pub const STATE_SK: &str = "STATE";
 pub const TOTALS_SK: &str = "TOTALS";
+/// Superseded settings versions in a tenant's partition: `SETTINGS#` and
+/// the version, zero-padded so that they sort.
+pub const SETTINGS_PREFIX: &str = "SETTINGS#";
+
+pub fn settings_sk(version: u32) -> String {
+    format!("{SETTINGS_PREFIX}{version:010}")
+}
 
 /// Sort-key prefixes inside a session's partition. Goals and links share
 /// `G#` so one Query reads both.

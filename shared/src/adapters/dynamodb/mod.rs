@@ -33,11 +33,12 @@ use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
+use crate::domain::settings::SettingsVersion;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use crate::ports::state_store::{
     AuditPage, AuditQuery, Clock, ErasedItems, Expect, GLOBAL_SCOPE, SessionChange, SessionErasure,
-    SessionSnapshot, StateStore, StoreError, SystemClock, TenantInventory, UsageCounters,
-    tenant_scope,
+    SessionSnapshot, StateStore, StoreError, SystemClock, TenantInventory, TenantReplacement,
+    UsageCounters, tenant_scope,
 };
 
 #[derive(Clone)]
@@ -127,6 +128,14 @@ impl StateStore for DynamoStateStore {
         key_hash: &str,
     ) -> Result<Option<TenantRecord>, StoreError> {
         tenants::by_admin_key_hash(&self.client, &self.table, key_hash).await
+    }
+
+    async fn replace_tenant(&self, change: &TenantReplacement) -> Result<(), StoreError> {
+        tenants::replace(&self.client, &self.table, change).await
+    }
+
+    async fn settings_versions(&self, tenant_id: &str) -> Result<Vec<SettingsVersion>, StoreError> {
+        tenants::settings_versions(&self.client, &self.table, tenant_id).await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {

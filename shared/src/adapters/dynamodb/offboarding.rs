@@ -160,6 +160,9 @@ pub async fn inventory(
     for pk in other_partitions(tenant_id).iter().skip(2) {
         inventory.counters += count(client, table, None, pk).await?;
     }
+    inventory.settings_versions = settings_versions(client, table, tenant_id, None)
+        .await?
+        .len() as u64;
     Ok(inventory)
 }
 
@@ -187,13 +190,41 @@ pub async fn purge(
         let items = keys_of(client, table, None, &pk, Some(batch)).await?;
         deleted += delete_all(client, table, items).await?;
     }
+    if deleted < batch as u64 {
+        let versions = settings_versions(client, table, tenant_id, Some(batch)).await?;
+        deleted += delete_all(client, table, versions).await?;
+    }
     if deleted > 0 {
         return Ok(deleted);
     }
     delete_tenant(client, table, tenant_id).await
 }
 
-/// The tenant item and its markers, out of the platform's tenant counters.
+/// The superseded settings versions beside the tenant item (up to `limit`).
+async fn settings_versions(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+    limit: Option<i32>,
+) -> Result<Vec<Item>, StoreError> {
+    // The tenant item sorts after `SETTINGS#…`: one more than asked.
+    let items = keys_of(
+        client,
+        table,
+        None,
+        &tenant_pk(tenant_id),
+        limit.map(|l| l + 1),
+    )
+    .await?;
+    Ok(items
+        .into_iter()
+        .filter(|item| get_s(item, SK) != Some(TENANT_SK))
+        .take(limit.map_or(usize::MAX, |l| l as usize))
+        .collect())
+}
+
+/// The tenant item and its markers (every active admin key's), out of the
+/// platform's tenant counters.
 async fn delete_tenant(client: &Client, table: &str, tenant_id: &str) -> Result<u64, StoreError> {
     let Some(record) = tenants::by_id(client, table, tenant_id).await? else {
         return Ok(0);
@@ -207,11 +238,14 @@ async fn delete_tenant(client: &Client, table: &str, tenant_id: &str) -> Result<
             ..Default::default()
         },
     )?;
-    for pk in [
-        slug_pk(&t.slug),
-        domain_pk(&t.domain),
-        admin_key_pk(&record.admin_key_hash),
-    ] {
+    let mut markers = vec![slug_pk(&t.slug), domain_pk(&t.domain)];
+    let mut key_hashes = record.active_key_hashes();
+    key_hashes.push(record.admin_key_hash.clone());
+    key_hashes.sort();
+    key_hashes.dedup();
+    markers.extend(key_hashes.iter().map(|hash| admin_key_pk(hash)));
+    let removed = 1 + markers.len() as u64;
+    for pk in markers {
         tx.delete(
             key(pk, MARKER_SK),
             Condition::absent_or_equals(super::keys::TENANT_ID, s(tenant_id)),
@@ -230,7 +264,7 @@ async fn delete_tenant(client: &Client, table: &str, tenant_id: &str) -> Result<
         &increments,
     )?;
     match tx.commit(client).await {
-        Ok(()) => Ok(4),
+        Ok(()) => Ok(removed),
         // Another purge removed it first.
         Err(super::transaction::TransactError::ConditionFailed { .. }) => Ok(0),
         Err(super::transaction::TransactError::Store(e)) => Err(e),

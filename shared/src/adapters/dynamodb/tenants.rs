@@ -11,13 +11,17 @@ use super::counters::add_increments;
 use super::items::audit_item;
 use super::items::{Item, decode, get_n, json, key, n, s, sdk_error};
 use super::keys::{
-    GSI1, GSI1_PK, GSI1_SK, MARKER_SK, RECORD, REVISION, SUMMARY, TENANT_ID, TENANT_LIST,
-    TENANT_SK, admin_key_pk, domain_pk, shard_of, slug_pk, tenant_list_sk, tenant_pk,
+    BODY, GSI1, GSI1_PK, GSI1_SK, MARKER_SK, PK, RECORD, REVISION, SETTINGS_PREFIX, SK, SUMMARY,
+    TENANT_ID, TENANT_LIST, TENANT_SK, admin_key_pk, domain_pk, settings_sk, shard_of, slug_pk,
+    tenant_list_sk, tenant_pk,
 };
 use super::transaction::{Condition, TransactError, Transaction};
 use crate::domain::audit::AuditEntry;
+use crate::domain::settings::SettingsVersion;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord, TenantStatus};
-use crate::ports::state_store::{GLOBAL_SCOPE, StoreError, TENANTS_ACTIVE, TENANTS_TOTAL};
+use crate::ports::state_store::{
+    GLOBAL_SCOPE, StoreError, TENANTS_ACTIVE, TENANTS_TOTAL, TenantReplacement,
+};
 
 /// Attempts of an update that loses a race with another update.
 const UPDATE_ATTEMPTS: u32 = 3;
@@ -85,10 +89,12 @@ pub async fn create(
         marker(domain_pk(&t.domain), record, true)?,
         Some(Condition::absent()),
     )?;
-    tx.put(
-        marker(admin_key_pk(&record.admin_key_hash), record, true)?,
-        Some(Condition::absent()),
-    )?;
+    for hash in record.active_key_hashes() {
+        tx.put(
+            marker(admin_key_pk(&hash), record, true)?,
+            Some(Condition::absent()),
+        )?;
+    }
     let active = i64::from(t.status == TenantStatus::Active);
     tenants_counter(
         &mut tx,
@@ -137,7 +143,8 @@ pub async fn update(
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     update_with(client, table, &tenant.id, audit, |record| {
-        record.tenant = tenant.clone()
+        record.tenant = tenant.clone();
+        record.revision += 1;
     })
     .await
 }
@@ -150,7 +157,8 @@ pub async fn update_config(
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     update_with(client, table, tenant_id, audit, |record| {
-        record.config = config.clone()
+        record.config = config.clone();
+        record.revision += 1;
     })
     .await
 }
@@ -170,7 +178,7 @@ async fn update_with(
             .ok_or_else(|| StoreError::Conflict(format!("no tenant {tenant_id}")))?;
         let mut after = before.clone();
         change(&mut after);
-        let tx = update_transaction(table, &before, &after, revision, audit)?;
+        let tx = update_transaction(table, &before, &after, revision, None, audit)?;
         match tx.commit(client).await {
             Ok(()) => return Ok(()),
             // The tenant item (position 0) changed since we read it: read again.
@@ -188,11 +196,79 @@ async fn update_with(
     )))
 }
 
+/// Writes `change.record` when the stored one is still at its expected
+/// revision (no retry: the caller decides on a conflict).
+pub async fn replace(
+    client: &Client,
+    table: &str,
+    change: &TenantReplacement,
+) -> Result<(), StoreError> {
+    let id = &change.record.tenant.id;
+    let (before, revision) = current(client, table, id)
+        .await?
+        .ok_or_else(|| StoreError::Conflict(format!("no tenant {id}")))?;
+    if before.revision != change.expected_revision {
+        return Err(StoreError::Conflict(format!(
+            "tenant {id} is at revision {}, not {}",
+            before.revision, change.expected_revision
+        )));
+    }
+    let tx = update_transaction(
+        table,
+        &before,
+        &change.record,
+        revision,
+        change.superseded.as_ref(),
+        &change.audit,
+    )?;
+    match tx.commit(client).await {
+        Ok(()) => Ok(()),
+        Err(TransactError::ConditionFailed { .. }) => Err(StoreError::Conflict(format!(
+            "tenant {id} changed meanwhile, or a key or domain is taken"
+        ))),
+        Err(TransactError::Store(e)) => Err(e),
+    }
+}
+
+/// Superseded settings versions, newest first.
+pub async fn settings_versions(
+    client: &Client,
+    table: &str,
+    tenant_id: &str,
+) -> Result<Vec<SettingsVersion>, StoreError> {
+    let mut versions = vec![];
+    let mut start: Option<Item> = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(tenant_pk(tenant_id)))
+            .expression_attribute_values(":prefix", s(SETTINGS_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        for item in out.items() {
+            versions.push(decode(item, BODY)?);
+        }
+        match out.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Ok(versions),
+        }
+    }
+}
+
 fn update_transaction(
     table: &str,
     before: &TenantRecord,
     after: &TenantRecord,
     revision: u64,
+    superseded: Option<&SettingsVersion>,
     audit: &AuditEntry,
 ) -> Result<Transaction, StoreError> {
     let (old, new) = (&before.tenant, &after.tenant);
@@ -221,10 +297,20 @@ fn update_transaction(
             Some(owned_by(id)),
         )?;
     }
-    tx.put(
-        marker(admin_key_pk(&after.admin_key_hash), after, true)?,
-        Some(owned_by(id)),
-    )?;
+    let active = after.active_key_hashes();
+    for hash in &active {
+        tx.put(marker(admin_key_pk(hash), after, true)?, Some(owned_by(id)))?;
+    }
+    for hash in before.active_key_hashes() {
+        if !active.contains(&hash) {
+            tx.delete(key(admin_key_pk(&hash), MARKER_SK), owned_by(id))?;
+        }
+    }
+    if let Some(version) = superseded {
+        let mut item = key(tenant_pk(id), settings_sk(version.stamp.version));
+        item.insert(BODY.into(), json(version)?);
+        tx.put(item, Some(Condition::absent()))?;
+    }
     let was_active = i64::from(old.status == TenantStatus::Active);
     let is_active = i64::from(new.status == TenantStatus::Active);
     tenants_counter(&mut tx, id, &[(TENANTS_ACTIVE, is_active - was_active)])?;
@@ -273,7 +359,8 @@ pub async fn by_admin_key_hash(
     table: &str,
     key_hash: &str,
 ) -> Result<Option<TenantRecord>, StoreError> {
-    by_key(client, table, admin_key_pk(key_hash), MARKER_SK).await
+    let record = by_key(client, table, admin_key_pk(key_hash), MARKER_SK).await?;
+    Ok(record.filter(|r| r.active_key(key_hash).is_some()))
 }
 
 /// Every tenant, by slug, from GSI1 (eventually consistent: a tenant

@@ -10,6 +10,7 @@ mod counters;
 mod documents;
 mod erasure;
 mod sessions;
+mod tenant_versions;
 mod tenants;
 
 /// Runs every state-store promise against `store`.
@@ -26,6 +27,7 @@ pub async fn state_store(store: Arc<dyn StateStore>) {
     counters::budget_alerts(store).await;
     counters::window_charges(store).await;
     tenants::tenant_config_updates(store).await;
+    tenant_versions::settings_versions_and_keys(store).await;
     tenants::isolation(store).await;
     sessions::one_winner_per_version(store).await;
     sessions::touches_never_conflict(store).await;

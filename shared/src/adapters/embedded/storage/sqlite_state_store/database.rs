@@ -13,6 +13,14 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tenants (
     id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, domain TEXT NOT NULL UNIQUE,
     admin_key_hash TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+-- A tenant's active admin keys (the first one is in tenants too).
+CREATE TABLE IF NOT EXISTS tenant_admin_keys (
+    key_hash TEXT PRIMARY KEY, tenant_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS admin_keys_by_tenant ON tenant_admin_keys (tenant_id);
+-- Superseded settings versions.
+CREATE TABLE IF NOT EXISTS tenant_settings_versions (
+    tenant_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, version));
 CREATE TABLE IF NOT EXISTS sessions (
     tenant_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (tenant_id, id));

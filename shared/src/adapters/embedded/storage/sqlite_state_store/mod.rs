@@ -18,10 +18,11 @@ use crate::domain::document::DocumentRecord;
 use crate::domain::goal::{Goal, GoalLink};
 use crate::domain::message::Message;
 use crate::domain::session::Session;
+use crate::domain::settings::SettingsVersion;
 use crate::domain::tenant::{Tenant, TenantConfig, TenantRecord};
 use crate::ports::state_store::{
     AuditPage, AuditQuery, ErasedItems, Expect, GLOBAL_SCOPE, SessionChange, SessionErasure,
-    StateStore, StoreError, TenantInventory, UsageCounters, tenant_scope,
+    StateStore, StoreError, TenantInventory, TenantReplacement, UsageCounters, tenant_scope,
 };
 
 mod audit;
@@ -170,11 +171,20 @@ impl StateStore for SqliteStateStore {
         &self,
         key_hash: &str,
     ) -> Result<Option<TenantRecord>, StoreError> {
-        self.one_body(
-            "SELECT body FROM tenants WHERE admin_key_hash = ?1",
-            vec![key_hash.to_string()],
-        )
-        .await
+        let key_hash = key_hash.to_string();
+        self.run(move |conn| tenants::by_admin_key_hash(conn, &key_hash))
+            .await
+    }
+
+    async fn replace_tenant(&self, change: &TenantReplacement) -> Result<(), StoreError> {
+        let change = change.clone();
+        self.run(move |conn| tenants::replace(conn, &change)).await
+    }
+
+    async fn settings_versions(&self, tenant_id: &str) -> Result<Vec<SettingsVersion>, StoreError> {
+        let tenant_id = tenant_id.to_string();
+        self.run(move |conn| tenants::settings_versions(conn, &tenant_id))
+            .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {

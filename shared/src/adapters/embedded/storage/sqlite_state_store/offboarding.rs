@@ -1,6 +1,7 @@
 //! A tenant's inventory and its purge, a batch per IMMEDIATE transaction:
 //! sessions whole, then document records, audit entries, counters, limit
-//! windows, and last the tenant's row with the platform's tenant counters.
+//! windows, settings versions, and last the tenant's row and admin keys with
+//! the platform's tenant counters.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -49,6 +50,7 @@ pub(super) fn inventory(conn: &Connection, tenant_id: &str) -> Result<TenantInve
             "SELECT COUNT(*) FROM counters WHERE scope = ?1",
             &tenant_scope(tenant_id),
         )? + of("limit_windows")?,
+        settings_versions: of("tenant_settings_versions")?,
     })
 }
 
@@ -90,6 +92,11 @@ pub(super) fn purge(conn: &mut Connection, tenant_id: &str, batch: u32) -> Resul
         ("audit_log", "tenant_id", tenant_id.to_string()),
         ("counters", "scope", tenant_scope(tenant_id)),
         ("limit_windows", "tenant_id", tenant_id.to_string()),
+        (
+            "tenant_settings_versions",
+            "tenant_id",
+            tenant_id.to_string(),
+        ),
     ] {
         if deleted >= batch as u64 {
             break;
@@ -137,6 +144,11 @@ fn delete_tenant_row(tx: &Connection, tenant_id: &str) -> Result<u64, StoreError
     let record: TenantRecord = from_json(&body)?;
     tx.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])
         .map_err(db_error)?;
+    tx.execute(
+        "DELETE FROM tenant_admin_keys WHERE tenant_id = ?1",
+        [tenant_id],
+    )
+    .map_err(db_error)?;
     bump_counter(tx, GLOBAL_SCOPE, TENANTS_TOTAL, -1)?;
     if record.tenant.status == TenantStatus::Active {
         bump_counter(tx, GLOBAL_SCOPE, TENANTS_ACTIVE, -1)?;
