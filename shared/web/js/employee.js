@@ -249,6 +249,7 @@ export class Employee {
     const index = PHASES.indexOf(phase);
     this.phase = phase.id;
     const earlier = await this.earlierTurns(phase.id);
+    const goalsSoFar = index > 0 ? await this.goalsSoFar(phase.id) : null;
     const transcript = el("ol", { id: "transcript", class: "transcript", "aria-live": "polite", "aria-label": "Conversation" },
       el("li", { class: "bubble coach" }, phase.ask),
       earlier,
@@ -276,6 +277,7 @@ export class Employee {
         el("p", { class: "eyebrow", text: `Step ${index + 1} of 3` }),
         el("h1", { text: phase.title }),
         this.progress(percent),
+        goalsSoFar,
         transcript,
         goalPanel,
         composer,
@@ -284,6 +286,28 @@ export class Employee {
     );
     await this.showLastAttempt(phase.id, { transcript, goalPanel, composer });
     await this.loadStanding({ transcript, goalPanel, composer });
+  }
+
+  // The final goals of the steps before this one, folded away: the
+  // employee can reread them while writing the next.
+  async goalsSoFar(phaseId) {
+    let data;
+    try {
+      data = await this.api.goals(this.session.id, this.session.token, true);
+    } catch (_) {
+      return null;
+    }
+    const before = PHASES.slice(0, PHASES.findIndex((p) => p.id === phaseId)).map((p) => p.id);
+    const goals = data.goals.filter((g) => before.includes(g.phase));
+    if (!goals.length) return null;
+    return el("details", { id: "goals-so-far", class: "goals-so-far" },
+      el("summary", { text: `Your goals so far (${goals.length})` }),
+      el("ul", {}, ...goals.map((g) => el("li", { "data-phase": g.phase },
+        el("strong", { text: `${PHASE_LABELS[g.phase] || g.phase}: ` }),
+        g.content,
+        g.below_threshold ? el("span", { class: "meta below-threshold", text: " (kept below the passing score)" }) : null,
+      ))),
+    );
   }
 
   // The turns this phase already had (the server keeps them), as bubbles:
