@@ -309,6 +309,7 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
 
     drop_folder(&deployment, &api, &stack, &tenant_id, &admin_key).await;
     panicking_turn(&deployment, &api, &tenant_id).await;
+    metrics_in_the_logs(&deployment, &tenant_id);
 
     for function in &deployment.functions {
         assert!(function.is_alive(), "{} stayed up", function.name);
@@ -416,4 +417,44 @@ async fn panicking_turn(deployment: &Deployment, api: &Client, tenant: &str) {
     assert_eq!(status, 200, "the session was released: {events:?}");
     assert_eq!(events.first().unwrap().0, "start", "{:?}", names(&events));
     assert_eq!(events.last().unwrap().0, "complete", "{:?}", names(&events));
+}
+
+/// The metrics the journey wrote as CloudWatch Embedded Metric Format lines
+/// into the functions' logs: what CloudWatch would turn into metrics.
+fn metrics_in_the_logs(deployment: &Deployment, tenant: &str) {
+    let emf = |function: &str| -> Vec<Value> {
+        let log = std::fs::read_to_string(&deployment.function(function).log).unwrap();
+        log.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Petraf")
+            .collect()
+    };
+    let sum = |lines: &[Value], metric: &str, filter: &dyn Fn(&Value) -> bool| -> u64 {
+        lines
+            .iter()
+            .filter(|v| v[metric].is_u64() && filter(v))
+            .map(|v| v[metric].as_u64().unwrap())
+            .sum()
+    };
+    let chat = emf("chat-stream");
+    for line in &chat {
+        assert_eq!(line["Function"], "petraf-chat-stream", "{line}");
+    }
+    let ours = |v: &Value| v["Tenant"] == tenant;
+    // Sarah's three goals passed; her first answer only collected.
+    let passed = |v: &Value| ours(v) && v["Outcome"] == "goal_passed";
+    assert_eq!(sum(&chat, "Turns", &passed), 3, "{chat:#?}");
+    let collected = |v: &Value| ours(v) && v["Outcome"] == "collected";
+    assert!(sum(&chat, "Turns", &collected) >= 1, "{chat:#?}");
+    assert!(sum(&chat, "TokensOut", &ours) > 0, "{chat:#?}");
+    let timed = chat
+        .iter()
+        .filter(|v| v["FirstTokenLatency"].is_u64() && v["Provider"].is_string())
+        .count();
+    assert!(
+        timed >= 4,
+        "a first-token latency per answered turn: {chat:#?}"
+    );
+    let upload = emf("rag-upload");
+    assert!(sum(&upload, "DocumentsIndexed", &ours) >= 1, "{upload:#?}");
 }
