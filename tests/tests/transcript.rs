@@ -84,7 +84,10 @@ async fn the_conversation_comes_back_in_order_with_each_scored_goal() {
     assert_eq!(empty.status, 200, "{}", empty.text);
     assert_eq!(
         empty.json(),
-        json!({"session_id": s.id, "messages": [], "next_cursor": null})
+        // Nothing said yet: the phase's whole allowance is left, and no
+        // draft to edit.
+        json!({"session_id": s.id, "messages": [], "next_cursor": null,
+               "turns_left": 13, "draft_editable": false})
     );
 
     three_turns(&server, &tenant, &s).await;

@@ -18,6 +18,8 @@ pub(super) fn outcome(
         (Some(Halt::Model(_)), _) => "model_error",
         (Some(Halt::Disconnected), _) => "disconnected",
         (Some(Halt::ShuttingDown), _) => "shutting_down",
+        // A panic inside the turn (caught by the driver) is no storage fault.
+        (Some(Halt::Storage(e)), _) if e.code == "internal_error" => "internal_error",
         (Some(Halt::Storage(_)), _) => "storage_error",
         (None, false) => "commit_failed",
         (None, true) => match verdict {
@@ -119,5 +121,9 @@ mod tests {
             outcome(Some(&Halt::Disconnected), None, true),
             "disconnected"
         );
+        let panicked = Halt::Storage(crate::app::AppError::internal("internal_error", "panic"));
+        assert_eq!(outcome(Some(&panicked), None, true), "internal_error");
+        let storage = Halt::Storage(crate::app::AppError::internal("rubric_missing", "none"));
+        assert_eq!(outcome(Some(&storage), None, true), "storage_error");
     }
 }
