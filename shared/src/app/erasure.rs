@@ -106,7 +106,7 @@ pub async fn erase_for_admin(
 ) -> AppResult<ErasureReport> {
     let requested_by = match admin {
         Admin::Platform => "platform_admin",
-        Admin::Tenant(_) => "tenant_admin",
+        Admin::Tenant { .. } => "tenant_admin",
     };
     let code = request
         .employee_code

@@ -38,11 +38,8 @@ pub async fn set_retention_days(
     Retention::validate(days).map_err(|e| AppError::bad_request("invalid_retention", e.0))?;
     let change = ConfigChange::new(action::TENANT_RETENTION_CHANGED, actor, origin);
     change_config(app, tenant_id, change, |config| {
-        let before = std::mem::replace(&mut config.retention_days, days);
-        Ok((
-            json!({"retention_days": days}),
-            json!({"retention_days": {"from": before, "to": days}}),
-        ))
+        config.retention_days = days;
+        Ok(())
     })
     .await?;
     Ok(days)

@@ -212,8 +212,8 @@ pub async fn reopen(
         }
         (Admin::Platform, Some(t)) => t.to_string(),
         // Another tenant's session, named or not, is not found.
-        (Admin::Tenant(r), Some(t)) if t != r.tenant.id => return Err(not_found()),
-        (Admin::Tenant(r), _) => r.tenant.id.clone(),
+        (Admin::Tenant { record: r, .. }, Some(t)) if t != r.tenant.id => return Err(not_found()),
+        (Admin::Tenant { record: r, .. }, _) => r.tenant.id.clone(),
     };
     if !is_ulid(session_id) {
         return Err(AppError::bad_request(

@@ -6,7 +6,6 @@
 //! field needs one line in [`FIELDS`] (who may change it) and nothing else;
 //! a test fails when a field is missing there.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -168,7 +168,7 @@ impl FromRequestParts<App> for AdminAuth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let admin = tenants::authenticate_admin(app, header(parts, "x-admin-key")).await?;
-        if let Admin::Tenant(record) = &admin {
+        if let Admin::Tenant { record, .. } = &admin {
             super::request_span::record_tenant(&record.tenant.id);
         }
         Ok(AdminAuth(admin))
