@@ -732,7 +732,7 @@ async fn a_per_turn_tenant_embeds_the_turn_before_the_coach_is_asked() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["action"] == "tenant.config_changed")
+        .find(|e| e["action"] == "tenant.settings_changed")
         .expect("the change is audited");
     assert_eq!(
         change["changes"]["coach_retrieval"],

@@ -185,9 +185,12 @@ async fn sessions_per_address(server: &TestServer) {
     )
     .await;
     assert_eq!(set.status, 200, "{}", set.text);
-    assert_eq!(set.json()["sessions_per_address_per_hour"], 2);
     assert_eq!(
-        set.json()["turns_per_address_per_minute"],
+        set.json()["settings"]["limits"]["sessions_per_address_per_hour"],
+        2
+    );
+    assert_eq!(
+        set.json()["settings"]["limits"]["turns_per_address_per_minute"],
         60,
         "others kept"
     );

@@ -49,10 +49,10 @@ async fn set_limits(client: &Client, tenant: &str, limits: Value) {
     let set = client
         .request(
             reqwest::Method::PATCH,
-            &format!("/api/admin/tenants/{tenant}/limits"),
+            &format!("/api/admin/tenants/{tenant}/settings"),
         )
         .admin(PLATFORM_KEY)
-        .json(&limits)
+        .json(&serde_json::json!({ "limits": limits }))
         .send()
         .await;
     assert_eq!(set.status, 200, "{}", set.text);

@@ -263,7 +263,10 @@ pub fn budget_alerts(
 
 /// A tenant's limits as they stand.
 pub async fn limits_of(app: &App, tenant_id: &str) -> AppResult<UsageLimits> {
-    Ok(super::tenants::existing(app, tenant_id).await?.config.limits)
+    Ok(super::tenants::existing(app, tenant_id)
+        .await?
+        .config
+        .limits)
 }
 
 /// Changes the fields of a tenant's limits that `patch` (a JSON object)

@@ -211,14 +211,12 @@ pub enum Admin {
 }
 
 impl Admin {
-    /// The name the audit log records: a tenant key by its contact and
-    /// the key's prefix, so every use is attributable to one key.
+    /// The name the audit log records: a tenant key by its contact (the
+    /// key's prefix goes in the entry's `actor_key`, from the request).
     pub fn actor(&self) -> String {
         match self {
             Admin::Platform => "platform_admin".into(),
-            Admin::Tenant { record, key } => {
-                format!("{} (key {})", record.tenant.contact_email, key.prefix)
-            }
+            Admin::Tenant { record, .. } => record.tenant.contact_email.clone(),
         }
     }
 

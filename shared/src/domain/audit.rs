@@ -95,6 +95,11 @@ pub struct AuditEntry {
     pub ip_hash: Option<String>,
     #[serde(default)]
     pub user_agent_hash: Option<String>,
+    /// The prefix of the admin key used, when an admin acted with a
+    /// tenant key: every key's use is attributable, the actor stays the
+    /// tenant's contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_key: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -113,6 +118,8 @@ pub struct RequestOrigin {
     /// address, its IPv6 /64, or the one bucket of unparseable addresses);
     /// `None` when the request came from no address at all.
     pub limit_key: Option<String>,
+    /// The prefix of the admin key the request was authenticated with.
+    pub admin_key: Option<String>,
 }
 
 impl RequestOrigin {
@@ -136,6 +143,7 @@ impl RequestOrigin {
             user_agent_product: user_agent.map(user_agent_product),
             user_agent_hash: user_agent.map(|ua| keyed_hash(hash_key, ua)),
             limit_key: client.map(|c| keyed_hash(hash_key, &c.limit_bucket())),
+            admin_key: None,
         }
     }
 }
@@ -168,6 +176,7 @@ impl AuditEntry {
             user_agent: origin.user_agent_product.clone(),
             ip_hash: origin.ip_hash.clone(),
             user_agent_hash: origin.user_agent_hash.clone(),
+            actor_key: origin.admin_key.clone(),
             created_at: now,
         }
     }

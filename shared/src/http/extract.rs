@@ -108,6 +108,10 @@ impl FromRequestParts<App> for ClientIp {
     }
 }
 
+/// The prefix of the tenant admin key a request was authenticated with.
+#[derive(Clone)]
+struct AuthenticatedKey(String);
+
 /// Where the request came from, as it may be stored: the trusted client IP
 /// and the user agent, masked and keyed-hashed.
 pub struct Origin(pub RequestOrigin);
@@ -119,11 +123,14 @@ impl FromRequestParts<App> for Origin {
         let client = client_address(parts, app.settings.trusted_proxies);
         let user_agent: Option<String> =
             header(parts, USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect());
-        Ok(Origin(RequestOrigin::of_client(
-            client,
-            user_agent.as_deref(),
-            &app.secrets.hash_key,
-        )))
+        let mut origin =
+            RequestOrigin::of_client(client, user_agent.as_deref(), &app.secrets.hash_key);
+        // Set by `AdminAuth`, which handlers take before `Origin`.
+        origin.admin_key = parts
+            .extensions
+            .get::<AuthenticatedKey>()
+            .map(|k| k.0.clone());
+        Ok(Origin(origin))
     }
 }
 
@@ -168,8 +175,11 @@ impl FromRequestParts<App> for AdminAuth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let admin = tenants::authenticate_admin(app, header(parts, "x-admin-key")).await?;
-        if let Admin::Tenant { record, .. } = &admin {
+        if let Admin::Tenant { record, key } = &admin {
             super::request_span::record_tenant(&record.tenant.id);
+            parts
+                .extensions
+                .insert(AuthenticatedKey(key.prefix.clone()));
         }
         Ok(AdminAuth(admin))
     }
