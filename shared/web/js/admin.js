@@ -438,7 +438,7 @@ export class AdminConsole {
             el("tr", { "data-action": log.action },
               cell("When", el("time", { datetime: log.created_at }, whenText(log.created_at))),
               el("td", { class: "action", "data-label": "Action" }, log.action),
-              cell("Actor", log.actor),
+              cell("Actor", log.actor_key ? `${log.actor} (key ${log.actor_key})` : log.actor),
               el("td", { class: "subject", "data-label": "Subject" }, subjectOf(log, titles)),
               cell("Session", log.session_id
                 ? el("button", { type: "button", class: "link session-name", title: `Only session ${log.session_id}`,
