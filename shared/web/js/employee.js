@@ -640,6 +640,7 @@ export class Employee {
           ))),
         el("div", { class: "actions" }, exportButton("pdf", "Download PDF"), exportButton("md", "Download Markdown")),
         this.resumeLinkPanel("Your link to come back to these goals (keep it private)"),
+        this.myDataActions(),
         this.sessionControls(),
       ),
     );
@@ -727,7 +728,6 @@ export class Employee {
         el("div", { class: "actions" },
           el("button", { type: "button", id: "start-fresh", onclick: () => this.welcome() }, "Start a new session"),
         ),
-        this.myDataActions(),
       ),
     );
   }
