@@ -13,7 +13,7 @@ use petraf_core::domain::conversation::ConversationState;
 use petraf_core::domain::message::Message;
 use petraf_core::domain::session::Session;
 use petraf_core::http::server;
-use petraf_core::ports::Clock;
+use petraf_core::ports::{Clock, StateStore};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -159,6 +159,42 @@ impl TestServer {
             server,
             stop: Some(stop),
         }
+    }
+
+    /// Every port embedded but the state store, which is `store` when
+    /// given (DynamoDB on moto), on `clock`.
+    pub async fn on_store(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> Self {
+        Self::on_store_with(store, clock, Settings::default()).await
+    }
+
+    /// [`TestServer::on_store`] with these settings.
+    pub async fn on_store_with(
+        store: Option<Arc<dyn StateStore>>,
+        clock: Arc<ManualClock>,
+        settings: Settings,
+    ) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut ports = config::embedded_ports(data_dir.path()).expect("embedded ports");
+        if let Some(store) = store {
+            ports.store = store;
+        }
+        Self::configured(ports, data_dir, clock, settings, ServerLimits::default()).await
+    }
+
+    /// A tenant of its own (a fresh id, slug and domain; the demo's
+    /// configuration): (id, admin key).
+    pub async fn fresh_tenant(&self) -> (String, String) {
+        let id = petraf_core::domain::ids::new_id();
+        let slug = format!("t-{}", id.to_lowercase());
+        let created = self
+            .create_tenant(NewTenant {
+                id: Some(id.clone()),
+                slug: slug.clone(),
+                domain: format!("{slug}.example.com"),
+                ..tenants::demo_tenant()
+            })
+            .await;
+        (id, created.admin_key)
     }
 
     pub async fn create_tenant(&self, new: NewTenant) -> CreatedTenant {

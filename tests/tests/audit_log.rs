@@ -10,9 +10,6 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use petraf_core::app::Settings;
-use petraf_core::app::tenants::{NewTenant, demo_tenant};
-use petraf_core::config::{self, Ports, ServerLimits};
-use petraf_core::domain::ids::new_id;
 use petraf_core::ports::StateStore;
 use petraf_tests::documents::upload_form;
 use petraf_tests::moto::moto_state_store;
@@ -26,31 +23,11 @@ const LAPTOP: (&str, &str) = (
 const PHONE: (&str, &str) = ("198.51.100.20", "Mozilla/5.0 (iPhone) Safari/604.1");
 
 async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
-    if let Some(store) = store {
-        ports.store = store;
-    }
     let settings = Settings {
         trusted_proxies: 1,
         ..Settings::default()
     };
-    TestServer::configured(ports, data_dir, clock, settings, ServerLimits::default()).await
-}
-
-/// A tenant of its own: (id, admin key).
-async fn new_tenant(server: &TestServer) -> (String, String) {
-    let id = new_id();
-    let slug = format!("t-{}", id.to_lowercase());
-    let created = server
-        .create_tenant(NewTenant {
-            id: Some(id.clone()),
-            slug: slug.clone(),
-            domain: format!("{slug}.example.com"),
-            ..demo_tenant()
-        })
-        .await;
-    (id, created.admin_key)
+    TestServer::on_store_with(store, clock, settings).await
 }
 
 /// `query` of the tenant's audit log as its own admin: (total, actions).
@@ -93,7 +70,7 @@ async fn resumes(client: &Client, key: &str, session: &str) -> u64 {
 /// or the same one after a quiet half hour, writes one entry each.
 async fn one_resumed_entry_per_actual_resume(server: &TestServer) {
     let client = server.client();
-    let (tenant, key) = new_tenant(server).await;
+    let (tenant, key) = server.fresh_tenant().await;
     let created = client
         .post("/api/session/create")
         .tenant(&tenant)
@@ -147,7 +124,7 @@ async fn one_resumed_entry_per_actual_resume(server: &TestServer) {
 /// Newest first; by action, actor, day or instant; bad bounds refused.
 async fn newest_first_with_filters(server: &TestServer) {
     let client = server.client();
-    let (tenant, key) = new_tenant(server).await;
+    let (tenant, key) = server.fresh_tenant().await;
     for _ in 0..2 {
         let created = client
             .post("/api/session/create")
@@ -210,7 +187,7 @@ async fn newest_first_with_filters(server: &TestServer) {
 /// reason code and filename, never the content.
 async fn refused_uploads_are_recorded(server: &TestServer) {
     let client = server.client();
-    let (tenant, key) = new_tenant(server).await;
+    let (tenant, key) = server.fresh_tenant().await;
     let secret = "Quarterly salary bands, confidential";
     let cases = [
         ("bands.pdf", secret.as_bytes().to_vec(), "values"),

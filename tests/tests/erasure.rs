@@ -10,49 +10,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use petraf_core::adapters::dynamodb::DynamoStateStore;
-use petraf_core::app::Settings;
-use petraf_core::app::tenants::{NewTenant, demo_tenant};
-use petraf_core::config::{self, Ports, ServerLimits};
 use petraf_core::domain::ids::new_id;
-use petraf_core::ports::StateStore;
 use petraf_tests::journey::{G4_FIRST, chat};
 use petraf_tests::moto::moto_state_store;
-use petraf_tests::{Client, ManualClock, TestServer, walkthrough_clock};
+use petraf_tests::{Client, TestServer, walkthrough_clock};
 use serde_json::{Value, json};
 
 /// In the erased sessions' profile, metadata and conversation only.
 const MARKER: &str = "Qz7MarkerVx";
-
-async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
-    if let Some(store) = store {
-        ports.store = store;
-    }
-    TestServer::configured(
-        ports,
-        data_dir,
-        clock,
-        Settings::default(),
-        ServerLimits::default(),
-    )
-    .await
-}
-
-/// A tenant of its own: (id, admin key).
-async fn new_tenant(server: &TestServer) -> (String, String) {
-    let id = new_id();
-    let slug = format!("t-{}", id.to_lowercase());
-    let created = server
-        .create_tenant(NewTenant {
-            id: Some(id.clone()),
-            slug: slug.clone(),
-            domain: format!("{slug}.example.com"),
-            ..demo_tenant()
-        })
-        .await;
-    (id, created.admin_key)
-}
 
 struct Session {
     id: String,
@@ -103,7 +68,7 @@ type Scan<'a> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = String> + 'a>> + 'a>
 
 async fn erasure_leaves_no_trace(server: &TestServer, scan_storage: Scan<'_>) {
     let client = server.client();
-    let (tenant, admin_key) = new_tenant(server).await;
+    let (tenant, admin_key) = server.fresh_tenant().await;
     let code = format!("EMP-{MARKER}");
     let said = format!("{G4_FIRST} My badge reads {MARKER}.");
     let sarah = session(&client, &tenant, &code, MARKER, &said).await;
@@ -234,7 +199,7 @@ async fn erasure_leaves_no_trace(server: &TestServer, scan_storage: Scan<'_>) {
         assert_eq!(r.status, status, "{body}: {}", r.text);
         assert_eq!(r.code(), code_expected, "{body}");
     }
-    let (other_tenant, other_key) = new_tenant(server).await;
+    let (other_tenant, other_key) = server.fresh_tenant().await;
     let foreign = client
         .post(&format!("/api/admin/tenants/{tenant}/erasures"))
         .admin(&other_key)
@@ -334,7 +299,7 @@ fn read_all(dir: &Path) -> String {
 
 #[tokio::test]
 async fn erasure_on_the_embedded_store_leaves_no_byte_behind() {
-    let server = server_on(None, walkthrough_clock()).await;
+    let server = TestServer::on_store(None, walkthrough_clock()).await;
     let dir = server.data_dir.path().to_path_buf();
     let scan: Scan<'_> = Box::new(move || {
         let dir = dir.clone();
@@ -372,7 +337,7 @@ async fn erasure_on_dynamodb_leaves_no_item_behind() {
     let Some(store) = moto_state_store("petraf-erasure", Some(clock.clone())).await else {
         return;
     };
-    let server = server_on(Some(Arc::new(store.clone())), clock).await;
+    let server = TestServer::on_store(Some(Arc::new(store.clone())), clock).await;
     let dir = server.data_dir.path().to_path_buf();
     let store = &store;
     let scan: Scan<'_> = Box::new(move || {

@@ -11,10 +11,6 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use petraf_core::app::Settings;
-use petraf_core::app::tenants::{NewTenant, demo_tenant};
-use petraf_core::config::ServerLimits;
-use petraf_core::config::{self, Ports};
-use petraf_core::domain::ids::new_id;
 use petraf_core::ports::Clock;
 use petraf_core::ports::StateStore;
 use petraf_tests::cases::Expect::{Refused, Status};
@@ -27,35 +23,15 @@ const ADDRESS_A: &str = "203.0.113.10";
 const ADDRESS_B: &str = "198.51.100.20";
 
 async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
-    if let Some(store) = store {
-        ports.store = store;
-    }
     let settings = Settings {
         trusted_proxies: 1,
         ..Settings::default()
     };
-    TestServer::configured(ports, data_dir, clock, settings, ServerLimits::default()).await
+    TestServer::on_store_with(store, clock, settings).await
 }
 
 async fn new_tenant(server: &TestServer) -> String {
-    new_tenant_with_key(server).await.0
-}
-
-/// A tenant of its own: (id, admin key).
-async fn new_tenant_with_key(server: &TestServer) -> (String, String) {
-    let id = new_id();
-    let slug = format!("t-{}", id.to_lowercase());
-    let created = server
-        .create_tenant(NewTenant {
-            id: Some(id.clone()),
-            slug: slug.clone(),
-            domain: format!("{slug}.example.com"),
-            ..demo_tenant()
-        })
-        .await;
-    (id, created.admin_key)
+    server.fresh_tenant().await.0
 }
 
 /// The request that sets `tenant`'s limits, as `admin_key`: a merge patch
@@ -418,7 +394,7 @@ async fn budget_under_concurrency(server: &TestServer) {
 
 async fn operator_settings(server: &TestServer) {
     let client = server.client();
-    let (tenant, admin_key) = new_tenant_with_key(server).await;
+    let (tenant, admin_key) = server.fresh_tenant().await;
     let settings_path = format!("/api/admin/tenants/{tenant}/settings");
     run([
         (

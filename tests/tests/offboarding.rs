@@ -4,63 +4,34 @@
 
 use std::sync::Arc;
 
+use petraf_core::app::App;
 use petraf_core::app::offboarding::{self, OffboardOptions, PLATFORM_AUDIT_TENANT};
-use petraf_core::app::tenants::{NewTenant, demo_tenant};
-use petraf_core::app::{App, Settings};
-use petraf_core::config::{self, Ports, ServerLimits};
-use petraf_core::domain::ids::new_id;
 use petraf_core::domain::tenant::TenantStatus;
-use petraf_core::ports::StateStore;
 use petraf_core::ports::state_store::AuditQuery;
 use petraf_tests::journey::{G4_FIRST, chat, upload_documents};
 use petraf_tests::moto::moto_state_store;
-use petraf_tests::{ManualClock, TestServer, walkthrough_clock};
+use petraf_tests::{TestServer, walkthrough_clock};
 use serde_json::json;
-
-async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
-    if let Some(store) = store {
-        ports.store = store;
-    }
-    TestServer::configured(
-        ports,
-        data_dir,
-        clock,
-        Settings::default(),
-        ServerLimits::default(),
-    )
-    .await
-}
 
 /// A tenant with documents and a session that had a turn.
 async fn populated_tenant(server: &TestServer) -> String {
-    let id = new_id();
-    let slug = format!("t-{}", id.to_lowercase());
-    let created = server
-        .create_tenant(NewTenant {
-            id: Some(id.clone()),
-            slug: slug.clone(),
-            domain: format!("{slug}.example.com"),
-            ..demo_tenant()
-        })
-        .await;
+    let (id, admin_key) = server.fresh_tenant().await;
     let client = server.client();
-    upload_documents(&client, &id, &created.admin_key).await;
+    upload_documents(&client, &id, &admin_key).await;
     // A settings version and a second admin key, both the tenant's too.
     let changed = client
         .request(
             reqwest::Method::PATCH,
             &format!("/api/admin/tenants/{id}/settings"),
         )
-        .admin(&created.admin_key)
+        .admin(&admin_key)
         .json(&json!({"threshold": 7.5}))
         .send()
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
     let second = client
         .post(&format!("/api/admin/tenants/{id}/admin-keys"))
-        .admin(&created.admin_key)
+        .admin(&admin_key)
         .send()
         .await;
     assert_eq!(second.status, 201, "{}", second.text);
@@ -214,7 +185,7 @@ async fn a_tenant_goes_whole_and_alone(server: &TestServer) {
 
 #[tokio::test]
 async fn offboarding_on_the_embedded_store() {
-    a_tenant_goes_whole_and_alone(&server_on(None, walkthrough_clock()).await).await;
+    a_tenant_goes_whole_and_alone(&TestServer::on_store(None, walkthrough_clock()).await).await;
 }
 
 #[tokio::test]
@@ -223,5 +194,5 @@ async fn offboarding_on_dynamodb() {
     let Some(store) = moto_state_store("petraf-offboarding", Some(clock.clone())).await else {
         return;
     };
-    a_tenant_goes_whole_and_alone(&server_on(Some(Arc::new(store)), clock).await).await;
+    a_tenant_goes_whole_and_alone(&TestServer::on_store(Some(Arc::new(store)), clock).await).await;
 }

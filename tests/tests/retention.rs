@@ -5,44 +5,10 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use petraf_core::app::tenants::{NewTenant, demo_tenant};
-use petraf_core::app::{Settings, retention};
-use petraf_core::config::{self, Ports, ServerLimits};
-use petraf_core::domain::ids::new_id;
-use petraf_core::ports::StateStore;
+use petraf_core::app::retention;
 use petraf_tests::moto::moto_state_store;
-use petraf_tests::{ManualClock, TestServer, walkthrough_clock};
+use petraf_tests::{TestServer, walkthrough_clock};
 use serde_json::json;
-
-async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
-    if let Some(store) = store {
-        ports.store = store;
-    }
-    TestServer::configured(
-        ports,
-        data_dir,
-        clock,
-        Settings::default(),
-        ServerLimits::default(),
-    )
-    .await
-}
-
-async fn new_tenant(server: &TestServer) -> (String, String) {
-    let id = new_id();
-    let slug = format!("t-{}", id.to_lowercase());
-    let created = server
-        .create_tenant(NewTenant {
-            id: Some(id.clone()),
-            slug: slug.clone(),
-            domain: format!("{slug}.example.com"),
-            ..demo_tenant()
-        })
-        .await;
-    (id, created.admin_key)
-}
 
 /// (session id, resume token)
 async fn new_session(server: &TestServer, tenant: &str) -> (String, String) {
@@ -61,7 +27,7 @@ async fn new_session(server: &TestServer, tenant: &str) -> (String, String) {
 
 async fn expired_sessions_go_and_active_ones_stay(server: &TestServer) {
     let client = server.client();
-    let (tenant, admin_key) = new_tenant(server).await;
+    let (tenant, admin_key) = server.fresh_tenant().await;
     let path = format!("/api/admin/tenants/{tenant}/retention");
     let read = client.get(&path).admin(&admin_key).send().await;
     assert_eq!(read.json(), json!({"retention_days": 365}), "the default");
@@ -95,7 +61,7 @@ async fn expired_sessions_go_and_active_ones_stay(server: &TestServer) {
     let (idle, _) = new_session(server, &tenant).await;
     let (busy, busy_token) = new_session(server, &tenant).await;
     // Another tenant keeps the default: its session stays.
-    let (other_tenant, _) = new_tenant(server).await;
+    let (other_tenant, _) = server.fresh_tenant().await;
     let (other, _) = new_session(server, &other_tenant).await;
 
     // Activity on day 12, within the token's 14 days.
@@ -185,7 +151,10 @@ async fn expired_sessions_go_and_active_ones_stay(server: &TestServer) {
 
 #[tokio::test]
 async fn retention_on_the_embedded_store() {
-    expired_sessions_go_and_active_ones_stay(&server_on(None, walkthrough_clock()).await).await;
+    expired_sessions_go_and_active_ones_stay(
+        &TestServer::on_store(None, walkthrough_clock()).await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -194,6 +163,6 @@ async fn retention_on_dynamodb() {
     let Some(store) = moto_state_store("petraf-retention", Some(clock.clone())).await else {
         return;
     };
-    let server = server_on(Some(Arc::new(store.clone())), clock).await;
+    let server = TestServer::on_store(Some(Arc::new(store.clone())), clock).await;
     expired_sessions_go_and_active_ones_stay(&server).await;
 }

@@ -8,40 +8,12 @@
 
 use std::sync::Arc;
 
-use petraf_core::app::tenants::{NewTenant, demo_tenant};
-use petraf_core::config::{self, Ports};
-use petraf_core::domain::ids::new_id;
-use petraf_core::ports::StateStore;
 use petraf_tests::cases::Expect::{Refused, Status};
 use petraf_tests::cases::run;
 use petraf_tests::moto::moto_state_store;
-use petraf_tests::{Call, Client, ManualClock, PLATFORM_KEY, Reply, TestServer, walkthrough_clock};
+use petraf_tests::{Call, Client, PLATFORM_KEY, Reply, TestServer, walkthrough_clock};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn server_on(store: Option<Arc<dyn StateStore>>, clock: Arc<ManualClock>) -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut ports: Ports = config::embedded_ports(data_dir.path()).unwrap();
-    if let Some(store) = store {
-        ports.store = store;
-    }
-    TestServer::with_ports_and_clock(ports, data_dir, clock).await
-}
-
-/// A tenant of its own: (id, admin key).
-async fn new_tenant(server: &TestServer) -> (String, String) {
-    let id = new_id();
-    let slug = format!("t-{}", id.to_lowercase());
-    let created = server
-        .create_tenant(NewTenant {
-            id: Some(id.clone()),
-            slug: slug.clone(),
-            domain: format!("{slug}.example.com"),
-            ..demo_tenant()
-        })
-        .await;
-    (id, created.admin_key)
-}
 
 fn settings_path(tenant: &str) -> String {
     format!("/api/admin/tenants/{tenant}/settings")
@@ -72,8 +44,8 @@ async fn audit_entries(client: &Client, tenant: &str, action: &str) -> Vec<Value
 
 async fn settings(server: &TestServer) {
     let client = server.client();
-    let (tenant, key) = new_tenant(server).await;
-    let (other, other_key) = new_tenant(server).await;
+    let (tenant, key) = server.fresh_tenant().await;
+    let (other, other_key) = server.fresh_tenant().await;
 
     let first = read(&client, &tenant, &key).await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -335,8 +307,8 @@ async fn revoke(client: &Client, tenant: &str, key: &str, prefix: &str) -> Reply
 
 async fn admin_keys(server: &TestServer) {
     let client = server.client();
-    let (tenant, first_key) = new_tenant(server).await;
-    let (_, other_key) = new_tenant(server).await;
+    let (tenant, first_key) = server.fresh_tenant().await;
+    let (_, other_key) = server.fresh_tenant().await;
 
     let listed = client
         .get(&keys_path(&tenant))
@@ -481,12 +453,12 @@ async fn admin_keys(server: &TestServer) {
 
 #[tokio::test]
 async fn settings_on_the_embedded_store() {
-    settings(&server_on(None, walkthrough_clock()).await).await;
+    settings(&TestServer::on_store(None, walkthrough_clock()).await).await;
 }
 
 #[tokio::test]
 async fn admin_keys_on_the_embedded_store() {
-    admin_keys(&server_on(None, walkthrough_clock()).await).await;
+    admin_keys(&TestServer::on_store(None, walkthrough_clock()).await).await;
 }
 
 #[tokio::test]
@@ -495,7 +467,7 @@ async fn settings_and_admin_keys_on_dynamodb() {
     let Some(store) = moto_state_store("petraf-settings", Some(clock.clone())).await else {
         return;
     };
-    let server = server_on(Some(Arc::new(store)), clock).await;
+    let server = TestServer::on_store(Some(Arc::new(store)), clock).await;
     settings(&server).await;
     admin_keys(&server).await;
 }
