@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::counters::add_increments;
-use super::items::{Item, audit_item, decode, get_s, json, key, s, sdk_error};
+use super::items::{Item, audit_item, decode, delete_items, get_s, json, key, s, sdk_error};
 use super::keys::{
     AUDIT_ACTOR, BODY, GOAL_PREFIX, GSI1, GSI1_PK, GSI1_SK, LINK_PREFIX, MESSAGE_PREFIX, PK,
     SESSION_SK, SK, audit_session_pk, session_pk, sessions_list_pk, shard_of,
@@ -124,20 +124,7 @@ pub async fn erase(
         .filter(|item| get_s(item, SK) != Some(SESSION_SK))
         .filter_map(table_key)
         .collect();
-    futures::stream::iter(children)
-        .map(|item_key| async move {
-            client
-                .delete_item()
-                .table_name(table)
-                .set_key(Some(item_key))
-                .send()
-                .await
-                .map_err(sdk_error)
-                .map(drop)
-        })
-        .buffer_unordered(FAN_OUT)
-        .try_collect::<Vec<()>>()
-        .await?;
+    delete_items(client, table, children).await?;
 
     // Last: the session item, with the erasure's entry and counters.
     let mut tx = Transaction::new(table);

@@ -87,3 +87,36 @@ pub fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
     }
     Ok(item)
 }
+
+/// Deletes these items (by their `PK` and `SK`), a few requests at a time;
+/// how many were deleted.
+pub async fn delete_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+) -> Result<u64, StoreError> {
+    use futures::{StreamExt, TryStreamExt};
+    // Concurrent deletes per call: fast enough for a purge, gentle on the
+    // table's capacity.
+    const FAN_OUT: usize = 8;
+    let keys: Vec<Item> = items
+        .iter()
+        .filter_map(|item| Some(key(get_s(item, PK)?, get_s(item, SK)?)))
+        .collect();
+    let deleted = keys.len() as u64;
+    futures::stream::iter(keys)
+        .map(|item_key| async move {
+            client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(item_key))
+                .send()
+                .await
+                .map_err(sdk_error)
+                .map(drop)
+        })
+        .buffer_unordered(FAN_OUT)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(deleted)
+}

@@ -7,10 +7,9 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::Select;
-use futures::{StreamExt, TryStreamExt};
 
 use super::counters::add_increments;
-use super::items::{Item, get_s, key, s, sdk_error};
+use super::items::{Item, delete_items, get_s, key, s, sdk_error};
 use super::keys::{
     COUNTER_SHARDS, GSI1, GSI1_PK, GSI1_SK, MARKER_SK, PK, SESSION_SK, SK, TENANT_SK, admin_key_pk,
     audit_pk, budget_pk, counter_pk, documents_pk, domain_pk, session_pk, sessions_list_pk,
@@ -22,8 +21,6 @@ use crate::domain::tenant::TenantStatus;
 use crate::ports::state_store::{
     GLOBAL_SCOPE, StoreError, TENANTS_ACTIVE, TENANTS_TOTAL, TenantInventory, tenant_scope,
 };
-
-const FAN_OUT: usize = 8;
 
 /// The partitions of a tenant that hold no sessions, in purge order.
 fn other_partitions(tenant_id: &str) -> Vec<String> {
@@ -97,29 +94,6 @@ async fn count(
     }
 }
 
-async fn delete_all(client: &Client, table: &str, items: Vec<Item>) -> Result<u64, StoreError> {
-    let keys: Vec<Item> = items
-        .iter()
-        .filter_map(|item| Some(key(get_s(item, PK)?, get_s(item, SK)?)))
-        .collect();
-    let deleted = keys.len() as u64;
-    futures::stream::iter(keys)
-        .map(|item_key| async move {
-            client
-                .delete_item()
-                .table_name(table)
-                .set_key(Some(item_key))
-                .send()
-                .await
-                .map_err(sdk_error)
-                .map(drop)
-        })
-        .buffer_unordered(FAN_OUT)
-        .try_collect::<Vec<()>>()
-        .await?;
-    Ok(deleted)
-}
-
 async fn session_ids(
     client: &Client,
     table: &str,
@@ -180,19 +154,19 @@ pub async fn purge(
         let (session_item, rest): (Vec<Item>, Vec<Item>) = items
             .into_iter()
             .partition(|item| get_s(item, SK) == Some(SESSION_SK));
-        deleted += delete_all(client, table, rest).await?;
-        deleted += delete_all(client, table, session_item).await?;
+        deleted += delete_items(client, table, rest).await?;
+        deleted += delete_items(client, table, session_item).await?;
     }
     for pk in other_partitions(tenant_id) {
         if deleted >= batch as u64 {
             return Ok(deleted);
         }
         let items = keys_of(client, table, None, &pk, Some(batch)).await?;
-        deleted += delete_all(client, table, items).await?;
+        deleted += delete_items(client, table, items).await?;
     }
     if deleted < batch as u64 {
         let versions = settings_versions(client, table, tenant_id, Some(batch)).await?;
-        deleted += delete_all(client, table, versions).await?;
+        deleted += delete_items(client, table, versions).await?;
     }
     if deleted > 0 {
         return Ok(deleted);
