@@ -163,6 +163,14 @@ KNOWN_MISMATCH = {
     "POST /api/admin/rag/upload/{tenant_id}",
     "POST /api/chat/{phase}/stream",
     "PUT /api/admin/rag/documents/{tenant_id}/{document_id}",
+    # A merge patch: the body's accepted values are each setting's own
+    # ranges, not yet spelled out field by field in the document.
+    "PATCH /api/admin/tenants/{tenant_id}/settings",
+    # `tenant_id` is required with the platform key only: a rule across the
+    # credential and the query that the document cannot state.
+    "POST /api/admin/sessions/{session_id}/phases/{phase}/reopen",
+    # Exactly one of `session_id` and `employee_code`.
+    "POST /api/admin/tenants/{tenant_id}/erasures",
 }
 
 

@@ -11,9 +11,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldChange {
     pub path: String,
-    #[schema(value_type = Object)]
+    /// Any JSON value (a number, a string, an object…).
     pub from: Value,
-    #[schema(value_type = Object)]
     pub to: Value,
 }
 

@@ -400,6 +400,7 @@ pub struct UploadUrlRequest {
     responses(
         (status = 200, description = "A presigned `PUT` URL into the drop folder, valid 15 minutes", body = ingestion::UploadUrl),
         (status = 400, description = "`invalid_category`, `invalid_filename`, `invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`: the file name's extension is no format Petraf reads; `unsupported_media_type`: send `application/json`", body = ErrorBody),
         (status = 501, description = "`presigned_uploads_unavailable`: the embedded object store has no presigned URLs", body = ErrorBody),
     )
 )]
