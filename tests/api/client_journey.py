@@ -29,8 +29,9 @@ from server import DEMO_TENANT, PLATFORM_KEY, PROFILE, TURNS, Server, sse_events
 
 def generate(generator, base, workdir):
     """The README's "Generate a typed client" command, verbatim but for the URL."""
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "client-config.yml")
     command = [generator, "generate", "--url", f"{base}/api/openapi.json", "--meta", "none",
-               "--output-path", "petraf_client", "--fail-on-warning"]
+               "--config", config, "--output-path", "petraf_client", "--fail-on-warning"]
     print("$", " ".join(["openapi-python-client"] + command[1:]), flush=True)
     env = dict(os.environ, PATH=os.path.dirname(generator) + os.pathsep + os.environ.get("PATH", ""))
     subprocess.run(command, cwd=workdir, env=env, check=True)
