@@ -338,7 +338,7 @@ class Journeys(unittest.TestCase):
         finally:
             quit_browser(driver)
 
-    def test_a_reload_mid_conversation_shows_the_transcript(self):
+    def test_a_reload_or_a_resume_mid_conversation_shows_the_transcript(self):
         driver = browser()
         try:
             driver.get(SERVER["base"] + "/")
@@ -351,6 +351,16 @@ class Journeys(unittest.TestCase):
             self.assertEqual(my_bubbles(driver), [G4_FIRST])
             self.assertEqual(coach_replies(driver), before)
             shot(driver, "11-reloaded-transcript")
+            # The private link opens the same conversation in another browser.
+            resume_link = driver.find_element(By.ID, "resume-link").get_attribute("value")
+            other = browser()
+            try:
+                other.get(resume_link)
+                wait(other).until(lambda d: attr_of(d, "conversation", "data-phase") == "g4_future")
+                self.assertEqual(my_bubbles(other), [G4_FIRST])
+                self.assertEqual(coach_replies(other), before)
+            finally:
+                quit_browser(other)
             # The conversation goes on from there.
             send(driver, G4_SECOND)
             self.assertEqual(my_bubbles(driver), [G4_FIRST, G4_SECOND])
