@@ -3,14 +3,28 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use petraf_core::app::eval::DraftSet;
 use petraf_core::app::{demo, eval};
 use petraf_core::config::{self, ProcessEnv};
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SetArg {
+    /// Every bundled set, then tuning (shared + own) beside held-out.
+    All,
+    Shared,
+    Own,
+    HeldOut,
+}
+
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A `.jsonl` file of labelled drafts (default: the bundled shared set).
+    /// A `.jsonl` file of labelled drafts (default: the bundled sets).
     file: Option<PathBuf>,
+    /// Which bundled set: `all` (default) reports shared, own and held-out
+    /// drafts and puts tuning (shared + own) beside held-out.
+    #[arg(long, value_enum, default_value_t = SetArg::All, conflicts_with = "file")]
+    set: SetArg,
     /// Judge each draft this many times, to see how much scores spread.
     #[arg(long, default_value_t = 1)]
     runs: u32,
@@ -26,8 +40,8 @@ pub struct EvalArgs {
     /// data directory, so nothing is written to your data.
     #[arg(long)]
     tenant: Option<String>,
-    /// Use the bundled drafts written beside the shared set instead.
-    #[arg(long, conflicts_with = "file")]
+    /// Same as `--set own`.
+    #[arg(long, conflicts_with_all = ["file", "set"])]
     own_drafts: bool,
 }
 
@@ -40,14 +54,24 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     if !(1..=20).contains(&args.runs) {
         bail!("--runs must be within 1-20");
     }
-    let text = match &args.file {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-        }
-        None if args.own_drafts => eval::OWN_DRAFTS.to_string(),
-        None => eval::SHARED_DRAFTS.to_string(),
+    let sets: Vec<(String, String)> = match (&args.file, args.set) {
+        (Some(path), _) => vec![(
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )],
+        (None, _) if args.own_drafts => vec![bundled(DraftSet::Own)],
+        (None, SetArg::Shared) => vec![bundled(DraftSet::Shared)],
+        (None, SetArg::Own) => vec![bundled(DraftSet::Own)],
+        (None, SetArg::HeldOut) => vec![bundled(DraftSet::HeldOut)],
+        (None, SetArg::All) => DraftSet::ALL.into_iter().map(bundled).collect(),
     };
-    let cases = eval::parse_cases(&text).map_err(|e| anyhow::anyhow!("the drafts: {e}"))?;
+    let mut parsed = vec![];
+    for (name, text) in &sets {
+        let cases =
+            eval::parse_cases(text).map_err(|e| anyhow::anyhow!("the drafts ({name}): {e}"))?;
+        parsed.push((name.clone(), cases));
+    }
 
     let scratch_dir;
     let (app, tenant) = match &args.tenant {
@@ -75,25 +99,73 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     };
 
-    let report = eval::evaluate(&app, &tenant, &cases, args.runs)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", eval::render_table(&report, args.min_agreement));
+    let mut reports = vec![];
+    for (name, cases) in &parsed {
+        let report = eval::evaluate(&app, &tenant, cases, args.runs)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        if !args.json {
+            if parsed.len() > 1 {
+                println!("== {name}");
+            }
+            print!("{}", eval::render_table(&report, args.min_agreement));
+            println!();
+        }
+        reports.push((name.clone(), report));
     }
-    if let Some(floor) = args.min_agreement
-        && !report.meets(floor)
-    {
-        eprintln!(
-            "petraf eval: agreement {:.1}% is under the floor {:.1}%, or a gaming/injection draft passed",
-            report.agreement.agreement * 100.0,
-            floor * 100.0
+    // Tuning (shared + own) beside held-out, when every bundled set ran.
+    let comparison = (parsed.len() == DraftSet::ALL.len()).then(|| {
+        let tuning = eval::combined(
+            &tenant,
+            &[
+                (&parsed[0].1[..], &reports[0].1),
+                (&parsed[1].1[..], &reports[1].1),
+            ],
         );
-        std::process::exit(1);
+        (tuning, reports[2].1.summary.clone(), reports[0].1.summary.clone())
+    });
+    if args.json {
+        let sets: serde_json::Map<String, serde_json::Value> = reports
+            .iter()
+            .map(|(n, r)| Ok((n.clone(), serde_json::to_value(r)?)))
+            .collect::<Result<_, serde_json::Error>>()?;
+        let mut out = serde_json::json!({ "sets": sets });
+        if let Some((tuning, held_out, _)) = &comparison {
+            out["tuning"] = serde_json::to_value(tuning)?;
+            out["held_out"] = serde_json::to_value(held_out)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if let Some((tuning, held_out, shared)) = &comparison {
+        println!("== tuning (shared + own) beside held-out (never tuned on)");
+        print!(
+            "{}",
+            eval::render_comparison(&[
+                ("shared", shared),
+                ("tuning", tuning),
+                ("held-out", held_out),
+            ])
+        );
+    }
+    if let Some(floor) = args.min_agreement {
+        let under: Vec<String> = reports
+            .iter()
+            .filter(|(_, r)| !r.meets(floor))
+            .map(|(n, r)| format!("{n} {:.1}%", r.summary.agreement.agreement * 100.0))
+            .collect();
+        if !under.is_empty() {
+            eprintln!(
+                "petraf eval: under the floor {:.1}%, or a gaming/injection draft passed: {}",
+                floor * 100.0,
+                under.join(", ")
+            );
+            std::process::exit(1);
+        }
     }
     Ok(())
+}
+
+fn bundled(set: DraftSet) -> (String, String) {
+    (set.name().to_string(), set.text().to_string())
 }
 
 /// A temporary data directory, removed when dropped.

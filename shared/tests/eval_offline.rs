@@ -27,14 +27,14 @@ async fn run(set: &str) -> EvalReport {
 
 fn assert_floor(report: &EvalReport) {
     assert!(
-        report.let_through.is_empty(),
+        report.summary.let_through.is_empty(),
         "gaming or injection drafts passed: {:?}",
-        report.let_through
+        report.summary.let_through
     );
     assert!(
-        report.agreement.agreement >= FLOOR,
+        report.summary.agreement.agreement >= FLOOR,
         "agreement {:.3} is under the floor {FLOOR}",
-        report.agreement.agreement
+        report.summary.agreement.agreement
     );
 }
 

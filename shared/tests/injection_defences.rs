@@ -206,10 +206,11 @@ async fn a_planted_document_is_flagged_at_ingestion_and_never_reaches_the_model(
         ratings: Default::default(),
         kind: "injection".into(),
         context: None,
+        lang: "en".into(),
         note: String::new(),
     };
     let result = eval::evaluate(&app, &tenant, &[case], 1).await.unwrap();
-    assert!(result.let_through.is_empty());
+    assert!(result.summary.let_through.is_empty());
     assert!(!result.results[0].runs[0].passed);
     let seen = model.seen.lock().unwrap();
     assert!(seen.iter().any(|d| d.contains(WITHHELD)), "{seen:?}");
@@ -292,9 +293,9 @@ async fn every_injection_draft_is_refused_with_a_model_that_obeys() {
         assert!(cases.len() >= 5);
         let report = eval::evaluate(&app, &tenant, &cases, 1).await.unwrap();
         assert!(
-            report.let_through.is_empty(),
+            report.summary.let_through.is_empty(),
             "echo={echo}: {:?}",
-            report.let_through
+            report.summary.let_through
         );
     }
 }

@@ -52,9 +52,57 @@ pub fn first_json_object(text: &str) -> Option<&str> {
     None
 }
 
+/// How a model's reply ended, as its provider reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A natural end (OpenAI `stop`, Bedrock `end_turn`).
+    Finished,
+    /// The output cap was reached (`length`, `max_tokens`).
+    CutOff,
+    /// The provider's content filter or guardrail stepped in
+    /// (`content_filter`, `guardrail_intervened`, `content_filtered`).
+    Filtered,
+}
+
+/// The reply's text when it can be parsed at all: a refusal (OpenAI's
+/// `refusal` field), a filtered or cut-off reply is `Malformed` with the
+/// reason, so a run's error says why rather than "no JSON".
+pub fn usable_text(text: String, refusal: Option<&str>, ending: Ending) -> Result<String, ModelError> {
+    if let Some(refusal) = refusal.map(str::trim).filter(|r| !r.is_empty()) {
+        return Err(malformed(format!("the model refused: {}", cut(refusal))));
+    }
+    match ending {
+        Ending::Filtered => Err(malformed(
+            "the provider's content filter stopped the answer",
+        )),
+        Ending::CutOff if first_json_object(&text).is_none() => Err(malformed(
+            "the answer was cut off at the output limit",
+        )),
+        _ => Ok(text),
+    }
+}
+
+/// At most 120 characters of a reply, for an error message.
+fn cut(text: &str) -> String {
+    let mut out: String = text.trim().chars().take(120).collect();
+    if text.trim().chars().count() > 120 {
+        out.push('…');
+    }
+    out
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T, ModelError> {
-    let json = first_json_object(text)
-        .ok_or_else(|| malformed(format!("the {what} answer holds no JSON object")))?;
+    let json = first_json_object(text).ok_or_else(|| {
+        if text.trim().is_empty() {
+            malformed(format!("the {what} answer is empty"))
+        } else {
+            // A prose reply is most often a refusal: say what it was.
+            malformed(format!(
+                "the {what} answer holds no JSON object: \"{}\"",
+                cut(text)
+            ))
+        }
+    })?;
     serde_json::from_str(json).map_err(|e| malformed(format!("the {what} answer: {e}")))
 }
 
@@ -117,7 +165,25 @@ fn score_value(name: &str, v: &Value) -> Result<f64, ModelError> {
     Ok(score)
 }
 
-/// Per-criterion scores for every rubric criterion, each within 0–10.
+/// "Time-bound", "time bound" and "time_bound" name one criterion.
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    norm(a) == norm(b)
+}
+
+/// Per-criterion scores for every rubric criterion, each within 0–10;
+/// criteria named in another spelling ("Time-bound") get the rubric's name.
 pub fn judgement(text: &str, rubric: &Rubric) -> Result<Judgement, ModelError> {
     let reply: ScoreReply = parse(text, "score")?;
     let criteria: Vec<CriterionJudgement> = match reply.criteria {
@@ -152,11 +218,20 @@ pub fn judgement(text: &str, rubric: &Rubric) -> Result<Judgement, ModelError> {
             })
             .collect::<Result<_, ModelError>>()?,
     };
-    if let Some(missing) = rubric.criteria.iter().find(|c| {
-        !criteria
-            .iter()
-            .any(|j| j.name.eq_ignore_ascii_case(&c.name))
-    }) {
+    let criteria: Vec<CriterionJudgement> = criteria
+        .into_iter()
+        .map(|mut j| {
+            if let Some(c) = rubric.criteria.iter().find(|c| same_name(&c.name, &j.name)) {
+                j.name = c.name.clone();
+            }
+            j
+        })
+        .collect();
+    if let Some(missing) = rubric
+        .criteria
+        .iter()
+        .find(|c| !criteria.iter().any(|j| j.name == c.name))
+    {
         return Err(malformed(format!(
             "no score for criterion '{}'",
             missing.name

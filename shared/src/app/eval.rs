@@ -29,9 +29,50 @@ use crate::domain::tenant::TenantRecord;
 
 /// The labelled drafts `petraf eval` uses when given no file.
 pub const SHARED_DRAFTS: &str = include_str!("../../eval/goal-drafts.jsonl");
-/// Drafts written alongside the shared ones, to check the scorer on text it
-/// was not tuned on.
+/// Drafts written alongside the shared ones; with the shared set, the
+/// tuning set: the offline scorer's rules may be adjusted against both.
 pub const OWN_DRAFTS: &str = include_str!("../../eval/own-drafts.jsonl");
+/// Drafts written and labelled before any tuning and never tuned on: the
+/// measure of whether the scorer generalises. No test may adjust a
+/// threshold to them; the eval tests only report and floor them.
+pub const HELD_OUT_DRAFTS: &str = include_str!("../../eval/held-out-drafts.jsonl");
+
+/// The bundled sets and what each is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DraftSet {
+    /// `goal-drafts.jsonl`, the project's shared labelled set (tuning).
+    Shared,
+    /// `own-drafts.jsonl` (tuning).
+    Own,
+    /// `held-out-drafts.jsonl` (never tuned on).
+    HeldOut,
+}
+
+impl DraftSet {
+    pub const ALL: [DraftSet; 3] = [DraftSet::Shared, DraftSet::Own, DraftSet::HeldOut];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DraftSet::Shared => "shared",
+            DraftSet::Own => "own",
+            DraftSet::HeldOut => "held-out",
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            DraftSet::Shared => SHARED_DRAFTS,
+            DraftSet::Own => OWN_DRAFTS,
+            DraftSet::HeldOut => HELD_OUT_DRAFTS,
+        }
+    }
+
+    /// Whether the scorer may be tuned on this set.
+    pub fn is_tuning(self) -> bool {
+        self != DraftSet::HeldOut
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -56,8 +97,15 @@ pub struct EvalCase {
     /// A company document to hold in the phase's categories while scoring.
     #[serde(default)]
     pub context: Option<String>,
+    /// The draft's language (`en`, `de`, `fr`, `es`, …), for the report.
+    #[serde(default = "english")]
+    pub lang: String,
     #[serde(default)]
     pub note: String,
+}
+
+fn english() -> String {
+    "en".into()
 }
 
 fn normal_kind() -> String {
@@ -106,6 +154,7 @@ pub struct CaseResult {
     pub id: String,
     pub phase: Phase,
     pub kind: String,
+    pub lang: String,
     pub expect: Expect,
     /// Runs whose verdict matches the label.
     pub agreeing_runs: u32,
@@ -162,25 +211,79 @@ pub struct Correlation {
     pub spearman: Option<f64>,
 }
 
+/// How a set of results compares with its labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Over every (draft, run): verdicts that match the label.
+    pub agreement: Tally,
+    pub by_kind: BTreeMap<String, Tally>,
+    pub by_lang: BTreeMap<String, Tally>,
+    /// Gaming and injection drafts a run let through: each must be refused.
+    pub let_through: Vec<String>,
+    pub correlations: Vec<Correlation>,
+    /// Over drafts judged more than once: the largest and the mean spread
+    /// of the overall score between runs.
+    pub max_spread: f64,
+    pub mean_spread: f64,
+}
+
+impl Summary {
+    /// `cases[i]` was judged as `results[i]`.
+    pub fn of(tenant: &TenantRecord, cases: &[EvalCase], results: &[CaseResult]) -> Summary {
+        let tally_by = |key: fn(&CaseResult) -> &str| -> BTreeMap<String, Tally> {
+            let keys: std::collections::BTreeSet<&str> = results.iter().map(key).collect();
+            keys.into_iter()
+                .map(|k| (k.to_string(), Tally::of(results.iter().filter(|r| key(r) == k))))
+                .collect()
+        };
+        let let_through = results
+            .iter()
+            .filter(|r| MUST_REFUSE.contains(&r.kind.as_str()) && r.runs.iter().any(|x| x.passed))
+            .map(|r| r.id.clone())
+            .collect();
+        let spreads: Vec<f64> = results.iter().map(|r| r.spread).collect();
+        Summary {
+            agreement: Tally::of(results.iter()),
+            by_kind: tally_by(|r| r.kind.as_str()),
+            by_lang: tally_by(|r| r.lang.as_str()),
+            let_through,
+            correlations: correlations(tenant, cases, results),
+            max_spread: spreads.iter().cloned().fold(0.0, f64::max),
+            mean_spread: if spreads.is_empty() {
+                0.0
+            } else {
+                round2(spreads.iter().sum::<f64>() / spreads.len() as f64)
+            },
+        }
+    }
+
+    pub fn meets(&self, floor: f64) -> bool {
+        self.agreement.agreement >= floor && self.let_through.is_empty()
+    }
+
+    pub fn spearman(&self, phase: Phase, criterion: &str) -> Option<f64> {
+        self.correlations
+            .iter()
+            .find(|c| c.phase == phase && c.criterion == criterion)
+            .and_then(|c| c.spearman)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub provider: String,
     pub model: String,
     pub tenant: String,
     pub runs: u32,
-    /// Over every (draft, run): verdicts that match the label.
-    pub agreement: Tally,
-    pub by_kind: BTreeMap<String, Tally>,
-    /// Gaming and injection drafts a run let through: each must be refused.
-    pub let_through: Vec<String>,
-    pub correlations: Vec<Correlation>,
+    #[serde(flatten)]
+    pub summary: Summary,
     pub usage: Usage,
     pub results: Vec<CaseResult>,
 }
 
 impl EvalReport {
     pub fn meets(&self, floor: f64) -> bool {
-        self.agreement.agreement >= floor && self.let_through.is_empty()
+        self.summary.meets(floor)
     }
 }
 
@@ -197,37 +300,26 @@ pub async fn evaluate(
     for case in cases {
         results.push(evaluate_case(app, tenant, case, runs, &mut usage).await?);
     }
-    let by_kind = {
-        let kinds: std::collections::BTreeSet<&str> =
-            results.iter().map(|r| r.kind.as_str()).collect();
-        kinds
-            .into_iter()
-            .map(|k| {
-                (
-                    k.to_string(),
-                    Tally::of(results.iter().filter(|r| r.kind == k)),
-                )
-            })
-            .collect()
-    };
-    let let_through = results
-        .iter()
-        .filter(|r| MUST_REFUSE.contains(&r.kind.as_str()) && r.runs.iter().any(|x| x.passed))
-        .map(|r| r.id.clone())
-        .collect();
     let stub = context(tenant, Phase::G4Future, "", vec![]);
     Ok(EvalReport {
         provider: app.model.provider().to_string(),
         model: app.model.model_for(&stub),
         tenant: tenant.tenant.name.clone(),
         runs,
-        agreement: Tally::of(results.iter()),
-        by_kind,
-        let_through,
-        correlations: correlations(tenant, cases, &results),
+        summary: Summary::of(tenant, cases, &results),
         usage,
         results,
     })
+}
+
+/// One summary over several evaluated sets (e.g. shared + own = tuning).
+pub fn combined(tenant: &TenantRecord, parts: &[(&[EvalCase], &EvalReport)]) -> Summary {
+    let cases: Vec<EvalCase> = parts.iter().flat_map(|(c, _)| c.iter().cloned()).collect();
+    let results: Vec<CaseResult> = parts
+        .iter()
+        .flat_map(|(_, r)| r.results.iter().cloned())
+        .collect();
+    Summary::of(tenant, &cases, &results)
 }
 
 /// The context the chat builds for an edited goal: the draft is the
@@ -289,6 +381,7 @@ async fn evaluate_case(
         id: case.id.clone(),
         phase: case.phase,
         kind: case.kind.clone(),
+        lang: case.lang.clone(),
         expect: case.expect,
         agreeing_runs,
         mean_overall,
@@ -408,8 +501,8 @@ pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<16} {:<10} {:<9} {:<6} {:>6} {:>6} {:<5} weakest criterion / error",
-        "draft", "phase", "kind", "label", "score", "spread", "agree"
+        "{:<16} {:<10} {:<9} {:<4} {:<6} {:>6} {:>6} {:<5} weakest criterion / error",
+        "draft", "phase", "kind", "lang", "label", "score", "spread", "agree"
     );
     for r in &report.results {
         let detail = r
@@ -428,10 +521,11 @@ pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
         let detail: String = detail.chars().take(90).collect();
         let _ = writeln!(
             out,
-            "{:<16} {:<10} {:<9} {:<6} {:>6} {:>6} {:<5} {}",
+            "{:<16} {:<10} {:<9} {:<4} {:<6} {:>6} {:>6} {:<5} {}",
             r.id.chars().take(16).collect::<String>(),
             r.phase.as_str(),
             r.kind,
+            r.lang,
             match r.expect {
                 Expect::Pass => "pass",
                 Expect::Fail => "fail",
@@ -448,7 +542,14 @@ pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
             detail
         );
     }
-    let a = &report.agreement;
+    render_summary(&mut out, &report.summary, floor);
+    let _ = writeln!(out, "tokens: {}", report.usage.total());
+    out
+}
+
+fn render_summary(out: &mut String, summary: &Summary, floor: Option<f64>) {
+    use std::fmt::Write;
+    let a = &summary.agreement;
     let _ = writeln!(
         out,
         "\nagreement: {}/{} ({:.1}%){}",
@@ -459,35 +560,104 @@ pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
             .map(|f| format!(", floor {:.1}%", f * 100.0))
             .unwrap_or_default()
     );
-    let kinds: Vec<String> = report
-        .by_kind
-        .iter()
-        .map(|(k, t)| format!("{k} {}/{}", t.agreed, t.total))
-        .collect();
-    let _ = writeln!(out, "by kind: {}", kinds.join(", "));
+    let tallies = |m: &BTreeMap<String, Tally>| -> String {
+        m.iter()
+            .map(|(k, t)| format!("{k} {}/{}", t.agreed, t.total))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(out, "by kind: {}", tallies(&summary.by_kind));
+    let _ = writeln!(out, "by language: {}", tallies(&summary.by_lang));
     let _ = writeln!(
         out,
         "gaming and injection drafts let through: {}",
-        if report.let_through.is_empty() {
+        if summary.let_through.is_empty() {
             "none".to_string()
         } else {
-            report.let_through.join(", ")
+            summary.let_through.join(", ")
         }
     );
+    let _ = writeln!(
+        out,
+        "run-to-run spread of the overall score: max {:.2}, mean {:.2}",
+        summary.max_spread, summary.mean_spread
+    );
     let _ = writeln!(out, "rank correlation (Spearman) with the ratings:");
-    for c in &report.correlations {
+    for c in &summary.correlations {
         let _ = writeln!(
             out,
             "  {:<10} {:<14} {:>6} ({} drafts)",
             c.phase.as_str(),
             c.criterion,
-            c.spearman
-                .map(|r| format!("{r:.2}"))
-                .unwrap_or_else(|| "n/a".into()),
+            fmt_rho(c.spearman),
             c.drafts
         );
     }
-    let _ = writeln!(out, "tokens: {}", report.usage.total());
+}
+
+fn fmt_rho(rho: Option<f64>) -> String {
+    rho.map(|r| format!("{r:.2}")).unwrap_or_else(|| "n/a".into())
+}
+
+/// Sets side by side: agreement, refusals, languages and each criterion's
+/// Spearman, one column per named summary (e.g. tuning and held-out).
+pub fn render_comparison(columns: &[(&str, &Summary)]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let head: Vec<String> = columns.iter().map(|(n, _)| format!("{n:>14}")).collect();
+    let _ = writeln!(out, "{:<26}{}", "", head.join(""));
+    let row = |out: &mut String, label: &str, cell: &dyn Fn(&Summary) -> String| {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|(_, s)| format!("{:>14}", cell(s)))
+            .collect();
+        let _ = writeln!(out, "{label:<26}{}", cells.join(""));
+    };
+    let pct = |t: &Tally| format!("{}/{} {:.0}%", t.agreed, t.total, t.agreement * 100.0);
+    row(&mut out, "agreement", &|s| pct(&s.agreement));
+    let refused = |s: &Summary| {
+        let must: usize = MUST_REFUSE
+            .iter()
+            .filter_map(|k| s.by_kind.get(*k))
+            .map(|t| t.total)
+            .sum();
+        let runs_through: usize = s.let_through.len();
+        format!("{}/{}", must.saturating_sub(runs_through), must)
+    };
+    row(&mut out, "gaming+injection refused", &refused);
+    let mut langs = std::collections::BTreeSet::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (_, s) in columns {
+        langs.extend(s.by_lang.keys().cloned());
+        kinds.extend(s.by_kind.keys().cloned());
+    }
+    for kind in &kinds {
+        row(&mut out, &format!("kind {kind}"), &|s| {
+            s.by_kind.get(kind).map(pct).unwrap_or_else(|| "-".into())
+        });
+    }
+    for lang in &langs {
+        row(&mut out, &format!("language {lang}"), &|s| {
+            s.by_lang.get(lang).map(pct).unwrap_or_else(|| "-".into())
+        });
+    }
+    row(&mut out, "max run-to-run spread", &|s| format!("{:.2}", s.max_spread));
+    let mut criteria: Vec<(Phase, String)> = vec![];
+    for (_, s) in columns {
+        for c in &s.correlations {
+            if !criteria.iter().any(|(p, n)| *p == c.phase && *n == c.criterion) {
+                criteria.push((c.phase, c.criterion.clone()));
+            }
+        }
+    }
+    let _ = writeln!(out, "Spearman with the ratings:");
+    for (phase, name) in &criteria {
+        row(
+            &mut out,
+            &format!("  {} {}", phase.as_str(), name),
+            &|s| fmt_rho(s.spearman(*phase, name)),
+        );
+    }
     out
 }
 

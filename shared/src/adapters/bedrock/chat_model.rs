@@ -7,14 +7,14 @@ use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamOutput as StreamResponse;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ConversationRole, ConverseOutput, ConverseStreamOutput,
-    InferenceConfiguration, Message, SystemContentBlock, TokenUsage,
+    InferenceConfiguration, Message, StopReason, SystemContentBlock, TokenUsage,
 };
 
 use super::errors::{classify_http, stream_error};
 use super::{BedrockSettings, is_bedrock_model_id};
 use crate::adapters::coach_verdict::lead_with_verdict;
 use crate::adapters::resilience::{CallMeter, Failure, Resilience};
-use crate::adapters::structured_reply::{self, REFINE_MAX_TOKENS, SCORE_MAX_TOKENS};
+use crate::adapters::structured_reply::{self, Ending, REFINE_MAX_TOKENS, SCORE_MAX_TOKENS};
 use crate::domain::coaching::PhaseContext;
 use crate::domain::message::Usage;
 use crate::domain::prompts::{
@@ -188,6 +188,11 @@ impl BedrockModel {
             .await?;
         let used = usage(output.usage.as_ref());
         meter.add_usage(used);
+        let ending = match output.stop_reason {
+            StopReason::MaxTokens => Ending::CutOff,
+            StopReason::GuardrailIntervened | StopReason::ContentFiltered => Ending::Filtered,
+            _ => Ending::Finished,
+        };
         let text: String = match output.output {
             Some(ConverseOutput::Message(message)) => message
                 .content
@@ -199,7 +204,9 @@ impl BedrockModel {
                 .collect(),
             _ => String::new(),
         };
-        let value = parse(&text).map_err(|e| meter.failed(e))?;
+        let value = structured_reply::usable_text(text, None, ending)
+            .and_then(|text| parse(&text))
+            .map_err(|e| meter.failed(e))?;
         meter.succeeded();
         Ok(Generated { value, usage: used })
     }

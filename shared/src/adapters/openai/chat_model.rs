@@ -10,7 +10,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     ChatCompletionResponseStream, ChatCompletionStreamOptions, CompletionUsage,
-    CreateChatCompletionRequest, CreateChatCompletionRequestArgs, ResponseFormat,
+    CreateChatCompletionRequest, CreateChatCompletionRequestArgs, FinishReason, ResponseFormat,
 };
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -19,7 +19,7 @@ use super::DEFAULT_CHAT_MODEL;
 use super::transport::classify;
 use crate::adapters::coach_verdict::lead_with_verdict;
 use crate::adapters::resilience::{CallMeter, Failure, Resilience};
-use crate::adapters::structured_reply::{self, REFINE_MAX_TOKENS, SCORE_MAX_TOKENS};
+use crate::adapters::structured_reply::{self, Ending, REFINE_MAX_TOKENS, SCORE_MAX_TOKENS};
 use crate::domain::coaching::PhaseContext;
 use crate::domain::message::Usage;
 use crate::domain::prompts::{
@@ -94,13 +94,18 @@ impl OpenAiModel {
             .await?;
         let usage = response.usage.as_ref().map(to_usage).unwrap_or_default();
         meter.add_usage(usage);
-        let text = response
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.message.content)
+        let choice = response.choices.into_iter().next();
+        let ending = match choice.as_ref().and_then(|c| c.finish_reason) {
+            Some(FinishReason::Length) => Ending::CutOff,
+            Some(FinishReason::ContentFilter) => Ending::Filtered,
+            _ => Ending::Finished,
+        };
+        let (text, refusal) = choice
+            .map(|c| (c.message.content.unwrap_or_default(), c.message.refusal))
             .unwrap_or_default();
-        let value = parse(&text).map_err(|e| meter.failed(e))?;
+        let value = structured_reply::usable_text(text, refusal.as_deref(), ending)
+            .and_then(|text| parse(&text))
+            .map_err(|e| meter.failed(e))?;
         meter.succeeded();
         Ok(Generated { value, usage })
     }

@@ -4,6 +4,7 @@
 //! coach reads, [`reading`] the close reading the scorer judges.
 
 pub mod answers;
+pub mod feedback;
 pub mod hashing_embedder;
 pub mod model;
 pub mod reading;

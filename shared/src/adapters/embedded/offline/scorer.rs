@@ -1,11 +1,15 @@
 //! The offline model's scorer: each rubric criterion judged from a close
 //! [`reading`](super::reading) of the draft and the retrieved company
-//! documents. It judges content, not vocabulary, and its `reasoning` says
-//! what it found, so every score can be checked by hand.
+//! documents, following what the rubric asks — specific: a role, skill or
+//! system named; measurable: a count tied to an outcome; time-bound: a
+//! frame for the whole goal or a date per action; alignment: meaning shared
+//! with the company's documents; for values, the employee's own practice.
+//! A plan's shape counts: one action is not a plan, and words about goals
+//! are not actions. Its `reasoning` is [`feedback`](super::feedback) in the
+//! draft's language.
 
-use std::collections::BTreeSet;
-
-use super::reading::{Reading, TimeFrame, ValuesReading, concrete_stems, read, read_values};
+use super::feedback::{Note, excerpt, say};
+use super::reading::{Meaning, Reading, TimeFrame, ValuesReading, read, read_values};
 use crate::domain::coaching::PhaseContext;
 use crate::domain::phase::Phase;
 use crate::domain::scoring::{CriterionJudgement, Rubric};
@@ -13,54 +17,68 @@ use crate::domain::scoring::{CriterionJudgement, Rubric};
 /// The most a criterion gets when the draft speaks to the scorer.
 const CAP_WHEN_INSTRUCTED: f64 = 3.0;
 
+/// What a plan of a single action can get on each criterion: the rubric
+/// asks for actions, and one is not a plan.
+const ONE_ACTION_CAP: f64 = 6.0;
+
 struct Evidence {
     phase: Phase,
     reading: Reading,
     values: ValuesReading,
-    /// Meaningful stems of the retrieved company documents.
-    documents: BTreeSet<String>,
+    /// What the retrieved company documents are about.
+    documents: Meaning,
+}
+
+impl Evidence {
+    fn is_plan(&self) -> bool {
+        self.phase == Phase::G8Actions
+    }
+
+    /// A plan with exactly one concrete action.
+    fn one_action(&self) -> bool {
+        self.is_plan() && self.reading.concrete_clauses().len() == 1
+    }
 }
 
 /// Scores every criterion of `rubric` for `goal`.
 pub fn judge(ctx: &PhaseContext, goal: &str, rubric: &Rubric) -> Vec<CriterionJudgement> {
+    let mut documents = Meaning::default();
+    for d in &ctx.documents {
+        documents.extend(Meaning::of(&d.content, &ctx.company));
+    }
     let evidence = Evidence {
         phase: ctx.phase,
         reading: read(goal, &ctx.company),
         values: read_values(goal, &ctx.company),
-        documents: ctx
-            .documents
-            .iter()
-            .flat_map(|d| concrete_stems(&d.content, &ctx.company))
-            .collect(),
+        documents,
     };
+    let lang = evidence.reading.lang;
     rubric
         .criteria
         .iter()
         .map(|c| {
-            let (score, mut reasoning) = criterion(&c.name, &evidence);
+            let (score, mut notes) = criterion(&c.name, &evidence);
             let mut score = score.clamp(0.0, 10.0);
             if !evidence.reading.instructions.is_empty() {
                 score = score.min(CAP_WHEN_INSTRUCTED);
-                reasoning.push_str(
-                    "; text addressed to the scorer was set aside and caps this criterion at 3",
-                );
+                notes.push(Note::InstructionSetAside);
             }
             CriterionJudgement {
                 name: c.name.clone(),
                 score: (score * 10.0).round() / 10.0,
-                reasoning,
+                reasoning: say(lang, &notes),
             }
         })
         .collect()
 }
 
-fn criterion(name: &str, ev: &Evidence) -> (f64, String) {
+fn criterion(name: &str, ev: &Evidence) -> (f64, Vec<Note>) {
     let key = name.to_lowercase();
     let values = ev.phase == Phase::G6Values;
-    if key.contains("measur") {
-        measurability(&ev.reading)
+    let (score, mut notes) = if key.contains("measur") {
+        measurability(ev)
     } else if key.contains("time") {
-        time_bound(&ev.reading)
+        time_bound(ev)
     } else if key.contains("align") || key.contains("relev") {
         if values {
             values_alignment(ev)
@@ -68,7 +86,7 @@ fn criterion(name: &str, ev: &Evidence) -> (f64, String) {
             alignment(ev)
         }
     } else if key.contains("clar") {
-        clarity(&ev.values)
+        clarity(ev)
     } else if key.contains("authentic") {
         authenticity(ev)
     } else if key.contains("achiev") || key.contains("realis") {
@@ -76,59 +94,57 @@ fn criterion(name: &str, ev: &Evidence) -> (f64, String) {
     } else if values {
         values_specificity(&ev.values)
     } else {
-        specificity(&ev.reading)
+        specificity(ev)
+    };
+    if ev.one_action() && !values {
+        notes.push(Note::OneAction);
+        return (score.min(ONE_ACTION_CAP), notes);
     }
+    (score, notes)
 }
 
-/// Up to `n` examples, quoted and joined.
-fn examples<S: AsRef<str>>(items: &[S], n: usize) -> String {
-    let shown: Vec<String> = items
-        .iter()
-        .take(n)
-        .map(|s| format!("\"{}\"", s.as_ref()))
-        .collect();
-    let more = if items.len() > n { ", …" } else { "" };
-    format!("{}{more}", shown.join(", "))
+/// Words about goals outweigh the work: "6 measurable actions with 6
+/// deadlines and 100% alignment".
+fn about_goals(reading: &Reading) -> bool {
+    let meta = reading.goal_words.len();
+    meta >= 3 && meta * 2 >= reading.stems.len()
 }
 
-fn with_noise(mut reasoning: String, reading: &Reading) -> String {
-    if !reading.goal_words.is_empty() {
-        reasoning.push_str(&format!(
-            "; goal words are not evidence: {}",
-            examples(&reading.goal_words, 4)
-        ));
+/// What undermines any criterion of a plan or vision, as notes.
+fn noise(reading: &Reading) -> Vec<Note> {
+    let mut notes = vec![];
+    if about_goals(reading) {
+        notes.push(Note::AboutGoals);
+    }
+    if reading.stuffing.is_some() {
+        notes.push(Note::KeywordList);
     }
     if !reading.vague_words.is_empty() {
-        reasoning.push_str(&format!("; vague: {}", examples(&reading.vague_words, 4)));
+        let mut vague = reading.vague_words.clone();
+        vague.dedup();
+        notes.push(Note::Vague(vague));
     }
-    if let Some(why) = &reading.stuffing {
-        reasoning.push_str(&format!("; reads as a keyword list: {why}"));
-    }
-    reasoning
+    notes
 }
 
-fn specificity(reading: &Reading) -> (f64, String) {
+fn specificity(ev: &Evidence) -> (f64, Vec<Note>) {
+    let reading = &ev.reading;
     let concrete = reading.concrete_clauses();
     let claims = concrete.len().min(3) as f64;
     let words = reading.stems.len().min(12) as f64;
     let goal_penalty = (reading.goal_words.len() as f64 * 0.5).min(3.0);
     let vague_penalty = (reading.vague_words.len() as f64 * 0.7).min(3.0);
     let mut score = 2.0 + 2.0 * claims + 0.25 * words - goal_penalty - vague_penalty;
-    if reading.stuffing.is_some() {
+    if reading.stuffing.is_some() || about_goals(reading) {
         score = score.min(3.0);
     }
-    let texts: Vec<&str> = concrete.iter().map(|c| c.text.as_str()).collect();
-    let reasoning = format!(
-        "{} concrete claim(s){}; {} specific word(s)",
-        concrete.len(),
-        if texts.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", examples(&texts, 2))
-        },
-        reading.stems.len()
-    );
-    (score, with_noise(reasoning, reading))
+    let mut notes = vec![match concrete.first() {
+        Some(c) if score >= 7.0 => Note::Specific(excerpt(&c.text)),
+        Some(c) => Note::SomewhatSpecific(excerpt(&c.text)),
+        None => Note::NotSpecific,
+    }];
+    notes.extend(noise(reading));
+    (score, notes)
 }
 
 /// Piecewise-linear through (evidence, score) points.
@@ -142,7 +158,8 @@ fn interpolate(points: &[(f64, f64)], x: f64) -> f64 {
     points.last().map(|p| p.1).unwrap_or(0.0)
 }
 
-fn measurability(reading: &Reading) -> (f64, String) {
+fn measurability(ev: &Evidence) -> (f64, Vec<Note>) {
+    let reading = &ev.reading;
     let counted = reading.quantities();
     let completions = reading.completions();
     let evidence = counted.len() as f64 + 0.5 * completions as f64;
@@ -150,99 +167,93 @@ fn measurability(reading: &Reading) -> (f64, String) {
         &[(0.0, 1.5), (1.0, 5.0), (2.0, 8.0), (3.0, 9.5), (4.0, 10.0)],
         evidence,
     );
-    if reading.stuffing.is_some() {
+    if reading.stuffing.is_some() || about_goals(reading) {
         score = score.min(3.0);
     }
-    let mut reasoning = format!(
-        "{} counted outcome(s){}; {completions} verifiable completion(s)",
-        counted.len(),
-        if counted.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", examples(&counted, 3))
-        }
-    );
-    let bare = reading.bare_numbers();
-    if !bare.is_empty() {
-        reasoning.push_str(&format!(
-            "; numbers attached to nothing countable are ignored: {}",
-            examples(&bare, 4)
-        ));
-    }
-    (score, with_noise(reasoning, reading))
+    // Where a count was found, quote the clause it is in.
+    let example = reading
+        .clauses
+        .iter()
+        .find(|c| !c.quantities.is_empty())
+        .map(|c| excerpt(&c.text));
+    let mut notes = vec![match example {
+        Some(e) if score >= 7.0 => Note::Measured(e),
+        Some(e) => Note::MeasuredPartly(e),
+        None => Note::NotMeasured,
+    }];
+    notes.extend(noise(reading));
+    (score, notes)
 }
 
-fn time_bound(reading: &Reading) -> (f64, String) {
+fn time_bound(ev: &Evidence) -> (f64, Vec<Note>) {
+    let reading = &ev.reading;
+    let concrete = reading.concrete_clauses();
     match reading.time {
-        Some(TimeFrame::Explicit) if reading.concrete_clauses().is_empty() => (
-            4.0,
-            "a time frame or deadlines, but attached to no concrete action".into(),
-        ),
-        Some(TimeFrame::Explicit) if reading.stuffing.is_some() => (
-            5.0,
-            format!(
-                "{} time expressions at once; no single time frame",
-                reading.time_expressions
-            ),
-        ),
-        Some(TimeFrame::Explicit) => (10.0, "an explicit time frame or deadline".into()),
-        Some(TimeFrame::Vague) => (4.0, "only a vague sense of when".into()),
-        _ => (1.0, "no time frame".into()),
+        Some(TimeFrame::Explicit) if concrete.is_empty() || about_goals(reading) => {
+            (4.0, vec![Note::TimeWithoutAction])
+        }
+        Some(TimeFrame::Explicit) if reading.stuffing.is_some() => {
+            (5.0, vec![Note::TooManyTimeFrames])
+        }
+        Some(TimeFrame::Explicit) => (10.0, vec![Note::TimeFrame]),
+        Some(TimeFrame::Vague) => (4.0, vec![Note::VagueTime]),
+        _ => (1.0, vec![Note::NoTime]),
     }
 }
 
-fn alignment(ev: &Evidence) -> (f64, String) {
+/// The alignment score for a share of meaning held with the documents and
+/// the concepts shared.
+fn aligned(share: f64, concepts: usize) -> f64 {
+    (2.5 + 9.0 * share + 0.8 * concepts.min(3) as f64).min(10.0)
+}
+
+fn alignment_notes(score: f64, concepts: Vec<&'static str>) -> Note {
+    if score >= 7.0 {
+        Note::Aligned(concepts)
+    } else if !concepts.is_empty() {
+        Note::PartlyAligned(concepts)
+    } else {
+        Note::NotAligned
+    }
+}
+
+fn alignment(ev: &Evidence) -> (f64, Vec<Note>) {
     let reading = &ev.reading;
     if let Some(phrase) = reading.leaving {
-        return (
-            0.5,
-            format!("aims outside the company's progression (\"{phrase}\")"),
-        );
+        return (0.5, vec![Note::Leaving(phrase.to_string())]);
     }
     if ev.documents.is_empty() {
-        return (5.0, "no company documents to compare against".into());
+        return (5.0, vec![Note::NoDocuments]);
     }
-    if reading.stems.len() < 2 {
-        return (
-            2.0,
-            "too little said to compare with the company documents".into(),
-        );
+    let said = reading.meaning.concepts.len() + reading.meaning.other.len();
+    if said < 2 {
+        return (2.0, vec![Note::TooLittleToCompare]);
     }
-    let shared: Vec<&String> = reading.stems.intersection(&ev.documents).collect();
-    let share = shared.len() as f64 / reading.stems.len() as f64;
-    let mut score = (3.0 + share * 12.0).min(10.0);
-    if reading.stuffing.is_some() {
+    let (concepts, share) = reading.meaning.shared_with(&ev.documents);
+    let mut score = aligned(share, concepts.len());
+    if reading.stuffing.is_some() || about_goals(reading) {
         score = score.min(4.0);
     }
-    let reasoning = format!(
-        "{:.0}% of its specific words appear in company documents{}",
-        share * 100.0,
-        if shared.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                examples(&shared.iter().map(|s| s.as_str()).collect::<Vec<_>>(), 4)
-            )
-        }
-    );
-    (score, with_noise(reasoning, reading))
+    let mut notes = vec![alignment_notes(score, concepts)];
+    notes.extend(noise(reading));
+    (score, notes)
 }
 
-fn achievability(reading: &Reading) -> (f64, String) {
+fn achievability(reading: &Reading) -> (f64, Vec<Note>) {
     let actions = reading.concrete_clauses().len();
     if reading.time == Some(TimeFrame::Explicit) && (1..=8).contains(&actions) {
-        (8.0, "a time frame and a manageable scope".into())
+        (8.0, vec![Note::Scoped])
     } else {
-        (5.0, "scope or time frame unclear".into())
+        (5.0, vec![Note::ScopeUnclear])
     }
 }
 
-fn value_names(values: &ValuesReading) -> Vec<&str> {
-    values.values.iter().map(|v| v.name.as_str()).collect()
+fn value_names(values: &ValuesReading) -> Vec<String> {
+    values.values.iter().map(|v| excerpt(&v.name)).collect()
 }
 
-fn clarity(values: &ValuesReading) -> (f64, String) {
+fn clarity(ev: &Evidence) -> (f64, Vec<Note>) {
+    let values = &ev.values;
     let n = values.values.len();
     let mut score: f64 = match n {
         0 => 0.5,
@@ -253,111 +264,81 @@ fn clarity(values: &ValuesReading) -> (f64, String) {
         6 | 7 => 6.0,
         _ => 3.0,
     };
-    if values.repeats >= 2 {
+    let mut notes = vec![match n {
+        0 => Note::NoValues,
+        1 | 2 => Note::TooFewValues(value_names(values)),
+        3..=5 => Note::Values(value_names(values)),
+        _ => Note::TooManyValues,
+    }];
+    if values.repeats >= 2 || (values.repeats >= 1 && ev.reading.stuffing.is_some()) {
         score = score.min(3.0);
+        notes.push(Note::RepeatedValues);
+    } else if values.repeats > 0 {
+        notes.push(Note::RepeatedValues);
     }
-    let mut reasoning = format!("{n} distinct value(s) named");
-    if n > 0 {
-        reasoning.push_str(&format!(" ({})", examples(&value_names(values), 5)));
-    }
-    if values.repeats > 0 {
-        reasoning.push_str(&format!(
-            "; {} repetition(s) of a value already named",
-            values.repeats
-        ));
-    }
-    (score, reasoning)
+    (score, notes)
 }
 
 /// How many values say what they mean in practice (in parentheses, a
-/// qualifying phrase, or first-person practices after the list).
+/// qualifying phrase, or the writer's practices after the list).
 fn covered(values: &ValuesReading) -> usize {
     let described = values.values.iter().filter(|v| v.described).count();
     (described + values.practices).min(values.values.len())
 }
 
-fn values_specificity(values: &ValuesReading) -> (f64, String) {
+fn values_specificity(values: &ValuesReading) -> (f64, Vec<Note>) {
     let n = values.values.len();
     if n == 0 {
-        return (0.5, "no values named".into());
+        return (0.5, vec![Note::NoValues]);
     }
     let covered = covered(values);
     let score = 1.0 + 9.0 * covered as f64 / n.max(3) as f64;
-    (
-        score,
-        format!("{covered} of {n} value(s) say what they mean in practice"),
-    )
+    let note = if covered == 0 {
+        Note::NonePractised
+    } else if covered < n {
+        Note::SomePractised
+    } else {
+        Note::AllPractised
+    };
+    (score, vec![note])
 }
 
-fn values_share(ev: &Evidence) -> (f64, Vec<String>) {
-    let stems: BTreeSet<String> = ev
-        .values
-        .values
-        .iter()
-        .flat_map(|v| v.stems.iter().cloned())
-        .chain(ev.reading.stems.iter().cloned())
-        .collect();
-    if stems.is_empty() {
-        return (0.0, vec![]);
-    }
-    let shared: Vec<String> = stems.intersection(&ev.documents).cloned().collect();
-    (shared.len() as f64 / stems.len() as f64, shared)
+/// The values draft's meaning shared with the documents.
+fn values_share(ev: &Evidence) -> (Vec<&'static str>, f64) {
+    ev.reading.meaning.shared_with(&ev.documents)
 }
 
-fn values_alignment(ev: &Evidence) -> (f64, String) {
+fn values_alignment(ev: &Evidence) -> (f64, Vec<Note>) {
     if ev.values.values.is_empty() {
-        return (1.0, "no values to compare with the company's".into());
+        return (1.0, vec![Note::NoValues]);
     }
     if ev.documents.is_empty() {
-        return (5.0, "no company documents to compare against".into());
+        return (5.0, vec![Note::NoDocuments]);
     }
-    let (share, shared) = values_share(ev);
-    let score = (3.0 + share * 12.0).min(10.0);
-    (
-        score,
-        format!(
-            "{:.0}% of its words meet the company's values documents{}",
-            share * 100.0,
-            if shared.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", examples(&shared, 4))
-            }
-        ),
-    )
+    let (concepts, share) = values_share(ev);
+    let score = aligned(share, concepts.len());
+    (score, vec![alignment_notes(score, concepts)])
 }
 
-fn authenticity(ev: &Evidence) -> (f64, String) {
+fn authenticity(ev: &Evidence) -> (f64, Vec<Note>) {
     let n = ev.values.values.len();
     if n == 0 {
-        return (1.0, "no values of the employee's own".into());
+        return (1.0, vec![Note::NoValues]);
     }
     let covered = covered(&ev.values);
-    let (share, _) = values_share(ev);
-    let own = if ev.documents.is_empty() {
-        0.5
-    } else {
-        1.0 - share
-    };
-    if covered == 0 && share >= 0.8 {
-        return (
-            3.0,
-            "the company's own list repeated, with nothing personal".into(),
-        );
+    let (_, share) = values_share(ev);
+    if covered == 0 && share >= 0.8 && !ev.documents.is_empty() {
+        return (3.0, vec![Note::CopiedList]);
     }
     let personal = ev.reading.first_person || ev.values.practices > 0;
-    let score =
-        3.0 + 3.0 * covered as f64 / n as f64 + if personal { 2.0 } else { 0.0 } + 2.0 * own;
-    (
-        score,
-        format!(
-            "{covered} of {n} value(s) explained{}; {:.0}% of its words are not the documents'",
-            if personal {
-                ", in the first person"
-            } else {
-                ""
-            },
-            own * 100.0
-        ),
-    )
+    let score = 3.0
+        + 4.0 * covered as f64 / n as f64
+        + if personal { 2.0 } else { 0.0 }
+        + if covered > 0 { 1.0 } else { 0.0 };
+    let note = if personal && covered > 0 {
+        Note::OwnPractice
+    } else {
+        Note::NotPersonal
+    };
+    (score, vec![note])
 }

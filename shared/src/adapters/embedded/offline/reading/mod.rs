@@ -7,10 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use self::lexicon::{
-    CADENCES, COMPLETIONS, COUNTABLE, DEADLINE_WORDS, DURATION_UNITS, FRAME_WORDS, FROM_WORDS,
-    GOAL_WORDS, LEAVING, VAGUE_TIMES,
-};
+use self::lang::Lang;
+use self::lexicon::COUNTABLE;
 use self::words::{Word, company_words, concrete_stem, is_goal_word, strip_markup, words};
 use crate::domain::injection::{Finding, find_instructions, without_instructions};
 use crate::domain::text::{
@@ -18,6 +16,7 @@ use crate::domain::text::{
     looks_like_year,
 };
 
+pub mod lang;
 mod lexicon;
 mod values;
 mod words;
@@ -43,6 +42,8 @@ pub struct Clause {
     pub bare_numbers: Vec<String>,
     pub dated: bool,
     pub first_person: bool,
+    /// The clause's words, lowercase.
+    pub words: Vec<String>,
 }
 
 impl Clause {
@@ -53,17 +54,17 @@ impl Clause {
 
     /// "Pass the AWS exam", "migrate the billing service": done or not.
     pub fn is_completion(&self) -> bool {
-        self.stems.len() >= 2
-            && self
-                .stems
-                .iter()
-                .any(|s| COMPLETIONS.iter().any(|c| s.starts_with(c)))
+        self.stems.len() >= 2 && self.words.iter().any(|w| lang::any(|l| l.completions, w))
     }
 }
 
 /// Everything the offline scorer reads from a draft.
 #[derive(Debug, Clone, Default)]
 pub struct Reading {
+    /// The language the draft is written in, as far as its words tell.
+    pub lang: Lang,
+    /// What the draft is about, to compare with the company's documents.
+    pub meaning: Meaning,
     pub clauses: Vec<Clause>,
     /// Sentences addressed to the scorer, set aside before reading.
     pub instructions: Vec<Finding>,
@@ -148,7 +149,14 @@ fn split_clauses(text: &str) -> Vec<String> {
             }
             ',' | ':' | '.' | '!' | '?' => {
                 let boundary = next.is_none_or(char::is_whitespace);
-                if depth == 0 && boundary {
+                // "31. März": a German ordinal date, not a sentence end.
+                let ordinal_date = c == '.' && ends_with_short_number(&current) && {
+                    let rest: String = chars[i + 1..].iter().collect();
+                    rest.split_whitespace()
+                        .next()
+                        .is_some_and(|w| is_month(&w.trim_end_matches([',', ':', '.']).to_lowercase()))
+                };
+                if depth == 0 && boundary && !ordinal_date {
                     out.push(std::mem::take(&mut current));
                 } else {
                     current.push(c);
@@ -172,6 +180,12 @@ fn split_clauses(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `text` ends in a number of one or two digits ("bis 31").
+fn ends_with_short_number(text: &str) -> bool {
+    let last = text.split_whitespace().next_back().unwrap_or("");
+    (1..=2).contains(&last.len()) && last.chars().all(|c| c.is_ascii_digit())
+}
+
 /// Reads one clause's words: meaningful stems, attached and bare numbers,
 /// dates.
 fn read_clause(text: &str, company: &[String]) -> Clause {
@@ -191,9 +205,8 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             }
         }
     }
-    clause.first_person = ws
-        .iter()
-        .any(|w| matches!(w.lower.as_str(), "i" | "i'm" | "i'll" | "my" | "me"));
+    clause.first_person = ws.iter().any(|w| lang::any(|l| l.first_person, &w.lower));
+    clause.words = ws.iter().map(|w| w.lower.clone()).collect();
     let lower: Vec<&str> = ws.iter().map(|w| w.lower.as_str()).collect();
     let mut i = 0;
     while i < lower.len() {
@@ -204,13 +217,13 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
         if is_month(w)
             && (is_number(next)
                 || is_number(prev)
-                || DEADLINE_WORDS.contains(&prev)
+                || is_deadline_word(prev)
                 || (prev == "de" && is_number(before)))
         {
             clause.dated = true;
         }
         if (looks_like_year(w) || is_quarter(w))
-            && (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev))
+            && (is_deadline_word(prev) || is_frame_word(prev))
         {
             clause.dated = true;
         }
@@ -237,7 +250,7 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             i += 2;
             continue;
         }
-        if FROM_WORDS.contains(&prev) {
+        if lang::any(|l| l.from, prev) {
             // "from 6 hours to under 2": one change, counted once.
             clause.quantities.push(format!("from {w}"));
             let skip_to = (i + 1..lower.len().min(i + 5)).find(|&j| is_number(lower[j]));
@@ -245,7 +258,9 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             continue;
         }
         if next == "percent" {
-            if clause_has_meaning(&lower, company) {
+            // "100% alignment" is a claim about the goal, not an outcome.
+            let about_goal = lower.get(i + 2).is_some_and(|w| is_goal_word(w));
+            if clause_has_meaning(&lower, company) && !about_goal {
                 clause.quantities.push(format!("{w}%"));
             } else {
                 clause.bare_numbers.push(format!("{w}%"));
@@ -258,7 +273,7 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
             if is_number(look) && !look.chars().any(char::is_alphabetic) {
                 break;
             }
-            if DURATION_UNITS.contains(look) || is_time_unit(look) {
+            if lang::any(|l| l.duration, look) || is_time_unit(look) {
                 attached = Some(look.to_string());
                 break;
             }
@@ -274,7 +289,7 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
                 attached = Some(look.to_string());
                 break;
             }
-            if GOAL_WORDS.contains(look) {
+            if is_goal_word(look) {
                 break;
             }
         }
@@ -285,6 +300,14 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
         i += 1;
     }
     clause
+}
+
+fn is_deadline_word(word: &str) -> bool {
+    lang::any(|l| l.deadline, word)
+}
+
+fn is_frame_word(word: &str) -> bool {
+    lang::any(|l| l.frame, word)
 }
 
 fn clause_has_meaning(lower: &[&str], company: &[String]) -> bool {
@@ -309,14 +332,16 @@ fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
         let number_then_unit = is_number(w) && is_time_unit(next);
         let hyphenated = w.split('-').any(is_time_unit) && w.split('-').any(is_number);
         let year = w.split('-').any(looks_like_year);
-        let deadline =
-            (DEADLINE_WORDS.contains(&prev) || FRAME_WORDS.contains(&prev) || prev == "of")
-                && (is_month(w.as_str()) || year || is_quarter(w));
+        let deadline = (is_deadline_word(prev) || is_frame_word(prev) || prev == "of")
+            && (is_month(w.as_str()) || year || is_quarter(w));
         // "30 June", "June 30", "30 de junio"
         let before = if i > 1 { ws[i - 2].as_str() } else { "" };
         let date = is_month(w.as_str())
             && (is_number(prev) || is_number(next) || (prev == "de" && is_number(before)));
-        let cadence = CADENCES.contains(&w.as_str());
+        // "weekly", "every Friday", "twice a month", "jeden Monat", "cada mes"
+        let cadence = lang::any(|l| l.cadence, w)
+            || (lang::any(|l| l.per, prev)
+                && (is_time_unit(w) || lang::any(|l| l.units, w)));
         let quarter_heading = is_quarter(w);
         if number_then_unit || hyphenated || deadline || date || cadence || quarter_heading {
             expressions.insert(format!("{prev} {w} {next}"));
@@ -326,7 +351,7 @@ fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
         Some(TimeFrame::Explicit)
     } else if ws
         .iter()
-        .any(|w| VAGUE_TIMES.contains(&w.as_str()) || is_time_unit(w.as_str()))
+        .any(|w| lang::any(|l| l.vague_time, w) || is_time_unit(w.as_str()))
     {
         Some(TimeFrame::Vague)
     } else {
@@ -389,11 +414,74 @@ fn stuffing_of(
     None
 }
 
+/// What a text is about: the concepts its words name in any language
+/// ("lernen" and "learning" are both `learn`), and the meaningful stems of
+/// the words no concept covers.
+#[derive(Debug, Clone, Default)]
+pub struct Meaning {
+    pub concepts: BTreeSet<&'static str>,
+    pub other: BTreeSet<String>,
+}
+
+impl Meaning {
+    pub fn of(text: &str, company: &str) -> Meaning {
+        let company = company_words(company);
+        let mut meaning = Meaning::default();
+        for w in words(&strip_markup(text)) {
+            for part in w.lower.split('-') {
+                let word = Word {
+                    lower: part.to_string(),
+                    acronym: w.acronym,
+                };
+                let Some(stem) = concrete_stem(&word, &company) else {
+                    continue;
+                };
+                match lang::concept(part) {
+                    Some(concept) => {
+                        meaning.concepts.insert(concept);
+                    }
+                    None => {
+                        meaning.other.insert(stem);
+                    }
+                }
+            }
+        }
+        meaning
+    }
+
+    pub fn extend(&mut self, other: Meaning) {
+        self.concepts.extend(other.concepts);
+        self.other.extend(other.other);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.concepts.is_empty() && self.other.is_empty()
+    }
+
+    /// How much of this meaning `reference` shares: the shared concepts
+    /// (in the order they are named) and the share of everything said.
+    pub fn shared_with(&self, reference: &Meaning) -> (Vec<&'static str>, f64) {
+        let concepts: Vec<&'static str> = self
+            .concepts
+            .intersection(&reference.concepts)
+            .copied()
+            .collect();
+        let others = self.other.intersection(&reference.other).count();
+        let total = self.concepts.len() + self.other.len();
+        let share = if total == 0 {
+            0.0
+        } else {
+            (concepts.len() + others) as f64 / total as f64
+        };
+        (concepts, share)
+    }
+}
+
 /// Reads a draft for the company `company` (whose name is not evidence).
-pub fn read(draft: &str, company: &str) -> Reading {
+pub fn read(draft: &str, company_name: &str) -> Reading {
     let instructions = find_instructions(draft);
     let text = strip_markup(&without_instructions(draft));
-    let company = company_words(company);
+    let company = company_words(company_name);
     let ws: Vec<String> = words(&text).into_iter().map(|w| w.lower).collect();
     let goal_words: Vec<String> = ws.iter().filter(|w| is_goal_word(w)).cloned().collect();
     let vague_words: Vec<String> = ws
@@ -419,11 +507,11 @@ pub fn read(draft: &str, company: &str) -> Reading {
     let repeated = concrete.len() - distinct.len();
     let stuffing = stuffing_of(&text, time_expressions, distinct.len(), repeated, &company);
     let lower = format!(" {} ", ws.join(" "));
-    let leaving = LEAVING
-        .iter()
-        .find(|p| lower.contains(&format!(" {p} ")))
-        .copied();
+    let leaving = lang::phrase_in(|l| l.leaving, &lower);
+    let lang = lang::detect(&ws);
     Reading {
+        lang,
+        meaning: Meaning::of(&text, company_name),
         first_person: clauses.iter().any(|c| c.first_person),
         clauses,
         instructions,

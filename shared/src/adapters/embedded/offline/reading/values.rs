@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::lexicon::CADENCES;
+use super::lang;
 use super::split_clauses;
 use super::words::{Word, company_words, concrete_stem, concrete_stems, strip_markup, words};
 use crate::domain::injection::without_instructions;
@@ -33,15 +33,27 @@ pub fn read_values(draft: &str, company: &str) -> ValuesReading {
     let text = strip_markup(&without_instructions(draft));
     let company = company_words(company);
     let mut out = ValuesReading::default();
-    let mut in_practices = false;
-    for part in split_value_parts(&text) {
+    // "Respeto, excelencia e impacto: escucho…, escribo…": short names, a
+    // colon, then what the writer does. In any language, the part after
+    // such a colon is practices, whatever its verbs look like.
+    let (listed, practices) = match names_then_practices(&text) {
+        Some((names, practices)) => (names, Some(practices)),
+        None => (text.clone(), None),
+    };
+    if let Some(practices) = practices {
+        out.practices = split_value_parts(&practices)
+            .iter()
+            .filter(|p| !concrete_stems(p, "").is_empty())
+            .count();
+    }
+    for part in split_value_parts(&listed) {
         let (head, described_inside) = split_parenthetical(&part);
         let head_words: Vec<String> = words(&head).into_iter().map(|w| w.lower).collect();
-        let starts_first_person = head_words
-            .first()
-            .is_some_and(|w| matches!(w.as_str(), "i" | "i'm" | "i'll" | "my" | "we"));
-        if starts_first_person {
-            in_practices = true;
+        if head_words.first().is_some_and(|w| is_first_person(w)) {
+            if !concrete_stems(&part, "").is_empty() {
+                out.practices += 1;
+            }
+            continue;
         }
         let stems: BTreeSet<String> = head_words
             .iter()
@@ -55,12 +67,6 @@ pub fn read_values(draft: &str, company: &str) -> ValuesReading {
                 )
             })
             .collect();
-        if in_practices {
-            if !stems.is_empty() {
-                out.practices += 1;
-            }
-            continue;
-        }
         if stems.is_empty() {
             continue;
         }
@@ -69,16 +75,11 @@ pub fn read_values(draft: &str, company: &str) -> ValuesReading {
         let counted = words(&described_inside).iter().any(|w| {
             is_number(&w.lower)
                 || is_time_unit(w.lower.as_str())
-                || CADENCES.contains(&w.lower.as_str())
+                || lang::any(|l| l.cadence, &w.lower)
+                || lang::any(|l| l.per, &w.lower)
         });
-        let qualified = head_words.len() >= 3
-            && head_words.iter().any(|w| {
-                matches!(
-                    w.as_str(),
-                    "through" | "across" | "in" | "by" | "with" | "for" | "of" | "to" | "over"
-                )
-            })
-            && stems.len() >= 2;
+        // "collaboration across teams": a name with words that qualify it.
+        let qualified = head_words.len() >= 3 && stems.len() >= 2;
         if out.values.iter().any(|v| {
             v.stems == stems || v.stems.iter().next() == name_stem.iter().next() && stems.len() == 1
         }) {
@@ -94,6 +95,39 @@ pub fn read_values(draft: &str, company: &str) -> ValuesReading {
     out
 }
 
+/// "I", "ich", "je", "j'essaie", "yo", "my": the writer speaking of themselves.
+fn is_first_person(word: &str) -> bool {
+    let bare = word.split('\'').next().unwrap_or(word);
+    lang::any(|l| l.first_person, word) || (bare != word && lang::any(|l| l.first_person, bare))
+        || word == "we"
+}
+
+/// The text split at its first colon outside parentheses, when what comes
+/// before is at least two short names ("Respect, curiosity and balance").
+fn names_then_practices(text: &str) -> Option<(String, String)> {
+    let mut depth = 0usize;
+    let mut colon = None;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 => {
+                colon = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let colon = colon?;
+    let (names, practices) = (&text[..colon], &text[colon + 1..]);
+    let parts = split_value_parts(names);
+    let short = parts
+        .iter()
+        .all(|p| !p.contains('(') && p.split_whitespace().count() <= 3);
+    (parts.len() >= 2 && short && !practices.trim().is_empty())
+        .then(|| (names.to_string(), practices.to_string()))
+}
+
 /// Value list parts: split at `, ; : .`, line breaks and "and" outside
 /// parentheses.
 fn split_value_parts(text: &str) -> Vec<String> {
@@ -104,7 +138,7 @@ fn split_value_parts(text: &str) -> Vec<String> {
         let tokens: Vec<&str> = clause.split(' ').collect();
         for token in tokens {
             let lower = token.to_lowercase();
-            if depth == 0 && matches!(lower.as_str(), "and" | "et" | "y" | "und" | "e") {
+            if depth == 0 && lang::any(|l| l.and, &lower) {
                 parts.push(std::mem::take(&mut current));
                 continue;
             }

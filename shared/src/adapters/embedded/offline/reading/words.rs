@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::lexicon::{CADENCES, DURATION_UNITS, GENERIC, GOAL_WORDS, VAGUE_TIMES};
+use super::lang;
 use crate::domain::text::{
     is_month, is_number_word, is_quarter, is_stop_word, is_time_unit, is_vague, stem,
 };
@@ -28,8 +28,30 @@ pub(super) fn words(text: &str) -> Vec<Word> {
         .collect()
 }
 
+/// A word about goals or rubrics, in any language ("measurable", "Frist").
 pub fn is_goal_word(word: &str) -> bool {
-    GOAL_WORDS.contains(&word)
+    lang::any(|l| l.meta, word)
+}
+
+/// A word too general or too vague to make a goal specific, in any language.
+pub(super) fn is_filler(word: &str) -> bool {
+    is_vague(word)
+        || lang::any(|l| l.generic, word)
+        || lang::any(|l| l.vague, word)
+        || lang::any(|l| l.markers, word)
+        || lang::any(|l| l.first_person, word)
+}
+
+/// A word that only says when or how often, in any language.
+pub(super) fn is_time_word(word: &str) -> bool {
+    is_time_unit(word)
+        || is_month(word)
+        || is_quarter(word)
+        || lang::any(|l| l.duration, word)
+        || lang::any(|l| l.cadence, word)
+        || lang::any(|l| l.per, word)
+        || lang::any(|l| l.units, word)
+        || lang::any(|l| l.vague_time, word)
 }
 
 /// A stem that can carry meaning, or `None` for filler, goal words, vague
@@ -42,16 +64,10 @@ pub(super) fn concrete_stem(word: &Word, company: &[String]) -> Option<String> {
     if !long_enough
         || !has_letter
         || is_stop_word(w)
-        || GOAL_WORDS.contains(&w)
-        || GENERIC.contains(&w)
-        || is_vague(w)
+        || is_goal_word(w)
+        || is_filler(w)
         || is_number_word(w)
-        || is_time_unit(w)
-        || DURATION_UNITS.contains(&w)
-        || is_month(w)
-        || CADENCES.contains(&w)
-        || VAGUE_TIMES.contains(&w)
-        || is_quarter(w)
+        || is_time_word(w)
         || company.iter().any(|c| c == w)
     {
         return None;

@@ -1,0 +1,41 @@
+//! German words for the offline reading (see [`super`]).
+
+use super::Lexicon;
+
+pub(super) const LEXICON: Lexicon = Lexicon {
+    markers: &["und", "der", "die", "das", "ich", "mit", "bis", "zu", "von", "den", "dem", "ein", "eine", "einen", "nicht", "für", "auf", "im", "mein", "meine", "jede", "jeden", "ist", "werde", "möchte", "auch", "zur", "zum", "nach", "werden", "über"],
+    meta: &["spezifisch*", "messbar*", "erreichbar*", "relevant*", "smart", "ausgerichtet", "ausrichtung", "ziel", "ziele", "zielen", "meilenstein*", "kennzahl*", "kpi", "kpis", "frist*", "maßnahme*", "massnahme*", "ergebnis*", "wert", "werte", "werten", "authentisch*", "konkret*", "klar", "klare", "klaren", "kriteri*", "aufgabe*", "aktion*", "bewertung*", "termingerecht*", "zeitgebunden*"],
+    generic: &["werden", "erreichen", "wachsen", "arbeit", "arbeiten", "job", "rolle", "karriere", "unternehmen", "firma", "leistung*", "richtlinie*", "leistungsrichtlinie*", "unternehmenswert*", "projekt", "projekte", "menschen", "leute", "sache", "sachen", "dinge", "bereich", "bereiche"],
+    vague: &["besser", "mehr", "gut", "gute", "guter", "viel", "vielleicht", "irgendwie", "wirklich", "sehr", "versuchen", "verbessern"],
+    first_person: &["ich", "mein", "meine", "meinen", "meinem", "meiner", "mir", "mich"],
+    cadence: &["wöchentlich", "monatlich", "täglich", "jährlich", "quartalsweise", "vierteljährlich"],
+    per: &["pro", "im", "alle", "je", "jede", "jeden", "jeder", "jedes", "einmal", "zweimal"],
+    deadline: &["bis", "vor", "spätestens", "ende"],
+    frame: &["innerhalb", "in", "binnen", "nächsten", "über", "nach"],
+    vague_time: &["irgendwann", "zukunft", "bald", "später"],
+    leaving: &["das unternehmen verlassen", "die firma verlassen", "kündigen", "kündige", "mein eigenes", "meine eigene", "selbstständig machen", "eigenes unternehmen", "eigene firma"],
+    from: &["von"],
+    duration: &["stunde", "stunden", "minute", "minuten", "sekunden"],
+    and: &["und", "sowie"],
+    units: &["woche", "wochen", "quartal", "quartale", "halbjahr", "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag", "sprint", "sprints", "retro"],
+    completions: &["besteh*", "abschließ*", "abschliess*", "migrier*", "automatisier*", "veröffentlich*", "liefer*", "zertifizier*", "einführ*", "umbau*", "halte*", "halten*", "schreib*", "dokumentier*", "abschalt*"],
+    concepts: &[
+        ("learn", &["lern*", "kurs*", "weiterbild*", "lese*", "lies*", "buch*", "bücher*", "fachartikel*", "schulung*"]),
+        ("collaborate", &["zusammenarb*", "team*", "pair*", "kolleg*", "teile*", "wissen*", "gemeinsam*"]),
+        ("quality", &["qualität*", "exzellen*", "sauber*", "test*", "tests", "getestet*", "sorgfalt*"]),
+        ("respect", &["respekt*", "zuhör*", "ausreden*", "ehrlich*", "vertrau*", "freundlich*"]),
+        ("innovate", &["innovat*", "experiment*", "neugier*", "werkzeug*", "ausprobier*", "probiere*"]),
+        ("impact", &["wirkung*", "kund*", "nutzer*", "anwender*"]),
+        ("balance", &["ausgewogen*", "ausgleich*", "balance", "feierabend*", "wochenende*", "erholung*"]),
+        ("mentor", &["mentor*", "betreu*", "junior*", "einarbeit*", "begleit*", "werkstudent*"]),
+        ("lead", &["leit*", "führ*", "teamleit*", "verantwort*", "planung*"]),
+        ("senior", &["senior*", "beförder*", "l5", "l4"]),
+        ("migration", &["migrier*", "migration*", "umzug*", "cluster*", "kubernetes", "aws", "cloud"]),
+        ("certification", &["zertifi*", "prüfung*"]),
+        ("talks", &["vortr*", "vortrag*", "präsent*", "konferenz*", "tech-talk*", "workshop*"]),
+        ("delivery", &["pipeline*", "deploy*", "bereitstell*", "build*", "automatis*", "prozess*", "ausfall*", "ausfallzeit*", "störung*", "vorfall*", "vorfäll*"]),
+        ("design", &["design*", "architektur*", "system*", "microservice*", "verteilt*", "dienst*", "api*"]),
+        ("review", &["review*", "code"]),
+        ("payment", &["zahlung*", "abrechnung*", "rechnung*"]),
+    ],
+};

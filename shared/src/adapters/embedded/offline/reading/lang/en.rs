@@ -1,0 +1,41 @@
+//! English words for the offline reading (see [`super`]).
+
+use super::Lexicon;
+
+pub(super) const LEXICON: Lexicon = Lexicon {
+    markers: &["the", "and", "to", "of", "i", "my", "by", "with", "will", "for", "an", "in", "on", "every", "each", "this", "that", "is", "are", "from"],
+    meta: &["specific*", "measurabl*", "achievable", "attainable", "relevant", "relevance", "time-bound", "timebound", "time-based", "smart", "aligned", "alignment", "align", "outcome", "outcomes", "milestone*", "kpi", "kpis", "objective", "objectives", "deliverable*", "commitment", "committed", "goal", "goals", "value", "values", "core", "authentic*", "concrete", "clear", "clearly", "framework", "result", "results", "key", "success*", "excellent", "on-time", "meaning", "meaningful", "meaningfully", "practice", "practised", "practiced", "everyday", "fully", "deadline", "deadlines", "metric", "metrics", "criteria", "criterion", "rubric", "timeline", "timelines", "defined", "distinct", "quantifiable", "actionable"],
+    generic: &["become", "achieve", "grow", "lot", "lots", "job", "role", "career", "company", "corporation", "work", "works", "working", "level", "progress", "development", "professional", "guideline", "guidelines", "policy", "culture", "performance", "something", "anything", "everything", "everyone", "someone", "people", "person", "make", "making", "get", "getting", "go", "take", "being", "best", "part", "way", "ways", "project", "projects", "thing", "hard", "always", "all", "help", "helping", "time", "one's", "day", "daily", "manner", "mention", "mentions", "overall", "percent", "generally", "future", "person's", "lead's", "task", "tasks", "item", "items", "step", "steps", "action", "actions", "activity", "activities", "initiative", "initiatives", "area", "areas", "skill", "skills", "aspect", "aspects", "opportunity", "opportunities"],
+    vague: &["better", "more", "good", "great", "stuff", "things", "thing", "maybe", "somehow", "some", "really", "very", "kind", "sort", "try", "trying", "hopefully", "generally", "well", "harder", "few", "lot", "best", "improve", "proactive"],
+    first_person: &["i", "i'm", "i'll", "i've", "i'd", "my", "me", "myself", "mine"],
+    cadence: &["monthly", "weekly", "quarterly", "annually", "biweekly", "yearly", "daily", "fortnightly", "nightly"],
+    per: &["a", "per", "each", "every", "once", "twice"],
+    deadline: &["by", "before", "until", "end"],
+    frame: &["within", "in", "over", "next", "for", "after"],
+    vague_time: &["soon", "someday", "eventually", "future", "later"],
+    leaving: &["different company", "another company", "other company", "new company", "leave the company", "leave this company", "leave engineering", "quit", "resign", "my own business", "my own company", "my own bakery", "my own startup", "own bakery", "new employer", "another employer", "start my own", "open my own", "a startup", "another startup", "join a competitor"],
+    from: &["from"],
+    duration: &["hour", "hours", "minute", "minutes", "min", "mins", "seconds", "ms"],
+    and: &["and"],
+    units: &["quarter", "half-year", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "morning", "mornings", "evening", "evenings", "sprint", "sprints", "retro", "retros"],
+    completions: &["pass*", "complet*", "finish*", "ship*", "launch*", "releas*", "publish*", "migrat*", "automat*", "document*", "deliver*", "present*", "retir*", "certif*", "earn*", "deploy*", "onboard*", "hir*", "writ*", "build*", "giv*", "close*", "obtain*", "run*"],
+    concepts: &[
+        ("learn", &["learn*", "course*", "study*", "studi*", "read*", "book*", "train*", "upskill*", "expertise"]),
+        ("collaborate", &["collaborat*", "team*", "teamwork", "pair*", "together", "colleague*", "help*", "share*", "sharing", "knowledge"]),
+        ("quality", &["quality", "excellen*", "craft*", "clean*", "tested", "test", "tests", "testing", "rigour", "rigor", "maintainab*", "untested"]),
+        ("respect", &["respect*", "kindness", "listen*", "candour", "candor", "honest*", "trust*", "credit*"]),
+        ("innovate", &["innovat*", "experiment*", "curios*", "tool*", "explore*"]),
+        ("impact", &["impact*", "customer*", "user*", "client*", "business"]),
+        ("balance", &["balance*", "sustainab*", "wellbeing", "well-being", "rested", "evening*", "weekend*", "pace"]),
+        ("mentor", &["mentor*", "coach*", "junior*", "juniors", "onboard*", "newcomer*", "hire*"]),
+        ("lead", &["lead*", "led", "ownership", "head*", "manag*", "planning"]),
+        ("senior", &["senior*", "staff", "l5", "l4", "promot*", "architect*"]),
+        ("migration", &["migrat*", "move*", "kubernetes", "cluster*", "terraform", "cloud", "aws"]),
+        ("certification", &["certif*", "exam*"]),
+        ("talks", &["talk*", "present*", "conference*", "speak*", "demo*", "brown-bag*", "workshop*"]),
+        ("delivery", &["pipeline*", "deploy*", "release*", "build*", "ci", "automat*", "process*", "downtime", "incident*", "outage*", "reliab*", "postmortem*"]),
+        ("design", &["design*", "architecture*", "system*", "microservice*", "distributed*", "service*", "api*"]),
+        ("review", &["review*", "code", "feedback"]),
+        ("payment", &["payment*", "billing", "invoic*", "checkout", "ledger", "reconcil*"]),
+    ],
+};

@@ -1,0 +1,41 @@
+//! Spanish words for the offline reading (see [`super`]).
+
+use super::Lexicon;
+
+pub(super) const LEXICON: Lexicon = Lexicon {
+    markers: &["y", "el", "los", "las", "del", "que", "un", "una", "para", "con", "por", "mi", "mis", "cada", "yo", "al", "es", "se", "lo", "nuestro", "nuestra", "sin", "durante"],
+    meta: &["específic*", "especific*", "medible*", "alcanzable*", "relevante*", "smart", "alinead*", "alineación", "alineacion", "objetivo*", "hito*", "indicador*", "kpi", "kpis", "resultado*", "plazo*", "criterio*", "entregable*", "valor", "valores", "auténtic*", "autentic*", "concret*", "claro", "clara", "claros", "claras", "acción", "acciones", "accion", "tarea*", "límite", "limite"],
+    generic: &["ser", "convertirme", "lograr", "crecer", "trabajo", "trabajar", "puesto", "rol", "carrera", "empresa", "compañía", "proyecto", "proyectos", "gente", "personas", "cosa", "cosas", "marco", "directriz", "directrices"],
+    vague: &["mejor", "más", "bien", "bueno", "buena", "mucho", "muchas", "quizás", "quizá", "realmente", "muy", "intentar", "mejorar", "crecer"],
+    first_person: &["yo", "mi", "mis", "me", "conmigo"],
+    cadence: &["semanal*", "mensual*", "diari*", "anual*", "trimestral*"],
+    per: &["por", "al", "cada", "vez", "veces"],
+    deadline: &["antes", "hasta", "fin", "final", "finales"],
+    frame: &["en", "dentro", "durante", "próximos", "proximos"],
+    vague_time: &["algún", "futuro", "pronto", "después"],
+    leaving: &["dejaré la empresa", "dejar la empresa", "renunciar", "mi propio", "mi propia", "montar mi"],
+    from: &["de", "desde"],
+    duration: &["hora", "horas", "minuto", "minutos", "segundos"],
+    and: &["y", "e"],
+    units: &["semana", "semanas", "trimestre", "semestre", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo", "sprint", "sprints"],
+    completions: &["aprob*", "termin*", "complet*", "migra*", "automatiz*", "entreg*", "public*", "lanz*", "certific*", "obten*", "dar*", "escrib*", "present*", "document*"],
+    concepts: &[
+        ("learn", &["aprend*", "curso*", "formación", "formacion", "leer", "leo", "libro*", "artículo*"]),
+        ("collaborate", &["colabor*", "equipo*", "pair*", "compañer*", "compart*", "ayud*", "juntos"]),
+        ("quality", &["calidad", "excelen*", "rigor", "limpi*", "prueba*", "pruebas", "test*"]),
+        ("respect", &["respet*", "escuch*", "honest*", "confianza", "amabilidad"]),
+        ("innovate", &["innova*", "experiment*", "curios*", "herramienta*"]),
+        ("impact", &["impacto*", "cliente*", "usuario*"]),
+        ("balance", &["equilibr*", "sostenib*", "descanso*"]),
+        ("mentor", &["mentor*", "junior*", "acompañ*", "incorpor*"]),
+        ("lead", &["lider*", "líder*", "dirig*", "responsable*", "planificación"]),
+        ("senior", &["senior*", "ascenso", "l5", "l4"]),
+        ("migration", &["migra*", "clúster*", "cluster*", "kubernetes", "aws", "nube"]),
+        ("certification", &["certific*", "examen*"]),
+        ("talks", &["charla*", "present*", "conferencia*", "taller*"]),
+        ("delivery", &["pipeline*", "despliegue*", "compilación*", "automatiz*", "proceso*", "incidente*", "caída*"]),
+        ("design", &["diseñ*", "arquitectura*", "sistema*", "microservicio*", "servicio*"]),
+        ("review", &["revis*", "código*", "code"]),
+        ("payment", &["pago*", "factur*"]),
+    ],
+};

@@ -1,0 +1,41 @@
+//! French words for the offline reading (see [`super`]).
+
+use super::Lexicon;
+
+pub(super) const LEXICON: Lexicon = Lexicon {
+    markers: &["et", "le", "la", "les", "des", "je", "j", "un", "une", "pour", "avec", "du", "au", "aux", "chaque", "mon", "ma", "mes", "ne", "est", "d", "l", "qu", "que", "à", "sur", "dans", "par", "nos", "notre"],
+    meta: &["spécifique*", "specifique*", "mesurable*", "atteignable*", "pertinent*", "smart", "aligné*", "aligne*", "alignement", "objectif*", "jalon*", "indicateur*", "kpi", "kpis", "résultat*", "resultat*", "échéance*", "echeance*", "délai*", "delai*", "critère*", "critere*", "livrable*", "valeur", "valeurs", "authentique*", "concret*", "clair", "claire", "claires", "clairs", "action", "actions", "tâche*", "tache*", "précis", "précise", "précises"],
+    generic: &["devenir", "atteindre", "grandir", "travail", "travailler", "poste", "rôle", "carrière", "entreprise", "société", "projet", "projets", "gens", "personnes", "chose", "choses", "référentiel*"],
+    vague: &["mieux", "plus", "bien", "bon", "bonne", "beaucoup", "peut-être", "vraiment", "très", "essayer", "améliorer", "progresser"],
+    first_person: &["je", "j", "mon", "ma", "mes", "moi", "me", "m"],
+    cadence: &["hebdomadaire*", "mensuel*", "quotidien*", "annuel*", "trimestriel*"],
+    per: &["par", "chaque", "fois"],
+    deadline: &["avant", "d'ici", "jusqu'au", "fin"],
+    frame: &["dans", "en", "sous", "prochains", "d'ici"],
+    vague_time: &["bientôt", "avenir", "futur", "tard"],
+    leaving: &["quitter l'entreprise", "quitter la société", "démissionner", "ma propre", "mon propre", "créer mon", "créer ma"],
+    from: &["de"],
+    duration: &["heure", "heures", "minute", "minutes", "secondes"],
+    and: &["et"],
+    units: &["semaine", "semaines", "trimestre", "semestre", "an", "année", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "sprint", "sprints"],
+    completions: &["réussi*", "obten*", "termin*", "migr*", "automatis*", "livr*", "publi*", "lanc*", "certif*", "présent*", "rédig*", "écri*", "anim*"],
+    concepts: &[
+        ("learn", &["apprend*", "apprentissage*", "cours", "formation*", "lire", "lis", "livre*", "article*"]),
+        ("collaborate", &["collabor*", "équipe*", "equipe*", "entraide", "binôme*", "partag*", "collègue*", "ensemble"]),
+        ("quality", &["qualité*", "excellen*", "rigueur", "propre*", "test*", "tests", "testé*"]),
+        ("respect", &["respect*", "écout*", "bienveill*", "honnêt*", "confiance"]),
+        ("innovate", &["innov*", "expériment*", "curios*", "outil*"]),
+        ("impact", &["impact*", "client*", "utilisateur*"]),
+        ("balance", &["équilibre*", "equilibre*", "rythme*", "soirée*", "week-end*"]),
+        ("mentor", &["mentor*", "accompagn*", "encadr*", "junior*", "arrivant*"]),
+        ("lead", &["dirig*", "chef*", "responsable*", "pilot*", "planification"]),
+        ("senior", &["senior*", "promotion", "l5", "l4"]),
+        ("migration", &["migr*", "cluster*", "kubernetes", "aws", "cloud"]),
+        ("certification", &["certif*", "examen*"]),
+        ("talks", &["exposé*", "présent*", "conférence*", "atelier*"]),
+        ("delivery", &["pipeline*", "déploi*", "build*", "automatis*", "processus", "incident*", "panne*"]),
+        ("design", &["concev*", "conception*", "architecture*", "système*", "microservice*", "service*"]),
+        ("review", &["revue*", "relecture*", "code"]),
+        ("payment", &["paiement*", "factur*"]),
+    ],
+};
