@@ -57,8 +57,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     let sets: Vec<(String, String)> = match (&args.file, args.set) {
         (Some(path), _) => vec![(
             path.display().to_string(),
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         )],
         (None, _) if args.own_drafts => vec![bundled(DraftSet::Own)],
         (None, SetArg::Shared) => vec![bundled(DraftSet::Shared)],
@@ -122,7 +121,11 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
                 (&parsed[1].1[..], &reports[1].1),
             ],
         );
-        (tuning, reports[2].1.summary.clone(), reports[0].1.summary.clone())
+        (
+            tuning,
+            reports[2].1.summary.clone(),
+            reports[0].1.summary.clone(),
+        )
     });
     if args.json {
         let sets: serde_json::Map<String, serde_json::Value> = reports

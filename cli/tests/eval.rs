@@ -16,7 +16,7 @@ fn petraf_eval(args: &[&str]) -> Output {
 
 #[test]
 fn the_shared_set_clears_the_floor_on_the_offline_model() {
-    let out = petraf_eval(&["--min-agreement", "0.9"]);
+    let out = petraf_eval(&["--set", "shared", "--min-agreement", "0.9"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -40,8 +40,10 @@ fn json_output_and_a_missed_floor_exit_non_zero() {
     let out = petraf_eval(&[file.to_str().unwrap(), "--json", "--min-agreement", "0.5"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
-    assert_eq!(report["agreement"]["agreed"], 0);
-    assert_eq!(report["results"][0]["id"], "x");
+    // One report per set, named by the file.
+    let set = &report["sets"][file.to_str().unwrap()];
+    assert_eq!(set["agreement"]["agreed"], 0);
+    assert_eq!(set["results"][0]["id"], "x");
 
     let out = petraf_eval(&["--min-agreement", "90"]);
     assert_eq!(out.status.code(), Some(1), "a floor outside 0-1 is refused");

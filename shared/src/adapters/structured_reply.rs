@@ -67,7 +67,11 @@ pub enum Ending {
 /// The reply's text when it can be parsed at all: a refusal (OpenAI's
 /// `refusal` field), a filtered or cut-off reply is `Malformed` with the
 /// reason, so a run's error says why rather than "no JSON".
-pub fn usable_text(text: String, refusal: Option<&str>, ending: Ending) -> Result<String, ModelError> {
+pub fn usable_text(
+    text: String,
+    refusal: Option<&str>,
+    ending: Ending,
+) -> Result<String, ModelError> {
     if let Some(refusal) = refusal.map(str::trim).filter(|r| !r.is_empty()) {
         return Err(malformed(format!("the model refused: {}", cut(refusal))));
     }
@@ -75,9 +79,9 @@ pub fn usable_text(text: String, refusal: Option<&str>, ending: Ending) -> Resul
         Ending::Filtered => Err(malformed(
             "the provider's content filter stopped the answer",
         )),
-        Ending::CutOff if first_json_object(&text).is_none() => Err(malformed(
-            "the answer was cut off at the output limit",
-        )),
+        Ending::CutOff if first_json_object(&text).is_none() => {
+            Err(malformed("the answer was cut off at the output limit"))
+        }
         _ => Ok(text),
     }
 }

@@ -233,7 +233,12 @@ impl Summary {
         let tally_by = |key: fn(&CaseResult) -> &str| -> BTreeMap<String, Tally> {
             let keys: std::collections::BTreeSet<&str> = results.iter().map(key).collect();
             keys.into_iter()
-                .map(|k| (k.to_string(), Tally::of(results.iter().filter(|r| key(r) == k))))
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        Tally::of(results.iter().filter(|r| key(r) == k)),
+                    )
+                })
                 .collect()
         };
         let let_through = results
@@ -596,7 +601,8 @@ fn render_summary(out: &mut String, summary: &Summary, floor: Option<f64>) {
 }
 
 fn fmt_rho(rho: Option<f64>) -> String {
-    rho.map(|r| format!("{r:.2}")).unwrap_or_else(|| "n/a".into())
+    rho.map(|r| format!("{r:.2}"))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 /// Sets side by side: agreement, refusals, languages and each criterion's
@@ -641,22 +647,25 @@ pub fn render_comparison(columns: &[(&str, &Summary)]) -> String {
             s.by_lang.get(lang).map(pct).unwrap_or_else(|| "-".into())
         });
     }
-    row(&mut out, "max run-to-run spread", &|s| format!("{:.2}", s.max_spread));
+    row(&mut out, "max run-to-run spread", &|s| {
+        format!("{:.2}", s.max_spread)
+    });
     let mut criteria: Vec<(Phase, String)> = vec![];
     for (_, s) in columns {
         for c in &s.correlations {
-            if !criteria.iter().any(|(p, n)| *p == c.phase && *n == c.criterion) {
+            if !criteria
+                .iter()
+                .any(|(p, n)| *p == c.phase && *n == c.criterion)
+            {
                 criteria.push((c.phase, c.criterion.clone()));
             }
         }
     }
     let _ = writeln!(out, "Spearman with the ratings:");
     for (phase, name) in &criteria {
-        row(
-            &mut out,
-            &format!("  {} {}", phase.as_str(), name),
-            &|s| fmt_rho(s.spearman(*phase, name)),
-        );
+        row(&mut out, &format!("  {} {}", phase.as_str(), name), &|s| {
+            fmt_rho(s.spearman(*phase, name))
+        });
     }
     out
 }

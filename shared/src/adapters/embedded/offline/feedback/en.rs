@@ -26,7 +26,11 @@ fn topic(key: &str) -> &str {
 }
 
 fn topics(keys: &[&'static str]) -> String {
-    keys.iter().take(3).map(|k| topic(k)).collect::<Vec<_>>().join(", ")
+    keys.iter()
+        .take(3)
+        .map(|k| topic(k))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) fn say(note: &Note) -> String {

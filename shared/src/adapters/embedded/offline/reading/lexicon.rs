@@ -5,6 +5,15 @@
 /// General words that still count things (in the four languages): "lead 2 projects",
 /// "mentor 3 people".
 pub(super) const COUNTABLE: &[&str] = &[
-    "project", "projects", "people", "person", "persons", "projekte", "projets", "proyectos",
-    "personas", "personnes", "personen",
+    "project",
+    "projects",
+    "people",
+    "person",
+    "persons",
+    "projekte",
+    "projets",
+    "proyectos",
+    "personas",
+    "personnes",
+    "personen",
 ];

@@ -152,9 +152,9 @@ fn split_clauses(text: &str) -> Vec<String> {
                 // "31. März": a German ordinal date, not a sentence end.
                 let ordinal_date = c == '.' && ends_with_short_number(&current) && {
                     let rest: String = chars[i + 1..].iter().collect();
-                    rest.split_whitespace()
-                        .next()
-                        .is_some_and(|w| is_month(&w.trim_end_matches([',', ':', '.']).to_lowercase()))
+                    rest.split_whitespace().next().is_some_and(|w| {
+                        is_month(&w.trim_end_matches([',', ':', '.']).to_lowercase())
+                    })
                 };
                 if depth == 0 && boundary && !ordinal_date {
                     out.push(std::mem::take(&mut current));
@@ -222,8 +222,7 @@ fn read_clause(text: &str, company: &[String]) -> Clause {
         {
             clause.dated = true;
         }
-        if (looks_like_year(w) || is_quarter(w))
-            && (is_deadline_word(prev) || is_frame_word(prev))
+        if (looks_like_year(w) || is_quarter(w)) && (is_deadline_word(prev) || is_frame_word(prev))
         {
             clause.dated = true;
         }
@@ -340,8 +339,7 @@ fn time_of(text: &str) -> (Option<TimeFrame>, usize) {
             && (is_number(prev) || is_number(next) || (prev == "de" && is_number(before)));
         // "weekly", "every Friday", "twice a month", "jeden Monat", "cada mes"
         let cadence = lang::any(|l| l.cadence, w)
-            || (lang::any(|l| l.per, prev)
-                && (is_time_unit(w) || lang::any(|l| l.units, w)));
+            || (lang::any(|l| l.per, prev) && (is_time_unit(w) || lang::any(|l| l.units, w)));
         let quarter_heading = is_quarter(w);
         if number_then_unit || hyphenated || deadline || date || cadence || quarter_heading {
             expressions.insert(format!("{prev} {w} {next}"));

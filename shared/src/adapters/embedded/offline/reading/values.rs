@@ -98,7 +98,8 @@ pub fn read_values(draft: &str, company: &str) -> ValuesReading {
 /// "I", "ich", "je", "j'essaie", "yo", "my": the writer speaking of themselves.
 fn is_first_person(word: &str) -> bool {
     let bare = word.split('\'').next().unwrap_or(word);
-    lang::any(|l| l.first_person, word) || (bare != word && lang::any(|l| l.first_person, bare))
+    lang::any(|l| l.first_person, word)
+        || (bare != word && lang::any(|l| l.first_person, bare))
         || word == "we"
 }
 

@@ -108,7 +108,10 @@ pub(crate) fn any(pick: fn(&Lexicon) -> &'static [&'static str], word: &str) -> 
 /// The phrase of `pick`'s lists (in any language) that `text` (lowercase,
 /// words separated by single spaces and padded with one space each side)
 /// contains, if any.
-pub(crate) fn phrase_in(pick: fn(&Lexicon) -> &'static [&'static str], text: &str) -> Option<&'static str> {
+pub(crate) fn phrase_in(
+    pick: fn(&Lexicon) -> &'static [&'static str],
+    text: &str,
+) -> Option<&'static str> {
     Lang::ALL.iter().find_map(|l| {
         pick(l.lexicon())
             .iter()
@@ -174,10 +177,22 @@ mod tests {
     #[test]
     fn the_four_languages_are_told_apart() {
         for (text, lang) in [
-            ("By 30 June I will migrate the billing service and mentor two juniors.", Lang::En),
-            ("Bis 30. Juni die Zahlungs-API migrieren und die Testabdeckung erhöhen.", Lang::De),
-            ("D'ici le 31 mars : obtenir la certification et présenter un exposé à l'équipe.", Lang::Fr),
-            ("Antes del 30 de junio: migrar 3 servicios y dar 2 charlas técnicas.", Lang::Es),
+            (
+                "By 30 June I will migrate the billing service and mentor two juniors.",
+                Lang::En,
+            ),
+            (
+                "Bis 30. Juni die Zahlungs-API migrieren und die Testabdeckung erhöhen.",
+                Lang::De,
+            ),
+            (
+                "D'ici le 31 mars : obtenir la certification et présenter un exposé à l'équipe.",
+                Lang::Fr,
+            ),
+            (
+                "Antes del 30 de junio: migrar 3 servicios y dar 2 charlas técnicas.",
+                Lang::Es,
+            ),
             ("", Lang::En),
             ("42", Lang::En),
         ] {
