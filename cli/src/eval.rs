@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use petraf_core::app::eval::DraftSet;
-use petraf_core::app::{demo, eval};
+use petraf_core::app::{demo, eval, eval_report};
 use petraf_core::config::{self, ProcessEnv};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,7 +107,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
             if parsed.len() > 1 {
                 println!("== {name}");
             }
-            print!("{}", eval::render_table(&report, args.min_agreement));
+            print!("{}", eval_report::render_table(&report, args.min_agreement));
             println!();
         }
         reports.push((name.clone(), report));
@@ -142,7 +142,7 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("== tuning (shared + own) beside held-out (never tuned on)");
         print!(
             "{}",
-            eval::render_comparison(&[
+            eval_report::render_comparison(&[
                 ("shared", shared),
                 ("tuning", tuning),
                 ("held-out", held_out),

@@ -2,7 +2,7 @@
 //! the shared labelled drafts and on drafts the scorer was not tuned on.
 
 use petraf_core::app::eval::{self, EvalReport, OWN_DRAFTS, SHARED_DRAFTS};
-use petraf_core::app::{App, demo};
+use petraf_core::app::{App, demo, eval_report};
 use petraf_core::config;
 use petraf_core::domain::tenant::TenantRecord;
 
@@ -21,7 +21,7 @@ async fn run(set: &str) -> EvalReport {
     let (app, tenant, _dir) = demo_app().await;
     let cases = eval::parse_cases(set).unwrap();
     let report = eval::evaluate(&app, &tenant, &cases, 1).await.unwrap();
-    println!("{}", eval::render_table(&report, Some(FLOOR)));
+    println!("{}", eval_report::render_table(&report, Some(FLOOR)));
     report
 }
 

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod erasure;
 pub mod error;
 pub mod eval;
+pub mod eval_report;
 pub mod export;
 pub mod goals;
 pub mod ingestion;
