@@ -362,6 +362,42 @@ class DocumentLibrary(unittest.TestCase):
         finally:
             quit_browser(driver)
 
+    def test_a_drop_folder_failure_shows_with_its_reason(self):
+        """The embedded store has no drop folder (upload-url answers 501), so
+        the page's fetch adds one failed drop-folder record, as the AWS stack
+        lists it (domain/document.rs), to the library's answer."""
+        failed = {
+            "id": "01JF7Q2W8X9Y0Z1A2B3C4D5E6F", "tenant_id": DEMO_TENANT, "category": "policies",
+            "title": "expenses-2027.pdf", "filename": "expenses-2027.pdf", "format": "pdf",
+            "status": "failed", "failure": {"code": "password_protected",
+                                            "message": "the document is protected by a password; upload a copy without one"},
+            "pages": None, "chunks": 0, "bytes": 48213, "source": "drop_folder", "content_hash": "",
+            "object_key": f"uploads/{DEMO_TENANT}/policies/01JF7Q2W8X9Y0Z1A2B3C4D5E6F/expenses-2027.pdf",
+            "revision": 1, "metadata": {}, "created_at": "2026-12-06T09:00:00Z", "updated_at": "2026-12-06T09:00:05Z",
+        }
+        driver = browser()
+        try:
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+                const realFetch = window.fetch;
+                window.fetch = async (url, init) => {
+                  const response = await realFetch(url, init);
+                  if (!/\\/api\\/admin\\/rag\\/documents\\/[^/]+$/.test(String(url)) || !response.ok) return response;
+                  const list = await response.json();
+                  list.documents.push(%s);
+                  list.total += 1;
+                  return new Response(JSON.stringify(list), {status: 200, headers: {"Content-Type": "application/json"}});
+                };""" % json.dumps(failed)})
+            open_documents(driver)
+            row = document_row(driver, "expenses-2027.pdf")
+            self.assertEqual(row.get_attribute("data-status"), "failed")
+            status = row.find_element(By.CSS_SELECTOR, "td.status").text
+            self.assertIn("Failed: the document is protected by a password", status)
+            self.assertEqual(row.find_element(By.CSS_SELECTOR, "td[data-label=Source]").text, "Drop folder")
+            self.assertEqual(row.find_element(By.CSS_SELECTOR, "td[data-label=Chunks]").text, "0")
+            self.assertTrue(set(DEMO_TITLES) <= set(document_titles(driver)))
+        finally:
+            quit_browser(driver)
+
     def test_at_390_px_the_library_scrolls_inside_its_box_only(self):
         planted = write_document("phone-tips.md", "# Phone tips\n\nKeep goals short.\n\n"
                                  f"{PLANTED}\n")
