@@ -302,6 +302,8 @@ class DocumentLibrary(unittest.TestCase):
             self.assertIn("Delete “Mentoring guide”?", visible(driver, "#delete-confirmation").text)
             driver.find_element(By.ID, "delete-cancel").click()
             wait(driver).until(lambda d: not d.find_elements(By.ID, "delete-confirmation"))
+            self.assertIn("delete-document", driver.switch_to.active_element.get_attribute("class"),
+                          "the focus goes back to the row's button")
             self.assertIn("Mentoring guide", document_titles(driver))
             document_row(driver, "Mentoring guide").find_element(By.CSS_SELECTOR, "button.delete-document").click()
             visible(driver, "#delete-confirm").click()

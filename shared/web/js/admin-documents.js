@@ -83,8 +83,8 @@ export class DocumentsPanel {
               doc.revision > 1 ? ` · version ${doc.revision}` : "")
             : null)),
         el("td", { class: "row-actions", "data-label": "" },
-          el("button", { type: "button", class: "secondary replace-document", onclick: () => this.askReplace(doc, row) }, "Replace…"),
-          el("button", { type: "button", class: "secondary delete-document", onclick: () => this.askDelete(doc, row) }, "Delete…")),
+          el("button", { type: "button", class: "secondary replace-document", onclick: (event) => this.askReplace(doc, row, event.target) }, "Replace…"),
+          el("button", { type: "button", class: "secondary delete-document", onclick: (event) => this.askDelete(doc, row, event.target) }, "Delete…")),
       );
       return flagged ? [row, flaggedRow(doc)] : [row];
     });
@@ -97,18 +97,24 @@ export class DocumentsPanel {
             : el("tr", {}, el("td", { colspan: COLUMNS.length, class: "hint" }, "No documents yet: upload the first one above."))))));
   }
 
-  // A form under the document's row (and its flagged passages); one at a time.
-  openPanel(row, ...content) {
+  // A form under the document's row (and its flagged passages); one at a
+  // time. Escape or `panel.close()` closes it and gives the focus back.
+  openPanel(row, opener, ...content) {
     this.box.querySelector("tr.doc-panel")?.remove();
     const next = row.nextElementSibling?.classList.contains("flagged-row") ? row.nextElementSibling : row;
     const panel = el("tr", { class: "doc-panel", "data-for": row.dataset.document },
       el("td", { colspan: COLUMNS.length }, ...content));
+    panel.close = () => {
+      panel.remove();
+      opener.focus();
+    };
+    panel.addEventListener("keydown", (event) => event.key === "Escape" && panel.close());
     next.after(panel);
     panel.querySelector("input, button")?.focus();
     return panel;
   }
 
-  askReplace(doc, row) {
+  askReplace(doc, row, opener) {
     const file = el("input", { id: "replace-file", type: "file", accept: ACCEPT, required: true });
     const title = el("input", { id: "replace-title", type: "text", value: doc.title });
     const result = el("div", { id: "replace-result", "aria-live": "polite" });
@@ -117,9 +123,9 @@ export class DocumentsPanel {
       el("div", { class: "field" }, el("label", { for: "replace-title", text: "Title" }), title),
       result,
       el("div", { class: "actions" },
-        el("button", { type: "button", class: "secondary", id: "replace-cancel", onclick: () => panel.remove() }, "Cancel"),
+        el("button", { type: "button", class: "secondary", id: "replace-cancel", onclick: () => panel.close() }, "Cancel"),
         el("button", { type: "submit", id: "replace-submit" }, "Upload the new version")));
-    const panel = this.openPanel(row, form);
+    const panel = this.openPanel(row, opener, form);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       if (!file.files[0]) return result.replaceChildren(errorBox("Choose the file of the new version."));
@@ -149,7 +155,7 @@ export class DocumentsPanel {
     });
   }
 
-  askDelete(doc, row) {
+  askDelete(doc, row, opener) {
     const result = el("div", { id: "delete-result", "aria-live": "polite" });
     const confirm = async (event) => {
       event.target.disabled = true;
@@ -162,12 +168,12 @@ export class DocumentsPanel {
         if (e.status === 409 || e.status === 412) this.load().catch((err) => this.fail(this.status, err));
       }
     };
-    const panel = this.openPanel(row,
+    const panel = this.openPanel(row, opener,
       el("div", { class: "confirm", id: "delete-confirmation", role: "alertdialog", "aria-label": "Confirm the deletion" },
         el("p", {}, `Delete ${quoted(doc.title)}? The coach stops drawing on it at once; this cannot be undone.`),
         result,
         el("div", { class: "actions" },
-          el("button", { type: "button", class: "secondary", id: "delete-cancel", onclick: () => panel.remove() }, "Keep it"),
+          el("button", { type: "button", class: "secondary", id: "delete-cancel", onclick: () => panel.close() }, "Keep it"),
           el("button", { type: "button", class: "danger", id: "delete-confirm", onclick: confirm }, "Delete for good"))));
     panel.querySelector("#delete-cancel").focus();
   }
