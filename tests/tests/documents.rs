@@ -385,6 +385,7 @@ async fn documents_are_listed_idempotent_replaced_deleted_and_cited() {
     let first = first.json();
     assert_eq!(first["status"], "indexed");
     assert_eq!(first["pages"], 1);
+    assert_eq!(first["already_indexed"], false, "{first}");
     let second = client
         .post(&format!("/api/admin/rag/upload/{tenant}"))
         .admin(&key)
@@ -394,6 +395,7 @@ async fn documents_are_listed_idempotent_replaced_deleted_and_cited() {
         .json();
     assert_eq!(second["document_id"], first["document_id"]);
     assert_eq!(second["message"], "Document already indexed");
+    assert_eq!(second["already_indexed"], true, "{second}");
     let id = first["document_id"].as_str().unwrap().to_string();
     let listed = documents_of(&client, &tenant, &key).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -551,6 +553,50 @@ async fn documents_are_listed_idempotent_replaced_deleted_and_cited() {
         0,
         "the original is gone"
     );
+}
+
+/// The same bytes uploaded again under another title are said to be
+/// already indexed: the answer names the document already there, and the
+/// library still holds one document with its first title.
+#[tokio::test]
+async fn a_repeated_upload_answers_already_indexed_with_the_first_title() {
+    let server = TestServer::embedded().await;
+    let created = server.create_tenant(demo_tenant()).await;
+    let (tenant, key) = (created.record.tenant.id.clone(), created.admin_key.clone());
+    let client = server.client();
+    let bytes = b"# Mentoring\n\nEvery new engineer pairs with a mentor.\n".to_vec();
+    let upload = |title: &str| {
+        upload_form("mentoring.md", bytes.clone(), "policies")
+            .text("metadata", format!(r#"{{"title":"{title}"}}"#))
+    };
+    let first = client
+        .post(&format!("/api/admin/rag/upload/{tenant}"))
+        .admin(&key)
+        .multipart(upload("Mentoring"))
+        .send()
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first = first.json();
+    assert_eq!(first["already_indexed"], false, "{first}");
+    let again = client
+        .post(&format!("/api/admin/rag/upload/{tenant}"))
+        .admin(&key)
+        .multipart(upload("Mentoring v2"))
+        .send()
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let again = again.json();
+    assert_eq!(again["already_indexed"], true, "{again}");
+    assert_eq!(again["document_id"], first["document_id"]);
+    assert_eq!(again["title"], "Mentoring", "the first title stays");
+    let listed = documents_of(&client, &tenant, &key).await;
+    let mentoring: Vec<_> = listed
+        .iter()
+        .filter(|d| d["filename"] == "mentoring.md")
+        .collect();
+    assert_eq!(mentoring.len(), 1, "{listed:?}");
+    assert_eq!(mentoring[0]["title"], "Mentoring");
+    assert_eq!(mentoring[0]["revision"], 1);
 }
 
 /// The worker's limits end runaway extractions as typed failures: a small

@@ -151,7 +151,7 @@ pub struct ReplaceFormSchema {
     security(("admin_key" = [])),
     request_body(content = UploadFormSchema, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "Indexed (or the same bytes were already there)", body = IngestReport),
+        (status = 200, description = "Indexed; or the same bytes were already indexed in this category: then `already_indexed` is true, nothing changed, and the answer names the document already there (its title, not the upload's)", body = IngestReport),
         (status = 400, description = "`missing_file`, `missing_category`, `invalid_category`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`", body = ErrorBody),
         (status = 413, description = "`document_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),

@@ -76,6 +76,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/js/admin.js"),
     ),
     (
+        "/js/admin-documents.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/js/admin-documents.js"),
+    ),
+    (
         "/js/admin-settings.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/js/admin-settings.js"),

@@ -1,15 +1,13 @@
 // The admin console: the key lives only in this tab (sessionStorage), then
-// document upload, usage stats, settings, admin keys and the audit log with
-// filters and paging.
+// the document library (admin-documents.js), usage stats, settings, admin
+// keys and the audit log with filters and paging.
 
 import { ApiError } from "./api.js";
+import { DocumentsPanel } from "./admin-documents.js";
 import { KeysPanel, SettingsPanel } from "./admin-settings.js";
-import { el, show, errorBox, score, download } from "./ui.js";
+import { el, show, errorBox, score, download, whenText } from "./ui.js";
 
 const KEY_STORAGE = "petraf.admin_key";
-// Larger files go straight to the object store when it offers presigned URLs.
-const DIRECT_UPLOAD_BYTES = 1024 * 1024;
-const CATEGORIES = ["career_framework", "values", "performance_guidelines", "engineering_guidelines", "policies", "general"];
 // What the audit log records (domain/audit.rs), for the action filter.
 const AUDIT_ACTIONS = [
   "session.created", "session.info_updated", "session.resumed", "session.completed", "goal.scored",
@@ -86,13 +84,14 @@ export class AdminConsole {
     this.auditBox = el("div", { id: "audit" });
     this.settings = new SettingsPanel(this);
     this.keys = new KeysPanel(this);
+    this.documents = new DocumentsPanel(this);
     show(
       el("section", { class: "card", id: "admin" },
         el("div", { class: "row" },
           el("h1", { text: `${this.tenant.name} admin` }),
           el("button", { type: "button", class: "secondary", id: "sign-out", onclick: () => this.signOut() }, "Forget key"),
         ),
-        this.uploadForm(),
+        this.documents.view(),
         el("h2", { text: "Usage" }),
         this.statsBox,
         this.settings.view(),
@@ -105,7 +104,7 @@ export class AdminConsole {
       ),
     );
     await this.refresh();
-    for (const panel of [this.settings, this.keys]) {
+    for (const panel of [this.documents, this.settings, this.keys]) {
       panel.load().catch((e) => e.code !== "signed_out" && panel.box.replaceChildren(errorBox(e.message)));
     }
   }
@@ -202,63 +201,6 @@ export class AdminConsole {
     } catch (e) {
       if (e.code !== "signed_out") this.statsBox.replaceChildren(errorBox(e.message));
     }
-  }
-
-  uploadForm() {
-    const result = el("div", { id: "upload-result", "aria-live": "polite" });
-    const form = el("form", { id: "upload-form" },
-      el("h2", { text: "Upload a document" }),
-      el("div", { class: "field" }, el("label", { for: "doc-file", text: "File (PDF, Word, PowerPoint, Excel, ODT, HTML, Markdown or text; up to 10 MiB)" }),
-        el("input", { id: "doc-file", type: "file", accept: ".pdf,.docx,.pptx,.xlsx,.odt,.html,.htm,.md,.txt", required: true })),
-      el("div", { class: "field" }, el("label", { for: "doc-category", text: "Category" }),
-        el("input", { id: "doc-category", type: "text", list: "categories", required: true, value: "career_framework" }),
-        el("datalist", { id: "categories" }, CATEGORIES.map((c) => el("option", { value: c })))),
-      el("div", { class: "field" }, el("label", { for: "doc-title", text: "Title" }), el("input", { id: "doc-title", type: "text" })),
-      result,
-      el("button", { type: "submit", id: "upload-submit" }, "Upload"),
-    );
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const file = form.querySelector("#doc-file").files[0];
-      const category = form.querySelector("#doc-category").value.trim();
-      const title = form.querySelector("#doc-title").value.trim();
-      if (!file) return result.replaceChildren(errorBox("Choose a file to upload."));
-      const button = form.querySelector("#upload-submit");
-      button.disabled = true;
-      result.replaceChildren(el("p", { role: "status" }, `Uploading ${file.name}…`));
-      try {
-        const message = await this.upload(file, category, title);
-        result.replaceChildren(el("p", { class: "ok", role: "status", id: "upload-ok" }, message));
-        form.querySelector("#doc-file").value = "";
-        await this.refresh();
-      } catch (e) {
-        if (e.code !== "signed_out") result.replaceChildren(errorBox(e.message));
-      } finally {
-        button.disabled = false;
-      }
-    });
-    return form;
-  }
-
-  async upload(file, category, title) {
-    const tenant = encodeURIComponent(this.tenant.id);
-    if (file.size > DIRECT_UPLOAD_BYTES) {
-      try {
-        const target = await this.call("POST", `/api/admin/rag/upload-url/${tenant}`, { body: { category, filename: file.name } });
-        const put = await fetch(target.upload_url, { method: target.method || "PUT", body: file });
-        if (!put.ok) throw new Error(`The object store refused the upload (${put.status}).`);
-        return `${file.name} is uploaded; it is indexed in the background (document ${target.document_id}).`;
-      } catch (e) {
-        // 501: this object store has no presigned uploads; send it through the API.
-        if (!(e instanceof ApiError && e.status === 501)) throw e;
-      }
-    }
-    const form = new FormData();
-    form.append("file", file, file.name);
-    form.append("category", category);
-    form.append("metadata", JSON.stringify(title ? { title } : {}));
-    const report = await this.call("POST", `/api/admin/rag/upload/${tenant}`, { body: form });
-    return `${file.name} is indexed: ${report.chunks_created} chunks (document ${report.document_id}).`;
   }
 
   async loadStats() {
@@ -455,13 +397,6 @@ export class AdminConsole {
       ),
     );
   }
-}
-
-// "2026-12-06 10:25" in the browser's time zone: short, and sorts as read.
-function whenText(iso) {
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 // What an entry is about, by name: a document's title, a refused upload's

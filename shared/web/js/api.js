@@ -63,6 +63,31 @@ export async function* readEvents(body) {
   }
 }
 
+// A request through XMLHttpRequest, whose upload reports progress (fetch's
+// does not); answers a fetch Response.
+function sendWithProgress(url, init, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(init.method, url);
+    xhr.withCredentials = init.credentials === "include";
+    for (const [name, value] of Object.entries(init.headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) onProgress(e.loaded, e.total);
+    });
+    xhr.addEventListener("load", () => {
+      const empty = xhr.status === 204 || xhr.status === 304;
+      resolve(new Response(empty ? null : xhr.responseText, {
+        status: xhr.status,
+        statusText: xhr.statusText,
+        headers: { "Content-Type": xhr.getResponseHeader("Content-Type") || "" },
+      }));
+    });
+    xhr.addEventListener("error", () => reject(new TypeError("Failed to fetch")));
+    xhr.addEventListener("abort", () => reject(new TypeError("The upload was stopped")));
+    xhr.send(init.body ?? null);
+  });
+}
+
 export class Api {
   constructor(config, tenantId) {
     this.base = config.api_base || "";
@@ -77,14 +102,17 @@ export class Api {
     return h;
   }
 
-  async call(method, path, { body, token, headers = {}, raw = false } = {}) {
+  // `onProgress(sent, total)`: the request body's upload progress (a form).
+  async call(method, path, { body, token, headers = {}, raw = false, onProgress } = {}) {
     const init = { method, headers: this.headers(headers, token), credentials: "include" };
     if (body instanceof FormData) init.body = body;
     else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(this.base + path, init);
+    const response = onProgress
+      ? await sendWithProgress(this.base + path, init, onProgress)
+      : await fetch(this.base + path, init);
     if (!response.ok) throw await failure(response);
     if (raw) return response;
     return response.status === 204 ? null : response.json();

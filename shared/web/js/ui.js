@@ -44,3 +44,10 @@ export function download(blob, filename) {
 export function score(value) {
   return Number(value).toFixed(2);
 }
+
+// "2026-12-06 10:25" in the browser's time zone: short, and sorts as read.
+export function whenText(iso) {
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}

@@ -176,7 +176,7 @@ pub async fn ingest_stored_object(app: &App, key: &str) -> AppResult<IngestRepor
     // document deleted or replaced meanwhile is not brought back.
     let mut stored = existing;
     match read_dropped(app, key, &mut record, &mut stored).await {
-        Ok(None) => Ok(IngestReport::of(&record, "Document already indexed")),
+        Ok(None) => Ok(IngestReport::already_indexed(&record)),
         Ok(Some(extracted)) => {
             match index_dropped(app, &mut record, &extracted, stored.clone()).await {
                 Ok(()) => Ok(IngestReport::of(&record, "Document processed successfully")),

@@ -51,12 +51,22 @@ pub struct IngestReport {
     /// Instruction-like sentences found in the document (see
     /// [`DocumentRecord::flagged_passages`]).
     pub flagged_passages: Vec<Finding>,
+    /// True when the same bytes were already indexed in this category:
+    /// nothing was written, and the answer describes the document already
+    /// there (its id and title; the upload's metadata was not applied).
+    pub already_indexed: bool,
 }
 
+/// The message of an upload whose bytes were already indexed.
+pub const ALREADY_INDEXED: &str = "Document already indexed";
+
 impl IngestReport {
+    /// The report of `record`, just written (or left as it was, when
+    /// `message` says so).
     pub fn of(record: &DocumentRecord, message: &str) -> Self {
         IngestReport {
             success: record.status == DocumentStatus::Indexed,
+            already_indexed: false,
             message: message.into(),
             chunks_created: record.chunks as usize,
             document_id: record.id.clone(),
@@ -65,6 +75,14 @@ impl IngestReport {
             pages: record.pages,
             status: record.status,
             flagged_passages: record.flagged_passages.clone(),
+        }
+    }
+
+    /// The report of an upload whose bytes `existing` already holds.
+    pub fn already_indexed(existing: &DocumentRecord) -> Self {
+        IngestReport {
+            already_indexed: true,
+            ..Self::of(existing, ALREADY_INDEXED)
         }
     }
 }

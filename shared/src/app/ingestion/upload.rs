@@ -65,7 +65,7 @@ pub async fn ingest_upload(
             && d.content_hash == hash
             && d.status == DocumentStatus::Indexed
     }) {
-        return Ok(IngestReport::of(existing, "Document already indexed"));
+        return Ok(IngestReport::already_indexed(existing));
     }
     let limits = document_limits(app, &tenant_id).await?;
     let (format, extracted) = extract_document(app, &filename, &upload.bytes).await?;
@@ -123,7 +123,7 @@ pub async fn ingest_upload(
                 && w.content_hash == record.content_hash
                 && w.status == DocumentStatus::Indexed
         }) {
-            return Ok(IngestReport::of(w, "Document already indexed"));
+            return Ok(IngestReport::already_indexed(w));
         }
         return Err(e);
     }
