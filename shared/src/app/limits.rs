@@ -3,9 +3,8 @@
 //! budget, refusals counted by kind, and the operator's settings.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::settings::{self, ConfigChange};
 use super::{App, AppError, AppResult};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
 use crate::domain::conversation::ConversationState;
@@ -267,37 +266,6 @@ pub async fn limits_of(app: &App, tenant_id: &str) -> AppResult<UsageLimits> {
         .await?
         .config
         .limits)
-}
-
-/// Changes the fields of a tenant's limits that `patch` (a JSON object)
-/// names, keeping the others: the platform operator's setting, a new
-/// settings version audited with what changed.
-pub async fn update_limits(
-    app: &App,
-    tenant_id: &str,
-    patch: Value,
-    actor: &str,
-    origin: &RequestOrigin,
-) -> AppResult<UsageLimits> {
-    let invalid = |m: String| AppError::bad_request("invalid_limits", m);
-    let Value::Object(patch) = patch else {
-        return Err(invalid("send a JSON object of the limits to change".into()));
-    };
-    let change = ConfigChange::new(action::TENANT_LIMITS_CHANGED, actor, origin);
-    let config = settings::change_config(app, tenant_id, change, |config| {
-        let mut merged = serde_json::to_value(&config.limits)
-            .map_err(|e| AppError::internal("internal_error", e.to_string()))?;
-        if let Value::Object(fields) = &mut merged {
-            fields.extend(patch.clone());
-        }
-        let limits: UsageLimits =
-            serde_json::from_value(merged).map_err(|e| invalid(e.to_string()))?;
-        limits.validate().map_err(|e| invalid(e.0))?;
-        config.limits = limits;
-        Ok(())
-    })
-    .await?;
-    Ok(config.limits)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::domain::settings::{
     Editor, FIELDS, FieldChange, PatchRefusal, Patched, SettingsStamp, SettingsVersion,
     apply_patch, audit_changes, changes_between,
 };
-use crate::domain::tenant::{CoachRetrieval, DocumentLimits, TenantConfig, TenantRecord};
+use crate::domain::tenant::{CoachRetrieval, TenantConfig, TenantRecord};
 use crate::ports::state_store::{StoreError, TenantReplacement};
 
 /// Attempts of a change that loses a race with another write of the tenant.
@@ -312,11 +312,6 @@ pub(crate) async fn change_config(
     Ok(record.config)
 }
 
-/// What grounds the tenant's coach replies.
-pub async fn coach_retrieval(app: &App, tenant_id: &str) -> AppResult<CoachRetrieval> {
-    Ok(existing(app, tenant_id).await?.config.coach_retrieval)
-}
-
 /// Chooses what grounds the tenant's coach replies (the tenant's own call:
 /// both ways make the same model calls, only their order differs); audited
 /// with the choice before and after. Takes effect from the next turn.
@@ -334,27 +329,4 @@ pub async fn set_coach_retrieval(
     })
     .await?;
     Ok(mode)
-}
-
-/// Sets how much a tenant's document library may hold (the platform
-/// operator's call); a new settings version, audited with the limits
-/// before and after. Documents already stored stay; only new uploads are
-/// held to the new limits.
-pub async fn set_document_limits(
-    app: &App,
-    tenant_id: &str,
-    limits: DocumentLimits,
-    actor: &str,
-    origin: &RequestOrigin,
-) -> AppResult<DocumentLimits> {
-    limits
-        .validate()
-        .map_err(|e| AppError::bad_request("invalid_limits", e.0))?;
-    let change = ConfigChange::new(action::TENANT_LIMITS_CHANGED, actor, origin);
-    change_config(app, tenant_id, change, |config| {
-        config.document_limits = limits;
-        Ok(())
-    })
-    .await?;
-    Ok(limits)
 }
