@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::contract::{InstantOrDay, SessionId, TenantId};
 use super::error::ErrorBody;
 
-use super::extract::{AdminAuth, Origin};
+use super::extract::AdminAuth;
 use crate::app::tenants::Admin;
 use crate::app::{App, AppError, AppResult, admin, way_forward};
 use crate::domain::tenant::Tenant;
@@ -60,7 +60,7 @@ struct ScopeQuery {
 )]
 async fn stats(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     query: Result<Query<ScopeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<admin::StatsOverview>> {
     let Query(query) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
@@ -112,7 +112,7 @@ struct AuditQueryParams {
 )]
 async fn audit_logs(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     query: Result<Query<AuditQueryParams>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<admin::AuditListing>> {
     let Query(q) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
@@ -180,7 +180,7 @@ pub struct TenantList {
 )]
 async fn tenants(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
 ) -> AppResult<Json<TenantList>> {
     let tenants = admin::tenants(&app, &admin).await?;
     let total = tenants.len();
@@ -219,8 +219,7 @@ struct SessionTenantQuery {
 )]
 async fn reopen_phase(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path((session_id, phase)): Path<(String, String)>,
     query: Result<Query<SessionTenantQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<way_forward::WayForward>> {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::admin_routes::admin_of_tenant;
 use super::contract::{DocumentId, TenantId};
 use super::error::ErrorBody;
-use super::extract::{AdminAuth, ApiJson, Origin};
+use super::extract::{AdminAuth, ApiJson};
 use crate::app::documents::IfMatch;
 use crate::app::ingestion::{self, DocumentUpload, IngestReport};
 use crate::app::{App, AppError, AppResult, documents, validation};
@@ -161,8 +161,7 @@ pub struct ReplaceFormSchema {
 )]
 async fn upload(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path(tenant_id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<Json<IngestReport>> {
@@ -226,7 +225,7 @@ pub struct DocumentList {
 )]
 async fn list_documents(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<Json<DocumentList>> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
@@ -248,7 +247,7 @@ async fn list_documents(
 )]
 async fn get_document(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path((tenant_id, document_id)): Path<(String, String)>,
 ) -> AppResult<(TypedEtag, Json<DocumentRecord>)> {
     admin_of_tenant(&app, &admin, &tenant_id).await?;
@@ -295,8 +294,7 @@ pub struct DeletedDocument {
 )]
 async fn delete_document(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path((tenant_id, document_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> AppResult<Json<DeletedDocument>> {
@@ -339,8 +337,7 @@ async fn delete_document(
 )]
 async fn replace_document(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path((tenant_id, document_id)): Path<(String, String)>,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -406,7 +403,7 @@ pub struct UploadUrlRequest {
 )]
 async fn upload_url(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
     ApiJson(request): ApiJson<UploadUrlRequest>,
 ) -> AppResult<Json<ingestion::UploadUrl>> {

@@ -108,10 +108,6 @@ impl FromRequestParts<App> for ClientIp {
     }
 }
 
-/// The prefix of the tenant admin key a request was authenticated with.
-#[derive(Clone)]
-struct AuthenticatedKey(String);
-
 /// Where the request came from, as it may be stored: the trusted client IP
 /// and the user agent, masked and keyed-hashed.
 pub struct Origin(pub RequestOrigin);
@@ -123,14 +119,11 @@ impl FromRequestParts<App> for Origin {
         let client = client_address(parts, app.settings.trusted_proxies);
         let user_agent: Option<String> =
             header(parts, USER_AGENT.as_str()).map(|ua| ua.chars().take(512).collect());
-        let mut origin =
-            RequestOrigin::of_client(client, user_agent.as_deref(), &app.secrets.hash_key);
-        // Set by `AdminAuth`, which handlers take before `Origin`.
-        origin.admin_key = parts
-            .extensions
-            .get::<AuthenticatedKey>()
-            .map(|k| k.0.clone());
-        Ok(Origin(origin))
+        Ok(Origin(RequestOrigin::of_client(
+            client,
+            user_agent.as_deref(),
+            &app.secrets.hash_key,
+        )))
     }
 }
 
@@ -167,21 +160,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ResumeToken {
     }
 }
 
-/// An authenticated admin (`X-Admin-Key`).
-pub struct AdminAuth(pub Admin);
+/// An authenticated admin (`X-Admin-Key`) and where the request came from,
+/// with the prefix of the tenant admin key it used, so every audit entry an
+/// admin causes names the key (whatever order a handler takes extractors in).
+pub struct AdminAuth(pub Admin, pub RequestOrigin);
 
 impl FromRequestParts<App> for AdminAuth {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let admin = tenants::authenticate_admin(app, header(parts, "x-admin-key")).await?;
+        let Ok(Origin(mut origin)) = Origin::from_request_parts(parts, app).await;
         if let Admin::Tenant { record, key } = &admin {
             super::request_span::record_tenant(&record.tenant.id);
-            parts
-                .extensions
-                .insert(AuthenticatedKey(key.prefix.clone()));
+            origin.admin_key = Some(key.prefix.clone());
         }
-        Ok(AdminAuth(admin))
+        Ok(AdminAuth(admin, origin))
     }
 }
 

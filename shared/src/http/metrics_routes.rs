@@ -25,7 +25,7 @@ pub fn router() -> Router<App> {
         (status = 403, description = "A tenant admin key: only the platform admin key reads metrics", body = super::error::ErrorBody)
     )
 )]
-pub(super) async fn prometheus(AdminAuth(admin): AdminAuth) -> AppResult<impl IntoResponse> {
+pub(super) async fn prometheus(AdminAuth(admin, _): AdminAuth) -> AppResult<impl IntoResponse> {
     admin.require_platform("reads the metrics")?;
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use super::admin_routes::admin_of_tenant;
 use super::contract::{SessionId, TenantId};
 use super::error::ErrorBody;
-use super::extract::{AdminAuth, ApiJson, Origin, ResumeToken, TenantCtx};
+use super::extract::{AdminAuth, ApiJson, ResumeToken, TenantCtx};
 use crate::app::data_export::{self, EmployeeExport};
 use crate::app::erasure::{self, ErasureReport, ErasureRequest};
 use crate::app::{App, AppError, AppResult, sessions};
@@ -124,7 +124,7 @@ async fn export_own_session(
 )]
 async fn erase_sessions(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
     ApiJson(request): ApiJson<ErasureRequest>,
 ) -> AppResult<Json<ErasureReport>> {
@@ -147,8 +147,7 @@ async fn erase_sessions(
 )]
 async fn export_tenant(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<Response> {
     admin.scope(Some(&tenant_id))?;
@@ -192,7 +191,7 @@ pub struct RetentionSetting {
 )]
 async fn get_retention(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<Json<RetentionSetting>> {
     admin.scope(Some(&tenant_id))?;
@@ -215,8 +214,7 @@ async fn get_retention(
 )]
 async fn set_retention(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path(tenant_id): Path<String>,
     ApiJson(setting): ApiJson<RetentionSetting>,
 ) -> AppResult<Json<RetentionSetting>> {

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::error::ErrorBody;
-use super::extract::{AdminAuth, ApiJson, Origin};
+use super::extract::{AdminAuth, ApiJson};
 use crate::app::admin_keys::{self, CreatedKey, KeyInfo, KeyList};
 use crate::app::settings::{self, SettingsChange, TenantSettings, VersionDetail, VersionList};
 use crate::app::{App, AppError, AppResult};
@@ -85,7 +85,7 @@ fn if_match(headers: &HeaderMap) -> AppResult<Option<u32>> {
 )]
 async fn get_settings(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<([(header::HeaderName, String); 1], Json<TenantSettings>)> {
     let settings = settings::settings(&app, &admin, &tenant_id).await?;
@@ -125,8 +125,7 @@ async fn get_settings(
 )]
 async fn patch_settings(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path(tenant_id): Path<String>,
     headers: HeaderMap,
     ApiJson(patch): ApiJson<Value>,
@@ -154,7 +153,7 @@ async fn patch_settings(
 )]
 async fn list_versions(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<Json<VersionList>> {
     Ok(Json(settings::versions(&app, &admin, &tenant_id).await?))
@@ -176,7 +175,7 @@ async fn list_versions(
 )]
 async fn get_version(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path((tenant_id, version)): Path<(String, String)>,
 ) -> AppResult<Json<VersionDetail>> {
     let version: u32 =
@@ -201,7 +200,7 @@ async fn get_version(
 )]
 async fn list_keys(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
+    AdminAuth(admin, _): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<Json<KeyList>> {
     Ok(Json(admin_keys::list(&app, &admin, &tenant_id).await?))
@@ -223,8 +222,7 @@ async fn list_keys(
 )]
 async fn create_key(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path(tenant_id): Path<String>,
 ) -> AppResult<(StatusCode, Json<CreatedKey>)> {
     let created = admin_keys::create(&app, &admin, &tenant_id, &origin).await?;
@@ -250,8 +248,7 @@ async fn create_key(
 )]
 async fn revoke_key(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path((tenant_id, prefix)): Path<(String, String)>,
 ) -> AppResult<Json<KeyInfo>> {
     Ok(Json(
