@@ -5,6 +5,7 @@
 //! fresh allowance; an HR admin may reopen the session's current phase at
 //! any time. Each is one guarded write of the session's change, audited.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -13,14 +14,14 @@ use super::limits::{self, PhaseStanding};
 use super::tenants::Admin;
 use super::{App, AppError, AppResult, sessions};
 use crate::domain::audit::{AuditEntry, RequestOrigin, action};
-use crate::domain::conversation::Verdict;
+use crate::domain::conversation::{ConversationState, Verdict};
 use crate::domain::ids::{is_ulid, new_id};
 use crate::domain::phase::{Phase, Step, UnknownName};
 use crate::domain::session::SessionStatus;
 use crate::domain::tenant::TenantRecord;
 use crate::domain::way_forward::{
-    RestartReason, WayForwardError, best_attempt, check_current, check_keep_best, check_start_over,
-    kept_goal,
+    Attempts, RestartReason, WayForwardError, best_attempt, check_current, check_keep_best,
+    check_start_over, kept_goal,
 };
 use crate::ports::state_store::{Guarded, SessionChange, SessionSnapshot, StoreError};
 
@@ -83,6 +84,37 @@ fn conflict(e: StoreError) -> AppError {
     }
 }
 
+/// An employee's way forward, checked: the phase named, the session as its
+/// token opens it, and the attempts the phase has seen.
+struct Asked {
+    phase: Phase,
+    snapshot: SessionSnapshot,
+    now: DateTime<Utc>,
+    attempts: Attempts,
+}
+
+/// What keep-best and start-over both do first: read the phase, open the
+/// session with its token, count the attempts and let `check` refuse.
+async fn asked(
+    app: &App,
+    tenant: &TenantRecord,
+    (session_id, token): (&str, Option<&str>),
+    phase: &str,
+    check: fn(&ConversationState, Phase, &Attempts, DateTime<Utc>) -> Result<(), WayForwardError>,
+) -> AppResult<Asked> {
+    let phase = parse_phase(phase)?;
+    let snapshot = sessions::authorize_snapshot(app, tenant, session_id, token).await?;
+    let now = app.clock.now();
+    let attempts = limits::phase_attempts(tenant, &snapshot);
+    check(&snapshot.state, phase, &attempts, now).map_err(refused)?;
+    Ok(Asked {
+        phase,
+        snapshot,
+        now,
+        attempts,
+    })
+}
+
 /// Keeps the best-scoring draft of the session's current phase as final,
 /// marked below threshold, once the phase's attempts ran out.
 pub async fn keep_best(
@@ -93,11 +125,12 @@ pub async fn keep_best(
     phase: &str,
     origin: &RequestOrigin,
 ) -> AppResult<WayForward> {
-    let phase = parse_phase(phase)?;
-    let snapshot = sessions::authorize_snapshot(app, tenant, session_id, token).await?;
-    let now = app.clock.now();
-    let attempts = limits::phase_attempts(tenant, &snapshot);
-    check_keep_best(&snapshot.state, phase, &attempts, now).map_err(refused)?;
+    let Asked {
+        phase,
+        snapshot,
+        now,
+        attempts,
+    } = asked(app, tenant, (session_id, token), phase, check_keep_best).await?;
     let best = best_attempt(&snapshot.goals, phase)
         .ok_or_else(|| refused(WayForwardError::NoScoredDraft))?;
     let kept = kept_goal(best, new_id(), now);
@@ -171,11 +204,12 @@ pub async fn start_over(
     phase: &str,
     origin: &RequestOrigin,
 ) -> AppResult<WayForward> {
-    let phase = parse_phase(phase)?;
-    let snapshot = sessions::authorize_snapshot(app, tenant, session_id, token).await?;
-    let now = app.clock.now();
-    let attempts = limits::phase_attempts(tenant, &snapshot);
-    check_start_over(&snapshot.state, phase, &attempts, now).map_err(refused)?;
+    let Asked {
+        phase,
+        snapshot,
+        attempts,
+        ..
+    } = asked(app, tenant, (session_id, token), phase, check_start_over).await?;
     let actor = snapshot.session.actor();
     restart(
         app,
