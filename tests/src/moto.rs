@@ -34,6 +34,7 @@ pub async fn moto_state_store(
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .http_client(petraf_core::adapters::tls::aws_https_client())
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(sdk);
     let table = format!("{table_prefix}-{}", new_id().to_lowercase());
