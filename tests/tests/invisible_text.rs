@@ -166,7 +166,7 @@ async fn zero_width_characters_and_direction_marks_are_stripped_up_to_the_export
     let s = session(&client, &tenant).await;
 
     let (dirty, clean) = STRIPPED;
-    let r = put_profile(&client, &tenant, &s, &"\u{200B}Engi\u{200B}neering\u{200F}").await;
+    let r = put_profile(&client, &tenant, &s, "\u{200B}Engi\u{200B}neering\u{200F}").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let stored = server.stored_session(&tenant, &s.0).await;
     assert_eq!(stored.profile.department.as_deref(), Some("Engineering"));

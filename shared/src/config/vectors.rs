@@ -135,8 +135,9 @@ fn indexed_dimension(env: &dyn Env) -> Result<usize, ConfigError> {
 /// How the pgvector store reaches PostgreSQL.
 #[cfg(feature = "pgvector")]
 pub enum PgVectorTarget {
-    /// `DATABASE_URL`: a direct connection.
-    Direct(sqlx::postgres::PgConnectOptions),
+    /// `DATABASE_URL`: a direct connection (boxed: the options are large and
+    /// the value is built once at start).
+    Direct(Box<sqlx::postgres::PgConnectOptions>),
     /// `PETRAF_DB_CLUSTER_ARN` + `PETRAF_DB_SECRET_ARN` (+ `PETRAF_DB_NAME`,
     /// default `postgres`): the RDS Data API.
     DataApi(crate::adapters::pgvector::DataApiTarget),
@@ -151,7 +152,7 @@ impl PgVectorTarget {
                 "set either DATABASE_URL or PETRAF_DB_CLUSTER_ARN, not both",
             )),
             (Some(url), None) => crate::adapters::pgvector::parse_database_url(&url)
-                .map(PgVectorTarget::Direct)
+                .map(|options| PgVectorTarget::Direct(Box::new(options)))
                 .map_err(|e| config_error("DATABASE_URL", e.to_string())),
             (None, Some(_)) => Ok(PgVectorTarget::DataApi(data_api_target(env)?)),
             (None, None) => Err(config_error(
@@ -172,7 +173,7 @@ impl PgVectorTarget {
     async fn connect(self, dimension: usize) -> crate::adapters::pgvector::PgVectorStore {
         use crate::adapters::pgvector::PgVectorStore;
         match self {
-            PgVectorTarget::Direct(options) => PgVectorStore::connect_lazy(options, dimension),
+            PgVectorTarget::Direct(options) => PgVectorStore::connect_lazy(*options, dimension),
             PgVectorTarget::DataApi(target) => {
                 let client = aws_sdk_rdsdata::Client::new(super::aws_sdk_config().await);
                 PgVectorStore::data_api(client, target, dimension)
