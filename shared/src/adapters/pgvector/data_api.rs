@@ -171,6 +171,7 @@ impl DataApiTransport {
 /// CommitTransaction, a run of one SQL text as BatchExecuteStatement calls
 /// of [`BATCH_ROWS`]. (The cost benchmark prices the direct transport's
 /// work with it.)
+#[cfg_attr(not(feature = "conformance"), allow(dead_code))]
 pub(crate) fn calls_for(statements: &[Statement]) -> u64 {
     if statements.len() <= 1 {
         return statements.len() as u64;
