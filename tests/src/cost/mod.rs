@@ -60,53 +60,11 @@ pub fn standins_from_env() -> Result<Standins, String> {
     }
 }
 
-/// Each function's MemorySize in template.yaml, by its binary's name
-/// (`Globals.Function.MemorySize` unless the function sets its own).
-pub fn function_memory(template: &str) -> BTreeMap<String, u32> {
-    let mut global = None;
-    let mut functions = BTreeMap::new();
-    let mut section = "";
-    let mut binary: Option<String> = None;
-    let mut memory: Option<u32> = None;
-    fn finish(
-        binary: &mut Option<String>,
-        memory: &mut Option<u32>,
-        functions: &mut BTreeMap<String, Option<u32>>,
-    ) {
-        if let Some(name) = binary.take() {
-            functions.insert(name, memory.take());
-        }
-        *memory = None;
-    }
-    for line in template.lines() {
-        let indent = line.len() - line.trim_start().len();
-        let text = line.trim();
-        if indent == 0 && !text.is_empty() && !text.starts_with('#') {
-            section = if text.starts_with("Globals:") {
-                "globals"
-            } else {
-                "other"
-            };
-        }
-        if indent == 2 && text.ends_with(':') {
-            finish(&mut binary, &mut memory, &mut functions);
-        }
-        if let Some(value) = text.strip_prefix("MemorySize:") {
-            let value = value.trim().parse().ok();
-            if section == "globals" {
-                global = value;
-            } else {
-                memory = value;
-            }
-        }
-        if let Some(value) = text.strip_prefix("Binary:") {
-            binary = Some(value.trim().to_string());
-        }
-    }
-    finish(&mut binary, &mut memory, &mut functions);
-    functions
+/// Each function's MemorySize in template.yaml, by its binary's name.
+pub fn function_memory() -> BTreeMap<String, u32> {
+    crate::lambda::template::functions()
         .into_iter()
-        .map(|(name, memory)| (name, memory.or(global).unwrap_or(128)))
+        .map(|f| (f.binary, f.memory_mb))
         .collect()
 }
 
@@ -206,7 +164,6 @@ impl Bench {
         };
         let server = TestServer::with_ports_and_clock(ports, dir, clock).await;
         let (tenant_id, admin_key) = server.fresh_tenant().await;
-        let template = include_str!("../../../template.yaml");
         let mut bench = Bench {
             server,
             meter,
@@ -214,7 +171,7 @@ impl Bench {
             data_api,
             data_api_seen: 0,
             reader,
-            memory: function_memory(template),
+            memory: function_memory(),
             counts: Counts::default(),
             tenant_id,
             admin_key,
@@ -405,8 +362,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_sizes_are_read_from_the_template() {
-        let memory = function_memory(include_str!("../../../template.yaml"));
+    fn memory_sizes_are_the_templates() {
+        let memory = function_memory();
         let names: Vec<&str> = memory.keys().map(String::as_str).collect();
         assert_eq!(
             names,
@@ -414,13 +371,6 @@ mod tests {
         );
         assert_eq!(memory["session"], 256, "the Globals size");
         assert_eq!(memory["admin"], 2048, "its own size");
-    }
-
-    #[test]
-    fn a_function_overrides_the_global_memory_size() {
-        let template = "Globals:\n  Function:\n    MemorySize: 512\nResources:\n  A:\n    Metadata:\n      BuildProperties:\n        Binary: a\n    Properties:\n      MemorySize: 1024\n  B:\n    Metadata:\n      BuildProperties:\n        Binary: b\n";
-        let memory = function_memory(template);
-        assert_eq!((memory["a"], memory["b"]), (1024, 512));
     }
 
     #[test]
