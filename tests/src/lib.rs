@@ -19,6 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub mod cases;
+pub mod cost;
 pub mod documents;
 pub mod gate;
 pub mod interposed;

@@ -7,6 +7,7 @@ pub mod client_address;
 pub mod coaching;
 pub mod confusables;
 pub mod conversation;
+pub mod cost;
 pub mod document;
 pub mod goal;
 pub mod grounding;

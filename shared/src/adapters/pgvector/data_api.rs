@@ -165,6 +165,31 @@ impl DataApiTransport {
     }
 }
 
+/// The Data API calls [`DataApiTransport`] makes for one transaction of
+/// `statements` that succeeds at once: a lone statement is one
+/// ExecuteStatement; more run between BeginTransaction and
+/// CommitTransaction, a run of one SQL text as BatchExecuteStatement calls
+/// of [`BATCH_ROWS`]. (The cost benchmark prices the direct transport's
+/// work with it.)
+#[cfg_attr(not(feature = "conformance"), allow(dead_code))]
+pub(crate) fn calls_for(statements: &[Statement]) -> u64 {
+    if statements.len() <= 1 {
+        return statements.len() as u64;
+    }
+    let mut calls = 2;
+    let mut rest = statements;
+    while let Some(first) = rest.first() {
+        let run = rest.iter().take_while(|s| s.sql == first.sql).count();
+        calls += if run > 1 {
+            run.div_ceil(BATCH_ROWS) as u64
+        } else {
+            1
+        };
+        rest = &rest[run..];
+    }
+    calls
+}
+
 #[async_trait]
 impl Transport for DataApiTransport {
     async fn transaction(&self, statements: Vec<Statement>) -> Result<Vec<Row>, StoreError> {

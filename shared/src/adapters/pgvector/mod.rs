@@ -102,6 +102,56 @@ pub fn parse_database_url(url: &str) -> Result<PgConnectOptions, StoreError> {
     url.parse::<PgConnectOptions>().map_err(store_error)
 }
 
+/// Counts the RDS Data API calls a store's work would cost, whatever its
+/// transport (the cost benchmark runs the direct one on a local PostgreSQL).
+#[cfg(feature = "conformance")]
+#[derive(Debug, Clone, Default)]
+pub struct DataApiCallCounter(Arc<std::sync::atomic::AtomicU64>);
+
+#[cfg(feature = "conformance")]
+impl DataApiCallCounter {
+    pub fn calls(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(feature = "conformance")]
+struct CountingTransport {
+    inner: Arc<dyn Transport>,
+    counter: DataApiCallCounter,
+}
+
+#[cfg(feature = "conformance")]
+#[async_trait]
+impl Transport for CountingTransport {
+    async fn transaction(
+        &self,
+        statements: Vec<transport::Statement>,
+    ) -> Result<Vec<transport::Row>, StoreError> {
+        self.counter.0.fetch_add(
+            data_api::calls_for(&statements),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.inner.transaction(statements).await
+    }
+}
+
+#[cfg(feature = "conformance")]
+impl PgVectorStore {
+    /// This store, counting the Data API calls its transactions would make.
+    pub fn counting_data_api_calls(self) -> (Self, DataApiCallCounter) {
+        let counter = DataApiCallCounter::default();
+        let store = PgVectorStore {
+            transport: Arc::new(CountingTransport {
+                inner: self.transport,
+                counter: counter.clone(),
+            }),
+            dimension: self.dimension,
+        };
+        (store, counter)
+    }
+}
+
 #[async_trait]
 impl VectorStore for PgVectorStore {
     fn name(&self) -> &'static str {

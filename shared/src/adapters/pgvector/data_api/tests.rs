@@ -403,3 +403,47 @@ async fn a_single_statement_runs_without_a_transaction() {
     assert_eq!(execute[0].transaction_id(), None);
     assert!(calls.begin.lock().unwrap().is_empty());
 }
+
+impl Calls {
+    fn total(&self) -> u64 {
+        (self.begin.lock().unwrap().len()
+            + self.execute.lock().unwrap().len()
+            + self.batch.lock().unwrap().len()
+            + self.commit.lock().unwrap().len()
+            + self.rollback.lock().unwrap().len()) as u64
+    }
+}
+
+#[tokio::test]
+async fn the_call_count_the_cost_benchmark_uses_is_what_the_transport_sends() {
+    // An upsert of 30 chunks: begin, delete, two batches, commit.
+    let calls = Calls::default();
+    let store = store(&[
+        calls.begin("tx"),
+        calls.execute(vec![]),
+        calls.batch(),
+        calls.batch(),
+        calls.commit(),
+    ]);
+    let chunks: Vec<ChunkRecord> = (0..30).map(chunk).collect();
+    let mut work = vec![sql::delete_document("tenant-a", "doc-1")];
+    work.extend(chunks.iter().cloned().map(sql::insert_chunk));
+    store
+        .upsert_document("tenant-a", "doc-1", chunks)
+        .await
+        .unwrap();
+    assert_eq!(calls_for(&work), calls.total());
+    assert_eq!(calls_for(&work), 5);
+
+    // A search: begin, the scan setting, the query, commit.
+    let search = sql::search("tenant-a", &[], &[0.5, 0.5, 0.5, 0.5], 3);
+    assert_eq!(calls_for(&search), 4);
+    // One chunk is a lone insert, not a batch; one statement needs no transaction.
+    let one = vec![
+        sql::delete_document("tenant-a", "doc-1"),
+        sql::insert_chunk(chunk(0)),
+    ];
+    assert_eq!(calls_for(&one), 4);
+    assert_eq!(calls_for(&one[..1]), 1);
+    assert_eq!(calls_for(&[]), 0);
+}
