@@ -64,6 +64,7 @@ use crate::app::chat::events as chat_events;
         metrics_routes::prometheus,
         settings_routes::get_settings,
         settings_routes::patch_settings,
+        settings_routes::preview_settings,
         settings_routes::list_versions,
         settings_routes::get_version,
         settings_routes::list_keys,
