@@ -7,8 +7,8 @@ use clap::{Args, ValueEnum};
 use petraf_core::app::eval::DraftSet;
 use petraf_core::app::tenants::Admin;
 use petraf_core::app::{demo, eval, eval_report, settings_preview};
-use petraf_core::domain::audit::RequestOrigin;
 use petraf_core::config::{self, ProcessEnv};
+use petraf_core::domain::audit::RequestOrigin;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SetArg {

@@ -127,9 +127,11 @@ async fn trying_settings(server: &TestServer) {
     // A stricter threshold, just above the strong draft's score: its
     // verdict flips, the vague one stays failed; nothing is saved.
     let stricter = (strong_score + 0.5).min(10.0);
-    let tried = ok(&preview(&client, &tenant, &key, json!({"threshold": stricter}))
-        .send()
-        .await);
+    let tried = ok(
+        &preview(&client, &tenant, &key, json!({"threshold": stricter}))
+            .send()
+            .await,
+    );
     let rows = tried["drafts"].as_array().unwrap();
     assert_eq!(rows[0]["proposed"]["verdict"], "fail", "{tried}");
     assert_eq!(rows[0]["proposed"]["threshold"], stricter);

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::eval::{EvalReport, Expect, MUST_REFUSE, Summary, Tally};
 use super::settings_preview::SettingsPreview;
 use crate::domain::example_drafts::Verdict;
-use crate::domain::settings_preview::Judged;
 use crate::domain::phase::Phase;
+use crate::domain::settings_preview::Judged;
 
 /// The report as a table: one row per draft, then the totals.
 pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
@@ -357,10 +357,16 @@ mod tests {
         };
         let text = render_preview(&preview, true);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].contains("beside the proposed (gpt-4o-mini; threshold)"), "{text}");
+        assert!(
+            lines[0].contains("beside the proposed (gpt-4o-mini; threshold)"),
+            "{text}"
+        );
         let first = lines.iter().find(|l| l.starts_with("0 ")).unwrap();
         let words = first.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(words.starts_with("0 g4_future fail 7.50 pass 7.50 fail * +0.00 Lead"), "{first}");
+        assert!(
+            words.starts_with("0 g4_future fail 7.50 pass 7.50 fail * +0.00 Lead"),
+            "{first}"
+        );
         let second = lines.iter().find(|l| l.starts_with("1 ")).unwrap();
         assert!(!second.contains('*'), "{second}");
         assert!(text.contains("verdicts changed: 1 (0 newly passing, 1 newly failing)"));

@@ -111,8 +111,7 @@ pub async fn judge_all(
 ) -> AppResult<(Vec<Judged>, Vec<Judged>, Usage)> {
     // Owned drafts: a stream of borrowed ones trips the handler's `Send`
     // check (a closure over a reference of any lifetime).
-    let judged: Vec<AppResult<(Judged, Judged, Usage)>> =
-        futures::stream::iter(drafts.to_vec())
+    let judged: Vec<AppResult<(Judged, Judged, Usage)>> = futures::stream::iter(drafts.to_vec())
         .map(|draft| async move { judge_both(app, current, proposed, &draft).await })
         .buffered(CONCURRENT_DRAFTS)
         .collect()
