@@ -103,7 +103,7 @@ pub(super) async fn settings_versions_and_keys(store: &dyn StateStore) {
     assert_eq!(stored.revision, 1);
     assert_eq!(
         store.settings_versions(&id).await.unwrap(),
-        [superseded.clone()]
+        std::slice::from_ref(&superseded)
     );
     assert_eq!(tenant_of(store, &first.hash).await, Some(id.clone()));
     assert_eq!(tenant_of(store, &second.hash).await, Some(id.clone()));
