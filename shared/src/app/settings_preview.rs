@@ -28,9 +28,10 @@ use crate::domain::settings_preview::{DraftComparison, Judged, PreviewSummary, c
 use crate::domain::tenant::{TenantConfig, TenantRecord};
 use crate::ports::state_store::SessionChange;
 
-/// Drafts judged at once: a hosted model answers in seconds, twenty drafts
-/// one after another would outlast an API gateway's timeout.
-const CONCURRENT_DRAFTS: usize = 4;
+/// Drafts judged at once (each under both settings at once): a hosted
+/// model answers in seconds, and forty judgements one after another would
+/// outlast an API gateway's 29-second timeout.
+const CONCURRENT_DRAFTS: usize = 5;
 
 /// The example drafts judged under both settings.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -132,16 +133,20 @@ async fn judge_both(
     proposed: &TenantRecord,
     draft: &ExampleDraft,
 ) -> AppResult<(Judged, Judged, Usage)> {
-    let mut usage = Usage::default();
-    let before = judge(app, current, draft, &mut usage).await?;
+    let (mut usage, mut proposed_usage) = (Usage::default(), Usage::default());
     // Nothing that judging reads differs: the same verdict, for free (and
     // no run-to-run noise of a hosted model shown as a change).
-    let after = if judged_alike(&current.config, &proposed.config, draft.phase) {
-        before.clone()
-    } else {
-        judge(app, proposed, draft, &mut usage).await?
-    };
-    Ok((before, after, usage))
+    if judged_alike(&current.config, &proposed.config, draft.phase) {
+        let before = judge(app, current, draft, &mut usage).await?;
+        return Ok((before.clone(), before, usage));
+    }
+    // Both at once: a preview's wait is its slowest round of model calls.
+    let (before, after) = futures::join!(
+        judge(app, current, draft, &mut usage),
+        judge(app, proposed, draft, &mut proposed_usage)
+    );
+    usage += proposed_usage;
+    Ok((before?, after?, usage))
 }
 
 /// Whether judging a draft of `phase` reads the same settings in both.
