@@ -228,3 +228,34 @@ async fn record_preview(
     app.store.apply(change).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draft_is_judged_again_only_when_what_judging_reads_changes() {
+        let current = TenantConfig::defaults();
+        let alike = |edit: &dyn Fn(&mut TenantConfig), phase| {
+            let mut proposed = current.clone();
+            edit(&mut proposed);
+            judged_alike(&current, &proposed, phase)
+        };
+        assert!(alike(
+            &|c| c.limits.monthly_token_budget = 5,
+            Phase::G4Future
+        ));
+        assert!(alike(&|c| c.example_drafts.clear(), Phase::G4Future));
+        assert!(alike(&|c| c.max_collect_turns = 5, Phase::G4Future));
+        assert!(!alike(&|c| c.threshold = 8.0, Phase::G4Future));
+        assert!(!alike(&|c| c.llm_model = "gpt-4o".into(), Phase::G8Actions));
+        assert!(!alike(&|c| c.rag_enabled = false, Phase::G6Values));
+        let reweigh = |c: &mut TenantConfig| {
+            let rubric = c.scoring_rubrics.get_mut("g6_values").unwrap();
+            rubric.criteria[0].weight += 5.0;
+            rubric.criteria[1].weight -= 5.0;
+        };
+        assert!(!alike(&reweigh, Phase::G6Values));
+        assert!(alike(&reweigh, Phase::G4Future), "another phase's rubric");
+    }
+}
