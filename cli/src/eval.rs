@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use petraf_core::app::eval::DraftSet;
-use petraf_core::app::{demo, eval, eval_report};
+use petraf_core::app::tenants::Admin;
+use petraf_core::app::{demo, eval, eval_report, settings_preview};
 use petraf_core::config::{self, ProcessEnv};
+use petraf_core::domain::audit::RequestOrigin;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SetArg {
@@ -21,10 +23,11 @@ enum SetArg {
 pub struct EvalArgs {
     /// A `.jsonl` file of labelled drafts (default: the bundled sets).
     file: Option<PathBuf>,
-    /// Which bundled set: `all` (default) reports shared, own and held-out
-    /// drafts and puts tuning (shared + own) beside held-out.
-    #[arg(long, value_enum, default_value_t = SetArg::All, conflicts_with = "file")]
-    set: SetArg,
+    /// Which bundled set: `all` (default; with `--tenant`, when the tenant
+    /// has no example drafts) reports shared, own and held-out drafts and
+    /// puts tuning (shared + own) beside held-out.
+    #[arg(long, value_enum, conflicts_with = "file")]
+    set: Option<SetArg>,
     /// Judge each draft this many times, to see how much scores spread.
     #[arg(long, default_value_t = 1)]
     runs: u32,
@@ -36,10 +39,20 @@ pub struct EvalArgs {
     #[arg(long)]
     min_agreement: Option<f64>,
     /// Evaluate this tenant of the configured stores (its rubrics, prompts,
-    /// threshold and documents). Default: the demo tenant in a temporary
-    /// data directory, so nothing is written to your data.
+    /// threshold and documents; without configuration the embedded data
+    /// directory `petraf serve` uses). Without a drafts file or `--set`:
+    /// its example drafts (`example_drafts` of its settings), when it has
+    /// any. Default: the demo tenant in a temporary data directory, so
+    /// nothing is written to your data.
     #[arg(long)]
     tenant: Option<String>,
+    /// A JSON merge patch of the tenant's settings (a file; `-`: standard
+    /// input): its example drafts are judged under the settings in force
+    /// and under the patched ones, side by side. Nothing is saved; the
+    /// tokens count against the tenant's budget and the run is audited
+    /// `tenant.settings_previewed`, as the console's "Try these settings".
+    #[arg(long, requires = "tenant", conflicts_with_all = ["file", "set", "own_drafts", "runs"])]
+    settings: Option<PathBuf>,
     /// Same as `--set own`.
     #[arg(long, conflicts_with_all = ["file", "set"])]
     own_drafts: bool,
@@ -54,7 +67,15 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     if !(1..=20).contains(&args.runs) {
         bail!("--runs must be within 1-20");
     }
-    let sets: Vec<(String, String)> = match (&args.file, args.set) {
+    if let Some(id) = &args.tenant
+        && args.file.is_none()
+        && args.set.is_none()
+        && !args.own_drafts
+        && let Some(done) = example_drafts(id, &args).await?
+    {
+        return done;
+    }
+    let sets: Vec<(String, String)> = match (&args.file, args.set.unwrap_or(SetArg::All)) {
         (Some(path), _) => vec![(
             path.display().to_string(),
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
@@ -165,6 +186,81 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The tenant's example drafts under its settings (and, with
+/// `--settings`, beside the patched ones); `None` when it has no example
+/// drafts and no patch: the bundled sets are scored instead.
+async fn example_drafts(
+    tenant_id: &str,
+    args: &EvalArgs,
+) -> anyhow::Result<Option<anyhow::Result<()>>> {
+    let patch: serde_json::Value = match &args.settings {
+        None => serde_json::json!({}),
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading the patch")?
+            } else {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+            };
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?
+        }
+    };
+    let app = config::from_env(&ProcessEnv)
+        .await
+        .context("configuration")?;
+    let record = app
+        .store
+        .tenant(tenant_id)
+        .await?
+        .with_context(|| format!("no tenant {tenant_id}"))?;
+    if record.config.example_drafts.is_empty() && args.settings.is_none() {
+        eprintln!(
+            "petraf eval: tenant {tenant_id} has no example drafts (example_drafts in its \
+             settings): scoring the bundled drafts on its settings"
+        );
+        return Ok(None);
+    }
+    let preview = settings_preview::preview(
+        &app,
+        &Admin::Platform,
+        tenant_id,
+        &patch,
+        "platform_operator (cli eval)",
+        &RequestOrigin::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&preview)?);
+    } else {
+        print!(
+            "{}",
+            eval_report::render_preview(&preview, args.settings.is_some())
+        );
+    }
+    let s = &preview.summary;
+    if let Some(floor) = args.min_agreement
+        && s.labelled > 0
+    {
+        let agreeing = if args.settings.is_some() {
+            s.proposed_agreeing
+        } else {
+            s.current_agreeing
+        };
+        let share = agreeing as f64 / s.labelled as f64;
+        if share < floor {
+            eprintln!(
+                "petraf eval: agreement with the expected verdicts {:.1}% is under the floor {:.1}%",
+                share * 100.0,
+                floor * 100.0
+            );
+            std::process::exit(1);
+        }
+    }
+    Ok(Some(Ok(())))
 }
 
 fn bundled(set: DraftSet) -> (String, String) {

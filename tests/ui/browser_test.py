@@ -830,6 +830,59 @@ class Journeys(unittest.TestCase):
         finally:
             quit_browser(driver)
 
+    def test_the_admin_tries_a_stricter_threshold_before_saving(self):
+        def settings():
+            request = urllib.request.Request(
+                SERVER["base"] + f"/api/admin/tenants/{DEMO_TENANT}/settings",
+                headers={"X-Admin-Key": SERVER["admin_key"]})
+            return json.load(urllib.request.urlopen(request, timeout=10))
+
+        driver = browser()
+        try:
+            before = settings()
+            self.sign_in_as_admin(driver, SERVER["admin_key"])
+            # Two example drafts written in the console: one strong, one vague.
+            driver.find_element(By.CSS_SELECTOR, "#example-drafts-section summary").click()
+            drafts = [
+                ("Within 24 months, become a Senior Engineer (L5): technically lead 2 payment-platform "
+                 "projects end to end, mentor 2 junior developers to independent delivery, and own the "
+                 "system design of our distributed services.", "pass"),
+                ("I want to grow a lot and become better at my job in the future.", "fail"),
+            ]
+            for goal, expect in drafts:
+                visible(driver, "#example-draft-add").click()
+                row = driver.find_elements(By.CSS_SELECTOR, "#example-drafts li")[-1]
+                row.find_element(By.CSS_SELECTOR, ".draft-goal").send_keys(goal)
+                Select(row.find_element(By.CSS_SELECTOR, ".draft-expect")).select_by_value(expect)
+            threshold = driver.find_element(By.ID, "set-threshold")
+            threshold.clear()
+            threshold.send_keys("9.9")
+            driver.find_element(By.ID, "settings-try").click()
+            summary = visible(driver, "#settings-preview-summary")
+            self.assertIn("Nothing was saved", summary.text)
+            rows = driver.find_elements(By.CSS_SELECTOR, "#settings-preview-table tbody tr")
+            self.assertEqual(len(rows), 2)
+            strong, vague = rows
+            self.assertIn("pass", strong.find_element(By.CSS_SELECTOR, "td[data-label=Current]").text)
+            self.assertIn("fail", strong.find_element(By.CSS_SELECTOR, "td[data-label=Proposed]").text)
+            self.assertEqual(strong.get_attribute("data-changed"), "true")
+            self.assertIn("changed", strong.get_attribute("class"))
+            self.assertNotEqual(
+                strong.value_of_css_property("background-color"),
+                vague.value_of_css_property("background-color"),
+                "a changed verdict is highlighted")
+            self.assertEqual(vague.get_attribute("data-changed"), "false")
+            self.assertIn("fail", vague.find_element(By.CSS_SELECTOR, "td[data-label=Proposed]").text)
+            self.assertIn("1 of 2 verdicts change", summary.text)
+            driver.execute_script("document.getElementById('settings-preview-result').scrollIntoView()")
+            shot(driver, "13-admin-settings-preview")
+            after = settings()
+            self.assertEqual(after["version"], before["version"], "trying saves nothing")
+            self.assertEqual(after["settings"]["threshold"], before["settings"]["threshold"])
+            self.assertEqual(after["settings"]["example_drafts"], before["settings"]["example_drafts"])
+        finally:
+            quit_browser(driver)
+
     def test_the_admin_rotates_its_key_and_the_old_one_is_refused_at_once(self):
         driver = browser()
         try:

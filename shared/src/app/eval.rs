@@ -329,7 +329,7 @@ pub fn combined(tenant: &TenantRecord, parts: &[(&[EvalCase], &EvalReport)]) -> 
 
 /// The context the chat builds for an edited goal: the draft is the
 /// employee's only message of the phase.
-fn context(
+pub(crate) fn context(
     tenant: &TenantRecord,
     phase: Phase,
     goal: &str,

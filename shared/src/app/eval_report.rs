@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::eval::{EvalReport, Expect, MUST_REFUSE, Summary, Tally};
+use super::settings_preview::SettingsPreview;
+use crate::domain::example_drafts::Verdict;
 use crate::domain::phase::Phase;
+use crate::domain::settings_preview::Judged;
 
 /// The report as a table: one row per draft, then the totals.
 pub fn render_table(report: &EvalReport, floor: Option<f64>) -> String {
@@ -183,4 +186,192 @@ pub fn render_comparison(columns: &[(&str, &Summary)]) -> String {
         });
     }
     out
+}
+
+/// A settings preview as a table: each example draft's score and verdict
+/// under the current settings and, with `proposed`, beside the proposed
+/// ones (`*` marks a changed verdict), then the summary.
+pub fn render_preview(preview: &SettingsPreview, proposed: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let changed: Vec<&str> = preview.changes.iter().map(|c| c.path.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "petraf eval: {} example draft(s) of tenant {}, settings version {} ({}){}",
+        preview.drafts.len(),
+        preview.tenant_id,
+        preview.current_version,
+        preview.current_model,
+        if proposed {
+            format!(
+                " beside the proposed ({}; {})",
+                preview.proposed_model,
+                if changed.is_empty() {
+                    "no change".to_string()
+                } else {
+                    changed.join(", ")
+                }
+            )
+        } else {
+            String::new()
+        }
+    );
+    if let Some(note) = &preview.note {
+        let _ = writeln!(out, "{note}");
+        return out;
+    }
+    let cell = |j: &Judged| {
+        let score = j
+            .overall
+            .map(|s| format!("{s:.2}"))
+            .unwrap_or_else(|| "-".into());
+        format!("{score} {}", verdict(Some(j.verdict)))
+    };
+    let _ = writeln!(
+        out,
+        "{:<3} {:<10} {:<6} {:<10} {}goal",
+        "#",
+        "phase",
+        "expect",
+        "current",
+        if proposed {
+            format!("{:<10} {:<1} {:>6} ", "proposed", "", "change")
+        } else {
+            String::new()
+        }
+    );
+    for row in &preview.drafts {
+        let goal: String = row.goal.chars().take(70).collect();
+        let error = row
+            .current
+            .error
+            .as_ref()
+            .or(row.proposed.error.as_ref())
+            .map(|e| format!(" [{e}]"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<3} {:<10} {:<6} {:<10} {}{goal}{error}",
+            row.index,
+            row.phase.as_str(),
+            verdict(row.expect),
+            cell(&row.current),
+            if proposed {
+                format!(
+                    "{:<10} {:<1} {:>6} ",
+                    cell(&row.proposed),
+                    if row.verdict_changed { "*" } else { "" },
+                    row.score_change
+                        .map(|c| format!("{c:+.2}"))
+                        .unwrap_or_else(|| "-".into())
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    let s = &preview.summary;
+    if proposed {
+        let _ = writeln!(
+            out,
+            "\nverdicts changed: {} ({} newly passing, {} newly failing)",
+            s.verdicts_changed, s.newly_passing, s.newly_failing
+        );
+        let _ = writeln!(
+            out,
+            "agreement with the expected verdicts: current {}/{}, proposed {}/{}",
+            s.current_agreeing, s.labelled, s.proposed_agreeing, s.labelled
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nagreement with the expected verdicts: {}/{}",
+            s.current_agreeing, s.labelled
+        );
+    }
+    let _ = writeln!(out, "tokens: {}", preview.tokens);
+    out
+}
+
+fn verdict(v: Option<Verdict>) -> &'static str {
+    match v {
+        Some(Verdict::Pass) => "pass",
+        Some(Verdict::Fail) => "fail",
+        None => "-",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::example_drafts::ExampleDraft;
+    use crate::domain::phase::Phase;
+    use crate::domain::settings::FieldChange;
+    use crate::domain::settings_preview::compare;
+
+    fn judged(overall: f64, threshold: f64) -> Judged {
+        Judged {
+            overall: Some(overall),
+            threshold,
+            verdict: Verdict::of(overall >= threshold),
+            criteria: vec![],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_preview_marks_the_drafts_whose_verdict_changes() {
+        let drafts = [
+            ExampleDraft {
+                phase: Phase::G4Future,
+                goal: "Lead the payments team by 2027.".into(),
+                expect: Some(Verdict::Fail),
+                note: None,
+            },
+            ExampleDraft {
+                phase: Phase::G8Actions,
+                goal: "Ship the ledger by June.".into(),
+                expect: None,
+                note: None,
+            },
+        ];
+        let (rows, summary) = compare(
+            &drafts,
+            vec![judged(7.5, 7.0), judged(9.0, 7.0)],
+            vec![judged(7.5, 8.0), judged(9.0, 8.0)],
+        );
+        let preview = SettingsPreview {
+            tenant_id: "acme".into(),
+            current_version: 3,
+            changes: vec![FieldChange {
+                path: "threshold".into(),
+                from: 7.0.into(),
+                to: 8.0.into(),
+            }],
+            current_model: "gpt-4o-mini".into(),
+            proposed_model: "gpt-4o-mini".into(),
+            drafts: rows,
+            summary,
+            tokens: 42,
+            note: None,
+        };
+        let text = render_preview(&preview, true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains("beside the proposed (gpt-4o-mini; threshold)"),
+            "{text}"
+        );
+        let first = lines.iter().find(|l| l.starts_with("0 ")).unwrap();
+        let words = first.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words.starts_with("0 g4_future fail 7.50 pass 7.50 fail * +0.00 Lead"),
+            "{first}"
+        );
+        let second = lines.iter().find(|l| l.starts_with("1 ")).unwrap();
+        assert!(!second.contains('*'), "{second}");
+        assert!(text.contains("verdicts changed: 1 (0 newly passing, 1 newly failing)"));
+        assert!(text.contains("current 0/1, proposed 1/1"), "{text}");
+        let current_only = render_preview(&preview, false);
+        assert!(!current_only.contains("proposed"), "{current_only}");
+    }
 }

@@ -21,6 +21,7 @@ pub mod resume_audit;
 pub mod retention;
 pub mod sessions;
 pub mod settings;
+pub mod settings_preview;
 pub mod tenants;
 pub mod transcript;
 pub mod turns;

@@ -21,6 +21,9 @@ pub mod action {
     pub const TENANT_CONFIG_CHANGED: &str = "tenant.config_changed";
     /// A merge patch of the settings resource: a new version, with the diff.
     pub const TENANT_SETTINGS_CHANGED: &str = "tenant.settings_changed";
+    /// Settings tried on the example drafts before saving (nothing saved;
+    /// recorded because it spends the tenant's model tokens).
+    pub const TENANT_SETTINGS_PREVIEWED: &str = "tenant.settings_previewed";
     pub const ADMIN_KEY_CREATED: &str = "tenant.admin_key_created";
     pub const ADMIN_KEY_REVOKED: &str = "tenant.admin_key_revoked";
     pub const RAG_DOCUMENT_UPLOADED: &str = "rag.document_uploaded";

@@ -36,6 +36,7 @@ pub const FIELDS: &[(&str, Editor)] = &[
     ("rag_categories", Editor::TenantAdmin),
     ("coach_retrieval", Editor::TenantAdmin),
     ("retention_days", Editor::TenantAdmin),
+    ("example_drafts", Editor::TenantAdmin),
     ("limits", Editor::Platform),
     ("document_limits", Editor::Platform),
 ];

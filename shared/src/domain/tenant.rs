@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::admin_keys::{AdminKey, INITIAL_KEY_PREFIX};
+use super::example_drafts::{self, ExampleDraft};
 use super::limits::UsageLimits;
 use super::phase::Phase;
 use super::scoring::{CriterionBody, Rubric};
@@ -115,6 +116,12 @@ pub struct TenantConfig {
     /// existed read as the default).
     #[serde(default = "Retention::default_days")]
     pub retention_days: u32,
+    /// Tenant admin. Up to 20 example goal drafts to try settings on
+    /// before saving them (`POST …/settings/preview`, `petraf eval
+    /// --tenant`); none at first.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub example_drafts: Vec<ExampleDraft>,
 }
 
 /// How long a tenant keeps its employees' sessions.
@@ -318,6 +325,7 @@ impl TenantConfig {
             document_limits: DocumentLimits::default(),
             coach_retrieval: CoachRetrieval::default(),
             retention_days: Retention::DEFAULT_DAYS,
+            example_drafts: vec![],
         }
     }
 
@@ -349,6 +357,7 @@ impl TenantConfig {
         self.limits.validate()?;
         self.document_limits.validate()?;
         Retention::validate(self.retention_days)?;
+        example_drafts::validate(&self.example_drafts)?;
         for phase in Phase::CONVERSATIONAL {
             let rubric = self
                 .rubric(phase)

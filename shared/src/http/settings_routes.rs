@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{any, delete, get};
+use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
@@ -12,6 +12,7 @@ use super::error::ErrorBody;
 use super::extract::{AdminAuth, ApiJson};
 use crate::app::admin_keys::{self, CreatedKey, KeyInfo, KeyList};
 use crate::app::settings::{self, SettingsChange, TenantSettings, VersionDetail, VersionList};
+use crate::app::settings_preview::{self, SettingsPreview};
 use crate::app::{App, AppError, AppResult};
 
 pub fn router() -> Router<App> {
@@ -19,6 +20,10 @@ pub fn router() -> Router<App> {
         .route(
             "/api/admin/tenants/{tenant_id}/settings",
             get(get_settings).patch(patch_settings),
+        )
+        .route(
+            "/api/admin/tenants/{tenant_id}/settings/preview",
+            post(preview_settings),
         )
         .route(
             "/api/admin/tenants/{tenant_id}/settings/versions",
@@ -137,6 +142,46 @@ async fn patch_settings(
     };
     let settings = settings::update(&app, &admin, &tenant_id, &patch, change).await?;
     Ok((etag(&settings), Json(settings)))
+}
+
+/// Tries a change before saving it: the body is the merge patch `PATCH
+/// …/settings` would take, checked the same way (the same 400/403
+/// answers), but nothing is saved and no version is made. The tenant's
+/// example drafts (`example_drafts`; those of the proposed settings, so the
+/// patch may add some) are each judged as an edited goal is in the chat —
+/// retrieval for the phase, the tenant's chat model — under the settings
+/// in force and under the proposed ones (once when nothing judging reads
+/// differs), and compared: each draft's score, verdict and per-criterion
+/// scores under both, and how many verdicts change and agree with the
+/// expected ones. At most 20 drafts, so at most 40 judgements. The tokens
+/// count against the tenant's monthly budget (`429 token_budget_exhausted`
+/// once it is spent); audited `tenant.settings_previewed`. No example
+/// drafts: an empty comparison with a `note`, no model call.
+#[utoipa::path(
+    post, path = "/api/admin/tenants/{tenant_id}/settings/preview", tag = "admin", operation_id = "preview_settings",
+    params(("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)", pattern = "^[A-Za-z0-9-]{1,64}$")),
+    request_body(content = Object, description = "A merge patch of `TenantConfig`, as for `PATCH …/settings`, e.g. `{\"threshold\": 8}`; `{}` judges the drafts under the settings in force only",
+        content_type = "application/json"),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Each example draft under the current and the proposed settings, and a summary; nothing saved", body = SettingsPreview),
+        (status = 400, description = "`invalid_settings`, `unknown_setting`, `invalid_json`: as `PATCH …/settings`", body = ErrorBody),
+        (status = 403, description = "`platform_admin_only`: a tenant key changed `limits` or `document_limits`; `forbidden_tenant`", body = ErrorBody),
+        (status = 404, description = "`tenant_not_found`", body = ErrorBody),
+        (status = 429, description = "`token_budget_exhausted`: the tenant's monthly budget is spent", body = ErrorBody),
+    )
+)]
+async fn preview_settings(
+    State(app): State<App>,
+    AdminAuth(admin): AdminAuth,
+    Origin(origin): Origin,
+    Path(tenant_id): Path<String>,
+    ApiJson(patch): ApiJson<Value>,
+) -> AppResult<Json<SettingsPreview>> {
+    let actor = admin.actor();
+    Ok(Json(
+        settings_preview::preview(&app, &admin, &tenant_id, &patch, &actor, &origin).await?,
+    ))
 }
 
 /// Every version of the tenant's settings, newest first: who made it,

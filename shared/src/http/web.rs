@@ -86,6 +86,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/js/admin-settings.js"),
     ),
     (
+        "/js/admin-settings-preview.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/js/admin-settings-preview.js"),
+    ),
+    (
         "/js/ui.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/js/ui.js"),

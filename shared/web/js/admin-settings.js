@@ -1,6 +1,7 @@
 // The tenant's settings (one versioned resource) and its admin keys, in the
 // admin console. Both call through the console, so a revoked key signs out.
 
+import { DraftsEditor, previewTable } from "./admin-settings-preview.js";
 import { el, errorBox } from "./ui.js";
 
 const PHASES = ["g4_future", "g6_values", "g8_actions"];
@@ -68,7 +69,10 @@ export class SettingsPanel {
       prompts[name].value = s.prompts[name];
       return el("div", { class: "field" }, el("label", { for: `prompt-${name}`, text: name.replaceAll("_", " ") }), prompts[name]);
     });
+    const drafts = new DraftsEditor(s.example_drafts || []);
     const result = el("div", { id: "settings-result", "aria-live": "polite" }, note || "");
+    const tried = el("div", { id: "settings-preview", "aria-live": "polite" });
+    const tryButton = el("button", { type: "button", class: "secondary", id: "settings-try" }, "Try these settings");
     const form = el("form", { id: "settings-form" },
       el("p", { id: "settings-version" },
         `Version ${current.version} · ${current.changed_by} · ${new Date(current.changed_at).toLocaleString()}`),
@@ -78,15 +82,16 @@ export class SettingsPanel {
         el("div", { class: "field" }, el("label", { for: "set-retrieval", text: "Coach retrieval" }), retrieval)),
       rubrics,
       el("details", {}, el("summary", { text: "Prompts" }), promptFields),
+      drafts.view(),
       el("p", { class: "hint", id: "platform-settings",
         text: `Set by the platform: monthly token budget ${s.limits.monthly_token_budget.toLocaleString()}, `
           + `${s.document_limits.max_documents} documents, ${s.document_limits.max_chunks.toLocaleString()} chunks.` }),
       result,
-      el("button", { type: "submit", id: "settings-save" }, "Save settings"),
+      el("div", { class: "actions" }, el("button", { type: "submit", id: "settings-save" }, "Save settings"), " ", tryButton),
+      tried,
     );
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      // Only what differs is sent: a merge patch.
+    // Only what differs is sent: a merge patch (to save, or to try).
+    const pending = () => {
       const patch = {};
       if (Number(threshold.value) !== s.threshold) patch.threshold = Number(threshold.value);
       if (model.value !== s.llm_model) patch.llm_model = model.value;
@@ -102,6 +107,25 @@ export class SettingsPanel {
       for (const name of PROMPTS) {
         if (prompts[name].value !== s.prompts[name]) (patch.prompts ??= {})[name] = prompts[name].value;
       }
+      const examples = drafts.read();
+      if (JSON.stringify(examples) !== JSON.stringify(s.example_drafts || [])) patch.example_drafts = examples;
+      return patch;
+    };
+    tryButton.addEventListener("click", async () => {
+      tryButton.disabled = true;
+      tried.replaceChildren(el("p", { class: "hint", text: "Scoring the example drafts…" }));
+      try {
+        const preview = await this.console.call("POST", `${this.path}/preview`, { body: pending() });
+        tried.replaceChildren(previewTable(preview));
+      } catch (e) {
+        if (e.code !== "signed_out") tried.replaceChildren(errorBox(e.message));
+      } finally {
+        tryButton.disabled = false;
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const patch = pending();
       if (!Object.keys(patch).length) return result.replaceChildren(el("p", { class: "hint", text: "Nothing changed." }));
       const save = form.querySelector("#settings-save");
       save.disabled = true;

@@ -13,7 +13,7 @@ const AUDIT_ACTIONS = [
   "session.created", "session.info_updated", "session.resumed", "session.completed", "goal.scored",
   "goal.kept_below_threshold", "phase.restarted", "phase.reopened",
   "rag.document_uploaded", "rag.document_replaced", "rag.document_deleted", "rag.document_failed", "rag.upload_failed",
-  "tenant.created", "tenant.status_changed", "tenant.settings_changed", "tenant.limits_changed", "tenant.config_changed",
+  "tenant.created", "tenant.status_changed", "tenant.settings_changed", "tenant.settings_previewed", "tenant.limits_changed", "tenant.config_changed",
   "tenant.admin_key_created", "tenant.admin_key_revoked",
   "tenant.token_budget_warning", "tenant.token_budget_exhausted",
   "session.erased", "session.retention_expired", "tenant.data_exported", "tenant.retention_changed",

@@ -8,6 +8,8 @@ use crate::conformance::fixtures::{audit, tenant_record};
 use crate::conformance::unique;
 use crate::domain::admin_keys::AdminKey;
 use crate::domain::audit::action;
+use crate::domain::example_drafts::{ExampleDraft, Verdict};
+use crate::domain::phase::Phase;
 use crate::domain::settings::{FieldChange, SettingsStamp, SettingsVersion};
 use crate::domain::tenant::TenantRecord;
 use crate::ports::state_store::{AuditQuery, StateStore, StoreError, TenantReplacement};
@@ -66,6 +68,13 @@ pub(super) async fn settings_versions_and_keys(store: &dyn StateStore) {
     let second = key("second");
     let mut v2 = created.clone();
     v2.config.threshold = 8.0;
+    // A list setting travels with the record and stays out of the old version.
+    v2.config.example_drafts = vec![ExampleDraft {
+        phase: Phase::G4Future,
+        goal: "Lead the payments team by 2027.".into(),
+        expect: Some(Verdict::Pass),
+        note: Some("strong".into()),
+    }];
     v2.settings = SettingsStamp {
         version: 2,
         changed_by: "suite".into(),
@@ -90,6 +99,7 @@ pub(super) async fn settings_versions_and_keys(store: &dyn StateStore) {
     store.replace_tenant(&change).await.expect("replace");
     let stored = store.tenant(&id).await.unwrap().unwrap();
     assert_eq!(stored, change.record);
+    assert_eq!(stored.config.example_drafts.len(), 1);
     assert_eq!(stored.revision, 1);
     assert_eq!(
         store.settings_versions(&id).await.unwrap(),

@@ -68,6 +68,7 @@ use refine::{
         metrics_routes::prometheus,
         settings_routes::get_settings,
         settings_routes::patch_settings,
+        settings_routes::preview_settings,
         settings_routes::list_versions,
         settings_routes::get_version,
         settings_routes::list_keys,
