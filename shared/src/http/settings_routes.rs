@@ -173,8 +173,7 @@ async fn patch_settings(
 )]
 async fn preview_settings(
     State(app): State<App>,
-    AdminAuth(admin): AdminAuth,
-    Origin(origin): Origin,
+    AdminAuth(admin, origin): AdminAuth,
     Path(tenant_id): Path<String>,
     ApiJson(patch): ApiJson<Value>,
 ) -> AppResult<Json<SettingsPreview>> {
