@@ -72,6 +72,8 @@ fn http(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, String) {
         .build()
         .unwrap();
     rt.block_on(async {
+        // reqwest's rustls has no crypto provider of its own (petraf-core's features).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::new();
         let mut req = client.request(method.parse().unwrap(), url);
         for (k, v) in headers {

@@ -58,7 +58,9 @@ async fn the_offline_scorer_generalises_to_drafts_it_was_never_tuned_on() {
     assert_floor(&report);
     assert!(!report.summary.correlations.is_empty());
     for c in &report.summary.correlations {
-        let rho = c.spearman.expect("every criterion's scores vary on held-out drafts");
+        let rho = c
+            .spearman
+            .expect("every criterion's scores vary on held-out drafts");
         assert!(
             rho >= SPEARMAN_FLOOR,
             "{:?} {}: Spearman {rho} under {SPEARMAN_FLOOR}",

@@ -255,7 +255,7 @@ impl TestServer {
 
     pub fn client(&self) -> Client {
         Client {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: self.base.clone(),
         }
     }
@@ -389,4 +389,12 @@ impl Call {
             text,
         }
     }
+}
+
+/// An HTTP client for the tests. reqwest's rustls comes without a crypto
+/// provider (petraf-core's features: ring, installed as the process
+/// default by the code that needs TLS), so install ring first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

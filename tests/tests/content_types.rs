@@ -85,7 +85,7 @@ async fn session_create_and_resume_refuse_simple_request_bodies() {
         .send()
         .await;
     assert_415(&r, "resume, empty form");
-    let untyped = reqwest::Client::new()
+    let untyped = petraf_tests::http_client()
         .post(format!("{}/api/session/resume", server.base))
         .header("X-Tenant-ID", &tenant)
         .body(resume_body.clone())

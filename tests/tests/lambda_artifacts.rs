@@ -72,7 +72,7 @@ async fn chat_streamed(
     session: &str,
     message: &str,
 ) -> (u16, Vec<(String, Value)>, Vec<Instant>) {
-    let response = reqwest::Client::new()
+    let response = petraf_tests::http_client()
         .post(format!("{door}/api/chat/{phase}/stream"))
         .header("X-Tenant-ID", tenant)
         .header("Authorization", format!("Bearer {token}"))
@@ -122,7 +122,7 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
     .await;
     eprintln!("five functions initialised in {:?}", started.elapsed());
     let api = Client {
-        http: reqwest::Client::new(),
+        http: petraf_tests::http_client(),
         base: deployment.http_api.base.clone(),
     };
 
@@ -334,7 +334,7 @@ async fn drop_folder(
     assert_eq!(url.status, 200, "{}", url.text);
     let url = url.json();
     let pdf = fixture("company_career_framework.pdf");
-    let put = reqwest::Client::new()
+    let put = petraf_tests::http_client()
         .put(url["upload_url"].as_str().unwrap())
         .body(pdf.clone())
         .send()

@@ -131,7 +131,7 @@ async fn sarahs_whole_journey_on_dynamodb_s3_and_pgvector() {
         format!("uploads/{tenant_id}/engineering_guidelines/{document_id}/on call guide.md")
     );
     assert_eq!(url["method"], "PUT");
-    let put = reqwest::Client::new()
+    let put = petraf_tests::http_client()
         .put(url["upload_url"].as_str().unwrap())
         .body("# On-call\n\nEvery service has an owner and a runbook; incidents get a blameless review within 5 days.")
         .send()
@@ -186,7 +186,7 @@ async fn drop_file(
         .await;
     assert_eq!(url.status, 200, "{}", url.text);
     let url = url.json();
-    let put = reqwest::Client::new()
+    let put = petraf_tests::http_client()
         .put(url["upload_url"].as_str().unwrap())
         .body(bytes)
         .send()

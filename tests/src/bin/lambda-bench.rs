@@ -110,7 +110,7 @@ async fn workload(
     admin_key: &str,
     requests: usize,
 ) {
-    let http = reqwest::Client::new();
+    let http = petraf_tests::http_client();
     let api = &deployment.http_api.base;
     let chat = &deployment.chat_url.base;
     for i in 0..requests {
