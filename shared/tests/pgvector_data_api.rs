@@ -341,3 +341,100 @@ async fn full_size_chunks_fit_the_request_limit_and_round_trip() {
     assert!(count(&database.stats(), "BatchExecuteStatement") >= 3);
     database.drop().await;
 }
+
+/// The stand-in answers in the service's encodings, as the SDK decodes
+/// them: what the tests above rely on it for.
+#[tokio::test]
+async fn the_stand_in_answers_in_the_services_encodings() {
+    use aws_sdk_rdsdata::types::{ArrayValue, Field, RecordsFormatType, SqlParameter, TypeHint};
+    let Some(stand_in) = stand_in() else { return };
+    let database = Database::create(stand_in).await;
+    let param = |name: &str, value: Field| SqlParameter::builder().name(name).value(value).build();
+    let execute = || {
+        database
+            .client
+            .execute_statement()
+            .resource_arn(&database.stand_in.cluster_arn)
+            .secret_arn(&database.stand_in.secret_arn)
+            .database(&database.name)
+    };
+    let answer = execute()
+        .sql(
+            "SELECT CAST(:n AS bigint) + 1 AS n, :text, CAST(:at AS timestamptz), \
+             :nothing::text IS NULL, ARRAY[1, 2], CAST(NULL AS text), CAST(0.5 AS float8), :stamp",
+        )
+        .parameters(param("n", Field::LongValue(41)))
+        .parameters(param("text", Field::StringValue("héllo 'x' :y".into())))
+        .parameters(param(
+            "at",
+            Field::StringValue("2026-01-02T03:04:05+02:00".into()),
+        ))
+        .parameters(param("nothing", Field::IsNull(true)))
+        .parameters(
+            SqlParameter::builder()
+                .name("stamp")
+                .value(Field::StringValue("2026-01-02 03:04:05".into()))
+                .type_hint(TypeHint::Timestamp)
+                .build(),
+        )
+        .include_result_metadata(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.records(),
+        [vec![
+            Field::LongValue(42),
+            Field::StringValue("héllo 'x' :y".into()),
+            // timestamptz: UTC, the offset dropped.
+            Field::StringValue("2026-01-02 01:04:05".into()),
+            Field::BooleanValue(true),
+            Field::ArrayValue(ArrayValue::LongValues(vec![1, 2])),
+            Field::IsNull(true),
+            Field::DoubleValue(0.5),
+            Field::StringValue("2026-01-02 03:04:05".into()),
+        ]]
+    );
+    let types: Vec<&str> = answer
+        .column_metadata()
+        .iter()
+        .map(|c| c.type_name().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "int8",
+            "varchar",
+            "timestamptz",
+            "bool",
+            "_int4",
+            "text",
+            "float8",
+            "timestamp"
+        ]
+    );
+    assert_eq!(answer.column_metadata()[0].label(), Some("n"));
+
+    let json = execute()
+        .sql("SELECT 1 AS a, 'x' AS b, NULL AS c")
+        .format_records_as(RecordsFormatType::Json)
+        .send()
+        .await
+        .unwrap();
+    assert!(json.records().is_empty());
+    let formatted: Value = serde_json::from_str(json.formatted_records().unwrap()).unwrap();
+    assert_eq!(formatted, json!([{"a": 1, "b": "x", "c": null}]));
+
+    // A stringValue is a varchar: SQL that wants another type must cast.
+    let error = execute()
+        .sql("SELECT 1 + :n")
+        .parameters(param("n", Field::StringValue("1".into())))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(error.is_database_error_exception(), "{error:?}");
+    let message = error.meta().message().unwrap_or_default().to_string();
+    assert!(message.ends_with("SQLState: 42883"), "{message}");
+    database.drop().await;
+}
