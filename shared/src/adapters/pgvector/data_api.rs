@@ -47,12 +47,21 @@ impl DataApiTransport {
     }
 }
 
+/// What the service answers when a result is over its 1 MiB cap
+/// (UnsupportedResultException); it returns no part of it.
+const OVER_SIZE_LIMIT: &str = "exceeds the size limit";
+
 /// A unique violation (SQLSTATE 23505) is a conflict; anything else, the
 /// store is unavailable.
 fn store_error(e: impl std::error::Error) -> StoreError {
     let text = DisplayErrorContext(&e).to_string();
     if text.contains("23505") {
         StoreError::Conflict(text)
+    } else if text.contains(OVER_SIZE_LIMIT) {
+        StoreError::Unavailable(format!(
+            "pgvector (Data API): the answer is over the Data API's 1 MiB limit; \
+             ask for fewer results ({text})"
+        ))
     } else {
         StoreError::Unavailable(format!("pgvector (Data API): {text}"))
     }
