@@ -353,6 +353,8 @@ class DocumentLibrary(unittest.TestCase):
             open_documents(driver)
             upload_document(driver, path, "policies", "Feedback policy")
             visible(driver, "#upload-ok")
+            # The table refreshes after the answer: count once it shows the upload.
+            WebDriverWait(driver, 10).until(lambda d: "Feedback policy" in document_titles(d))
             count = len(document_titles(driver))
             upload_document(driver, path, "policies", "Feedback policy v2")
             said = visible(driver, "#upload-duplicate").text
