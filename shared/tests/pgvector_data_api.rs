@@ -389,7 +389,7 @@ async fn the_stand_in_answers_in_the_services_encodings() {
             // timestamptz: UTC, the offset dropped.
             Field::StringValue("2026-01-02 01:04:05".into()),
             Field::BooleanValue(true),
-            Field::ArrayValue(ArrayValue::LongValues(vec![1, 2])),
+            Field::ArrayValue(ArrayValue::LongValues(vec![Some(1), Some(2)])),
             Field::IsNull(true),
             Field::DoubleValue(0.5),
             Field::StringValue("2026-01-02 03:04:05".into()),
