@@ -1,6 +1,7 @@
 //! English words for the offline reading (see [`super`]).
 
 use super::Lexicon;
+use crate::domain::text::VAGUE;
 
 pub(super) const LEXICON: Lexicon = Lexicon {
     markers: &[
@@ -152,33 +153,8 @@ pub(super) const LEXICON: Lexicon = Lexicon {
         "opportunity",
         "opportunities",
     ],
-    vague: &[
-        "better",
-        "more",
-        "good",
-        "great",
-        "stuff",
-        "things",
-        "thing",
-        "maybe",
-        "somehow",
-        "some",
-        "really",
-        "very",
-        "kind",
-        "sort",
-        "try",
-        "trying",
-        "hopefully",
-        "generally",
-        "well",
-        "harder",
-        "few",
-        "lot",
-        "best",
-        "improve",
-        "proactive",
-    ],
+    // The words the domain already names as saying nothing measurable.
+    vague: VAGUE,
     first_person: &[
         "i", "i'm", "i'll", "i've", "i'd", "my", "me", "myself", "mine",
     ],
