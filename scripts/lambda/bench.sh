@@ -17,11 +17,13 @@ cargo build --workspace --all-features --locked --bin lambda-bench >&2
 
 stop_standins() {
     scripts/standins/moto.sh stop >/dev/null 2>&1 || true
+    scripts/standins/data_api.sh stop >/dev/null 2>&1 || true
     scripts/standins/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap stop_standins EXIT
 eval "$(scripts/standins/moto.sh start)"
 eval "$(scripts/standins/postgres.sh start)"
+eval "$(scripts/standins/data_api.sh start)"
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 "$CARGO_TARGET_DIR/debug/lambda-bench"

@@ -1,7 +1,7 @@
 //! The pgvector store on a real PostgreSQL + pgvector, through the direct
 //! transport. Start one with `eval "$(scripts/standins/postgres.sh start)"`.
 //! Each test works in a schema of its own, dropped at the end.
-#![cfg(feature = "pgvector")]
+#![cfg(feature = "pgvector-direct")]
 
 use std::sync::Arc;
 

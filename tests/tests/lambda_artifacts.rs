@@ -21,7 +21,7 @@ use petraf_tests::journey::{
 };
 use petraf_tests::lambda::artifacts::{Artifact, artifacts_dir};
 use petraf_tests::lambda::runtime_api::Outcome;
-use petraf_tests::lambda::stack::{Deployment, FUNCTIONS, Stack};
+use petraf_tests::lambda::stack::{DataApi, Deployment, FUNCTIONS, Stack};
 use petraf_tests::{Client, parse_sse};
 use serde_json::{Value, json};
 
@@ -62,6 +62,32 @@ fn artifacts_built() -> bool {
     false
 }
 
+/// The functions reach Aurora through the RDS Data API only: none links a
+/// PostgreSQL driver. A linked crate leaves its source paths in the binary
+/// (panic locations survive `strip`), so sqlx would show as `sqlx-core`.
+#[test]
+fn no_function_links_a_postgresql_driver() {
+    if !artifacts_built() {
+        return;
+    }
+    for name in FUNCTIONS {
+        let bootstrap = Artifact::find(name).unwrap().bootstrap;
+        let binary = std::fs::read(&bootstrap).unwrap();
+        let linked = |marker: &[u8]| binary.windows(marker.len()).any(|w| w == marker);
+        // Every function keeps its state in DynamoDB: without that crate's
+        // paths the binary keeps none, and the check below proves nothing.
+        assert!(
+            linked(b"aws-sdk-dynamodb"),
+            "{name}: no crate source paths left to read"
+        );
+        assert!(
+            !linked(b"sqlx-core"),
+            "{name} links sqlx: {}",
+            bootstrap.display()
+        );
+    }
+}
+
 /// A chat turn through the Function URL, read as it streams: the events,
 /// and when each arrived.
 async fn chat_streamed(
@@ -94,12 +120,14 @@ async fn chat_streamed(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sarahs_journey_on_the_built_lambda_artifacts() {
-    let (Some(moto), Some(postgres)) = (
+    let (Some(moto), Some(postgres), Some(_)) = (
         standin("PETRAF_TEST_MOTO_ENDPOINT"),
         standin("PETRAF_TEST_DATABASE_URL"),
+        standin("PETRAF_TEST_DATA_API_URL"),
     ) else {
         return;
     };
+    let data_api = DataApi::from_env().expect("the Data API stand-in's ARNs beside its URL");
     if !artifacts_built() {
         return;
     }
@@ -111,7 +139,7 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
     );
 
     // What `sam deploy`, `petraf migrate` and `petraf tenant create` do.
-    let stack = Stack::create(&moto, &postgres).await;
+    let stack = Stack::create(&moto, &postgres, data_api).await;
     let (tenant_id, admin_key) = stack.create_tenant().await;
 
     let started = Instant::now();

@@ -137,6 +137,7 @@ fn indexed_dimension(env: &dyn Env) -> Result<usize, ConfigError> {
 pub enum PgVectorTarget {
     /// `DATABASE_URL`: a direct connection (boxed: the options are large and
     /// the value is built once at start).
+    #[cfg(feature = "pgvector-direct")]
     Direct(Box<sqlx::postgres::PgConnectOptions>),
     /// `PETRAF_DB_CLUSTER_ARN` + `PETRAF_DB_SECRET_ARN` (+ `PETRAF_DB_NAME`,
     /// default `postgres`): the RDS Data API.
@@ -151,9 +152,18 @@ impl PgVectorTarget {
                 "DATABASE_URL",
                 "set either DATABASE_URL or PETRAF_DB_CLUSTER_ARN, not both",
             )),
+            #[cfg(feature = "pgvector-direct")]
             (Some(url), None) => crate::adapters::pgvector::parse_database_url(&url)
                 .map(|options| PgVectorTarget::Direct(Box::new(options)))
                 .map_err(|e| config_error("DATABASE_URL", e.to_string())),
+            #[cfg(not(feature = "pgvector-direct"))]
+            (Some(_), None) => Err(config_error(
+                "DATABASE_URL",
+                "this build reaches PostgreSQL through the RDS Data API only \
+                 (PETRAF_DB_CLUSTER_ARN and PETRAF_DB_SECRET_ARN); a direct \
+                 connection needs feature pgvector-direct (`petraf` built with \
+                 --features production)",
+            )),
             (None, Some(_)) => Ok(PgVectorTarget::DataApi(data_api_target(env)?)),
             (None, None) => Err(config_error(
                 "DATABASE_URL",
@@ -165,6 +175,7 @@ impl PgVectorTarget {
     /// The variable to blame when the database cannot be reached.
     fn variable(&self) -> &'static str {
         match self {
+            #[cfg(feature = "pgvector-direct")]
             PgVectorTarget::Direct(_) => "DATABASE_URL",
             PgVectorTarget::DataApi(_) => "PETRAF_DB_CLUSTER_ARN",
         }
@@ -173,6 +184,7 @@ impl PgVectorTarget {
     async fn connect(self, dimension: usize) -> crate::adapters::pgvector::PgVectorStore {
         use crate::adapters::pgvector::PgVectorStore;
         match self {
+            #[cfg(feature = "pgvector-direct")]
             PgVectorTarget::Direct(options) => PgVectorStore::connect_lazy(*options, dimension),
             PgVectorTarget::DataApi(target) => {
                 let client = aws_sdk_rdsdata::Client::new(super::aws_sdk_config().await);
@@ -216,7 +228,7 @@ pub async fn pgvector_store(
     Ok(PgVectorTarget::from_env(env)?.connect(dimension).await)
 }
 
-#[cfg(all(test, feature = "pgvector"))]
+#[cfg(all(test, feature = "pgvector-direct"))]
 mod tests {
     use super::*;
     use crate::adapters::embedded::HashingEmbedder;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use petraf_tests::journey::{G4_FIRST, fixture};
 use petraf_tests::lambda::artifacts::{Artifact, artifacts_dir};
 use petraf_tests::lambda::runtime_api::{Function, Launch, Outcome};
-use petraf_tests::lambda::stack::{Deployment, FUNCTIONS, Stack};
+use petraf_tests::lambda::stack::{DataApi, Deployment, FUNCTIONS, Stack};
 use petraf_tests::lambda::template;
 use serde_json::{Value, json};
 
@@ -197,7 +197,9 @@ async fn main() {
     let postgres = std::env::var("PETRAF_TEST_DATABASE_URL").expect("PETRAF_TEST_DATABASE_URL");
     let starts = setting("PETRAF_BENCH_STARTS", 5);
     let requests = setting("PETRAF_BENCH_REQUESTS", 10);
-    let stack = Stack::create(&moto, &postgres).await;
+    let data_api = DataApi::from_env()
+        .expect("PETRAF_TEST_DATA_API_URL and its ARNs (scripts/lambda/bench.sh)");
+    let stack = Stack::create(&moto, &postgres, data_api).await;
     let (tenant_id, admin_key) = stack.create_tenant().await;
     let logs = tempfile::tempdir().unwrap();
     let machine = Artifact::find(BASELINE)

@@ -19,19 +19,47 @@ use super::template;
 pub const FUNCTIONS: [&str; 5] = ["session", "goals", "admin", "chat-stream", "rag-upload"];
 /// The template's default embedding dimension.
 pub const DIMENSION: &str = "1024";
+/// The AWS SDK's service-specific endpoint variable for the RDS Data API
+/// (service id "RDS Data"), so that only its calls go to the stand-in.
+const RDS_DATA_ENDPOINT: &str = "AWS_ENDPOINT_URL_RDS_DATA";
 
-/// The AWS resources of one deployment, on the stand-ins.
+/// The RDS Data API stand-in (scripts/standins/data_api.sh): where it
+/// listens and the cluster and secret ARNs it answers for.
+#[derive(Debug, Clone)]
+pub struct DataApi {
+    pub url: String,
+    pub cluster_arn: String,
+    pub secret_arn: String,
+}
+
+impl DataApi {
+    /// The stand-in `data_api.sh start` exported, if it did.
+    pub fn from_env() -> Option<DataApi> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Some(DataApi {
+            url: var("PETRAF_TEST_DATA_API_URL")?,
+            cluster_arn: var("PETRAF_TEST_DATA_API_CLUSTER_ARN")?,
+            secret_arn: var("PETRAF_TEST_DATA_API_SECRET_ARN")?,
+        })
+    }
+}
+
+/// The AWS resources of one deployment, on the stand-ins. Aurora is the
+/// PostgreSQL stand-in behind the Data API stand-in: functions and the
+/// operator reach it through the Data API, as deployed.
 pub struct Stack {
     pub moto: String,
     pub table: String,
     pub bucket: String,
-    pub database_url: String,
+    pub data_api: DataApi,
+    /// The stack's own database on the PostgreSQL stand-in (`PETRAF_DB_NAME`).
+    pub database: String,
     pub jwt_secret_arn: String,
     pub platform_key_arn: String,
     pub platform_key: String,
 }
 
-/// A database of its own on the PostgreSQL stand-in.
+/// A database of its own on the PostgreSQL stand-in: its name.
 async fn fresh_database(url: &str) -> String {
     use sqlx::Connection;
     let name = format!("petraf_lambda_{}", new_id().to_lowercase());
@@ -42,18 +70,19 @@ async fn fresh_database(url: &str) -> String {
         .execute(&mut admin)
         .await
         .unwrap();
-    let (base, _) = url.rsplit_once('/').expect("a URL ending in /database");
-    format!("{base}/{name}")
+    name
 }
 
 impl Stack {
     /// Creates what the template creates and migrates as an operator does.
-    /// Points this process's AWS SDK at moto (call it before any SDK use).
-    pub async fn create(moto: &str, postgres: &str) -> Stack {
+    /// Points this process's AWS SDK at moto, and its RDS Data API client
+    /// at the Data API stand-in (call it before any SDK use).
+    pub async fn create(moto: &str, postgres: &str, data_api: DataApi) -> Stack {
         // SAFETY: called first thing in a binary that runs one test; nothing
         // reads the environment concurrently and the SDK loads it after this.
         unsafe {
             std::env::set_var("AWS_ENDPOINT_URL", moto);
+            std::env::set_var(RDS_DATA_ENDPOINT, &data_api.url);
             std::env::set_var("AWS_ACCESS_KEY_ID", "test");
             std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
             std::env::set_var("AWS_REGION", "us-east-1");
@@ -63,7 +92,8 @@ impl Stack {
             moto: moto.to_string(),
             table: format!("petraf-lambda-{suffix}"),
             bucket: format!("petraf-documents-{suffix}"),
-            database_url: fresh_database(postgres).await,
+            database: fresh_database(postgres).await,
+            data_api,
             jwt_secret_arn: String::new(),
             platform_key_arn: String::new(),
             platform_key: format!("platform-{suffix}-admin-key"),
@@ -134,7 +164,9 @@ impl Stack {
             ("PETRAF_STATE_STORE", "dynamodb".to_string()),
             ("PETRAF_TABLE_NAME", self.table.clone()),
             ("PETRAF_VECTOR_STORE", "pgvector".into()),
-            ("DATABASE_URL", self.database_url.clone()),
+            ("PETRAF_DB_CLUSTER_ARN", self.data_api.cluster_arn.clone()),
+            ("PETRAF_DB_SECRET_ARN", self.data_api.secret_arn.clone()),
+            ("PETRAF_DB_NAME", self.database.clone()),
             ("PETRAF_MODEL_PROVIDER", "offline".into()),
             ("PETRAF_EMBEDDING_DIMENSION", DIMENSION.into()),
             ("PETRAF_DOCUMENT_BUCKET", self.bucket.clone()),
@@ -167,9 +199,9 @@ impl Stack {
     }
 
     /// The environment template.yaml gives function `binary`, each variable
-    /// with its stand-in value: the offline model, and `DATABASE_URL` for
-    /// the RDS Data API (which has no stand-in). A variable this does not
-    /// know fails the test, so the emulation follows the template.
+    /// with its stand-in value: the offline model, moto for the AWS services
+    /// and the Data API stand-in for Aurora. A variable this does not know
+    /// fails the test, so the emulation follows the template.
     pub fn function_env(&self, binary: &str) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = vec![
             ("AWS_REGION".into(), "us-east-1".into()),
@@ -178,6 +210,7 @@ impl Stack {
             ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
             ("AWS_SESSION_TOKEN".into(), "test".into()),
             ("AWS_ENDPOINT_URL".into(), self.moto.clone()),
+            (RDS_DATA_ENDPOINT.into(), self.data_api.url.clone()),
         ];
         for variable in template::function(binary).variables {
             let value = match variable.as_str() {
@@ -187,11 +220,9 @@ impl Stack {
                 "PETRAF_JWT_SECRET_ARN" => self.jwt_secret_arn.clone(),
                 "PETRAF_PLATFORM_ADMIN_KEY_ARN" => self.platform_key_arn.clone(),
                 "PETRAF_VECTOR_STORE" => "pgvector".into(),
-                "PETRAF_DB_CLUSTER_ARN" => {
-                    env.push(("DATABASE_URL".into(), self.database_url.clone()));
-                    continue;
-                }
-                "PETRAF_DB_SECRET_ARN" | "PETRAF_DB_NAME" => continue,
+                "PETRAF_DB_CLUSTER_ARN" => self.data_api.cluster_arn.clone(),
+                "PETRAF_DB_SECRET_ARN" => self.data_api.secret_arn.clone(),
+                "PETRAF_DB_NAME" => self.database.clone(),
                 "PETRAF_EMBEDDING_DIMENSION" => DIMENSION.into(),
                 "PETRAF_DOCUMENT_BUCKET" => self.bucket.clone(),
                 "PETRAF_MODEL_PROVIDER" => "offline".into(),

@@ -5,7 +5,7 @@ use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, Postgres, Row as _, TypeInfo, ValueRef};
 
-use super::transport::{Cell, Param, Row, Statement, Transport, number_placeholders};
+use super::transport::{Cell, Param, Row, Statement, Transport};
 use crate::ports::state_store::StoreError;
 
 pub(crate) struct DirectTransport {
@@ -113,6 +113,55 @@ impl Transport for DirectTransport {
     }
 }
 
+/// Rewrites `:name` placeholders to `$1, $2, …` in order of first use,
+/// leaving `::` casts and quoted text alone. Returns the names in `$` order.
+fn number_placeholders(sql: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut names: Vec<String> = Vec::new();
+    let chars: Vec<char> = sql.chars().collect();
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            out.push(c);
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        let starts_name = c == ':'
+            && chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphabetic() || *n == '_')
+            && (i == 0 || chars[i - 1] != ':');
+        if starts_name {
+            let end = (i + 1..chars.len())
+                .find(|&j| !(chars[j].is_ascii_alphanumeric() || chars[j] == '_'))
+                .unwrap_or(chars.len());
+            let name: String = chars[i + 1..end].iter().collect();
+            let position = match names.iter().position(|n| *n == name) {
+                Some(p) => p,
+                None => {
+                    names.push(name);
+                    names.len() - 1
+                }
+            };
+            out.push('$');
+            out.push_str(&(position + 1).to_string());
+            i = end;
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+        }
+        out.push(c);
+        i += 1;
+    }
+    (out, names)
+}
+
 #[cfg(test)]
 mod tests {
     //! The SQL as the Data API sends it (vectors and arrays as text) on a
@@ -168,5 +217,17 @@ mod tests {
             .execute(&admin)
             .await
             .unwrap();
+    }
+
+    #[test]
+    fn placeholders_are_numbered_in_order_of_first_use() {
+        let (sql, names) = number_placeholders(
+            "SELECT CAST(:q AS vector), x::text FROM t WHERE a = :tenant_id AND b <=> CAST(:q AS vector) AND c = ':not_me'",
+        );
+        assert_eq!(
+            sql,
+            "SELECT CAST($1 AS vector), x::text FROM t WHERE a = $2 AND b <=> CAST($1 AS vector) AND c = ':not_me'"
+        );
+        assert_eq!(names, vec!["q", "tenant_id"]);
     }
 }

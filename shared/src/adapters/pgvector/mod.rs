@@ -4,11 +4,12 @@
 //! index instead, iterative index scans keep a tenant's filtered top-k full
 //! however small its share of the rows (BENCHMARKS.md has the measurements).
 //!
-//! Two transports run the same SQL: a direct connection pool (sqlx,
-//! `DATABASE_URL`) and the RDS Data API (no connection to manage, for
-//! Lambdas outside the VPC).
+//! Two transports run the same SQL: the RDS Data API (no connection to
+//! manage, for Lambdas outside the VPC) and, with feature `pgvector-direct`,
+//! a direct connection pool (sqlx, `DATABASE_URL`).
 
 mod data_api;
+#[cfg(feature = "pgvector-direct")]
 mod direct;
 mod schema;
 mod sql;
@@ -17,10 +18,12 @@ mod transport;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+#[cfg(feature = "pgvector-direct")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 pub use data_api::DataApiTarget;
 use data_api::DataApiTransport;
+#[cfg(feature = "pgvector-direct")]
 use direct::{DirectTransport, store_error};
 use transport::Transport;
 
@@ -32,6 +35,7 @@ pub const DEFAULT_DIMENSION: usize = 1536;
 /// pgvector's HNSW index takes `vector` columns of at most 2000 dimensions.
 pub const MAX_INDEXED_DIMENSION: usize = 2000;
 /// A Lambda serves one request at a time: a few connections are plenty.
+#[cfg(feature = "pgvector-direct")]
 const MAX_CONNECTIONS: u32 = 4;
 
 #[derive(Clone)]
@@ -42,6 +46,7 @@ pub struct PgVectorStore {
 
 impl PgVectorStore {
     /// A store on a direct connection; connects on first use.
+    #[cfg(feature = "pgvector-direct")]
     pub fn connect_lazy(options: PgConnectOptions, dimension: usize) -> Self {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -50,6 +55,7 @@ impl PgVectorStore {
     }
 
     /// A store on an existing pool (tests pick a schema through its options).
+    #[cfg(feature = "pgvector-direct")]
     pub fn from_pool(pool: PgPool, dimension: usize) -> Self {
         PgVectorStore {
             transport: Arc::new(DirectTransport::new(pool)),
@@ -93,6 +99,7 @@ impl PgVectorStore {
 }
 
 /// Parses a `postgres://` URL into connect options.
+#[cfg(feature = "pgvector-direct")]
 pub fn parse_database_url(url: &str) -> Result<PgConnectOptions, StoreError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(StoreError::Unavailable(
