@@ -346,3 +346,32 @@ async fn erasure_on_dynamodb_leaves_no_item_behind() {
     });
     erasure_leaves_no_trace(&server, scan).await;
 }
+
+/// "Leave this computer": the browser's resume cookie is dropped (the page's
+/// script cannot reach an HttpOnly cookie) and nothing else changes: the
+/// session and its link still work.
+#[tokio::test]
+async fn leaving_a_browser_drops_its_cookie_and_keeps_the_session() {
+    let server = TestServer::on_store(None, walkthrough_clock()).await;
+    let client = server.client();
+    let (tenant, _) = server.fresh_tenant().await;
+    let sarah = session(&client, &tenant, "EMP-LEAVES", "Engineering", G4_FIRST).await;
+
+    let left = client.delete("/api/session/cookie").send().await;
+    assert_eq!(left.status, 204, "{}", left.text);
+    let cookie = left.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("resume_token=;"), "{cookie}");
+    assert!(
+        cookie.contains("Max-Age=0") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+
+    let resumed = client
+        .post("/api/session/resume")
+        .tenant(&tenant)
+        .json(&json!({"resume_token": sarah.token}))
+        .send()
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+    assert_eq!(resumed.json()["id"], json!(sarah.id));
+}

@@ -965,6 +965,28 @@ class Privacy(unittest.TestCase):
             quit_browser(driver)
             shutil.rmtree(downloads, ignore_errors=True)
 
+    def test_leaving_a_shared_computer_drops_the_http_only_cookie_too(self):
+        driver = browser()
+        try:
+            driver.get(SERVER["base"] + "/")
+            fill_profile(driver)
+            send(driver, G4_SECOND)
+            next_phase(driver, "g6_values")
+            send(driver, G6_VALUES)
+            next_phase(driver, "g8_actions")
+            send(driver, G8_ACTIONS)
+            visible(driver, "#dashboard", 60)
+            # The page's script cannot read or remove an HttpOnly cookie.
+            self.assertIsNotNone(driver.get_cookie("resume_token"))
+            driver.find_element(By.ID, "leave-computer").click()
+            left = visible(driver, "#left-computer")
+            self.assertFalse(left.find_elements(By.CSS_SELECTOR, ".warning"), left.text)
+            wait(driver).until(lambda d: d.get_cookie("resume_token") is None)
+            driver.get(SERVER["base"] + "/")
+            visible(driver, "#profile-form")
+        finally:
+            quit_browser(driver)
+
     def test_the_admin_sets_retention_and_erases_by_employee_code(self):
         driver = browser()
         try:

@@ -17,6 +17,7 @@ pub mod privacy_routes;
 #[cfg(test)]
 mod readme_routes;
 mod request_span;
+mod resume_cookie;
 pub mod server;
 pub mod session_routes;
 pub mod settings_routes;

@@ -17,6 +17,7 @@ use super::admin_routes::admin_of_tenant;
 use super::contract::{SessionId, TenantId};
 use super::error::ErrorBody;
 use super::extract::{AdminAuth, ApiJson, ResumeToken, TenantCtx};
+use super::resume_cookie;
 use crate::app::data_export::{self, EmployeeExport};
 use crate::app::erasure::{self, ErasureReport, ErasureRequest};
 use crate::app::{App, AppError, AppResult, sessions};
@@ -42,11 +43,6 @@ pub fn admin_router() -> Router<App> {
         )
 }
 
-/// The cookie that removes the resume token from the browser.
-fn cleared_cookie() -> HeaderValue {
-    HeaderValue::from_static("resume_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict")
-}
-
 /// Erase my session: everything stored about it, for good.
 #[utoipa::path(
     delete, path = "/api/session/{id}", tag = "session", operation_id = "erase_session",
@@ -63,6 +59,7 @@ async fn erase_own_session(
     State(app): State<App>,
     TenantCtx(tenant): TenantCtx,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ResumeToken(token): ResumeToken,
 ) -> AppResult<Response> {
     let session = sessions::authorize(&app, &tenant, &id, token.as_deref()).await?;
@@ -73,7 +70,11 @@ async fn erase_own_session(
         erased_sessions: vec![session.id],
         erased,
     };
-    Ok(([(SET_COOKIE, cleared_cookie())], Json(report)).into_response())
+    Ok((
+        [(SET_COOKIE, resume_cookie::cleared(&headers))],
+        Json(report),
+    )
+        .into_response())
 }
 
 /// My data: the session, the whole conversation and every goal, as JSON.

@@ -1,10 +1,10 @@
 //! `/api/session/*` and `/api/health`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::header::{HOST, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 use super::chat_routes;
 use super::contract::{MessageId, SessionId};
 use super::error::ErrorBody;
-use super::extract::{ApiJson, OptionalJson, Origin, RESUME_COOKIE, ResumeToken, TenantCtx};
+use super::extract::{ApiJson, OptionalJson, Origin, ResumeToken, TenantCtx};
+use super::resume_cookie;
 use crate::app::{App, AppError, AppResult, limits, sessions, transcript, way_forward};
 use crate::domain::session::ProfileInput;
 
@@ -23,6 +24,7 @@ pub fn router() -> Router<App> {
         .route("/api/health", get(health))
         .route("/api/session/create", post(create))
         .route("/api/session/resume", post(resume))
+        .route("/api/session/cookie", delete(leave_this_browser))
         .route("/api/session/{id}/info", put(update_info))
         .route("/api/session/{id}/complete", post(complete))
         .route("/api/session/{id}/messages", get(messages))
@@ -34,45 +36,6 @@ pub fn router() -> Router<App> {
             "/api/session/{id}/phases/{phase}/start-over",
             post(start_over),
         )
-}
-
-/// `resume_token` cookie, for the token's life: host-only (no `Domain`:
-/// tenants' domains share a parent, and a cookie scoped to it would reach
-/// every tenant's host), HttpOnly, SameSite=Strict, and Secure except for
-/// a loopback host (`petraf serve` over plain http in development, where
-/// some browsers and curl would drop a Secure cookie). The name stays
-/// `resume_token` rather than `__Host-…`: existing clients' cookies keep
-/// working, and the attributes give what the prefix would demand.
-fn resume_cookie(
-    token: &str,
-    expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    headers: &HeaderMap,
-) -> HeaderValue {
-    let max_age = (expires_at - now).num_seconds().max(0);
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let secure = if host.is_some_and(is_loopback_host) {
-        ""
-    } else {
-        "; Secure"
-    };
-    HeaderValue::from_str(&format!(
-        "{RESUME_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}"
-    ))
-    .expect("JWTs and numbers are valid header characters")
-}
-
-/// `localhost`, `127.0.0.1`, `[::1]` (any port): a browser on the same machine.
-fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim();
-    let name = match host.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `GET /api/health`: whether storage answers, and the adapter behind each service.
@@ -182,7 +145,7 @@ async fn create(
 ) -> AppResult<Response> {
     let created = sessions::create(&app, &tenant, body.metadata, &origin).await?;
     let s = &created.session;
-    let cookie = resume_cookie(&created.resume_token, s.expires_at, s.created_at, &headers);
+    let cookie = resume_cookie::issued(&created.resume_token, s.expires_at, s.created_at, &headers);
     let body = CreatedSession {
         session_id: s.id.clone(),
         resume_token: created.resume_token,
@@ -385,53 +348,24 @@ async fn resume(
         .filter(|t| !t.trim().is_empty())
         .or(cookie_or_bearer);
     let (view, token) = sessions::resume(&app, &tenant, token.as_deref(), &origin).await?;
-    let cookie = resume_cookie(&token, view.expires_at, app.clock.now(), &headers);
+    let cookie = resume_cookie::issued(&token, view.expires_at, app.clock.now(), &headers);
     Ok(([(SET_COOKIE, cookie)], Json(view)).into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cookie_for(host: Option<&str>) -> String {
-        let mut headers = HeaderMap::new();
-        if let Some(host) = host {
-            headers.insert(HOST, HeaderValue::from_str(host).unwrap());
-        }
-        let now: DateTime<Utc> = "2025-01-10T09:00:00Z".parse().unwrap();
-        let cookie = resume_cookie("a.b.c", now + chrono::Duration::days(14), now, &headers);
-        cookie.to_str().unwrap().to_string()
-    }
-
-    #[test]
-    fn the_cookie_is_host_only_strict_and_secure_off_loopback() {
-        for host in [
-            Some("api.petraf.com"),
-            Some("sunrise.petraf.com:443"),
-            Some("localhost.evil.com"),
-            None,
-        ] {
-            let cookie = cookie_for(host);
-            assert_eq!(
-                cookie,
-                "resume_token=a.b.c; Max-Age=1209600; Path=/; HttpOnly; SameSite=Strict; Secure",
-                "{host:?}"
-            );
-        }
-        for host in [
-            "127.0.0.1:8080",
-            "localhost:8080",
-            "LOCALHOST",
-            "[::1]:8080",
-            "127.0.0.2",
-        ] {
-            let cookie = cookie_for(Some(host));
-            assert!(!cookie.contains("Secure"), "{host}: {cookie}");
-            assert!(
-                cookie.contains("HttpOnly; SameSite=Strict"),
-                "{host}: {cookie}"
-            );
-            assert!(!cookie.to_ascii_lowercase().contains("domain"), "{cookie}");
-        }
-    }
+/// Leave this browser: removes the resume cookie, so that a shared computer
+/// keeps no way back into the session. The session itself is untouched and
+/// the resume link still works; no credential is needed to drop a cookie.
+#[utoipa::path(
+    delete, path = "/api/session/cookie", tag = "session", operation_id = "leave_this_browser",
+    responses(
+        (status = 204, description = "The cookie is removed (whether or not the browser had one)",
+            headers(("Set-Cookie" = String, description = "`resume_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict` (and `Secure` off loopback)"))),
+    )
+)]
+async fn leave_this_browser(headers: HeaderMap) -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(SET_COOKIE, resume_cookie::cleared(&headers))],
+    )
+        .into_response()
 }

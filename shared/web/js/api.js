@@ -201,6 +201,11 @@ export class Api {
     return this.call("DELETE", `/api/session/${encodeURIComponent(sessionId)}`, { token });
   }
 
+  // Drops the HttpOnly resume cookie, which the page's script cannot reach.
+  leaveThisBrowser() {
+    return this.call("DELETE", "/api/session/cookie");
+  }
+
   // One chat turn; yields the SSE events as they arrive.
   async *chat(phase, token, body, signal) {
     const response = await fetch(`${this.chatBase}/api/chat/${encodeURIComponent(phase)}/stream`, {

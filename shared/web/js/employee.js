@@ -719,12 +719,21 @@ export class Employee {
     this.welcome();
   }
 
-  leaveThisComputer() {
+  async leaveThisComputer() {
     this.forget();
+    let cookieKept = false;
+    try {
+      await this.api.leaveThisBrowser();
+    } catch (_) {
+      cookieKept = true;
+    }
     show(
       el("section", { class: "card", id: "left-computer" },
         el("h1", { text: "This browser no longer keeps your session" }),
         el("p", { text: "Your goals are safe. To come back to them, open your private link. You can close this page now." }),
+        cookieKept
+          ? el("p", { class: "notice warning", role: "alert", text: "This browser could not be signed out completely: clear its cookies for this site, or close every window of it, before you leave." })
+          : null,
         el("div", { class: "actions" },
           el("button", { type: "button", id: "start-fresh", onclick: () => this.welcome() }, "Start a new session"),
         ),

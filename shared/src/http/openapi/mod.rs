@@ -40,6 +40,7 @@ use refine::{
         session_routes::health,
         session_routes::create,
         session_routes::resume,
+        session_routes::leave_this_browser,
         session_routes::update_info,
         session_routes::complete,
         session_routes::messages,

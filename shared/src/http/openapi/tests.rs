@@ -140,7 +140,8 @@ fn every_operation_answers_errors_as_the_error_body_and_names_its_auth() {
                 );
             }
         }
-        let tenant_scoped = path.starts_with("/api/session/")
+        // Dropping the resume cookie needs neither a tenant nor a credential.
+        let tenant_scoped = (path.starts_with("/api/session/") && path != "/api/session/cookie")
             || path.starts_with("/api/chat/")
             || path.starts_with("/api/goals/")
             || path == "/api/tenant";
