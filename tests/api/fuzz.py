@@ -11,11 +11,12 @@ fresh data directory, then:
    the documented operation, built and checked by schemathesis (status code,
    content type, headers, body schema; every chat event against its schema);
 3. runs schemathesis over every operation with a tenant, a live session
-   token and the platform admin key, with every check on positive and
-   negative data: no 5xx, no response outside its documented schema (error
-   codes included), no undocumented status code, schema-valid requests
-   accepted, invalid ones refused; and fails on a warning that the document
-   and the server disagree ("Schema validation mismatch").
+   token and the platform admin key, with the conformance checks on
+   positive and negative data: no 5xx, no response outside its documented
+   schema (error codes included), no undocumented status code; and fails on
+   a warning that the document and the server disagree ("Schema validation
+   mismatch"). `--checks all` (schema-valid requests accepted, invalid ones
+   refused) is not clean yet: see `--checks` below.
 """
 
 import argparse
@@ -214,8 +215,13 @@ def main():
     parser.add_argument("--phases", default="examples,coverage,fuzzing")
     # The conformance checks, on valid and invalid data. `--checks all`
     # adds positive_data_acceptance and negative_data_rejection: not yet
-    # clean (issue 28: cross-field rules such as from < to, cursors of
-    # other sessions, metadata size), so not the default.
+    # clean (issue 28; seed 12: 10 failures in 7 operations), so not the
+    # default. Left: integers sent as `266.0` (valid JSON Schema integers)
+    # are refused by serde's u32 (retention, settings); a settings patch's
+    # rubric weights add up to 100 and a new criterion needs a weight;
+    # audit-logs' from < to, and a `to` that is no date-time accepted; an
+    # empty messages `cursor` read as absent; a document replace's `null`
+    # metadata accepted.
     parser.add_argument("--checks", default="not_a_server_error,status_code_conformance,content_type_conformance,"
                                             "response_headers_conformance,response_schema_conformance")
     parser.add_argument("--mode", default="all")
