@@ -129,26 +129,28 @@ def _header(case, name):
     return None
 
 
-def _header_meant_valid(case, name):
-    """Whether the case's header `name` was generated as valid. A coverage
-    case names the one part it made invalid; its other parts are meant
-    valid even where the generator could not satisfy their pattern (it
-    sends `0` for an optional header then)."""
+def _meant_valid(case, location, name=None):
+    """Whether the case's part at `location` (its parameter `name`) was
+    generated as valid: a positive case's all are; a coverage case names
+    the one part it made invalid (it sends `0` for an optional header it
+    could not fill as its pattern says, meaning it valid)."""
     meta = case.meta
-    if meta is None:
+    if meta is None or meta.generation.mode.is_positive:
         return True
     data = meta.phase.data
-    location = getattr(data, "parameter_location", None)
-    if location is not None or getattr(data, "parameter", None) is not None:
-        parameter = getattr(data, "parameter", None) or ""
-        return not (location == ParameterLocation.HEADER and parameter.lower() in ("", name.lower()))
-    return not meta.is_negative_at(ParameterLocation.HEADER)
+    mutated_location = getattr(data, "parameter_location", None)
+    mutated = getattr(data, "parameter", None)
+    if mutated_location is not None or mutated is not None:
+        if mutated_location != location:
+            return True
+        return bool(name and mutated) and mutated.lower() != name.lower()
+    return not meta.is_negative_at(location)
 
 
 def _current_etag(case, path, missing=None):
     """Sets a valid If-Match the case carries to the resource's current ETag."""
     key = _header(case, "If-Match")
-    if key is None or not _header_meant_valid(case, "If-Match"):
+    if key is None or not _meant_valid(case, ParameterLocation.HEADER, "If-Match"):
         return
     status, headers, _ = _request("GET", path)
     if status == 200 and headers.get("ETag"):
@@ -157,20 +159,9 @@ def _current_etag(case, path, missing=None):
         case.headers[key] = missing
 
 
-def _body_meant_valid(case):
-    """Whether the case's body was generated as valid (a coverage case
-    names the one part it made invalid)."""
-    meta = case.meta
-    if meta is None:
-        return True
-    if getattr(meta.phase.data, "parameter_location", None) == ParameterLocation.BODY:
-        return False
-    return not meta.is_negative_at(ParameterLocation.BODY)
-
-
 def _real_document(case):
     body = case.body
-    if not isinstance(body, dict) or not _body_meant_valid(case):
+    if not isinstance(body, dict) or not _meant_valid(case, ParameterLocation.BODY):
         return
     if "file" in body:
         body["file"] = DOCUMENT
