@@ -11,11 +11,12 @@ fresh data directory, then:
    the documented operation, built and checked by schemathesis (status code,
    content type, headers, body schema; every chat event against its schema);
 3. runs schemathesis over every operation with a tenant, a live session
-   token and the platform admin key, with every check on positive and
-   negative data: no 5xx, no response outside its documented schema (error
-   codes included), no undocumented status code, schema-valid requests
-   accepted, invalid ones refused; and fails on a warning that the document
-   and the server disagree ("Schema validation mismatch").
+   token and the platform admin key, with the conformance checks on
+   positive and negative data: no 5xx, no response outside its documented
+   schema (error codes included), no undocumented status code; and fails on
+   a warning that the document and the server disagree ("Schema validation
+   mismatch"). `--checks all` (schema-valid requests accepted, invalid ones
+   refused) is not clean yet: see `--checks` below.
 """
 
 import argparse
@@ -101,7 +102,9 @@ def run_journey(server):
 
 
 def fuzz_fixtures(server):
-    """A session with its profile, and a document, for the fuzzer to use."""
+    """A session with its profile, and a document, for the fuzzer to use;
+    and what destructive operations spend instead of them: a session that
+    `DELETE /api/session/{id}` erases, and a pool of sessions for erasures."""
     def post(path, body, headers, method="POST"):
         request = urllib.request.Request(server.base + path, data=json.dumps(body).encode(), method=method,
                                          headers={"Content-Type": "application/json", **headers})
@@ -113,15 +116,43 @@ def fuzz_fixtures(server):
     request = urllib.request.Request(f"{server.base}/api/admin/rag/documents/{DEMO_TENANT}",
                                      headers={"X-Admin-Key": PLATFORM_KEY})
     documents = json.loads(urllib.request.urlopen(request).read())["documents"]
-    return created["session_id"], created["resume_token"], documents[0]["id"]
+    erasable = post("/api/session/create", {}, tenant)
+    pool = [post("/api/session/create", {}, tenant)["session_id"] for _ in range(ERASURE_POOL)]
+    return {
+        "FUZZ_SESSION_ID": created["session_id"],
+        "FUZZ_SESSION_TOKEN": created["resume_token"],
+        "FUZZ_TENANT_ID": DEMO_TENANT,
+        "FUZZ_DOCUMENT_ID": documents[0]["id"],
+        "FUZZ_ERASABLE_SESSION_ID": erasable["session_id"],
+        "FUZZ_ERASABLE_TOKEN": erasable["resume_token"],
+        "FUZZ_ERASURE_SESSIONS": ",".join(pool),
+        "FUZZ_BASE_URL": server.base,
+        "FUZZ_ADMIN_KEY": PLATFORM_KEY,
+    }
+
+
+# Sessions made for erasures by id to erase (more are random ids: 404).
+ERASURE_POOL = 20
+
+
+def fuzz_config(server, fixtures):
+    """schemathesis.toml, and the erasable session's token as the
+    `Authorization` of the operation that erases it (the `--header`s apply
+    to every other operation)."""
+    path = os.path.join(server.data_dir, "schemathesis.toml")
+    with open(CONFIG) as f, open(path, "w") as out:
+        out.write(f.read())
+        out.write('\n[[operations]]\ninclude-name = "DELETE /api/session/{id}"\n'
+                  f'headers = {{ Authorization = "Bearer {fixtures["FUZZ_ERASABLE_TOKEN"]}" }}\n')
+    return path
 
 
 def run_fuzzer(server, args):
-    session, token, document = fuzz_fixtures(server)
-    env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks", PYTHONPATH=HERE, FUZZ_SESSION_ID=session,
-               FUZZ_TENANT_ID=DEMO_TENANT, FUZZ_DOCUMENT_ID=document)
+    fixtures = fuzz_fixtures(server)
+    env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks", PYTHONPATH=HERE, **fixtures)
+    token = fixtures["FUZZ_SESSION_TOKEN"]
     command = [
-        os.path.join(os.path.dirname(sys.executable), "st"), "--config-file", CONFIG,
+        os.path.join(os.path.dirname(sys.executable), "st"), "--config-file", fuzz_config(server, fixtures),
         "run", server.base + "/api/openapi.json",
         "--header", f"X-Tenant-ID: {DEMO_TENANT}",
         "--header", f"Authorization: Bearer {token}",
@@ -152,26 +183,11 @@ def run_fuzzer(server, args):
     return mismatch_warnings(text) or (1 if failed else 0)
 
 
-# Operations schemathesis still flags "Schema validation mismatch" for
-# (issue 28, work left: cross-field and stored-state rules the document
-# cannot state yet). A ratchet: any other operation in the warning fails the
-# run; remove an operation from here once its warning is gone.
-KNOWN_MISMATCH = {
-    "DELETE /api/admin/rag/documents/{tenant_id}/{document_id}",
-    "GET /api/session/{id}/messages",
-    "POST /api/admin/rag/upload-url/{tenant_id}",
-    "POST /api/admin/rag/upload/{tenant_id}",
-    "POST /api/chat/{phase}/stream",
-    "PUT /api/admin/rag/documents/{tenant_id}/{document_id}",
-    # A merge patch: the body's accepted values are each setting's own
-    # ranges, not yet spelled out field by field in the document.
-    "PATCH /api/admin/tenants/{tenant_id}/settings",
-    # `tenant_id` is required with the platform key only: a rule across the
-    # credential and the query that the document cannot state.
-    "POST /api/admin/sessions/{session_id}/phases/{phase}/reopen",
-    # Exactly one of `session_id` and `employee_code`.
-    "POST /api/admin/tenants/{tenant_id}/erasures",
-}
+# Operations schemathesis may still flag "Schema validation mismatch" for
+# (issue 28). A ratchet, now empty: any operation in the warning fails the
+# run. Add one only with the reason the document cannot state what the
+# server enforces.
+KNOWN_MISMATCH: set[str] = set()
 
 
 def mismatch_warnings(output):
@@ -199,8 +215,14 @@ def main():
     parser.add_argument("--phases", default="examples,coverage,fuzzing")
     # The conformance checks, on valid and invalid data. `--checks all`
     # adds positive_data_acceptance and negative_data_rejection: not yet
-    # clean (issue 28: cross-field rules such as from < to, cursors of
-    # other sessions, metadata size), so not the default.
+    # clean (issue 28; seed 12: 10 failures in 7 operations), so not the
+    # default. Left: integers sent as `266.0` (valid JSON Schema integers)
+    # are refused by serde's u32 (retention, settings); a settings patch's
+    # rubric weights add up to 100 and a new criterion needs a weight;
+    # audit-logs' from < to, and a `to` that is no date-time accepted; an
+    # empty messages `cursor` read as absent; a document replace's `null`
+    # metadata accepted; an upload schemathesis calls invalid ("positive
+    # test case", category `0`) accepted, not yet understood.
     parser.add_argument("--checks", default="not_a_server_error,status_code_conformance,content_type_conformance,"
                                             "response_headers_conformance,response_schema_conformance")
     parser.add_argument("--mode", default="all")

@@ -111,10 +111,11 @@ pub struct TenantConfig {
     /// (configs stored before the choice existed read as `ahead`).
     #[serde(default)]
     pub coach_retrieval: CoachRetrieval,
-    /// Days a session is kept after its last activity; then it is deleted
-    /// with everything derived from it (configs stored before the setting
-    /// existed read as the default).
+    /// Tenant admin. Days a session is kept after its last activity
+    /// (30-3650); then it is deleted with everything derived from it
+    /// (configs stored before the setting existed read as the default).
     #[serde(default = "Retention::default_days")]
+    #[schema(minimum = 30, maximum = 3650)]
     pub retention_days: u32,
     /// Tenant admin. Up to 20 example goal drafts to try settings on
     /// before saving them (`POST …/settings/preview`, `petraf eval

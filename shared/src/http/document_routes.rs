@@ -125,13 +125,15 @@ fn missing_file() -> AppError {
 #[derive(ToSchema)]
 #[allow(dead_code)] // A schema only: the form is read part by part.
 pub struct UploadFormSchema {
-    /// PDF, DOCX, PPTX, XLSX, HTML, Markdown or text; at most 10 MiB.
+    /// PDF, DOCX, PPTX, XLSX, ODT, HTML, Markdown or UTF-8 text; at most
+    /// 10 MiB. The content decides the format; the file name's extension,
+    /// if any, must agree with it.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// 1–64 of `a-z`, `0-9`, `_` (e.g. `career_framework`).
     #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     category: String,
-    /// A JSON object, e.g. `{"title": "…", "version": "1.0"}`.
+    /// A JSON object of at most 2,048 bytes, e.g. `{"title": "…", "version": "1.0"}`.
     metadata: Option<String>,
 }
 
@@ -153,7 +155,8 @@ pub struct ReplaceFormSchema {
     responses(
         (status = 200, description = "Indexed; or the same bytes were already indexed in this category: then `already_indexed` is true, nothing changed, and the answer names the document already there (its title, not the upload's)", body = IngestReport),
         (status = 400, description = "`missing_file`, `missing_category`, `invalid_category`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`", body = ErrorBody),
-        (status = 413, description = "`document_too_large`", body = ErrorBody),
+        (status = 409, description = "`document_limit_reached`: the tenant's library holds as many documents as its `document_limits` allow", body = ErrorBody),
+        (status = 413, description = "`document_too_large`; `chunk_limit_reached`: the document's chunks would not fit the tenant's `document_limits`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
     ),
@@ -282,7 +285,7 @@ pub struct DeletedDocument {
 #[utoipa::path(
     delete, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
     params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = DocumentId, Path, description = "The document id"),
-        ("If-Match" = Option<String>, Header, description = "Optional: the revision to delete, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts")),
+        ("If-Match" = Option<String>, Header, description = "Optional: the revision to delete, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts. Spaces around the tags are ignored; a weak tag (`W/\"2\"`) never matches", pattern = "^(?:\\*|(?:W/)?\"[0-9A-Za-z]*\"(?:, ?(?:W/)?\"[0-9A-Za-z]*\")*)$")),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "Deleted: its chunks left retrieval", body = DeletedDocument),
@@ -319,7 +322,7 @@ async fn delete_document(
 #[utoipa::path(
     put, path = "/api/admin/rag/documents/{tenant_id}/{document_id}", tag = "admin",
     params(("tenant_id" = TenantId, Path, description = "The tenant (a tenant key may name only its own)"), ("document_id" = DocumentId, Path, description = "The document id"),
-        ("If-Match" = Option<String>, Header, description = "Optional: the revision to replace, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts")),
+        ("If-Match" = Option<String>, Header, description = "Optional: the revision to replace, as the document's `ETag` (`\"2\"`) or `*`. Without it the revision read when the request starts. Spaces around the tags are ignored; a weak tag (`W/\"2\"`) never matches", pattern = "^(?:\\*|(?:W/)?\"[0-9A-Za-z]*\"(?:, ?(?:W/)?\"[0-9A-Za-z]*\")*)$")),
     security(("admin_key" = [])),
     request_body(content = ReplaceFormSchema, content_type = "multipart/form-data"),
     responses(
@@ -327,9 +330,9 @@ async fn delete_document(
             headers(("ETag" = String, description = "The new revision, quoted"))),
         (status = 400, description = "`missing_file`, `invalid_metadata`, `invalid_multipart`, `duplicate_field`, `empty_document`, `invalid_if_match`", body = ErrorBody),
         (status = 404, description = "`document_not_found`, `tenant_not_found`", body = ErrorBody),
-        (status = 409, description = "`document_changed`: a concurrent replace or delete won; nothing changed", body = ErrorBody),
+        (status = 409, description = "`document_changed`: a concurrent replace or delete won; nothing changed; `document_limit_reached`: the tenant's library holds as many documents as its `document_limits` allow", body = ErrorBody),
         (status = 412, description = "`revision_mismatch`: the document is not at the revision `If-Match` names; nothing changed", body = ErrorBody),
-        (status = 413, description = "`document_too_large`", body = ErrorBody),
+        (status = 413, description = "`document_too_large`; `chunk_limit_reached`: the new version's chunks would not fit the tenant's `document_limits`", body = ErrorBody),
         (status = 415, description = "`unsupported_type`, `format_mismatch` (the name and the content disagree), `unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`password_protected`, `no_text_layer`, `corrupt_document`", body = ErrorBody),
     ),
@@ -384,7 +387,21 @@ async fn replace_document(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadUrlRequest {
+    /// 1–64 of `a-z`, `0-9`, `_` (e.g. `career_framework`).
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub category: String,
+    /// The file's name, ending in an extension Petraf reads (`.pdf`,
+    /// `.docx`, `.pptx`, `.xlsx`, `.odt`, `.html`, `.htm`, `.md`,
+    /// `.markdown`, `.txt`, any case); no control characters,
+    /// bidirectional overrides, interlinear annotations or noncharacters;
+    /// a path keeps its last part only, which is at most 200 characters.
+    // The checks of `validation::clean_filename` and
+    // `extraction::detect::format_of_name`.
+    #[schema(
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*\\.(?:[Pp][Dd][Ff]|[Dd][Oo][Cc][Xx]|[Pp][Pp][Tt][Xx]|[Xx][Ll][Ss][Xx]|[Oo][Dd][Tt]|[Hh][Tt][Mm][Ll]?|[Mm][Dd]|[Mm][Aa][Rr][Kk][Dd][Oo][Ww][Nn]|[Tt][Xx][Tt])\\s*$",
+        min_length = 3,
+        max_length = 200
+    )]
     pub filename: String,
 }
 

@@ -112,7 +112,7 @@ async fn get_settings(
     patch, path = "/api/admin/tenants/{tenant_id}/settings", tag = "admin", operation_id = "patch_settings",
     params(
         ("tenant_id" = String, Path, description = "The tenant (a tenant key may name only its own)", pattern = "^[A-Za-z0-9-]{1,64}$"),
-        ("If-Match" = Option<String>, Header, description = "Optional: the version the change is based on, as the `ETag` gives it (`\"3\"`); another version answers 412"),
+        ("If-Match" = Option<String>, Header, description = "Optional: the version the change is based on, as the `ETag` gives it (`\"3\"`); another version answers 412", pattern = "^[ \\t]*(?:W/)?\"*\\+?[0-9]{1,9}\"*[ \\t]*$"),
     ),
     request_body(content = Object, description = "A merge patch of `TenantConfig`: any subset of its fields, nested objects partial, e.g. `{\"threshold\": 7.5, \"scoring_rubrics\": {\"g4_future\": {\"alignment\": {\"weight\": 25}}}}`. \
             Sent as `application/json` or `application/merge-patch+json`",

@@ -36,7 +36,7 @@ pub struct TurnRequest {
     /// `collect` (the default): a message for the coach; `refine`: an edited
     /// goal, once an attempt has fallen short.
     #[serde(default = "collect_step")]
-    #[schema(value_type = Option<StepName>)]
+    #[schema(value_type = StepName)]
     pub step: String,
     /// Client hints (previous_messages, previous_goal): any JSON, accepted
     /// and ignored.

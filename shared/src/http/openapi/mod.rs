@@ -23,7 +23,9 @@ use super::{
 mod refine;
 use refine::{
     add_chat_events, add_error_code_enums, add_implied_errors, add_security_schemes,
-    add_settings_editors, drop_null_from_optional_body, tenant_as_header_parameter,
+    add_settings_editors, add_settings_patch, drop_null_from_optional_body,
+    erasure_request_variants, headers_are_never_null, refined_goal_length,
+    tenant_as_header_parameter,
 };
 
 #[derive(OpenApi)]
@@ -140,10 +142,14 @@ pub fn document() -> Value {
                 add_error_code_enums(operation);
             }
             drop_null_from_optional_body(operation);
+            headers_are_never_null(operation);
         }
     }
     add_chat_events(&mut doc);
     add_settings_editors(&mut doc);
+    add_settings_patch(&mut doc);
+    erasure_request_variants(&mut doc);
+    refined_goal_length(&mut doc);
     doc
 }
 

@@ -260,3 +260,154 @@ pub(super) fn add_chat_events(doc: &mut Value) {
     });
     media["x-sse-events"] = Value::Object(by_name);
 }
+
+/// An erasure names exactly one of a session and an employee code (the
+/// other absent or `null`): two variants of `ErasureRequest`'s fields, as
+/// `erasure::erase_for_admin` reads them.
+pub(super) fn erasure_request_variants(doc: &mut Value) {
+    let schema = &mut doc["components"]["schemas"]["ErasureRequest"];
+    let properties = schema["properties"].clone();
+    let only = |name: &str, other: &str| {
+        let mut field = properties[name].clone();
+        field["type"] = json!("string");
+        let mut variant = Map::new();
+        variant.insert(name.to_string(), field);
+        variant.insert(other.to_string(), json!({"type": "null"}));
+        json!({"required": [name], "properties": variant})
+    };
+    schema["oneOf"] = json!([
+        only("session_id", "employee_code"),
+        only("employee_code", "session_id"),
+    ]);
+}
+
+/// An edited goal (`step: refine`) is at most [`MAX_GOAL_CHARS`]
+/// characters (the server counts them trimmed): the message's limit when
+/// the step is `refine`.
+///
+/// [`MAX_GOAL_CHARS`]: crate::domain::goal::MAX_GOAL_CHARS
+pub(super) fn refined_goal_length(doc: &mut Value) {
+    let schema = &mut doc["components"]["schemas"]["TurnRequest"];
+    schema["if"] = json!({"required": ["step"], "properties": {"step": {"const": "refine"}}});
+    schema["then"] = json!({"properties": {"message": {
+        "maxLength": crate::domain::goal::MAX_GOAL_CHARS,
+    }}});
+}
+
+/// The body of `PATCH …/settings` and `POST …/settings/preview`:
+/// `SettingsPatch`, a merge patch of `TenantConfig` as
+/// `domain::settings::apply_patch` reads it — any subset of the settings,
+/// nested objects partial, no member the settings do not have, `null`
+/// (back to the default) where a setting has a default, a prompt with
+/// something visible, a model of the known ones. What a schema cannot
+/// state stays in the description: a changed rubric's weights add up to
+/// 100.
+pub(super) fn add_settings_patch(doc: &mut Value) {
+    use crate::domain::settings::KNOWN_CHAT_MODELS;
+    let schemas = doc["components"]["schemas"].clone();
+    let config = &schemas["TenantConfig"];
+    let required: Vec<Value> = config["required"].as_array().cloned().unwrap_or_default();
+    let mut properties = Map::new();
+    for (name, property) in config["properties"].as_object().expect("properties") {
+        let mut patch = partial(property, &schemas);
+        if let Some(object) = patch.as_object_mut() {
+            object.remove("x-editable-by");
+        }
+        match name.as_str() {
+            "llm_model" => patch["enum"] = json!(KNOWN_CHAT_MODELS),
+            "prompts" => {
+                for prompt in patch["properties"]
+                    .as_object_mut()
+                    .into_iter()
+                    .flat_map(|p| p.values_mut())
+                {
+                    prompt["pattern"] = json!("\\S");
+                }
+            }
+            "scoring_rubrics" => {
+                let phases: Vec<&str> = crate::domain::phase::Phase::CONVERSATIONAL
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect();
+                patch["propertyNames"] = json!({"enum": phases});
+            }
+            _ => {}
+        }
+        if !required.contains(&json!(name)) {
+            patch = json!({"anyOf": [patch, {"type": "null"}]});
+        }
+        properties.insert(name.clone(), patch);
+    }
+    doc["components"]["schemas"]["SettingsPatch"] = json!({
+        "type": "object",
+        "description": "A merge patch (RFC 7396) of `TenantConfig`: any subset of its fields, nested \
+            objects partial; `null` puts a setting with a default back to it. A changed rubric's \
+            weights add up to 100. E.g. `{\"threshold\": 7.5}`",
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    sort_by_key(
+        doc["components"]["schemas"]
+            .as_object_mut()
+            .expect("schemas"),
+    );
+    for (path, method) in [
+        ("/api/admin/tenants/{tenant_id}/settings", "patch"),
+        ("/api/admin/tenants/{tenant_id}/settings/preview", "post"),
+    ] {
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"] =
+            json!({"$ref": "#/components/schemas/SettingsPatch"});
+    }
+}
+
+/// A schema as a merge patch may hold it: objects (named ones inlined)
+/// with no member required and none unknown.
+fn partial(schema: &Value, schemas: &Value) -> Value {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let named = &schemas[reference.rsplit('/').next().expect("a name")];
+        if named["type"] != "object" {
+            return schema.clone();
+        }
+        let mut inlined = partial(named, schemas);
+        if let Some(description) = schema.get("description") {
+            inlined["description"] = description.clone();
+        }
+        return inlined;
+    }
+    let mut schema = schema.clone();
+    if schema["type"] == "object" {
+        let object = schema.as_object_mut().expect("an object");
+        object.remove("required");
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            for property in properties.values_mut() {
+                *property = partial(property, schemas);
+            }
+            object.insert("additionalProperties".into(), json!(false));
+        } else if let Some(values) = object.get_mut("additionalProperties")
+            && values.is_object()
+        {
+            *values = partial(values, schemas);
+        }
+    }
+    schema
+}
+
+/// A header is text or absent, never `null` (utoipa writes an optional
+/// header as `["string", "null"]`, and a generator sends `null` as the
+/// text `null`).
+pub(super) fn headers_are_never_null(operation: &mut Value) {
+    let parameters = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut);
+    for parameter in parameters.into_iter().flatten() {
+        if parameter["in"] != "header" {
+            continue;
+        }
+        if let Some(types) = parameter["schema"]["type"].as_array() {
+            let types: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            if let [only] = types.as_slice() {
+                parameter["schema"]["type"] = only.clone();
+            }
+        }
+    }
+}
