@@ -57,6 +57,16 @@ async fn session(
     s
 }
 
+/// `POST /api/session/resume` with `token`.
+async fn resume(client: &Client, tenant: &str, token: &str) -> petraf_tests::Reply {
+    client
+        .post("/api/session/resume")
+        .tenant(tenant)
+        .json(&json!({"resume_token": token}))
+        .send()
+        .await
+}
+
 fn lines(ndjson: &str) -> Vec<Value> {
     ndjson
         .lines()
@@ -165,12 +175,7 @@ async fn erasure_leaves_no_trace(server: &TestServer, scan_storage: Scan<'_>) {
             .await;
         assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
     }
-    let resumed = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .json(&json!({"resume_token": sarah.token}))
-        .send()
-        .await;
+    let resumed = resume(&client, &tenant, &sarah.token).await;
     assert_eq!(resumed.status, 401, "{}", resumed.text);
 
     // Bad erasure requests change nothing.
@@ -366,12 +371,7 @@ async fn leaving_a_browser_drops_its_cookie_and_keeps_the_session() {
         "{cookie}"
     );
 
-    let resumed = client
-        .post("/api/session/resume")
-        .tenant(&tenant)
-        .json(&json!({"resume_token": sarah.token}))
-        .send()
-        .await;
+    let resumed = resume(&client, &tenant, &sarah.token).await;
     assert_eq!(resumed.status, 200, "{}", resumed.text);
     assert_eq!(resumed.json()["id"], json!(sarah.id));
 }

@@ -188,6 +188,18 @@ def next_phase(driver, phase):
     wait(driver).until(lambda d: attr_of(d, "conversation", "data-phase") == phase)
 
 
+def reach_the_dashboard(driver):
+    """A new session through its three conversations to the dashboard."""
+    driver.get(SERVER["base"] + "/")
+    fill_profile(driver)
+    send(driver, G4_SECOND)
+    next_phase(driver, "g6_values")
+    send(driver, G6_VALUES)
+    next_phase(driver, "g8_actions")
+    send(driver, G8_ACTIONS)
+    visible(driver, "#dashboard", 60)
+
+
 def text_of(driver, element_id):
     """Reads text through the page, immune to the element being re-rendered."""
     return driver.execute_script(
@@ -928,14 +940,7 @@ class Privacy(unittest.TestCase):
         downloads = tempfile.mkdtemp(prefix="petraf-downloads-")
         driver = browser(downloads)
         try:
-            driver.get(SERVER["base"] + "/")
-            fill_profile(driver)
-            send(driver, G4_SECOND)
-            next_phase(driver, "g6_values")
-            send(driver, G6_VALUES)
-            next_phase(driver, "g8_actions")
-            send(driver, G8_ACTIONS)
-            visible(driver, "#dashboard", 60)
+            reach_the_dashboard(driver)
             self.assertIn("days after your last visit", visible(driver, "#my-data").text)
 
             driver.find_element(By.ID, "export-my-data").click()
@@ -968,14 +973,7 @@ class Privacy(unittest.TestCase):
     def test_leaving_a_shared_computer_drops_the_http_only_cookie_too(self):
         driver = browser()
         try:
-            driver.get(SERVER["base"] + "/")
-            fill_profile(driver)
-            send(driver, G4_SECOND)
-            next_phase(driver, "g6_values")
-            send(driver, G6_VALUES)
-            next_phase(driver, "g8_actions")
-            send(driver, G8_ACTIONS)
-            visible(driver, "#dashboard", 60)
+            reach_the_dashboard(driver)
             # The page's script cannot read or remove an HttpOnly cookie.
             self.assertIsNotNone(driver.get_cookie("resume_token"))
             driver.find_element(By.ID, "leave-computer").click()

@@ -21,16 +21,21 @@ pub(super) fn issued(
     headers: &HeaderMap,
 ) -> HeaderValue {
     let max_age = (expires_at - now).num_seconds().max(0);
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let secure = if host.is_some_and(is_loopback_host) {
-        ""
-    } else {
-        "; Secure"
-    };
+    let secure = secure_attribute(headers);
     HeaderValue::from_str(&format!(
         "{RESUME_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}"
     ))
     .expect("JWTs and numbers are valid header characters")
+}
+
+/// `; Secure`, except for a loopback host.
+fn secure_attribute(headers: &HeaderMap) -> &'static str {
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    if host.is_some_and(is_loopback_host) {
+        ""
+    } else {
+        "; Secure"
+    }
 }
 
 /// `localhost`, `127.0.0.1`, `[::1]` (any port): a browser on the same machine.
@@ -50,12 +55,7 @@ fn is_loopback_host(host: &str) -> bool {
 /// attributes it was set with (a browser keeps a Secure cookie unless the
 /// removal matches it).
 pub(super) fn cleared(headers: &HeaderMap) -> HeaderValue {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let secure = if host.is_some_and(is_loopback_host) {
-        ""
-    } else {
-        "; Secure"
-    };
+    let secure = secure_attribute(headers);
     HeaderValue::from_str(&format!(
         "{RESUME_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict{secure}"
     ))
