@@ -144,6 +144,24 @@ pub enum PgVectorTarget {
     DataApi(crate::adapters::pgvector::DataApiTarget),
 }
 
+/// Neither transport configured: what this build can take.
+#[cfg(feature = "pgvector-direct")]
+fn no_database() -> ConfigError {
+    config_error(
+        "DATABASE_URL",
+        "PETRAF_VECTOR_STORE=pgvector needs DATABASE_URL, or PETRAF_DB_CLUSTER_ARN and PETRAF_DB_SECRET_ARN for the RDS Data API",
+    )
+}
+
+#[cfg(all(feature = "pgvector", not(feature = "pgvector-direct")))]
+fn no_database() -> ConfigError {
+    config_error(
+        "PETRAF_DB_CLUSTER_ARN",
+        "PETRAF_VECTOR_STORE=pgvector needs PETRAF_DB_CLUSTER_ARN and PETRAF_DB_SECRET_ARN: \
+         this build reaches PostgreSQL through the RDS Data API only",
+    )
+}
+
 #[cfg(feature = "pgvector")]
 impl PgVectorTarget {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
@@ -165,10 +183,7 @@ impl PgVectorTarget {
                  --features production)",
             )),
             (None, Some(_)) => Ok(PgVectorTarget::DataApi(data_api_target(env)?)),
-            (None, None) => Err(config_error(
-                "DATABASE_URL",
-                "PETRAF_VECTOR_STORE=pgvector needs DATABASE_URL, or PETRAF_DB_CLUSTER_ARN and PETRAF_DB_SECRET_ARN for the RDS Data API",
-            )),
+            (None, None) => Err(no_database()),
         }
     }
 
@@ -274,7 +289,14 @@ mod tests {
     async fn pgvector_misconfigurations_name_the_variable() {
         let cluster = ("PETRAF_DB_CLUSTER_ARN", "arn:aws:rds:eu-west-1:1:cluster:c");
         let cases = [
-            (env(&[]), "DATABASE_URL"),
+            (
+                env(&[]),
+                if cfg!(feature = "pgvector-direct") {
+                    "DATABASE_URL"
+                } else {
+                    "PETRAF_DB_CLUSTER_ARN"
+                },
+            ),
             (env(&[("DATABASE_URL", "mysql://nope")]), "DATABASE_URL"),
             (
                 env(&[("DATABASE_URL", "postgres://h/db"), cluster]),
