@@ -3,8 +3,9 @@
 # validated (openapi-spec-validator) and must equal openapi.json, an
 # employee's journey runs through the document alone, and schemathesis
 # fuzzes every operation of a running `petraf serve` (embedded stores,
-# offline model) with a tenant, a session token and the platform admin key.
-# Bounded: 60 examples per operation, one worker (about 1,300 requests in
+# offline model) with a tenant, a session token and the platform admin key,
+# every check on (`--checks all`: valid requests accepted, invalid ones refused).
+# Bounded: 60 examples per operation, one worker (about 3,900 requests in
 # under a minute after the build).
 # Extra arguments go to tests/api/fuzz.py (e.g. --max-examples 100, or
 # `-- --max-time 600` for `st run`).

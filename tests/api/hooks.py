@@ -18,13 +18,18 @@ shape, the hooks supply to the parts of a case generated as valid
   server reads) and its `metadata` a JSON object;
 - a message cursor is a message of the session;
 - the platform key names the tenant of a session it reopens (`tenant_id`,
-  which a tenant's key may leave out).
+  which a tenant's key may leave out);
+- a settings patch's changed rubric adds up to 100 with the criteria
+  stored (a rule over the patch and the stored rubric together), and an
+  audit query's `from` comes before its `to` (a rule between two
+  parameters, which JSON Schema cannot state).
 
 A settings change the fuzzer made is undone after its answer was checked:
 random limits (one document, one session an hour, no token budget) would
 otherwise turn every later operation into the same refusal.
 """
 
+import datetime
 import json
 import os
 import random
@@ -189,6 +194,70 @@ def _throwaway_document():
     return report.get("document_id") if status == 200 and isinstance(report, dict) else None
 
 
+def _rubrics_add_up(case):
+    """A changed rubric's weights add up to 100 over the criteria it ends
+    with, the stored ones included, and a criterion it adds has a weight:
+    a rule of the stored rubric and the patch together. Each rubric the
+    patch changes is written whole, its weights an equal share of 100."""
+    body = case.body
+    if not isinstance(body, dict) or not _meant_valid(case, ParameterLocation.BODY):
+        return
+    rubrics = body.get("scoring_rubrics")
+    if not isinstance(rubrics, dict) or not any(isinstance(r, dict) and r for r in rubrics.values()):
+        return
+    status, _, settings = _request("GET", f"/api/admin/tenants/{TENANT}/settings")
+    stored = (settings or {}).get("settings", {}).get("scoring_rubrics", {}) if status == 200 else {}
+    for phase, patch in rubrics.items():
+        if not isinstance(patch, dict) or not patch:
+            continue
+        kept = stored.get(phase) or {}
+        # `null` removes a criterion; a rubric keeps at least one.
+        names = [name for name in kept if patch.get(name, {}) is not None]
+        names += [name for name, value in patch.items() if name not in kept and value is not None]
+        if not names:
+            names = [next(iter(kept), "clarity")]
+        share = 100 / len(names)
+        whole = {name: None for name, value in patch.items() if value is None and name not in names}
+        for i, name in enumerate(names):
+            criterion = dict(patch.get(name) or {})
+            criterion["weight"] = share if i < len(names) - 1 else 100 - share * (len(names) - 1)
+            whole[name] = criterion
+        rubrics[phase] = whole
+
+
+def _instant(value, end):
+    """An audit bound as the server reads it: an RFC 3339 instant, or a day
+    from its start (`from`) or to its end (`to`); None if neither."""
+    if not isinstance(value, str):
+        return None
+    try:
+        day = datetime.date.fromisoformat(value)
+        start = datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
+        return start + datetime.timedelta(days=1) if end else start
+    except ValueError:
+        pass
+    try:
+        instant = datetime.datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def _from_before_to(case):
+    """`from` comes before `to`: two valid bounds the wrong way round are
+    swapped, and a `to` that cannot follow `from` is left out."""
+    query = case.query or {}
+    if "from" not in query or "to" not in query or not _meant_valid(case, ParameterLocation.QUERY):
+        return
+    start, end = _instant(query["from"], False), _instant(query["to"], True)
+    if start is None or end is None or start == end:
+        del query["to"]
+    elif start > end:
+        query["from"], query["to"] = query["to"], query["from"]
+        if _instant(query["from"], False) >= _instant(query["to"], True):
+            del query["to"]
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     label = _label(case)
@@ -217,6 +286,11 @@ def before_call(context, case, **kwargs):
         _real_document(case)
     elif label == "PATCH /api/admin/tenants/{tenant_id}/settings":
         _current_etag(case, f"/api/admin/tenants/{TENANT}/settings")
+        _rubrics_add_up(case)
+    elif label == "POST /api/admin/tenants/{tenant_id}/settings/preview":
+        _rubrics_add_up(case)
+    elif label == "GET /api/admin/audit-logs":
+        _from_before_to(case)
     elif label == "POST /api/admin/sessions/{session_id}/phases/{phase}/reopen":
         if _positive(case, ParameterLocation.QUERY):
             case.query = {**(case.query or {}), "tenant_id": TENANT}

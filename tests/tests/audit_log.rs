@@ -171,6 +171,9 @@ async fn newest_first_with_filters(server: &TestServer) {
 
     for (query, code) in [
         ("from=yesterday", "invalid_query"),
+        // A bound given empty is no bound left out.
+        ("to=", "invalid_query"),
+        ("from=%20", "invalid_query"),
         ("from=2025-01-12&to=2025-01-11", "invalid_range"),
     ] {
         let reply = client

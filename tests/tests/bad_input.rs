@@ -473,6 +473,12 @@ async fn bad_profiles_and_bodies_change_nothing() {
             Refused(400, "invalid_json"),
         ),
         (
+            // serde would read a struct from an array, field by field.
+            "a create body that is an array",
+            create().body("application/json", "[]"),
+            Refused(400, "invalid_body"),
+        ),
+        (
             "metadata that is no object",
             create().json(&json!({"metadata": [1]})),
             Refused(400, "invalid_metadata"),

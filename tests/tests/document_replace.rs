@@ -540,6 +540,17 @@ async fn two_replaces_at_once(store: Option<Arc<dyn StateStore>>) {
         "a delete with an unquoted If-Match",
         Refused(400, "invalid_if_match"),
     );
+    // `null` is JSON but no metadata object: refused, not read as "keep".
+    let null_metadata = client
+        .put(&path)
+        .admin(&key)
+        .multipart(replacement_form(V1).text("metadata", "null"))
+        .send()
+        .await;
+    null_metadata.check(
+        "a replace whose metadata is null",
+        Refused(400, "invalid_metadata"),
+    );
     let fresh = client
         .put(&path)
         .admin(&key)

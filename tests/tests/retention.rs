@@ -35,6 +35,7 @@ async fn expired_sessions_go_and_active_ones_stay(server: &TestServer) {
         json!({"retention_days": 29}),
         json!({"retention_days": 3651}),
         json!({"days": 30}),
+        json!({"retention_days": 30.5}),
     ] {
         let r = client.put(&path).admin(&admin_key).json(&bad).send().await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
@@ -42,10 +43,12 @@ async fn expired_sessions_go_and_active_ones_stay(server: &TestServer) {
     let set = client
         .put(&path)
         .admin(&admin_key)
-        .json(&json!({"retention_days": 30}))
+        // `30.0` is the integer 30 to JSON Schema, and so to the server.
+        .json(&json!({"retention_days": 30.0}))
         .send()
         .await;
     assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.json(), json!({"retention_days": 30}));
     let audit = client
         .get("/api/admin/audit-logs?action=tenant.retention_changed")
         .admin(&admin_key)

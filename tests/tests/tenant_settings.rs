@@ -154,7 +154,7 @@ async fn settings(server: &TestServer) {
         (
             "not an object",
             patch(&client, &tenant, &key, json!([1, 2])),
-            Refused(400, "invalid_settings"),
+            Refused(400, "invalid_body"),
         ),
         (
             "a stale If-Match",

@@ -90,7 +90,8 @@ pub fn page(
     limit: usize,
 ) -> AppResult<TranscriptPage> {
     let messages = &snapshot.messages;
-    let start = match cursor.filter(|c| !c.is_empty()) {
+    // An empty cursor is no message id: refused, not read as the first page.
+    let start = match cursor {
         None => 0,
         Some(c) if !is_ulid(c) => {
             return Err(invalid_cursor(
@@ -314,10 +315,12 @@ mod tests {
         let last = page(&snapshot, second.next_cursor.as_deref(), 2).unwrap();
         assert_eq!(last.messages.len(), 1);
         assert_eq!(last.next_cursor, None);
-        assert_eq!(
-            page(&snapshot, Some("nope"), 2).unwrap_err().code,
-            "invalid_cursor"
-        );
+        for bad in ["nope", ""] {
+            assert_eq!(
+                page(&snapshot, Some(bad), 2).unwrap_err().code,
+                "invalid_cursor"
+            );
+        }
         assert_eq!(
             page(&snapshot, Some(&new_id()), 2).unwrap_err().code,
             "invalid_cursor"

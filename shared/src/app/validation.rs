@@ -92,6 +92,9 @@ fn check_metadata_text(value: &Value, key: Option<&str>) -> AppResult<()> {
     }
 }
 
+/// A document category, as an OpenAPI pattern: [`validate_category`]'s check.
+pub const CATEGORY_PATTERN: &str = "^[a-z0-9_]{1,64}$";
+
 pub fn validate_category(category: &str) -> AppResult<()> {
     let ok = !category.is_empty()
         && category.len() <= 64

@@ -13,11 +13,14 @@ use super::settings_error::SettingsError;
 #[serde(default, deny_unknown_fields)]
 pub struct UsageLimits {
     /// Sessions one client address may create per clock hour; 0: no limit.
+    #[schema(maximum = 1_000_000)]
     pub sessions_per_address_per_hour: u32,
     /// Chat turns one client address may send per clock minute; 0: no limit.
+    #[schema(maximum = 1_000_000)]
     pub turns_per_address_per_minute: u32,
     /// Turns a session may take in one phase beyond `max_collect_turns`
     /// (edited goals and retries after low scores included).
+    #[schema(maximum = 1000)]
     pub extra_turns_per_phase: u32,
     /// Scored attempts below the threshold in one phase after which the
     /// employee may keep their best draft or start the step over (as when
@@ -26,8 +29,10 @@ pub struct UsageLimits {
     pub keep_best_after_attempts: u32,
     /// Model tokens (input + output, every call of a turn) the tenant may
     /// spend per calendar month (UTC); 0: no budget.
+    #[schema(maximum = 1_000_000_000_000_u64)]
     pub monthly_token_budget: u64,
     /// The share of the budget (percent) from which stats and the audit log warn.
+    #[schema(minimum = 1, maximum = 100)]
     pub budget_warning_percent: u8,
 }
 

@@ -32,3 +32,4 @@ pub mod settings_stamp;
 pub mod tenant;
 pub mod text;
 pub mod way_forward;
+pub mod whole_numbers;

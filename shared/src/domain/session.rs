@@ -50,14 +50,25 @@ pub struct ProfileInput {
     pub grade: Option<String>,
     #[schema(maximum = 60)]
     pub years_of_service: Option<u32>,
-    /// `28-32` (from 14, the first at most the second, up to 100) or `60+`;
-    /// blank is read as absent.
+    /// `28-32` (from 14 up to 100; written high to low, `32-28`, it is read
+    /// low to high) or `60+`; blank is read as absent.
     #[schema(
         max_length = 100,
         pattern = "^ *(?:(?:1[4-9]|[2-9][0-9]|100) *(?:- *(?:1[4-9]|[2-9][0-9]|100)|\\+))? *$"
     )]
     pub age_range: Option<String>,
     pub job_type: Option<JobType>,
+}
+
+/// An age range written high to low (`32-28`), low to high: the same range.
+fn low_to_high(range: String) -> String {
+    let bounds = range
+        .split_once('-')
+        .map(|(a, b)| (a.trim().parse::<u32>(), b.trim().parse::<u32>()));
+    match bounds {
+        Some((Ok(high), Ok(low))) if high > low => format!("{low}-{high}"),
+        _ => range,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,7 +131,8 @@ impl ProfileInput {
             .as_deref()
             .map(|v| clean("age_range", v, false))
             .transpose()?
-            .flatten();
+            .flatten()
+            .map(low_to_high);
         if let Some(range) = &age_range {
             let ok = range.split_once('-').is_some_and(|(a, b)| {
                 matches!((a.trim().parse::<u32>(), b.trim().parse::<u32>()), (Ok(a), Ok(b)) if a >= 14 && a <= b && b <= 100)
@@ -242,6 +254,17 @@ mod tests {
         let mut input = sarah();
         input.age_range = Some("60+".into());
         assert!(input.into_profile().is_ok());
+        for (given, kept) in [(" 32 - 28 ", "28-32"), ("28 - 32", "28 - 32")] {
+            let mut input = sarah();
+            input.age_range = Some(given.into());
+            let profile = input.into_profile().unwrap();
+            assert_eq!(profile.age_range.as_deref(), Some(kept), "{given}");
+        }
+        for too_young in ["13-20", "20-13"] {
+            let mut input = sarah();
+            input.age_range = Some(too_young.into());
+            assert_eq!(input.into_profile().unwrap_err().field, "age_range");
+        }
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub const KNOWN_CHAT_MODELS: &[&str] = &[
 
 /// The longest a prompt may be, in characters.
 pub const MAX_PROMPT_CHARS: usize = 8000;
+/// The longest a criterion's name may be, in characters.
+pub const MAX_CRITERION_NAME_CHARS: usize = 64;
 /// What a changed rubric's weights must add up to (they are percentages).
 pub const RUBRIC_WEIGHT_TOTAL: f64 = 100.0;
 
@@ -137,6 +139,8 @@ pub fn apply_patch(
     let before = to_value(current)?;
     let mut merged = before.clone();
     merge_patch(&mut merged, patch);
+    // `10.0` is the integer 10 to JSON Schema, and so to the settings.
+    super::whole_numbers::as_integers(&mut merged);
     let config: TenantConfig = serde_json::from_value(merged.clone()).map_err(|e| {
         let message = e.to_string();
         if message.starts_with("unknown field") {
@@ -204,10 +208,12 @@ fn validate_change(before: &TenantConfig, after: &TenantConfig) -> Result<(), Pa
             ));
         }
         if let Some(c) = rubric.into_iter().flat_map(|r| &r.criteria).find(|c| {
-            c.name.trim().is_empty() || c.name.len() > 64 || c.description.chars().count() > 500
+            c.name.trim().is_empty()
+                || c.name.chars().count() > MAX_CRITERION_NAME_CHARS
+                || c.description.chars().count() > 500
         }) {
             return invalid(format!(
-                "criterion '{}': names are 1-64 characters, descriptions at most 500",
+                "criterion '{}': names are 1-{MAX_CRITERION_NAME_CHARS} characters, descriptions at most 500",
                 c.name
             ));
         }
@@ -356,7 +362,8 @@ mod tests {
     #[test]
     fn a_patch_changes_only_what_it_names_and_lists_the_changes() {
         let p = patched(
-            json!({"threshold": 8.0, "limits": {"monthly_token_budget": 10}}),
+            // `10.0`: a whole number is an integer however it is written.
+            json!({"threshold": 8.0, "limits": {"monthly_token_budget": 10.0}}),
             Editor::Platform,
         )
         .unwrap();
@@ -395,6 +402,7 @@ mod tests {
         for patch in [
             json!([1]),
             json!({"threshold": 10.5}),
+            json!({"max_collect_turns": 2.5}),
             json!({"threshold": "high"}),
             json!({"threshold": null}),
             json!({"llm_model": "gpt-0"}),

@@ -244,20 +244,31 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<DocumentFormat, ExtractFai
     Ok(format)
 }
 
+/// The extensions a file name may end in (any case), and the format each
+/// promises. The upload-url request's `filename` pattern is built from it.
+pub const NAME_EXTENSIONS: &[(&str, DocumentFormat)] = &[
+    ("pdf", DocumentFormat::Pdf),
+    ("docx", DocumentFormat::Docx),
+    ("pptx", DocumentFormat::Pptx),
+    ("xlsx", DocumentFormat::Xlsx),
+    ("odt", DocumentFormat::Odt),
+    ("html", DocumentFormat::Html),
+    ("htm", DocumentFormat::Html),
+    ("md", DocumentFormat::Markdown),
+    ("markdown", DocumentFormat::Markdown),
+    ("txt", DocumentFormat::Text),
+];
+
 /// The format a file name promises, for refusing a presigned upload early.
 pub fn format_of_name(filename: &str) -> Result<DocumentFormat, ExtractFailure> {
-    match extension(filename).as_deref() {
-        Some("pdf") => Ok(DocumentFormat::Pdf),
-        Some("docx") => Ok(DocumentFormat::Docx),
-        Some("pptx") => Ok(DocumentFormat::Pptx),
-        Some("xlsx") => Ok(DocumentFormat::Xlsx),
-        Some("odt") => Ok(DocumentFormat::Odt),
-        Some("html" | "htm") => Ok(DocumentFormat::Html),
-        Some("md" | "markdown") => Ok(DocumentFormat::Markdown),
-        Some("txt") => Ok(DocumentFormat::Text),
-        Some(other) => Err(unsupported(format!("'.{other}' files are not supported"))),
-        None => Err(unsupported(format!("'{filename}' has no extension"))),
-    }
+    let Some(extension) = extension(filename) else {
+        return Err(unsupported(format!("'{filename}' has no extension")));
+    };
+    NAME_EXTENSIONS
+        .iter()
+        .find(|(known, _)| *known == extension)
+        .map(|(_, format)| *format)
+        .ok_or_else(|| unsupported(format!("'.{extension}' files are not supported")))
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ struct ScopeQuery {
     /// The platform key: one tenant's figures (else every tenant's). A
     /// tenant's key may name only its own.
     #[param(value_type = Option<TenantId>)]
+    #[serde(default, deserialize_with = "tenant_id_param")]
     tenant_id: Option<String>,
 }
 
@@ -74,9 +75,11 @@ async fn stats(
 struct AuditQueryParams {
     /// The platform key: one tenant's log. A tenant's key may name only its own.
     #[param(value_type = Option<TenantId>)]
+    #[serde(default, deserialize_with = "tenant_id_param")]
     tenant_id: Option<String>,
     /// Only this session's entries.
     #[param(value_type = Option<SessionId>)]
+    #[serde(default, deserialize_with = "session_id_param")]
     session_id: Option<String>,
     /// Only this action (`session.resumed`, `document.upload_failed`, …); any
     /// text is accepted, one that names no action matches no entry.
@@ -118,15 +121,15 @@ async fn audit_logs(
     let Query(q) = query.map_err(|e| AppError::bad_request("invalid_query", e.body_text()))?;
     let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let filters = admin::AuditFilters {
-        session_id: given(q.session_id),
+        session_id: q.session_id,
         action: given(q.action),
         actor: given(q.actor),
-        from: given(q.from)
-            .map(|v| audit_bound(&v, Bound::From))
+        // A bound given empty is no instant: refused, not read as absent.
+        from: q
+            .from
+            .map(|v| audit_bound(v.trim(), Bound::From))
             .transpose()?,
-        to: given(q.to)
-            .map(|v| audit_bound(&v, Bound::To))
-            .transpose()?,
+        to: q.to.map(|v| audit_bound(v.trim(), Bound::To)).transpose()?,
     };
     let listing = admin::audit_logs(
         &app,
@@ -138,6 +141,30 @@ async fn audit_logs(
     )
     .await?;
     Ok(Json(listing))
+}
+
+/// A `tenant_id` query parameter: a tenant id or absent, never empty or
+/// malformed (`invalid_query`, as the document's pattern says).
+fn tenant_id_param<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    id_param(d, crate::app::tenants::valid_tenant_id, "a tenant id")
+}
+
+/// A `session_id` query parameter: a ULID or absent.
+fn session_id_param<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    id_param(d, crate::domain::ids::is_ulid, "a session id (a ULID)")
+}
+
+fn id_param<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    valid: fn(&str) -> bool,
+    what: &str,
+) -> Result<Option<String>, D::Error> {
+    let value = String::deserialize(d)?;
+    if valid(&value) {
+        Ok(Some(value))
+    } else {
+        Err(serde::de::Error::custom(format!("{value:?} is not {what}")))
+    }
 }
 
 enum Bound {
@@ -193,6 +220,7 @@ struct SessionTenantQuery {
     /// The session's tenant: required with the platform key; a tenant's
     /// key reaches only its own sessions.
     #[param(value_type = Option<TenantId>)]
+    #[serde(default, deserialize_with = "tenant_id_param")]
     tenant_id: Option<String>,
 }
 

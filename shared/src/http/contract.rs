@@ -57,6 +57,30 @@ impl utoipa::ToSchema for InstantOrDay {
     }
 }
 
+/// The upload-url request's `filename`, as an OpenAPI pattern: text as an
+/// optional field may hold it, ending in an extension of
+/// [`NAME_EXTENSIONS`] in any case (the checks of
+/// `validation::clean_filename` and `detect::format_of_name`).
+///
+/// [`NAME_EXTENSIONS`]: crate::extraction::detect::NAME_EXTENSIONS
+pub fn upload_filename_pattern() -> String {
+    use crate::domain::hygiene::OPTIONAL_FIELD_TEXT_PATTERN;
+    let text = OPTIONAL_FIELD_TEXT_PATTERN
+        .strip_suffix('$')
+        .expect("an anchored pattern");
+    let any_case = |extension: &str| -> String {
+        extension
+            .chars()
+            .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c))
+            .collect()
+    };
+    let extensions: Vec<String> = crate::extraction::detect::NAME_EXTENSIONS
+        .iter()
+        .map(|(extension, _)| any_case(extension))
+        .collect();
+    format!("{text}\\.(?:{})\\s*$", extensions.join("|"))
+}
+
 /// The error codes an error response's description names: every
 /// backticked `snake_case` word, in order, once.
 pub fn error_codes(description: &str) -> Vec<String> {
@@ -103,6 +127,59 @@ mod tests {
         ] {
             assert_eq!(matches(ULID_PATTERN, value), valid, "{value}");
             assert_eq!(crate::domain::ids::is_ulid(value), valid, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_category_pattern_is_the_server_s_check() {
+        use crate::app::validation::{CATEGORY_PATTERN, validate_category};
+        let longest = "a".repeat(64);
+        let too_long = "a".repeat(65);
+        for value in [
+            "career_framework",
+            "0",
+            longest.as_str(),
+            too_long.as_str(),
+            "",
+            "Career",
+            "career-framework",
+            "a b",
+            "é",
+        ] {
+            assert_eq!(
+                matches(CATEGORY_PATTERN, value),
+                validate_category(value).is_ok(),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_filename_pattern_takes_every_extension_the_reader_knows() {
+        use crate::app::validation::clean_filename;
+        use crate::extraction::detect::{NAME_EXTENSIONS, format_of_name};
+        let pattern = upload_filename_pattern();
+        let server = |name: &str| clean_filename(name).is_ok() && format_of_name(name).is_ok();
+        for (extension, _) in NAME_EXTENSIONS {
+            for name in [
+                format!("Career framework.{extension}"),
+                format!("HANDBOOK.{}", extension.to_ascii_uppercase()),
+            ] {
+                assert!(matches(&pattern, &name), "{name} against {pattern}");
+                assert!(server(&name), "{name}");
+            }
+        }
+        for name in [
+            "handbook.doc",
+            "handbook.exe",
+            "handbook.pdf.exe",
+            "handbook",
+            "handbook.",
+            "hand\u{202E}fdp.exe",
+            "line\nbreak.pdf",
+        ] {
+            assert!(!matches(&pattern, name), "{name:?} against {pattern}");
+            assert!(!server(name), "{name:?}");
         }
     }
 

@@ -103,6 +103,9 @@ async fn read_upload_form(
                             format!("metadata is not JSON: {e}"),
                         )
                     })?;
+                    // `null` or a number is JSON but no metadata: refused,
+                    // not read as "no change".
+                    validation::check_metadata_size(&parsed)?;
                     form.metadata = validation::clean_metadata(parsed)?;
                 }
             }
@@ -131,7 +134,7 @@ pub struct UploadFormSchema {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// 1–64 of `a-z`, `0-9`, `_` (e.g. `career_framework`).
-    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+    // Its pattern: `validation::CATEGORY_PATTERN` (`openapi::refine`).
     category: String,
     /// A JSON object of at most 2,048 bytes, e.g. `{"title": "…", "version": "1.0"}`.
     metadata: Option<String>,
@@ -388,20 +391,16 @@ async fn replace_document(
 #[serde(deny_unknown_fields)]
 pub struct UploadUrlRequest {
     /// 1–64 of `a-z`, `0-9`, `_` (e.g. `career_framework`).
-    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
+    // Its pattern: `validation::CATEGORY_PATTERN` (`openapi::refine`).
     pub category: String,
     /// The file's name, ending in an extension Petraf reads (`.pdf`,
     /// `.docx`, `.pptx`, `.xlsx`, `.odt`, `.html`, `.htm`, `.md`,
     /// `.markdown`, `.txt`, any case); no control characters,
     /// bidirectional overrides, interlinear annotations or noncharacters;
     /// a path keeps its last part only, which is at most 200 characters.
-    // The checks of `validation::clean_filename` and
-    // `extraction::detect::format_of_name`.
-    #[schema(
-        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F\\u202A-\\u202E\\u2066-\\u2069\\uFDD0-\\uFDEF\\uFFF9-\\uFFFB\\uFFFE\\uFFFF]*\\.(?:[Pp][Dd][Ff]|[Dd][Oo][Cc][Xx]|[Pp][Pp][Tt][Xx]|[Xx][Ll][Ss][Xx]|[Oo][Dd][Tt]|[Hh][Tt][Mm][Ll]?|[Mm][Dd]|[Mm][Aa][Rr][Kk][Dd][Oo][Ww][Nn]|[Tt][Xx][Tt])\\s*$",
-        min_length = 3,
-        max_length = 200
-    )]
+    // Its pattern, the checks of `validation::clean_filename` and
+    // `extraction::detect::format_of_name`: `contract::upload_filename_pattern`.
+    #[schema(min_length = 3, max_length = 200)]
     pub filename: String,
 }
 

@@ -239,10 +239,47 @@ impl<T: DeserializeOwned> FromRequest<App> for ApiJson<T> {
             return Err(unsupported_media_type());
         }
         let bytes = body_bytes(req, app).await?;
-        axum::Json::<T>::from_bytes(&bytes)
-            .map(|j| ApiJson(j.0))
-            .map_err(json_rejection)
+        refuse_non_object(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(json) => Ok(ApiJson(json.0)),
+            Err(rejection @ JsonRejection::JsonDataError(_)) => {
+                with_whole_numbers_as_integers(&bytes)
+                    .map(ApiJson)
+                    .ok_or_else(|| json_rejection(rejection))
+            }
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
     }
+}
+
+/// Every body of this API is a JSON object; serde would also read a
+/// struct from an array, field by field (`["01H…", "text"]`), which no
+/// client means. An empty body is left to the parser's own error.
+fn refuse_non_object(bytes: &[u8]) -> Result<(), AppError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => Ok(()),
+        Some(_) => Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => AppError::bad_request("invalid_body", "the body must be a JSON object"),
+                Err(e) => AppError::bad_request(
+                    "invalid_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
+            },
+        ),
+    }
+}
+
+/// The body read again with every whole number written with a fraction
+/// (`266.0`) as the integer it is, if it has one: JSON Schema counts it an
+/// integer, so a client may send it where the document says `integer`,
+/// while serde's integers refuse it. `None` when there was none or the body
+/// still does not fit.
+fn with_whole_numbers_as_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    (crate::domain::whole_numbers::as_integers(&mut value) > 0)
+        .then(|| serde_json::from_value(value).ok())
+        .flatten()
 }
 
 /// A JSON body that may be absent (empty body means `T::default()`). A
@@ -267,7 +304,9 @@ impl<T: DeserializeOwned + Default> FromRequest<App> for OptionalJson<T> {
         if !declared_json {
             return Err(unsupported_media_type());
         }
+        refuse_non_object(&bytes)?;
         serde_json::from_slice(&bytes)
+            .or_else(|e| with_whole_numbers_as_integers(&bytes).ok_or(e))
             .map(OptionalJson)
             .map_err(|e| {
                 AppError::bad_request(
@@ -337,6 +376,59 @@ mod tests {
             Some(ClientAddress::Unparseable)
         );
         assert_eq!(ClientIp::of(&parts(&[b"unknown".as_slice()]), 1), None);
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Retention {
+        days: u32,
+        weights: Vec<i32>,
+        threshold: f64,
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        assert!(refuse_non_object(b" {\"a\": 1}").is_ok());
+        assert!(
+            refuse_non_object(b"").is_ok(),
+            "the parser names an empty body"
+        );
+        for (body, code) in [
+            (&b"[]"[..], "invalid_body"),
+            (b"[\"01H\", \"text\"]", "invalid_body"),
+            (b" 42", "invalid_body"),
+            (b"null", "invalid_body"),
+            (b"[1,2", "invalid_json"),
+        ] {
+            assert_eq!(refuse_non_object(body).unwrap_err().code, code, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_the_integers_they_name() {
+        let read = |body: &str| with_whole_numbers_as_integers::<Retention>(body.as_bytes());
+        let expected = Retention {
+            days: 266,
+            weights: vec![60, -40],
+            threshold: 7.0,
+        };
+        assert_eq!(
+            read(r#"{"days": 266.0, "weights": [60, -40.0], "threshold": 7.0}"#),
+            Some(expected)
+        );
+        // A fraction is no integer, nor is a float beyond exact integers.
+        assert_eq!(
+            read(r#"{"days": 266.5, "weights": [], "threshold": 7}"#),
+            None
+        );
+        assert_eq!(
+            read(r#"{"days": 1e300, "weights": [], "threshold": 7}"#),
+            None
+        );
+        // Nothing to turn: the first refusal stands.
+        assert_eq!(
+            read(r#"{"days": "266", "weights": [], "threshold": 7}"#),
+            None
+        );
     }
 
     #[test]

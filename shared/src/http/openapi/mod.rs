@@ -24,8 +24,8 @@ mod refine;
 use refine::{
     add_chat_events, add_error_code_enums, add_implied_errors, add_security_schemes,
     add_settings_editors, add_settings_patch, drop_null_from_optional_body,
-    erasure_request_variants, headers_are_never_null, refined_goal_length,
-    tenant_as_header_parameter,
+    erasure_request_variants, example_draft_phases, headers_are_never_null, refined_goal_length,
+    tenant_as_header_parameter, upload_name_patterns,
 };
 
 #[derive(OpenApi)]
@@ -147,9 +147,11 @@ pub fn document() -> Value {
     }
     add_chat_events(&mut doc);
     add_settings_editors(&mut doc);
+    example_draft_phases(&mut doc);
     add_settings_patch(&mut doc);
     erasure_request_variants(&mut doc);
     refined_goal_length(&mut doc);
+    upload_name_patterns(&mut doc);
     doc
 }
 

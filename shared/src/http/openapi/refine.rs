@@ -281,6 +281,25 @@ pub(super) fn erasure_request_variants(doc: &mut Value) {
     ]);
 }
 
+/// An example draft is for a conversational phase, and its goal shows
+/// something (`domain::example_drafts::validate`).
+pub(super) fn example_draft_phases(doc: &mut Value) {
+    let properties = &mut doc["components"]["schemas"]["ExampleDraft"]["properties"];
+    properties["phase"]["$ref"] = json!("#/components/schemas/ChatPhase");
+    properties["goal"]["pattern"] = json!("\\S");
+}
+
+/// An upload's category and an upload-url request's file name: patterns
+/// built from the server's own checks.
+pub(super) fn upload_name_patterns(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    let category = json!(crate::app::validation::CATEGORY_PATTERN);
+    schemas["UploadFormSchema"]["properties"]["category"]["pattern"] = category.clone();
+    let request = &mut schemas["UploadUrlRequest"]["properties"];
+    request["category"]["pattern"] = category;
+    request["filename"]["pattern"] = json!(crate::http::contract::upload_filename_pattern());
+}
+
 /// An edited goal (`step: refine`) is at most [`MAX_GOAL_CHARS`]
 /// characters (the server counts them trimmed): the message's limit when
 /// the step is `refine`.
@@ -330,11 +349,20 @@ pub(super) fn add_settings_patch(doc: &mut Value) {
                     .map(|p| p.as_str())
                     .collect();
                 patch["propertyNames"] = json!({"enum": phases});
+                // A phase keeps a rubric: its criteria may go, not the rubric.
+                patch["additionalProperties"] = patch["additionalProperties"]["anyOf"][0].take();
+                // A criterion's name, as `domain::settings` checks a changed rubric's.
+                patch["additionalProperties"]["propertyNames"] = json!({
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": crate::domain::settings::MAX_CRITERION_NAME_CHARS,
+                    "pattern": "\\S",
+                });
             }
             _ => {}
         }
         if !required.contains(&json!(name)) {
-            patch = json!({"anyOf": [patch, {"type": "null"}]});
+            patch = nullable(patch);
         }
         properties.insert(name.clone(), patch);
     }
@@ -361,7 +389,10 @@ pub(super) fn add_settings_patch(doc: &mut Value) {
 }
 
 /// A schema as a merge patch may hold it: objects (named ones inlined)
-/// with no member required and none unknown.
+/// with no member required and none unknown; `null` (RFC 7396: remove the
+/// member) for a member with a default, which it goes back to, and for an
+/// entry of a map, which it removes. A member without a default cannot be
+/// removed, so it is never `null`.
 fn partial(schema: &Value, schemas: &Value) -> Value {
     if let Some(reference) = schema["$ref"].as_str() {
         let named = &schemas[reference.rsplit('/').next().expect("a name")];
@@ -377,19 +408,39 @@ fn partial(schema: &Value, schemas: &Value) -> Value {
     let mut schema = schema.clone();
     if schema["type"] == "object" {
         let object = schema.as_object_mut().expect("an object");
-        object.remove("required");
+        let required = object.remove("required").unwrap_or_else(|| json!([]));
+        let required = required.as_array().expect("a list");
         if let Some(Value::Object(properties)) = object.get_mut("properties") {
-            for property in properties.values_mut() {
-                *property = partial(property, schemas);
+            for (name, property) in properties.iter_mut() {
+                let patch = partial(property, schemas);
+                *property = if required.contains(&json!(name)) {
+                    patch
+                } else {
+                    nullable(patch)
+                };
             }
             object.insert("additionalProperties".into(), json!(false));
         } else if let Some(values) = object.get_mut("additionalProperties")
             && values.is_object()
         {
-            *values = partial(values, schemas);
+            *values = nullable(partial(values, schemas));
         }
     }
     schema
+}
+
+/// `schema` or `null`.
+pub(super) fn nullable(schema: Value) -> Value {
+    let types = &schema["type"];
+    let alternatives = schema["anyOf"].as_array().or(schema["oneOf"].as_array());
+    let takes_null = types == "null"
+        || types.as_array().is_some_and(|t| t.contains(&json!("null")))
+        || alternatives.is_some_and(|a| a.iter().any(|s| s["type"] == "null"));
+    if takes_null {
+        schema
+    } else {
+        json!({"anyOf": [schema, {"type": "null"}]})
+    }
 }
 
 /// A header is text or absent, never `null` (utoipa writes an optional
