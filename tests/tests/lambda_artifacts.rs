@@ -22,6 +22,7 @@ use petraf_tests::journey::{
 use petraf_tests::lambda::artifacts::{Artifact, artifacts_dir};
 use petraf_tests::lambda::runtime_api::Outcome;
 use petraf_tests::lambda::stack::{DataApi, Deployment, FUNCTIONS, Stack};
+use petraf_tests::lambda::xray_daemon::XrayDaemon;
 use petraf_tests::{Client, parse_sse};
 use serde_json::{Value, json};
 
@@ -338,6 +339,7 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
     drop_folder(&deployment, &api, &stack, &tenant_id, &admin_key).await;
     panicking_turn(&deployment, &api, &tenant_id).await;
     metrics_in_the_logs(&deployment, &tenant_id);
+    subsegments_sent();
 
     for function in &deployment.functions {
         assert!(function.is_alive(), "{} stayed up", function.name);
@@ -445,6 +447,85 @@ async fn panicking_turn(deployment: &Deployment, api: &Client, tenant: &str) {
     assert_eq!(status, 200, "the session was released: {events:?}");
     assert_eq!(events.first().unwrap().0, "start", "{:?}", names(&events));
     assert_eq!(events.last().unwrap().0, "complete", "{:?}", names(&events));
+}
+
+/// The X-Ray subsegments the journey's invocations sent to the daemon
+/// stand-in (every invocation sampled, as under `TracingMode=Active`): the
+/// model calls, retrieval and the store calls, each in the trace of the
+/// invocation that made it and nested as they ran.
+fn subsegments_sent() {
+    let daemon = XrayDaemon::shared();
+    let documents = daemon.documents();
+    let issued = daemon.issued();
+    let ids: std::collections::HashSet<&str> =
+        documents.iter().filter_map(|d| d["id"].as_str()).collect();
+    let function_of = |document: &Value| -> &str {
+        let trace = issued
+            .iter()
+            .find(|t| d_str(document, "trace_id") == t.root)
+            .unwrap_or_else(|| panic!("a trace the emulator issued: {document}"));
+        let parent = d_str(document, "parent_id");
+        assert!(
+            parent == trace.parent || ids.contains(parent),
+            "the invocation's segment or a subsegment of it: {document}"
+        );
+        assert_eq!(document["type"], "subsegment", "{document}");
+        assert!(document["start_time"].as_f64() <= document["end_time"].as_f64());
+        &trace.function
+    };
+    let by = |function: &str, name: &str| -> Vec<&Value> {
+        documents
+            .iter()
+            .filter(|d| function_of(d) == function && d["name"] == name)
+            .collect()
+    };
+    let calls: Vec<&str> = by("chat-stream", "model")
+        .iter()
+        .filter_map(|d| d["annotations"]["call"].as_str())
+        .collect();
+    for call in ["coach", "refine", "score"] {
+        assert!(calls.contains(&call), "a {call} model call: {calls:?}");
+    }
+    let ids_of = |list: Vec<&Value>| -> Vec<String> {
+        list.iter().map(|d| d_str(d, "id").to_string()).collect()
+    };
+    let retrievals = ids_of(by("chat-stream", "retrieval"));
+    let searches: Vec<&Value> = by("chat-stream", "vector_search")
+        .into_iter()
+        .filter(|d| retrievals.iter().any(|r| r == d_str(d, "parent_id")))
+        .collect();
+    assert!(!searches.is_empty(), "a vector search inside a retrieval");
+    let searches = ids_of(searches);
+    assert!(
+        by("chat-stream", "RDS Data")
+            .iter()
+            .any(|d| d["namespace"] == "aws" && searches.iter().any(|s| s == d_str(d, "parent_id"))),
+        "the search's Data API call inside it"
+    );
+    assert!(
+        by("chat-stream", "DynamoDB")
+            .iter()
+            .any(|d| d["aws"]["operation"].is_string()),
+        "the turn's DynamoDB calls"
+    );
+    assert!(
+        !by("session", "DynamoDB").is_empty(),
+        "the session function's store calls"
+    );
+    assert!(
+        by("rag-upload", "S3")
+            .iter()
+            .any(|d| d["aws"]["operation"] == "GetObject"),
+        "the dropped document read from S3"
+    );
+    assert!(
+        !by("rag-upload", "embedding").is_empty(),
+        "its chunks embedded"
+    );
+}
+
+fn d_str<'a>(document: &'a Value, field: &str) -> &'a str {
+    document[field].as_str().unwrap_or_default()
 }
 
 /// The metrics the journey wrote as CloudWatch Embedded Metric Format lines

@@ -19,4 +19,5 @@ pub mod s3;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub mod structured_reply;
 pub mod tls;
+pub mod traced;
 pub mod unwired;

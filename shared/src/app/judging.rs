@@ -35,7 +35,9 @@ pub struct Retrieved {
     pub query: Option<Vec<f32>>,
 }
 
-/// [`retrieve_documents`], keeping the query's embedding.
+/// [`retrieve_documents`], keeping the query's embedding. One X-Ray
+/// subsegment with the embedding and the search inside.
+#[tracing::instrument(target = "petraf::xray", name = "retrieval", skip_all, fields(phase = phase.as_str()))]
 pub async fn retrieve(
     app: &App,
     tenant: &TenantRecord,

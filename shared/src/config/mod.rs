@@ -186,7 +186,8 @@ pub async fn ports_for(env: &dyn Env, dir: &Path, uses: Uses) -> Result<Ports, C
     } else {
         Arc::new(Unwired::named(ObjectBackend::chosen(env).name()))
     };
-    Ok(Ports {
+    // Each model call and vector search an X-Ray subsegment (`telemetry::xray`).
+    Ok(crate::adapters::traced::traced(Ports {
         store: deployed_choice::<StateBackend>(env)?
             .build(env, dir)
             .await?,
@@ -202,7 +203,7 @@ pub async fn ports_for(env: &dyn Env, dir: &Path, uses: Uses) -> Result<Ports, C
         } else {
             Arc::new(Unwired::named(embedder.name()))
         },
-    })
+    }))
 }
 
 /// Creates what the configured stores need and says what it did, one line

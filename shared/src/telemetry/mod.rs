@@ -3,21 +3,33 @@
 //! `domain::privacy::mask`.
 
 pub mod metrics;
+pub mod xray;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-/// Installs the JSON subscriber (`RUST_LOG` filters; default `info`).
-/// Each line carries the fields of the span it was written in (the request
-/// id and tenant of `http::access_log`'s span), not the whole span list.
-/// Safe to call more than once.
+/// Installs the JSON logs (`RUST_LOG` filters; default `info`) and, where
+/// an X-Ray daemon listens (`AWS_XRAY_DAEMON_ADDRESS`), the subsegments.
+/// Each log line carries the fields of the request span it was written in
+/// (the request id and tenant of `http::access_log`'s span), not the whole
+/// span list: the subsegments' spans are not the logs' (a line written
+/// inside a model call still names its request). Safe to call more than
+/// once.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
+        .with_filter(filter.and(filter_fn(|m| m.target() != xray::TARGET)));
+    let subsegments =
+        xray::layer_from_env().map(|layer| layer.with_filter(filter_fn(xray::wanted)));
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(subsegments)
         .try_init();
     metrics::init_from_env();
 }

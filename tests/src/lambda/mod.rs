@@ -8,3 +8,4 @@ pub mod front_door;
 pub mod runtime_api;
 pub mod stack;
 pub mod template;
+pub mod xray_daemon;

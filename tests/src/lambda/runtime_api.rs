@@ -20,6 +20,7 @@ use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::artifacts::Artifact;
+use super::xray_daemon::XrayDaemon;
 
 /// How an invocation ended, as the function reported it.
 #[derive(Debug)]
@@ -285,6 +286,10 @@ fn lambda_environment(name: &str, memory_mb: u32, api: SocketAddr) -> Vec<(Strin
         ("_HANDLER", "bootstrap".into()),
         ("LANG", "en_US.UTF-8".into()),
         ("TZ", ":UTC".into()),
+        (
+            "AWS_XRAY_DAEMON_ADDRESS",
+            XrayDaemon::shared().address.to_string(),
+        ),
         ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
     ]
     .into_iter()
@@ -343,9 +348,11 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         .header("Lambda-Runtime-Aws-Request-Id", &pending.id)
         .header("Lambda-Runtime-Deadline-Ms", deadline.to_string())
         .header("Lambda-Runtime-Invoked-Function-Arn", arn)
+        // Sampled, as under `TracingMode=Active`: the function's subsegments
+        // go to the daemon stand-in, which knows this trace.
         .header(
             "Lambda-Runtime-Trace-Id",
-            "Root=1-00000000-000000000000000000000000;Sampled=0",
+            XrayDaemon::shared().issue(&shared.function_name),
         )
         .body(Body::from(pending.event))
         .unwrap()

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::admission::{self, AdmittedTurn, TurnRequest};
 use super::commit::{self, Ending};
@@ -48,21 +49,25 @@ pub async fn start_turn(
     // Detached from this request: if the client goes away while the lease
     // is being taken, the turn still starts, finds nobody listening and
     // releases the session at once.
-    tokio::spawn(async move {
-        let (tx, rx) = mpsc::channel(64);
-        let admitted =
-            admission::admit(app, tenant, phase, step, request, token.as_deref(), origin).await;
-        match admitted {
-            Ok(turn) => {
-                // A failed send drops `rx`: the turn sees the client gone.
-                let _ = ready_tx.send(Ok(rx));
-                run(turn, tx, ticket).await;
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
+    tokio::spawn(
+        async move {
+            let (tx, rx) = mpsc::channel(64);
+            let admitted =
+                admission::admit(app, tenant, phase, step, request, token.as_deref(), origin).await;
+            match admitted {
+                Ok(turn) => {
+                    // A failed send drops `rx`: the turn sees the client gone.
+                    let _ = ready_tx.send(Ok(rx));
+                    run(turn, tx, ticket).await;
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
             }
         }
-    });
+        // Still the request's: its logs name it, its subsegments nest in it.
+        .in_current_span(),
+    );
     ready_rx.await.unwrap_or_else(|_| {
         Err(AppError::internal(
             "internal_error",

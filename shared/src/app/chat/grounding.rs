@@ -6,6 +6,7 @@
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use tracing::Instrument;
 
 use super::admission::AdmittedTurn;
 use super::halt::Halt;
@@ -142,8 +143,9 @@ impl Drop for CancelOnDrop {
 
 impl FreshRetrieval {
     fn start(app: App, tenant: TenantRecord, phase: Phase, query: String) -> Self {
-        let task =
-            tokio::spawn(async move { judging::retrieve(&app, &tenant, phase, &query).await });
+        let task = tokio::spawn(
+            async move { judging::retrieve(&app, &tenant, phase, &query).await }.in_current_span(),
+        );
         let cancel = CancelOnDrop(task.abort_handle());
         let result = async move {
             match task.await {
