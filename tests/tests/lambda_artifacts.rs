@@ -470,7 +470,11 @@ fn subsegments_sent() {
             "the invocation's segment or a subsegment of it: {document}"
         );
         assert_eq!(document["type"], "subsegment", "{document}");
-        assert!(document["start_time"].as_f64() <= document["end_time"].as_f64());
+        let (start, end) = (
+            document["start_time"].as_f64(),
+            document["end_time"].as_f64(),
+        );
+        assert!(start.unwrap() <= end.unwrap(), "{document}");
         &trace.function
     };
     let by = |function: &str, name: &str| -> Vec<&Value> {

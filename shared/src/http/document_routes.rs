@@ -104,8 +104,13 @@ async fn read_upload_form(
                         )
                     })?;
                     // `null` or a number is JSON but no metadata: refused,
-                    // not read as "no change".
-                    validation::check_metadata_size(&parsed)?;
+                    // not read as "no change". (Its size counts once cleaned.)
+                    if !parsed.is_object() {
+                        return Err(AppError::bad_request(
+                            "invalid_metadata",
+                            "metadata must be a JSON object",
+                        ));
+                    }
                     form.metadata = validation::clean_metadata(parsed)?;
                 }
             }

@@ -5,7 +5,7 @@
 pub mod metrics;
 pub mod xray;
 
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -24,9 +24,14 @@ pub fn init() {
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .with_filter(filter.and(filter_fn(|m| m.target() != xray::TARGET)));
-    let subsegments =
-        xray::layer_from_env().map(|layer| layer.with_filter(filter_fn(xray::wanted)));
+        .with_filter(filter.and(
+            // The hint keeps the logs' level EnvFilter's, not every level.
+            filter_fn(|m| m.target() != xray::TARGET).with_max_level_hint(LevelFilter::TRACE),
+        ));
+    // The SDK's operation spans are debug-level.
+    let subsegments = xray::layer_from_env().map(|layer| {
+        layer.with_filter(filter_fn(xray::wanted).with_max_level_hint(LevelFilter::DEBUG))
+    });
     let _ = tracing_subscriber::registry()
         .with(logs)
         .with(subsegments)

@@ -73,6 +73,8 @@ fn is_sdk_operation(metadata: &Metadata<'_>) -> bool {
 pub struct XrayLayer {
     socket: UdpSocket,
     daemon: SocketAddr,
+    /// The trace outside any invocation span: `_X_AMZN_TRACE_ID`.
+    ambient_trace: fn() -> Option<String>,
 }
 
 impl XrayLayer {
@@ -84,7 +86,11 @@ impl XrayLayer {
         };
         let socket = UdpSocket::bind(any)?;
         socket.set_nonblocking(true)?;
-        Ok(XrayLayer { socket, daemon })
+        Ok(XrayLayer {
+            socket,
+            daemon,
+            ambient_trace: || std::env::var("_X_AMZN_TRACE_ID").ok(),
+        })
     }
 
     fn send(&self, document: &Value) {
@@ -94,6 +100,10 @@ impl XrayLayer {
         let _ = self.socket.send_to(datagram.as_bytes(), self.daemon);
     }
 }
+
+/// What an invocation span says of its trace: sampled (its root and
+/// parent) or not (`None`, and nothing inside it is sent).
+struct Invocation(Option<TraceHeader>);
 
 /// The invocation's trace, as its header names it.
 #[derive(Debug, Clone, PartialEq)]
@@ -217,26 +227,33 @@ where
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        if let Some(header) = fields.trace.as_deref().and_then(TraceHeader::parse) {
-            span.extensions_mut().insert(header);
+        if let Some(header) = &fields.trace {
+            span.extensions_mut()
+                .insert(Invocation(TraceHeader::parse(header)));
             return;
         }
         let metadata = attrs.metadata();
         if !is_traced(metadata) {
             return;
         }
-        // The nearest enclosing subsegment, else the invocation's segment.
-        let parent = span.scope().skip(1).find_map(|ancestor| {
+        // The nearest enclosing subsegment, else the invocation's segment;
+        // an unsampled invocation ends the search with nothing.
+        let enclosing = span.scope().skip(1).find_map(|ancestor| {
             let extensions = ancestor.extensions();
             if let Some(open) = extensions.get::<Open>() {
-                return Some((open.trace_id.clone(), open.id.clone()));
+                return Some(Some((open.trace_id.clone(), open.id.clone())));
             }
-            extensions
-                .get::<TraceHeader>()
-                .map(|h| (h.root.clone(), h.parent.clone()))
+            extensions.get::<Invocation>().map(|invocation| {
+                invocation
+                    .0
+                    .as_ref()
+                    .map(|h| (h.root.clone(), h.parent.clone()))
+            })
         });
-        let parent = parent.or_else(|| {
-            let header = TraceHeader::parse(&std::env::var("_X_AMZN_TRACE_ID").ok()?)?;
+        // Outside any invocation span only: a later invocation overwrites
+        // the process-wide variable.
+        let parent = enclosing.unwrap_or_else(|| {
+            let header = TraceHeader::parse(&(self.ambient_trace)()?)?;
             Some((header.root, header.parent))
         });
         let Some((trace_id, parent_id)) = parent else {
@@ -321,11 +338,17 @@ mod tests {
 
     /// The documents the layer sent while `work` ran, in the order they came.
     fn sent(work: impl FnOnce()) -> Vec<Value> {
+        sent_with(|| None, work)
+    }
+
+    /// As [`sent`], with `ambient` as `_X_AMZN_TRACE_ID`.
+    fn sent_with(ambient: fn() -> Option<String>, work: impl FnOnce()) -> Vec<Value> {
         let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
         daemon
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
-        let layer = XrayLayer::to(daemon.local_addr().unwrap()).unwrap();
+        let mut layer = XrayLayer::to(daemon.local_addr().unwrap()).unwrap();
+        layer.ambient_trace = ambient;
         let subscriber = tracing_subscriber::registry()
             .with(layer.with_filter(tracing_subscriber::filter::filter_fn(wanted)));
         tracing::subscriber::with_default(subscriber, work);
@@ -378,7 +401,11 @@ mod tests {
         for document in &documents {
             assert_eq!(document["type"], "subsegment");
             assert_eq!(document["id"].as_str().unwrap().len(), 16);
-            assert!(document["start_time"].as_f64() <= document["end_time"].as_f64());
+            let (start, end) = (
+                document["start_time"].as_f64(),
+                document["end_time"].as_f64(),
+            );
+            assert!(start.unwrap() <= end.unwrap(), "{document}");
         }
     }
 
@@ -406,6 +433,26 @@ mod tests {
             });
             assert!(documents.is_empty(), "{header}: {documents:?}");
         }
+    }
+
+    #[test]
+    fn an_unsampled_invocation_is_not_reported_in_another_s_trace() {
+        // A later, sampled invocation set the process-wide variable.
+        let ambient = || Some(HEADER.to_string());
+        let unsampled = HEADER.replace("Sampled=1", "Sampled=0");
+        let documents = sent_with(ambient, || {
+            let request =
+                tracing::info_span!("Lambda runtime invoke", xrayTraceId = unsampled.as_str());
+            let _request = request.enter();
+            tracing::info_span!(target: TARGET, "model").in_scope(|| {});
+        });
+        assert!(documents.is_empty(), "{documents:?}");
+        // Outside any invocation span, the variable names the trace.
+        let documents = sent_with(ambient, || {
+            tracing::info_span!(target: TARGET, "model").in_scope(|| {});
+        });
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        assert_eq!(documents[0]["parent_id"], "53995c3f42cd8ad8");
     }
 
     #[test]
