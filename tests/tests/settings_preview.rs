@@ -259,7 +259,7 @@ async fn trying_settings(server: &TestServer) {
         (
             "not an object",
             preview(&client, &tenant, &key, json!([1])),
-            Refused(400, "invalid_settings"),
+            Refused(400, "invalid_body"),
         ),
         (
             "no tenant",
