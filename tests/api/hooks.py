@@ -19,6 +19,7 @@ shape, the hooks supply to the parts of a case generated as valid
 - a message cursor is a message of the session;
 - the platform key names the tenant of a session it reopens (`tenant_id`,
   which a tenant's key may leave out);
+- a key revocation names a key the tenant has;
 - a settings patch's changed rubric adds up to 100 with the criteria
   stored (a rule over the patch and the stored rubric together), and an
   audit query's `from` comes before its `to` (a rule between two
@@ -225,6 +226,23 @@ def _rubrics_add_up(case):
         rubrics[phase] = whole
 
 
+def _revocable_key(case):
+    """A revocation names a key of the tenant: a new one (a random prefix
+    names none: `404`), or, when the tenant holds as many active keys as it
+    may, one of them (never the platform key the fuzzer signs with)."""
+    path = case.path_parameters or {}
+    if path.get("tenant_id") != TENANT or not _meant_valid(case, ParameterLocation.PATH) or random.random() > 0.85:
+        return
+    status, _, created = _request("POST", f"/api/admin/tenants/{TENANT}/admin-keys")
+    if status == 201 and isinstance(created, dict):
+        path["prefix"] = created["prefix"]
+        return
+    status, _, listed = _request("GET", f"/api/admin/tenants/{TENANT}/admin-keys")
+    active = [key["prefix"] for key in (listed or {}).get("keys", []) if key.get("active")]
+    if status == 200 and active:
+        path["prefix"] = random.choice(active)
+
+
 def _instant(value, end):
     """An audit bound as the server reads it: an RFC 3339 instant, or a day
     from its start (`from`) or to its end (`to`); None if neither."""
@@ -291,6 +309,8 @@ def before_call(context, case, **kwargs):
         _rubrics_add_up(case)
     elif label == "GET /api/admin/audit-logs":
         _from_before_to(case)
+    elif label == "DELETE /api/admin/tenants/{tenant_id}/admin-keys/{prefix}":
+        _revocable_key(case)
     elif label == "POST /api/admin/sessions/{session_id}/phases/{phase}/reopen":
         if _positive(case, ParameterLocation.QUERY):
             case.query = {**(case.query or {}), "tenant_id": TENANT}
