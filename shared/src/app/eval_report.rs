@@ -309,16 +309,6 @@ mod tests {
     use crate::domain::settings::FieldChange;
     use crate::domain::settings_preview::compare;
 
-    fn judged(overall: f64, threshold: f64) -> Judged {
-        Judged {
-            overall: Some(overall),
-            threshold,
-            verdict: Verdict::of(overall >= threshold),
-            criteria: vec![],
-            error: None,
-        }
-    }
-
     #[test]
     fn a_preview_marks_the_drafts_whose_verdict_changes() {
         let drafts = [
@@ -337,8 +327,8 @@ mod tests {
         ];
         let (rows, summary) = compare(
             &drafts,
-            vec![judged(7.5, 7.0), judged(9.0, 7.0)],
-            vec![judged(7.5, 8.0), judged(9.0, 8.0)],
+            vec![Judged::scored(7.5, 7.0), Judged::scored(9.0, 7.0)],
+            vec![Judged::scored(7.5, 8.0), Judged::scored(9.0, 8.0)],
         );
         let preview = SettingsPreview {
             tenant_id: "acme".into(),

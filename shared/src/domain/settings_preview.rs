@@ -156,6 +156,20 @@ pub fn compare(
 }
 
 #[cfg(test)]
+impl Judged {
+    /// A draft scored `overall`, no criteria listed: the tests' shorthand.
+    pub(crate) fn scored(overall: f64, threshold: f64) -> Judged {
+        Judged {
+            overall: Some(overall),
+            threshold,
+            verdict: Verdict::of(overall >= threshold),
+            criteria: vec![],
+            error: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -168,16 +182,6 @@ mod tests {
         }
     }
 
-    fn judged(overall: f64, threshold: f64) -> Judged {
-        Judged {
-            overall: Some(overall),
-            threshold,
-            verdict: Verdict::of(overall >= threshold),
-            criteria: vec![],
-            error: None,
-        }
-    }
-
     #[test]
     fn a_stricter_threshold_flips_the_drafts_between_and_is_counted_against_the_labels() {
         let drafts = [
@@ -187,16 +191,16 @@ mod tests {
             draft(Some(Verdict::Fail)),
         ];
         let current = vec![
-            judged(9.0, 7.0),
-            judged(7.5, 7.0),
-            judged(7.2, 7.0),
+            Judged::scored(9.0, 7.0),
+            Judged::scored(7.5, 7.0),
+            Judged::scored(7.2, 7.0),
             Judged::unscored(7.0, "malformed".into()),
         ];
         let proposed = vec![
-            judged(9.0, 8.0),
-            judged(7.5, 8.0),
-            judged(7.2, 8.0),
-            judged(3.0, 8.0),
+            Judged::scored(9.0, 8.0),
+            Judged::scored(7.5, 8.0),
+            Judged::scored(7.2, 8.0),
+            Judged::scored(3.0, 8.0),
         ];
         let (rows, summary) = compare(&drafts, current, proposed);
         let changed: Vec<bool> = rows.iter().map(|r| r.verdict_changed).collect();
@@ -222,8 +226,8 @@ mod tests {
     fn a_looser_rubric_that_raises_scores_counts_newly_passing_drafts() {
         let (rows, summary) = compare(
             &[draft(None)],
-            vec![judged(6.5, 7.0)],
-            vec![judged(7.25, 7.0)],
+            vec![Judged::scored(6.5, 7.0)],
+            vec![Judged::scored(7.25, 7.0)],
         );
         assert_eq!(rows[0].score_change, Some(0.75));
         assert_eq!((summary.newly_passing, summary.newly_failing), (1, 0));

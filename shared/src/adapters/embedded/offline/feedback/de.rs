@@ -1,6 +1,6 @@
 //! The scorer's notes in German.
 
-use super::{Note, quoted};
+use super::{Note, quoted, topics};
 
 fn topic(key: &str) -> &str {
     match key {
@@ -23,14 +23,6 @@ fn topic(key: &str) -> &str {
         "payment" => "Zahlungen",
         other => other,
     }
-}
-
-fn topics(keys: &[&'static str]) -> String {
-    keys.iter()
-        .take(3)
-        .map(|k| topic(k))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) fn say(note: &Note) -> String {
@@ -64,11 +56,11 @@ pub(super) fn say(note: &Note) -> String {
         Note::TooLittleToCompare => "Es steht zu wenig da, um es mit den Unternehmensdokumenten zu vergleichen.".into(),
         Note::Aligned(k) => format!(
             "Knüpft an das an, was die Unternehmensdokumente beschreiben ({}).",
-            topics(k)
+            topics(k, topic)
         ),
         Note::PartlyAligned(k) => format!(
             "Berührt die Unternehmensdokumente ({}), vieles ist aber noch nicht damit verbunden.",
-            topics(k)
+            topics(k, topic)
         ),
         Note::NotAligned => "Wenig davon knüpft an die Unternehmensdokumente an; verbinden Sie es mit Karrierewegen, Richtlinien oder Werten.".into(),
         Note::Values(v) => format!("Nennt klare Werte: {}.", quoted(v, 5, "„", "“")),

@@ -1,6 +1,6 @@
 //! The scorer's notes in English.
 
-use super::{Note, quoted};
+use super::{Note, quoted, topics};
 
 fn topic(key: &str) -> &str {
     match key {
@@ -23,14 +23,6 @@ fn topic(key: &str) -> &str {
         "payment" => "payments",
         other => other,
     }
-}
-
-fn topics(keys: &[&'static str]) -> String {
-    keys.iter()
-        .take(3)
-        .map(|k| topic(k))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) fn say(note: &Note) -> String {
@@ -72,11 +64,11 @@ pub(super) fn say(note: &Note) -> String {
         }
         Note::Aligned(k) => format!(
             "Connects to what the company's documents describe ({}).",
-            topics(k)
+            topics(k, topic)
         ),
         Note::PartlyAligned(k) => format!(
             "Touches on the company's documents ({}), but much of it is not connected yet.",
-            topics(k)
+            topics(k, topic)
         ),
         Note::NotAligned => "Little of it connects to the company's documents; link it to the career paths, guidelines or values.".into(),
         Note::Values(v) => format!("Names clear values: {}.", quoted(v, 5, "“", "”")),

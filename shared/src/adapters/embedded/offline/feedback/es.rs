@@ -1,6 +1,6 @@
 //! The scorer's notes in Spanish.
 
-use super::{Note, quoted};
+use super::{Note, quoted, topics};
 
 fn topic(key: &str) -> &str {
     match key {
@@ -23,14 +23,6 @@ fn topic(key: &str) -> &str {
         "payment" => "pagos",
         other => other,
     }
-}
-
-fn topics(keys: &[&'static str]) -> String {
-    keys.iter()
-        .take(3)
-        .map(|k| topic(k))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) fn say(note: &Note) -> String {
@@ -64,11 +56,11 @@ pub(super) fn say(note: &Note) -> String {
         Note::TooLittleToCompare => "Se dice demasiado poco para compararlo con los documentos de la empresa.".into(),
         Note::Aligned(k) => format!(
             "Conecta con lo que describen los documentos de la empresa ({}).",
-            topics(k)
+            topics(k, topic)
         ),
         Note::PartlyAligned(k) => format!(
             "Toca los documentos de la empresa ({}), pero gran parte aún no está conectada.",
-            topics(k)
+            topics(k, topic)
         ),
         Note::NotAligned => "Poco de ello conecta con los documentos de la empresa; relaciónalo con las trayectorias, las directrices o los valores.".into(),
         Note::Values(v) => format!("Nombra valores claros: {}.", quoted(v, 5, "«", "»")),

@@ -1,6 +1,6 @@
 //! The scorer's notes in French.
 
-use super::{Note, quoted};
+use super::{Note, quoted, topics};
 
 fn topic(key: &str) -> &str {
     match key {
@@ -23,14 +23,6 @@ fn topic(key: &str) -> &str {
         "payment" => "paiements",
         other => other,
     }
-}
-
-fn topics(keys: &[&'static str]) -> String {
-    keys.iter()
-        .take(3)
-        .map(|k| topic(k))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) fn say(note: &Note) -> String {
@@ -64,11 +56,11 @@ pub(super) fn say(note: &Note) -> String {
         Note::TooLittleToCompare => "Trop peu est dit pour comparer avec les documents de l'entreprise.".into(),
         Note::Aligned(k) => format!(
             "Rejoint ce que décrivent les documents de l'entreprise ({}).",
-            topics(k)
+            topics(k, topic)
         ),
         Note::PartlyAligned(k) => format!(
             "Touche aux documents de l'entreprise ({}), mais une grande partie n'y est pas encore reliée.",
-            topics(k)
+            topics(k, topic)
         ),
         Note::NotAligned => "Peu de choses se rattachent aux documents de l'entreprise ; reliez-le aux parcours de carrière, aux lignes directrices ou aux valeurs.".into(),
         Note::Values(v) => format!("Nomme des valeurs claires : {}.", quoted(v, 5, "« ", " »")),

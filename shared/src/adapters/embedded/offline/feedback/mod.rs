@@ -74,6 +74,15 @@ pub fn say(lang: Lang, notes: &[Note]) -> String {
     said.join(" ")
 }
 
+/// The first three topics, each named in the note's language by `topic`.
+fn topics(keys: &[&'static str], topic: fn(&str) -> &str) -> String {
+    keys.iter()
+        .take(3)
+        .map(|k| topic(k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Quoted and joined, at most `n`.
 fn quoted(items: &[String], n: usize, open: &str, close: &str) -> String {
     items
