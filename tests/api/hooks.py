@@ -55,6 +55,8 @@ ADMIN_KEY = os.environ.get("FUZZ_ADMIN_KEY", "")
 SESSION = os.environ.get("FUZZ_SESSION_ID")
 SESSION_TOKEN = os.environ.get("FUZZ_SESSION_TOKEN", "")
 TENANT = os.environ.get("FUZZ_TENANT_ID")
+# What the fixture session's own calls carry.
+SESSION_HEADERS = {"X-Tenant-ID": TENANT or "", "Authorization": "Bearer " + SESSION_TOKEN}
 # The session `DELETE /api/session/{id}` erases (its token is that
 # operation's `Authorization`), and the sessions erasures name.
 ERASABLE = os.environ.get("FUZZ_ERASABLE_SESSION_ID")
@@ -176,14 +178,8 @@ def _real_document(case):
 
 
 def _fixture_employee_code():
-    request = urllib.request.Request(f"{BASE}/api/session/{SESSION}/export",
-                                     headers={"X-Tenant-ID": TENANT, "Authorization": "Bearer " + SESSION_TOKEN})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            export = json.loads(response.read())
-    except (urllib.error.HTTPError, ValueError):
-        return None
-    return (export.get("session") or {}).get("employee_code")
+    status, _, export = _request("GET", f"/api/session/{SESSION}/export", headers=SESSION_HEADERS)
+    return ((export or {}).get("session") or {}).get("employee_code") if status == 200 else None
 
 
 def _throwaway_document():
@@ -317,8 +313,7 @@ def before_call(context, case, **kwargs):
     elif label == "GET /api/session/{id}/messages":
         query = case.query or {}
         if query.get("cursor") and _positive(case, ParameterLocation.QUERY) and path.get("id") == SESSION:
-            status, _, page = _request("GET", f"/api/session/{SESSION}/messages",
-                                       headers={"X-Tenant-ID": TENANT, "Authorization": "Bearer " + SESSION_TOKEN})
+            status, _, page = _request("GET", f"/api/session/{SESSION}/messages", headers=SESSION_HEADERS)
             messages = (page or {}).get("messages") or []
             if messages:
                 query["cursor"] = random.choice(messages)["id"]
