@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the five Lambda functions (and the benchmark's hello world) as
+# Builds the six Lambda functions (and the benchmark's hello world) as
 # `sam build` builds them. SAM's rust-cargolambda builder runs, in each
 # function's CodeUri (`functions/<name>`), `cargo lambda build --release
 # --arm64 --bin <Binary>` (aws_lambda_builders/workflows/rust_cargo/actions.py;
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-FUNCTIONS=(session chat-stream goals admin rag-upload)
+FUNCTIONS=(session chat-stream goals admin rag-upload extract)
 BASELINE=hello-world
 CARGO_LAMBDA_VERSION="1.9.2"
 TOOLS="${PETRAF_TOOLS_DIR:-$HOME/.cache/petraf/tools}"

@@ -13,6 +13,8 @@ pub mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod domain;
+#[cfg(feature = "lambda")]
+pub mod extract_event;
 pub mod extraction;
 pub mod http;
 pub mod ports;

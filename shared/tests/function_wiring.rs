@@ -207,7 +207,7 @@ fn assert_granted(template: &str, function: &str, actions: &BTreeSet<&str>) {
     }
 }
 
-/// The five functions: template resource, binary (`functions/<binary>`)
+/// The five functions that serve routes and events: template resource, binary (`functions/<binary>`)
 /// and what its `main.rs` wires.
 const FUNCTIONS: [(&str, &str, Uses); 5] = [
     ("SessionFunction", "session", Uses::SESSIONS),
@@ -328,6 +328,49 @@ fn iam_no_role_is_granted_what_the_code_never_calls() {
     }
 }
 
+/// The extract function (no `Uses`: it wires only the document bucket).
+#[test]
+fn the_extract_function_alone_links_the_parsers_and_is_invoked_by_whoever_stores_documents() {
+    let template = read("template.yaml");
+    let features = core_features("extract");
+    assert_eq!(
+        features,
+        ["extraction", "lambda", "s3"].map(String::from).into(),
+        "functions/extract/Cargo.toml"
+    );
+    for (function, binary, uses) in FUNCTIONS {
+        assert!(
+            !core_features(binary).contains("extraction"),
+            "{binary} links the parsers"
+        );
+        let granted = grants(&template, function);
+        assert_eq!(
+            granted.contains("lambda:InvokeFunction"),
+            uses.objects,
+            "{function}: invoking the extract function"
+        );
+        assert_eq!(
+            granted.contains("/extraction/*"),
+            uses.objects,
+            "{function}: staging for the extract function"
+        );
+        assert_eq!(
+            granted.contains("PETRAF_EXTRACT_FUNCTION: !Ref ExtractFunction"),
+            uses.objects,
+            "{function}: naming the extract function"
+        );
+    }
+    let extract = grants(&template, "ExtractFunction");
+    let staging = "s3:::petraf-documents-${AWS::AccountId}-${AWS::Region}/extraction/*";
+    assert!(extract.contains(staging), "{extract}");
+    for line in extract.lines().filter(|l| l.contains("Resource")) {
+        assert!(line.contains(staging), "the extract function reaches beyond its staging: {line}");
+    }
+    for foreign in ["dynamodb:", "rds-data:", "bedrock:", "secretsmanager:", "lambda:"] {
+        assert!(!extract.contains(foreign), "the extract function may call {foreign}");
+    }
+}
+
 /// The `petraf-core` features a function's Cargo.toml turns on.
 fn core_features(binary: &str) -> BTreeSet<String> {
     let manifest = read(&format!("functions/{binary}/Cargo.toml"));
@@ -358,8 +401,9 @@ fn each_function_is_built_with_exactly_the_adapters_it_wires() {
         if uses.vectors {
             wanted.push("pgvector");
         }
+        // What stores documents also reads them: through the extract function.
         if uses.objects {
-            wanted.push("s3");
+            wanted.extend(["s3", "extract-function"]);
         }
         // The provider is a deployment parameter: both are built in.
         if model {

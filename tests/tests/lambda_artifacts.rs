@@ -1,4 +1,4 @@
-//! Sarah's journey against the artifacts Lambda runs: the five bootstraps
+//! Sarah's journey against the artifacts Lambda runs: the six bootstraps
 //! built as `sam build` builds them (`scripts/lambda/build.sh`: arm64, run
 //! here under qemu-user), each started against a Runtime API emulator with
 //! the template's environment, on the stand-ins (DynamoDB, S3 and Secrets
@@ -149,7 +149,7 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
         &[("chat-stream", "PETRAF_TEST_PANIC_PHRASE", PANIC_PHRASE)],
     )
     .await;
-    eprintln!("five functions initialised in {:?}", started.elapsed());
+    eprintln!("six functions initialised in {:?}", started.elapsed());
     let api = Client {
         http: petraf_tests::http_client(),
         base: deployment.http_api.base.clone(),

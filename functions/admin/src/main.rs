@@ -4,8 +4,6 @@ use petraf_core::config::{self, ProcessEnv, Uses};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // Re-run as the isolated document extraction worker, when asked to.
-    petraf_core::extraction::worker::run_if_worker();
     petraf_core::telemetry::init();
     let app = config::from_env_for(&ProcessEnv, Uses::ADMIN).await?;
     lambda_http::run(petraf_core::http::lambda::with_source_ip(

@@ -5,8 +5,6 @@ use petraf_core::config::{self, ProcessEnv, Uses};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // Re-run as the isolated document extraction worker, when asked to.
-    petraf_core::extraction::worker::run_if_worker();
     petraf_core::telemetry::init();
     let app = config::from_env_for(&ProcessEnv, Uses::DROP_FOLDER).await?;
     petraf_core::s3_event::run(app).await

@@ -4,6 +4,7 @@
 pub mod bedrock;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub mod coach_verdict;
+pub mod document_reader;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod embedded;

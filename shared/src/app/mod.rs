@@ -31,7 +31,10 @@ pub mod way_forward;
 use std::sync::Arc;
 
 use crate::domain::resume_token::TokenSigner;
-use crate::ports::{ChatModel, Clock, Embedder, ObjectStore, Ports, StateStore, VectorStore};
+use crate::adapters::document_reader::WorkerProcess;
+use crate::ports::{
+    ChatModel, Clock, DocumentReader, Embedder, ObjectStore, Ports, StateStore, VectorStore,
+};
 
 pub use error::{AppError, AppResult, ErrorKind};
 
@@ -102,6 +105,9 @@ pub struct Services {
     pub objects: Arc<dyn ObjectStore>,
     pub model: Arc<dyn ChatModel>,
     pub embedder: Arc<dyn Embedder>,
+    /// Where documents that need a parser engine are read: a worker
+    /// process by default, the extract function when configured.
+    pub reader: Arc<dyn DocumentReader>,
     pub clock: Arc<dyn Clock>,
     pub secrets: Secrets,
     pub settings: Settings,
@@ -120,6 +126,7 @@ impl Services {
             objects: ports.objects,
             model: ports.model,
             embedder: ports.embedder,
+            reader: Arc::new(WorkerProcess::new(settings.extract_worker.clone())),
             clock,
             secrets,
             settings,

@@ -7,12 +7,14 @@
 //! environment), one file per backend (`state`, `vectors`, `objects`,
 //! `models`: parsed once into an enum, one match to build and one to name
 //! it), `secrets`, `data_directory`, `aws`, `dimension`, `settings`,
-//! `server` (the socket server's limits).
+//! `server` (the socket server's limits), `document_reader` (where
+//! documents are parsed).
 
 #[cfg(feature = "aws-sdk")]
 mod aws;
 mod data_directory;
 mod dimension;
+mod document_reader;
 mod env;
 mod error;
 mod model_settings;
@@ -36,6 +38,7 @@ use env::{Choice, choice, deployed_choice};
 
 #[cfg(feature = "aws-sdk")]
 pub use aws::aws_sdk_config;
+pub use document_reader::{document_reader, worker_reader};
 pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private, scratch_data_dir};
 #[cfg(any(test, feature = "conformance"))]
 pub use env::test_env;
@@ -258,12 +261,16 @@ pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError>
         ports_for(env, &dir, uses),
         deployed_secrets(env, &dir, uses)
     )?;
-    Ok(Arc::new(Services::new(
-        ports,
-        Arc::new(SystemClock),
-        secrets,
-        settings,
-    )))
+    let mut services = Services::new(ports, Arc::new(SystemClock), secrets, settings);
+    if uses.objects {
+        services.reader = document_reader(env, &services.objects, &services.settings).await?;
+    }
+    Ok(Arc::new(services))
+}
+
+/// The document bucket alone: all the extract function touches.
+pub async fn document_objects(env: &dyn Env) -> Result<Arc<dyn ObjectStore>, ConfigError> {
+    ObjectBackend::deployed(env)?.build(env, &data_dir(env)).await
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::env::{Choice, Env};
-use super::error::{ConfigError, config_error, not_in_this_build};
+#[cfg(any(feature = "dynamodb", feature = "sqlite"))]
+use super::error::config_error;
+use super::error::{ConfigError, not_in_this_build};
 use crate::ports::StateStore;
 
 /// Where sessions, tenants and the audit live.

@@ -1,13 +1,20 @@
 //! The extraction engines, one per format. They parse untrusted bytes, so
 //! everything but plain text and Markdown runs inside the worker process.
+//! Those parsers are the `extraction` feature: a build without it (admin,
+//! rag-upload) reads only plain text and Markdown itself and hands the rest
+//! to the extract function.
 
 use super::clean::{clean_text, lacks_text_layer};
 use super::structure::{Block, Place, markdown_blocks, markdown_title, page_blocks};
 use super::{DocumentFormat, ExtractFailure, Extracted, Limits};
 
+#[cfg(feature = "extraction")]
 mod html;
+#[cfg(feature = "extraction")]
 mod odt;
+#[cfg(feature = "extraction")]
 mod office;
+#[cfg(feature = "extraction")]
 mod pdf;
 
 pub fn extract(
@@ -16,13 +23,24 @@ pub fn extract(
     limits: &Limits,
 ) -> Result<Extracted, ExtractFailure> {
     let extracted = match format {
+        DocumentFormat::Markdown | DocumentFormat::Text => plain(format, bytes)?,
+        #[cfg(feature = "extraction")]
         DocumentFormat::Pdf => pdf::extract(bytes, limits)?,
+        #[cfg(feature = "extraction")]
         DocumentFormat::Docx | DocumentFormat::Pptx | DocumentFormat::Xlsx => {
             office::extract(format, bytes, limits)?
         }
+        #[cfg(feature = "extraction")]
         DocumentFormat::Odt => odt::extract(bytes, limits)?,
+        #[cfg(feature = "extraction")]
         DocumentFormat::Html => html::extract(bytes, limits)?,
-        DocumentFormat::Markdown | DocumentFormat::Text => plain(format, bytes)?,
+        #[cfg(not(feature = "extraction"))]
+        _ => {
+            return Err(ExtractFailure::UnsupportedType(format!(
+                "this build has no {} reader",
+                format.name()
+            )));
+        }
     };
     if extracted.char_count() > limits.max_chars {
         return Err(too_many_chars(limits));
@@ -71,6 +89,7 @@ fn from_markdown(text: &str, title: Option<String>) -> Extracted {
     }
 }
 
+#[cfg_attr(not(feature = "extraction"), allow(dead_code))]
 /// Pages of text as paragraphs that know their page; no text layer when
 /// the pages hold (almost) nothing readable.
 fn from_pages(pages: &[String], title: Option<String>) -> Result<Extracted, ExtractFailure> {
@@ -90,6 +109,7 @@ fn from_pages(pages: &[String], title: Option<String>) -> Result<Extracted, Extr
     })
 }
 
+#[cfg_attr(not(feature = "extraction"), allow(dead_code))]
 /// A title worth keeping: trimmed, not empty, not a file name or tool stamp.
 fn plausible_title(raw: &str) -> Option<String> {
     let title = clean_text(raw).replace('\n', " ");

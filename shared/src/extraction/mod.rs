@@ -7,13 +7,16 @@
 //! not recursive however deep the nesting); every format that needs a parser
 //! engine is extracted in an isolated worker process with memory, CPU,
 //! wall-clock, page and output limits ([`worker`]), so a hostile file can
-//! never take the server down. The text is cleaned ([`clean`]) and split
+//! never take the server down. Where that worker runs is the
+//! [`crate::ports::DocumentReader`] port: beside the server, or in the
+//! extract function ([`staging`]). The text is cleaned ([`clean`]) and split
 //! into paragraphs that know their page or the path of CommonMark headings
 //! above them ([`structure`]).
 
 pub mod clean;
 pub mod detect;
 mod engines;
+pub mod staging;
 pub mod structure;
 pub mod worker;
 

@@ -1,12 +1,14 @@
 //! The ports: small traits behind which every kind of I/O sits.
 
 pub mod chat_model;
+pub mod document_reader;
 pub mod embedder;
 pub mod object_store;
 pub mod state_store;
 pub mod vector_store;
 
 pub use chat_model::ChatModel;
+pub use document_reader::DocumentReader;
 pub use embedder::Embedder;
 pub use object_store::ObjectStore;
 pub use state_store::{Clock, StateStore, SystemClock};

@@ -394,3 +394,83 @@ pub async fn function_url(function: Arc<Function>) -> (FrontDoor, Arc<Mutex<Vec<
     .await;
     (door, timings)
 }
+
+/// Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`,
+/// `RequestResponse`) for the functions in `functions`: the payload is the
+/// event; a function error answers 200 with `X-Amz-Function-Error`, as
+/// Lambda does.
+pub async fn invoke_api(functions: Arc<Mutex<Vec<Arc<Function>>>>) -> FrontDoor {
+    type Shared = Arc<Mutex<Vec<Arc<Function>>>>;
+    async fn handle(
+        State(functions): State<Shared>,
+        axum::extract::Path(name): axum::extract::Path<String>,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> Response {
+        let invocation_type = headers
+            .get("x-amz-invocation-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("RequestResponse");
+        if invocation_type != "RequestResponse" {
+            return (StatusCode::BAD_REQUEST, "only RequestResponse is emulated").into_response();
+        }
+        // A name, or an ARN ending in the name.
+        let name = name.rsplit(':').next().unwrap_or_default().to_string();
+        let function = functions
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| f.name == name)
+            .cloned();
+        let Some(function) = function else {
+            let body = json!({"Type": "User", "Message": format!("Function not found: {name}")});
+            return (
+                StatusCode::NOT_FOUND,
+                [("x-amzn-errortype", "ResourceNotFoundException")],
+                body.to_string(),
+            )
+                .into_response();
+        };
+        let Ok(event) = serde_json::from_slice::<Value>(&payload) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                [("x-amzn-errortype", "InvalidRequestContentException")],
+                "{\"Type\":\"User\",\"message\":\"Could not parse request body into json\"}",
+            )
+                .into_response();
+        };
+        let failed = |body: String| {
+            (
+                StatusCode::OK,
+                [
+                    ("x-amz-function-error", "Unhandled"),
+                    ("x-amz-executed-version", "$LATEST"),
+                ],
+                body,
+            )
+                .into_response()
+        };
+        match function.invoke(&event).await {
+            Outcome::Buffered(body) => (
+                StatusCode::OK,
+                [("x-amz-executed-version", "$LATEST")],
+                body,
+            )
+                .into_response(),
+            Outcome::Failed { body, .. } => failed(body),
+            Outcome::Died(reason) => failed(
+                json!({"errorType": "Runtime.ExitError", "errorMessage": reason}).to_string(),
+            ),
+            Outcome::Streamed(_) => bad_gateway(format!("{name} streamed its answer")),
+        }
+    }
+    listen(
+        Router::new()
+            .route(
+                "/2015-03-31/functions/{name}/invocations",
+                axum::routing::post(handle),
+            )
+            .with_state(functions),
+    )
+    .await
+}

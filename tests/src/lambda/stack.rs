@@ -1,5 +1,5 @@
 //! The stack on the stand-ins: what `sam deploy` creates (table, bucket,
-//! secrets) and what `petraf migrate` does, then the five built functions
+//! secrets) and what `petraf migrate` does, then the six built functions
 //! started with the template's environment, the HTTP API and chat-stream's
 //! Function URL in front of them.
 
@@ -16,7 +16,14 @@ use super::front_door::{self, FrontDoor, StreamTimings};
 use super::runtime_api::{Function, Launch};
 use super::template;
 
-pub const FUNCTIONS: [&str; 5] = ["session", "goals", "admin", "chat-stream", "rag-upload"];
+pub const FUNCTIONS: [&str; 6] = [
+    "session",
+    "goals",
+    "admin",
+    "chat-stream",
+    "rag-upload",
+    "extract",
+];
 /// The template's default embedding dimension.
 pub const DIMENSION: &str = "1024";
 /// The AWS SDK's service-specific endpoint variable for the RDS Data API
@@ -225,6 +232,7 @@ impl Stack {
                 "PETRAF_DB_NAME" => self.database.clone(),
                 "PETRAF_EMBEDDING_DIMENSION" => DIMENSION.into(),
                 "PETRAF_DOCUMENT_BUCKET" => self.bucket.clone(),
+                "PETRAF_EXTRACT_FUNCTION" => "extract".into(),
                 "PETRAF_MODEL_PROVIDER" => "offline".into(),
                 // Read only with ModelProvider=bedrock / openai.
                 "PETRAF_BEDROCK_CHAT_MODEL"
@@ -242,10 +250,12 @@ impl Stack {
     }
 }
 
-/// The five functions running, and the doors a client uses.
+/// The six functions running, and the doors a client uses.
 pub struct Deployment {
     pub functions: Vec<Arc<Function>>,
     pub http_api: FrontDoor,
+    /// Lambda's Invoke API, for the functions that invoke others.
+    pub invoke_api: FrontDoor,
     pub chat_url: FrontDoor,
     pub chat_timings: Arc<Mutex<Vec<StreamTimings>>>,
     pub logs: tempfile::TempDir,
@@ -257,6 +267,8 @@ impl Deployment {
     /// event.
     pub async fn start(stack: &Stack, extra: &[(&str, &str, &str)]) -> Deployment {
         let logs = tempfile::tempdir().expect("a log directory");
+        let invocable = Arc::new(Mutex::new(vec![]));
+        let invoke_api = front_door::invoke_api(invocable.clone()).await;
         let mut functions = vec![];
         for name in FUNCTIONS {
             let artifact = Artifact::find(name).unwrap_or_else(|| {
@@ -272,9 +284,13 @@ impl Deployment {
                     .filter(|(function, _, _)| *function == name)
                     .map(|(_, k, v)| (k.to_string(), v.to_string())),
             );
-            if let Some(worker) = artifact.extract_worker_wrapper(logs.path()) {
+            // Only the extract function parses documents itself.
+            if name == "extract"
+                && let Some(worker) = artifact.extract_worker_wrapper(logs.path())
+            {
                 env.push(("PETRAF_EXTRACT_WORKER".into(), worker.display().to_string()));
             }
+            env.push(("AWS_ENDPOINT_URL_LAMBDA".into(), invoke_api.base.clone()));
             let function = Function::start(Launch {
                 name,
                 artifact: &artifact,
@@ -290,6 +306,7 @@ impl Deployment {
                 .initialised(std::time::Duration::from_secs(120))
                 .await;
         }
+        invocable.lock().unwrap().extend(functions.iter().cloned());
         let chat = functions
             .iter()
             .find(|f| f.name == "chat-stream")
@@ -300,6 +317,7 @@ impl Deployment {
         Deployment {
             functions,
             http_api,
+            invoke_api,
             chat_url,
             chat_timings,
             logs,

@@ -108,12 +108,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_five_functions_and_their_variables() {
+    fn reads_the_six_functions_and_their_variables() {
         let all = functions();
         let binaries: Vec<&str> = all.iter().map(|f| f.binary.as_str()).collect();
         assert_eq!(
             binaries,
-            ["session", "goals", "admin", "chat-stream", "rag-upload"]
+            ["session", "goals", "admin", "chat-stream", "rag-upload", "extract"]
         );
         let session = function("session");
         assert!(session.variables.contains("PETRAF_TABLE_NAME"), "a Global");
@@ -134,5 +134,12 @@ mod tests {
                 .contains("PETRAF_PLATFORM_ADMIN_KEY_ARN")
         );
         assert!(function("admin").memory_mb > session.memory_mb);
+        // The extraction worker's room.
+        assert!(function("extract").memory_mb > function("admin").memory_mb);
+        assert!(
+            function("admin")
+                .variables
+                .contains("PETRAF_EXTRACT_FUNCTION")
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! A document's text: the format detected from its content and name, then
-//! extracted by [`crate::extraction`] (in the isolated worker where a
-//! parser engine is needed) and cleaned.
+//! extracted by [`crate::extraction`] (by the document reader, in an
+//! isolated worker, where a parser engine is needed) and cleaned.
 
 use crate::app::{App, AppError, AppResult};
 use crate::domain::injection::{Finding, find_instructions};
-use crate::extraction::{self, DocumentFormat, Extracted, worker};
+use crate::extraction::{self, DocumentFormat, Extracted};
 use crate::telemetry::metrics::{self, Metric};
 
 /// The format and text of the document `filename` holding `bytes`;
@@ -18,12 +18,13 @@ pub async fn extract_document(
     let limits = app.settings.extraction_limits.clone();
     let started = std::time::Instant::now();
     let extracted = if format.needs_worker() {
-        let program = worker::worker_program(app.settings.extract_worker.as_ref())
-            .map_err(worker_unavailable)?;
-        let reply = worker::extract_isolated(program, format, bytes.to_vec(), limits)
+        let reply = app
+            .reader
+            .read(format, bytes.to_vec(), &limits)
             .await
             .map_err(worker_unavailable)?;
         tracing::info!(
+            reader = app.reader.name(),
             format = format.name(),
             bytes = bytes.len(),
             millis = started.elapsed().as_millis() as u64,
@@ -50,7 +51,7 @@ pub async fn extract_document(
 }
 
 fn worker_unavailable(e: std::io::Error) -> AppError {
-    tracing::error!(error = %e, "the extraction worker could not run");
+    tracing::error!(error = %e, "the document reader could not run");
     AppError::internal(
         "extraction_unavailable",
         "documents cannot be read right now; try again later",

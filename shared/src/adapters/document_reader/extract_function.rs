@@ -1,0 +1,128 @@
+//! Reads documents with the extract function (`PETRAF_EXTRACT_FUNCTION`):
+//! the document is staged in the document bucket, the function invoked
+//! synchronously with its key, and the reply it staged read back. Both
+//! staged objects are deleted; the bucket's lifecycle rule expires any a
+//! crash left behind.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::error::DisplayErrorContext;
+use aws_sdk_lambda::primitives::Blob;
+
+use crate::extraction::staging::{self, ExtractRequest, ExtractResponse};
+use crate::extraction::worker::WorkerReply;
+use crate::extraction::{DocumentFormat, Limits};
+use crate::ports::object_store::{ObjectStore, StoredObject};
+use crate::ports::DocumentReader;
+
+pub struct ExtractFunction {
+    client: Client,
+    /// Name or ARN of the extract function.
+    function: String,
+    /// The document bucket, where documents and replies are staged.
+    objects: Arc<dyn ObjectStore>,
+}
+
+impl ExtractFunction {
+    pub fn new(client: Client, function: impl Into<String>, objects: Arc<dyn ObjectStore>) -> Self {
+        ExtractFunction {
+            client,
+            function: function.into(),
+            objects,
+        }
+    }
+
+    async fn invoke(&self, request: &ExtractRequest) -> std::io::Result<ExtractResponse> {
+        let payload = serde_json::to_vec(request).map_err(std::io::Error::other)?;
+        let answer = self
+            .client
+            .invoke()
+            .function_name(&self.function)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| {
+                std::io::Error::other(format!(
+                    "invoking {}: {}",
+                    self.function,
+                    DisplayErrorContext(&e)
+                ))
+            })?;
+        let body = answer.payload().map(|b| b.as_ref()).unwrap_or_default();
+        if let Some(kind) = answer.function_error() {
+            // The function failed (a crash, a timeout): not the document's fault.
+            return Err(std::io::Error::other(format!(
+                "{} failed ({kind}): {}",
+                self.function,
+                String::from_utf8_lossy(&body[..body.len().min(400)])
+            )));
+        }
+        serde_json::from_slice(body).map_err(|e| {
+            std::io::Error::other(format!("{} answered nonsense: {e}", self.function))
+        })
+    }
+}
+
+fn store_error(e: crate::ports::state_store::StoreError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+#[async_trait]
+impl DocumentReader for ExtractFunction {
+    fn name(&self) -> &'static str {
+        "extract-function"
+    }
+
+    async fn read(
+        &self,
+        format: DocumentFormat,
+        bytes: Vec<u8>,
+        limits: &Limits,
+    ) -> std::io::Result<WorkerReply> {
+        let document_key = staging::new_document_key();
+        let staged = StoredObject {
+            bytes,
+            content_type: "application/octet-stream".into(),
+            metadata: Default::default(),
+        };
+        self.objects
+            .put(&document_key, staged)
+            .await
+            .map_err(store_error)?;
+        let request = ExtractRequest {
+            document_key: document_key.clone(),
+            format,
+            limits: limits.clone(),
+        };
+        let answered = self.invoke(&request).await;
+        let response = match answered {
+            Ok(response) => response,
+            Err(e) => {
+                // The function deletes the document when it reads it; it
+                // may have failed before.
+                let _ = self.objects.delete(&document_key).await;
+                return Err(e);
+            }
+        };
+        if response.reply_key != staging::reply_key(&document_key) {
+            return Err(std::io::Error::other(format!(
+                "{} left its reply at an unexpected key",
+                self.function
+            )));
+        }
+        let reply = self
+            .objects
+            .get(&response.reply_key)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| std::io::Error::other("the extract function's reply is missing"))?;
+        if let Err(e) = self.objects.delete(&response.reply_key).await {
+            tracing::warn!(error = %e, key = %response.reply_key, "a staged reply was left for the lifecycle rule");
+        }
+        serde_json::from_slice(&reply.bytes).map_err(|e| {
+            std::io::Error::other(format!("the extract function's reply is nonsense: {e}"))
+        })
+    }
+}

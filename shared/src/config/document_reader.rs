@@ -1,0 +1,74 @@
+//! Where documents that need a parser engine are read
+//! (`PETRAF_EXTRACT_FUNCTION`, `PETRAF_EXTRACT_WORKER`).
+
+use std::sync::Arc;
+
+use super::env::Env;
+use super::error::{ConfigError, config_error};
+use crate::adapters::document_reader::WorkerProcess;
+use crate::app::Settings;
+use crate::ports::{DocumentReader, ObjectStore};
+
+/// `PETRAF_EXTRACT_FUNCTION`: the name or ARN of the extract function,
+/// which reads documents staged in the document bucket (`objects`, which
+/// must then be S3). Unset: a worker process beside this one, which a build
+/// without the `extraction` feature cannot run unless
+/// `PETRAF_EXTRACT_WORKER` names an executable that can.
+pub async fn document_reader(
+    env: &dyn Env,
+    objects: &Arc<dyn ObjectStore>,
+    settings: &Settings,
+) -> Result<Arc<dyn DocumentReader>, ConfigError> {
+    if let Some(function) = env.get("PETRAF_EXTRACT_FUNCTION") {
+        return extract_function(function, objects).await;
+    }
+    let worker = WorkerProcess::new(settings.extract_worker.clone());
+    if !worker.can_read() {
+        return Err(config_error(
+            "PETRAF_EXTRACT_FUNCTION",
+            "is required: this build has no PDF, Office or HTML reader (feature `extraction`)",
+        ));
+    }
+    Ok(Arc::new(worker))
+}
+
+/// A worker process beside this one (`PETRAF_EXTRACT_WORKER` or this
+/// executable): what the extract function itself reads documents with.
+pub fn worker_reader(env: &dyn Env) -> Result<Arc<dyn DocumentReader>, ConfigError> {
+    let worker = WorkerProcess::new(super::settings::extract_worker(env));
+    if !worker.can_read() {
+        return Err(config_error(
+            "PETRAF_EXTRACT_WORKER",
+            "is required: this build has no PDF, Office or HTML reader (feature `extraction`)",
+        ));
+    }
+    Ok(Arc::new(worker))
+}
+
+#[cfg(feature = "extract-function")]
+async fn extract_function(
+    function: String,
+    objects: &Arc<dyn ObjectStore>,
+) -> Result<Arc<dyn DocumentReader>, ConfigError> {
+    if objects.name() != "s3" {
+        return Err(config_error(
+            "PETRAF_EXTRACT_FUNCTION",
+            "stages documents in the document bucket: set PETRAF_DOCUMENT_BUCKET too",
+        ));
+    }
+    let client = aws_sdk_lambda::Client::new(super::aws_sdk_config().await);
+    Ok(Arc::new(
+        crate::adapters::document_reader::ExtractFunction::new(client, function, objects.clone()),
+    ))
+}
+
+#[cfg(not(feature = "extract-function"))]
+async fn extract_function(
+    _function: String,
+    _objects: &Arc<dyn ObjectStore>,
+) -> Result<Arc<dyn DocumentReader>, ConfigError> {
+    Err(config_error(
+        "PETRAF_EXTRACT_FUNCTION",
+        "is set but this build cannot invoke Lambda functions (feature `extract-function`)",
+    ))
+}
