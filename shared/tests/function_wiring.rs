@@ -364,10 +364,22 @@ fn the_extract_function_alone_links_the_parsers_and_is_invoked_by_whoever_stores
     let staging = "s3:::petraf-documents-${AWS::AccountId}-${AWS::Region}/extraction/*";
     assert!(extract.contains(staging), "{extract}");
     for line in extract.lines().filter(|l| l.contains("Resource")) {
-        assert!(line.contains(staging), "the extract function reaches beyond its staging: {line}");
+        assert!(
+            line.contains(staging),
+            "the extract function reaches beyond its staging: {line}"
+        );
     }
-    for foreign in ["dynamodb:", "rds-data:", "bedrock:", "secretsmanager:", "lambda:"] {
-        assert!(!extract.contains(foreign), "the extract function may call {foreign}");
+    for foreign in [
+        "dynamodb:",
+        "rds-data:",
+        "bedrock:",
+        "secretsmanager:",
+        "lambda:",
+    ] {
+        assert!(
+            !extract.contains(foreign),
+            "the extract function may call {foreign}"
+        );
     }
 }
 

@@ -15,6 +15,8 @@
 use std::time::Instant;
 
 use futures::StreamExt;
+use petraf_core::extraction::staging::STAGING_PREFIX;
+use petraf_tests::documents::{read_fixture, upload_form};
 use petraf_tests::journey::{
     G4_FIRST, G4_SECOND, G6_VALUES, G8_ACTIONS, UA, check_pass, check_stream, fixture, names,
     upload_documents,
@@ -170,8 +172,10 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
     assert_eq!(unknown.status, 404, "no route, as HTTP API answers");
 
     // John's documents through the admin function (multipart, base64 in
-    // the event), extracted in its isolated worker.
+    // the event); Markdown is read in-process, a DOCX or PDF by the
+    // extract function.
     upload_documents(&api, &tenant_id, &admin_key).await;
+    read_by_the_extract_function(&api, &stack, &tenant_id, &admin_key).await;
     let wrong_key = api
         .get("/api/admin/stats/overview")
         .admin("admin_sk_wrong")
@@ -344,6 +348,41 @@ async fn sarahs_journey_on_the_built_lambda_artifacts() {
     for function in &deployment.functions {
         assert!(function.is_alive(), "{} stayed up", function.name);
     }
+}
+
+/// Admin stages a document that needs a parser in the bucket and invokes
+/// the extract function: a DOCX is indexed, a password-protected PDF gets
+/// the refusal the worker gives, and nothing is left staged.
+async fn read_by_the_extract_function(api: &Client, stack: &Stack, tenant: &str, admin_key: &str) {
+    let upload = |filename: &'static str, fixture: &'static str| {
+        api.post(&format!("/api/admin/rag/upload/{tenant}"))
+            .admin(admin_key)
+            .multipart(upload_form(
+                filename,
+                read_fixture(fixture),
+                "career_framework",
+            ))
+            .send()
+    };
+    let report = upload("report.docx", "office/libreoffice-report.docx").await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert!(report.json()["chunks_created"].as_u64().unwrap() >= 1);
+    let locked = upload("locked.pdf", "gen/enc-aes256-userpw.pdf").await;
+    assert_eq!(locked.status, 422, "{}", locked.text);
+    assert_eq!(locked.json()["error"]["code"], "password_protected");
+
+    let staged = petraf_tests::http_client()
+        .get(format!(
+            "{}/{}?list-type=2&prefix={STAGING_PREFIX}",
+            stack.moto, stack.bucket
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(staged.contains("<KeyCount>0</KeyCount>"), "{staged}");
 }
 
 /// A PDF put into the drop folder through a presigned URL, then the S3
@@ -526,6 +565,21 @@ fn subsegments_sent() {
         !by("rag-upload", "embedding").is_empty(),
         "its chunks embedded"
     );
+    assert!(
+        by("rag-upload", "Lambda")
+            .iter()
+            .any(|d| d["aws"]["operation"] == "Invoke"),
+        "the extract function invoked"
+    );
+    let extract_s3 = by("extract", "S3");
+    for operation in ["GetObject", "PutObject", "DeleteObject"] {
+        assert!(
+            extract_s3
+                .iter()
+                .any(|d| d["aws"]["operation"] == operation),
+            "the extract function's staging: {operation}"
+        );
+    }
 }
 
 fn d_str<'a>(document: &'a Value, field: &str) -> &'a str {

@@ -30,8 +30,8 @@ pub mod way_forward;
 
 use std::sync::Arc;
 
-use crate::domain::resume_token::TokenSigner;
 use crate::adapters::document_reader::WorkerProcess;
+use crate::domain::resume_token::TokenSigner;
 use crate::ports::{
     ChatModel, Clock, DocumentReader, Embedder, ObjectStore, Ports, StateStore, VectorStore,
 };

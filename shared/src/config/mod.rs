@@ -38,8 +38,8 @@ use env::{Choice, choice, deployed_choice};
 
 #[cfg(feature = "aws-sdk")]
 pub use aws::aws_sdk_config;
-pub use document_reader::{document_reader, worker_reader};
 pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private, scratch_data_dir};
+pub use document_reader::{document_reader, worker_reader};
 #[cfg(any(test, feature = "conformance"))]
 pub use env::test_env;
 pub use env::{Env, ProcessEnv, bounded};
@@ -270,7 +270,9 @@ pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError>
 
 /// The document bucket alone: all the extract function touches.
 pub async fn document_objects(env: &dyn Env) -> Result<Arc<dyn ObjectStore>, ConfigError> {
-    ObjectBackend::deployed(env)?.build(env, &data_dir(env)).await
+    ObjectBackend::deployed(env)?
+        .build(env, &data_dir(env))
+        .await
 }
 
 #[cfg(test)]

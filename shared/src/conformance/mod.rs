@@ -3,12 +3,14 @@
 //! uniquely named tenants, so they can share a table or bucket with other
 //! runs.
 
+mod document_reader;
 pub mod fixtures;
 mod models;
 mod object_store;
 mod state_store;
 mod vector_store;
 
+pub use document_reader::document_reader;
 pub use models::{chat_model, embedder, sarah_context};
 pub use object_store::object_store;
 pub use state_store::state_store;

@@ -367,7 +367,14 @@ mod tests {
         let names: Vec<&str> = memory.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["admin", "chat-stream", "extract", "goals", "rag-upload", "session"]
+            [
+                "admin",
+                "chat-stream",
+                "extract",
+                "goals",
+                "rag-upload",
+                "session"
+            ]
         );
         assert_eq!(memory["session"], 256, "the Globals size");
         assert_eq!(memory["admin"], 512, "its own size");

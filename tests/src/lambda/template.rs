@@ -113,7 +113,14 @@ mod tests {
         let binaries: Vec<&str> = all.iter().map(|f| f.binary.as_str()).collect();
         assert_eq!(
             binaries,
-            ["session", "goals", "admin", "chat-stream", "rag-upload", "extract"]
+            [
+                "session",
+                "goals",
+                "admin",
+                "chat-stream",
+                "rag-upload",
+                "extract"
+            ]
         );
         let session = function("session");
         assert!(session.variables.contains("PETRAF_TABLE_NAME"), "a Global");

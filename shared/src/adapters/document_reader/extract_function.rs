@@ -14,8 +14,8 @@ use aws_sdk_lambda::primitives::Blob;
 use crate::extraction::staging::{self, ExtractRequest, ExtractResponse};
 use crate::extraction::worker::WorkerReply;
 use crate::extraction::{DocumentFormat, Limits};
-use crate::ports::object_store::{ObjectStore, StoredObject};
 use crate::ports::DocumentReader;
+use crate::ports::object_store::{ObjectStore, StoredObject};
 
 pub struct ExtractFunction {
     client: Client,
@@ -32,6 +32,15 @@ impl ExtractFunction {
             function: function.into(),
             objects,
         }
+    }
+
+    /// The client for `sdk_config` (the process's, or a test's endpoint).
+    pub fn from_sdk_config(
+        sdk_config: &aws_config::SdkConfig,
+        function: impl Into<String>,
+        objects: Arc<dyn ObjectStore>,
+    ) -> Self {
+        Self::new(Client::new(sdk_config), function, objects)
     }
 
     async fn invoke(&self, request: &ExtractRequest) -> std::io::Result<ExtractResponse> {
@@ -59,9 +68,8 @@ impl ExtractFunction {
                 String::from_utf8_lossy(&body[..body.len().min(400)])
             )));
         }
-        serde_json::from_slice(body).map_err(|e| {
-            std::io::Error::other(format!("{} answered nonsense: {e}", self.function))
-        })
+        serde_json::from_slice(body)
+            .map_err(|e| std::io::Error::other(format!("{} answered nonsense: {e}", self.function)))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod extraction;
 pub mod indexing;
 pub mod originals;
 pub mod refusals;
+pub mod staged;
 pub mod upload;
 
 use serde::Serialize;
