@@ -25,13 +25,16 @@ LAYERS = {
     "domain": 0,
     "telemetry": 0,
     "ports": 1,
+    # The document formats, limits and worker reply the DocumentReader port
+    # speaks in; extraction imports no port.
+    "extraction": 1,
     "adapters": 2,
-    "extraction": 2,
     "conformance": 2,
     "app": 3,
     "config": 4,  # the composition root: builds adapters into app services
     "http": 5,
     "s3_event": 5,
+    "extract_event": 5,
     "lib": 6,
 }
 

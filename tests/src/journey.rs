@@ -119,7 +119,7 @@ pub fn check_stream(events: &[(String, Value)], phase: &str) {
     assert_eq!(events.first().unwrap().0, "start");
     assert_eq!(events[0].1["phase"], phase);
     assert_eq!(events[0].1["step"], "collect");
-    assert_eq!(events.last().unwrap().0, "complete", "{:?}", names(events));
+    assert_eq!(events.last().unwrap().0, "complete", "{events:?}");
     let messages: Vec<&Value> = events
         .iter()
         .filter(|(n, _)| n == "message")

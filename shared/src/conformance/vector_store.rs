@@ -81,6 +81,7 @@ pub async fn vector_store(store: Arc<dyn VectorStore>, dimension: usize) {
 
     let query = direction(d, 0, 0, 0.0);
     let found = store.search(&a, &[], &query, 3).await.unwrap();
+    zero_vectors_score_zero(store, d).await;
     let ids: Vec<&str> = found.iter().map(|f| f.chunk.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -337,4 +338,34 @@ pub async fn document_commits(
     );
     assert!(state.document(&t, "doc").await.unwrap().is_none());
     assert_eq!(audited(state, &t, action::RAG_DOCUMENT_DELETED).await, 1);
+}
+
+/// A chunk embedded as the zero vector (a table cell of digits, to the
+/// offline embedder) has no direction: its cosine distance is NaN, which
+/// must neither break the search nor rank above a real match.
+async fn zero_vectors_score_zero(store: &dyn VectorStore, d: usize) {
+    let tenant = unique("t");
+    store
+        .upsert_document(
+            &tenant,
+            "doc1",
+            vec![
+                chunk(&tenant, "doc1", 0, "values", vec![0.0; d]),
+                chunk(&tenant, "doc1", 1, "values", direction(d, 0, 1, 0.1)),
+            ],
+        )
+        .await
+        .unwrap();
+    let found = store
+        .search(&tenant, &[], &direction(d, 0, 0, 0.0), 2)
+        .await
+        .unwrap();
+    // An HNSW index may leave a zero vector out altogether (pgvector does
+    // not index it for cosine); a scan finds it, last.
+    assert_eq!(found[0].chunk.id, "doc1-00001");
+    for passage in &found[1..] {
+        assert_eq!(passage.chunk.id, "doc1-00000");
+        assert_eq!(passage.similarity, 0.0, "the zero vector scores 0");
+    }
+    store.delete_document(&tenant, "doc1").await.unwrap();
 }

@@ -32,11 +32,14 @@ pub(crate) fn search_sql(filter_categories: bool) -> String {
     // only: in a single query, PostgreSQL would render every candidate row
     // (a 1536-float vector as text) before sorting; the answer leaves the
     // vectors out altogether. Every column comes back
-    // as text, bigint or float8, which both transports decode alike.
+    // as text, bigint or float8, which both transports decode alike. A zero
+    // vector's cosine distance is NaN, which JSON (the Data API) cannot
+    // carry: such a chunk scores 0.
     format!(
         "SELECT c.id, c.tenant_id, c.document_id, CAST(c.chunk_index AS bigint), c.category, \
          c.content, CAST(c.metadata AS text), \
-         CAST(EXTRACT(EPOCH FROM c.created_at) * 1000000 AS bigint), 1 - nearest.distance \
+         CAST(EXTRACT(EPOCH FROM c.created_at) * 1000000 AS bigint), \
+         COALESCE(NULLIF(1 - nearest.distance, CAST('NaN' AS float8)), 0) \
          FROM (SELECT tenant_id, id, embedding <=> CAST(:query AS vector) AS distance \
          FROM rag_chunks WHERE tenant_id = :tenant_id{category} \
          ORDER BY distance LIMIT :k) AS nearest \
