@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::env::Env;
 use super::error::{ConfigError, config_error};
 use crate::adapters::document_reader::WorkerProcess;
-use crate::app::Settings;
 use crate::ports::{DocumentReader, ObjectStore};
 
 /// `PETRAF_EXTRACT_FUNCTION`: the name or ARN of the extract function,
@@ -17,28 +16,29 @@ use crate::ports::{DocumentReader, ObjectStore};
 pub async fn document_reader(
     env: &dyn Env,
     objects: &Arc<dyn ObjectStore>,
-    settings: &Settings,
 ) -> Result<Arc<dyn DocumentReader>, ConfigError> {
-    if let Some(function) = env.get("PETRAF_EXTRACT_FUNCTION") {
-        return extract_function(function, objects).await;
+    match env.get("PETRAF_EXTRACT_FUNCTION") {
+        Some(function) => extract_function(function, objects).await,
+        None => checked_worker(env, "PETRAF_EXTRACT_FUNCTION"),
     }
-    let worker = WorkerProcess::new(settings.extract_worker.clone());
-    if !worker.can_read() {
-        return Err(config_error(
-            "PETRAF_EXTRACT_FUNCTION",
-            "is required: this build has no PDF, Office or HTML reader (feature `extraction`)",
-        ));
-    }
-    Ok(Arc::new(worker))
 }
 
 /// A worker process beside this one (`PETRAF_EXTRACT_WORKER` or this
 /// executable): what the extract function itself reads documents with.
 pub fn worker_reader(env: &dyn Env) -> Result<Arc<dyn DocumentReader>, ConfigError> {
+    checked_worker(env, "PETRAF_EXTRACT_WORKER")
+}
+
+/// The worker process, or an error naming `missing`, the variable that
+/// would let a build without the parsers read documents.
+fn checked_worker(
+    env: &dyn Env,
+    missing: &'static str,
+) -> Result<Arc<dyn DocumentReader>, ConfigError> {
     let worker = WorkerProcess::new(super::settings::extract_worker(env));
     if !worker.can_read() {
         return Err(config_error(
-            "PETRAF_EXTRACT_WORKER",
+            missing,
             "is required: this build has no PDF, Office or HTML reader (feature `extraction`)",
         ));
     }

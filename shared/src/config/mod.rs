@@ -263,7 +263,7 @@ pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError>
     )?;
     let mut services = Services::new(ports, Arc::new(SystemClock), secrets, settings);
     if uses.objects {
-        services.reader = document_reader(env, &services.objects, &services.settings).await?;
+        services.reader = document_reader(env, &services.objects).await?;
     }
     Ok(Arc::new(services))
 }

@@ -89,9 +89,9 @@ fn from_markdown(text: &str, title: Option<String>) -> Extracted {
     }
 }
 
-#[cfg_attr(not(feature = "extraction"), allow(dead_code))]
 /// Pages of text as paragraphs that know their page; no text layer when
 /// the pages hold (almost) nothing readable.
+#[cfg_attr(not(feature = "extraction"), allow(dead_code))]
 fn from_pages(pages: &[String], title: Option<String>) -> Result<Extracted, ExtractFailure> {
     let all: String = pages.concat();
     if lacks_text_layer(&all, pages.len() as u32) {
@@ -109,8 +109,8 @@ fn from_pages(pages: &[String], title: Option<String>) -> Result<Extracted, Extr
     })
 }
 
-#[cfg_attr(not(feature = "extraction"), allow(dead_code))]
 /// A title worth keeping: trimmed, not empty, not a file name or tool stamp.
+#[cfg_attr(not(feature = "extraction"), allow(dead_code))]
 fn plausible_title(raw: &str) -> Option<String> {
     let title = clean_text(raw).replace('\n', " ");
     let title = title.trim();

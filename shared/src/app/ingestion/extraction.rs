@@ -22,7 +22,7 @@ pub async fn extract_document(
             .reader
             .read(format, bytes.to_vec(), &limits)
             .await
-            .map_err(worker_unavailable)?;
+            .map_err(reader_unavailable)?;
         tracing::info!(
             reader = app.reader.name(),
             format = format.name(),
@@ -50,7 +50,7 @@ pub async fn extract_document(
     Ok((format, extracted))
 }
 
-fn worker_unavailable(e: std::io::Error) -> AppError {
+fn reader_unavailable(e: std::io::Error) -> AppError {
     tracing::error!(error = %e, "the document reader could not run");
     AppError::internal(
         "extraction_unavailable",
