@@ -75,7 +75,7 @@ async fn sarahs_whole_journey_on_dynamodb_s3_and_pgvector() {
     // What `petraf migrate` does, then the bucket the template would create.
     let done = config::migrate(&env).await.expect("migrate");
     assert!(done.iter().any(|line| line.contains(&table)), "{done:?}");
-    let sdk = config::aws_sdk_config().await;
+    let sdk = config::aws_sdk_config(&env).await;
     petraf_core::adapters::s3::client(sdk, true)
         .create_bucket()
         .bucket(&bucket)

@@ -18,7 +18,7 @@ pub async fn document_reader(
     objects: &Arc<dyn ObjectStore>,
 ) -> Result<Arc<dyn DocumentReader>, ConfigError> {
     match env.get("PETRAF_EXTRACT_FUNCTION") {
-        Some(function) => extract_function(function, objects).await,
+        Some(function) => extract_function(env, function, objects).await,
         None => checked_worker(env, "PETRAF_EXTRACT_FUNCTION"),
     }
 }
@@ -47,6 +47,7 @@ fn checked_worker(
 
 #[cfg(feature = "extract-function")]
 async fn extract_function(
+    env: &dyn Env,
     function: String,
     objects: &Arc<dyn ObjectStore>,
 ) -> Result<Arc<dyn DocumentReader>, ConfigError> {
@@ -56,7 +57,7 @@ async fn extract_function(
             "stages documents in the document bucket: set PETRAF_DOCUMENT_BUCKET too",
         ));
     }
-    let client = aws_sdk_lambda::Client::new(super::aws_sdk_config().await);
+    let client = aws_sdk_lambda::Client::new(super::aws_sdk_config(env).await);
     Ok(Arc::new(
         crate::adapters::document_reader::ExtractFunction::new(client, function, objects.clone()),
     ))
@@ -64,6 +65,7 @@ async fn extract_function(
 
 #[cfg(not(feature = "extract-function"))]
 async fn extract_function(
+    _env: &dyn Env,
     _function: String,
     _objects: &Arc<dyn ObjectStore>,
 ) -> Result<Arc<dyn DocumentReader>, ConfigError> {

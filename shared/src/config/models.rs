@@ -64,7 +64,7 @@ impl ModelProvider {
             #[cfg(feature = "bedrock")]
             ModelProvider::Bedrock => {
                 let settings = super::model_settings::bedrock_settings(env)?;
-                let sdk_config = super::aws_sdk_config().await;
+                let sdk_config = super::aws_sdk_config(env).await;
                 if sdk_config.region().is_none() {
                     return Err(config_error(
                         "AWS_REGION",

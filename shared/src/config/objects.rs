@@ -71,6 +71,6 @@ pub(super) fn local_object_store(dir: &Path) -> LocalObjectStore {
 pub async fn s3_object_store(env: &dyn Env, bucket: String) -> crate::adapters::s3::S3ObjectStore {
     let path_style =
         env.get("AWS_ENDPOINT_URL").is_some() || env.get("AWS_ENDPOINT_URL_S3").is_some();
-    let client = crate::adapters::s3::client(super::aws_sdk_config().await, path_style);
+    let client = crate::adapters::s3::client(super::aws_sdk_config(env).await, path_style);
     crate::adapters::s3::S3ObjectStore::new(client, bucket)
 }

@@ -105,17 +105,34 @@ pub(super) async fn secret_value(
         #[cfg(feature = "secrets-manager")]
         (None, Some(arn)) => Ok(Some((
             arn_variable,
-            fetch_secret(arn_variable, &arn).await?,
+            fetch_secret(env, arn_variable, &arn).await?,
         ))),
         #[cfg(not(feature = "secrets-manager"))]
         (None, Some(_)) => Err(not_in_this_build(arn_variable, "secrets-manager")),
     }
 }
 
+/// One Secrets Manager client per process: every secret read at start
+/// goes through it (each client built costs its own endpoint rules and
+/// plugins, at init).
 #[cfg(feature = "secrets-manager")]
-async fn fetch_secret(arn_variable: &'static str, arn: &str) -> Result<String, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(super::aws_sdk_config().await);
-    let answer = client
+async fn secrets_manager(env: &dyn Env) -> &'static aws_sdk_secretsmanager::Client {
+    static CLIENT: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client> =
+        tokio::sync::OnceCell::const_new();
+    let config = super::aws_sdk_config(env).await;
+    CLIENT
+        .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(config) })
+        .await
+}
+
+#[cfg(feature = "secrets-manager")]
+async fn fetch_secret(
+    env: &dyn Env,
+    arn_variable: &'static str,
+    arn: &str,
+) -> Result<String, ConfigError> {
+    let answer = secrets_manager(env)
+        .await
         .get_secret_value()
         .secret_id(arn.trim())
         .send()

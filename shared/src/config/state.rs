@@ -62,7 +62,7 @@ impl StateBackend {
             StateBackend::DynamoDb => {
                 use crate::adapters::dynamodb::{TableOutcome, create_table};
                 let table = table_name(env)?;
-                let client = aws_sdk_dynamodb::Client::new(super::aws_sdk_config().await);
+                let client = aws_sdk_dynamodb::Client::new(super::aws_sdk_config(env).await);
                 let outcome = create_table(&client, &table).await.map_err(|e| {
                     config_error("PETRAF_TABLE_NAME", format!("table {table}: {e}"))
                 })?;
@@ -105,7 +105,7 @@ async fn dynamodb_state_store(
     env: &dyn Env,
 ) -> Result<crate::adapters::dynamodb::DynamoStateStore, ConfigError> {
     let table = table_name(env)?;
-    let client = aws_sdk_dynamodb::Client::new(super::aws_sdk_config().await);
+    let client = aws_sdk_dynamodb::Client::new(super::aws_sdk_config(env).await);
     Ok(crate::adapters::dynamodb::DynamoStateStore::new(
         client, table,
     ))

@@ -66,7 +66,7 @@ impl VectorBackend {
                 let dimension = indexed_dimension(env)?;
                 let target = PgVectorTarget::from_env(env)?;
                 let connection = target.variable();
-                let store = target.connect(dimension).await;
+                let store = target.connect(env, dimension).await;
                 store.migrate().await.map_err(|e| match e {
                     // The only conflict a migration reports: a table of another dimension.
                     StoreError::Conflict(m) => config_error("PETRAF_EMBEDDING_DIMENSION", m),
@@ -196,13 +196,17 @@ impl PgVectorTarget {
         }
     }
 
-    async fn connect(self, dimension: usize) -> crate::adapters::pgvector::PgVectorStore {
+    async fn connect(
+        self,
+        env: &dyn Env,
+        dimension: usize,
+    ) -> crate::adapters::pgvector::PgVectorStore {
         use crate::adapters::pgvector::PgVectorStore;
         match self {
             #[cfg(feature = "pgvector-direct")]
             PgVectorTarget::Direct(options) => PgVectorStore::connect_lazy(*options, dimension),
             PgVectorTarget::DataApi(target) => {
-                let client = aws_sdk_rdsdata::Client::new(super::aws_sdk_config().await);
+                let client = aws_sdk_rdsdata::Client::new(super::aws_sdk_config(env).await);
                 PgVectorStore::data_api(client, target, dimension)
             }
         }
@@ -240,7 +244,7 @@ pub async fn pgvector_store(
     env: &dyn Env,
 ) -> Result<crate::adapters::pgvector::PgVectorStore, ConfigError> {
     let dimension = indexed_dimension(env)?;
-    Ok(PgVectorTarget::from_env(env)?.connect(dimension).await)
+    Ok(PgVectorTarget::from_env(env)?.connect(env, dimension).await)
 }
 
 #[cfg(all(test, feature = "pgvector-direct"))]

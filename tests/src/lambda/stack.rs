@@ -105,7 +105,7 @@ impl Stack {
             platform_key_arn: String::new(),
             platform_key: format!("platform-{suffix}-admin-key"),
         };
-        let sdk = config::aws_sdk_config().await;
+        let sdk = config::aws_sdk_config(&config::ProcessEnv).await;
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let secret = |name: String, value: String| {
             let secrets = secrets.clone();
