@@ -255,12 +255,15 @@ pub async fn from_env(env: &dyn Env) -> Result<App, ConfigError> {
 pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError> {
     let dir = data_dir(env);
     let settings = settings(env)?;
-    // Concurrently: in Lambda both wait on the network (Secrets Manager,
-    // the database), and init is a cold start the user waits through.
-    let (ports, secrets) = tokio::try_join!(
-        ports_for(env, &dir, uses),
-        deployed_secrets(env, &dir, uses)
-    )?;
+    // Concurrently, the secrets polled first: their requests go out before
+    // the ports' clients are built (CPU work on this task), so Secrets
+    // Manager answers while they are. Init is a cold start the user waits
+    // through. A misconfigured port is still named before a secret.
+    let (secrets, ports) = tokio::join!(
+        deployed_secrets(env, &dir, uses),
+        ports_for(env, &dir, uses)
+    );
+    let (ports, secrets) = (ports?, secrets?);
     let mut services = Services::new(ports, Arc::new(SystemClock), secrets, settings);
     if uses.objects {
         services.reader = document_reader(env, &services.objects).await?;
