@@ -40,10 +40,6 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 /// A route group and the layers every group shares.
 fn finish(routes: Router<App>, app: App) -> Router {
     routes
-        .route(
-            "/api/openapi.json",
-            axum::routing::get(openapi::openapi_json),
-        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -52,12 +48,23 @@ fn finish(routes: Router<App>, app: App) -> Router {
         .with_state(app)
 }
 
-/// Sessions and health (the session function).
+/// `GET /api/openapi.json`. Only the session function serves it (API
+/// Gateway routes the path there), so only its package carries the
+/// document's generation: every schema's builder code.
+fn openapi_route() -> Router<App> {
+    Router::new().route(
+        "/api/openapi.json",
+        axum::routing::get(openapi::openapi_json),
+    )
+}
+
+/// Sessions, health and the OpenAPI document (the session function).
 pub fn session_api(app: App) -> Router {
     finish(
         session_routes::router()
             .merge(tenant_routes::router())
-            .merge(privacy_routes::session_router()),
+            .merge(privacy_routes::session_router())
+            .merge(openapi_route()),
         app,
     )
 }
@@ -94,7 +101,8 @@ pub fn full_api(app: App) -> Router {
         .merge(document_routes::router())
         .merge(privacy_routes::session_router())
         .merge(privacy_routes::admin_router())
-        .merge(metrics_routes::router());
+        .merge(metrics_routes::router())
+        .merge(openapi_route());
     finish(routes, app)
 }
 

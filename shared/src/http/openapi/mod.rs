@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document of the whole API, derived from the handlers'
 //! annotations and the types they read and write; served at
-//! `GET /api/openapi.json` by every route group and committed as
+//! `GET /api/openapi.json` by the session function and `petraf serve`
+//! (`http::session_api`, `http::full_api`) and committed as
 //! `openapi.json` at the repository's root (`petraf openapi`).
 //!
 //! What the annotations leave implicit is added here once for every
