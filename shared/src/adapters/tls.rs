@@ -13,11 +13,10 @@ pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-service
 #[cfg(feature = "aws-sdk")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwsTrust {
-    /// Amazon Trust Services' roots only. Loading and parsing the system's
-    /// ~150 roots at every cold start took a fifth of a function's init
-    /// (BENCHMARKS.md, "Trust roots"), for connections that only ever
-    /// reach AWS; and a mis-issued certificate from any other CA is not
-    /// trusted for them.
+    /// Amazon Trust Services' roots only: a certificate from any other CA
+    /// is not trusted for connections that only ever reach AWS, and no
+    /// cold start loads and parses the system's ~150 roots (1–2.5 ms
+    /// natively; BENCHMARKS.md, "Trust roots and init").
     AmazonRoots,
     /// The system's trust store, which honours `SSL_CERT_FILE` and
     /// `SSL_CERT_DIR`: an AWS endpoint behind a TLS-inspecting proxy, or a

@@ -10,17 +10,23 @@ use crate::adapters::tls::{AwsTrust, aws_config_loader_trusting};
 pub async fn aws_sdk_config(env: &dyn Env) -> &'static aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();
-    let mut loader = aws_config_loader_trusting(aws_trust(env));
-    if in_lambda(env) {
-        // Lambda hands the role's credentials to the process in these
-        // variables; the default chain would first build the profile and
-        // web-identity providers (an STS client) that never answer here,
-        // at every cold start.
-        loader = loader.credentials_provider(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        );
-    }
-    CONFIG.get_or_init(|| loader.load()).await
+    let (trust, lambda) = (aws_trust(env), in_lambda(env));
+    // Every AWS adapter asks for it: the loader is built once, on the first ask.
+    CONFIG
+        .get_or_init(|| async move {
+            let mut loader = aws_config_loader_trusting(trust);
+            if lambda {
+                // Lambda hands the role's credentials to the process in
+                // these variables; the default chain would first build the
+                // profile and web-identity providers (an STS client) that
+                // never answer here, at every cold start.
+                loader = loader.credentials_provider(
+                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+                );
+            }
+            loader.load().await
+        })
+        .await
 }
 
 /// Amazon Trust Services' roots, unless `SSL_CERT_FILE` or `SSL_CERT_DIR`
