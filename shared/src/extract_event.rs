@@ -1,5 +1,5 @@
-//! The extract function's entry: each invocation reads one document staged
-//! in the bucket ([`read_staged`]). Admin and rag-upload invoke it, so that
+//! The extract function's entry: each invocation reads one document its
+//! invoker staged ([`read_staged`]). Admin and rag-upload invoke it, so that
 //! only this function links the parser engines.
 
 use std::sync::Arc;
@@ -8,17 +8,18 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 use crate::app::ingestion::staged::read_staged;
 use crate::extraction::staging::ExtractRequest;
-use crate::ports::{DocumentReader, ObjectStore};
+use crate::ports::{DocumentReader, StagedTransfer};
 
 /// Serves extraction requests until the runtime stops; `reader` is a
-/// worker process ([`crate::config::worker_reader`]).
+/// worker process ([`crate::config::worker_reader`]), `transfer` reaches
+/// the presigned URLs ([`crate::config::staged_transfer`]).
 pub async fn run(
-    objects: Arc<dyn ObjectStore>,
+    transfer: Arc<dyn StagedTransfer>,
     reader: Arc<dyn DocumentReader>,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<ExtractRequest>| {
-        let (objects, reader) = (objects.clone(), reader.clone());
-        async move { read_staged(objects.as_ref(), reader.as_ref(), event.payload).await }
+        let (transfer, reader) = (transfer.clone(), reader.clone());
+        async move { read_staged(transfer.as_ref(), reader.as_ref(), event.payload).await }
     }))
     .await
 }

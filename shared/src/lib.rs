@@ -13,7 +13,7 @@ pub mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod domain;
-#[cfg(feature = "lambda")]
+#[cfg(all(feature = "lambda", feature = "staging-transfer"))]
 pub mod extract_event;
 pub mod extraction;
 pub mod http;

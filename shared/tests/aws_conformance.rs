@@ -30,6 +30,7 @@ use petraf_core::domain::ids::new_id;
 use petraf_core::domain::phase::{GoalType, Phase};
 use petraf_core::domain::session::ProfileInput;
 use petraf_core::domain::tenant::{TenantConfig, TenantStatus};
+use petraf_core::extraction::staging;
 use petraf_core::ports::object_store::{ObjectStore, StoredObject, document_key};
 use petraf_core::ports::state_store::{
     AuditQuery, CounterDelta, Guarded, SessionChange, StoreError,
@@ -798,6 +799,76 @@ async fn presigned_put_uploads_into_the_drop_folder() {
             .await
             .is_err(),
         "only document keys are presigned"
+    );
+}
+
+/// GETs a presigned http:// URL; the status code and the body.
+async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("moto serves http");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&response[..split]);
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, response[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn presigned_urls_reach_a_staged_document_and_its_reply_only() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let store = s3_store(&endpoint).await;
+    let document = staging::new_document_key();
+    let staged = StoredObject {
+        bytes: b"%PDF-1.7 staged".to_vec(),
+        content_type: "application/octet-stream".into(),
+        metadata: Default::default(),
+    };
+    store.put(&document, staged).await.unwrap();
+    let get = store
+        .presign_get(&document, StdDuration::from_secs(900))
+        .await
+        .unwrap();
+    assert!(get.contains("X-Amz-Signature="), "{get}");
+    assert_eq!(http_get(&get).await, (200, b"%PDF-1.7 staged".to_vec()));
+
+    let reply = staging::reply_key(&document);
+    let put = store
+        .presign_put(&reply, StdDuration::from_secs(900))
+        .await
+        .unwrap();
+    assert_eq!(http_put(&put, b"{\"reply\": 1}").await, 200);
+    assert_eq!(
+        store.get(&reply).await.unwrap().unwrap().bytes,
+        b"{\"reply\": 1}"
+    );
+
+    // Nothing else is presigned for reading, nor a staged document for writing.
+    let upload = document_key("t1", "values", "d1", "values.txt");
+    for key in [upload.as_str(), reply.as_str(), "extraction/../uploads/x"] {
+        assert!(
+            store
+                .presign_get(key, StdDuration::from_secs(60))
+                .await
+                .is_err(),
+            "{key} presigned for reading"
+        );
+    }
+    assert!(
+        store
+            .presign_put(&document, StdDuration::from_secs(60))
+            .await
+            .is_err(),
+        "a staged document presigned for writing"
     );
 }
 

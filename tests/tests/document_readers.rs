@@ -1,28 +1,43 @@
 //! The document-reader conformance suite against both readers: a worker
 //! process beside the server, and the extract function behind Lambda's
 //! Invoke API (served here on loopback by the extract function's own use
-//! case over a shared object store, as S3 is shared in production).
+//! case). The extract function's staging runs on S3 (moto), as deployed:
+//! the invoker stages the document and presigns its URLs, the function
+//! reaches them over HTTP with no grant of its own.
+//!
+//! Then the function's transfer against a hostile or failing peer: a
+//! document over the limit, a redirect, a refusal, URLs that point
+//! elsewhere.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_s3::config::{Credentials, Region};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use petraf_core::adapters::document_reader::{ExtractFunction, WorkerProcess};
-use petraf_core::adapters::embedded::LocalObjectStore;
+use petraf_core::adapters::staged_transfer::HttpTransfer;
+use petraf_core::adapters::tls::AwsTrust;
 use petraf_core::app::ingestion::staged::read_staged;
 use petraf_core::conformance;
 use petraf_core::extraction::staging::{ExtractRequest, STAGING_PREFIX};
-use petraf_core::extraction::{DocumentFormat, Limits};
-use petraf_core::ports::{DocumentReader, ObjectStore};
+use petraf_core::extraction::{DocumentFormat, Limits, MAX_DOCUMENT_BYTES};
+use petraf_core::ports::{DocumentReader, ObjectStore, StagedTransfer};
+use petraf_tests::moto::moto_object_store;
 use serde_json::json;
 
 fn worker() -> Arc<dyn DocumentReader> {
     Arc::new(WorkerProcess::new(Some(petraf_tests::extract_worker())))
+}
+
+/// The transfer the extract function runs with; plain HTTP reaches the
+/// loopback stand-ins whatever the roots.
+fn transfer() -> Arc<dyn StagedTransfer> {
+    Arc::new(HttpTransfer::new(AwsTrust::AmazonRoots).unwrap())
 }
 
 #[tokio::test]
@@ -39,9 +54,9 @@ enum Function {
     Failing,
 }
 
-type Shared = (Arc<dyn ObjectStore>, Arc<dyn DocumentReader>, Function);
+type Shared = (Arc<dyn StagedTransfer>, Arc<dyn DocumentReader>, Function);
 
-async fn invoke(State((objects, reader, function)): State<Shared>, payload: Bytes) -> Response {
+async fn invoke(State((transfer, reader, function)): State<Shared>, payload: Bytes) -> Response {
     let failed = |message: String| {
         (
             StatusCode::OK,
@@ -54,25 +69,38 @@ async fn invoke(State((objects, reader, function)): State<Shared>, payload: Byte
         return failed("Task timed out after 60.00 seconds".into());
     }
     let request: ExtractRequest = serde_json::from_slice(&payload).expect("an extract request");
-    match read_staged(objects.as_ref(), reader.as_ref(), request).await {
+    match read_staged(transfer.as_ref(), reader.as_ref(), request).await {
         Ok(response) => (StatusCode::OK, serde_json::to_string(&response).unwrap()).into_response(),
         Err(message) => failed(message),
     }
 }
 
-/// The extract function behind an Invoke endpoint on loopback, and the
-/// object store both sides stage in.
+/// Serves `router` on loopback; its base URL.
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+/// The extract function behind an Invoke endpoint on loopback, staging in
+/// a fresh bucket on moto; the bucket's client, to look into it. `None`
+/// without moto.
 async fn extract_function(
     function: Function,
-) -> (ExtractFunction, Arc<dyn ObjectStore>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let objects: Arc<dyn ObjectStore> = Arc::new(LocalObjectStore::new(dir.path().to_path_buf()));
+) -> Option<(
+    ExtractFunction,
+    Arc<dyn ObjectStore>,
+    aws_sdk_s3::Client,
+    String,
+)> {
+    let (store, client) = moto_object_store("petraf-extract").await?;
+    let bucket = store.bucket().to_string();
+    let objects: Arc<dyn ObjectStore> = Arc::new(store);
     let router = Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
-        .with_state((objects.clone(), worker(), function));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+        .with_state((transfer(), worker(), function));
+    let endpoint = serve(router).await;
     let sdk_config = petraf_core::adapters::tls::aws_config_loader()
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -80,18 +108,41 @@ async fn extract_function(
         .load()
         .await;
     let reader = ExtractFunction::from_sdk_config(&sdk_config, "extract", objects.clone());
-    (reader, objects, dir)
+    Some((reader, objects, client, bucket))
+}
+
+/// What is left under the staging prefix (S3 lists it; the store's
+/// `keys_under` is for local files only).
+async fn staged_left(client: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(STAGING_PREFIX)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_extract_function_keeps_the_document_reader_promises() {
-    let (reader, objects, _dir) = extract_function(Function::Working).await;
+    let Some((reader, objects, client, bucket)) = extract_function(Function::Working).await else {
+        return;
+    };
     conformance::document_reader(&reader, Some(objects.as_ref())).await;
+    let left = staged_left(&client, &bucket).await;
+    assert!(left.is_empty(), "left staged: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_extract_function_is_the_readers_fault_and_leaves_nothing_staged() {
-    let (reader, objects, _dir) = extract_function(Function::Failing).await;
+    let Some((reader, _objects, client, bucket)) = extract_function(Function::Failing).await else {
+        return;
+    };
     let error = reader
         .read(
             DocumentFormat::Html,
@@ -101,6 +152,112 @@ async fn a_failing_extract_function_is_the_readers_fault_and_leaves_nothing_stag
         .await
         .expect_err("a function error is not an answer");
     assert!(error.to_string().contains("Task timed out"), "{error}");
-    let left = objects.keys_under(STAGING_PREFIX).await.unwrap().unwrap();
+    let left = staged_left(&client, &bucket).await;
     assert!(left.is_empty(), "left staged: {left:?}");
+}
+
+// ------------------------------------------------------- the transfer itself
+
+const ID: &str = "01J0000000000000000000000A";
+
+/// A peer that misbehaves on some staged keys, and counts what reaches it.
+async fn peer() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = |hits: &Arc<AtomicUsize>| {
+        let hits = hits.clone();
+        move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let (big, small, moved, denied) = (
+        counted(&hits),
+        counted(&hits),
+        counted(&hits),
+        counted(&hits),
+    );
+    let router = Router::new()
+        .route(
+            "/big/extraction/{id}",
+            get(move || async move {
+                big();
+                vec![b'x'; MAX_DOCUMENT_BYTES + 1]
+            }),
+        )
+        .route(
+            "/small/extraction/{id}",
+            get(move || async move {
+                small();
+                "<p>small</p>"
+            }),
+        )
+        .route(
+            "/moved/extraction/{id}",
+            get(move || async move {
+                moved();
+                Redirect::temporary(&format!("/small/extraction/{ID}"))
+            }),
+        )
+        .route(
+            "/denied/extraction/{id}",
+            get(move || async move {
+                denied();
+                (
+                    StatusCode::FORBIDDEN,
+                    "<Error><Code>AccessDenied</Code></Error>",
+                )
+            }),
+        );
+    (serve(router).await, hits)
+}
+
+#[tokio::test]
+async fn a_document_over_the_limit_is_refused_not_read_whole() {
+    let (base, _) = peer().await;
+    let error = transfer()
+        .fetch(&format!("{base}/big/extraction/{ID}"), MAX_DOCUMENT_BYTES)
+        .await
+        .expect_err("over the limit");
+    assert!(error.to_string().contains("over"), "{error}");
+    let small = transfer()
+        .fetch(&format!("{base}/small/extraction/{ID}"), MAX_DOCUMENT_BYTES)
+        .await
+        .unwrap();
+    assert_eq!(small, b"<p>small</p>");
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_a_refusal_is_explained_without_the_signature() {
+    let (base, hits) = peer().await;
+    let signed = |path: &str| format!("{base}/{path}/extraction/{ID}?X-Amz-Signature=s3cr3t");
+    let moved = transfer()
+        .fetch(&signed("moved"), MAX_DOCUMENT_BYTES)
+        .await
+        .expect_err("a redirect is not the document");
+    assert!(moved.to_string().contains("307"), "{moved}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the redirect was followed");
+    let denied = transfer()
+        .fetch(&signed("denied"), MAX_DOCUMENT_BYTES)
+        .await
+        .expect_err("refused");
+    assert!(denied.to_string().contains("AccessDenied"), "{denied}");
+    for error in [moved, denied] {
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn urls_that_point_elsewhere_are_refused_before_any_request() {
+    let (base, hits) = peer().await;
+    let request = ExtractRequest {
+        document_url: format!("{base}/small/extraction/{ID}"),
+        // Another document's reply.
+        reply_url: format!("{base}/small/extraction/01J0000000000000000000000B.reply.json"),
+        format: DocumentFormat::Html,
+        limits: Limits::default(),
+    };
+    let error = read_staged(transfer().as_ref(), worker().as_ref(), request)
+        .await
+        .expect_err("refused");
+    assert!(error.contains("reply"), "{error}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing is fetched");
 }

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     // Re-run as the isolated document extraction worker, when asked to.
     petraf_core::extraction::worker::run_if_worker();
     petraf_core::telemetry::init();
-    let objects = config::document_objects(&ProcessEnv).await?;
+    let transfer = config::staged_transfer(&ProcessEnv)?;
     let reader = config::worker_reader(&ProcessEnv)?;
-    petraf_core::extract_event::run(objects, reader).await
+    petraf_core::extract_event::run(transfer, reader).await
 }

@@ -17,6 +17,8 @@ pub mod pgvector;
 pub mod resilience;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "staging-transfer")]
+pub mod staged_transfer;
 #[cfg(any(feature = "openai", feature = "bedrock"))]
 pub mod structured_reply;
 pub mod tls;

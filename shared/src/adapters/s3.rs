@@ -16,6 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::extraction::staging;
 use crate::ports::object_store::{ObjectStore, StoredObject, parse_document_key};
 use crate::ports::state_store::StoreError;
 
@@ -83,15 +84,14 @@ impl S3ObjectStore {
 
     /// A presigned PUT URL for a document key
     /// (`uploads/{tenant}/{category}/{document}/{filename}`): the upload
-    /// folder whose object-created events feed ingestion.
+    /// folder whose object-created events feed ingestion; or for the reply
+    /// to a document staged for the extract function.
     pub async fn presign_put(&self, key: &str, expires: Duration) -> Result<String, StoreError> {
-        if parse_document_key(key).is_none() {
+        if parse_document_key(key).is_none() && !staging::is_reply_key(key) {
             return Err(StoreError::Conflict(format!(
                 "'{key}' is not a document key (uploads/{{tenant}}/{{category}}/{{document}}/{{filename}})"
             )));
         }
-        let config = PresigningConfig::expires_in(expires.min(MAX_PRESIGN_EXPIRY))
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let presigned = self
             .client
             .put_object()
@@ -105,17 +105,51 @@ impl S3ObjectStore {
                     aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
                 ),
             )
-            .presigned(config)
+            .presigned(presigning(expires)?)
+            .await
+            .map_err(s3_error)?;
+        Ok(presigned.uri().to_string())
+    }
+
+    /// A presigned GET URL for a document staged for the extract function
+    /// (`extraction/{ulid}`), which holds no grant on the bucket.
+    pub async fn presign_get(&self, key: &str, expires: Duration) -> Result<String, StoreError> {
+        if !staging::is_document_key(key) {
+            return Err(StoreError::Conflict(format!(
+                "'{key}' is not a staged document's key (extraction/{{ulid}})"
+            )));
+        }
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(expires)?)
             .await
             .map_err(s3_error)?;
         Ok(presigned.uri().to_string())
     }
 }
 
+fn presigning(expires: Duration) -> Result<PresigningConfig, StoreError> {
+    PresigningConfig::expires_in(expires.min(MAX_PRESIGN_EXPIRY))
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
     fn name(&self) -> &'static str {
         "s3"
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        expires: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        S3ObjectStore::presign_get(self, key, expires)
+            .await
+            .map(Some)
     }
 
     async fn presign_put(

@@ -6,11 +6,12 @@
 /// Starfield Services root that cross-signs them): every AWS service
 /// endpoint's certificate chains to one of them. Public certificates, as
 /// the Debian `ca-certificates` package ships them.
-#[cfg(feature = "aws-sdk")]
+#[cfg(any(feature = "aws-sdk", feature = "staging-transfer"))]
 pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
 
-/// Which roots the AWS SDK's TLS connections trust.
-#[cfg(feature = "aws-sdk")]
+/// Which roots the TLS connections to AWS trust (the SDK's, and the
+/// extract function's to its presigned URLs).
+#[cfg(any(feature = "aws-sdk", feature = "staging-transfer"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwsTrust {
     /// Amazon Trust Services' roots only: a certificate from any other CA
@@ -73,7 +74,7 @@ pub fn aws_https_client_trusting(
 
 /// Makes ring rustls's process-wide provider, which reqwest (built without
 /// one of its own) uses. Idempotent; a provider installed first stands.
-#[cfg(feature = "openai")]
+#[cfg(any(feature = "openai", feature = "staging-transfer"))]
 pub fn install_ring_for_rustls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -74,3 +74,16 @@ async fn extract_function(
         "is set but this build cannot invoke Lambda functions (feature `extract-function`)",
     ))
 }
+
+/// How the extract function fetches the documents staged for it and
+/// delivers their replies: presigned URLs over HTTPS, trusting
+/// [`super::trust::aws_trust`]'s roots as the AWS SDK does.
+#[cfg(feature = "staging-transfer")]
+pub fn staged_transfer(
+    env: &dyn Env,
+) -> Result<Arc<dyn crate::ports::StagedTransfer>, ConfigError> {
+    let transfer =
+        crate::adapters::staged_transfer::HttpTransfer::new(super::trust::aws_trust(env))
+            .map_err(|e| config_error("SSL_CERT_FILE", format!("no HTTPS client: {e}")))?;
+    Ok(Arc::new(transfer))
+}

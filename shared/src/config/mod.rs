@@ -8,7 +8,7 @@
 //! `models`: parsed once into an enum, one match to build and one to name
 //! it), `secrets`, `data_directory`, `aws`, `dimension`, `settings`,
 //! `server` (the socket server's limits), `document_reader` (where
-//! documents are parsed).
+//! documents are parsed), `trust` (the roots of connections to AWS).
 
 #[cfg(feature = "aws-sdk")]
 mod aws;
@@ -26,6 +26,8 @@ mod secrets;
 mod server;
 mod settings;
 mod state;
+#[cfg(any(feature = "aws-sdk", feature = "staging-transfer"))]
+mod trust;
 mod vectors;
 
 use std::path::Path;
@@ -39,6 +41,8 @@ use env::{Choice, choice, deployed_choice};
 #[cfg(feature = "aws-sdk")]
 pub use aws::aws_sdk_config;
 pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private, scratch_data_dir};
+#[cfg(feature = "staging-transfer")]
+pub use document_reader::staged_transfer;
 pub use document_reader::{document_reader, worker_reader};
 #[cfg(any(test, feature = "conformance"))]
 pub use env::test_env;
@@ -269,13 +273,6 @@ pub async fn from_env_for(env: &dyn Env, uses: Uses) -> Result<App, ConfigError>
         services.reader = document_reader(env, &services.objects).await?;
     }
     Ok(Arc::new(services))
-}
-
-/// The document bucket alone: all the extract function touches.
-pub async fn document_objects(env: &dyn Env) -> Result<Arc<dyn ObjectStore>, ConfigError> {
-    ObjectBackend::deployed(env)?
-        .build(env, &data_dir(env))
-        .await
 }
 
 #[cfg(test)]

@@ -220,10 +220,10 @@ async fn the_offline_embedder_takes_the_configured_dimension() {
 #[test]
 fn the_aws_sdk_trusts_amazon_roots_unless_the_operator_names_a_trust_store() {
     use crate::adapters::tls::AwsTrust;
-    assert_eq!(aws::aws_trust(&env(&[])), AwsTrust::AmazonRoots);
+    assert_eq!(trust::aws_trust(&env(&[])), AwsTrust::AmazonRoots);
     for variable in ["SSL_CERT_FILE", "SSL_CERT_DIR"] {
         assert_eq!(
-            aws::aws_trust(&env(&[(variable, "/etc/pki/corporate")])),
+            trust::aws_trust(&env(&[(variable, "/etc/pki/corporate")])),
             AwsTrust::System,
             "{variable}"
         );

@@ -4,6 +4,7 @@ pub mod chat_model;
 pub mod document_reader;
 pub mod embedder;
 pub mod object_store;
+pub mod staged_transfer;
 pub mod state_store;
 pub mod vector_store;
 
@@ -11,6 +12,7 @@ pub use chat_model::ChatModel;
 pub use document_reader::DocumentReader;
 pub use embedder::Embedder;
 pub use object_store::ObjectStore;
+pub use staged_transfer::StagedTransfer;
 pub use state_store::{Clock, StateStore, SystemClock};
 pub use vector_store::VectorStore;
 

@@ -34,6 +34,17 @@ pub trait ObjectStore: Send + Sync {
         Ok(None)
     }
 
+    /// A URL a client can GET the object from directly, valid for
+    /// `expires`; `None` when the store cannot hand such URLs out (local
+    /// files). Only what is staged for the extract function is presigned.
+    async fn presign_get(
+        &self,
+        _key: &str,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
     /// A URL a client can PUT the object to directly, valid for `expires`;
     /// `None` when the store cannot hand such URLs out (local files).
     async fn presign_put(

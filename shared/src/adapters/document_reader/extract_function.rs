@@ -1,10 +1,11 @@
 //! Reads documents with the extract function (`PETRAF_EXTRACT_FUNCTION`):
 //! the document is staged in the document bucket, the function invoked
-//! synchronously with its key, and the reply it staged read back. Both
-//! staged objects are deleted; the bucket's lifecycle rule expires any a
-//! crash left behind.
+//! synchronously with a presigned GET of it and a presigned PUT of its
+//! reply, and the reply read back. Both staged objects are deleted here;
+//! the bucket's lifecycle rule expires any a crash left behind.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_lambda::Client;
@@ -16,6 +17,10 @@ use crate::extraction::worker::WorkerReply;
 use crate::extraction::{DocumentFormat, Limits};
 use crate::ports::DocumentReader;
 use crate::ports::object_store::{ObjectStore, StoredObject};
+
+/// How long the presigned URLs live: Lambda's longest timeout, so that a
+/// reply is never refused for a slow extraction the function still runs.
+const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 pub struct ExtractFunction {
     client: Client,
@@ -99,35 +104,55 @@ impl DocumentReader for ExtractFunction {
             .put(&document_key, staged)
             .await
             .map_err(store_error)?;
+        let answered = self.read_staged(&document_key, format, limits).await;
+        // Read or not, neither staged object is needed any more.
+        let reply_key = staging::reply_key(&document_key);
+        for key in [&document_key, &reply_key] {
+            if let Err(e) = self.objects.delete(key).await {
+                tracing::warn!(error = %e, key = %key, "a staged object was left for the lifecycle rule");
+            }
+        }
+        answered
+    }
+}
+
+impl ExtractFunction {
+    /// Invokes the function on the staged `document_key` and reads its
+    /// reply.
+    async fn read_staged(
+        &self,
+        document_key: &str,
+        format: DocumentFormat,
+        limits: &Limits,
+    ) -> std::io::Result<WorkerReply> {
+        let reply_key = staging::reply_key(document_key);
+        let presigned = |url: Result<Option<String>, _>| {
+            url.map_err(store_error)?.ok_or_else(|| {
+                std::io::Error::other(format!(
+                    "the {} store cannot presign URLs for the extract function",
+                    self.objects.name()
+                ))
+            })
+        };
         let request = ExtractRequest {
-            document_key: document_key.clone(),
+            document_url: presigned(self.objects.presign_get(document_key, URL_LIFETIME).await)?,
+            reply_url: presigned(self.objects.presign_put(&reply_key, URL_LIFETIME).await)?,
             format,
             limits: limits.clone(),
         };
-        let answered = self.invoke(&request).await;
-        let response = match answered {
-            Ok(response) => response,
-            Err(e) => {
-                // The function deletes the document when it reads it; it
-                // may have failed before.
-                let _ = self.objects.delete(&document_key).await;
-                return Err(e);
-            }
-        };
-        if response.reply_key != staging::reply_key(&document_key) {
-            return Err(std::io::Error::other(format!(
-                "{} left its reply at an unexpected key",
-                self.function
-            )));
-        }
+        let response = self.invoke(&request).await?;
         let reply = self
             .objects
-            .get(&response.reply_key)
+            .get(&reply_key)
             .await
             .map_err(store_error)?
             .ok_or_else(|| std::io::Error::other("the extract function's reply is missing"))?;
-        if let Err(e) = self.objects.delete(&response.reply_key).await {
-            tracing::warn!(error = %e, key = %response.reply_key, "a staged reply was left for the lifecycle rule");
+        if reply.bytes.len() as u64 != response.reply_bytes {
+            return Err(std::io::Error::other(format!(
+                "the extract function delivered {} bytes, {} arrived",
+                response.reply_bytes,
+                reply.bytes.len()
+            )));
         }
         serde_json::from_slice(&reply.bytes).map_err(|e| {
             std::io::Error::other(format!("the extract function's reply is nonsense: {e}"))

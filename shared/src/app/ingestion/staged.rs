@@ -1,41 +1,26 @@
-//! The extract function's use case: a document staged in the bucket
-//! (`extraction::staging`) read in the isolated worker, its reply staged.
+//! The extract function's use case: a document its invoker staged
+//! (`extraction::staging`) fetched, read in the isolated worker, and the
+//! reply delivered where the invoker asked.
 
 use crate::extraction::MAX_DOCUMENT_BYTES;
 use crate::extraction::staging::{self, ExtractRequest, ExtractResponse};
-use crate::ports::DocumentReader;
-use crate::ports::object_store::{ObjectStore, StoredObject};
+use crate::ports::{DocumentReader, StagedTransfer};
 
-/// Reads the staged document, deletes it, extracts it and stages the
-/// reply. An error fails the invocation: the invoker answers "try again
-/// later", as for a worker that could not run.
+/// Fetches the staged document, extracts it and delivers the reply. An
+/// error fails the invocation: the invoker answers "try again later", as
+/// for a worker that could not run, and deletes what it staged.
 pub async fn read_staged(
-    objects: &dyn ObjectStore,
+    transfer: &dyn StagedTransfer,
     reader: &dyn DocumentReader,
     request: ExtractRequest,
 ) -> Result<ExtractResponse, String> {
-    if !staging::is_document_key(&request.document_key) {
-        return Err(format!(
-            "{} is not a staged document's key",
-            request.document_key
-        ));
-    }
-    let document = objects
-        .get(&request.document_key)
+    staging::check_urls(&request).map_err(|e| e.to_string())?;
+    let document = transfer
+        .fetch(&request.document_url, MAX_DOCUMENT_BYTES)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no staged document at {}", request.document_key))?;
-    if let Err(e) = objects.delete(&request.document_key).await {
-        tracing::warn!(error = %e, key = %request.document_key, "a staged document was left for the lifecycle rule");
-    }
-    if document.bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(format!(
-            "the staged document is {} bytes, over the limit",
-            document.bytes.len()
-        ));
-    }
+        .map_err(|e| format!("fetching the staged document: {e}"))?;
     let reply = reader
-        .read(request.format, document.bytes, &request.limits)
+        .read(request.format, document, &request.limits)
         .await
         .map_err(|e| format!("the extraction worker could not run: {e}"))?;
     tracing::info!(
@@ -44,15 +29,11 @@ pub async fn read_staged(
         ok = reply.outcome.is_ok(),
         "document extracted"
     );
-    let reply_key = staging::reply_key(&request.document_key);
-    let staged = StoredObject {
-        bytes: serde_json::to_vec(&reply).map_err(|e| e.to_string())?,
-        content_type: "application/json".into(),
-        metadata: Default::default(),
-    };
-    objects
-        .put(&reply_key, staged)
+    let body = serde_json::to_vec(&reply).map_err(|e| e.to_string())?;
+    let reply_bytes = body.len() as u64;
+    transfer
+        .deliver(&request.reply_url, body)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(ExtractResponse { reply_key })
+        .map_err(|e| format!("delivering the reply: {e}"))?;
+    Ok(ExtractResponse { reply_bytes })
 }
