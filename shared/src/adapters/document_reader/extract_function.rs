@@ -76,47 +76,7 @@ impl ExtractFunction {
         serde_json::from_slice(body)
             .map_err(|e| std::io::Error::other(format!("{} answered nonsense: {e}", self.function)))
     }
-}
 
-fn store_error(e: crate::ports::state_store::StoreError) -> std::io::Error {
-    std::io::Error::other(e.to_string())
-}
-
-#[async_trait]
-impl DocumentReader for ExtractFunction {
-    fn name(&self) -> &'static str {
-        "extract-function"
-    }
-
-    async fn read(
-        &self,
-        format: DocumentFormat,
-        bytes: Vec<u8>,
-        limits: &Limits,
-    ) -> std::io::Result<WorkerReply> {
-        let document_key = staging::new_document_key();
-        let staged = StoredObject {
-            bytes,
-            content_type: "application/octet-stream".into(),
-            metadata: Default::default(),
-        };
-        self.objects
-            .put(&document_key, staged)
-            .await
-            .map_err(store_error)?;
-        let answered = self.read_staged(&document_key, format, limits).await;
-        // Read or not, neither staged object is needed any more.
-        let reply_key = staging::reply_key(&document_key);
-        for key in [&document_key, &reply_key] {
-            if let Err(e) = self.objects.delete(key).await {
-                tracing::warn!(error = %e, key = %key, "a staged object was left for the lifecycle rule");
-            }
-        }
-        answered
-    }
-}
-
-impl ExtractFunction {
     /// Invokes the function on the staged `document_key` and reads its
     /// reply.
     async fn read_staged(
@@ -157,5 +117,50 @@ impl ExtractFunction {
         serde_json::from_slice(&reply.bytes).map_err(|e| {
             std::io::Error::other(format!("the extract function's reply is nonsense: {e}"))
         })
+    }
+}
+
+fn store_error(e: crate::ports::state_store::StoreError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+#[async_trait]
+impl DocumentReader for ExtractFunction {
+    fn name(&self) -> &'static str {
+        "extract-function"
+    }
+
+    async fn read(
+        &self,
+        format: DocumentFormat,
+        bytes: Vec<u8>,
+        limits: &Limits,
+    ) -> std::io::Result<WorkerReply> {
+        let document_key = staging::new_document_key();
+        let staged = StoredObject {
+            bytes,
+            content_type: "application/octet-stream".into(),
+            metadata: Default::default(),
+        };
+        self.objects
+            .put(&document_key, staged)
+            .await
+            .map_err(store_error)?;
+        let answered = self.read_staged(&document_key, format, limits).await;
+        // Read or not, neither staged object is needed any more.
+        let reply_key = staging::reply_key(&document_key);
+        let (document_deleted, reply_deleted) = tokio::join!(
+            self.objects.delete(&document_key),
+            self.objects.delete(&reply_key)
+        );
+        for (key, deleted) in [
+            (&document_key, document_deleted),
+            (&reply_key, reply_deleted),
+        ] {
+            if let Err(e) = deleted {
+                tracing::warn!(error = %e, key = %key, "a staged object was left for the lifecycle rule");
+            }
+        }
+        answered
     }
 }
