@@ -821,6 +821,14 @@ async fn http_get(url: &str) -> (u16, Vec<u8>) {
     (status, response[split + 4..].to_vec())
 }
 
+/// A query parameter's value in `url`, as written.
+fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
 #[tokio::test]
 async fn presigned_urls_reach_a_staged_document_and_its_reply_only() {
     let Some(endpoint) = moto_endpoint() else {
@@ -839,6 +847,14 @@ async fn presigned_urls_reach_a_staged_document_and_its_reply_only() {
         .await
         .unwrap();
     assert!(get.contains("X-Amz-Signature="), "{get}");
+    // moto does not check signatures: what S3 would check is asserted
+    // here. Only the host is signed, so any client's headers are accepted.
+    assert_eq!(
+        query_param(&get, "X-Amz-SignedHeaders"),
+        Some("host"),
+        "{get}"
+    );
+    assert!(get.contains("X-Amz-Expires=900"), "{get}");
     assert_eq!(http_get(&get).await, (200, b"%PDF-1.7 staged".to_vec()));
 
     let reply = staging::reply_key(&document);
@@ -846,6 +862,11 @@ async fn presigned_urls_reach_a_staged_document_and_its_reply_only() {
         .presign_put(&reply, StdDuration::from_secs(900))
         .await
         .unwrap();
+    assert_eq!(
+        query_param(&put, "X-Amz-SignedHeaders"),
+        Some("host"),
+        "{put}"
+    );
     assert_eq!(http_put(&put, b"{\"reply\": 1}").await, 200);
     assert_eq!(
         store.get(&reply).await.unwrap().unwrap().bytes,

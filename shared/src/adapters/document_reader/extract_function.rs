@@ -18,9 +18,10 @@ use crate::extraction::{DocumentFormat, Limits};
 use crate::ports::DocumentReader;
 use crate::ports::object_store::{ObjectStore, StoredObject};
 
-/// How long the presigned URLs live: Lambda's longest timeout, so that a
-/// reply is never refused for a slow extraction the function still runs.
-const URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// How long the presigned URLs live: the extract function's timeout
+/// (60 s in template.yaml) with room for a cold start, and no longer, so
+/// that a URL is worth nothing soon after the call.
+const URL_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 pub struct ExtractFunction {
     client: Client,
@@ -101,6 +102,16 @@ impl ExtractFunction {
             limits: limits.clone(),
         };
         let response = self.invoke(&request).await?;
+        // Sized before it is read: a PUT URL is good for more than one
+        // upload while it lives.
+        let size = self.objects.size(&reply_key).await.map_err(store_error)?;
+        if size != Some(response.reply_bytes) {
+            return Err(std::io::Error::other(format!(
+                "the extract function delivered {} bytes, {} are staged",
+                response.reply_bytes,
+                size.map_or("none".to_string(), |n| n.to_string())
+            )));
+        }
         let reply = self
             .objects
             .get(&reply_key)
@@ -108,11 +119,9 @@ impl ExtractFunction {
             .map_err(store_error)?
             .ok_or_else(|| std::io::Error::other("the extract function's reply is missing"))?;
         if reply.bytes.len() as u64 != response.reply_bytes {
-            return Err(std::io::Error::other(format!(
-                "the extract function delivered {} bytes, {} arrived",
-                response.reply_bytes,
-                reply.bytes.len()
-            )));
+            return Err(std::io::Error::other(
+                "the extract function's reply changed while it was read",
+            ));
         }
         serde_json::from_slice(&reply.bytes).map_err(|e| {
             std::io::Error::other(format!("the extract function's reply is nonsense: {e}"))
