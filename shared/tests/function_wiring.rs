@@ -365,6 +365,13 @@ fn the_extract_function_alone_links_the_parsers_and_is_invoked_by_whoever_stores
         );
     }
     let extract = grants(&template, "ExtractFunction");
+    // The bucket's name, not a grant: the URLs it accepts are its.
+    assert!(
+        extract.contains(
+            "PETRAF_DOCUMENT_BUCKET: !Sub \"petraf-documents-${AWS::AccountId}-${AWS::Region}\""
+        ),
+        "{extract}"
+    );
     for foreign in [
         "Policies",
         "s3:",
@@ -373,7 +380,6 @@ fn the_extract_function_alone_links_the_parsers_and_is_invoked_by_whoever_stores
         "bedrock:",
         "secretsmanager:",
         "lambda:",
-        "PETRAF_DOCUMENT_BUCKET",
     ] {
         assert!(
             !extract.contains(foreign),

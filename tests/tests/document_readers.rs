@@ -20,14 +20,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use petraf_core::adapters::document_reader::{ExtractFunction, WorkerProcess};
+use petraf_core::adapters::embedded::LocalObjectStore;
 use petraf_core::adapters::staged_transfer::HttpTransfer;
 use petraf_core::adapters::tls::AwsTrust;
 use petraf_core::app::ingestion::staged::read_staged;
 use petraf_core::conformance;
-use petraf_core::extraction::staging::{ExtractRequest, STAGING_PREFIX};
+use petraf_core::extraction::staging::{
+    ExtractRequest, ExtractResponse, STAGING_PREFIX, StagingBucket,
+};
 use petraf_core::extraction::{DocumentFormat, Limits, MAX_DOCUMENT_BYTES};
 use petraf_core::ports::{DocumentReader, ObjectStore, StagedTransfer};
-use petraf_tests::moto::moto_object_store;
+use petraf_tests::moto::{moto_endpoint, moto_object_store};
 use serde_json::json;
 
 fn worker() -> Arc<dyn DocumentReader> {
@@ -52,11 +55,21 @@ enum Function {
     Working,
     /// A function error (a crash, a timeout), as Lambda reports it.
     Failing,
+    /// It reads the document but claims a reply of another size.
+    Lying,
 }
 
-type Shared = (Arc<dyn StagedTransfer>, Arc<dyn DocumentReader>, Function);
+type Shared = (
+    Arc<dyn StagedTransfer>,
+    Arc<dyn DocumentReader>,
+    Arc<StagingBucket>,
+    Function,
+);
 
-async fn invoke(State((transfer, reader, function)): State<Shared>, payload: Bytes) -> Response {
+async fn invoke(
+    State((transfer, reader, bucket, function)): State<Shared>,
+    payload: Bytes,
+) -> Response {
     let failed = |message: String| {
         (
             StatusCode::OK,
@@ -69,7 +82,13 @@ async fn invoke(State((transfer, reader, function)): State<Shared>, payload: Byt
         return failed("Task timed out after 60.00 seconds".into());
     }
     let request: ExtractRequest = serde_json::from_slice(&payload).expect("an extract request");
-    match read_staged(transfer.as_ref(), reader.as_ref(), request).await {
+    match read_staged(transfer.as_ref(), reader.as_ref(), &bucket, request).await {
+        Ok(response) if function == Function::Lying => {
+            let lie = ExtractResponse {
+                reply_bytes: response.reply_bytes + 1,
+            };
+            (StatusCode::OK, serde_json::to_string(&lie).unwrap()).into_response()
+        }
         Ok(response) => (StatusCode::OK, serde_json::to_string(&response).unwrap()).into_response(),
         Err(message) => failed(message),
     }
@@ -86,6 +105,7 @@ async fn serve(router: Router) -> String {
 /// The extract function behind an Invoke endpoint on loopback, staging in
 /// a fresh bucket on moto; the bucket's client, to look into it. `None`
 /// without moto.
+#[allow(clippy::type_complexity)]
 async fn extract_function(
     function: Function,
 ) -> Option<(
@@ -96,10 +116,11 @@ async fn extract_function(
 )> {
     let (store, client) = moto_object_store("petraf-extract").await?;
     let bucket = store.bucket().to_string();
+    let staging = StagingBucket::at_endpoint(&moto_endpoint()?, &bucket);
     let objects: Arc<dyn ObjectStore> = Arc::new(store);
     let router = Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
-        .with_state((transfer(), worker(), function));
+        .with_state((transfer(), worker(), Arc::new(staging), function));
     let endpoint = serve(router).await;
     let sdk_config = petraf_core::adapters::tls::aws_config_loader()
         .region(Region::new("us-east-1"))
@@ -156,6 +177,48 @@ async fn a_failing_extract_function_is_the_readers_fault_and_leaves_nothing_stag
     assert!(left.is_empty(), "left staged: {left:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_of_another_size_than_delivered_is_refused_and_nothing_stays_staged() {
+    let Some((reader, _objects, client, bucket)) = extract_function(Function::Lying).await else {
+        return;
+    };
+    let error = reader
+        .read(
+            DocumentFormat::Html,
+            b"<p>text</p>".to_vec(),
+            &Limits::default(),
+        )
+        .await
+        .expect_err("the size does not match");
+    assert!(error.to_string().contains("delivered"), "{error}");
+    let left = staged_left(&client, &bucket).await;
+    assert!(left.is_empty(), "left staged: {left:?}");
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_presign_cannot_stage_and_keeps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects: Arc<dyn ObjectStore> = Arc::new(LocalObjectStore::new(dir.path().to_path_buf()));
+    let sdk_config = petraf_core::adapters::tls::aws_config_loader()
+        .region(Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let reader = ExtractFunction::from_sdk_config(&sdk_config, "extract", objects.clone());
+    let error = reader
+        .read(
+            DocumentFormat::Html,
+            b"<p>text</p>".to_vec(),
+            &Limits::default(),
+        )
+        .await
+        .expect_err("local files have no URLs");
+    assert!(error.to_string().contains("cannot presign"), "{error}");
+    let left = objects.keys_under(STAGING_PREFIX).await.unwrap().unwrap();
+    assert!(left.is_empty(), "left staged: {left:?}");
+}
+
 // ------------------------------------------------------- the transfer itself
 
 const ID: &str = "01J0000000000000000000000A";
@@ -175,6 +238,8 @@ async fn peer() -> (String, Arc<AtomicUsize>) {
         counted(&hits),
         counted(&hits),
     );
+    let (streamed, flaky, broken) = (counted(&hits), counted(&hits), counted(&hits));
+    let flaky_calls = Arc::new(AtomicUsize::new(0));
     let router = Router::new()
         .route(
             "/big/extraction/{id}",
@@ -203,8 +268,40 @@ async fn peer() -> (String, Arc<AtomicUsize>) {
                 denied();
                 (
                     StatusCode::FORBIDDEN,
-                    "<Error><Code>AccessDenied</Code></Error>",
+                    "<Error><Code>AccessDenied</Code><AWSAccessKeyId>ASIAEXAMPLEKEY</AWSAccessKeyId></Error>",
                 )
+            }),
+        )
+        // No Content-Length: the limit holds as the body streams.
+        .route(
+            "/streamed/extraction/{id}",
+            get(move || async move {
+                streamed();
+                let chunk = || Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 1024 * 1024]));
+                let chunks = futures::stream::iter((0..11).map(move |_| chunk()));
+                axum::body::Body::from_stream(chunks)
+            }),
+        )
+        // S3's 503 twice, then the document.
+        .route(
+            "/flaky/extraction/{id}",
+            get(move || {
+                let calls = flaky_calls.clone();
+                async move {
+                    flaky();
+                    if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                        (StatusCode::SERVICE_UNAVAILABLE, "<Error><Code>SlowDown</Code></Error>")
+                    } else {
+                        (StatusCode::OK, "<p>at last</p>")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/broken/extraction/{id}",
+            get(move || async move {
+                broken();
+                (StatusCode::INTERNAL_SERVER_ERROR, "<Error><Code>InternalError</Code></Error>")
             }),
         );
     (serve(router).await, hits)
@@ -226,6 +323,49 @@ async fn a_document_over_the_limit_is_refused_not_read_whole() {
 }
 
 #[tokio::test]
+async fn a_streamed_document_over_the_limit_is_refused_as_it_arrives() {
+    let (base, _) = peer().await;
+    let error = transfer()
+        .fetch(
+            &format!("{base}/streamed/extraction/{ID}"),
+            MAX_DOCUMENT_BYTES,
+        )
+        .await
+        .expect_err("over the limit");
+    assert!(error.to_string().contains("over"), "{error}");
+}
+
+#[tokio::test]
+async fn s3s_errors_are_retried_twice_and_refusals_never() {
+    let (base, hits) = peer().await;
+    let fetched = transfer()
+        .fetch(&format!("{base}/flaky/extraction/{ID}"), MAX_DOCUMENT_BYTES)
+        .await
+        .expect("the third attempt answers");
+    assert_eq!(fetched, b"<p>at last</p>");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+
+    let broken = transfer()
+        .fetch(
+            &format!("{base}/broken/extraction/{ID}"),
+            MAX_DOCUMENT_BYTES,
+        )
+        .await
+        .expect_err("always 500");
+    assert!(broken.to_string().contains("InternalError"), "{broken}");
+    assert_eq!(hits.load(Ordering::SeqCst), 6, "three attempts, no more");
+
+    transfer()
+        .fetch(
+            &format!("{base}/denied/extraction/{ID}"),
+            MAX_DOCUMENT_BYTES,
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(hits.load(Ordering::SeqCst), 7, "a refusal is not repeated");
+}
+
+#[tokio::test]
 async fn a_redirect_is_not_followed_and_a_refusal_is_explained_without_the_signature() {
     let (base, hits) = peer().await;
     let signed = |path: &str| format!("{base}/{path}/extraction/{ID}?X-Amz-Signature=s3cr3t");
@@ -242,22 +382,41 @@ async fn a_redirect_is_not_followed_and_a_refusal_is_explained_without_the_signa
     assert!(denied.to_string().contains("AccessDenied"), "{denied}");
     for error in [moved, denied] {
         assert!(!error.to_string().contains("s3cr3t"), "{error}");
+        assert!(!error.to_string().contains("ASIAEXAMPLEKEY"), "{error}");
     }
 }
 
 #[tokio::test]
 async fn urls_that_point_elsewhere_are_refused_before_any_request() {
     let (base, hits) = peer().await;
-    let request = ExtractRequest {
-        document_url: format!("{base}/small/extraction/{ID}"),
+    let bucket = StagingBucket::at_endpoint(&base, "small");
+    let other = "01J0000000000000000000000B";
+    for (document_url, reply_url) in [
         // Another document's reply.
-        reply_url: format!("{base}/small/extraction/01J0000000000000000000000B.reply.json"),
-        format: DocumentFormat::Html,
-        limits: Limits::default(),
-    };
-    let error = read_staged(transfer().as_ref(), worker().as_ref(), request)
-        .await
-        .expect_err("refused");
-    assert!(error.contains("reply"), "{error}");
+        (
+            format!("{base}/small/extraction/{ID}"),
+            format!("{base}/small/extraction/{other}.reply.json"),
+        ),
+        // Another bucket on the same endpoint.
+        (
+            format!("{base}/big/extraction/{ID}"),
+            format!("{base}/big/extraction/{ID}.reply.json"),
+        ),
+        // Another host altogether.
+        (
+            format!("https://evil.example/small/extraction/{ID}"),
+            format!("https://evil.example/small/extraction/{ID}.reply.json"),
+        ),
+    ] {
+        let request = ExtractRequest {
+            document_url,
+            reply_url,
+            format: DocumentFormat::Html,
+            limits: Limits::default(),
+        };
+        read_staged(transfer().as_ref(), worker().as_ref(), &bucket, request)
+            .await
+            .expect_err("refused");
+    }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing is fetched");
 }

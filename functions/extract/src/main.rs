@@ -10,6 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     petraf_core::extraction::worker::run_if_worker();
     petraf_core::telemetry::init();
     let transfer = config::staged_transfer(&ProcessEnv)?;
+    let bucket = config::staging_bucket(&ProcessEnv)?;
     let reader = config::worker_reader(&ProcessEnv)?;
-    petraf_core::extract_event::run(transfer, reader).await
+    petraf_core::extract_event::run(transfer, reader, bucket).await
 }

@@ -87,3 +87,31 @@ pub fn staged_transfer(
             .map_err(|e| config_error("SSL_CERT_FILE", format!("no HTTPS client: {e}")))?;
     Ok(Arc::new(transfer))
 }
+
+/// The document bucket whose presigned URLs the extract function accepts:
+/// `PETRAF_DOCUMENT_BUCKET` in `AWS_REGION`, or behind
+/// `AWS_ENDPOINT_URL_S3` (else `AWS_ENDPOINT_URL`) when a stand-in serves
+/// S3.
+#[cfg(feature = "staging-transfer")]
+pub fn staging_bucket(
+    env: &dyn Env,
+) -> Result<crate::extraction::staging::StagingBucket, ConfigError> {
+    use crate::extraction::staging::StagingBucket;
+    let bucket = env.get("PETRAF_DOCUMENT_BUCKET").ok_or_else(|| {
+        config_error(
+            "PETRAF_DOCUMENT_BUCKET",
+            "is required: the bucket whose staged documents this function reads",
+        )
+    })?;
+    if let Some(endpoint) = env
+        .get("AWS_ENDPOINT_URL_S3")
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+    {
+        return Ok(StagingBucket::at_endpoint(&endpoint, &bucket));
+    }
+    let region = env
+        .get("AWS_REGION")
+        .or_else(|| env.get("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| config_error("AWS_REGION", "is required: the document bucket's region"))?;
+    Ok(StagingBucket::on_aws(&bucket, &region))
+}

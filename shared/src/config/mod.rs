@@ -41,9 +41,9 @@ use env::{Choice, choice, deployed_choice};
 #[cfg(feature = "aws-sdk")]
 pub use aws::aws_sdk_config;
 pub use data_directory::{DEFAULT_DATA_DIR, data_dir, keep_private, scratch_data_dir};
-#[cfg(feature = "staging-transfer")]
-pub use document_reader::staged_transfer;
 pub use document_reader::{document_reader, worker_reader};
+#[cfg(feature = "staging-transfer")]
+pub use document_reader::{staged_transfer, staging_bucket};
 #[cfg(any(test, feature = "conformance"))]
 pub use env::test_env;
 pub use env::{Env, ProcessEnv, bounded};

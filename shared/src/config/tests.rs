@@ -229,3 +229,31 @@ fn the_aws_sdk_trusts_amazon_roots_unless_the_operator_names_a_trust_store() {
         );
     }
 }
+
+#[cfg(feature = "staging-transfer")]
+#[test]
+fn the_extract_function_accepts_the_document_buckets_urls_only() {
+    use crate::extraction::staging::StagingBucket;
+    let bucket = "petraf-documents-1-eu-west-1";
+    assert_eq!(
+        staging_bucket(&env(&[
+            ("PETRAF_DOCUMENT_BUCKET", bucket),
+            ("AWS_REGION", "eu-west-1")
+        ]))
+        .unwrap(),
+        StagingBucket::on_aws(bucket, "eu-west-1")
+    );
+    assert_eq!(
+        staging_bucket(&env(&[
+            ("PETRAF_DOCUMENT_BUCKET", bucket),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]))
+        .unwrap(),
+        StagingBucket::at_endpoint("http://127.0.0.1:5000", bucket)
+    );
+    let missing = staging_bucket(&env(&[("AWS_REGION", "eu-west-1")])).unwrap_err();
+    assert_eq!(missing.variable, "PETRAF_DOCUMENT_BUCKET");
+    let no_region = staging_bucket(&env(&[("PETRAF_DOCUMENT_BUCKET", bucket)])).unwrap_err();
+    assert_eq!(no_region.variable, "AWS_REGION");
+}

@@ -76,12 +76,71 @@ pub fn is_reply_key(key: &str) -> bool {
 #[error("{0}")]
 pub struct RefusedUrls(String);
 
-/// Checks that the request's URLs address one staged document and its
-/// reply, on one host, over HTTPS (plain HTTP on loopback only, for the
-/// stand-ins): whoever may invoke the function cannot point it elsewhere
-/// with it. S3 presigns both virtual-hosted (`/extraction/…`) and
-/// path-style (`/bucket/extraction/…`) URLs; the key is the path's tail.
-pub fn check_urls(request: &ExtractRequest) -> Result<(), RefusedUrls> {
+/// Where the extract function accepts staged URLs: the document bucket's
+/// addresses as S3 presigns them, and nowhere else. A bucket's name is not
+/// a grant; knowing it lets the function refuse any other host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingBucket {
+    /// Each address as an origin (`scheme://host[:port]`, lowercase) and
+    /// the path the keys follow (`/` virtual-hosted, `/{bucket}/`
+    /// path-style).
+    addresses: Vec<(String, String)>,
+}
+
+impl StagingBucket {
+    /// `bucket` in `region` on AWS: virtual-hosted or path-style, over
+    /// HTTPS (and the global endpoint's forms in us-east-1).
+    pub fn on_aws(bucket: &str, region: &str) -> Self {
+        let domain = if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        let mut hosts = vec![format!("s3.{region}.{domain}")];
+        if region == "us-east-1" {
+            hosts.push(format!("s3.{domain}"));
+        }
+        let mut addresses = vec![];
+        for host in hosts {
+            addresses.push((format!("https://{bucket}.{host}"), "/".to_string()));
+            addresses.push((format!("https://{host}"), format!("/{bucket}/")));
+        }
+        StagingBucket::lowercase(addresses)
+    }
+
+    /// `bucket` behind an overridden S3 endpoint (`AWS_ENDPOINT_URL_S3`: a
+    /// stand-in), path-style as the S3 adapter addresses it there.
+    pub fn at_endpoint(endpoint: &str, bucket: &str) -> Self {
+        let origin = endpoint.trim_end_matches('/').to_string();
+        StagingBucket::lowercase(vec![(origin, format!("/{bucket}/"))])
+    }
+
+    fn lowercase(addresses: Vec<(String, String)>) -> Self {
+        let addresses = addresses
+            .into_iter()
+            .map(|(origin, path)| (origin.to_ascii_lowercase(), path))
+            .collect();
+        StagingBucket { addresses }
+    }
+
+    /// The path prefix `uri` must follow, if its origin is one of ours.
+    fn path_prefix(&self, uri: &Uri) -> Option<&str> {
+        let authority = uri.authority()?.as_str();
+        if authority.contains('@') {
+            return None;
+        }
+        let origin = format!("{}://{authority}", uri.scheme_str()?).to_ascii_lowercase();
+        self.addresses
+            .iter()
+            .find(|(ours, _)| *ours == origin)
+            .map(|(_, prefix)| prefix.as_str())
+    }
+}
+
+/// Checks that the request's URLs address one staged document of
+/// `bucket` and that document's reply, at one of the bucket's addresses:
+/// whoever may invoke the function cannot send it anywhere else.
+pub fn check_urls(request: &ExtractRequest, bucket: &StagingBucket) -> Result<(), RefusedUrls> {
     let refuse = |why: &str| Err(RefusedUrls(why.to_string()));
     let (Ok(document), Ok(reply)) = (
         request.document_url.parse::<Uri>(),
@@ -89,32 +148,23 @@ pub fn check_urls(request: &ExtractRequest) -> Result<(), RefusedUrls> {
     ) else {
         return refuse("the staged URLs are not URLs");
     };
-    for uri in [&document, &reply] {
-        let loopback = uri
-            .host()
-            .is_some_and(|h| matches!(h, "localhost" | "127.0.0.1" | "[::1]" | "::1"));
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if loopback => {}
-            _ => return refuse("the staged URLs must be https"),
-        }
-    }
-    if document.authority() != reply.authority() {
-        return refuse("the document and its reply are staged on different hosts");
-    }
-    if !staged_key(document.path()).is_some_and(is_document_key) {
+    let Some(prefix) = bucket.path_prefix(&document) else {
+        return refuse("the document URL is not the document bucket's");
+    };
+    if !document
+        .path()
+        .strip_prefix(prefix)
+        .is_some_and(is_document_key)
+    {
         return refuse("the document URL does not address a staged document");
+    }
+    if reply.scheme() != document.scheme() || reply.authority() != document.authority() {
+        return refuse("the reply URL is not the document bucket's");
     }
     if reply.path() != reply_key(document.path()) {
         return refuse("the reply URL does not address the document's reply");
     }
     Ok(())
-}
-
-/// The `extraction/…` tail of a URL path.
-fn staged_key(path: &str) -> Option<&str> {
-    let start = path.find(&format!("/{STAGING_PREFIX}"))?;
-    Some(&path[start + 1..])
 }
 
 #[cfg(test)]
@@ -174,35 +224,82 @@ mod tests {
         assert!(serde_json::from_value::<ExtractRequest>(json).is_err());
     }
 
+    const BUCKET: &str = "petraf-documents-1-eu-west-1";
+
+    fn aws() -> StagingBucket {
+        StagingBucket::on_aws(BUCKET, "eu-west-1")
+    }
+
     #[test]
     fn presigned_urls_of_one_staged_document_pass() {
-        for base in [
-            "https://petraf-documents-1-eu-west-1.s3.eu-west-1.amazonaws.com",
-            "https://s3.eu-west-1.amazonaws.com/petraf-documents-1-eu-west-1",
-            "http://127.0.0.1:5000/petraf-documents",
-            "http://localhost:5000/petraf-documents",
+        let moto = StagingBucket::at_endpoint("http://127.0.0.1:5000/", "petraf-documents");
+        for (bucket, base) in [
+            (
+                aws(),
+                format!("https://{BUCKET}.s3.eu-west-1.amazonaws.com"),
+            ),
+            (
+                aws(),
+                format!("https://s3.eu-west-1.amazonaws.com/{BUCKET}"),
+            ),
+            (
+                aws(),
+                format!(
+                    "HTTPS://{}.S3.eu-west-1.amazonaws.com",
+                    BUCKET.to_uppercase()
+                ),
+            ),
+            (
+                StagingBucket::on_aws(BUCKET, "us-east-1"),
+                format!("https://{BUCKET}.s3.amazonaws.com"),
+            ),
+            (
+                StagingBucket::on_aws(BUCKET, "cn-north-1"),
+                format!("https://{BUCKET}.s3.cn-north-1.amazonaws.com.cn"),
+            ),
+            (moto, "http://127.0.0.1:5000/petraf-documents".to_string()),
         ] {
             let document = signed(&format!("{base}/extraction/{ID}"));
             let reply = signed(&format!("{base}/extraction/{ID}.reply.json"));
-            assert_eq!(check_urls(&request(&document, &reply)), Ok(()), "{base}");
+            assert_eq!(
+                check_urls(&request(&document, &reply), &bucket),
+                Ok(()),
+                "{base}"
+            );
         }
     }
 
     #[test]
     fn urls_elsewhere_are_refused() {
-        let https = "https://b.s3.eu-west-1.amazonaws.com";
+        let https = format!("https://{BUCKET}.s3.eu-west-1.amazonaws.com");
         let document = format!("{https}/extraction/{ID}");
         let reply = format!("{https}/extraction/{ID}.reply.json");
         let other = "01J0000000000000000000000B";
-        for (document, reply) in [
-            // Plain HTTP off loopback, or no URL at all.
+        let pair = |base: &str| {
             (
-                format!("http://b.s3.amazonaws.com/extraction/{ID}"),
-                format!("http://b.s3.amazonaws.com/extraction/{ID}.reply.json"),
-            ),
+                format!("{base}/extraction/{ID}"),
+                format!("{base}/extraction/{ID}.reply.json"),
+            )
+        };
+        for (document, reply) in [
+            // Another host, scheme, port, region or bucket.
+            pair("https://evil.example"),
+            pair("https://other-bucket.s3.eu-west-1.amazonaws.com"),
+            pair(&format!("https://{BUCKET}.s3.us-east-1.amazonaws.com")),
+            pair(&format!("http://{BUCKET}.s3.eu-west-1.amazonaws.com")),
+            pair(&format!("https://{BUCKET}.s3.eu-west-1.amazonaws.com:8443")),
+            pair("https://s3.eu-west-1.amazonaws.com/other-bucket"),
+            pair("http://127.0.0.1:9001"),
+            pair("http://localhost:9001/petraf-documents-1-eu-west-1"),
+            // Credentials in the authority, or the bucket's name as a user.
+            pair(&format!("https://x@{BUCKET}.s3.eu-west-1.amazonaws.com")),
+            pair(&format!(
+                "https://{BUCKET}.s3.eu-west-1.amazonaws.com@evil.example"
+            )),
+            // Not URLs.
             ("not a url at all".into(), reply.clone()),
             (format!("file:///extraction/{ID}"), reply.clone()),
-            // Another host for the reply.
+            // The reply on another host.
             (
                 document.clone(),
                 format!("https://evil.example/extraction/{ID}.reply.json"),
@@ -213,6 +310,14 @@ mod tests {
                 reply.clone(),
             ),
             (
+                format!("{https}/x/extraction/{ID}"),
+                format!("{https}/x/extraction/{ID}.reply.json"),
+            ),
+            (
+                format!("{https}/x/../extraction/{ID}"),
+                format!("{https}/x/../extraction/{ID}.reply.json"),
+            ),
+            (
                 document.clone(),
                 format!("{https}/extraction/{other}.reply.json"),
             ),
@@ -221,14 +326,9 @@ mod tests {
                 reply.clone(),
                 format!("{https}/extraction/{ID}.reply.json.reply.json"),
             ),
-            // The reply under another bucket on the same (path-style) host.
-            (
-                format!("{https}/a/extraction/{ID}"),
-                format!("{https}/b/extraction/{ID}.reply.json"),
-            ),
         ] {
             assert!(
-                check_urls(&request(&document, &reply)).is_err(),
+                check_urls(&request(&document, &reply), &aws()).is_err(),
                 "{document} / {reply}"
             );
         }

@@ -3,18 +3,20 @@
 //! reply delivered where the invoker asked.
 
 use crate::extraction::MAX_DOCUMENT_BYTES;
-use crate::extraction::staging::{self, ExtractRequest, ExtractResponse};
+use crate::extraction::staging::{self, ExtractRequest, ExtractResponse, StagingBucket};
 use crate::ports::{DocumentReader, StagedTransfer};
 
-/// Fetches the staged document, extracts it and delivers the reply. An
-/// error fails the invocation: the invoker answers "try again later", as
-/// for a worker that could not run, and deletes what it staged.
+/// Fetches the staged document, extracts it and delivers the reply, once
+/// the request's URLs are found to be `bucket`'s. An error fails the
+/// invocation: the invoker answers "try again later", as for a worker that
+/// could not run, and deletes what it staged.
 pub async fn read_staged(
     transfer: &dyn StagedTransfer,
     reader: &dyn DocumentReader,
+    bucket: &StagingBucket,
     request: ExtractRequest,
 ) -> Result<ExtractResponse, String> {
-    staging::check_urls(&request).map_err(|e| e.to_string())?;
+    staging::check_urls(&request, bucket).map_err(|e| e.to_string())?;
     let document = transfer
         .fetch(&request.document_url, MAX_DOCUMENT_BYTES)
         .await
