@@ -52,7 +52,8 @@ install() {
 selftest() {
     local work crate version
     work="$(mktemp -d)"
-    trap 'rm -rf "$work"' RETURN
+    # A RETURN trap outlives the function that set it: it clears itself.
+    trap 'rm -rf "$work"; trap - RETURN' RETURN
     # A crate every build links, at its locked version.
     crate=ulid
     version="$(awk -v name="$crate" '$0 == "name = \"" name "\"" {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)"
