@@ -420,3 +420,58 @@ async fn urls_that_point_elsewhere_are_refused_before_any_request() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing is fetched");
 }
+
+/// A TLS peer on loopback whose certificate chains to no Amazon root
+/// (tests/fixtures/tls): it completes no handshake with the transfer.
+async fn not_amazon_peer() -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls");
+    let certificate = CertificateDer::from_pem_file(format!("{dir}/not-amazon.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/not-amazon.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certificate], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // The client walks away mid-handshake: nothing to serve.
+                let _ = acceptor.accept(socket).await;
+            });
+        }
+    });
+    format!("https://localhost:{port}")
+}
+
+#[tokio::test]
+async fn a_peer_without_an_amazon_certificate_is_refused_and_the_cause_said() {
+    let base = not_amazon_peer().await;
+    let error = transfer()
+        .fetch(
+            &format!("{base}/petraf-documents/extraction/{ID}"),
+            MAX_DOCUMENT_BYTES,
+        )
+        .await
+        .expect_err("no Amazon root vouches for it");
+    let said = error.to_string();
+    assert!(
+        said.contains("certificate") && said.contains("UnknownIssuer"),
+        "the refusal names its cause: {said}"
+    );
+    let delivered = transfer()
+        .deliver(
+            &format!("{base}/petraf-documents/extraction/{ID}.reply.json"),
+            b"{}".to_vec(),
+        )
+        .await;
+    assert!(delivered.is_err(), "no reply delivered to it either");
+}
