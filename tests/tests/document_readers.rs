@@ -423,7 +423,7 @@ async fn urls_that_point_elsewhere_are_refused_before_any_request() {
 
 /// A TLS peer on loopback whose certificate chains to no Amazon root
 /// (tests/fixtures/tls): it completes no handshake with the transfer.
-async fn not_amazon_peer() -> String {
+async fn not_amazon_peer() -> (String, Arc<AtomicUsize>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls");
@@ -440,8 +440,11 @@ async fn not_amazon_peer() -> String {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 // The client walks away mid-handshake: nothing to serve.
@@ -449,12 +452,12 @@ async fn not_amazon_peer() -> String {
             });
         }
     });
-    format!("https://localhost:{port}")
+    (format!("https://localhost:{port}"), connections)
 }
 
 #[tokio::test]
 async fn a_peer_without_an_amazon_certificate_is_refused_and_the_cause_said() {
-    let base = not_amazon_peer().await;
+    let (base, connections) = not_amazon_peer().await;
     let error = transfer()
         .fetch(
             &format!("{base}/petraf-documents/extraction/{ID}"),
@@ -466,6 +469,11 @@ async fn a_peer_without_an_amazon_certificate_is_refused_and_the_cause_said() {
     assert!(
         said.contains("certificate") && said.contains("UnknownIssuer"),
         "the refusal names its cause: {said}"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "a certificate refused once is not tried again"
     );
     let delivered = transfer()
         .deliver(

@@ -108,12 +108,33 @@ fn s3_error_code(body: &str) -> Option<&str> {
 const RETRIES: u32 = 2;
 
 /// Whether a failed attempt is worth repeating: S3's own errors and
-/// connections that failed, not a refusal (4xx) or a body over the limit.
+/// connections that failed, not a refusal (4xx), a body over the limit or
+/// a certificate that will not be trusted on a second try either.
 fn retryable(outcome: &Result<reqwest::Response, reqwest::Error>) -> bool {
     match outcome {
         Ok(response) => response.status().is_server_error(),
-        Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
+        Err(e) => (e.is_connect() || e.is_timeout() || e.is_request()) && !is_tls_refusal(e),
     }
+}
+
+/// Whether rustls refused the peer somewhere down `error`'s causes (the
+/// connector wraps its error in `io::Error`s, whose `source` skips them).
+fn is_tls_refusal(error: &reqwest::Error) -> bool {
+    fn is_rustls(error: &(dyn std::error::Error + 'static)) -> bool {
+        error.is::<rustls::Error>()
+            || error
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| is_rustls(inner))
+    }
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if is_rustls(error) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 impl HttpTransfer {
