@@ -29,30 +29,15 @@ impl HttpTransfer {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TRANSFER_TIMEOUT);
         let builder = match trust {
-            AwsTrust::AmazonRoots => builder.tls_backend_preconfigured(amazon_roots_tls()),
+            AwsTrust::AmazonRoots => {
+                builder.tls_backend_preconfigured(super::tls::amazon_roots_tls_config())
+            }
             AwsTrust::System => builder,
         };
         Ok(HttpTransfer {
             client: builder.build()?,
         })
     }
-}
-
-fn amazon_roots_tls() -> rustls::ClientConfig {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in
-        CertificateDer::pem_slice_iter(super::tls::AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
-    {
-        let certificate = certificate.expect("the bundled roots are PEM");
-        roots
-            .add(certificate)
-            .expect("the bundled roots are trust anchors");
-    }
-    rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
 }
 
 /// reqwest's error without the URL (its query is a signature), with its

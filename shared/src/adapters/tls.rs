@@ -72,6 +72,28 @@ pub fn aws_https_client_trusting(
         .build_https()
 }
 
+/// A rustls client configuration on ring trusting Amazon Trust Services'
+/// roots alone: the extract function's requests to presigned S3 URLs.
+#[cfg(feature = "staging-transfer")]
+pub fn amazon_roots_tls_config() -> rustls::ClientConfig {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS.as_bytes()) {
+        let certificate = certificate.expect("the bundled roots are PEM");
+        roots
+            .add(certificate)
+            .expect("the bundled roots are trust anchors");
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+}
+
 /// Makes ring rustls's process-wide provider, which reqwest (built without
 /// one of its own) uses. Idempotent; a provider installed first stands.
 #[cfg(any(feature = "openai", feature = "staging-transfer"))]
