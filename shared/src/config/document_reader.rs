@@ -89,24 +89,21 @@ pub fn staged_transfer(
 }
 
 /// The document bucket whose presigned URLs the extract function accepts:
-/// `PETRAF_DOCUMENT_BUCKET` in `AWS_REGION`, or behind
-/// `AWS_ENDPOINT_URL_S3` (else `AWS_ENDPOINT_URL`) when a stand-in serves
-/// S3.
+/// `PETRAF_DOCUMENT_BUCKET` in `AWS_REGION`, or behind the S3 endpoint a
+/// stand-in overrides, path-style as the S3 adapter addresses it there.
 #[cfg(feature = "staging-transfer")]
 pub fn staging_bucket(
     env: &dyn Env,
 ) -> Result<crate::extraction::staging::StagingBucket, ConfigError> {
+    use super::objects::{ObjectBackend, s3_endpoint_override};
     use crate::extraction::staging::StagingBucket;
-    let bucket = env.get("PETRAF_DOCUMENT_BUCKET").ok_or_else(|| {
-        config_error(
+    let ObjectBackend::S3 { bucket } = ObjectBackend::chosen(env) else {
+        return Err(config_error(
             "PETRAF_DOCUMENT_BUCKET",
             "is required: the bucket whose staged documents this function reads",
-        )
-    })?;
-    if let Some(endpoint) = env
-        .get("AWS_ENDPOINT_URL_S3")
-        .or_else(|| env.get("AWS_ENDPOINT_URL"))
-    {
+        ));
+    };
+    if let Some(endpoint) = s3_endpoint_override(env) {
         return Ok(StagingBucket::at_endpoint(&endpoint, &bucket));
     }
     let region = env

@@ -65,12 +65,20 @@ pub(super) fn local_object_store(dir: &Path) -> LocalObjectStore {
     LocalObjectStore::new(dir.join("objects"))
 }
 
+/// The endpoint S3 is reached at when one overrides AWS's
+/// (`AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, as the SDK reads them;
+/// e.g. moto).
+#[cfg(any(feature = "s3", feature = "staging-transfer"))]
+pub(super) fn s3_endpoint_override(env: &dyn Env) -> Option<String> {
+    env.get("AWS_ENDPOINT_URL_S3")
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+}
+
 /// The S3 store on `bucket`; path-style addressing when an endpoint is
-/// overridden (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`, e.g. moto).
+/// overridden ([`s3_endpoint_override`]).
 #[cfg(feature = "s3")]
 pub async fn s3_object_store(env: &dyn Env, bucket: String) -> crate::adapters::s3::S3ObjectStore {
-    let path_style =
-        env.get("AWS_ENDPOINT_URL").is_some() || env.get("AWS_ENDPOINT_URL_S3").is_some();
+    let path_style = s3_endpoint_override(env).is_some();
     let client = crate::adapters::s3::client(super::aws_sdk_config(env).await, path_style);
     crate::adapters::s3::S3ObjectStore::new(client, bucket)
 }
