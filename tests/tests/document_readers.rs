@@ -300,16 +300,19 @@ async fn peer() -> (String, Arc<AtomicUsize>) {
     (serve(router).await, hits)
 }
 
+/// The staged document at `url`, fetched as the extract function does.
+async fn fetch(url: &str) -> std::io::Result<Vec<u8>> {
+    transfer().fetch(url, MAX_DOCUMENT_BYTES).await
+}
+
 #[tokio::test]
 async fn a_document_over_the_limit_is_refused_not_read_whole() {
     let (base, _) = peer().await;
-    let error = transfer()
-        .fetch(&format!("{base}/big/extraction/{ID}"), MAX_DOCUMENT_BYTES)
+    let error = fetch(&format!("{base}/big/extraction/{ID}"))
         .await
         .expect_err("over the limit");
     assert!(error.to_string().contains("over"), "{error}");
-    let small = transfer()
-        .fetch(&format!("{base}/small/extraction/{ID}"), MAX_DOCUMENT_BYTES)
+    let small = fetch(&format!("{base}/small/extraction/{ID}"))
         .await
         .unwrap();
     assert_eq!(small, b"<p>small</p>");
@@ -318,11 +321,7 @@ async fn a_document_over_the_limit_is_refused_not_read_whole() {
 #[tokio::test]
 async fn a_streamed_document_over_the_limit_is_refused_as_it_arrives() {
     let (base, _) = peer().await;
-    let error = transfer()
-        .fetch(
-            &format!("{base}/streamed/extraction/{ID}"),
-            MAX_DOCUMENT_BYTES,
-        )
+    let error = fetch(&format!("{base}/streamed/extraction/{ID}"))
         .await
         .expect_err("over the limit");
     assert!(error.to_string().contains("over"), "{error}");
@@ -331,28 +330,19 @@ async fn a_streamed_document_over_the_limit_is_refused_as_it_arrives() {
 #[tokio::test]
 async fn s3s_errors_are_retried_twice_and_refusals_never() {
     let (base, hits) = peer().await;
-    let fetched = transfer()
-        .fetch(&format!("{base}/flaky/extraction/{ID}"), MAX_DOCUMENT_BYTES)
+    let fetched = fetch(&format!("{base}/flaky/extraction/{ID}"))
         .await
         .expect("the third attempt answers");
     assert_eq!(fetched, b"<p>at last</p>");
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 
-    let broken = transfer()
-        .fetch(
-            &format!("{base}/broken/extraction/{ID}"),
-            MAX_DOCUMENT_BYTES,
-        )
+    let broken = fetch(&format!("{base}/broken/extraction/{ID}"))
         .await
         .expect_err("always 500");
     assert!(broken.to_string().contains("InternalError"), "{broken}");
     assert_eq!(hits.load(Ordering::SeqCst), 6, "three attempts, no more");
 
-    transfer()
-        .fetch(
-            &format!("{base}/denied/extraction/{ID}"),
-            MAX_DOCUMENT_BYTES,
-        )
+    fetch(&format!("{base}/denied/extraction/{ID}"))
         .await
         .expect_err("refused");
     assert_eq!(hits.load(Ordering::SeqCst), 7, "a refusal is not repeated");
@@ -362,16 +352,12 @@ async fn s3s_errors_are_retried_twice_and_refusals_never() {
 async fn a_redirect_is_not_followed_and_a_refusal_is_explained_without_the_signature() {
     let (base, hits) = peer().await;
     let signed = |path: &str| format!("{base}/{path}/extraction/{ID}?X-Amz-Signature=s3cr3t");
-    let moved = transfer()
-        .fetch(&signed("moved"), MAX_DOCUMENT_BYTES)
+    let moved = fetch(&signed("moved"))
         .await
         .expect_err("a redirect is not the document");
     assert!(moved.to_string().contains("307"), "{moved}");
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the redirect was followed");
-    let denied = transfer()
-        .fetch(&signed("denied"), MAX_DOCUMENT_BYTES)
-        .await
-        .expect_err("refused");
+    let denied = fetch(&signed("denied")).await.expect_err("refused");
     assert!(denied.to_string().contains("AccessDenied"), "{denied}");
     for error in [moved, denied] {
         assert!(!error.to_string().contains("s3cr3t"), "{error}");
@@ -451,11 +437,7 @@ async fn not_amazon_peer() -> (String, Arc<AtomicUsize>) {
 #[tokio::test]
 async fn a_peer_without_an_amazon_certificate_is_refused_and_the_cause_said() {
     let (base, connections) = not_amazon_peer().await;
-    let error = transfer()
-        .fetch(
-            &format!("{base}/petraf-documents/extraction/{ID}"),
-            MAX_DOCUMENT_BYTES,
-        )
+    let error = fetch(&format!("{base}/petraf-documents/extraction/{ID}"))
         .await
         .expect_err("no Amazon root vouches for it");
     let said = error.to_string();
